@@ -1,0 +1,268 @@
+//! `librarian`: the command-line front end. Each command parses its arguments, makes
+//! one call into `librarian-core`, and prints the result (human text, or one JSON
+//! document with `--json`). Exit codes: 0 success, 1 the operation failed or found a
+//! problem, 2 usage error.
+
+mod demo;
+mod output;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use librarian_core::{
+    Algorithm, Checksum, DeletionPolicy, Error, FileName, Librarian, SearchQuery, StoreSpec, UploadOptions,
+};
+
+use crate::output::Out;
+
+#[derive(Parser, Debug)]
+#[command(name = "librarian", version, about = "Move research data between sites and prove every copy is intact.")]
+struct Cli {
+    /// Configuration file (default: $LIBRARIAN_CONFIG, else ./librarian.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a site in DIR: DIR/librarian.toml, the database, and a store "main".
+    Init {
+        /// Directory of the new site (created if missing).
+        dir: PathBuf,
+        /// The site's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Manage stores.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Ingest a file or a directory (book) under NAME, verified on the way in.
+    Upload(UploadArgs),
+    /// Show a file with its instances and remote instances.
+    Info {
+        /// The file's name in the catalog.
+        name: String,
+    },
+    /// Search the catalog.
+    Search(SearchArgs),
+    /// Re-read and re-hash instances; exit 1 on any mismatch or missing copy.
+    Verify {
+        /// Files to verify (default: every instance).
+        names: Vec<String>,
+        /// Only instances on this store.
+        #[arg(long)]
+        store: Option<String>,
+    },
+    /// Show the site: stores with used and free bytes and file counts.
+    Status,
+    /// Roll back interrupted ingests and remove stale staging directories.
+    Cleanup,
+    /// Run a demonstration end to end in a temporary directory.
+    Demo {
+        /// Keep the demo's directory instead of removing it.
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum StoreCommand {
+    /// Add a store.
+    Add {
+        /// Store name.
+        name: String,
+        /// Data area (created if missing).
+        #[arg(long)]
+        root: PathBuf,
+        /// Staging area, on the same filesystem (default: ROOT.staging).
+        #[arg(long)]
+        staging: Option<PathBuf>,
+        /// Do not accept new uploads on this store.
+        #[arg(long)]
+        no_ingest: bool,
+        /// Bytes of free space to keep in reserve.
+        #[arg(long, default_value_t = 0)]
+        reserve: u64,
+    },
+    /// List stores.
+    List,
+    /// Enable a store.
+    Enable {
+        /// Store name.
+        name: String,
+    },
+    /// Disable a store (no reads or writes through the librarian).
+    Disable {
+        /// Store name.
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct UploadArgs {
+    /// File or directory to ingest.
+    src: PathBuf,
+    /// Name in the catalog (relative path, e.g. 2026/11/obs_0001).
+    name: String,
+    /// Store to put it on (default: first enabled, ingestable store with room).
+    #[arg(long)]
+    store: Option<String>,
+    /// Rename the source into the store instead of copying (same filesystem only).
+    #[arg(long = "move")]
+    move_source: bool,
+    /// Deletion policy of the new instance.
+    #[arg(long, default_value = "disallowed", value_parser = ["allowed", "disallowed"])]
+    deletion_policy: String,
+    /// Refuse (committing nothing) unless the data hashes to this checksum.
+    #[arg(long, value_name = "CHECKSUM")]
+    expect_checksum: Option<String>,
+    /// Checksum algorithm for the new file.
+    #[arg(long, value_parser = ["blake3", "sha256"])]
+    algorithm: Option<String>,
+    /// Uploader recorded in the catalog (default: $USER).
+    #[arg(long)]
+    uploader: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct SearchArgs {
+    /// Glob on the name (`*`, `?`, `[..]`; case-sensitive), e.g. '2026/11/*'.
+    #[arg(long)]
+    name: Option<String>,
+    /// Created at or after (RFC 3339 time or YYYY-MM-DD, UTC).
+    #[arg(long)]
+    since: Option<String>,
+    /// Created before (RFC 3339 time or YYYY-MM-DD, UTC).
+    #[arg(long)]
+    until: Option<String>,
+    /// Uploader.
+    #[arg(long)]
+    uploader: Option<String>,
+    /// Source site.
+    #[arg(long)]
+    source: Option<String>,
+    /// At most this many results.
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+}
+
+fn parse_time(text: &str) -> Result<jiff::Timestamp, Error> {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    text.parse::<jiff::civil::Date>()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC))
+        .map(|z| z.timestamp())
+        .map_err(|_| Error::InvalidArgument(format!("{text:?} is not an RFC 3339 time or a YYYY-MM-DD date")))
+}
+
+fn name_arg(s: &str) -> Result<FileName, Error> {
+    FileName::new(s)
+}
+
+fn open(cli: &Cli) -> Result<Librarian, Error> {
+    Librarian::open_default(cli.config.as_deref())
+}
+
+fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
+    match &cli.command {
+        Command::Init { dir, name } => {
+            let lib = Librarian::init(dir, name)?;
+            out.init(&lib)?;
+        }
+        Command::Store(sc) => {
+            let lib = open(cli)?;
+            match sc {
+                StoreCommand::Add { name, root, staging, no_ingest, reserve } => {
+                    let spec = StoreSpec {
+                        name: name.clone(),
+                        root: root.clone(),
+                        staging: staging.clone(),
+                        ingestable: !no_ingest,
+                        reserve_bytes: *reserve,
+                    };
+                    out.store(&lib.add_store(&spec)?)?;
+                }
+                StoreCommand::List => out.stores(&lib.stores()?)?,
+                StoreCommand::Enable { name } => out.store(&lib.set_store_enabled(name, true)?)?,
+                StoreCommand::Disable { name } => out.store(&lib.set_store_enabled(name, false)?)?,
+            }
+        }
+        Command::Upload(a) => {
+            let name = name_arg(&a.name)?;
+            let opts = UploadOptions {
+                store: a.store.clone(),
+                move_source: a.move_source,
+                deletion_policy: a.deletion_policy.parse::<DeletionPolicy>()?,
+                expect_checksum: a.expect_checksum.as_deref().map(Checksum::parse).transpose()?,
+                algorithm: a.algorithm.as_deref().map(str::parse::<Algorithm>).transpose()?,
+                uploader: a.uploader.clone(),
+            };
+            let lib = open(cli)?;
+            let bar = progress::Bar::new("upload");
+            let up = lib.upload(&a.src, &name, &opts, &bar)?;
+            out.upload(&up)?;
+        }
+        Command::Info { name } => {
+            let name = name_arg(name)?;
+            out.file(&open(cli)?.file(&name)?)?;
+        }
+        Command::Search(a) => {
+            let q = SearchQuery {
+                name_glob: a.name.clone(),
+                since: a.since.as_deref().map(parse_time).transpose()?,
+                until: a.until.as_deref().map(parse_time).transpose()?,
+                uploader: a.uploader.clone(),
+                source: a.source.clone(),
+                limit: Some(a.limit),
+            };
+            out.files(&open(cli)?.search(&q)?)?;
+        }
+        Command::Verify { names, store } => {
+            let names = names.iter().map(|n| name_arg(n)).collect::<Result<Vec<_>, _>>()?;
+            let lib = open(cli)?;
+            let bar = progress::Bar::new("verify");
+            let report = lib.verify(&names, store.as_deref(), &bar)?;
+            out.verify(&report)?;
+            if !report.ok {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Status => out.status(&open(cli)?.status()?)?,
+        Command::Cleanup => {
+            let removed = open(cli)?.cleanup_staging()?;
+            out.cleanup(&removed)?;
+        }
+        Command::Demo { keep } => return demo::run(out, *keep),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().filter_or("LIBRARIAN_LOG", "warn"))
+        .format_timestamp(None)
+        .init();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let mut out = Out::new(cli.json);
+    match run(&cli, &mut out) {
+        Ok(code) => code,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+        }
+    }
+}

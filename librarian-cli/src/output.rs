@@ -1,0 +1,217 @@
+//! Printing results: human text on stdout, or one JSON document with `--json`.
+//! Diagnostics go to stderr.
+
+use std::path::PathBuf;
+
+use librarian_core::{
+    CheckStatus, Error, File, Librarian, SiteStatus, StoreStatus, Upload, UploadStatus, VerifyReport,
+};
+use serde::Serialize;
+
+/// Where results go.
+#[derive(Debug)]
+pub struct Out {
+    json: bool,
+}
+
+fn json_err(e: serde_json::Error) -> Error {
+    Error::InvalidArgument(format!("cannot encode JSON: {e}"))
+}
+
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+impl Out {
+    pub fn new(json: bool) -> Self {
+        Out { json }
+    }
+
+    fn emit<T: Serialize>(&self, value: &T) -> Result<(), Error> {
+        let text = serde_json::to_string_pretty(value).map_err(json_err)?;
+        println!("{text}");
+        Ok(())
+    }
+
+    pub fn error(&self, e: &Error) {
+        if self.json {
+            let doc = serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
+            println!("{doc}");
+        }
+        eprintln!("librarian: error: {e}");
+    }
+
+    pub fn init(&self, lib: &Librarian) -> Result<(), Error> {
+        let status = lib.status()?;
+        if self.json {
+            return self.emit(&serde_json::json!({
+                "config": lib.config_path(),
+                "site": status.site,
+                "database": status.database,
+                "stores": status.stores,
+            }));
+        }
+        println!("created site {} ({})", status.site, lib.config_path().display());
+        for s in &status.stores {
+            println!("  store {}: data {} staging {}", s.name, s.root.display(), s.staging.display());
+        }
+        Ok(())
+    }
+
+    pub fn store(&self, s: &StoreStatus) -> Result<(), Error> {
+        if self.json {
+            return self.emit(s);
+        }
+        self.stores(std::slice::from_ref(s))
+    }
+
+    pub fn stores(&self, stores: &[StoreStatus]) -> Result<(), Error> {
+        if self.json {
+            return self.emit(&stores);
+        }
+        for s in stores {
+            let flags = format!(
+                "{}{}",
+                if s.enabled { "enabled" } else { "DISABLED" },
+                if s.ingestable { "" } else { ", no-ingest" }
+            );
+            let free = s.free_bytes.map(bytes).unwrap_or_else(|| "unavailable".into());
+            println!(
+                "{:<16} {:>8} files {:>12} used {:>12} free  [{flags}]  {}",
+                s.name,
+                s.files,
+                bytes(s.used_bytes),
+                free,
+                s.root.display()
+            );
+        }
+        Ok(())
+    }
+
+    pub fn upload(&self, up: &Upload) -> Result<(), Error> {
+        if self.json {
+            return self.emit(up);
+        }
+        match up.status {
+            UploadStatus::Ingested => println!("ingested {} ({}, {})", up.file.name, bytes(up.file.size), up.file.checksum),
+            UploadStatus::AlreadyPresent => {
+                println!("already present: {} with the same checksum {}; nothing changed", up.file.name, up.file.checksum)
+            }
+        }
+        Ok(())
+    }
+
+    pub fn file(&self, f: &File) -> Result<(), Error> {
+        if self.json {
+            return self.emit(f);
+        }
+        println!("name:       {}", f.name);
+        println!("kind:       {}", f.kind.as_str());
+        println!("size:       {} ({})", f.size, bytes(f.size));
+        println!("checksum:   {}", f.checksum);
+        println!("uploader:   {}", f.uploader);
+        println!("source:     {}", f.source);
+        println!("created_at: {}", f.created_at);
+        for i in &f.instances {
+            let verified = i.verified_at.map(|t| t.to_string()).unwrap_or_else(|| "never".into());
+            println!(
+                "instance {}: store {} path {} available={} deletion={} verified {}",
+                i.id,
+                i.store,
+                i.path.display(),
+                i.available,
+                i.deletion_policy.as_str(),
+                verified
+            );
+        }
+        for r in &f.remote_instances {
+            println!("remote: {} store {} copied {}", r.librarian, r.store, r.copied_at);
+        }
+        Ok(())
+    }
+
+    pub fn files(&self, files: &[File]) -> Result<(), Error> {
+        if self.json {
+            return self.emit(&files);
+        }
+        for f in files {
+            println!("{}  {:>12}  {}  {}", f.created_at, f.size, f.checksum, f.name);
+        }
+        if files.is_empty() {
+            eprintln!("no files match");
+        }
+        Ok(())
+    }
+
+    pub fn verify(&self, r: &VerifyReport) -> Result<(), Error> {
+        if self.json {
+            return self.emit(r);
+        }
+        for c in &r.checked {
+            let word = match c.status {
+                CheckStatus::Ok => "ok",
+                CheckStatus::Mismatch => "CHECKSUM MISMATCH",
+                CheckStatus::Missing => "MISSING",
+                CheckStatus::Unreadable => "UNREADABLE",
+            };
+            println!("{word:<17} {} (store {}, {})", c.name, c.store, c.path.display());
+            for p in &c.problems {
+                let what = match p.problem {
+                    librarian_core::EntryProblemKind::Missing => "missing",
+                    librarian_core::EntryProblemKind::Mismatch => "checksum mismatch",
+                    librarian_core::EntryProblemKind::Unexpected => "unexpected entry",
+                    librarian_core::EntryProblemKind::Unreadable => "unreadable",
+                };
+                println!("    entry {}: {what}", p.entry);
+            }
+            if let Some(e) = &c.error {
+                println!("    {e}");
+            }
+        }
+        let bad = r.checked.iter().filter(|c| c.status != CheckStatus::Ok).count();
+        if bad > 0 {
+            eprintln!("librarian: verify found {bad} bad instance(s) of {}", r.checked.len());
+        } else {
+            println!("{} instance(s) verified", r.checked.len());
+        }
+        Ok(())
+    }
+
+    pub fn status(&self, s: &SiteStatus) -> Result<(), Error> {
+        if self.json {
+            return self.emit(s);
+        }
+        println!("site {}: {} files, {}", s.site, s.files, bytes(s.bytes));
+        println!("database {} (schema {})", s.database.display(), s.schema_version);
+        if s.ingests_in_progress > 0 {
+            println!("ingests in progress: {}", s.ingests_in_progress);
+        }
+        self.stores(&s.stores)
+    }
+
+    pub fn cleanup(&self, removed: &[PathBuf]) -> Result<(), Error> {
+        if self.json {
+            return self.emit(&serde_json::json!({ "removed": removed }));
+        }
+        println!("removed {} stale staging director{}", removed.len(), if removed.len() == 1 { "y" } else { "ies" });
+        for p in removed {
+            println!("  {}", p.display());
+        }
+        Ok(())
+    }
+
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    pub fn emit_value(&self, v: &serde_json::Value) -> Result<(), Error> {
+        self.emit(v)
+    }
+}

@@ -1,0 +1,145 @@
+//! SQL for ingest intents: the write-ahead record that makes an ingest's rename into
+//! the data area recoverable (see `docs/architecture.md`, "Ingest").
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+
+use super::files::{insert_file, insert_instance};
+use super::{Catalog, DeletionPolicy, FileRow, IntentId, IntentRow, NewFile, StoreId, ts_from_sql, ts_to_sql};
+use crate::error::{Error, Result};
+use crate::name::FileName;
+
+/// The answer to [`Catalog::claim_name`].
+#[derive(Debug)]
+pub enum IntentClaim {
+    /// The name is ours until [`Catalog::commit_ingest`] or [`Catalog::drop_intent`].
+    Claimed(IntentId),
+    /// The name is already catalogued.
+    Catalogued(FileRow),
+    /// Another ingest holds the name (it may be alive, or dead and awaiting recovery).
+    Held(IntentRow),
+}
+
+fn intent_from_row(r: &Row<'_>) -> rusqlite::Result<IntentRow> {
+    Ok(IntentRow {
+        id: IntentId(r.get(0)?),
+        name: r.get(1)?,
+        store_id: StoreId(r.get(2)?),
+        staging_dir: PathBuf::from(r.get::<_, String>(3)?),
+        moved_from: r.get::<_, Option<String>>(4)?.map(PathBuf::from),
+        created_at: ts_from_sql(r.get(5)?)?,
+    })
+}
+
+const INTENT_COLUMNS: &str = "id, name, store_id, staging_dir, moved_from, created_at";
+
+fn utf8(p: &Path) -> Result<&str> {
+    p.to_str().ok_or_else(|| Error::InvalidArgument(format!("path {} is not valid UTF-8", p.display())))
+}
+
+impl Catalog {
+    /// Atomically: if `name` is neither catalogued nor held by another ingest, record
+    /// an intent to commit it from `staging_dir` onto `store`.
+    pub fn claim_name(
+        &self,
+        name: &FileName,
+        store: StoreId,
+        staging_dir: &Path,
+        moved_from: Option<&Path>,
+        now: Timestamp,
+    ) -> Result<IntentClaim> {
+        let moved_from = moved_from.map(utf8).transpose()?;
+        let staging_dir = utf8(staging_dir)?;
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(Error::db("starting an ingest"))?;
+        let existing = tx
+            .query_row(
+                "SELECT id FROM files WHERE name = ?1",
+                [name.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map_err(Error::db("checking the name"))?;
+        if existing.is_some() {
+            drop(tx);
+            drop(conn);
+            return Ok(IntentClaim::Catalogued(self.require_file(name)?));
+        }
+        let held = tx
+            .query_row(&format!("SELECT {INTENT_COLUMNS} FROM ingest_intents WHERE name = ?1"), [name.as_str()], intent_from_row)
+            .optional()
+            .map_err(Error::db("checking the name"))?;
+        if let Some(h) = held {
+            return Ok(IntentClaim::Held(h));
+        }
+        tx.execute(
+            "INSERT INTO ingest_intents (name, store_id, staging_dir, moved_from, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name.as_str(), store.0, staging_dir, moved_from, ts_to_sql(now)],
+        )
+        .map_err(Error::db("recording an ingest intent"))?;
+        let id = IntentId(tx.last_insert_rowid());
+        tx.commit().map_err(Error::db("recording an ingest intent"))?;
+        Ok(IntentClaim::Claimed(id))
+    }
+
+    /// In one transaction: insert the file, its entries and its instance, and drop the intent.
+    pub fn commit_ingest(
+        &self,
+        intent: IntentId,
+        file: &NewFile<'_>,
+        store: StoreId,
+        rel_path: &Path,
+        policy: DeletionPolicy,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(Error::db("committing an ingest"))?;
+        let file_id = insert_file(&tx, file, now)?;
+        insert_instance(&tx, file_id, store, rel_path, policy, now)?;
+        let gone = tx
+            .execute("DELETE FROM ingest_intents WHERE id = ?1", [intent.0])
+            .map_err(Error::db("dropping an ingest intent"))?;
+        if gone != 1 {
+            // Someone recovered our intent as if we were dead: do not commit.
+            return Err(Error::Busy { name: file.name.to_string() });
+        }
+        tx.commit().map_err(Error::db("committing an ingest"))
+    }
+
+    /// Forget an intent (its ingest finished or was rolled back).
+    pub fn drop_intent(&self, intent: IntentId) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM ingest_intents WHERE id = ?1", [intent.0])
+            .map_err(Error::db("dropping an ingest intent"))?;
+        Ok(())
+    }
+
+    /// All open intents, oldest first.
+    pub fn intents(&self) -> Result<Vec<IntentRow>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT {INTENT_COLUMNS} FROM ingest_intents ORDER BY id"))
+            .map_err(Error::db("listing ingest intents"))?;
+        let rows = stmt.query_map([], intent_from_row).map_err(Error::db("listing ingest intents"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Error::db("listing ingest intents"))
+    }
+
+    /// Is there an instance of any file at `rel_path` on `store`?
+    pub fn instance_at(&self, store: StoreId, rel_path: &str) -> Result<bool> {
+        self.conn()
+            .query_row(
+                "SELECT 1 FROM instances WHERE store_id = ?1 AND path = ?2",
+                params![store.0, rel_path],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(Error::db("looking up an instance"))
+    }
+}

@@ -1,0 +1,73 @@
+//! Schema migrations. `PRAGMA user_version` holds the number of migrations applied;
+//! pending ones run in one transaction. Append only: never edit a released migration.
+
+/// The migrations, in order. Index `i` brings the schema from version `i` to `i + 1`.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: foundation.
+    r#"
+CREATE TABLE stores (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT    NOT NULL UNIQUE,
+    root          TEXT    NOT NULL,
+    staging       TEXT    NOT NULL,
+    ingestable    INTEGER NOT NULL CHECK (ingestable IN (0, 1)),
+    enabled       INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+    reserve_bytes INTEGER NOT NULL CHECK (reserve_bytes >= 0),
+    created_at    INTEGER NOT NULL
+);
+
+CREATE TABLE files (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL UNIQUE,
+    size       INTEGER NOT NULL CHECK (size >= 0),
+    checksum   TEXT    NOT NULL,
+    kind       TEXT    NOT NULL CHECK (kind IN ('file', 'directory')),
+    uploader   TEXT    NOT NULL,
+    source     TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX files_created_at ON files (created_at);
+
+CREATE TABLE file_entries (
+    file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    path    TEXT    NOT NULL,
+    kind    TEXT    NOT NULL CHECK (kind IN ('file', 'directory')),
+    size    INTEGER NOT NULL CHECK (size >= 0),
+    digest  TEXT,
+    PRIMARY KEY (file_id, path),
+    CHECK ((kind = 'file') = (digest IS NOT NULL))
+) WITHOUT ROWID;
+
+CREATE TABLE instances (
+    id              INTEGER PRIMARY KEY,
+    file_id         INTEGER NOT NULL REFERENCES files (id),
+    store_id        INTEGER NOT NULL REFERENCES stores (id),
+    path            TEXT    NOT NULL,
+    available       INTEGER NOT NULL CHECK (available IN (0, 1)),
+    deletion_policy TEXT    NOT NULL CHECK (deletion_policy IN ('allowed', 'disallowed')),
+    created_at      INTEGER NOT NULL,
+    verified_at     INTEGER,
+    UNIQUE (store_id, path)
+);
+CREATE INDEX instances_file ON instances (file_id);
+
+CREATE TABLE remote_instances (
+    id          INTEGER PRIMARY KEY,
+    file_id     INTEGER NOT NULL REFERENCES files (id),
+    librarian   TEXT    NOT NULL,
+    store       TEXT    NOT NULL,
+    copied_at   INTEGER NOT NULL,
+    verified_at INTEGER,
+    UNIQUE (file_id, librarian, store)
+);
+
+CREATE TABLE ingest_intents (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL UNIQUE,
+    store_id    INTEGER NOT NULL REFERENCES stores (id),
+    staging_dir TEXT    NOT NULL,
+    moved_from  TEXT,
+    created_at  INTEGER NOT NULL
+);
+"#,
+];

@@ -1,0 +1,96 @@
+//! The site's configuration file (TOML): process settings only. Stores, peers,
+//! accounts and all catalog state live in the database.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ObjectKind, Result};
+
+/// Environment variable naming the configuration file.
+pub const CONFIG_ENV: &str = "LIBRARIAN_CONFIG";
+/// Configuration file looked for in the current directory.
+pub const DEFAULT_CONFIG: &str = "librarian.toml";
+
+/// Contents of `librarian.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The site's name (letters, digits, `.`, `_`, `-`; at most 64 bytes).
+    pub name: String,
+    /// The catalog database; a relative path is relative to the configuration file.
+    #[serde(default = "default_database")]
+    pub database: PathBuf,
+}
+
+fn default_database() -> PathBuf {
+    PathBuf::from("librarian.db")
+}
+
+impl Config {
+    /// A configuration for site `name` with the default database path.
+    pub fn new(name: &str) -> Result<Self> {
+        validate_site_name(name)?;
+        Ok(Config { name: name.to_owned(), database: default_database() })
+    }
+
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound { kind: ObjectKind::Config, name: path.display().to_string() },
+            _ => Error::Config { path: path.to_owned(), message: e.to_string() },
+        })?;
+        let cfg: Config =
+            toml::from_str(&text).map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
+        validate_site_name(&cfg.name).map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
+        Ok(cfg)
+    }
+
+    /// The database path, resolved against the directory of `config_path`.
+    pub fn database_path(&self, config_path: &Path) -> PathBuf {
+        match config_path.parent() {
+            Some(dir) if self.database.is_relative() => dir.join(&self.database),
+            _ => self.database.clone(),
+        }
+    }
+
+    /// The configuration text.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::InvalidArgument(e.to_string()))
+    }
+}
+
+/// Which configuration file to use: `explicit`, else `$LIBRARIAN_CONFIG`, else `./librarian.toml`.
+pub fn locate(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_owned();
+    }
+    match std::env::var_os(CONFIG_ENV) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(DEFAULT_CONFIG),
+    }
+}
+
+/// Site names: 1–64 bytes of ASCII letters, digits, `.`, `_` and `-`, not starting with `.`.
+pub fn validate_site_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "site name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"
+        )))
+    }
+}
+
+/// Store names follow the site-name rules.
+pub fn validate_store_name(name: &str) -> Result<()> {
+    validate_site_name(name).map_err(|_| {
+        Error::InvalidArgument(format!(
+            "store name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"
+        ))
+    })
+}

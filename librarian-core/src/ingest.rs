@@ -1,0 +1,346 @@
+//! Verified ingest of a file or a book into a store.
+//!
+//! Protocol (crash-safe at every step; see `docs/architecture.md`):
+//! 1. copy the source into a fresh, locked staging directory while hashing it (one
+//!    read), fsync (one `syncfs` for a book);
+//! 2. check the expected checksum;
+//! 3. claim the name in the catalog with an *intent* row (a durable write-ahead record
+//!    naming the staging directory);
+//! 4. rename the payload into the data area (`RENAME_NOREPLACE`) and fsync the parent;
+//! 5. in one transaction insert File + entries + Instance and delete the intent;
+//! 6. remove the staging directory.
+//!
+//! A process killed between 3 and 5 leaves an intent whose lock is free: the next open
+//! of the site moves the data back out of the data area (or back to its origin for
+//! `--move`) and drops the intent.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use crate::catalog::{DeletionPolicy, FileKind, FileRow, IntentClaim, IntentRow, NewFile, StoreRow};
+use crate::checksum::{Algorithm, Checksum, Entry};
+use crate::error::{Error, Result};
+use crate::librarian::Librarian;
+use crate::model::{Upload, UploadStatus};
+use crate::name::FileName;
+use crate::progress::Progress;
+use crate::store::posix::{durable_rename, sync_filesystem};
+use crate::store::staging::{PAYLOAD, is_live};
+use crate::store::{PosixStore, Store};
+use crate::tree::{self, SourceKind};
+
+/// How long an upload waits for another live process that holds the same name.
+const HELD_WAIT: Duration = Duration::from_secs(120);
+
+/// Options of [`Librarian::upload`].
+#[derive(Debug, Clone, Default)]
+pub struct UploadOptions {
+    /// Put the data on this store (default: the first enabled, ingestable store with room).
+    pub store: Option<String>,
+    /// Rename the source into the store instead of copying it (same filesystem only).
+    pub move_source: bool,
+    /// Deletion policy of the new instance (default: disallowed).
+    pub deletion_policy: DeletionPolicy,
+    /// Fail, committing nothing, unless the data hashes to this.
+    pub expect_checksum: Option<Checksum>,
+    /// Algorithm for new checksums (default BLAKE3; taken from `expect_checksum` when given).
+    pub algorithm: Option<Algorithm>,
+    /// Uploader recorded in the catalog (default: `$USER`).
+    pub uploader: Option<String>,
+}
+
+struct Hashed {
+    checksum: Checksum,
+    size: u64,
+    entries: Vec<Entry>,
+}
+
+fn default_uploader() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+}
+
+fn check_expected(name: &FileName, expected: Option<&Checksum>, actual: &Checksum) -> Result<()> {
+    match expected {
+        Some(exp) if !exp.matches(actual)? => Err(Error::ChecksumMismatch {
+            name: name.to_string(),
+            detail: format!("expected {exp}, got {actual}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Hash a source in place (no copy).
+fn hash_source(src: &Path, kind: SourceKind, algorithm: Algorithm, progress: &dyn Progress) -> Result<Hashed> {
+    match kind {
+        SourceKind::File => {
+            let (checksum, size) = tree::hash_file(src, algorithm, progress, &mut tree::scratch())?;
+            Ok(Hashed { checksum, size, entries: Vec::new() })
+        }
+        SourceKind::Directory => {
+            let mut entries = tree::walk(src)?;
+            let checksum = tree::hash_book(src, &mut entries, algorithm, progress)?;
+            Ok(Hashed { checksum, size: tree::total_size(&entries), entries })
+        }
+    }
+}
+
+/// Same name already catalogued: same checksum is success, anything else a conflict.
+fn against_existing(
+    lib: &Librarian,
+    existing: FileRow,
+    ours: &Checksum,
+    rehash: &dyn Fn(Algorithm) -> Result<Checksum>,
+) -> Result<Upload> {
+    let ours = if existing.checksum.algorithm() == ours.algorithm() {
+        ours.clone()
+    } else {
+        rehash(existing.checksum.algorithm())?
+    };
+    if existing.checksum.matches(&ours)? {
+        log::info!("{} is already catalogued with {}", existing.name, existing.checksum);
+        Ok(Upload { status: UploadStatus::AlreadyPresent, file: lib.file(&existing.name)? })
+    } else {
+        Err(Error::Conflict {
+            name: existing.name.to_string(),
+            existing: existing.checksum.to_string(),
+            incoming: ours.to_string(),
+        })
+    }
+}
+
+pub(crate) fn upload(
+    lib: &Librarian,
+    src: &Path,
+    name: &FileName,
+    opts: &UploadOptions,
+    progress: &dyn Progress,
+) -> Result<Upload> {
+    let algorithm = match (&opts.expect_checksum, opts.algorithm) {
+        (Some(exp), Some(alg)) if exp.algorithm() != alg => {
+            return Err(Error::AlgorithmMismatch { left: exp.algorithm().to_string(), right: alg.to_string() });
+        }
+        (Some(exp), _) => exp.algorithm(),
+        (None, alg) => alg.unwrap_or_default(),
+    };
+    algorithm.hasher()?; // refuse parse-only algorithms before any work
+    let src = std::fs::canonicalize(src).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::NotFound { kind: crate::error::ObjectKind::Path, name: src.display().to_string() }
+        }
+        _ => Error::io("cannot resolve", src, e),
+    })?;
+    let (kind, file_len) = tree::source_kind(&src)?;
+    let expected = opts.expect_checksum.as_ref();
+
+    // Already catalogued: hash the source in place and compare; nothing is copied.
+    if let Some(existing) = lib.catalog().file(name)? {
+        let alg = if existing.checksum.algorithm().hasher().is_ok() { existing.checksum.algorithm() } else { algorithm };
+        let h = hash_source(&src, kind, alg, progress)?;
+        if let Some(exp) = expected
+            && exp.algorithm() == alg
+        {
+            check_expected(name, Some(exp), &h.checksum)?;
+        }
+        return against_existing(lib, existing, &h.checksum, &|a| Ok(hash_source(&src, kind, a, progress)?.checksum));
+    }
+
+    let mut entries = match kind {
+        SourceKind::File => Vec::new(),
+        SourceKind::Directory => tree::walk(&src)?,
+    };
+    let size_hint = match kind {
+        SourceKind::File => file_len,
+        SourceKind::Directory => tree::total_size(&entries),
+    };
+    let (store_row, store) = lib.choose_store(opts.store.as_deref(), size_hint, opts.move_source.then_some(&*src))?;
+    let staging = store.new_staging()?;
+    progress.start(size_hint);
+    let hashed = if opts.move_source {
+        let checksum = match kind {
+            SourceKind::File => {
+                let (c, n) = tree::hash_file(&src, algorithm, progress, &mut tree::scratch())?;
+                std::fs::File::open(&src)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Error::io("cannot sync", &src, e))?;
+                Hashed { checksum: c, size: n, entries: Vec::new() }
+            }
+            SourceKind::Directory => {
+                let c = tree::hash_book(&src, &mut entries, algorithm, progress)?;
+                sync_filesystem(&src)?;
+                Hashed { checksum: c, size: tree::total_size(&entries), entries }
+            }
+        };
+        checksum
+    } else {
+        let payload = staging.payload();
+        match kind {
+            SourceKind::File => {
+                let (c, n) = tree::copy_file(&src, &payload, algorithm, true, progress, &mut tree::scratch())?;
+                Hashed { checksum: c, size: n, entries: Vec::new() }
+            }
+            SourceKind::Directory => {
+                let c = tree::copy_book(&src, &payload, &mut entries, algorithm, progress)?;
+                sync_filesystem(staging.dir())?;
+                Hashed { checksum: c, size: tree::total_size(&entries), entries }
+            }
+        }
+    };
+    progress.finish();
+    check_expected(name, expected, &hashed.checksum)?;
+
+    let (staged, moved_from): (PathBuf, Option<&Path>) =
+        if opts.move_source { (src.clone(), Some(&src)) } else { (staging.payload(), None) };
+    let rehash_staged = |a: Algorithm| Ok(hash_source(&staged, kind, a, &crate::progress::NoProgress)?.checksum);
+
+    let started = Instant::now();
+    let intent = loop {
+        match lib.catalog().claim_name(name, store_row.id, staging.dir(), moved_from, Timestamp::now())? {
+            IntentClaim::Claimed(id) => break id,
+            IntentClaim::Catalogued(existing) => {
+                return against_existing(lib, existing, &hashed.checksum, &rehash_staged);
+            }
+            IntentClaim::Held(other) => {
+                if !is_live(&other.staging_dir, Duration::ZERO) {
+                    recover_intent(lib, &other)?;
+                } else if started.elapsed() > HELD_WAIT {
+                    return Err(Error::Busy { name: name.to_string() });
+                } else {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    };
+
+    if let Err(e) = store.commit(&staged, name) {
+        lib.catalog().drop_intent(intent)?;
+        return Err(e);
+    }
+    let file_kind = match kind {
+        SourceKind::File => FileKind::File,
+        SourceKind::Directory => FileKind::Directory,
+    };
+    let uploader = opts.uploader.clone().unwrap_or_else(default_uploader);
+    let new = NewFile {
+        name,
+        size: hashed.size,
+        checksum: &hashed.checksum,
+        kind: file_kind,
+        uploader: &uploader,
+        source: &lib.config().name,
+        entries: &hashed.entries,
+    };
+    let committed =
+        lib.catalog().commit_ingest(intent, &new, store_row.id, Path::new(name.as_str()), opts.deletion_policy, Timestamp::now());
+    if let Err(e) = committed {
+        // Put the data back where it came from, then release the name.
+        durable_rename(&store.data_path(name), &staged)?;
+        lib.catalog().drop_intent(intent)?;
+        return Err(e);
+    }
+    drop(staging);
+    Ok(Upload { status: UploadStatus::Ingested, file: lib.file(name)? })
+}
+
+/// Roll back an ingest whose process died between claiming its name and committing:
+/// move its data out of the data area (back to its origin for `--move`), drop the
+/// intent and the staging directory. Never deletes data it did not put there.
+pub(crate) fn recover_intent(lib: &Librarian, intent: &IntentRow) -> Result<()> {
+    let row = lib.catalog().store_by_id(intent.store_id)?;
+    let store = PosixStore::new(&row.name, &row.root, &row.staging);
+    let name = FileName::new(&intent.name)?;
+    let target = store.data_path(&name);
+    let committed = lib.catalog().instance_at(row.id, name.as_str())?;
+    let payload = intent.staging_dir.join(PAYLOAD);
+    if !committed && std::fs::symlink_metadata(&target).is_ok() {
+        // Did this ingest's rename happen? Only then is the target its data.
+        let (origin, renamed) = match &intent.moved_from {
+            Some(from) => (from.clone(), std::fs::symlink_metadata(from).is_err()),
+            None => (payload.clone(), std::fs::symlink_metadata(&payload).is_err()),
+        };
+        if renamed {
+            if intent.moved_from.is_none() && std::fs::symlink_metadata(&intent.staging_dir).is_err() {
+                std::fs::create_dir_all(&intent.staging_dir)
+                    .map_err(|e| Error::io("cannot recreate staging directory", &intent.staging_dir, e))?;
+            }
+            log::warn!("rolling back interrupted ingest of {}: moving {} to {}", name, target.display(), origin.display());
+            durable_rename(&target, &origin)?;
+        }
+    }
+    lib.catalog().drop_intent(intent.id)?;
+    match std::fs::remove_dir_all(&intent.staging_dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("cannot remove staging directory", &intent.staging_dir, e)),
+    }
+}
+
+/// Pick the store for `needed` bytes: the requested one, or the first (by name) that
+/// is enabled, ingestable and has room above its reserve. For `--move`, only stores on
+/// the source's filesystem qualify and no space is needed.
+pub(crate) fn choose_store(
+    stores: Vec<StoreRow>,
+    requested: Option<&str>,
+    needed: u64,
+    move_from: Option<&Path>,
+) -> Result<(StoreRow, PosixStore)> {
+    let needed = if move_from.is_some() { 0 } else { needed };
+    let mut skipped = Vec::new();
+    let mut found_requested = false;
+    for row in stores {
+        if requested.is_some_and(|r| r != row.name) {
+            continue;
+        }
+        found_requested = true;
+        let store = PosixStore::new(&row.name, &row.root, &row.staging);
+        if !row.enabled {
+            skipped.push(format!("{}: disabled", row.name));
+            continue;
+        }
+        if !row.ingestable {
+            skipped.push(format!("{}: not ingestable", row.name));
+            continue;
+        }
+        if let Some(src) = move_from
+            && !store.same_filesystem(src)?
+        {
+            if requested.is_some() {
+                return Err(Error::CrossDevice { path: src.to_owned(), store: row.name });
+            }
+            skipped.push(format!("{}: not on the source's filesystem", row.name));
+            continue;
+        }
+        let free = match store.free_bytes() {
+            Ok(f) => f,
+            Err(e) => {
+                skipped.push(format!("{}: unavailable ({e})", row.name));
+                continue;
+            }
+        };
+        let usable = free.saturating_sub(row.reserve_bytes);
+        if usable < needed {
+            skipped.push(format!(
+                "{}: {usable} bytes usable ({free} free, {} reserved)",
+                row.name, row.reserve_bytes
+            ));
+            continue;
+        }
+        return Ok((row, store));
+    }
+    if let Some(r) = requested
+        && !found_requested
+    {
+        return Err(Error::NotFound { kind: crate::error::ObjectKind::Store, name: r.to_owned() });
+    }
+    if let Some(src) = move_from
+        && skipped.iter().all(|s| s.ends_with("not on the source's filesystem"))
+        && !skipped.is_empty()
+    {
+        return Err(Error::CrossDevice { path: src.to_owned(), store: "any".into() });
+    }
+    if skipped.is_empty() {
+        skipped.push("the site has no stores".into());
+    }
+    Err(Error::StoreFull { needed, detail: skipped.join("; ") })
+}

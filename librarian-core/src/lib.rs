@@ -1,0 +1,49 @@
+//! # librarian-core
+//!
+//! Moves research data between sites and proves, byte for byte, that every copy is
+//! intact. A site's [`Librarian`] keeps a catalog (SQLite) of immutable files and
+//! directories ("books") held in stores on POSIX filesystems; every byte that enters
+//! a store is hashed on the way in (BLAKE3 by default) and can be re-verified later.
+//!
+//! ```
+//! use librarian_core::{FileName, Librarian, NoProgress, UploadOptions};
+//! # fn main() -> Result<(), librarian_core::Error> {
+//! let dir = tempfile::tempdir().map_err(|e| librarian_core::Error::InvalidArgument(e.to_string()))?;
+//! let lib = Librarian::init(&dir.path().join("site"), "site-a")?;
+//! let src = dir.path().join("obs.dat");
+//! std::fs::write(&src, b"photons").map_err(|e| librarian_core::Error::InvalidArgument(e.to_string()))?;
+//! let name = FileName::new("2026/11/obs.dat")?;
+//! let up = lib.upload(&src, &name, &UploadOptions::default(), &NoProgress)?;
+//! assert_eq!(up.file.size, 7);
+//! assert!(lib.verify(&[name], None, &NoProgress)?.ok);
+//! # Ok(()) }
+//! ```
+//!
+//! Everything the CLI, the Python module and (later) the HTTP shim do is a call into
+//! this crate; see `docs/architecture.md` for the design.
+
+pub mod catalog;
+pub mod checksum;
+pub mod config;
+mod error;
+mod ingest;
+mod librarian;
+pub mod model;
+mod name;
+mod progress;
+pub mod store;
+mod tree;
+mod verify;
+
+pub use catalog::{DeletionPolicy, FileKind, SearchQuery};
+pub use checksum::{Algorithm, Checksum};
+pub use config::Config;
+pub use error::{Error, ObjectKind, Result};
+pub use ingest::UploadOptions;
+pub use librarian::{DEFAULT_STORE, Librarian, StoreSpec};
+pub use model::{
+    CheckStatus, EntryProblem, EntryProblemKind, File, Instance, InstanceCheck, RemoteInstance, SiteStatus,
+    StoreStatus, Upload, UploadStatus, VerifyReport,
+};
+pub use name::{FileName, MAX_NAME_BYTES, NameError};
+pub use progress::{NoProgress, Progress};

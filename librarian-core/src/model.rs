@@ -1,0 +1,303 @@
+//! Public views returned by the facade, serialised with the JSON field names of
+//! design §9 (a contract: fields may be added, never renamed).
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use serde::{Serialize, Serializer};
+
+use crate::catalog::{DeletionPolicy, FileKind, FileRow, InstanceId, InstanceRow, RemoteInstanceRow};
+use crate::checksum::{Checksum, EntryKind};
+use crate::name::FileName;
+
+macro_rules! serialize_as_str {
+    ($t:ty, $f:expr) => {
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let f: fn(&$t) -> String = $f;
+                s.serialize_str(&f(self))
+            }
+        }
+    };
+}
+serialize_as_str!(FileName, |v| v.as_str().to_owned());
+serialize_as_str!(Checksum, |v| v.to_string());
+serialize_as_str!(FileKind, |v| v.as_str().to_owned());
+serialize_as_str!(DeletionPolicy, |v| v.as_str().to_owned());
+serialize_as_str!(EntryKind, |v| v.as_str().to_owned());
+
+impl Serialize for InstanceId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(self.0)
+    }
+}
+
+/// A file with its local and remote copies (JSON object "File").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct File {
+    /// Unique name.
+    pub name: FileName,
+    /// Bytes (sum of entries for a book).
+    pub size: u64,
+    /// Checksum text, e.g. `blake3:<hex>`.
+    pub checksum: Checksum,
+    /// `file` or `directory`.
+    pub kind: FileKind,
+    /// Who uploaded it.
+    pub uploader: String,
+    /// Site it came from.
+    pub source: String,
+    /// When it was catalogued (UTC).
+    pub created_at: Timestamp,
+    /// Local copies.
+    pub instances: Vec<Instance>,
+    /// Copies at other Librarians.
+    pub remote_instances: Vec<RemoteInstance>,
+}
+
+impl File {
+    pub(crate) fn from_rows(f: FileRow, instances: Vec<InstanceRow>, remote: Vec<RemoteInstanceRow>) -> Self {
+        File {
+            name: f.name,
+            size: f.size,
+            checksum: f.checksum,
+            kind: f.kind,
+            uploader: f.uploader,
+            source: f.source,
+            created_at: f.created_at,
+            instances: instances.into_iter().map(Instance::from).collect(),
+            remote_instances: remote.into_iter().map(RemoteInstance::from).collect(),
+        }
+    }
+}
+
+/// A copy on a local store (JSON object "Instance").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Instance {
+    /// Instance id.
+    pub id: InstanceId,
+    /// Store name.
+    pub store: String,
+    /// Absolute path of the copy.
+    pub path: PathBuf,
+    /// Readable?
+    pub available: bool,
+    /// `allowed` or `disallowed`.
+    pub deletion_policy: DeletionPolicy,
+    /// When it was made (UTC).
+    pub created_at: Timestamp,
+    /// When it was last re-read and found intact (UTC).
+    pub verified_at: Option<Timestamp>,
+}
+
+impl From<InstanceRow> for Instance {
+    fn from(r: InstanceRow) -> Self {
+        Instance {
+            id: r.id,
+            store: r.store,
+            path: r.path,
+            available: r.available,
+            deletion_policy: r.deletion_policy,
+            created_at: r.created_at,
+            verified_at: r.verified_at,
+        }
+    }
+}
+
+/// A copy at another Librarian (JSON object "RemoteInstance").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoteInstance {
+    /// The other site.
+    pub librarian: String,
+    /// Its store.
+    pub store: String,
+    /// When it was copied (UTC).
+    pub copied_at: Timestamp,
+    /// When it was last verified there (UTC).
+    pub verified_at: Option<Timestamp>,
+}
+
+impl From<RemoteInstanceRow> for RemoteInstance {
+    fn from(r: RemoteInstanceRow) -> Self {
+        RemoteInstance { librarian: r.librarian, store: r.store, copied_at: r.copied_at, verified_at: r.verified_at }
+    }
+}
+
+/// How an upload ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadStatus {
+    /// New data was committed.
+    Ingested,
+    /// The name was already catalogued with the same checksum; nothing changed.
+    AlreadyPresent,
+}
+
+/// The result of an upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Upload {
+    /// `ingested` or `already_present`.
+    pub status: UploadStatus,
+    /// The catalogued file.
+    pub file: File,
+}
+
+/// A store with its usage (JSON object "Store").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreStatus {
+    /// Name.
+    pub name: String,
+    /// Data area.
+    pub root: PathBuf,
+    /// Staging area.
+    pub staging: PathBuf,
+    /// New data may be ingested here.
+    pub ingestable: bool,
+    /// Enabled.
+    pub enabled: bool,
+    /// Bytes kept free.
+    pub reserve_bytes: u64,
+    /// Instances on the store.
+    pub files: u64,
+    /// Bytes of those instances.
+    pub used_bytes: u64,
+    /// Free bytes on the filesystem (`null` if the store cannot be reached).
+    pub free_bytes: Option<u64>,
+}
+
+/// The site at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiteStatus {
+    /// Site name.
+    pub site: String,
+    /// Database file.
+    pub database: PathBuf,
+    /// Catalog schema version.
+    pub schema_version: i64,
+    /// Files catalogued.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Ingests between rename and catalog commit right now (normally 0).
+    pub ingests_in_progress: usize,
+    /// Stores.
+    pub stores: Vec<StoreStatus>,
+}
+
+/// What was wrong with one entry of a book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryProblemKind {
+    /// The entry is catalogued but absent on disk.
+    Missing,
+    /// The entry's bytes no longer hash to its digest.
+    Mismatch,
+    /// An entry on disk that the catalog does not list.
+    Unexpected,
+    /// The entry could not be read (or became a symlink or special file).
+    Unreadable,
+}
+
+/// One bad entry of a book.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryProblem {
+    /// Entry path relative to the book.
+    pub entry: String,
+    /// What is wrong.
+    pub problem: EntryProblemKind,
+}
+
+/// Outcome for one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// Bytes match the catalog.
+    Ok,
+    /// Bytes differ.
+    Mismatch,
+    /// The copy is gone.
+    Missing,
+    /// The copy could not be read.
+    Unreadable,
+}
+
+/// The check of one instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceCheck {
+    /// File name.
+    pub name: FileName,
+    /// Store name.
+    pub store: String,
+    /// Instance id.
+    pub instance: InstanceId,
+    /// Path checked.
+    pub path: PathBuf,
+    /// Result.
+    pub status: CheckStatus,
+    /// Checksum the catalog holds.
+    pub expected: Checksum,
+    /// Checksum of what is on disk (when it could be computed).
+    pub actual: Option<Checksum>,
+    /// For books: each bad entry.
+    pub problems: Vec<EntryProblem>,
+    /// Error text when unreadable.
+    pub error: Option<String>,
+}
+
+/// The result of `verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// True when every instance checked is intact.
+    pub ok: bool,
+    /// One item per instance checked.
+    pub checked: Vec<InstanceCheck>,
+}
+
+impl VerifyReport {
+    /// `Ok(self)` when intact; otherwise the first problem as [`crate::Error::ChecksumMismatch`]
+    /// (bytes differ) or [`crate::Error::DataMissing`] (copy or entry gone, unreadable).
+    pub fn into_result(self) -> crate::Result<Self> {
+        if self.ok {
+            return Ok(self);
+        }
+        let bad: Vec<&InstanceCheck> = self.checked.iter().filter(|c| c.status != CheckStatus::Ok).collect();
+        let describe = |c: &InstanceCheck| {
+            let mut s = format!("{} on store {} ({})", c.path.display(), c.store, status_word(c.status));
+            if !c.problems.is_empty() {
+                let entries: Vec<String> =
+                    c.problems.iter().map(|p| format!("{} {}", p.entry, problem_word(p.problem))).collect();
+                s.push_str(&format!("; entries: {}", entries.join(", ")));
+            }
+            if let Some(e) = &c.error {
+                s.push_str(&format!("; {e}"));
+            }
+            s
+        };
+        let detail = bad.iter().map(|c| describe(c)).collect::<Vec<_>>().join("; ");
+        let name = bad.first().map(|c| c.name.to_string()).unwrap_or_default();
+        if bad.iter().any(|c| c.status == CheckStatus::Mismatch) {
+            Err(crate::Error::ChecksumMismatch { name, detail })
+        } else {
+            Err(crate::Error::DataMissing { name, detail })
+        }
+    }
+}
+
+pub(crate) fn status_word(s: CheckStatus) -> &'static str {
+    match s {
+        CheckStatus::Ok => "ok",
+        CheckStatus::Mismatch => "checksum mismatch",
+        CheckStatus::Missing => "missing",
+        CheckStatus::Unreadable => "unreadable",
+    }
+}
+
+pub(crate) fn problem_word(p: EntryProblemKind) -> &'static str {
+    match p {
+        EntryProblemKind::Missing => "missing",
+        EntryProblemKind::Mismatch => "checksum mismatch",
+        EntryProblemKind::Unexpected => "unexpected",
+        EntryProblemKind::Unreadable => "unreadable",
+    }
+}
+

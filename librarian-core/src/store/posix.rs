@@ -1,0 +1,217 @@
+//! A store on a POSIX filesystem.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::staging::{StagingDir, is_live};
+use super::Store;
+use crate::error::{Error, Result};
+use crate::name::FileName;
+
+/// A staging directory without a lock file younger than this is left alone by cleanup.
+const UNLOCKED_GRACE: Duration = Duration::from_secs(3600);
+
+/// A store whose data and staging areas are directories on one local filesystem.
+#[derive(Debug, Clone)]
+pub struct PosixStore {
+    name: String,
+    root: PathBuf,
+    staging: PathBuf,
+}
+
+impl PosixStore {
+    /// A store with data area `root` and staging area `staging`.
+    pub fn new(name: impl Into<String>, root: impl Into<PathBuf>, staging: impl Into<PathBuf>) -> Self {
+        PosixStore { name: name.into(), root: root.into(), staging: staging.into() }
+    }
+
+    /// The data area.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The staging area.
+    pub fn staging(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Create both areas if needed and check they are on one filesystem.
+    pub fn prepare(&self) -> Result<()> {
+        for dir in [&self.root, &self.staging] {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create store directory", dir, e))?;
+        }
+        if !self.same_filesystem(&self.staging)? {
+            return Err(Error::InvalidArgument(format!(
+                "staging area {} and data area {} of store {} must be on one filesystem",
+                self.staging.display(),
+                self.root.display(),
+                self.name
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn cstring(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| Error::InvalidArgument(format!("path {} contains a NUL byte", p.display())))
+}
+
+/// `rename(2)` that fails with `AlreadyExists` instead of replacing the target.
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    let (Ok(f), Ok(t)) = (cstring(from), cstring(to)) else {
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    };
+    // SAFETY: both pointers are valid NUL-terminated strings that outlive the call.
+    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, f.as_ptr(), libc::AT_FDCWD, t.as_ptr(), libc::RENAME_NOREPLACE) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        // Filesystems without RENAME_NOREPLACE: check, then rename. The name is
+        // claimed in the catalog, so no other librarian ingest races us here.
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+            if std::fs::symlink_metadata(to).is_ok() {
+                return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+            }
+            std::fs::rename(from, to)
+        }
+        _ => Err(err),
+    }
+}
+
+/// fsync a directory so a rename or create inside it is durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("cannot sync directory", dir, e))
+}
+
+/// Flush everything written to the filesystem holding `path` (one `syncfs(2)`), so a
+/// book of many files costs one flush, not one per file.
+pub(crate) fn sync_filesystem(path: &Path) -> Result<()> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is open for the duration of the call.
+    let rc = unsafe { libc::syncfs(f.as_raw_fd()) };
+    if rc != 0 {
+        return Err(Error::io("cannot sync filesystem of", path, std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Move `from` to `to` without replacing anything, creating `to`'s parents, durably.
+pub(crate) fn durable_rename(from: &Path, to: &Path) -> Result<()> {
+    let parent = to.parent().ok_or_else(|| Error::InvalidArgument(format!("{} has no parent", to.display())))?;
+    // Create missing parents one by one and fsync each one's parent, so the new
+    // directory entries are durable too.
+    let mut missing = Vec::new();
+    let mut p = parent;
+    while std::fs::symlink_metadata(p).is_err() {
+        missing.push(p.to_owned());
+        match p.parent() {
+            Some(pp) => p = pp,
+            None => break,
+        }
+    }
+    for dir in missing.iter().rev() {
+        match std::fs::create_dir(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("cannot create directory", dir, e)),
+        }
+        if let Some(pp) = dir.parent() {
+            sync_dir(pp)?;
+        }
+    }
+    if !std::fs::symlink_metadata(parent).is_ok_and(|m| m.is_dir()) {
+        return Err(Error::io(
+            "cannot commit under",
+            parent,
+            std::io::Error::new(std::io::ErrorKind::NotADirectory, "a parent of the name is a file"),
+        ));
+    }
+    rename_noreplace(from, to).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => Error::AlreadyExists {
+            kind: crate::error::ObjectKind::Path,
+            name: to.display().to_string(),
+        },
+        _ => Error::io("cannot rename into", to, e),
+    })?;
+    sync_dir(parent)?;
+    if let Some(from_parent) = from.parent() {
+        sync_dir(from_parent)?;
+    }
+    Ok(())
+}
+
+impl Store for PosixStore {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn free_bytes(&self) -> Result<u64> {
+        let a = free_bytes_at(&self.root)?;
+        let b = free_bytes_at(&self.staging)?;
+        Ok(a.min(b))
+    }
+
+    fn new_staging(&self) -> Result<StagingDir> {
+        StagingDir::create(&self.staging)
+    }
+
+    fn data_path(&self, name: &FileName) -> PathBuf {
+        self.root.join(name.as_str())
+    }
+
+    fn commit(&self, staged: &Path, name: &FileName) -> Result<()> {
+        durable_rename(staged, &self.data_path(name))
+    }
+
+    fn same_filesystem(&self, path: &Path) -> Result<bool> {
+        let a = std::fs::metadata(&self.root).map_err(|e| Error::io("cannot stat", &self.root, e))?;
+        let b = std::fs::symlink_metadata(path).map_err(|e| Error::io("cannot stat", path, e))?;
+        Ok(a.dev() == b.dev())
+    }
+
+    fn clean_staging(&self, keep: &dyn Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
+        let mut removed = Vec::new();
+        let rd = match std::fs::read_dir(&self.staging) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+            Err(e) => return Err(Error::io("cannot list staging area", &self.staging, e)),
+        };
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io("cannot list staging area", &self.staging, e))?;
+            let path = entry.path();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if !is_dir || keep(&path) || is_live(&path, UNLOCKED_GRACE) {
+                continue;
+            }
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => removed.push(path),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("cannot remove stale staging directory", &path, e)),
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Free bytes available to unprivileged writers on the filesystem holding `path`.
+pub(crate) fn free_bytes_at(path: &Path) -> Result<u64> {
+    let c = cstring(path)?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c` is a valid C string and `st` points to writable memory of the right type.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(Error::io("cannot read free space of", path, std::io::Error::last_os_error()));
+    }
+    // SAFETY: statvfs succeeded, so it filled the struct.
+    let st = unsafe { st.assume_init() };
+    Ok(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
+}

@@ -1,0 +1,194 @@
+//! Walking, hashing and copying files and books, reading each source byte once.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+use crate::checksum::{Algorithm, CHUNK, Checksum, Entry, EntryKind, PipeError, directory_digest, pipe};
+use crate::error::{Error, Result};
+use crate::name::check_segment;
+use crate::progress::Progress;
+
+/// What a source path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SourceKind {
+    File,
+    Directory,
+}
+
+/// Look at a source path: a regular file or a directory (the path itself may be a
+/// symlink to one; entries inside a book may not).
+pub(crate) fn source_kind(path: &Path) -> Result<(SourceKind, u64)> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::NotFound { kind: crate::error::ObjectKind::Path, name: path.display().to_string() }
+        }
+        _ => Error::io("cannot read", path, e),
+    })?;
+    if meta.is_file() {
+        Ok((SourceKind::File, meta.len()))
+    } else if meta.is_dir() {
+        Ok((SourceKind::Directory, 0))
+    } else {
+        Err(Error::UnsupportedEntry { path: path.display().to_string(), reason: describe(&meta.file_type()).into() })
+    }
+}
+
+fn describe(t: &std::fs::FileType) -> &'static str {
+    if t.is_symlink() {
+        "symbolic links are not allowed inside a book"
+    } else if t.is_socket() {
+        "sockets cannot be stored"
+    } else if t.is_fifo() {
+        "named pipes cannot be stored"
+    } else if t.is_block_device() || t.is_char_device() {
+        "devices cannot be stored"
+    } else {
+        "not a regular file or directory"
+    }
+}
+
+/// List every entry of the book at `root` (digests not yet filled), sorted by path so
+/// parents come before children. Symlinks, sockets, FIFOs, devices and entries whose
+/// names break the naming rules are rejected, naming the entry.
+pub(crate) fn walk(root: &Path) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    let mut stack = vec![String::new()];
+    while let Some(rel) = stack.pop() {
+        let dir = if rel.is_empty() { root.to_owned() } else { root.join(&rel) };
+        let rd = std::fs::read_dir(&dir).map_err(|e| Error::io("cannot list", &dir, e))?;
+        for item in rd {
+            let item = item.map_err(|e| Error::io("cannot list", &dir, e))?;
+            let raw = item.file_name();
+            let shown = if rel.is_empty() {
+                raw.to_string_lossy().into_owned()
+            } else {
+                format!("{rel}/{}", raw.to_string_lossy())
+            };
+            let Some(seg) = raw.to_str() else {
+                return Err(Error::UnsupportedEntry { path: shown, reason: "entry name is not valid UTF-8".into() });
+            };
+            if let Err(reason) = check_segment(seg) {
+                return Err(Error::UnsupportedEntry { path: shown, reason: reason.to_string() });
+            }
+            let ft = item.file_type().map_err(|e| Error::io("cannot read", item.path(), e))?;
+            if ft.is_dir() {
+                out.push(Entry { path: shown.clone(), kind: EntryKind::Directory, size: 0, digest: None });
+                stack.push(shown);
+            } else if ft.is_file() {
+                let len = item.metadata().map_err(|e| Error::io("cannot read", item.path(), e))?.len();
+                out.push(Entry { path: shown, kind: EntryKind::File, size: len, digest: None });
+            } else {
+                return Err(Error::UnsupportedEntry { path: shown, reason: describe(&ft).into() });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    Ok(out)
+}
+
+/// Reusable scratch buffer for [`copy_file`] / [`hash_file`].
+pub(crate) fn scratch() -> Vec<u8> {
+    vec![0u8; CHUNK]
+}
+
+fn open_source(path: &Path) -> Result<File> {
+    // O_NOFOLLOW: a book entry that became a symlink after the walk is refused.
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| Error::io("cannot open", path, e))
+}
+
+/// Copy `src` (a resolved path: symlinks are refused) to the new file `dst` while
+/// hashing; fsync it when `sync`.
+pub(crate) fn copy_file(
+    src: &Path,
+    dst: &Path,
+    algorithm: Algorithm,
+    sync: bool,
+    progress: &dyn Progress,
+    scratch: &mut Vec<u8>,
+) -> Result<(Checksum, u64)> {
+    let mut input = open_source(src)?;
+    let mut output = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dst)
+        .map_err(|e| Error::io("cannot create", dst, e))?;
+    let (sum, n) = pipe(algorithm, &mut input, Some(&mut output as &mut dyn Write), progress, scratch)?.map_err(|e| match e {
+        PipeError::Read(e) => Error::io("cannot read", src, e),
+        PipeError::Write(e) => Error::io("cannot write", dst, e),
+    })?;
+    if let Ok(m) = input.metadata().and_then(|m| m.modified()) {
+        let _ = output.set_modified(m);
+    }
+    if sync {
+        output.sync_all().map_err(|e| Error::io("cannot sync", dst, e))?;
+    }
+    Ok((sum, n))
+}
+
+/// Hash the file at `path` (symlinks refused), reading it once.
+pub(crate) fn hash_file(
+    path: &Path,
+    algorithm: Algorithm,
+    progress: &dyn Progress,
+    scratch: &mut Vec<u8>,
+) -> Result<(Checksum, u64)> {
+    let mut input = open_source(path)?;
+    pipe(algorithm, &mut input, None, progress, scratch)?.map_err(|e| match e {
+        PipeError::Read(e) | PipeError::Write(e) => Error::io("cannot read", path, e),
+    })
+}
+
+/// Copy the book at `src` (entries from [`walk`]) into the new directory `dst`,
+/// filling each file entry's digest and size from the bytes actually copied. Nothing
+/// is fsynced here; the caller flushes the filesystem once.
+pub(crate) fn copy_book(
+    src: &Path,
+    dst: &Path,
+    entries: &mut [Entry],
+    algorithm: Algorithm,
+    progress: &dyn Progress,
+) -> Result<Checksum> {
+    std::fs::create_dir(dst).map_err(|e| Error::io("cannot create", dst, e))?;
+    let mut buf = scratch();
+    for e in entries.iter_mut() {
+        let from = src.join(&e.path);
+        let to = dst.join(&e.path);
+        match e.kind {
+            EntryKind::Directory => std::fs::create_dir(&to).map_err(|err| Error::io("cannot create", &to, err))?,
+            EntryKind::File => {
+                let (sum, n) = copy_file(&from, &to, algorithm, false, progress, &mut buf)?;
+                e.digest = Some(sum.hex().to_owned());
+                e.size = n;
+            }
+        }
+    }
+    directory_digest(algorithm, entries)
+}
+
+/// Hash the book at `root` in place, filling each file entry's digest and size.
+pub(crate) fn hash_book(root: &Path, entries: &mut [Entry], algorithm: Algorithm, progress: &dyn Progress) -> Result<Checksum> {
+    let mut buf = scratch();
+    for e in entries.iter_mut() {
+        if e.kind == EntryKind::File {
+            let path = root.join(&e.path);
+            let mut input = open_source(&path)?;
+            let (sum, n) = pipe(algorithm, &mut input, None, progress, &mut buf)?.map_err(|err| match err {
+                PipeError::Read(err) | PipeError::Write(err) => Error::io("cannot read", &path, err),
+            })?;
+            e.digest = Some(sum.hex().to_owned());
+            e.size = n;
+        }
+    }
+    directory_digest(algorithm, entries)
+}
+
+/// Total bytes of the file entries.
+pub(crate) fn total_size(entries: &[Entry]) -> u64 {
+    entries.iter().map(|e| e.size).sum()
+}
