@@ -100,9 +100,14 @@ impl Out {
             return self.emit(up);
         }
         match up.status {
-            UploadStatus::Ingested => println!("ingested {} ({}, {})", up.file.name, bytes(up.file.size), up.file.checksum),
+            UploadStatus::Ingested => {
+                println!("ingested {} ({}, {})", up.file.name, bytes(up.file.size), up.file.checksum)
+            }
             UploadStatus::AlreadyPresent => {
-                println!("already present: {} with the same checksum {}; nothing changed", up.file.name, up.file.checksum)
+                println!(
+                    "already present: {} with the same checksum {}; nothing changed",
+                    up.file.name, up.file.checksum
+                )
             }
         }
         Ok(())

@@ -120,9 +120,8 @@ impl Checksum {
             "md5" => Algorithm::Md5,
             _ => return Err(bad(&format!("unsupported algorithm {alg:?}"))),
         };
-        Self::from_hex(algorithm, hex).map_err(|_| {
-            bad(&format!("{algorithm} digests are {} hex digits", algorithm.hex_len()))
-        })
+        Self::from_hex(algorithm, hex)
+            .map_err(|_| bad(&format!("{algorithm} digests are {} hex digits", algorithm.hex_len())))
     }
 
     /// The algorithm.
@@ -361,10 +360,8 @@ impl Entry {
 /// The canonical listing of a book: one line `<hex>  <path>\n` per entry (directories
 /// with [`DIRECTORY_MARKER`] and a trailing `/`), sorted by the bytes of the path.
 pub fn listing(entries: &[Entry]) -> String {
-    let mut lines: Vec<(String, &str)> = entries
-        .iter()
-        .map(|e| (e.listing_path(), e.digest.as_deref().unwrap_or(DIRECTORY_MARKER)))
-        .collect();
+    let mut lines: Vec<(String, &str)> =
+        entries.iter().map(|e| (e.listing_path(), e.digest.as_deref().unwrap_or(DIRECTORY_MARKER))).collect();
     lines.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let mut out = String::with_capacity(lines.len() * 96);
     for (path, hex) in lines {
@@ -399,30 +396,20 @@ mod tests {
     fn known_answers_for_files() {
         // Published BLAKE3 and SHA-256 digests of the empty input and of "abc".
         let empty = hash_bytes(Algorithm::Blake3, b"").map(|c| c.to_string()).ok();
-        assert_eq!(
-            empty.as_deref(),
-            Some("blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262")
-        );
+        assert_eq!(empty.as_deref(), Some("blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"));
         let abc = hash_bytes(Algorithm::Sha256, b"abc").map(|c| c.to_string()).ok();
-        assert_eq!(
-            abc.as_deref(),
-            Some("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        );
+        assert_eq!(abc.as_deref(), Some("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
         let abc3 = hash_bytes(Algorithm::Blake3, b"abc").map(|c| c.to_string()).ok();
-        assert_eq!(
-            abc3.as_deref(),
-            Some("blake3:6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85")
-        );
+        assert_eq!(abc3.as_deref(), Some("blake3:6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"));
     }
 
     #[test]
     fn known_answer_for_a_directory() {
-        let entries = vec![file("b.txt", b"abc"), file("a/x", b""), Entry {
-            path: "a".into(),
-            kind: EntryKind::Directory,
-            size: 0,
-            digest: None,
-        }];
+        let entries = vec![
+            file("b.txt", b"abc"),
+            file("a/x", b""),
+            Entry { path: "a".into(), kind: EntryKind::Directory, size: 0, digest: None },
+        ];
         let text = listing(&entries);
         assert_eq!(
             text,

@@ -37,7 +37,9 @@ impl Config {
     /// Read and validate a configuration file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::NotFound { kind: ObjectKind::Config, name: path.display().to_string() },
+            std::io::ErrorKind::NotFound => {
+                Error::NotFound { kind: ObjectKind::Config, name: path.display().to_string() }
+            }
             _ => Error::Config { path: path.to_owned(), message: e.to_string() },
         })?;
         let cfg: Config =

@@ -145,9 +145,7 @@ pub enum Error {
         message: String,
     },
     /// The database was written by a newer version of librarian.
-    #[error(
-        "database schema version {found} is newer than this librarian supports ({supported}); upgrade librarian"
-    )]
+    #[error("database schema version {found} is newer than this librarian supports ({supported}); upgrade librarian")]
     SchemaTooNew {
         /// Version found in the file.
         found: i64,

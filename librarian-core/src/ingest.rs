@@ -63,10 +63,9 @@ fn default_uploader() -> String {
 
 fn check_expected(name: &FileName, expected: Option<&Checksum>, actual: &Checksum) -> Result<()> {
     match expected {
-        Some(exp) if !exp.matches(actual)? => Err(Error::ChecksumMismatch {
-            name: name.to_string(),
-            detail: format!("expected {exp}, got {actual}"),
-        }),
+        Some(exp) if !exp.matches(actual)? => {
+            Err(Error::ChecksumMismatch { name: name.to_string(), detail: format!("expected {exp}, got {actual}") })
+        }
         _ => Ok(()),
     }
 }
@@ -136,7 +135,8 @@ pub(crate) fn upload(
 
     // Already catalogued: hash the source in place and compare; nothing is copied.
     if let Some(existing) = lib.catalog().file(name)? {
-        let alg = if existing.checksum.algorithm().hasher().is_ok() { existing.checksum.algorithm() } else { algorithm };
+        let alg =
+            if existing.checksum.algorithm().hasher().is_ok() { existing.checksum.algorithm() } else { algorithm };
         let h = hash_source(&src, kind, alg, progress)?;
         if let Some(exp) = expected
             && exp.algorithm() == alg
@@ -158,12 +158,10 @@ pub(crate) fn upload(
     let staging = store.new_staging()?;
     progress.start(size_hint);
     let hashed = if opts.move_source {
-        let checksum = match kind {
+        match kind {
             SourceKind::File => {
                 let (c, n) = tree::hash_file(&src, algorithm, progress, &mut tree::scratch())?;
-                std::fs::File::open(&src)
-                    .and_then(|f| f.sync_all())
-                    .map_err(|e| Error::io("cannot sync", &src, e))?;
+                std::fs::File::open(&src).and_then(|f| f.sync_all()).map_err(|e| Error::io("cannot sync", &src, e))?;
                 Hashed { checksum: c, size: n, entries: Vec::new() }
             }
             SourceKind::Directory => {
@@ -171,8 +169,7 @@ pub(crate) fn upload(
                 sync_filesystem(&src)?;
                 Hashed { checksum: c, size: tree::total_size(&entries), entries }
             }
-        };
-        checksum
+        }
     } else {
         let payload = staging.payload();
         match kind {
@@ -231,8 +228,14 @@ pub(crate) fn upload(
         source: &lib.config().name,
         entries: &hashed.entries,
     };
-    let committed =
-        lib.catalog().commit_ingest(intent, &new, store_row.id, Path::new(name.as_str()), opts.deletion_policy, Timestamp::now());
+    let committed = lib.catalog().commit_ingest(
+        intent,
+        &new,
+        store_row.id,
+        Path::new(name.as_str()),
+        opts.deletion_policy,
+        Timestamp::now(),
+    );
     if let Err(e) = committed {
         // Put the data back where it came from, then release the name.
         durable_rename(&store.data_path(name), &staged)?;
@@ -264,7 +267,12 @@ pub(crate) fn recover_intent(lib: &Librarian, intent: &IntentRow) -> Result<()> 
                 std::fs::create_dir_all(&intent.staging_dir)
                     .map_err(|e| Error::io("cannot recreate staging directory", &intent.staging_dir, e))?;
             }
-            log::warn!("rolling back interrupted ingest of {}: moving {} to {}", name, target.display(), origin.display());
+            log::warn!(
+                "rolling back interrupted ingest of {}: moving {} to {}",
+                name,
+                target.display(),
+                origin.display()
+            );
             durable_rename(&target, &origin)?;
         }
     }
@@ -320,10 +328,7 @@ pub(crate) fn choose_store(
         };
         let usable = free.saturating_sub(row.reserve_bytes);
         if usable < needed {
-            skipped.push(format!(
-                "{}: {usable} bytes usable ({free} free, {} reserved)",
-                row.name, row.reserve_bytes
-            ));
+            skipped.push(format!("{}: {usable} bytes usable ({free} free, {} reserved)", row.name, row.reserve_bytes));
             continue;
         }
         return Ok((row, store));

@@ -72,14 +72,15 @@ impl Librarian {
         let text = cfg.to_toml()?;
         {
             use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&config_path).map_err(
-                |e| match e.kind() {
-                    std::io::ErrorKind::AlreadyExists => {
-                        Error::AlreadyExists { kind: ObjectKind::Config, name: config_path.display().to_string() }
+            let mut f =
+                std::fs::OpenOptions::new().write(true).create_new(true).open(&config_path).map_err(|e| {
+                    match e.kind() {
+                        std::io::ErrorKind::AlreadyExists => {
+                            Error::AlreadyExists { kind: ObjectKind::Config, name: config_path.display().to_string() }
+                        }
+                        _ => Error::io("cannot create", &config_path, e),
                     }
-                    _ => Error::io("cannot create", &config_path, e),
-                },
-            )?;
+                })?;
             f.write_all(text.as_bytes())
                 .and_then(|()| f.sync_all())
                 .map_err(|e| Error::io("cannot write", &config_path, e))?;
@@ -146,7 +147,14 @@ impl Librarian {
         PosixStore::new(&spec.name, &root, &staging).prepare()?;
         let root = std::fs::canonicalize(&root).map_err(|e| Error::io("cannot resolve", &root, e))?;
         let staging = std::fs::canonicalize(&staging).map_err(|e| Error::io("cannot resolve", &staging, e))?;
-        let row = self.catalog.insert_store(&spec.name, &root, &staging, spec.ingestable, spec.reserve_bytes, Timestamp::now())?;
+        let row = self.catalog.insert_store(
+            &spec.name,
+            &root,
+            &staging,
+            spec.ingestable,
+            spec.reserve_bytes,
+            Timestamp::now(),
+        )?;
         self.store_status(row)
     }
 

@@ -300,4 +300,3 @@ pub(crate) fn problem_word(p: EntryProblemKind) -> &'static str {
         EntryProblemKind::Unreadable => "unreadable",
     }
 }
-

@@ -67,10 +67,7 @@ impl FileName {
     pub fn from_os(name: &OsStr) -> Result<Self> {
         match name.to_str() {
             Some(s) => Self::new(s),
-            None => Err(Error::InvalidName {
-                name: name.to_string_lossy().into_owned(),
-                reason: NameError::NotUtf8,
-            }),
+            None => Err(Error::InvalidName { name: name.to_string_lossy().into_owned(), reason: NameError::NotUtf8 }),
         }
     }
 
@@ -78,10 +75,9 @@ impl FileName {
     pub fn from_bytes(name: &[u8]) -> Result<Self> {
         match std::str::from_utf8(name) {
             Ok(s) => Self::new(s),
-            Err(_) => Err(Error::InvalidName {
-                name: String::from_utf8_lossy(name).into_owned(),
-                reason: NameError::NotUtf8,
-            }),
+            Err(_) => {
+                Err(Error::InvalidName { name: String::from_utf8_lossy(name).into_owned(), reason: NameError::NotUtf8 })
+            }
         }
     }
 
@@ -164,7 +160,8 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_names() {
-        for ok in ["a", "2026/11/book_0001", "x.fits", "a/b.c/d", "..a", "a..", ".hidden", "ünï/çødé", "with space"] {
+        for ok in ["a", "2026/11/book_0001", "x.fits", "a/b.c/d", "..a", "a..", ".hidden", "ünï/çødé", "with space"]
+        {
             assert_eq!(FileName::new(ok).map(|n| n.to_string()).ok().as_deref(), Some(ok));
         }
     }

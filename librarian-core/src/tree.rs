@@ -118,10 +118,11 @@ pub(crate) fn copy_file(
         .create_new(true)
         .open(dst)
         .map_err(|e| Error::io("cannot create", dst, e))?;
-    let (sum, n) = pipe(algorithm, &mut input, Some(&mut output as &mut dyn Write), progress, scratch)?.map_err(|e| match e {
-        PipeError::Read(e) => Error::io("cannot read", src, e),
-        PipeError::Write(e) => Error::io("cannot write", dst, e),
-    })?;
+    let (sum, n) =
+        pipe(algorithm, &mut input, Some(&mut output as &mut dyn Write), progress, scratch)?.map_err(|e| match e {
+            PipeError::Read(e) => Error::io("cannot read", src, e),
+            PipeError::Write(e) => Error::io("cannot write", dst, e),
+        })?;
     if let Ok(m) = input.metadata().and_then(|m| m.modified()) {
         let _ = output.set_modified(m);
     }
@@ -172,7 +173,12 @@ pub(crate) fn copy_book(
 }
 
 /// Hash the book at `root` in place, filling each file entry's digest and size.
-pub(crate) fn hash_book(root: &Path, entries: &mut [Entry], algorithm: Algorithm, progress: &dyn Progress) -> Result<Checksum> {
+pub(crate) fn hash_book(
+    root: &Path,
+    entries: &mut [Entry],
+    algorithm: Algorithm,
+    progress: &dyn Progress,
+) -> Result<Checksum> {
     let mut buf = scratch();
     for e in entries.iter_mut() {
         if e.kind == EntryKind::File {

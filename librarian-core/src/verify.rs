@@ -61,7 +61,12 @@ pub(crate) fn verify(
     Ok(VerifyReport { ok: checked.iter().all(|c| c.status == CheckStatus::Ok), checked })
 }
 
-fn check_instance(file: &FileRow, inst: &InstanceRow, lib: &Librarian, progress: &dyn Progress) -> Result<InstanceCheck> {
+fn check_instance(
+    file: &FileRow,
+    inst: &InstanceRow,
+    lib: &Librarian,
+    progress: &dyn Progress,
+) -> Result<InstanceCheck> {
     let mut check = InstanceCheck {
         name: file.name.clone(),
         store: inst.store.clone(),
@@ -140,7 +145,9 @@ fn check_book(
                     e.digest = Some(sum.hex().to_owned());
                     e.size = n;
                     if w.digest.as_deref() != Some(sum.hex()) {
-                        check.problems.push(EntryProblem { entry: e.path.clone(), problem: EntryProblemKind::Mismatch });
+                        check
+                            .problems
+                            .push(EntryProblem { entry: e.path.clone(), problem: EntryProblemKind::Mismatch });
                     }
                 }
                 Err(_) => {
@@ -167,7 +174,10 @@ fn check_book(
     check.actual = actual;
     if !check.problems.is_empty() || !digest_ok {
         let only_missing_or_unreadable = !check.problems.is_empty()
-            && check.problems.iter().all(|p| matches!(p.problem, EntryProblemKind::Missing | EntryProblemKind::Unreadable));
+            && check
+                .problems
+                .iter()
+                .all(|p| matches!(p.problem, EntryProblemKind::Missing | EntryProblemKind::Unreadable));
         check.status = if only_missing_or_unreadable { CheckStatus::Missing } else { CheckStatus::Mismatch };
     }
     Ok(())

@@ -1,4 +1,5 @@
 //! Helpers for the end-to-end tests: find the `librarian` binary built by this
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 //! workspace and run it against a site in a temporary directory.
 
 use std::path::{Path, PathBuf};

@@ -102,10 +102,7 @@ impl Catalog {
                     store: r.get(11)?,
                     path: PathBuf::from(r.get::<_, String>(12)?).join(r.get::<_, String>(13)?),
                     available: r.get(14)?,
-                    deletion_policy: r
-                        .get::<_, String>(15)?
-                        .parse()
-                        .map_err(|e: Error| text_err(e))?,
+                    deletion_policy: r.get::<_, String>(15)?.parse().map_err(|e: Error| text_err(e))?,
                     created_at: ts_from_sql(r.get(16)?)?,
                     verified_at: r.get::<_, Option<i64>>(17)?.map(ts_from_sql).transpose()?,
                 };
@@ -204,7 +201,13 @@ impl Catalog {
     /// Catalogue files whose only copies are at another Librarian (catalog-only
     /// entries, e.g. read from a manifest), in one transaction. Existing names are
     /// an error and nothing is inserted.
-    pub fn insert_remote_files(&self, files: &[NewFile<'_>], librarian: &str, store: &str, now: Timestamp) -> Result<()> {
+    pub fn insert_remote_files(
+        &self,
+        files: &[NewFile<'_>],
+        librarian: &str,
+        store: &str,
+        now: Timestamp,
+    ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(Error::db("starting a transaction"))?;
         for f in files {

@@ -53,15 +53,10 @@ impl Catalog {
         let moved_from = moved_from.map(utf8).transpose()?;
         let staging_dir = utf8(staging_dir)?;
         let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(Error::db("starting an ingest"))?;
+        let tx =
+            conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::db("starting an ingest"))?;
         let existing = tx
-            .query_row(
-                "SELECT id FROM files WHERE name = ?1",
-                [name.as_str()],
-                |r| r.get::<_, i64>(0),
-            )
+            .query_row("SELECT id FROM files WHERE name = ?1", [name.as_str()], |r| r.get::<_, i64>(0))
             .optional()
             .map_err(Error::db("checking the name"))?;
         if existing.is_some() {
@@ -70,7 +65,11 @@ impl Catalog {
             return Ok(IntentClaim::Catalogued(self.require_file(name)?));
         }
         let held = tx
-            .query_row(&format!("SELECT {INTENT_COLUMNS} FROM ingest_intents WHERE name = ?1"), [name.as_str()], intent_from_row)
+            .query_row(
+                &format!("SELECT {INTENT_COLUMNS} FROM ingest_intents WHERE name = ?1"),
+                [name.as_str()],
+                intent_from_row,
+            )
             .optional()
             .map_err(Error::db("checking the name"))?;
         if let Some(h) = held {
@@ -133,11 +132,9 @@ impl Catalog {
     /// Is there an instance of any file at `rel_path` on `store`?
     pub fn instance_at(&self, store: StoreId, rel_path: &str) -> Result<bool> {
         self.conn()
-            .query_row(
-                "SELECT 1 FROM instances WHERE store_id = ?1 AND path = ?2",
-                params![store.0, rel_path],
-                |_| Ok(()),
-            )
+            .query_row("SELECT 1 FROM instances WHERE store_id = ?1 AND path = ?2", params![store.0, rel_path], |_| {
+                Ok(())
+            })
             .optional()
             .map(|o| o.is_some())
             .map_err(Error::db("looking up an instance"))

@@ -18,11 +18,11 @@ use std::time::Duration;
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags};
 
+pub use intents::IntentClaim;
 pub use rows::{
     DeletionPolicy, FileId, FileKind, FileRow, InstanceId, InstanceRow, IntentId, IntentRow, NewFile,
     RemoteInstanceRow, SearchQuery, StoreId, StoreRow, StoreUsage,
 };
-pub use intents::IntentClaim;
 
 use crate::error::{Error, Result};
 
@@ -66,9 +66,7 @@ impl Catalog {
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<i64> {
-        self.conn()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(Error::db("reading the schema version"))
+        self.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(Error::db("reading the schema version"))
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -102,11 +100,13 @@ pub(crate) fn ts_to_sql(t: Timestamp) -> i64 {
 }
 
 pub(crate) fn ts_from_sql(v: i64) -> rusqlite::Result<Timestamp> {
-    Timestamp::from_microsecond(v).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e)))
+    Timestamp::from_microsecond(v)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e)))
 }
 
 pub(crate) fn u64_from_sql(v: i64) -> rusqlite::Result<u64> {
-    u64::try_from(v).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e)))
+    u64::try_from(v)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e)))
 }
 
 pub(crate) fn u64_to_sql(v: u64) -> Result<i64> {

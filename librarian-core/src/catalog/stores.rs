@@ -43,7 +43,14 @@ impl Catalog {
         let inserted = conn.execute(
             "INSERT INTO stores (name, root, staging, ingestable, enabled, reserve_bytes, created_at)
              VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6) ON CONFLICT (name) DO NOTHING",
-            params![name, path_text(root)?, path_text(staging)?, ingestable, u64_to_sql(reserve_bytes)?, ts_to_sql(now)],
+            params![
+                name,
+                path_text(root)?,
+                path_text(staging)?,
+                ingestable,
+                u64_to_sql(reserve_bytes)?,
+                ts_to_sql(now)
+            ],
         );
         match inserted.map_err(Error::db("adding a store"))? {
             0 => Err(Error::AlreadyExists { kind: ObjectKind::Store, name: name.to_owned() }),
@@ -105,7 +112,10 @@ impl Catalog {
             .map_err(Error::db("summing store usage"))?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((StoreId(r.get(0)?), StoreUsage { files: u64_from_sql(r.get(1)?)?, bytes: u64_from_sql(r.get(2)?)? }))
+                Ok((
+                    StoreId(r.get(0)?),
+                    StoreUsage { files: u64_from_sql(r.get(1)?)?, bytes: u64_from_sql(r.get(2)?)? },
+                ))
             })
             .map_err(Error::db("summing store usage"))?;
         rows.collect::<rusqlite::Result<_>>().map_err(Error::db("summing store usage"))

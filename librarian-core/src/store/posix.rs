@@ -6,8 +6,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::staging::{StagingDir, is_live};
 use super::Store;
+use super::staging::{StagingDir, is_live};
 use crate::error::{Error, Result};
 use crate::name::FileName;
 
@@ -86,9 +86,7 @@ fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// fsync a directory so a rename or create inside it is durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("cannot sync directory", dir, e))
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("cannot sync directory", dir, e))
 }
 
 /// Flush everything written to the filesystem holding `path` (one `syncfs(2)`), so a
@@ -136,10 +134,9 @@ pub(crate) fn durable_rename(from: &Path, to: &Path) -> Result<()> {
         ));
     }
     rename_noreplace(from, to).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => Error::AlreadyExists {
-            kind: crate::error::ObjectKind::Path,
-            name: to.display().to_string(),
-        },
+        std::io::ErrorKind::AlreadyExists => {
+            Error::AlreadyExists { kind: crate::error::ObjectKind::Path, name: to.display().to_string() }
+        }
         _ => Error::io("cannot rename into", to, e),
     })?;
     sync_dir(parent)?;
@@ -213,5 +210,5 @@ pub(crate) fn free_bytes_at(path: &Path) -> Result<u64> {
     }
     // SAFETY: statvfs succeeded, so it filled the struct.
     let st = unsafe { st.assume_init() };
-    Ok(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
