@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests: find the `librarian` binary built by this
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 //! workspace and run it against a site in a temporary directory.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
