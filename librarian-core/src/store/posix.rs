@@ -104,6 +104,16 @@ pub(crate) fn sync_filesystem(path: &Path) -> Result<()> {
 
 /// Move `from` to `to` without replacing anything, creating `to`'s parents, durably.
 pub(crate) fn durable_rename(from: &Path, to: &Path) -> Result<()> {
+    durable_rename_inner(from, to, None)
+}
+
+/// [`durable_rename`], refusing when `to`'s parent resolves outside `root` (a symlink
+/// planted in the data area must not carry data elsewhere: design invariant 3).
+fn durable_rename_checked(from: &Path, to: &Path, root: &Path) -> Result<()> {
+    durable_rename_inner(from, to, Some(root))
+}
+
+fn durable_rename_inner(from: &Path, to: &Path, confine: Option<&Path>) -> Result<()> {
     let parent = to.parent().ok_or_else(|| Error::InvalidArgument(format!("{} has no parent", to.display())))?;
     // Create missing parents one by one and fsync each one's parent, so the new
     // directory entries are durable too.
@@ -114,6 +124,19 @@ pub(crate) fn durable_rename(from: &Path, to: &Path) -> Result<()> {
         match p.parent() {
             Some(pp) => p = pp,
             None => break,
+        }
+    }
+    if let Some(root) = confine {
+        let real_parent = std::fs::canonicalize(p).map_err(|e| Error::io("cannot resolve", p, e))?;
+        let real_root = std::fs::canonicalize(root).map_err(|e| Error::io("cannot resolve", root, e))?;
+        if !real_parent.starts_with(&real_root) {
+            return Err(Error::UnsupportedEntry {
+                path: to.display().to_string(),
+                reason: format!(
+                    "an existing directory on its path resolves to {}, outside the store",
+                    real_parent.display()
+                ),
+            });
         }
     }
     for dir in missing.iter().rev() {
@@ -166,7 +189,8 @@ impl Store for PosixStore {
     }
 
     fn commit(&self, staged: &Path, name: &FileName) -> Result<()> {
-        durable_rename(staged, &self.data_path(name))
+        let target = self.data_path(name);
+        durable_rename_checked(staged, &target, &self.root)
     }
 
     fn same_filesystem(&self, path: &Path) -> Result<bool> {
