@@ -7,6 +7,7 @@ mod demo;
 mod output;
 mod progress;
 
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -48,14 +49,14 @@ enum Command {
     /// Show a file with its instances and remote instances.
     Info {
         /// The file's name in the catalog.
-        name: String,
+        name: OsString,
     },
     /// Search the catalog.
     Search(SearchArgs),
     /// Re-read and re-hash instances; exit 1 on any mismatch or missing copy.
     Verify {
         /// Files to verify (default: every instance).
-        names: Vec<String>,
+        names: Vec<OsString>,
         /// Only instances on this store.
         #[arg(long)]
         store: Option<String>,
@@ -109,8 +110,9 @@ enum StoreCommand {
 struct UploadArgs {
     /// File or directory to ingest.
     src: PathBuf,
-    /// Name in the catalog (relative path, e.g. 2026/11/obs_0001).
-    name: String,
+    /// Name in the catalog (relative path, e.g. 2026/11/obs_0001). Taken as raw bytes so a
+    /// non-UTF-8 name is refused by the naming rules (`invalid_name`), not by the parser.
+    name: OsString,
     /// Store to put it on (default: first enabled, ingestable store with room).
     #[arg(long)]
     store: Option<String>,
@@ -163,8 +165,8 @@ fn parse_time(text: &str) -> Result<jiff::Timestamp, Error> {
         .map_err(|_| Error::InvalidArgument(format!("{text:?} is not an RFC 3339 time or a YYYY-MM-DD date")))
 }
 
-fn name_arg(s: &str) -> Result<FileName, Error> {
-    FileName::new(s)
+fn name_arg(s: &OsStr) -> Result<FileName, Error> {
+    FileName::from_os(s)
 }
 
 fn open(cli: &Cli) -> Result<Librarian, Error> {

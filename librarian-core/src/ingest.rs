@@ -138,13 +138,19 @@ pub(crate) fn upload(
         let alg =
             if existing.checksum.algorithm().hasher().is_ok() { existing.checksum.algorithm() } else { algorithm };
         let h = hash_source(&src, kind, alg, progress)?;
-        if let Some(exp) = expected
-            && exp.algorithm() == alg
-        {
-            check_expected(name, Some(exp), &h.checksum)?;
+        if let Some(exp) = expected {
+            let ours = if exp.algorithm() == alg {
+                h.checksum.clone()
+            } else {
+                hash_source(&src, kind, exp.algorithm(), progress)?.checksum
+            };
+            check_expected(name, Some(exp), &ours)?;
         }
         return against_existing(lib, existing, &h.checksum, &|a| Ok(hash_source(&src, kind, a, progress)?.checksum));
     }
+
+    // Fail early, before any copy; `claim_name` checks again atomically.
+    lib.catalog().check_nesting(name)?;
 
     let mut entries = match kind {
         SourceKind::File => Vec::new(),

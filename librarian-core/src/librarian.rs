@@ -60,6 +60,40 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     std::path::absolute(p).map_err(|e| Error::io("cannot resolve", p, e))
 }
 
+/// `p` (absolute) with symlinks and `..` resolved as far as it exists, and the missing
+/// rest normalised lexically: where `create_dir_all(p)` would put it.
+fn resolved(p: &Path) -> PathBuf {
+    let comps: Vec<std::path::Component<'_>> = p.components().collect();
+    for k in (1..=comps.len()).rev() {
+        let head: PathBuf = comps[..k].iter().collect();
+        if let Ok(mut out) = std::fs::canonicalize(&head) {
+            for c in &comps[k..] {
+                match c {
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    std::path::Component::Normal(s) => out.push(s),
+                    _ => {}
+                }
+            }
+            return out;
+        }
+    }
+    p.to_owned()
+}
+
+/// The data area and the staging area must not contain each other.
+fn apart(root: &Path, staging: &Path) -> Result<()> {
+    if root.starts_with(staging) || staging.starts_with(root) {
+        return Err(Error::InvalidArgument(format!(
+            "the data area {} and staging area {} must not contain each other",
+            root.display(),
+            staging.display()
+        )));
+    }
+    Ok(())
+}
+
 impl Librarian {
     /// Create a new site in `dir`: `dir/librarian.toml`, the database, and a store
     /// [`DEFAULT_STORE`] under `dir/stores/main`. Refuses a directory that already
@@ -134,19 +168,15 @@ impl Librarian {
         config::validate_store_name(&spec.name)?;
         let root = absolute(&spec.root)?;
         let staging = absolute(&spec.staging_or_default())?;
-        if root.starts_with(&staging) || staging.starts_with(&root) {
-            return Err(Error::InvalidArgument(format!(
-                "the data area {} and staging area {} must not contain each other",
-                root.display(),
-                staging.display()
-            )));
-        }
+        apart(&resolved(&root), &resolved(&staging))?;
         if self.catalog.store(&spec.name).is_ok() {
             return Err(Error::AlreadyExists { kind: ObjectKind::Store, name: spec.name.clone() });
         }
         PosixStore::new(&spec.name, &root, &staging).prepare()?;
         let root = std::fs::canonicalize(&root).map_err(|e| Error::io("cannot resolve", &root, e))?;
         let staging = std::fs::canonicalize(&staging).map_err(|e| Error::io("cannot resolve", &staging, e))?;
+        // Again on the real paths (a dangling symlink may only now resolve).
+        apart(&root, &staging)?;
         let row = self.catalog.insert_store(
             &spec.name,
             &root,

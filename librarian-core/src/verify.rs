@@ -84,9 +84,18 @@ fn check_instance(
         check.error = Some(format!("{algorithm} checksums cannot be recomputed"));
         return Ok(check);
     }
-    if std::fs::symlink_metadata(&inst.path).is_err() {
-        check.status = CheckStatus::Missing;
-        return Ok(check);
+    match std::fs::symlink_metadata(&inst.path) {
+        Err(_) => {
+            check.status = CheckStatus::Missing;
+            return Ok(check);
+        }
+        Ok(m) if m.file_type().is_symlink() => {
+            // Never followed: what it points to is not the copy we hold (invariant 3).
+            check.status = CheckStatus::Unreadable;
+            check.error = Some(format!("{} is a symbolic link, not the stored copy", inst.path.display()));
+            return Ok(check);
+        }
+        Ok(_) => {}
     }
     match file.kind {
         FileKind::File => match tree::hash_file(&inst.path, algorithm, progress, &mut tree::scratch()) {

@@ -1,7 +1,27 @@
-//! Python bindings (placeholder; filled in by the Python work).
+//! Python bindings of `librarian-core`: the extension module `librarian._librarian`,
+//! re-exported by the pure-Python package `librarian`.
+//!
+//! No behaviour lives here: each method converts its arguments, makes one core call
+//! with the GIL released, and converts the result (see `site.rs`).
+
 use pyo3::prelude::*;
 
+mod args;
+mod errors;
+mod site;
+mod types;
+
 #[pymodule]
-fn _librarian(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _librarian(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<site::PyLibrarian>()?;
+    m.add_class::<types::PyFile>()?;
+    m.add_class::<types::PyInstance>()?;
+    m.add_class::<types::PyRemoteInstance>()?;
+    m.add_class::<types::PyStore>()?;
+    m.add_class::<types::PySiteStatus>()?;
+    m.add_class::<types::PyInstanceCheck>()?;
+    m.add_class::<types::PyVerifyReport>()?;
+    errors::register(m)?;
     Ok(())
 }

@@ -39,7 +39,60 @@ fn utf8(p: &Path) -> Result<&str> {
     p.to_str().ok_or_else(|| Error::InvalidArgument(format!("path {} is not valid UTF-8", p.display())))
 }
 
+/// Names may not nest: `a/b` cannot be catalogued while `a` is (it would land inside
+/// book `a`, or under file `a`), nor `a` while `a/b` is. Ingests in progress count.
+fn check_nesting(conn: &rusqlite::Connection, name: &FileName) -> Result<()> {
+    let mut prefix = String::new();
+    let mut outer = Vec::new();
+    for seg in name.segments() {
+        if !prefix.is_empty() {
+            outer.push(prefix.clone());
+            prefix.push('/');
+        }
+        prefix.push_str(seg);
+    }
+    let ctx = "checking that the name does not nest in another";
+    for p in &outer {
+        let hit: Option<String> = conn
+            .query_row(
+                "SELECT name FROM files WHERE name = ?1 UNION ALL SELECT name FROM ingest_intents WHERE name = ?1",
+                [p],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(Error::db(ctx))?;
+        if let Some(hit) = hit {
+            return Err(nesting_error(name, &hit));
+        }
+    }
+    // Names below `name`: those in ['name/', 'name0'), '0' being the byte after '/'.
+    let inner: Option<String> = conn
+        .query_row(
+            "SELECT name FROM files WHERE name >= ?1 || '/' AND name < ?1 || '0'
+             UNION ALL SELECT name FROM ingest_intents WHERE name >= ?1 || '/' AND name < ?1 || '0' LIMIT 1",
+            [name.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(Error::db(ctx))?;
+    match inner {
+        Some(hit) => Err(nesting_error(name, &hit)),
+        None => Ok(()),
+    }
+}
+
+fn nesting_error(name: &FileName, other: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "cannot catalogue {name}: {other} is already catalogued (or being ingested), and one name cannot lie inside another"
+    ))
+}
+
 impl Catalog {
+    /// Fail unless `name` can be catalogued without nesting in, or around, another name.
+    pub fn check_nesting(&self, name: &FileName) -> Result<()> {
+        check_nesting(&self.conn(), name)
+    }
+
     /// Atomically: if `name` is neither catalogued nor held by another ingest, record
     /// an intent to commit it from `staging_dir` onto `store`.
     pub fn claim_name(
@@ -75,6 +128,7 @@ impl Catalog {
         if let Some(h) = held {
             return Ok(IntentClaim::Held(h));
         }
+        check_nesting(&tx, name)?;
         tx.execute(
             "INSERT INTO ingest_intents (name, store_id, staging_dir, moved_from, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![name.as_str(), store.0, staging_dir, moved_from, ts_to_sql(now)],

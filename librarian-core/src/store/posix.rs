@@ -162,10 +162,10 @@ fn durable_rename_inner(from: &Path, to: &Path, confine: Option<&Path>) -> Resul
         }
         _ => Error::io("cannot rename into", to, e),
     })?;
+    // Syncing the target's directory makes the rename durable: journalling
+    // filesystems commit both directory entries of a rename in one transaction, so the
+    // source's directory needs no fsync of its own (one fewer per upload).
     sync_dir(parent)?;
-    if let Some(from_parent) = from.parent() {
-        sync_dir(from_parent)?;
-    }
     Ok(())
 }
 

@@ -1,0 +1,77 @@
+"""librarian: move research data between sites and verify every byte.
+
+A site's :class:`Librarian` keeps a catalog of immutable files and directories
+("books") held in stores on POSIX filesystems; every byte is hashed on the way in
+and can be re-verified later. All the work is done by the Rust core
+(``librarian-core``); long calls release the GIL.
+
+>>> import librarian
+>>> lib = librarian.Librarian.init("site", name="site-a")        # doctest: +SKIP
+>>> f = lib.upload("raw/obs_0001.dat", "2026/11/obs_0001.dat")    # doctest: +SKIP
+>>> lib.verify(f.name)                                           # doctest: +SKIP
+"""
+
+from ._librarian import (
+    AlgorithmMismatch,
+    AlreadyExists,
+    Busy,
+    ChecksumMismatch,
+    ConfigError,
+    Conflict,
+    CrossDevice,
+    DatabaseError,
+    DataMissing,
+    File,
+    Instance,
+    InstanceCheck,
+    InvalidArgument,
+    InvalidChecksum,
+    InvalidName,
+    IoError,
+    Librarian,
+    LibrarianError,
+    NotFound,
+    PeerUnreachable,
+    RemoteInstance,
+    SchemaTooNew,
+    SiteStatus,
+    Store,
+    StoreFull,
+    UnsupportedEntry,
+    VerifyReport,
+    __version__,
+)
+
+__all__ = [
+    "__version__",
+    # the site
+    "Librarian",
+    # results
+    "File",
+    "Instance",
+    "RemoteInstance",
+    "Store",
+    "SiteStatus",
+    "InstanceCheck",
+    "VerifyReport",
+    # errors
+    "LibrarianError",
+    "InvalidName",
+    "NotFound",
+    "AlreadyExists",
+    "Conflict",
+    "ChecksumMismatch",
+    "DataMissing",
+    "StoreFull",
+    "InvalidChecksum",
+    "AlgorithmMismatch",
+    "UnsupportedEntry",
+    "CrossDevice",
+    "Busy",
+    "ConfigError",
+    "SchemaTooNew",
+    "InvalidArgument",
+    "DatabaseError",
+    "IoError",
+    "PeerUnreachable",
+]

@@ -1,0 +1,489 @@
+"""Type stubs of the extension module ``librarian._librarian`` (hand-written; keep
+in step with ``librarian-py/src``). Import from ``librarian``, not from here."""
+
+import datetime
+import os
+import pathlib
+from collections.abc import Iterable
+from typing import Literal, Optional, TypeAlias, Union, final
+
+__version__: str
+__all__ = [
+    "__version__",
+    "Librarian",
+    "File",
+    "Instance",
+    "RemoteInstance",
+    "Store",
+    "SiteStatus",
+    "InstanceCheck",
+    "VerifyReport",
+    "LibrarianError",
+    "InvalidName",
+    "NotFound",
+    "AlreadyExists",
+    "Conflict",
+    "ChecksumMismatch",
+    "DataMissing",
+    "StoreFull",
+    "InvalidChecksum",
+    "AlgorithmMismatch",
+    "UnsupportedEntry",
+    "CrossDevice",
+    "Busy",
+    "ConfigError",
+    "SchemaTooNew",
+    "InvalidArgument",
+    "DatabaseError",
+    "IoError",
+    "PeerUnreachable",
+]
+
+_StrPath: TypeAlias = Union[str, "os.PathLike[str]"]
+_Name: TypeAlias = Union[str, bytes]
+
+@final
+class Librarian:
+    """A site's Librarian: its configuration file and its catalog.
+
+    Every method makes one call into the Rust core with the GIL released, so other
+    Python threads keep running during long uploads and verifies. One object may be
+    shared between threads; catalog access is serialised.
+    """
+
+    def __new__(cls, config: Optional[_StrPath] = None) -> "Librarian":
+        """Open the site whose configuration file is ``config``.
+
+        When ``config`` is ``None``: ``$LIBRARIAN_CONFIG``, else ``./librarian.toml``.
+        Interrupted ingests of dead processes are rolled back on open.
+
+        Raises:
+            NotFound: the configuration file does not exist.
+            ConfigError: it is unreadable or malformed.
+            SchemaTooNew: the database was written by a newer librarian.
+        """
+
+    @staticmethod
+    def init(dir: _StrPath, name: str) -> "Librarian":
+        """Create a new site in ``dir`` and open it.
+
+        Writes ``dir/librarian.toml`` and the database, and adds a store ``"main"``
+        under ``dir/stores/main``.
+
+        Raises:
+            AlreadyExists: ``dir`` already holds a ``librarian.toml``.
+            InvalidArgument: ``name`` is not a valid site name (letters, digits,
+                ``.``, ``_``, ``-``; at most 64 bytes).
+        """
+
+    @property
+    def name(self) -> str:
+        """The site's name."""
+
+    @property
+    def config_path(self) -> pathlib.Path:
+        """The absolute path of the configuration file."""
+
+    def upload(
+        self,
+        src: _StrPath,
+        name: _Name,
+        *,
+        store: Optional[str] = None,
+        move: bool = False,
+        deletion_policy: Literal["allowed", "disallowed"] = "disallowed",
+        expect_checksum: Optional[str] = None,
+        algorithm: Optional[Literal["blake3", "sha256"]] = None,
+        uploader: Optional[str] = None,
+    ) -> "File":
+        """Ingest the file or directory ("book") at ``src`` under the catalog name ``name``.
+
+        The data is copied into a staging area while it is hashed (one read), made
+        durable, checked, and committed atomically; a crash at any point leaves
+        nothing half-written under the name.
+
+        Args:
+            src: a regular file or a directory of regular files and directories.
+            name: relative, normalised name (no ``..``, ``.``, empty segments,
+                leading or trailing ``/``, backslash or control characters; at most
+                1024 bytes).
+            store: put the data on this store (default: the first enabled,
+                ingestable store with room).
+            move: rename ``src`` into the store instead of copying it (same
+                filesystem only; still hashed).
+            deletion_policy: may automatic tasks delete this copy?
+            expect_checksum: commit nothing unless the data hashes to this
+                (``"blake3:<hex>"``, ``"sha256:<hex>"``); also picks the algorithm.
+            algorithm: algorithm for the new checksum (default ``"blake3"``).
+            uploader: recorded in the catalog (default: ``$USER``).
+
+        Returns:
+            The catalogued file. Uploading the same bytes under the same name again
+            succeeds and returns the existing entry unchanged.
+
+        Raises:
+            InvalidName: ``name`` breaks the naming rules.
+            Conflict: ``name`` is catalogued with a different checksum.
+            ChecksumMismatch: the data does not match ``expect_checksum``.
+            UnsupportedEntry: a book holds a symlink, socket or device.
+            StoreFull: no store has room (free space minus its reserve).
+            NotFound: ``src`` or ``store`` does not exist.
+            CrossDevice: ``move=True`` and ``src`` is on another filesystem.
+            InvalidArgument: bad ``deletion_policy`` or ``algorithm``.
+            InvalidChecksum: ``expect_checksum`` cannot be parsed.
+            AlgorithmMismatch: ``algorithm`` disagrees with ``expect_checksum``.
+        """
+
+    def file(self, name: _Name) -> "File":
+        """The file ``name`` with its instances and remote instances.
+
+        Raises:
+            NotFound: no such file.
+            InvalidName: ``name`` breaks the naming rules.
+        """
+
+    def search(
+        self,
+        name: Optional[str] = None,
+        since: Optional[datetime.datetime] = None,
+        until: Optional[datetime.datetime] = None,
+        uploader: Optional[str] = None,
+        source: Optional[str] = None,
+        limit: int = 100,
+    ) -> "list[File]":
+        """Files matching every filter given, ordered by name.
+
+        Args:
+            name: glob on the name (``*``, ``?``, ``[...]``; case-sensitive;
+                ``*`` also matches ``/``).
+            since: created at or after (timezone-aware).
+            until: created before (timezone-aware).
+            uploader: exact uploader.
+            source: exact source site.
+            limit: at most this many files.
+
+        Raises:
+            InvalidArgument: a naive ``since``/``until`` (also a ``ValueError``),
+                or a ``limit`` out of range.
+            TypeError: ``since``/``until`` is not a ``datetime.datetime``.
+        """
+
+    def instances(self, name: _Name) -> "list[Instance]":
+        """Local copies of ``name``.
+
+        Raises:
+            NotFound: no such file.
+        """
+
+    def remote_instances(self, name: _Name) -> "list[RemoteInstance]":
+        """Copies of ``name`` known to exist at other Librarians.
+
+        Raises:
+            NotFound: no such file.
+        """
+
+    def verify(
+        self,
+        names: Union[_Name, Iterable[_Name], None] = None,
+        store: Optional[str] = None,
+    ) -> "VerifyReport":
+        """Re-read and re-hash copies from disk.
+
+        Args:
+            names: one name or several; ``None`` or an empty iterable means every
+                file of the site.
+            store: only copies on this store.
+
+        Returns:
+            The report (``ok`` is always true: problems raise).
+
+        Raises:
+            ChecksumMismatch: a copy (or an entry of a book) no longer hashes to
+                its checksum; the message names the file and the bad entries.
+            DataMissing: a copy or an entry of a book is gone or unreadable.
+            NotFound: a name or the store does not exist.
+        """
+
+    def add_store(
+        self,
+        name: str,
+        root: _StrPath,
+        staging: Optional[_StrPath] = None,
+        ingestable: bool = True,
+        reserve: int = 0,
+    ) -> "Store":
+        """Add a store with data area ``root`` (created if missing).
+
+        Args:
+            staging: staging area, on the same filesystem (default ``<root>.staging``).
+            ingestable: accept new uploads.
+            reserve: bytes of free space an upload must leave on the filesystem.
+
+        Raises:
+            AlreadyExists: a store of that name exists.
+            InvalidArgument: the data and staging areas contain each other.
+        """
+
+    def stores(self) -> "list[Store]":
+        """Every store with its usage."""
+
+    def enable_store(self, name: str) -> "Store":
+        """Enable a store. Raises ``NotFound`` for an unknown store."""
+
+    def disable_store(self, name: str) -> "Store":
+        """Disable a store (nothing is uploaded to it). Raises ``NotFound`` for an unknown store."""
+
+    def status(self) -> "SiteStatus":
+        """The site at a glance: stores, file count, bytes."""
+
+    def cleanup_staging(self) -> "list[pathlib.Path]":
+        """Roll back interrupted ingests of dead processes and remove stale staging
+        directories on every store; returns the directories removed."""
+
+@final
+class File:
+    """An immutable catalogued file or directory ("book"). Compares equal by value."""
+
+    @property
+    def name(self) -> str:
+        """Unique name in the site's namespace."""
+    @property
+    def size(self) -> int:
+        """Size in bytes (the sum of the entries for a book)."""
+    @property
+    def checksum(self) -> str:
+        """Checksum text, e.g. ``"blake3:<64 hex>"``."""
+    @property
+    def kind(self) -> Literal["file", "directory"]:
+        """``"file"`` or ``"directory"`` (a book)."""
+    @property
+    def uploader(self) -> str:
+        """Who uploaded it."""
+    @property
+    def source(self) -> str:
+        """The site it came from."""
+    @property
+    def created_at(self) -> datetime.datetime:
+        """When it was catalogued (timezone-aware, UTC)."""
+    @property
+    def instances(self) -> "list[Instance]":
+        """Local copies."""
+    @property
+    def remote_instances(self) -> "list[RemoteInstance]":
+        """Copies known to exist at other Librarians."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class Instance:
+    """A copy of a file on a local store."""
+
+    @property
+    def id(self) -> int:
+        """Instance id."""
+    @property
+    def store(self) -> str:
+        """Store name."""
+    @property
+    def path(self) -> pathlib.Path:
+        """Absolute path of the copy."""
+    @property
+    def available(self) -> bool:
+        """Whether the copy is readable."""
+    @property
+    def deletion_policy(self) -> Literal["allowed", "disallowed"]:
+        """May automatic tasks delete this copy?"""
+    @property
+    def created_at(self) -> datetime.datetime:
+        """When the copy was made (timezone-aware, UTC)."""
+    @property
+    def verified_at(self) -> Optional[datetime.datetime]:
+        """When it was last re-read and found intact (UTC), or ``None``."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class RemoteInstance:
+    """A copy of a file at another Librarian."""
+
+    @property
+    def librarian(self) -> str:
+        """The other site."""
+    @property
+    def store(self) -> str:
+        """Its store."""
+    @property
+    def copied_at(self) -> datetime.datetime:
+        """When it was copied there (timezone-aware, UTC)."""
+    @property
+    def verified_at(self) -> Optional[datetime.datetime]:
+        """When it was last verified there (UTC), or ``None``."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class Store:
+    """A store (staging area + data area on one filesystem) with its usage."""
+
+    @property
+    def name(self) -> str:
+        """Store name."""
+    @property
+    def root(self) -> pathlib.Path:
+        """Data area."""
+    @property
+    def staging(self) -> pathlib.Path:
+        """Staging area."""
+    @property
+    def ingestable(self) -> bool:
+        """New data may be uploaded here."""
+    @property
+    def enabled(self) -> bool:
+        """Enabled."""
+    @property
+    def reserve_bytes(self) -> int:
+        """Bytes of free space kept in reserve."""
+    @property
+    def files(self) -> int:
+        """Instances on the store."""
+    @property
+    def used_bytes(self) -> int:
+        """Bytes of those instances."""
+    @property
+    def free_bytes(self) -> Optional[int]:
+        """Free bytes on its filesystem, or ``None`` when it cannot be reached."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class SiteStatus:
+    """The site at a glance."""
+
+    @property
+    def site(self) -> str:
+        """Site name."""
+    @property
+    def database(self) -> pathlib.Path:
+        """The catalog database file."""
+    @property
+    def schema_version(self) -> int:
+        """Catalog schema version."""
+    @property
+    def files(self) -> int:
+        """Files catalogued."""
+    @property
+    def bytes(self) -> int:
+        """Their bytes."""
+    @property
+    def ingests_in_progress(self) -> int:
+        """Ingests between data commit and catalog commit right now (normally 0)."""
+    @property
+    def stores(self) -> "list[Store]":
+        """The stores."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class InstanceCheck:
+    """The check of one instance by :meth:`Librarian.verify`."""
+
+    @property
+    def name(self) -> str:
+        """File name."""
+    @property
+    def store(self) -> str:
+        """Store name."""
+    @property
+    def instance(self) -> int:
+        """Instance id."""
+    @property
+    def path(self) -> pathlib.Path:
+        """Path checked."""
+    @property
+    def status(self) -> Literal["ok", "mismatch", "missing", "unreadable"]:
+        """Outcome."""
+    @property
+    def expected(self) -> str:
+        """Checksum the catalog holds."""
+    @property
+    def actual(self) -> Optional[str]:
+        """Checksum of what is on disk, when it could be computed."""
+    @property
+    def problems(self) -> "list[tuple[str, Literal['missing', 'mismatch', 'unexpected', 'unreadable']]]":
+        """For books: ``(entry, problem)`` for each bad entry."""
+    @property
+    def error(self) -> Optional[str]:
+        """Error text when the copy was unreadable."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class VerifyReport:
+    """The result of :meth:`Librarian.verify`."""
+
+    @property
+    def ok(self) -> bool:
+        """True when every instance checked is intact."""
+    @property
+    def checked(self) -> "list[InstanceCheck]":
+        """One item per instance checked."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+class LibrarianError(Exception):
+    """Base class of every error raised by librarian.
+
+    ``code`` is the stable machine-readable code of the error (the same as the
+    CLI's ``--json`` error ``code``), e.g. ``"not_found"``.
+    """
+
+    code: str
+    """The error's code; also a class attribute of each subclass
+    (``"error"`` on ``LibrarianError`` itself)."""
+
+class InvalidName(LibrarianError, ValueError):
+    """A name broke the naming rules. ``code == "invalid_name"``."""
+
+class NotFound(LibrarianError):
+    """The file, store, path or configuration does not exist. ``code == "not_found"``."""
+
+class AlreadyExists(LibrarianError):
+    """The object exists already. ``code == "already_exists"``."""
+
+class Conflict(LibrarianError):
+    """The name is already catalogued with a different checksum. ``code == "conflict"``."""
+
+class ChecksumMismatch(LibrarianError):
+    """Data did not hash to the checksum it should have. ``code == "checksum_mismatch"``."""
+
+class DataMissing(LibrarianError):
+    """A catalogued copy (or entry of a book) is missing. ``code == "data_missing"``."""
+
+class StoreFull(LibrarianError):
+    """No enabled, ingestable store has room. ``code == "store_full"``."""
+
+class InvalidChecksum(LibrarianError, ValueError):
+    """A checksum string could not be parsed. ``code == "invalid_checksum"``."""
+
+class AlgorithmMismatch(LibrarianError):
+    """Checksums of different algorithms were compared. ``code == "algorithm_mismatch"``."""
+
+class UnsupportedEntry(LibrarianError):
+    """A book holds a symlink, socket, device or badly named entry. ``code == "unsupported_entry"``."""
+
+class CrossDevice(LibrarianError):
+    """``move=True`` but the source is on another filesystem. ``code == "cross_device"``."""
+
+class Busy(LibrarianError):
+    """Another live process is ingesting the same name. ``code == "busy"``."""
+
+class ConfigError(LibrarianError):
+    """A configuration file is missing, unreadable or malformed. ``code == "config"``."""
+
+class SchemaTooNew(LibrarianError):
+    """The database was written by a newer librarian. ``code == "schema_too_new"``."""
+
+class InvalidArgument(LibrarianError, ValueError):
+    """An argument is out of range or inconsistent. ``code == "invalid_argument"``."""
+
+class DatabaseError(LibrarianError):
+    """The catalog database failed. ``code == "database"``."""
+
+class IoError(LibrarianError):
+    """A filesystem operation failed. ``code == "io"``."""
+
+class PeerUnreachable(LibrarianError):
+    """Another Librarian could not be reached. ``code == "peer_unreachable"``."""

@@ -1,0 +1,194 @@
+//! `librarian.Librarian`: one site. Every method is one core call made with the GIL
+//! released (`py.detach`), then a conversion of its result.
+
+use std::path::PathBuf;
+
+use librarian_core::{
+    Algorithm, Checksum, DeletionPolicy, Librarian, NoProgress, SearchQuery, StoreSpec, UploadOptions, VerifyReport,
+};
+use pyo3::prelude::*;
+
+use crate::args;
+use crate::errors::OrRaise;
+use crate::types::{PyFile, PyInstance, PyRemoteInstance, PySiteStatus, PyStore, PyVerifyReport};
+
+/// A site's Librarian: its configuration and catalog.
+#[pyclass(frozen, module = "librarian", name = "Librarian")]
+#[derive(Debug)]
+pub struct PyLibrarian {
+    inner: Librarian,
+}
+
+#[pymethods]
+impl PyLibrarian {
+    /// Open the site whose configuration file is `config`; when `None`,
+    /// `$LIBRARIAN_CONFIG`, else `./librarian.toml`.
+    #[new]
+    #[pyo3(signature = (config=None))]
+    fn open(py: Python<'_>, config: Option<PathBuf>) -> PyResult<Self> {
+        let inner = py.detach(|| Librarian::open_default(config.as_deref())).or_raise(py)?;
+        Ok(PyLibrarian { inner })
+    }
+
+    /// Create a new site in `dir` (config, database and a store "main") and open it.
+    #[staticmethod]
+    #[pyo3(signature = (dir, name))]
+    fn init(py: Python<'_>, dir: PathBuf, name: String) -> PyResult<Self> {
+        let inner = py.detach(|| Librarian::init(&dir, &name)).or_raise(py)?;
+        Ok(PyLibrarian { inner })
+    }
+
+    /// The site's name.
+    #[getter]
+    fn name(&self) -> String {
+        self.inner.config().name.clone()
+    }
+
+    /// The configuration file (absolute).
+    #[getter]
+    fn config_path(&self) -> PathBuf {
+        self.inner.config_path().to_owned()
+    }
+
+    /// Ingest the file or directory ("book") at `src` under `name`.
+    #[pyo3(signature = (
+        src, name, *, store=None, r#move=false, deletion_policy=String::from("disallowed"),
+        expect_checksum=None, algorithm=None, uploader=None
+    ))]
+    #[pyo3(
+        text_signature = "($self, src, name, *, store=None, move=False, deletion_policy='disallowed', expect_checksum=None, algorithm=None, uploader=None)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn upload(
+        &self,
+        py: Python<'_>,
+        src: PathBuf,
+        name: &Bound<'_, PyAny>,
+        store: Option<String>,
+        r#move: bool,
+        deletion_policy: String,
+        expect_checksum: Option<String>,
+        algorithm: Option<String>,
+        uploader: Option<String>,
+    ) -> PyResult<PyFile> {
+        let name = args::file_name(py, name)?;
+        let opts = UploadOptions {
+            store,
+            move_source: r#move,
+            deletion_policy: deletion_policy.parse::<DeletionPolicy>().or_raise(py)?,
+            expect_checksum: expect_checksum.as_deref().map(Checksum::parse).transpose().or_raise(py)?,
+            algorithm: algorithm.as_deref().map(str::parse::<Algorithm>).transpose().or_raise(py)?,
+            uploader,
+        };
+        let up = py.detach(|| self.inner.upload(&src, &name, &opts, &NoProgress)).or_raise(py)?;
+        Ok(PyFile(up.file))
+    }
+
+    /// The file `name` with its instances and remote instances.
+    fn file(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<PyFile> {
+        let name = args::file_name(py, name)?;
+        py.detach(|| self.inner.file(&name)).or_raise(py).map(PyFile)
+    }
+
+    /// Files matching every filter given, ordered by name.
+    #[pyo3(signature = (name=None, since=None, until=None, uploader=None, source=None, limit=100))]
+    #[allow(clippy::too_many_arguments)]
+    fn search(
+        &self,
+        py: Python<'_>,
+        name: Option<String>,
+        since: Option<&Bound<'_, PyAny>>,
+        until: Option<&Bound<'_, PyAny>>,
+        uploader: Option<String>,
+        source: Option<String>,
+        limit: i64,
+    ) -> PyResult<Vec<PyFile>> {
+        let query = SearchQuery {
+            name_glob: name,
+            since: args::instant(py, "since", since)?,
+            until: args::instant(py, "until", until)?,
+            uploader,
+            source,
+            limit: Some(args::count(py, "limit", limit)?),
+        };
+        let files = py.detach(|| self.inner.search(&query)).or_raise(py)?;
+        Ok(files.into_iter().map(PyFile).collect())
+    }
+
+    /// Local copies of `name`.
+    fn instances(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<Vec<PyInstance>> {
+        let name = args::file_name(py, name)?;
+        let found = py.detach(|| self.inner.instances(&name)).or_raise(py)?;
+        Ok(found.into_iter().map(PyInstance).collect())
+    }
+
+    /// Copies of `name` known to exist at other Librarians.
+    fn remote_instances(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<Vec<PyRemoteInstance>> {
+        let name = args::file_name(py, name)?;
+        let found = py.detach(|| self.inner.remote_instances(&name)).or_raise(py)?;
+        Ok(found.into_iter().map(PyRemoteInstance).collect())
+    }
+
+    /// Re-read and re-hash the copies of `names` (every file when `None` or empty),
+    /// on `store` (every store when `None`).
+    #[pyo3(signature = (names=None, store=None))]
+    fn verify(
+        &self,
+        py: Python<'_>,
+        names: Option<&Bound<'_, PyAny>>,
+        store: Option<String>,
+    ) -> PyResult<PyVerifyReport> {
+        let names = args::file_names(py, names)?;
+        py.detach(|| self.inner.verify(&names, store.as_deref(), &NoProgress).and_then(VerifyReport::into_result))
+            .or_raise(py)
+            .map(PyVerifyReport)
+    }
+
+    /// Add a store (its directories are created; both must be on one filesystem).
+    #[pyo3(signature = (name, root, staging=None, ingestable=true, reserve=0))]
+    fn add_store(
+        &self,
+        py: Python<'_>,
+        name: String,
+        root: PathBuf,
+        staging: Option<PathBuf>,
+        ingestable: bool,
+        reserve: u64,
+    ) -> PyResult<PyStore> {
+        let spec = StoreSpec { name, root, staging, ingestable, reserve_bytes: reserve };
+        py.detach(|| self.inner.add_store(&spec)).or_raise(py).map(PyStore)
+    }
+
+    /// Every store with its usage.
+    fn stores(&self, py: Python<'_>) -> PyResult<Vec<PyStore>> {
+        let stores = py.detach(|| self.inner.stores()).or_raise(py)?;
+        Ok(stores.into_iter().map(PyStore).collect())
+    }
+
+    /// Enable a store.
+    fn enable_store(&self, py: Python<'_>, name: String) -> PyResult<PyStore> {
+        py.detach(|| self.inner.set_store_enabled(&name, true)).or_raise(py).map(PyStore)
+    }
+
+    /// Disable a store.
+    fn disable_store(&self, py: Python<'_>, name: String) -> PyResult<PyStore> {
+        py.detach(|| self.inner.set_store_enabled(&name, false)).or_raise(py).map(PyStore)
+    }
+
+    /// The site at a glance.
+    fn status(&self, py: Python<'_>) -> PyResult<PySiteStatus> {
+        py.detach(|| self.inner.status()).or_raise(py).map(PySiteStatus)
+    }
+
+    /// Roll back interrupted ingests of dead processes and remove stale staging
+    /// directories; returns the directories removed.
+    fn cleanup_staging(&self, py: Python<'_>) -> PyResult<Vec<PathBuf>> {
+        py.detach(|| self.inner.cleanup_staging()).or_raise(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let name = self.inner.config().name.as_str().into_pyobject(py)?.repr()?;
+        let path = self.inner.config_path().to_string_lossy().into_pyobject(py)?.repr()?;
+        Ok(format!("Librarian(name={name}, config_path={path})"))
+    }
+}
