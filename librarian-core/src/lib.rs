@@ -45,5 +45,5 @@ pub use model::{
     CheckStatus, EntryProblem, EntryProblemKind, File, Instance, InstanceCheck, RemoteInstance, SiteStatus,
     StoreStatus, Upload, UploadStatus, VerifyReport,
 };
-pub use name::{FileName, MAX_NAME_BYTES, NameError};
+pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use progress::{NoProgress, Progress};

@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 
 /// Longest accepted name, in bytes.
 pub const MAX_NAME_BYTES: usize = 1024;
+/// Longest accepted segment, in bytes (`NAME_MAX` of common filesystems).
+pub const MAX_SEGMENT_BYTES: usize = 255;
 
 /// Why a name was rejected. Each rule has its own variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +52,9 @@ pub enum NameError {
     /// Not valid UTF-8.
     #[error("name is not valid UTF-8")]
     NotUtf8,
+    /// One segment is longer than [`MAX_SEGMENT_BYTES`] (no filesystem could store it).
+    #[error("a segment of the name is {0} bytes long; the limit is {MAX_SEGMENT_BYTES}")]
+    SegmentTooLong(usize),
 }
 
 /// A validated catalog name. Construct with [`FileName::new`] or `parse`.
@@ -119,6 +124,9 @@ pub(crate) fn check_segment(seg: &str) -> Result<(), NameError> {
         ".." => return Err(NameError::ParentSegment),
         _ => {}
     }
+    if seg.len() > MAX_SEGMENT_BYTES {
+        return Err(NameError::SegmentTooLong(seg.len()));
+    }
     for c in seg.chars() {
         match c {
             '\0' => return Err(NameError::Nul),
@@ -182,7 +190,8 @@ mod tests {
         assert_eq!(reason("a\u{7f}"), NameError::ControlCharacter(0x7f));
         assert_eq!(reason("a\u{85}"), NameError::ControlCharacter(0x85));
         assert_eq!(reason(&"x".repeat(1025)), NameError::TooLong(1025));
-        assert!(FileName::new(&"x".repeat(1024)).is_ok());
+        assert_eq!(reason(&"x".repeat(256)), NameError::SegmentTooLong(256));
+        assert!(FileName::new(&["x".repeat(255), "y".repeat(255), "z".repeat(255), "w".repeat(255)].join("/")).is_ok());
         match FileName::from_bytes(b"a\xffb") {
             Err(Error::InvalidName { reason: NameError::NotUtf8, .. }) => {}
             other => panic!("non-UTF-8 accepted: {other:?}"),

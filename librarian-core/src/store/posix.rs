@@ -156,7 +156,17 @@ fn durable_rename_inner(from: &Path, to: &Path, confine: Option<&Path>) -> Resul
             std::io::Error::new(std::io::ErrorKind::NotADirectory, "a parent of the name is a file"),
         ));
     }
-    rename_noreplace(from, to).map_err(|e| match e.kind() {
+    let mut renamed = rename_noreplace(from, to);
+    if confine.is_some()
+        && renamed.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
+        && remove_empty_tree(to).unwrap_or(false)
+    {
+        // Only directories stood there: the parents that a failed or interrupted commit
+        // of a name below this one created. The caller holds this name, and names do
+        // not nest, so nothing else can be using them.
+        renamed = rename_noreplace(from, to);
+    }
+    renamed.map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => {
             Error::AlreadyExists { kind: crate::error::ObjectKind::Path, name: to.display().to_string() }
         }
@@ -167,6 +177,22 @@ fn durable_rename_inner(from: &Path, to: &Path, confine: Option<&Path>) -> Resul
     // source's directory needs no fsync of its own (one fewer per upload).
     sync_dir(parent)?;
     Ok(())
+}
+
+/// Remove `dir` if it and everything below it are directories (no files, no links).
+/// Returns whether it was removed.
+fn remove_empty_tree(dir: &Path) -> std::io::Result<bool> {
+    if !std::fs::symlink_metadata(dir)?.is_dir() {
+        return Ok(false);
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() || !remove_empty_tree(&entry.path())? {
+            return Ok(false);
+        }
+    }
+    std::fs::remove_dir(dir)?;
+    Ok(true)
 }
 
 impl Store for PosixStore {
