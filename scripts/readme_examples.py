@@ -1,19 +1,30 @@
-"""Run the README's examples: every ```bash block under the "CLI" heading runs in one
-shell, and every ```python block under the "Python" heading runs in one interpreter,
-each in a fresh temporary directory. Exits non-zero if any fails."""
+"""Run the README's examples: the ```bash blocks under the "CLI example" heading run in
+one shell, and the ```python blocks under the "Python example" heading in one
+interpreter, each in a fresh temporary directory. Exits non-zero if any fails."""
 
 import os
-import re
 import subprocess
 import sys
 import tempfile
 
 
 def blocks(text: str, heading: str, lang: str) -> list[str]:
-    section = re.search(rf"^#+ {re.escape(heading)}\n(.*?)(?=^#+ |\Z)", text, re.S | re.M)
-    if not section:
-        sys.exit(f"README has no '{heading}' section")
-    found = re.findall(rf"```{lang}\n(.*?)```", section.group(1), re.S)
+    """Code blocks of language `lang` in the section titled `heading` (headings inside
+    code blocks, such as shell comments, do not count)."""
+    found, current, in_section, fence = [], None, False, None
+    for line in text.splitlines(keepends=True):
+        if fence is None and line.startswith("#"):
+            in_section = line.lstrip("#").strip() == heading
+        elif line.startswith("```"):
+            if fence is None:
+                fence = line[3:].strip()
+                current = [] if in_section and fence == lang else None
+            else:
+                if current is not None:
+                    found.append("".join(current))
+                fence, current = None, None
+        elif current is not None:
+            current.append(line)
     if not found:
         sys.exit(f"README's '{heading}' section has no {lang} block")
     return found
