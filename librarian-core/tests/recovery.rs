@@ -21,15 +21,16 @@ use librarian_core::catalog::IntentClaim;
 use librarian_core::store::{PosixStore, Store};
 use librarian_core::{FileKind, Librarian, UploadOptions, UploadStatus};
 
-/// Lock file and payload names inside a staging directory (`src/store/staging.rs`).
-const LOCK_FILE: &str = ".lock";
+/// Payload name inside a staging directory (`src/store/staging.rs`).
 const PAYLOAD: &str = "data";
 
-/// A staging directory as a killed ingest leaves it: `.lock` present, nobody holding it.
+/// A staging directory as a killed ingest leaves it: nobody holds its lock (the
+/// directory is flock'ed by a live ingest). It holds a stray entry so that it is
+/// not mistaken for one in the instant between `mkdir` and locking.
 fn dead_staging(site: &Site) -> PathBuf {
     let dir = site.staging("main").join(uuid::Uuid::now_v7().to_string());
     std::fs::create_dir(&dir).unwrap();
-    std::fs::File::create(dir.join(LOCK_FILE)).unwrap();
+    std::fs::File::create(dir.join("stray")).unwrap();
     dir
 }
 
@@ -72,7 +73,7 @@ fn converged(site: &Site, lib: &Librarian, n: &str, book: bool) {
 fn killed_while_staging_without_intent_cleanup_removes_it() {
     let site = Site::new();
     // Killed mid-copy: a partial payload; killed after fsync: a whole one; killed
-    // after the commit but before removing staging: only the lock file.
+    // while removing staging: a leftover entry.
     let partial = dead_staging(&site);
     std::fs::write(partial.join(PAYLOAD), &bytes(1000, 1)[..300]).unwrap();
     let whole = dead_staging(&site);
@@ -101,12 +102,12 @@ fn killed_while_staging_without_intent_cleanup_removes_it() {
 }
 
 #[test]
-fn a_staging_directory_without_a_lock_file_gets_a_grace_period() {
+fn an_empty_unlocked_staging_directory_gets_a_grace_period() {
     let site = Site::new();
-    // Between `mkdir` and creating the lock, an ingest's directory has no lock file.
+    // Between `mkdir` and taking the lock, an ingest's directory is empty and unlocked.
     let young = site.staging("main").join(uuid::Uuid::now_v7().to_string());
     std::fs::create_dir(&young).unwrap();
-    assert!(site.lib.cleanup_staging().unwrap().is_empty(), "a fresh lockless directory may belong to a live ingest");
+    assert!(site.lib.cleanup_staging().unwrap().is_empty(), "a fresh, empty, unlocked directory may belong to a live ingest");
     assert!(young.exists());
     // Two hours later it is stale.
     let old = SystemTime::now() - Duration::from_secs(7200);

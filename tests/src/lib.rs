@@ -318,8 +318,8 @@ impl Site {
     }
 
     /// [`Site::assert_consistent`] after a process was killed: the staging area may
-    /// also hold empty directories without a lock file, the trace of an ingest killed
-    /// between creating its staging directory and its lock file, which `cleanup`
+    /// also hold empty unlocked directories, the trace of an ingest killed
+    /// between creating its staging directory and locking it, which `cleanup`
     /// deliberately leaves alone for an hour (it cannot tell them from an ingest that
     /// is just starting).
     #[track_caller]

@@ -192,7 +192,7 @@ pub struct IntentRow {
     pub name: String,
     /// Target store.
     pub store_id: StoreId,
-    /// The staging directory of the ingest (holds its lock file).
+    /// The staging directory of the ingest (locked while the ingest runs).
     pub staging_dir: PathBuf,
     /// For `--move`: where the data came from, so a rollback puts it back.
     pub moved_from: Option<PathBuf>,

@@ -11,7 +11,8 @@ use super::staging::{StagingDir, is_live};
 use crate::error::{Error, Result};
 use crate::name::FileName;
 
-/// A staging directory without a lock file younger than this is left alone by cleanup.
+/// An empty, unlocked staging directory younger than this is left alone by cleanup
+/// (its ingest may be between `mkdir` and taking the lock).
 const UNLOCKED_GRACE: Duration = Duration::from_secs(3600);
 
 /// A store whose data and staging areas are directories on one local filesystem.

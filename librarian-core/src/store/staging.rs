@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// Name of the lock file inside each staging directory.
-pub(crate) const LOCK_FILE: &str = ".lock";
 /// Name of the payload (file or directory) inside each staging directory.
 pub(crate) const PAYLOAD: &str = "data";
 
-/// A staging directory `<staging>/<uuid>/` holding a lock file (flock held while this
-/// value lives, so other processes can tell a running ingest from a dead one) and the
-/// payload. Dropping it removes the directory and everything in it.
+/// A staging directory `<staging>/<uuid>/` holding the payload. The directory itself
+/// is flock'ed while this value lives, so other processes can tell a running ingest
+/// from a dead one (the kernel drops the lock when the process dies). Locking the
+/// directory rather than a lock file inside it saves a create and an unlink per
+/// upload. Dropping the value removes the directory and everything in it.
 #[derive(Debug)]
 pub struct StagingDir {
     dir: PathBuf,
@@ -23,9 +23,8 @@ impl StagingDir {
     pub(crate) fn create(staging_root: &Path) -> Result<Self> {
         let dir = staging_root.join(uuid::Uuid::now_v7().to_string());
         std::fs::create_dir(&dir).map_err(|e| Error::io("cannot create staging directory", &dir, e))?;
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = File::create(&lock_path).map_err(|e| Error::io("cannot create lock file", &lock_path, e))?;
-        lock.lock().map_err(|e| Error::io("cannot lock", &lock_path, e))?;
+        let lock = File::open(&dir).map_err(|e| Error::io("cannot open staging directory", &dir, e))?;
+        lock.lock().map_err(|e| Error::io("cannot lock", &dir, e))?;
         Ok(StagingDir { dir, _lock: lock })
     }
 
@@ -50,24 +49,33 @@ impl Drop for StagingDir {
     }
 }
 
-/// Is the ingest that owns `dir` still running? (Its lock is held.) A directory
-/// without a lock file counts as running while it is younger than `grace`, since its
-/// creator may be between `mkdir` and creating the lock.
+/// Is the ingest that owns staging directory `dir` still running (its lock held)?
+///
+/// A directory nobody locks belongs to a dead process, with one exception: its
+/// creator locks it just after `mkdir`, so an *empty* unlocked directory younger than
+/// `grace` may be in that instant and counts as live. (A payload is only written
+/// after the lock is taken, so a non-empty unlocked directory is always dead.)
+/// A missing directory is not live.
 pub(crate) fn is_live(dir: &Path, grace: std::time::Duration) -> bool {
-    let lock_path = dir.join(LOCK_FILE);
-    match File::open(&lock_path) {
-        Ok(f) => match f.try_lock() {
-            Ok(()) => false,
-            Err(std::fs::TryLockError::WouldBlock) => true,
-            Err(std::fs::TryLockError::Error(e)) => {
-                log::warn!("cannot test lock {}: {e}", lock_path.display());
-                true
-            }
-        },
-        Err(_) => std::fs::metadata(dir)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age < grace),
+    let handle = match File::open(dir) {
+        Ok(f) => f,
+        Err(_) => return false,
+    };
+    match handle.try_lock() {
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(e)) => {
+            log::warn!("cannot test the lock of {}: {e}", dir.display());
+            true
+        }
+        Ok(()) => {
+            let empty = std::fs::read_dir(dir).map(|mut rd| rd.next().is_none()).unwrap_or(false);
+            empty
+                && handle
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age < grace)
+        }
     }
 }
