@@ -107,7 +107,10 @@ fn an_empty_unlocked_staging_directory_gets_a_grace_period() {
     // Between `mkdir` and taking the lock, an ingest's directory is empty and unlocked.
     let young = site.staging("main").join(uuid::Uuid::now_v7().to_string());
     std::fs::create_dir(&young).unwrap();
-    assert!(site.lib.cleanup_staging().unwrap().is_empty(), "a fresh, empty, unlocked directory may belong to a live ingest");
+    assert!(
+        site.lib.cleanup_staging().unwrap().is_empty(),
+        "a fresh, empty, unlocked directory may belong to a live ingest"
+    );
     assert!(young.exists());
     // Two hours later it is stale.
     let old = SystemTime::now() - Duration::from_secs(7200);
