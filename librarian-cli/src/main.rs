@@ -19,7 +19,14 @@ use librarian_core::{
 use crate::output::Out;
 
 #[derive(Parser, Debug)]
-#[command(name = "librarian", version, about = "Move research data between sites and prove every copy is intact.")]
+#[command(
+    name = "librarian",
+    version,
+    about = "Move research data between sites and prove every copy is intact.",
+    after_help = "Exit codes: 0 success; 1 the operation failed or found a problem (e.g. verify found \
+                  corruption); 2 usage error.\nLogging: LIBRARIAN_LOG=info|debug|trace (on stderr; default warn).\n\
+                  Documentation: docs/operations.md"
+)]
 struct Cli {
     /// Configuration file (default: $LIBRARIAN_CONFIG, else ./librarian.toml).
     #[arg(long, global = true, value_name = "PATH")]
