@@ -23,7 +23,7 @@ pub struct StoreSpec {
     pub name: String,
     /// Data area; created if missing.
     pub root: PathBuf,
-    /// Staging area; default `<root>/../<name>.staging`… see [`StoreSpec::staging_or_default`].
+    /// Staging area; default `<root>.staging` (see [`StoreSpec::staging_or_default`]).
     pub staging: Option<PathBuf>,
     /// Accept new data (default true).
     pub ingestable: bool,
@@ -37,8 +37,8 @@ impl StoreSpec {
         StoreSpec { name: name.to_owned(), root: root.into(), staging: None, ingestable: true, reserve_bytes: 0 }
     }
 
-    /// The staging area: the one given, else `.staging` beside... inside the root's parent
-    /// as `<root>.staging`, which is on the same filesystem in the usual layout.
+    /// The staging area: the one given, else `<root>.staging`, a sibling of the data
+    /// area (so on the same filesystem in the usual layout).
     pub fn staging_or_default(&self) -> PathBuf {
         self.staging.clone().unwrap_or_else(|| {
             let mut s = self.root.clone().into_os_string();
