@@ -85,6 +85,21 @@ fn hash_source(src: &Path, kind: SourceKind, algorithm: Algorithm, progress: &dy
     }
 }
 
+/// Does `ours` (or, when the algorithms differ, `rehash` of the same data) equal the
+/// catalogued checksum?
+fn same_as_existing(
+    existing: &FileRow,
+    ours: &Checksum,
+    rehash: &dyn Fn(Algorithm) -> Result<Checksum>,
+) -> Result<(bool, Checksum)> {
+    let ours = if existing.checksum.algorithm() == ours.algorithm() {
+        ours.clone()
+    } else {
+        rehash(existing.checksum.algorithm())?
+    };
+    Ok((existing.checksum.matches(&ours)?, ours))
+}
+
 /// Same name already catalogued: same checksum is success, anything else a conflict.
 fn against_existing(
     lib: &Librarian,
@@ -92,20 +107,20 @@ fn against_existing(
     ours: &Checksum,
     rehash: &dyn Fn(Algorithm) -> Result<Checksum>,
 ) -> Result<Upload> {
-    let ours = if existing.checksum.algorithm() == ours.algorithm() {
-        ours.clone()
-    } else {
-        rehash(existing.checksum.algorithm())?
-    };
-    if existing.checksum.matches(&ours)? {
+    let (same, ours) = same_as_existing(&existing, ours, rehash)?;
+    if same {
         log::info!("{} is already catalogued with {}", existing.name, existing.checksum);
         Ok(Upload { status: UploadStatus::AlreadyPresent, file: lib.file(&existing.name)? })
     } else {
-        Err(Error::Conflict {
-            name: existing.name.to_string(),
-            existing: existing.checksum.to_string(),
-            incoming: ours.to_string(),
-        })
+        Err(conflict(&existing, &ours))
+    }
+}
+
+fn conflict(existing: &FileRow, ours: &Checksum) -> Error {
+    Error::Conflict {
+        name: existing.name.to_string(),
+        existing: existing.checksum.to_string(),
+        incoming: ours.to_string(),
     }
 }
 
@@ -133,7 +148,11 @@ pub(crate) fn upload(
     let (kind, file_len) = tree::source_kind(&src)?;
     let expected = opts.expect_checksum.as_ref();
 
-    // Already catalogued: hash the source in place and compare; nothing is copied.
+    // Already catalogued: hash the source in place and compare; nothing is copied,
+    // unless the file has only remote copies so far: then the same bytes become its
+    // first local copy (`attach`).
+    let mut algorithm = algorithm;
+    let mut attach: Option<FileRow> = None;
     if let Some(existing) = lib.catalog().file(name)? {
         let alg =
             if existing.checksum.algorithm().hasher().is_ok() { existing.checksum.algorithm() } else { algorithm };
@@ -146,7 +165,16 @@ pub(crate) fn upload(
             };
             check_expected(name, Some(exp), &ours)?;
         }
-        return against_existing(lib, existing, &h.checksum, &|a| Ok(hash_source(&src, kind, a, progress)?.checksum));
+        let rehash = |a: Algorithm| Ok(hash_source(&src, kind, a, progress)?.checksum);
+        if !lib.catalog().instances(existing.id)?.is_empty() {
+            return against_existing(lib, existing, &h.checksum, &rehash);
+        }
+        let (same, ours) = same_as_existing(&existing, &h.checksum, &rehash)?;
+        if !same {
+            return Err(conflict(&existing, &ours));
+        }
+        algorithm = existing.checksum.algorithm();
+        attach = Some(existing);
     }
 
     // Fail early, before any copy; `claim_name` checks again atomically.
@@ -192,6 +220,12 @@ pub(crate) fn upload(
     };
     progress.finish();
     check_expected(name, expected, &hashed.checksum)?;
+    if let Some(existing) = &attach
+        && !existing.checksum.matches(&hashed.checksum)?
+    {
+        // The source changed since it was compared above.
+        return Err(conflict(existing, &hashed.checksum));
+    }
 
     let (staged, moved_from): (PathBuf, Option<&Path>) =
         if opts.move_source { (src.clone(), Some(&src)) } else { (staging.payload(), None) };
@@ -199,7 +233,13 @@ pub(crate) fn upload(
 
     let started = Instant::now();
     let intent = loop {
-        match lib.catalog().claim_name(name, store_row.id, staging.dir(), moved_from, Timestamp::now())? {
+        let claim = match &attach {
+            None => lib.catalog().claim_name(name, store_row.id, staging.dir(), moved_from, Timestamp::now())?,
+            Some(f) => {
+                lib.catalog().claim_local_copy(f.id, name, store_row.id, staging.dir(), moved_from, Timestamp::now())?
+            }
+        };
+        match claim {
             IntentClaim::Claimed(id) => break id,
             IntentClaim::Catalogued(existing) => {
                 return against_existing(lib, existing, &hashed.checksum, &rehash_staged);
@@ -234,14 +274,19 @@ pub(crate) fn upload(
         source: &lib.config().name,
         entries: &hashed.entries,
     };
-    let committed = lib.catalog().commit_ingest(
-        intent,
-        &new,
-        store_row.id,
-        Path::new(name.as_str()),
-        opts.deletion_policy,
-        Timestamp::now(),
-    );
+    let rel = Path::new(name.as_str());
+    let committed = match &attach {
+        None => lib.catalog().commit_ingest(intent, &new, store_row.id, rel, opts.deletion_policy, Timestamp::now()),
+        Some(f) => lib.catalog().commit_local_copy(
+            intent,
+            f.id,
+            &hashed.entries,
+            store_row.id,
+            rel,
+            opts.deletion_policy,
+            Timestamp::now(),
+        ),
+    };
     if let Err(e) = committed {
         // Put the data back where it came from, then release the name.
         durable_rename(&store.data_path(name), &staged)?;

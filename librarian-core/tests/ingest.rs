@@ -655,3 +655,69 @@ proptest::proptest! {
         assert_staging_empty(&site.lib);
     }
 }
+
+/// Catalogue `n` as a catalog-only file (copies only at another site) with the digest of
+/// the data at `src` as computed by a throwaway site.
+fn catalogue_remote_only(site: &Site, src: &Path, n: &str) -> librarian_core::File {
+    let scratch = Site::new();
+    let up = upload(&scratch.lib, src, "x").unwrap();
+    let entries = scratch.lib.catalog().entries(scratch.lib.catalog().require_file(&name("x")).unwrap().id).unwrap();
+    let file_name = name(n);
+    let new = librarian_core::catalog::NewFile {
+        name: &file_name,
+        size: up.file.size,
+        checksum: &up.file.checksum,
+        kind: up.file.kind,
+        uploader: "someone",
+        source: "site-b",
+        entries: &entries,
+    };
+    site.lib.catalog().insert_remote_files(&[new], "site-b", "main", jiff::Timestamp::now()).unwrap();
+    let f = site.lib.file(&file_name).unwrap();
+    assert!(f.instances.is_empty() && f.remote_instances.len() == 1);
+    f
+}
+
+#[test]
+fn same_bytes_under_a_remote_only_name_become_its_first_local_copy() {
+    let site = Site::new();
+    let data = bytes(30_000, 4);
+    let src = site.src("f");
+    write(&src, &data);
+    let remote = catalogue_remote_only(&site, &src, "remote/f");
+
+    let up = upload(&site.lib, &src, "remote/f").unwrap();
+    assert_eq!(up.status, UploadStatus::Ingested, "a local copy was made");
+    assert_eq!(up.file.instances.len(), 1);
+    assert_eq!(up.file.remote_instances.len(), 1, "the remote copy is still known");
+    assert_eq!((up.file.checksum.clone(), up.file.uploader.clone()), (remote.checksum, remote.uploader));
+    assert_eq!(std::fs::read(&up.file.instances[0].path).unwrap(), data);
+    assert!(verify(&site.lib, &["remote/f"]).ok);
+    // Now it has a local copy: the usual idempotent success.
+    assert_eq!(upload(&site.lib, &src, "remote/f").unwrap().status, UploadStatus::AlreadyPresent);
+    assert_eq!(site.lib.instances(&name("remote/f")).unwrap().len(), 1);
+    check_invariants(&site.lib);
+    assert_staging_empty(&site.lib);
+
+    // A book too, and its entries verify.
+    let book = site.src("book");
+    make_book(&book, 5);
+    catalogue_remote_only(&site, &book, "remote/book");
+    assert_eq!(upload(&site.lib, &book, "remote/book").unwrap().status, UploadStatus::Ingested);
+    assert!(verify(&site.lib, &["remote/book"]).ok);
+}
+
+#[test]
+fn different_bytes_under_a_remote_only_name_conflict_and_change_nothing() {
+    let site = Site::new();
+    let src = site.src("f");
+    write(&src, &bytes(1000, 6));
+    catalogue_remote_only(&site, &src, "remote/f");
+    let other = site.src("other");
+    write(&other, &bytes(1000, 7));
+    let err = upload(&site.lib, &other, "remote/f").unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    assert!(site.lib.file(&name("remote/f")).unwrap().instances.is_empty());
+    assert!(non_dirs(&site.root("main")).is_empty(), "nothing reached the data area");
+    assert_staging_empty(&site.lib);
+}

@@ -245,14 +245,20 @@ pub(super) fn insert_file(tx: &Transaction<'_>, f: &NewFile<'_>, now: Timestamp)
         return Err(Error::AlreadyExists { kind: ObjectKind::File, name: f.name.to_string() });
     }
     let id = FileId(tx.last_insert_rowid());
+    insert_entries(tx, id, f.entries)?;
+    Ok(id)
+}
+
+/// Insert the entries of a book.
+pub(super) fn insert_entries(tx: &Transaction<'_>, file: FileId, entries: &[Entry]) -> Result<()> {
     let mut stmt = tx
         .prepare_cached("INSERT INTO file_entries (file_id, path, kind, size, digest) VALUES (?1, ?2, ?3, ?4, ?5)")
         .map_err(Error::db("inserting entries"))?;
-    for e in f.entries {
-        stmt.execute(params![id.0, e.path, e.kind.as_str(), u64_to_sql(e.size)?, e.digest])
+    for e in entries {
+        stmt.execute(params![file.0, e.path, e.kind.as_str(), u64_to_sql(e.size)?, e.digest])
             .map_err(Error::db("inserting entries"))?;
     }
-    Ok(id)
+    Ok(())
 }
 
 /// Insert an instance row.

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
-use super::files::{insert_file, insert_instance};
-use super::{Catalog, DeletionPolicy, FileRow, IntentId, IntentRow, NewFile, StoreId, ts_from_sql, ts_to_sql};
+use super::files::{insert_entries, insert_file, insert_instance};
+use super::{Catalog, DeletionPolicy, FileId, FileRow, IntentId, IntentRow, NewFile, StoreId, ts_from_sql, ts_to_sql};
+use crate::checksum::Entry;
 use crate::error::{Error, Result};
 use crate::name::FileName;
 
@@ -137,6 +138,85 @@ impl Catalog {
         let id = IntentId(tx.last_insert_rowid());
         tx.commit().map_err(Error::db("recording an ingest intent"))?;
         Ok(IntentClaim::Claimed(id))
+    }
+
+    /// Like [`Catalog::claim_name`], for adding the first local copy of a file that is
+    /// catalogued with remote copies only: claimed while `file` still has no local
+    /// instance and no other ingest holds the name; `Catalogued` once it has one.
+    pub fn claim_local_copy(
+        &self,
+        file: FileId,
+        name: &FileName,
+        store: StoreId,
+        staging_dir: &Path,
+        moved_from: Option<&Path>,
+        now: Timestamp,
+    ) -> Result<IntentClaim> {
+        let moved_from = moved_from.map(utf8).transpose()?;
+        let staging_dir = utf8(staging_dir)?;
+        let mut conn = self.conn();
+        let tx =
+            conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::db("starting an ingest"))?;
+        let local: i64 = tx
+            .query_row("SELECT COUNT(*) FROM instances WHERE file_id = ?1", [file.0], |r| r.get(0))
+            .map_err(Error::db("checking local copies"))?;
+        if local > 0 {
+            drop(tx);
+            drop(conn);
+            return Ok(IntentClaim::Catalogued(self.require_file(name)?));
+        }
+        let held = tx
+            .query_row(
+                &format!("SELECT {INTENT_COLUMNS} FROM ingest_intents WHERE name = ?1"),
+                [name.as_str()],
+                intent_from_row,
+            )
+            .optional()
+            .map_err(Error::db("checking the name"))?;
+        if let Some(h) = held {
+            return Ok(IntentClaim::Held(h));
+        }
+        tx.execute(
+            "INSERT INTO ingest_intents (name, store_id, staging_dir, moved_from, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name.as_str(), store.0, staging_dir, moved_from, ts_to_sql(now)],
+        )
+        .map_err(Error::db("recording an ingest intent"))?;
+        let id = IntentId(tx.last_insert_rowid());
+        tx.commit().map_err(Error::db("recording an ingest intent"))?;
+        Ok(IntentClaim::Claimed(id))
+    }
+
+    /// In one transaction: add a local instance of the catalogued `file`, record the
+    /// book's `entries` if none were recorded, and drop the intent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_local_copy(
+        &self,
+        intent: IntentId,
+        file: FileId,
+        entries: &[Entry],
+        store: StoreId,
+        rel_path: &Path,
+        policy: DeletionPolicy,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(Error::db("committing an ingest"))?;
+        let recorded: i64 = tx
+            .query_row("SELECT COUNT(*) FROM file_entries WHERE file_id = ?1", [file.0], |r| r.get(0))
+            .map_err(Error::db("counting entries"))?;
+        if recorded == 0 {
+            insert_entries(&tx, file, entries)?;
+        }
+        insert_instance(&tx, file, store, rel_path, policy, now)?;
+        let gone = tx
+            .execute("DELETE FROM ingest_intents WHERE id = ?1", [intent.0])
+            .map_err(Error::db("dropping an ingest intent"))?;
+        if gone != 1 {
+            return Err(Error::Busy { name: rel_path.display().to_string() });
+        }
+        tx.commit().map_err(Error::db("committing an ingest"))
     }
 
     /// In one transaction: insert the file, its entries and its instance, and drop the intent.
