@@ -178,6 +178,24 @@ fn book_with_socket_is_refused() {
 }
 
 #[test]
+fn book_with_a_device_node_is_refused() {
+    // A character device like /dev/null (needs root, as CI runs; skipped otherwise).
+    let probe = tempfile::tempdir().unwrap();
+    let make = |at: &Path| {
+        let path = std::ffi::CString::new(at.as_os_str().as_bytes()).unwrap();
+        // SAFETY: `path` is a valid NUL-terminated C string.
+        unsafe { libc::mknod(path.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, 3)) }
+    };
+    if make(&probe.path().join("dev")) != 0 {
+        librarian_e2e::skip("cannot create device nodes here (not root?)");
+        return;
+    }
+    hostile_book("device", "sub/null", "devices cannot be stored", &|b| {
+        assert_eq!(make(&b.join("sub/null")), 0, "mknod: {}", std::io::Error::last_os_error());
+    });
+}
+
+#[test]
 fn book_entry_with_newline_is_refused() {
     hostile_book("newline", "sub/bad\nname", "control character U+000A", &|b| {
         write_text(&b.join("sub/bad\nname"), "x");
