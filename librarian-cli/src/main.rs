@@ -3,6 +3,7 @@
 //! document with `--json`). Exit codes: 0 success, 1 the operation failed or found a
 //! problem, 2 usage error.
 
+mod access;
 mod demo;
 mod output;
 mod progress;
@@ -51,6 +52,12 @@ enum Command {
     /// Manage stores.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Manage the accounts that may call this site's server.
+    #[command(subcommand)]
+    Account(access::AccountCommand),
+    /// Manage the other Librarians this site calls.
+    #[command(subcommand)]
+    Peer(access::PeerCommand),
     /// Ingest a file or a directory (book) under NAME, verified on the way in.
     Upload(UploadArgs),
     /// Show a file with its instances and remote instances.
@@ -204,6 +211,8 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
                 StoreCommand::Disable { name } => out.store(&lib.set_store_enabled(name, false)?)?,
             }
         }
+        Command::Account(ac) => access::account(&open(cli)?, ac, out)?,
+        Command::Peer(pc) => access::peer(&open(cli)?, pc, out)?,
         Command::Upload(a) => {
             let name = name_arg(&a.name)?;
             let opts = UploadOptions {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use librarian_core::{
-    CheckStatus, Error, File, Librarian, SiteStatus, StoreStatus, Upload, UploadStatus, VerifyReport,
+    Account, CheckStatus, Error, File, Librarian, Peer, SiteStatus, StoreStatus, Upload, UploadStatus, VerifyReport,
 };
 use serde::Serialize;
 
@@ -218,5 +218,55 @@ impl Out {
 
     pub fn emit_value(&self, v: &serde_json::Value) -> Result<(), Error> {
         self.emit(v)
+    }
+
+    pub fn account(&self, a: &Account) -> Result<(), Error> {
+        if self.json {
+            return self.emit(a);
+        }
+        self.accounts(std::slice::from_ref(a))
+    }
+
+    pub fn accounts(&self, accounts: &[Account]) -> Result<(), Error> {
+        if self.json {
+            return self.emit(&accounts);
+        }
+        for a in accounts {
+            let peer = a.peer.as_deref().map(|p| format!("  peer {p}")).unwrap_or_default();
+            println!("{:<24} {:<12}{peer}  created {}", a.name, a.level.as_str(), a.created_at);
+        }
+        if accounts.is_empty() {
+            eprintln!("no accounts");
+        }
+        Ok(())
+    }
+
+    pub fn peer(&self, p: &Peer) -> Result<(), Error> {
+        if self.json {
+            return self.emit(p);
+        }
+        self.peers(std::slice::from_ref(p))
+    }
+
+    pub fn peers(&self, peers: &[Peer]) -> Result<(), Error> {
+        if self.json {
+            return self.emit(&peers);
+        }
+        for p in peers {
+            let state = if p.transfers_enabled { "transfers enabled" } else { "TRANSFERS DISABLED" };
+            println!("{:<24} {}  as {}  [{state}]", p.name, p.url, p.account);
+        }
+        if peers.is_empty() {
+            eprintln!("no peers");
+        }
+        Ok(())
+    }
+
+    pub fn removed(&self, what: &str, name: &str) -> Result<(), Error> {
+        if self.json {
+            return self.emit(&serde_json::json!({ "removed": { "kind": what, "name": name } }));
+        }
+        println!("removed {what} {name}");
+        Ok(())
     }
 }

@@ -22,6 +22,10 @@ pub enum ObjectKind {
     Config,
     /// An instance id.
     Instance,
+    /// An account of this site.
+    Account,
+    /// Another Librarian.
+    Peer,
 }
 
 impl std::fmt::Display for ObjectKind {
@@ -32,6 +36,8 @@ impl std::fmt::Display for ObjectKind {
             ObjectKind::Path => "path",
             ObjectKind::Config => "configuration",
             ObjectKind::Instance => "instance",
+            ObjectKind::Account => "account",
+            ObjectKind::Peer => "peer",
         })
     }
 }
@@ -136,6 +142,13 @@ pub enum Error {
         /// The name.
         name: String,
     },
+    /// A name and password did not authenticate (unknown account or wrong password;
+    /// deliberately not told apart).
+    #[error("authentication failed for account {account:?}")]
+    Unauthorized {
+        /// The account name given.
+        account: String,
+    },
     /// A configuration file is missing, unreadable or malformed.
     #[error("configuration {path}: {message}")]
     Config {
@@ -193,6 +206,7 @@ impl Error {
             Error::UnsupportedEntry { .. } => "unsupported_entry",
             Error::CrossDevice { .. } => "cross_device",
             Error::Busy { .. } => "busy",
+            Error::Unauthorized { .. } => "unauthorized",
             Error::Config { .. } => "config",
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::InvalidArgument(_) => "invalid_argument",

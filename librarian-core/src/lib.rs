@@ -22,6 +22,8 @@
 //! Everything the CLI, the Python module and (later) the HTTP shim do is a call into
 //! this crate; see `docs/architecture.md` for the design.
 
+mod access;
+pub mod account;
 pub mod catalog;
 pub mod checksum;
 pub mod config;
@@ -30,11 +32,13 @@ mod ingest;
 mod librarian;
 pub mod model;
 mod name;
+pub mod peer;
 mod progress;
 pub mod store;
 mod tree;
 mod verify;
 
+pub use account::{Account, Level, Password};
 pub use catalog::{DeletionPolicy, FileKind, SearchQuery};
 pub use checksum::{Algorithm, Checksum};
 pub use config::Config;
@@ -46,4 +50,5 @@ pub use model::{
     StoreStatus, Upload, UploadStatus, VerifyReport,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
+pub use peer::Peer;
 pub use progress::{NoProgress, Progress};

@@ -4,6 +4,7 @@
 //! WAL journal, foreign keys on, a busy timeout, `synchronous = FULL` so a committed
 //! transaction survives power loss. The file is created with mode 0600.
 
+mod access;
 mod files;
 mod intents;
 mod rows;

@@ -70,4 +70,26 @@ CREATE TABLE ingest_intents (
     created_at  INTEGER NOT NULL
 );
 "#,
+    // 2: accounts that may call our shim, and the peers we call.
+    r#"
+CREATE TABLE peers (
+    id                INTEGER PRIMARY KEY,
+    name              TEXT    NOT NULL UNIQUE,
+    url               TEXT    NOT NULL,
+    account           TEXT    NOT NULL,
+    password          TEXT    NOT NULL,
+    transfers_enabled INTEGER NOT NULL CHECK (transfers_enabled IN (0, 1)),
+    created_at        INTEGER NOT NULL
+);
+
+CREATE TABLE accounts (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT    NOT NULL UNIQUE,
+    password_hash TEXT    NOT NULL,
+    level         TEXT    NOT NULL CHECK (level IN ('admin', 'read-append', 'read-only', 'callback')),
+    peer_id       INTEGER REFERENCES peers (id),
+    created_at    INTEGER NOT NULL,
+    CHECK (level <> 'callback' OR peer_id IS NOT NULL)
+);
+"#,
 ];

@@ -1,0 +1,130 @@
+//! `librarian account ...` and `librarian peer ...`, and where passwords come from.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use clap::Subcommand;
+use librarian_core::{Error, Level, Librarian, Password};
+
+use crate::output::Out;
+
+/// Environment variable holding a password (for scripts; prefer `--password-file`).
+pub const PASSWORD_ENV: &str = "LIBRARIAN_PASSWORD";
+
+#[derive(Subcommand, Debug)]
+pub enum AccountCommand {
+    /// Add an account that may call this site's server. The password comes from
+    /// --password-file, else $LIBRARIAN_PASSWORD, else a prompt on the terminal.
+    Add {
+        /// Account name (used in HTTP Basic auth).
+        name: String,
+        /// What the account may do.
+        #[arg(long, value_parser = ["admin", "read-append", "read-only", "callback"])]
+        level: String,
+        /// The peer this account belongs to (required for callback accounts).
+        #[arg(long, value_name = "PEER")]
+        for_peer: Option<String>,
+        /// File whose first line is the password.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<std::path::PathBuf>,
+    },
+    /// List accounts (never their passwords).
+    List,
+    /// Remove an account.
+    Remove {
+        /// Account name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PeerCommand {
+    /// Add another Librarian we call. The password of our account there comes from
+    /// --password-file, else $LIBRARIAN_PASSWORD, else a prompt on the terminal.
+    Add {
+        /// The peer's site name.
+        name: String,
+        /// Base URL of its server, e.g. https://librarian.example.org:8443.
+        #[arg(long)]
+        url: String,
+        /// Our account at the peer.
+        #[arg(long, value_name = "ACCOUNT_AT_PEER")]
+        account: String,
+        /// File whose first line is the password of that account.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<std::path::PathBuf>,
+    },
+    /// List peers (never the passwords we use there).
+    List,
+    /// Remove a peer (refused while accounts belong to it).
+    Remove {
+        /// Peer name.
+        name: String,
+    },
+    /// Allow new transfers to a peer.
+    Enable {
+        /// Peer name.
+        name: String,
+    },
+    /// Stop new transfers to a peer (queued work is kept).
+    Disable {
+        /// Peer name.
+        name: String,
+    },
+}
+
+/// The password: from `file`, else `$LIBRARIAN_PASSWORD`, else asked on the terminal
+/// without echo. Never from the command line itself.
+fn password(file: Option<&Path>, what: &str) -> Result<Password, Error> {
+    if let Some(f) = file {
+        return Password::from_file(f);
+    }
+    if let Some(v) = std::env::var_os(PASSWORD_ENV) {
+        let v = v.into_string().map_err(|_| Error::InvalidArgument(format!("${PASSWORD_ENV} is not UTF-8")))?;
+        return Password::new(v);
+    }
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("password for {what}: "))
+            .map_err(|e| Error::InvalidArgument(format!("cannot read the password: {e}")))?;
+        let again = rpassword::prompt_password("again: ")
+            .map_err(|e| Error::InvalidArgument(format!("cannot read the password: {e}")))?;
+        if first != again {
+            return Err(Error::InvalidArgument("the two passwords differ".into()));
+        }
+        return Password::new(first);
+    }
+    Err(Error::InvalidArgument(format!(
+        "no password for {what}: give --password-file FILE, set ${PASSWORD_ENV}, or run on a terminal"
+    )))
+}
+
+pub fn account(lib: &Librarian, cmd: &AccountCommand, out: &Out) -> Result<(), Error> {
+    match cmd {
+        AccountCommand::Add { name, level, for_peer, password_file } => {
+            let level: Level = level.parse()?;
+            let pw = password(password_file.as_deref(), &format!("account {name}"))?;
+            out.account(&lib.add_account(name, level, for_peer.as_deref(), &pw)?)
+        }
+        AccountCommand::List => out.accounts(&lib.accounts()?),
+        AccountCommand::Remove { name } => {
+            lib.remove_account(name)?;
+            out.removed("account", name)
+        }
+    }
+}
+
+pub fn peer(lib: &Librarian, cmd: &PeerCommand, out: &Out) -> Result<(), Error> {
+    match cmd {
+        PeerCommand::Add { name, url, account, password_file } => {
+            let pw = password(password_file.as_deref(), &format!("account {account} at {name}"))?;
+            out.peer(&lib.add_peer(name, url, account, &pw)?)
+        }
+        PeerCommand::List => out.peers(&lib.peers()?),
+        PeerCommand::Remove { name } => {
+            lib.remove_peer(name)?;
+            out.removed("peer", name)
+        }
+        PeerCommand::Enable { name } => out.peer(&lib.set_peer_transfers(name, true)?),
+        PeerCommand::Disable { name } => out.peer(&lib.set_peer_transfers(name, false)?),
+    }
+}

@@ -1,0 +1,156 @@
+//! Who may call this site (accounts) and whom this site calls (peers).
+
+use std::sync::OnceLock;
+
+use jiff::Timestamp;
+
+use crate::account::{self, Account, Level, Password};
+use crate::config::validate_site_name;
+use crate::error::{Error, Result};
+use crate::librarian::Librarian;
+use crate::peer::{self, Peer};
+
+fn validate_account_name(name: &str) -> Result<()> {
+    validate_site_name(name).map_err(|_| {
+        Error::InvalidArgument(format!(
+            "account name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"
+        ))
+    })
+}
+
+/// A hash to check against when the account does not exist, so that an unknown
+/// account costs the same time as a wrong password.
+fn decoy_hash() -> Option<&'static str> {
+    static DECOY: OnceLock<Option<String>> = OnceLock::new();
+    DECOY
+        .get_or_init(|| Password::new("decoy-password".into()).and_then(|p| account::hash_password(&p)).ok())
+        .as_deref()
+}
+
+impl Librarian {
+    /// Add an account that may call this site. `callback` accounts must name the peer
+    /// they belong to; other levels may.
+    pub fn add_account(
+        &self,
+        name: &str,
+        level: Level,
+        for_peer: Option<&str>,
+        password: &Password,
+    ) -> Result<Account> {
+        validate_account_name(name)?;
+        if level == Level::Callback && for_peer.is_none() {
+            return Err(Error::InvalidArgument(
+                "a callback account must belong to a peer: give --for-peer PEER".into(),
+            ));
+        }
+        let hash = account::hash_password(password)?;
+        self.catalog().insert_account(name, &hash, level, for_peer, Timestamp::now())?;
+        self.catalog()
+            .account_with_hash(name)?
+            .map(|(a, _)| a)
+            .ok_or_else(|| Error::NotFound { kind: crate::error::ObjectKind::Account, name: name.to_owned() })
+    }
+
+    /// All accounts (never their password hashes).
+    pub fn accounts(&self) -> Result<Vec<Account>> {
+        self.catalog().accounts()
+    }
+
+    /// Remove an account.
+    pub fn remove_account(&self, name: &str) -> Result<()> {
+        self.catalog().delete_account(name)
+    }
+
+    /// Check a name and password (argon2id). Unknown account and wrong password both
+    /// give [`Error::Unauthorized`], after the same amount of work.
+    pub fn authenticate(&self, name: &str, password: &Password) -> Result<Account> {
+        let unauthorized = || Error::Unauthorized { account: name.to_owned() };
+        match self.catalog().account_with_hash(name)? {
+            Some((acct, hash)) if account::verify_password(&hash, password) => Ok(acct),
+            Some(_) => Err(unauthorized()),
+            None => {
+                if let Some(decoy) = decoy_hash() {
+                    let _ = account::verify_password(decoy, password);
+                }
+                Err(unauthorized())
+            }
+        }
+    }
+
+    /// Add a peer: its shim's base URL, and the account and password we use there.
+    pub fn add_peer(&self, name: &str, url: &str, account_at_peer: &str, password: &Password) -> Result<Peer> {
+        validate_site_name(name)?;
+        validate_account_name(account_at_peer)?;
+        let url = peer::normalise_url(url)?;
+        self.catalog().insert_peer(name, &url, account_at_peer, password, Timestamp::now())?;
+        Ok(self.catalog().peer_with_password(name)?.0)
+    }
+
+    /// All peers (never the passwords we use there).
+    pub fn peers(&self) -> Result<Vec<Peer>> {
+        self.catalog().peers()
+    }
+
+    /// Remove a peer; refused while accounts belong to it.
+    pub fn remove_peer(&self, name: &str) -> Result<()> {
+        self.catalog().delete_peer(name)
+    }
+
+    /// Allow (`true`) or stop (`false`) new transfers to a peer.
+    pub fn set_peer_transfers(&self, name: &str, enabled: bool) -> Result<Peer> {
+        self.catalog().set_peer_transfers(name, enabled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Error, Level, Librarian, Password};
+
+    fn site() -> (tempfile::TempDir, Librarian) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lib = Librarian::init(&dir.path().join("s"), "site-a").expect("init");
+        (dir, lib)
+    }
+
+    fn pw(s: &str) -> Password {
+        Password::new(s.into()).expect("password")
+    }
+
+    #[test]
+    fn accounts_authenticate_and_reject() {
+        let (_d, lib) = site();
+        let a = lib.add_account("alice", Level::ReadAppend, None, &pw("s3cret-alice")).expect("add");
+        assert_eq!((a.name.as_str(), a.level, a.peer.as_deref()), ("alice", Level::ReadAppend, None));
+        assert_eq!(lib.authenticate("alice", &pw("s3cret-alice")).expect("auth").level, Level::ReadAppend);
+        assert!(matches!(lib.authenticate("alice", &pw("wrong")), Err(Error::Unauthorized { .. })));
+        assert!(matches!(lib.authenticate("nobody", &pw("s3cret-alice")), Err(Error::Unauthorized { .. })));
+        assert!(matches!(lib.add_account("alice", Level::Admin, None, &pw("x")), Err(Error::AlreadyExists { .. })));
+        assert!(matches!(lib.add_account("bad name", Level::Admin, None, &pw("x")), Err(Error::InvalidArgument(_))));
+        lib.remove_account("alice").expect("remove");
+        assert!(matches!(lib.authenticate("alice", &pw("s3cret-alice")), Err(Error::Unauthorized { .. })));
+        assert!(matches!(lib.remove_account("alice"), Err(Error::NotFound { .. })));
+    }
+
+    #[test]
+    fn callback_accounts_belong_to_a_peer_and_pin_it() {
+        let (_d, lib) = site();
+        assert!(matches!(lib.add_account("cb", Level::Callback, None, &pw("x")), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            lib.add_account("cb", Level::Callback, Some("site-b"), &pw("x")),
+            Err(Error::NotFound { .. })
+        ));
+        let p = lib.add_peer("site-b", "https://b.example:8443/", "site-a-at-b", &pw("pw-at-b")).expect("peer");
+        assert_eq!(p.url, "https://b.example:8443");
+        let cb = lib.add_account("cb", Level::Callback, Some("site-b"), &pw("x")).expect("cb");
+        assert_eq!(cb.peer.as_deref(), Some("site-b"));
+        assert!(matches!(lib.remove_peer("site-b"), Err(Error::InvalidArgument(_))), "accounts pin their peer");
+        lib.remove_account("cb").expect("remove account");
+        let off = lib.set_peer_transfers("site-b", false).expect("disable");
+        assert!(!off.transfers_enabled);
+        let (_, secret) = lib.catalog().peer_with_password("site-b").expect("secret");
+        assert_eq!(secret.expose(), "pw-at-b");
+        lib.remove_peer("site-b").expect("remove peer");
+        assert!(lib.peers().expect("peers").is_empty());
+        assert!(matches!(lib.add_peer("x", "ftp://x", "a", &pw("p")), Err(Error::InvalidArgument(_))));
+    }
+}

@@ -1,0 +1,60 @@
+//! Other Librarians we call: their address and the credentials we use there.
+//! (The HTTP client and wire types come with the shim.)
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// A peer (JSON object "Peer"; the password we use there is never shown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Peer {
+    /// The peer's site name.
+    pub name: String,
+    /// Base URL of its shim, e.g. `https://librarian.example.org:8443`.
+    pub url: String,
+    /// The account we use at the peer.
+    pub account: String,
+    /// Whether new transfers to this peer may start.
+    pub transfers_enabled: bool,
+    /// When it was added (UTC).
+    pub created_at: Timestamp,
+}
+
+/// Check a peer's base URL: `http://` or `https://`, a host, no credentials, no
+/// query or fragment, no whitespace. A trailing `/` is removed.
+pub fn normalise_url(url: &str) -> Result<String> {
+    let bad = |why: &str| Error::InvalidArgument(format!("peer URL {url:?} {why}"));
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| bad("must start with http:// or https://"))?;
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("contains whitespace or control characters"));
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty() {
+        return Err(bad("has no host"));
+    }
+    if authority.contains('@') {
+        return Err(bad("must not carry credentials (use --account and a password file)"));
+    }
+    if url.contains(['?', '#']) {
+        return Err(bad("must not have a query or fragment"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(normalise_url("https://a.example:8443/").ok().as_deref(), Some("https://a.example:8443"));
+        assert_eq!(normalise_url("http://127.0.0.1:1234/lib").ok().as_deref(), Some("http://127.0.0.1:1234/lib"));
+        for bad in ["ftp://x", "https://", "https://u:p@host", "http://h/?a=1", "http://h x", "host:80", ""] {
+            assert!(normalise_url(bad).is_err(), "{bad}");
+        }
+    }
+}
