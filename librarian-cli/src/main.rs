@@ -14,7 +14,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use librarian_core::{
-    Algorithm, Checksum, DeletionPolicy, Error, FileName, Librarian, SearchQuery, StoreSpec, UploadOptions,
+    Algorithm, Checksum, DeletionPolicy, Error, FileName, Librarian, SearchQuery, StoreSpec, TaskKind, TaskStatus,
+    UploadOptions,
 };
 
 use crate::output::Out;
@@ -79,6 +80,9 @@ enum Command {
     Status,
     /// Roll back interrupted ingests and remove stale staging directories.
     Cleanup,
+    /// Background tasks (run them from cron with `tasks run`).
+    #[command(subcommand)]
+    Tasks(TasksCommand),
     /// Run a demonstration end to end in a temporary directory.
     Demo {
         /// Keep the demo's directory instead of removing it.
@@ -118,6 +122,19 @@ enum StoreCommand {
         /// Store name.
         name: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum TasksCommand {
+    /// Run every task that is due, once, and exit (0 only if none failed). Tasks that
+    /// another run is executing are skipped.
+    Run {
+        /// Run only these tasks, now, whatever their schedule (tasks: cleanup-staging).
+        #[arg(long, value_name = "TASK", num_args = 1..)]
+        only: Vec<String>,
+    },
+    /// Show each task's schedule and last run.
+    List,
 }
 
 #[derive(Args, Debug)]
@@ -257,6 +274,18 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
         Command::Cleanup => {
             let removed = open(cli)?.cleanup_staging()?;
             out.cleanup(&removed)?;
+        }
+        Command::Tasks(TasksCommand::Run { only }) => {
+            let only = only.iter().map(|t| t.parse::<TaskKind>()).collect::<Result<Vec<_>, _>>()?;
+            let outcomes = open(cli)?.run_tasks(&only)?;
+            out.task_outcomes(&outcomes)?;
+            if outcomes.iter().any(|o| o.status == TaskStatus::Failed) {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Tasks(TasksCommand::List) => {
+            let lib = open(cli)?;
+            out.task_list(&lib, &lib.task_records()?)?;
         }
         Command::Demo { keep } => return demo::run(out, *keep),
     }

@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
+use librarian_core::catalog::TaskRecord;
 use librarian_core::{
-    Account, CheckStatus, Error, File, Librarian, Peer, SiteStatus, StoreStatus, Upload, UploadStatus, VerifyReport,
+    Account, CheckStatus, Error, File, Librarian, Peer, SiteStatus, StoreStatus, TaskKind, TaskOutcome, TaskStatus,
+    Upload, UploadStatus, VerifyReport,
 };
 use serde::Serialize;
 
@@ -267,6 +269,57 @@ impl Out {
             return self.emit(&serde_json::json!({ "removed": { "kind": what, "name": name } }));
         }
         println!("removed {what} {name}");
+        Ok(())
+    }
+
+    pub fn task_outcomes(&self, outcomes: &[TaskOutcome]) -> Result<(), Error> {
+        if self.json {
+            return self.emit(&outcomes);
+        }
+        for o in outcomes {
+            let word = match o.status {
+                TaskStatus::Ok => "ok",
+                TaskStatus::Failed => "FAILED",
+                TaskStatus::NotDue => "not due",
+                TaskStatus::Busy => "busy",
+                TaskStatus::Disabled => "disabled",
+            };
+            println!("{:<18} {word:<9} {}", o.task, o.message);
+        }
+        Ok(())
+    }
+
+    pub fn task_list(&self, lib: &Librarian, records: &[TaskRecord]) -> Result<(), Error> {
+        let rows: Vec<serde_json::Value> = TaskKind::ALL
+            .iter()
+            .map(|t| {
+                let (every, enabled) = lib.task_schedule(*t);
+                let rec = records.iter().find(|r| r.task == t.as_str());
+                serde_json::json!({
+                    "task": t.as_str(),
+                    "every_seconds": every.as_secs(),
+                    "enabled": enabled,
+                    "last_started": rec.and_then(|r| r.last_started),
+                    "last_finished": rec.and_then(|r| r.last_finished),
+                    "last_result": rec.and_then(|r| r.last_ok).map(|ok| if ok { "ok" } else { "failed" }),
+                    "last_message": rec.and_then(|r| r.last_message.clone()),
+                    "running_until": rec.and_then(|r| r.lease_until),
+                })
+            })
+            .collect();
+        if self.json {
+            return self.emit(&rows);
+        }
+        for r in &rows {
+            println!(
+                "{:<18} every {:>7}s {:<8} last: {} {}",
+                r["task"].as_str().unwrap_or(""),
+                r["every_seconds"],
+                if r["enabled"] == true { "enabled" } else { "DISABLED" },
+                r["last_finished"].as_str().unwrap_or("never"),
+                r["last_message"].as_str().unwrap_or("")
+            );
+        }
         Ok(())
     }
 }

@@ -40,7 +40,7 @@ impl Librarian {
         validate_account_name(name)?;
         if level == Level::Callback && for_peer.is_none() {
             return Err(Error::InvalidArgument(
-                "a callback account must belong to a peer: give --for-peer PEER".into(),
+                "a callback account must belong to a peer: name it (--for-peer PEER, for_peer=...)".into(),
             ));
         }
         let hash = account::hash_password(password)?;

@@ -1,11 +1,13 @@
 //! The site's configuration file (TOML): process settings only. Stores, peers,
 //! accounts and all catalog state live in the database.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ObjectKind, Result};
+use crate::tasks::TaskConfig;
 
 /// Environment variable naming the configuration file.
 pub const CONFIG_ENV: &str = "LIBRARIAN_CONFIG";
@@ -21,6 +23,9 @@ pub struct Config {
     /// The catalog database; a relative path is relative to the configuration file.
     #[serde(default = "default_database")]
     pub database: PathBuf,
+    /// Schedules of background tasks, by task name (`[tasks.cleanup-staging]`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tasks: BTreeMap<String, TaskConfig>,
 }
 
 fn default_database() -> PathBuf {
@@ -31,7 +36,7 @@ impl Config {
     /// A configuration for site `name` with the default database path.
     pub fn new(name: &str) -> Result<Self> {
         validate_site_name(name)?;
-        Ok(Config { name: name.to_owned(), database: default_database() })
+        Ok(Config { name: name.to_owned(), database: default_database(), tasks: BTreeMap::new() })
     }
 
     /// Read and validate a configuration file.
@@ -45,6 +50,8 @@ impl Config {
         let cfg: Config =
             toml::from_str(&text).map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
         validate_site_name(&cfg.name).map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
+        crate::tasks::validate_config(&cfg.tasks)
+            .map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
         Ok(cfg)
     }
 

@@ -35,6 +35,7 @@ mod name;
 pub mod peer;
 mod progress;
 pub mod store;
+pub mod tasks;
 mod tree;
 mod verify;
 
@@ -52,3 +53,4 @@ pub use model::{
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use peer::Peer;
 pub use progress::{NoProgress, Progress};
+pub use tasks::{TaskKind, TaskOutcome, TaskStatus};

@@ -2,7 +2,7 @@
 //! unpacks Python objects.
 
 use jiff::Timestamp;
-use librarian_core::{Error, FileName};
+use librarian_core::{Error, FileName, Password};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDateTime, PyString};
@@ -37,6 +37,19 @@ pub fn file_names(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Ve
         PyTypeError::new_err(format!("names must be a str or an iterable of str, not {}", type_name(obj)))
     })?;
     iter.map(|item| file_name(py, &item?)).collect()
+}
+
+/// A password: a `str`, checked by the core. No error raised here quotes it (a `str`
+/// that is not valid Unicode is refused without chaining the codec error, whose
+/// `object` would hold it).
+pub fn password(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Password> {
+    let s = obj
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err(format!("a password must be str, not {}", type_name(obj))))?;
+    let text = s.to_cow().map_err(|_| {
+        to_py(py, Error::InvalidArgument("the password is not valid Unicode (it holds a lone surrogate)".into()))
+    })?;
+    Password::new(text.into_owned()).or_raise(py)
 }
 
 /// A timezone-aware `datetime` (naive ones are refused: their meaning is ambiguous).

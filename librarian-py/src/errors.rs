@@ -29,6 +29,7 @@ enum Exc {
     UnsupportedEntry,
     CrossDevice,
     Busy,
+    Unauthorized,
     ConfigError,
     SchemaTooNew,
     InvalidArgument,
@@ -42,7 +43,7 @@ type Spec = (&'static str, &'static str, bool, &'static str);
 
 impl Exc {
     /// Every class, base first (the order the classes are built and stored in).
-    const ALL: [Exc; 19] = [
+    const ALL: [Exc; 20] = [
         Exc::Base,
         Exc::InvalidName,
         Exc::NotFound,
@@ -56,6 +57,7 @@ impl Exc {
         Exc::UnsupportedEntry,
         Exc::CrossDevice,
         Exc::Busy,
+        Exc::Unauthorized,
         Exc::ConfigError,
         Exc::SchemaTooNew,
         Exc::InvalidArgument,
@@ -91,6 +93,7 @@ impl Exc {
                 ("CrossDevice", "cross_device", false, "move=True but the source is on another filesystem.")
             }
             Exc::Busy => ("Busy", "busy", false, "Another live process is ingesting the same name."),
+            Exc::Unauthorized => ("Unauthorized", "unauthorized", false, "A name and password did not authenticate."),
             Exc::ConfigError => ("ConfigError", "config", false, "A configuration file is missing or malformed."),
             Exc::SchemaTooNew => {
                 ("SchemaTooNew", "schema_too_new", false, "The database was written by a newer librarian.")
@@ -122,6 +125,7 @@ impl Exc {
             Error::UnsupportedEntry { .. } => Exc::UnsupportedEntry,
             Error::CrossDevice { .. } => Exc::CrossDevice,
             Error::Busy { .. } => Exc::Busy,
+            Error::Unauthorized { .. } => Exc::Unauthorized,
             Error::Config { .. } => Exc::ConfigError,
             Error::SchemaTooNew { .. } => Exc::SchemaTooNew,
             Error::InvalidArgument(_) => Exc::InvalidArgument,

@@ -22,6 +22,9 @@ fn _librarian(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PySiteStatus>()?;
     m.add_class::<types::PyInstanceCheck>()?;
     m.add_class::<types::PyVerifyReport>()?;
+    m.add_class::<types::PyAccount>()?;
+    m.add_class::<types::PyPeer>()?;
+    m.add_class::<types::PyTaskOutcome>()?;
     errors::register(m)?;
     Ok(())
 }

@@ -4,13 +4,16 @@
 use std::path::PathBuf;
 
 use librarian_core::{
-    Algorithm, Checksum, DeletionPolicy, Librarian, NoProgress, SearchQuery, StoreSpec, UploadOptions, VerifyReport,
+    Algorithm, Checksum, DeletionPolicy, Level, Librarian, NoProgress, SearchQuery, StoreSpec, TaskKind, UploadOptions,
+    VerifyReport,
 };
 use pyo3::prelude::*;
 
 use crate::args;
 use crate::errors::OrRaise;
-use crate::types::{PyFile, PyInstance, PyRemoteInstance, PySiteStatus, PyStore, PyVerifyReport};
+use crate::types::{
+    PyAccount, PyFile, PyInstance, PyPeer, PyRemoteInstance, PySiteStatus, PyStore, PyTaskOutcome, PyVerifyReport,
+};
 
 /// A site's Librarian: its configuration and catalog.
 #[pyclass(frozen, module = "librarian", name = "Librarian")]
@@ -129,6 +132,21 @@ impl PyLibrarian {
         Ok(found.into_iter().map(PyRemoteInstance).collect())
     }
 
+    /// Run each background task that is due, once (`only=None`), or the named tasks
+    /// now whatever their schedule; the same as `librarian tasks run`. Tasks another
+    /// run is executing are skipped (status "busy").
+    #[pyo3(signature = (only=None))]
+    fn run_tasks(&self, py: Python<'_>, only: Option<Vec<String>>) -> PyResult<Vec<PyTaskOutcome>> {
+        let only = only
+            .unwrap_or_default()
+            .iter()
+            .map(|t| t.parse::<TaskKind>())
+            .collect::<Result<Vec<_>, _>>()
+            .or_raise(py)?;
+        let outcomes = py.detach(|| self.inner.run_tasks(&only)).or_raise(py)?;
+        Ok(outcomes.into_iter().map(PyTaskOutcome).collect())
+    }
+
     /// Re-read and re-hash the copies of `names` (every file when `None` or empty),
     /// on `store` (every store when `None`).
     #[pyo3(signature = (names=None, store=None))]
@@ -184,6 +202,74 @@ impl PyLibrarian {
     /// directories; returns the directories removed.
     fn cleanup_staging(&self, py: Python<'_>) -> PyResult<Vec<PathBuf>> {
         py.detach(|| self.inner.cleanup_staging()).or_raise(py)
+    }
+
+    /// Add an account that may call this site; `callback` accounts must name the peer
+    /// they belong to (`for_peer`). Only an argon2id hash of `password` is stored.
+    #[pyo3(signature = (name, level, password, *, for_peer=None))]
+    fn add_account(
+        &self,
+        py: Python<'_>,
+        name: String,
+        level: String,
+        password: &Bound<'_, PyAny>,
+        for_peer: Option<String>,
+    ) -> PyResult<PyAccount> {
+        let level = level.parse::<Level>().or_raise(py)?;
+        let password = args::password(py, password)?;
+        py.detach(|| self.inner.add_account(&name, level, for_peer.as_deref(), &password)).or_raise(py).map(PyAccount)
+    }
+
+    /// Every account, by name.
+    fn accounts(&self, py: Python<'_>) -> PyResult<Vec<PyAccount>> {
+        let accounts = py.detach(|| self.inner.accounts()).or_raise(py)?;
+        Ok(accounts.into_iter().map(PyAccount).collect())
+    }
+
+    /// Remove an account.
+    fn remove_account(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        py.detach(|| self.inner.remove_account(&name)).or_raise(py)
+    }
+
+    /// Check an account's name and password; the account, or `Unauthorized`.
+    fn authenticate(&self, py: Python<'_>, name: String, password: &Bound<'_, PyAny>) -> PyResult<PyAccount> {
+        let password = args::password(py, password)?;
+        py.detach(|| self.inner.authenticate(&name, &password)).or_raise(py).map(PyAccount)
+    }
+
+    /// Add a peer: its shim's base URL, and the account and password this site uses
+    /// there.
+    fn add_peer(
+        &self,
+        py: Python<'_>,
+        name: String,
+        url: String,
+        account: String,
+        password: &Bound<'_, PyAny>,
+    ) -> PyResult<PyPeer> {
+        let password = args::password(py, password)?;
+        py.detach(|| self.inner.add_peer(&name, &url, &account, &password)).or_raise(py).map(PyPeer)
+    }
+
+    /// Every peer, by name.
+    fn peers(&self, py: Python<'_>) -> PyResult<Vec<PyPeer>> {
+        let peers = py.detach(|| self.inner.peers()).or_raise(py)?;
+        Ok(peers.into_iter().map(PyPeer).collect())
+    }
+
+    /// Remove a peer (refused while accounts belong to it).
+    fn remove_peer(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        py.detach(|| self.inner.remove_peer(&name)).or_raise(py)
+    }
+
+    /// Allow new transfers to a peer.
+    fn enable_peer(&self, py: Python<'_>, name: String) -> PyResult<PyPeer> {
+        py.detach(|| self.inner.set_peer_transfers(&name, true)).or_raise(py).map(PyPeer)
+    }
+
+    /// Stop new transfers to a peer.
+    fn disable_peer(&self, py: Python<'_>, name: String) -> PyResult<PyPeer> {
+        py.detach(|| self.inner.set_peer_transfers(&name, false)).or_raise(py).map(PyPeer)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

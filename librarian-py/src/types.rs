@@ -6,7 +6,8 @@ use std::path::Path;
 
 use jiff::Timestamp;
 use librarian_core::{
-    CheckStatus, EntryProblemKind, File, Instance, InstanceCheck, RemoteInstance, SiteStatus, StoreStatus, VerifyReport,
+    Account, CheckStatus, EntryProblemKind, File, Instance, InstanceCheck, Peer, RemoteInstance, SiteStatus,
+    StoreStatus, TaskOutcome, VerifyReport,
 };
 use pyo3::prelude::*;
 
@@ -396,6 +397,130 @@ impl PyVerifyReport {
             "VerifyReport(ok={}, checked={}, bad={bad})",
             if self.0.ok { "True" } else { "False" },
             self.0.checked.len()
+        )
+    }
+}
+
+/// An account that may call this site (its password hash is never exposed).
+#[pyclass(frozen, eq, module = "librarian", name = "Account")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyAccount(pub Account);
+
+#[pymethods]
+impl PyAccount {
+    /// Account name.
+    #[getter]
+    fn name(&self) -> String {
+        self.0.name.clone()
+    }
+    /// `"admin"`, `"read-append"`, `"read-only"` or `"callback"`.
+    #[getter]
+    fn level(&self) -> &'static str {
+        self.0.level.as_str()
+    }
+    /// The peer it belongs to, or `None`.
+    #[getter]
+    fn peer(&self) -> Option<String> {
+        self.0.peer.clone()
+    }
+    /// When it was created (UTC).
+    #[getter]
+    fn created_at(&self) -> Timestamp {
+        self.0.created_at
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "Account(name={}, level={}, peer={}, created_at={})",
+            r(py, &self.0.name),
+            r(py, self.0.level.as_str()),
+            self.0.peer.as_deref().map_or_else(|| "None".to_owned(), |p| r(py, p)),
+            r(py, &self.0.created_at.to_string()),
+        )
+    }
+}
+
+/// Another Librarian this site calls (the password used there is never exposed).
+#[pyclass(frozen, eq, module = "librarian", name = "Peer")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyPeer(pub Peer);
+
+#[pymethods]
+impl PyPeer {
+    /// The peer's site name.
+    #[getter]
+    fn name(&self) -> String {
+        self.0.name.clone()
+    }
+    /// Base URL of its shim.
+    #[getter]
+    fn url(&self) -> String {
+        self.0.url.clone()
+    }
+    /// The account this site uses there.
+    #[getter]
+    fn account(&self) -> String {
+        self.0.account.clone()
+    }
+    /// Whether new transfers to it may start.
+    #[getter]
+    fn transfers_enabled(&self) -> bool {
+        self.0.transfers_enabled
+    }
+    /// When it was added (UTC).
+    #[getter]
+    fn created_at(&self) -> Timestamp {
+        self.0.created_at
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "Peer(name={}, url={}, account={}, transfers_enabled={}, created_at={})",
+            r(py, &self.0.name),
+            r(py, &self.0.url),
+            r(py, &self.0.account),
+            if self.0.transfers_enabled { "True" } else { "False" },
+            r(py, &self.0.created_at.to_string()),
+        )
+    }
+}
+
+/// How one background task's turn went in `Librarian.run_tasks()`.
+#[pyclass(frozen, eq, module = "librarian", name = "TaskOutcome")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyTaskOutcome(pub TaskOutcome);
+
+#[pymethods]
+impl PyTaskOutcome {
+    /// Task name, e.g. "cleanup-staging".
+    #[getter]
+    fn task(&self) -> String {
+        self.0.task.clone()
+    }
+    /// "ok", "failed", "not_due", "busy" (another run holds it) or "disabled".
+    #[getter]
+    fn status(&self) -> &'static str {
+        self.0.status.as_str()
+    }
+    /// What the task reported, or why it did not run.
+    #[getter]
+    fn message(&self) -> String {
+        self.0.message.clone()
+    }
+    /// When it started (UTC), or `None` if it did not run.
+    #[getter]
+    fn started_at(&self) -> Option<Timestamp> {
+        self.0.started_at
+    }
+    /// When it finished (UTC), or `None` if it did not run.
+    #[getter]
+    fn finished_at(&self) -> Option<Timestamp> {
+        self.0.finished_at
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "TaskOutcome(task={}, status={}, message={})",
+            r(py, &self.0.task),
+            r(py, self.0.status.as_str()),
+            r(py, &self.0.message)
         )
     }
 }

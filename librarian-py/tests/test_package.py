@@ -26,6 +26,7 @@ CODES = {
     "UnsupportedEntry": "unsupported_entry",
     "CrossDevice": "cross_device",
     "Busy": "busy",
+    "Unauthorized": "unauthorized",
     "ConfigError": "config",
     "SchemaTooNew": "schema_too_new",
     "InvalidArgument": "invalid_argument",
@@ -34,7 +35,19 @@ CODES = {
     "PeerUnreachable": "peer_unreachable",
 }
 VALUE_ERRORS = {"InvalidName", "InvalidArgument", "InvalidChecksum"}
-CLASSES = ["Librarian", "File", "Instance", "RemoteInstance", "Store", "SiteStatus", "InstanceCheck", "VerifyReport"]
+CLASSES = [
+    "Librarian",
+    "File",
+    "Instance",
+    "RemoteInstance",
+    "Store",
+    "SiteStatus",
+    "InstanceCheck",
+    "VerifyReport",
+    "Account",
+    "Peer",
+    "TaskOutcome",
+]
 
 
 def package_dir() -> pathlib.Path:

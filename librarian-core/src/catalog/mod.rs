@@ -10,6 +10,7 @@ mod intents;
 mod rows;
 mod schema;
 mod stores;
+mod tasks;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ pub use rows::{
     DeletionPolicy, FileId, FileKind, FileRow, InstanceId, InstanceRow, IntentId, IntentRow, NewFile,
     RemoteInstanceRow, SearchQuery, StoreId, StoreRow, StoreUsage,
 };
+pub use tasks::{Lease, TaskRecord};
 
 use crate::error::{Error, Result};
 

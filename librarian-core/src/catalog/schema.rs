@@ -92,4 +92,16 @@ CREATE TABLE accounts (
     CHECK (level <> 'callback' OR peer_id IS NOT NULL)
 );
 "#,
+    // 3: background tasks: one row per task with its lease and last run.
+    r#"
+CREATE TABLE task_runs (
+    task          TEXT    PRIMARY KEY,
+    lease_owner   TEXT,
+    lease_until   INTEGER NOT NULL DEFAULT 0,
+    last_started  INTEGER,
+    last_finished INTEGER,
+    last_result   TEXT    CHECK (last_result IN ('ok', 'failed')),
+    last_message  TEXT
+);
+"#,
 ];

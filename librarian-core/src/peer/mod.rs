@@ -24,7 +24,8 @@ pub struct Peer {
 /// Check a peer's base URL: `http://` or `https://`, a host, no credentials, no
 /// query or fragment, no whitespace. A trailing `/` is removed.
 pub fn normalise_url(url: &str) -> Result<String> {
-    let bad = |why: &str| Error::InvalidArgument(format!("peer URL {url:?} {why}"));
+    let shown = redact_userinfo(url);
+    let bad = |why: &str| Error::InvalidArgument(format!("peer URL {shown:?} {why}"));
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
@@ -45,6 +46,16 @@ pub fn normalise_url(url: &str) -> Result<String> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
+/// `url` with any `user:password@` part replaced by `***@`, for messages.
+fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +67,7 @@ mod tests {
         for bad in ["ftp://x", "https://", "https://u:p@host", "http://h/?a=1", "http://h x", "host:80", ""] {
             assert!(normalise_url(bad).is_err(), "{bad}");
         }
+        let msg = normalise_url("https://user:hunter2@host/x").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("https://***@host/x") && !msg.contains("hunter2"), "{msg}");
     }
 }

@@ -12,6 +12,7 @@ and can be re-verified later. All the work is done by the Rust core
 """
 
 from ._librarian import (
+    Account,
     AlgorithmMismatch,
     AlreadyExists,
     Busy,
@@ -31,12 +32,15 @@ from ._librarian import (
     Librarian,
     LibrarianError,
     NotFound,
+    Peer,
     PeerUnreachable,
     RemoteInstance,
     SchemaTooNew,
     SiteStatus,
     Store,
     StoreFull,
+    TaskOutcome,
+    Unauthorized,
     UnsupportedEntry,
     VerifyReport,
     __version__,
@@ -54,6 +58,9 @@ __all__ = [
     "SiteStatus",
     "InstanceCheck",
     "VerifyReport",
+    "Account",
+    "Peer",
+    "TaskOutcome",
     # errors
     "LibrarianError",
     "InvalidName",
@@ -68,6 +75,7 @@ __all__ = [
     "UnsupportedEntry",
     "CrossDevice",
     "Busy",
+    "Unauthorized",
     "ConfigError",
     "SchemaTooNew",
     "InvalidArgument",

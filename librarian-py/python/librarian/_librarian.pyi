@@ -18,6 +18,9 @@ __all__ = [
     "SiteStatus",
     "InstanceCheck",
     "VerifyReport",
+    "Account",
+    "Peer",
+    "TaskOutcome",
     "LibrarianError",
     "InvalidName",
     "NotFound",
@@ -31,6 +34,7 @@ __all__ = [
     "UnsupportedEntry",
     "CrossDevice",
     "Busy",
+    "Unauthorized",
     "ConfigError",
     "SchemaTooNew",
     "InvalidArgument",
@@ -41,6 +45,7 @@ __all__ = [
 
 _StrPath: TypeAlias = Union[str, "os.PathLike[str]"]
 _Name: TypeAlias = Union[str, bytes]
+_Level: TypeAlias = Literal["admin", "read-append", "read-only", "callback"]
 
 @final
 class Librarian:
@@ -182,6 +187,20 @@ class Librarian:
             NotFound: no such file.
         """
 
+    def run_tasks(self, only: Optional[list[str]] = None) -> list["TaskOutcome"]:
+        """Run each background task that is due, once, like ``librarian tasks run``.
+
+        Args:
+            only: run just these tasks (e.g. ``["cleanup-staging"]``), now, whatever
+                their schedule.
+
+        Returns: one outcome per task. A task another run is executing is skipped
+        with status ``"busy"``.
+
+        Raises:
+            InvalidArgument: an unknown task name.
+        """
+
     def verify(
         self,
         names: Union[_Name, Iterable[_Name], None] = None,
@@ -239,6 +258,88 @@ class Librarian:
     def cleanup_staging(self) -> "list[pathlib.Path]":
         """Roll back interrupted ingests of dead processes and remove stale staging
         directories on every store; returns the directories removed."""
+
+    def add_account(
+        self,
+        name: str,
+        level: _Level,
+        password: str,
+        *,
+        for_peer: Optional[str] = None,
+    ) -> "Account":
+        """Add an account that may call this site's HTTP shim.
+
+        Only an argon2id hash of ``password`` is stored; the password itself is kept
+        nowhere and appears in no result, ``repr`` or error message.
+
+        Args:
+            name: account name (1-64 letters, digits, ``.``, ``_``, ``-``; not
+                starting with ``.``).
+            level: ``"admin"`` (everything), ``"read-append"`` (read and add
+                data), ``"read-only"``, or ``"callback"`` (only report on its own
+                peer's transfers).
+            password: non-empty, at most 1024 bytes, no line break or NUL.
+            for_peer: the peer the account belongs to (required for
+                ``"callback"``, allowed for the other levels).
+
+        Raises:
+            AlreadyExists: an account of that name exists.
+            InvalidArgument: bad name, level or password, or a ``"callback"``
+                account without ``for_peer``.
+            NotFound: ``for_peer`` is not a peer.
+            TypeError: ``password`` is not a ``str``.
+        """
+
+    def accounts(self) -> "list[Account]":
+        """Every account, ordered by name (never a password or its hash)."""
+
+    def remove_account(self, name: str) -> None:
+        """Remove an account. Raises ``NotFound`` for an unknown account."""
+
+    def authenticate(self, name: str, password: str) -> "Account":
+        """Check an account's name and password (argon2id); returns the account.
+
+        Raises:
+            Unauthorized: unknown account or wrong password (deliberately not told
+                apart, and both take the same time).
+            InvalidArgument: ``password`` is not a possible password (empty, longer
+                than 1024 bytes, a line break or NUL).
+            TypeError: ``password`` is not a ``str``.
+        """
+
+    def add_peer(self, name: str, url: str, account: str, password: str) -> "Peer":
+        """Add a peer: another Librarian this site calls. New transfers to it are enabled.
+
+        Args:
+            name: the peer's site name.
+            url: base URL of its shim: ``http://`` or ``https://``, a host, no
+                credentials, query or fragment (a trailing ``/`` is removed).
+            account: the account this site uses at the peer.
+            password: the password of that account (stored for calling the peer;
+                it appears in no result, ``repr`` or error message).
+
+        Raises:
+            AlreadyExists: a peer of that name exists.
+            InvalidArgument: bad name, URL, account name or password.
+            TypeError: ``password`` is not a ``str``.
+        """
+
+    def peers(self) -> "list[Peer]":
+        """Every peer, ordered by name (never the password used there)."""
+
+    def remove_peer(self, name: str) -> None:
+        """Remove a peer.
+
+        Raises:
+            NotFound: no such peer.
+            InvalidArgument: accounts still belong to it (remove them first).
+        """
+
+    def enable_peer(self, name: str) -> "Peer":
+        """Allow new transfers to a peer. Raises ``NotFound`` for an unknown peer."""
+
+    def disable_peer(self, name: str) -> "Peer":
+        """Stop new transfers to a peer. Raises ``NotFound`` for an unknown peer."""
 
 @final
 class File:
@@ -423,6 +524,66 @@ class VerifyReport:
         """One item per instance checked."""
     def __eq__(self, value: object, /) -> bool: ...
 
+@final
+class Account:
+    """An account that may call this site. Compares equal by value; holds no password."""
+
+    @property
+    def name(self) -> str:
+        """Account name."""
+    @property
+    def level(self) -> _Level:
+        """What it may do."""
+    @property
+    def peer(self) -> Optional[str]:
+        """The peer it belongs to (always set for ``"callback"``), or ``None``."""
+    @property
+    def created_at(self) -> datetime.datetime:
+        """When it was created (timezone-aware, UTC)."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class Peer:
+    """Another Librarian this site calls. Compares equal by value; holds no password."""
+
+    @property
+    def name(self) -> str:
+        """The peer's site name."""
+    @property
+    def url(self) -> str:
+        """Base URL of its shim, e.g. ``"https://librarian.example.org:8443"``."""
+    @property
+    def account(self) -> str:
+        """The account this site uses there."""
+    @property
+    def transfers_enabled(self) -> bool:
+        """Whether new transfers to it may start."""
+    @property
+    def created_at(self) -> datetime.datetime:
+        """When it was added (timezone-aware, UTC)."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class TaskOutcome:
+    """How one background task's turn went. Compares equal by value."""
+
+    @property
+    def task(self) -> str:
+        """Task name, e.g. ``"cleanup-staging"``."""
+    @property
+    def status(self) -> Literal["ok", "failed", "not_due", "busy", "disabled"]:
+        """What happened: ran (``"ok"``/``"failed"``), or why it did not run."""
+    @property
+    def message(self) -> str:
+        """What the task reported, or why it did not run."""
+    @property
+    def started_at(self) -> Optional[datetime.datetime]:
+        """When it started (timezone-aware, UTC), or ``None`` if it did not run."""
+    @property
+    def finished_at(self) -> Optional[datetime.datetime]:
+        """When it finished (timezone-aware, UTC), or ``None`` if it did not run."""
+    def __eq__(self, value: object, /) -> bool: ...
+
 class LibrarianError(Exception):
     """Base class of every error raised by librarian.
 
@@ -469,6 +630,10 @@ class CrossDevice(LibrarianError):
 
 class Busy(LibrarianError):
     """Another live process is ingesting the same name. ``code == "busy"``."""
+
+class Unauthorized(LibrarianError):
+    """A name and password did not authenticate (unknown account or wrong password).
+    ``code == "unauthorized"``."""
 
 class ConfigError(LibrarianError):
     """A configuration file is missing, unreadable or malformed. ``code == "config"``."""

@@ -1,0 +1,141 @@
+//! `librarian tasks run` / `tasks list`: due tasks run once, schedules come from the
+//! configuration, and two overlapping runs (real processes) never run the same task
+//! at the same time.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Stdio;
+
+use librarian_e2e::*;
+use serde_json::Value;
+
+/// A staging directory left by a dead ingest: unlocked, not empty.
+fn stale_staging(site: &Site, name: &str, files: usize) {
+    let dir = site.staging().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..files {
+        std::fs::write(dir.join(format!("f{i}")), b"x").unwrap();
+    }
+}
+
+fn outcome(out: &Outcome) -> Value {
+    let v = out.json();
+    let arr = v.as_array().unwrap_or_else(|| panic!("not an array: {out}"));
+    assert_eq!(arr.len(), 1, "{out}");
+    arr[0].clone()
+}
+
+#[test]
+fn due_tasks_run_once_then_wait_for_their_interval() {
+    let site = Site::new();
+    stale_staging(&site, "dead-ingest", 3);
+    let first = site.json(["tasks", "run"]);
+    first.ok();
+    let o = outcome(&first);
+    assert_eq!((o["task"].as_str(), o["status"].as_str()), (Some("cleanup-staging"), Some("ok")), "{first}");
+    assert!(o["message"].as_str().unwrap().contains("removed 1"), "{first}");
+    assert!(list_dir(&site.staging()).is_empty());
+
+    let second = site.json(["tasks", "run"]);
+    second.ok();
+    assert_eq!(outcome(&second)["status"], "not_due", "{second}");
+
+    stale_staging(&site, "another", 1);
+    let forced = site.json(["tasks", "run", "--only", "cleanup-staging"]);
+    forced.ok();
+    assert_eq!(outcome(&forced)["status"], "ok");
+    assert!(list_dir(&site.staging()).is_empty());
+
+    let list = site.json(["tasks", "list"]);
+    let rows = list.json();
+    let row = &rows.as_array().unwrap()[0];
+    assert_eq!((row["task"].as_str(), row["last_result"].as_str()), (Some("cleanup-staging"), Some("ok")), "{list}");
+    assert_eq!(row["every_seconds"], 3600);
+    assert_eq!(row["running_until"], Value::Null);
+
+    site.json(["tasks", "run", "--only", "no-such-task"]).expect_error(2, "invalid_argument");
+}
+
+#[test]
+fn schedules_come_from_the_configuration() {
+    let site = Site::new();
+    let base = std::fs::read_to_string(site.config()).unwrap();
+    std::fs::write(site.config(), format!("{base}\n[tasks.cleanup-staging]\nenabled = false\n")).unwrap();
+    stale_staging(&site, "dead", 1);
+    let off = site.json(["tasks", "run"]);
+    off.ok();
+    assert_eq!(outcome(&off)["status"], "disabled", "{off}");
+    assert_eq!(list_dir(&site.staging()).len(), 1, "a disabled task does not run");
+
+    std::fs::write(site.config(), format!("{base}\n[tasks.cleanup-staging]\nevery = \"30s\"\n")).unwrap();
+    let list = site.json(["tasks", "list"]);
+    assert_eq!(list.json()[0]["every_seconds"], 30, "{list}");
+
+    for bad in ["every = \"soon\"", "often = true"] {
+        std::fs::write(site.config(), format!("{base}\n[tasks.cleanup-staging]\n{bad}\n")).unwrap();
+        site.json(["tasks", "run"]).expect_error(1, "config");
+    }
+    std::fs::write(site.config(), format!("{base}\n[tasks.no-such-task]\nevery = \"1h\"\n")).unwrap();
+    let unknown = site.json(["tasks", "run"]);
+    assert!(unknown.expect_error(1, "config").contains("no-such-task"), "{unknown}");
+}
+
+#[test]
+fn overlapping_runs_never_run_a_task_at_the_same_time() {
+    let site = Site::new();
+    for round in 0..3 {
+        // Enough stale data that a run takes a while.
+        for d in 0..60 {
+            stale_staging(&site, &format!("r{round}-d{d}"), 50);
+        }
+        let children: Vec<_> = (0..6)
+            .map(|_| {
+                site.cmd()
+                    .args(["--json", "tasks", "run", "--only", "cleanup-staging"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut ran = Vec::new();
+        let mut busy = 0;
+        for c in children {
+            let out = wait_outcome(c, "tasks run".into());
+            out.ok();
+            let o = outcome(&out);
+            match o["status"].as_str() {
+                Some("ok") => {
+                    let t = |k: &str| o[k].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+                    ran.push((t("started_at"), t("finished_at")));
+                }
+                Some("busy") => busy += 1,
+                other => panic!("unexpected status {other:?}: {out}"),
+            }
+        }
+        assert!(!ran.is_empty(), "round {round}: nobody ran the task");
+        ran.sort();
+        for w in ran.windows(2) {
+            assert!(w[0].1 <= w[1].0, "round {round}: two runs overlapped: {:?} and {:?}", w[0], w[1]);
+        }
+        assert_eq!(ran.len() + busy, 6);
+        assert!(list_dir(&site.staging()).is_empty(), "round {round}: stale directories remain");
+    }
+
+    // A lease held by someone else (a run on another machine, or one that is still
+    // going) makes the task busy until it expires.
+    let far = jiff::Timestamp::now().as_microsecond() + 3_600_000_000;
+    if sqlite3(
+        &site.db(),
+        &format!("UPDATE task_runs SET lease_owner = 'elsewhere', lease_until = {far} WHERE task = 'cleanup-staging'"),
+        false,
+    )
+    .is_some()
+    {
+        stale_staging(&site, "waiting", 1);
+        let held = site.json(["tasks", "run", "--only", "cleanup-staging"]);
+        held.ok();
+        assert_eq!(outcome(&held)["status"], "busy", "{held}");
+        assert_eq!(list_dir(&site.staging()).len(), 1, "a busy task does not run");
+    }
+}
