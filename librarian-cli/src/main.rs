@@ -83,6 +83,13 @@ enum Command {
     /// Background tasks (run them from cron with `tasks run`).
     #[command(subcommand)]
     Tasks(TasksCommand),
+    /// Serve this site's HTTP API (for other Librarians and monitoring) until SIGTERM
+    /// or SIGINT. Prints `listening on ADDR` first.
+    Serve {
+        /// Address to listen on (default: [server] listen in the config, 127.0.0.1:8420).
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: Option<String>,
+    },
     /// Run a demonstration end to end in a temporary directory.
     Demo {
         /// Keep the demo's directory instead of removing it.
@@ -287,9 +294,25 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
             let lib = open(cli)?;
             out.task_list(&lib, &lib.task_records()?)?;
         }
+        Command::Serve { listen } => serve(cli, listen.as_deref())?,
         Command::Demo { keep } => return demo::run(out, *keep),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `librarian serve`: stop cleanly on SIGTERM or SIGINT.
+fn serve(cli: &Cli, listen: Option<&str>) -> Result<(), Error> {
+    use std::io::Write;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
+            .map_err(|e| Error::InvalidArgument(format!("cannot handle signal {signal}: {e}")))?;
+    }
+    let lib = open(cli)?;
+    let shim = librarian_core::shim::Shim::bind(&lib, listen)?;
+    println!("listening on {}", shim.local_addr());
+    let _ = std::io::stdout().flush();
+    shim.run(&stop)
 }
 
 fn main() -> ExitCode {

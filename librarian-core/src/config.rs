@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ObjectKind, Result};
+use crate::shim::ServerConfig;
 use crate::tasks::TaskConfig;
 
 /// Environment variable naming the configuration file.
@@ -26,6 +27,9 @@ pub struct Config {
     /// Schedules of background tasks, by task name (`[tasks.cleanup-staging]`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tasks: BTreeMap<String, TaskConfig>,
+    /// Settings of `librarian serve` (`[server]`).
+    #[serde(default, skip_serializing_if = "ServerConfig::is_default")]
+    pub server: ServerConfig,
 }
 
 fn default_database() -> PathBuf {
@@ -36,7 +40,12 @@ impl Config {
     /// A configuration for site `name` with the default database path.
     pub fn new(name: &str) -> Result<Self> {
         validate_site_name(name)?;
-        Ok(Config { name: name.to_owned(), database: default_database(), tasks: BTreeMap::new() })
+        Ok(Config {
+            name: name.to_owned(),
+            database: default_database(),
+            tasks: BTreeMap::new(),
+            server: ServerConfig::default(),
+        })
     }
 
     /// Read and validate a configuration file.
@@ -51,6 +60,7 @@ impl Config {
             toml::from_str(&text).map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
         validate_site_name(&cfg.name).map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
         crate::tasks::validate_config(&cfg.tasks)
+            .and_then(|()| cfg.server.validate())
             .map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
         Ok(cfg)
     }

@@ -34,6 +34,7 @@ pub mod model;
 mod name;
 pub mod peer;
 mod progress;
+pub mod shim;
 pub mod store;
 pub mod tasks;
 mod tree;

@@ -1,0 +1,95 @@
+//! Responses: JSON bodies, and errors as `{"error": {"code", "message"}}`.
+
+use std::io::Cursor;
+
+use tiny_http::{Header, Request, Response, StatusCode};
+
+use crate::error::Error;
+
+pub(crate) type Reply = Response<Cursor<Vec<u8>>>;
+
+fn header(name: &str, value: &str) -> Option<Header> {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
+}
+
+/// A JSON response.
+pub(crate) fn json(status: u16, value: &serde_json::Value) -> Reply {
+    let mut r = Response::from_data(value.to_string().into_bytes()).with_status_code(StatusCode(status));
+    if let Some(h) = header("Content-Type", "application/json") {
+        r.add_header(h);
+    }
+    r
+}
+
+/// A plain-text response with the given content type.
+pub(crate) fn text(status: u16, body: String, content_type: &str) -> Reply {
+    let mut r = Response::from_data(body.into_bytes()).with_status_code(StatusCode(status));
+    if let Some(h) = header("Content-Type", content_type) {
+        r.add_header(h);
+    }
+    r
+}
+
+/// An error the client sees: status, stable code, message.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "bad_request", message)
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(401, "unauthorized", "valid credentials are required (HTTP Basic auth)")
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "forbidden", message)
+    }
+    pub fn shutting_down() -> Self {
+        Self::new(503, "shutting_down", "the server is shutting down; try again later")
+    }
+
+    pub fn into_response(self) -> Reply {
+        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        let mut r = json(self.status, &body);
+        if self.status == 401
+            && let Some(h) = header("WWW-Authenticate", "Basic realm=\"librarian\"")
+        {
+            r.add_header(h);
+        }
+        r
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let status = match &e {
+            Error::InvalidName { .. }
+            | Error::InvalidArgument(_)
+            | Error::InvalidChecksum { .. }
+            | Error::AlgorithmMismatch { .. } => 400,
+            Error::Unauthorized { .. } => return ApiError::unauthorized(),
+            Error::NotFound { .. } => 404,
+            Error::AlreadyExists { .. } | Error::Conflict { .. } => 409,
+            _ => 500,
+        };
+        let code = if status == 400 { "bad_request" } else { e.code() };
+        if status == 500 {
+            log::error!("request failed: {e}");
+        }
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+/// Send a response; a client that went away is only logged.
+pub(crate) fn send(req: Request, reply: Reply) {
+    if let Err(e) = req.respond(reply) {
+        log::debug!("could not send a response: {e}");
+    }
+}
