@@ -2,7 +2,7 @@
 //! `sha256sum`, each comparison measured in one run on the same files.
 //!
 //! ```text
-//! cargo run --release -p librarian-benches -- [OPTIONS] <all|limits|upload|verify|book|small|catalog|memory>...
+//! cargo run --release -p librarian-benches -- [OPTIONS] <all|limits|upload|verify|book|small|catalog|memory|http>...
 //! ```
 //!
 //! See `benches/README.md` for what each bench compares and the measured numbers.
@@ -10,6 +10,7 @@
 mod book;
 mod catalog;
 mod file;
+mod http;
 mod memory;
 mod util;
 
@@ -25,6 +26,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("small", "(d, Rust) 1,000 separate uploads of 4 KiB files through the core"),
     ("catalog", "(e) info and name-prefix search in a catalog of 1,000,000 files"),
     ("memory", "(f) peak RSS of the librarian CLI uploading a 4 GiB file"),
+    ("http", "(issue 3) authenticated GET /api/v1/status, 8 connections, credential cache on and off"),
 ];
 
 const USAGE: &str = "usage: librarian-benches [OPTIONS] <all|NAME>...
@@ -219,6 +221,7 @@ fn main() -> Res<()> {
             "small" => book::small(&mut ctx),
             "catalog" => catalog::catalog(&mut ctx),
             "memory" => memory::memory(&mut ctx),
+            "http" => http::http(&mut ctx),
             _ => Ok(()),
         };
         if let Err(e) = r {
