@@ -2,26 +2,31 @@
 //! monitoring) talk to this site. `librarian serve` is a thin wrapper around
 //! [`Shim::bind`] and [`Shim::run`].
 //!
-//! - a bounded pool of worker threads, each with its own catalog connection;
+//! - one thread per connection (at most [`MAX_CONNECTIONS`]; more are answered 503),
+//!   each reading with read/write timeouts, so a slow or silent client holds only its
+//!   own thread, and only until the timeout;
+//! - a bounded pool of `workers` catalog handles: at most that many requests are
+//!   processed at once, each with its own SQLite connection;
 //! - HTTP Basic auth against the site's accounts (argon2id), with verified
 //!   credentials cached in memory ([`auth`]);
-//! - a request body limit, and read/write timeouts on every connection (set on the
-//!   listening socket, which accepted sockets inherit on Linux), so a slow or silent
-//!   client cannot hold a thread forever;
+//! - limits on request head and body size;
 //! - JSON errors with a stable `code` and the right status; a client's mistake is
 //!   never a 500;
-//! - graceful stop: when the stop flag is set, workers finish their request, answer
-//!   what is already queued with 503, and return.
+//! - graceful stop: when the stop flag is set, the listener closes, idle connections
+//!   are shut, and requests being processed finish.
 
 mod auth;
+mod http;
 mod metrics;
 mod response;
 mod router;
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::os::fd::AsRawFd;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -78,39 +83,53 @@ impl ServerConfig {
     }
 }
 
+/// Connections served at once; more are answered 503 and closed.
+pub const MAX_CONNECTIONS: u64 = 512;
+
 /// A bound, not yet running, server.
+#[derive(Debug)]
 pub struct Shim {
-    server: tiny_http::Server,
+    listener: TcpListener,
     addr: SocketAddr,
     config_path: PathBuf,
     settings: ServerConfig,
 }
 
-impl std::fmt::Debug for Shim {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shim").field("addr", &self.addr).field("config_path", &self.config_path).finish()
+/// Catalog handles lent to requests, one at a time each.
+#[derive(Debug)]
+struct Pool {
+    free: Mutex<Vec<Librarian>>,
+    available: Condvar,
+}
+
+impl Pool {
+    fn with<T>(&self, f: impl FnOnce(&Librarian) -> T) -> T {
+        let lib = {
+            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                if let Some(l) = free.pop() {
+                    break l;
+                }
+                free = self.available.wait(free).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let out = f(&lib);
+        self.free.lock().unwrap_or_else(|p| p.into_inner()).push(lib);
+        self.available.notify_one();
+        out
     }
 }
 
-fn set_timeouts(listener: &TcpListener, timeout: Duration) -> Result<()> {
-    let tv =
-        libc::timeval { tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX), tv_usec: 0 };
-    for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
-        // SAFETY: a valid socket descriptor and a pointer to a timeval of the given size.
-        let rc = unsafe {
-            libc::setsockopt(
-                listener.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                (&raw const tv).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(Error::io("cannot set socket timeouts on", "listener", std::io::Error::last_os_error()));
-        }
-    }
-    Ok(())
+/// Everything the connection threads share.
+#[derive(Debug)]
+struct Shared<'a> {
+    pool: Pool,
+    ctx: router::Context<'a>,
+    stop: &'a AtomicBool,
+    /// Open connections, by id: a clone of the stream (to shut it at stop) and
+    /// whether it is idle (waiting for the first byte of a request).
+    open: Mutex<HashMap<u64, (TcpStream, Arc<AtomicBool>)>>,
+    next_id: AtomicU64,
 }
 
 impl Shim {
@@ -124,11 +143,9 @@ impl Shim {
             .next()
             .ok_or_else(|| Error::InvalidArgument(format!("listen address {listen:?} resolves to nothing")))?;
         let listener = TcpListener::bind(addr).map_err(|e| Error::io("cannot listen on", listen.clone(), e))?;
-        set_timeouts(&listener, Duration::from_secs(settings.io_timeout_secs))?;
+        listener.set_nonblocking(true).map_err(|e| Error::io("cannot configure", listen.clone(), e))?;
         let addr = listener.local_addr().map_err(|e| Error::io("cannot read the address of", listen.clone(), e))?;
-        let server = tiny_http::Server::from_listener(listener, None)
-            .map_err(|e| Error::InvalidArgument(format!("cannot start the server: {e}")))?;
-        Ok(Shim { server, addr, config_path: lib.config_path().to_owned(), settings })
+        Ok(Shim { listener, addr, config_path: lib.config_path().to_owned(), settings })
     }
 
     /// The address actually bound (useful with port 0).
@@ -136,21 +153,50 @@ impl Shim {
         self.addr
     }
 
-    /// Serve until `stop` is set. Each worker opens the site itself, so requests do
-    /// not share one catalog connection.
+    /// Serve until `stop` is set, then return once every request being processed has
+    /// been answered.
     pub fn run(self, stop: &AtomicBool) -> Result<()> {
         let cache = auth::CredentialCache::new(Duration::from_secs(self.settings.auth_cache_secs));
-        let mut sites = Vec::with_capacity(self.settings.workers);
+        let mut libs = Vec::with_capacity(self.settings.workers);
         for _ in 0..self.settings.workers {
-            sites.push(Librarian::open(&self.config_path)?);
+            libs.push(Librarian::open(&self.config_path)?);
         }
-        log::info!("serving {} on http://{} with {} workers", self.config_path.display(), self.addr, sites.len());
-        let ctx = router::Context { cache: &cache, settings: &self.settings };
+        log::info!("serving {} on http://{} with {} workers", self.config_path.display(), self.addr, libs.len());
+        let shared = Shared {
+            pool: Pool { free: Mutex::new(libs), available: Condvar::new() },
+            ctx: router::Context { cache: &cache, settings: &self.settings },
+            stop,
+            open: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+        };
+        let timeout = Duration::from_secs(self.settings.io_timeout_secs);
         std::thread::scope(|s| {
-            for lib in &sites {
-                let server = &self.server;
-                let ctx = &ctx;
-                s.spawn(move || worker(server, lib, ctx, stop));
+            while !stop.load(Ordering::Relaxed) {
+                match self.listener.accept() {
+                    Ok((stream, _)) => {
+                        let open = shared.open.lock().unwrap_or_else(|p| p.into_inner()).len() as u64;
+                        if open >= MAX_CONNECTIONS {
+                            refuse(stream, timeout);
+                            continue;
+                        }
+                        let shared = &shared;
+                        s.spawn(move || connection(stream, shared, timeout));
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(e) => {
+                        log::warn!("cannot accept a connection: {e}");
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+            }
+            // Stop: close connections waiting for a request; those in the middle of
+            // one (reading it, processing it, answering) finish it first.
+            for (stream, idle) in shared.open.lock().unwrap_or_else(|p| p.into_inner()).values() {
+                if idle.load(Ordering::SeqCst) {
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
             }
         });
         log::info!("stopped");
@@ -158,16 +204,56 @@ impl Shim {
     }
 }
 
-fn worker(server: &tiny_http::Server, lib: &Librarian, ctx: &router::Context<'_>, stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        match server.recv_timeout(Duration::from_millis(100)) {
-            Ok(Some(req)) => router::handle(req, lib, ctx),
-            Ok(None) => {}
-            Err(e) => log::warn!("cannot receive a request: {e}"),
+fn refuse(mut stream: TcpStream, timeout: Duration) {
+    let _ = http::configure(&stream, timeout);
+    let reply = response::ApiError::new(503, "busy", "too many connections; try again later").into_response();
+    let _ = http::write_response(&mut stream, &reply, true);
+}
+
+/// Serve one connection: requests one after another until it closes, times out, or
+/// the server stops.
+fn connection(stream: TcpStream, shared: &Shared<'_>, timeout: Duration) {
+    if stream.set_nonblocking(false).is_err() || http::configure(&stream, timeout).is_err() {
+        return;
+    }
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let (Ok(mut writer), Ok(registry_handle)) = (stream.try_clone(), stream.try_clone()) else { return };
+    let idle = Arc::new(AtomicBool::new(true));
+    shared.open.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (registry_handle, Arc::clone(&idle)));
+    let mut reader = BufReader::new(stream);
+    let max_body = shared.ctx.settings.max_body_bytes;
+    loop {
+        idle.store(true, Ordering::SeqCst);
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        // Wait for the first byte of the next request (or EOF, or the timeout).
+        match reader.fill_buf() {
+            Ok(buf) if !buf.is_empty() => idle.store(false, Ordering::SeqCst),
+            _ => break,
+        }
+        // A request that starts after the stop began is refused; one that started
+        // before it (even if its body is still arriving) is served.
+        let after_stop = shared.stop.load(Ordering::SeqCst);
+        let req = match http::read_request(&mut reader, max_body) {
+            Ok(r) => r,
+            Err(http::ReadError::Closed) => break,
+            Err(http::ReadError::Reject(status, code, message)) => {
+                let reply = response::ApiError::new(status, code, message).into_response();
+                let _ = http::write_response(&mut writer, &reply, true);
+                break;
+            }
+        };
+        if after_stop {
+            let _ = http::write_response(&mut writer, &response::ApiError::shutting_down().into_response(), true);
+            break;
+        }
+        let close = req.header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let reply = shared.pool.with(|lib| router::handle(&req, lib, &shared.ctx));
+        let close = close || shared.stop.load(Ordering::Relaxed);
+        if http::write_response(&mut writer, &reply, close).is_err() || close {
+            break;
         }
     }
-    // Shutting down: answer what is already queued, then return.
-    while let Ok(Some(req)) = server.try_recv() {
-        response::send(req, response::ApiError::shutting_down().into_response());
-    }
+    shared.open.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
 }

@@ -1,33 +1,22 @@
 //! Responses: JSON bodies, and errors as `{"error": {"code", "message"}}`.
 
-use std::io::Cursor;
-
-use tiny_http::{Header, Request, Response, StatusCode};
-
+use super::http::HttpResponse;
 use crate::error::Error;
 
-pub(crate) type Reply = Response<Cursor<Vec<u8>>>;
-
-fn header(name: &str, value: &str) -> Option<Header> {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
-}
+pub(crate) type Reply = HttpResponse;
 
 /// A JSON response.
 pub(crate) fn json(status: u16, value: &serde_json::Value) -> Reply {
-    let mut r = Response::from_data(value.to_string().into_bytes()).with_status_code(StatusCode(status));
-    if let Some(h) = header("Content-Type", "application/json") {
-        r.add_header(h);
+    HttpResponse {
+        status,
+        headers: vec![("Content-Type", "application/json".into())],
+        body: value.to_string().into_bytes(),
     }
-    r
 }
 
 /// A plain-text response with the given content type.
 pub(crate) fn text(status: u16, body: String, content_type: &str) -> Reply {
-    let mut r = Response::from_data(body.into_bytes()).with_status_code(StatusCode(status));
-    if let Some(h) = header("Content-Type", content_type) {
-        r.add_header(h);
-    }
-    r
+    HttpResponse { status, headers: vec![("Content-Type", content_type.to_owned())], body: body.into_bytes() }
 }
 
 /// An error the client sees: status, stable code, message.
@@ -58,10 +47,8 @@ impl ApiError {
     pub fn into_response(self) -> Reply {
         let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
         let mut r = json(self.status, &body);
-        if self.status == 401
-            && let Some(h) = header("WWW-Authenticate", "Basic realm=\"librarian\"")
-        {
-            r.add_header(h);
+        if self.status == 401 {
+            r.headers.push(("WWW-Authenticate", "Basic realm=\"librarian\"".into()));
         }
         r
     }
@@ -84,12 +71,5 @@ impl From<Error> for ApiError {
             log::error!("request failed: {e}");
         }
         ApiError::new(status, code, e.to_string())
-    }
-}
-
-/// Send a response; a client that went away is only logged.
-pub(crate) fn send(req: Request, reply: Reply) {
-    if let Err(e) = req.respond(reply) {
-        log::debug!("could not send a response: {e}");
     }
 }

@@ -1,12 +1,10 @@
 //! Routing: which endpoint, what level it needs, and its handler.
 
-use std::io::Read;
-
 use serde::Deserialize;
-use tiny_http::{Method, Request};
 
 use super::ServerConfig;
 use super::auth::{CredentialCache, parse_basic};
+use super::http::HttpRequest;
 use super::metrics;
 use super::response::{self, ApiError, Reply};
 use crate::account::{Account, Level};
@@ -50,34 +48,34 @@ impl Endpoint {
     }
 }
 
-/// The endpoint for a method and path (query strings ignored).
-fn route(method: &Method, url: &str) -> Result<Endpoint, ApiError> {
-    let path = url.split('?').next().unwrap_or("");
+/// The endpoint for a method and path.
+fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
     let (endpoint, allowed) = match path {
-        "/api/v1/ping" => (Endpoint::Ping, Method::Get),
-        "/api/v1/status" => (Endpoint::Status, Method::Get),
-        "/api/v1/files/has" => (Endpoint::FilesHas, Method::Post),
-        "/metrics" => (Endpoint::Metrics, Method::Get),
+        "/api/v1/ping" => (Endpoint::Ping, "GET"),
+        "/api/v1/status" => (Endpoint::Status, "GET"),
+        "/api/v1/files/has" => (Endpoint::FilesHas, "POST"),
+        "/metrics" => (Endpoint::Metrics, "GET"),
         _ => return Err(ApiError::new(404, "not_found", format!("no endpoint {path}"))),
     };
-    if *method != allowed {
+    if method != allowed {
         return Err(ApiError::new(405, "method_not_allowed", format!("{path} takes {allowed}, not {method}")));
     }
     Ok(endpoint)
 }
 
-fn header<'r>(req: &'r Request, name: &'static str) -> Option<&'r str> {
-    req.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str())
-}
-
-fn authorize(req: &Request, lib: &Librarian, ctx: &Context<'_>, access: Access) -> Result<Option<Account>, ApiError> {
+fn authorize(
+    req: &HttpRequest,
+    lib: &Librarian,
+    ctx: &Context<'_>,
+    access: Access,
+) -> Result<Option<Account>, ApiError> {
     let required = match access {
         Access::Open => return Ok(None),
         Access::Metrics if !ctx.settings.metrics_auth => return Ok(None),
         Access::Metrics => Level::ReadOnly,
         Access::Level(l) => l,
     };
-    let (name, password) = parse_basic(header(req, "Authorization"))?.ok_or_else(ApiError::unauthorized)?;
+    let (name, password) = parse_basic(req.header("Authorization"))?.ok_or_else(ApiError::unauthorized)?;
     let account = ctx.cache.authenticate(lib, &name, &password)?;
     if !account.level.allows(required) {
         return Err(ApiError::forbidden(format!(
@@ -88,28 +86,16 @@ fn authorize(req: &Request, lib: &Librarian, ctx: &Context<'_>, access: Access) 
     Ok(Some(account))
 }
 
-/// Read a JSON body: the content type must be JSON and the body within the limit.
-fn json_body<T: for<'de> Deserialize<'de>>(req: &mut Request, ctx: &Context<'_>) -> Result<T, ApiError> {
-    let limit = ctx.settings.max_body_bytes;
-    let too_large = || ApiError::new(413, "too_large", format!("request bodies are limited to {limit} bytes"));
-    if req.body_length().is_some_and(|n| n as u64 > limit) {
-        return Err(too_large());
-    }
-    let is_json = header(req, "Content-Type")
+/// Parse a JSON body (the connection layer has already enforced the size limit).
+fn json_body<T: for<'de> Deserialize<'de>>(req: &HttpRequest) -> Result<T, ApiError> {
+    let is_json = req
+        .header("Content-Type")
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
         return Err(ApiError::bad_request("the body must be JSON (Content-Type: application/json)"));
     }
-    let mut body = Vec::new();
-    req.as_reader()
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut body)
-        .map_err(|e| ApiError::bad_request(format!("cannot read the body: {e}")))?;
-    if body.len() as u64 > limit {
-        return Err(too_large());
-    }
-    serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("malformed request: {e}")))
+    serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("malformed request: {e}")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,8 +104,8 @@ struct HasRequest {
     checksum: Option<String>,
 }
 
-fn files_has(req: &mut Request, lib: &Librarian, ctx: &Context<'_>) -> Result<Reply, ApiError> {
-    let body: HasRequest = json_body(req, ctx)?;
+fn files_has(req: &HttpRequest, lib: &Librarian) -> Result<Reply, ApiError> {
+    let body: HasRequest = json_body(req)?;
     let name = FileName::new(&body.name).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let asked = body.checksum.as_deref().map(Checksum::parse).transpose().map_err(ApiError::from)?;
     let found = lib.catalog().file(&name).map_err(ApiError::from)?;
@@ -138,8 +124,8 @@ fn files_has(req: &mut Request, lib: &Librarian, ctx: &Context<'_>) -> Result<Re
     ))
 }
 
-fn dispatch(req: &mut Request, lib: &Librarian, ctx: &Context<'_>) -> Result<(Reply, Option<String>), ApiError> {
-    let endpoint = route(req.method(), req.url())?;
+fn dispatch(req: &HttpRequest, lib: &Librarian, ctx: &Context<'_>) -> Result<(Reply, Option<String>), ApiError> {
+    let endpoint = route(&req.method, &req.path)?;
     let account = authorize(req, lib, ctx, endpoint.access())?.map(|a| a.name);
     let reply = match endpoint {
         Endpoint::Ping => {
@@ -162,7 +148,7 @@ fn dispatch(req: &mut Request, lib: &Librarian, ctx: &Context<'_>) -> Result<(Re
                 &serde_json::json!({ "site": s.site, "files": s.files, "bytes": s.bytes, "stores": stores }),
             )
         }
-        Endpoint::FilesHas => files_has(req, lib, ctx)?,
+        Endpoint::FilesHas => files_has(req, lib)?,
         Endpoint::Metrics => {
             response::text(200, metrics::render(lib).map_err(ApiError::from)?, "text/plain; version=0.0.4")
         }
@@ -171,18 +157,17 @@ fn dispatch(req: &mut Request, lib: &Librarian, ctx: &Context<'_>) -> Result<(Re
 }
 
 /// Handle one request: route, authenticate, authorise, answer; never panic.
-pub(crate) fn handle(mut req: Request, lib: &Librarian, ctx: &Context<'_>) {
-    let (method, url) = (req.method().to_string(), req.url().split('?').next().unwrap_or("").to_owned());
-    let (reply, status, who) = match dispatch(&mut req, lib, ctx) {
-        Ok((reply, who)) => {
-            let code = reply.status_code().0;
-            (reply, code, who)
-        }
-        Err(e) => {
-            let code = e.status;
-            (e.into_response(), code, None)
-        }
+pub(crate) fn handle(req: &HttpRequest, lib: &Librarian, ctx: &Context<'_>) -> Reply {
+    let (reply, who) = match dispatch(req, lib, ctx) {
+        Ok(ok) => ok,
+        Err(e) => (e.into_response(), None),
     };
-    log::info!("{method} {url} -> {status}{}", who.map(|w| format!(" (account {w})")).unwrap_or_default());
-    response::send(req, reply);
+    log::info!(
+        "{} {} -> {}{}",
+        req.method,
+        req.path,
+        reply.status,
+        who.map(|w| format!(" (account {w})")).unwrap_or_default()
+    );
+    reply
 }
