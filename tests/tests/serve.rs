@@ -47,10 +47,17 @@ const STOP_LIMIT: Duration = Duration::from_secs(10);
 /// A site whose `librarian.toml` gets a `[server]` table with the test limits, plus
 /// `extra` lines.
 fn serve_site(name: &str, extra: &str) -> Site {
+    site_with_server_table(
+        name,
+        &format!("max_body_bytes = {LIMIT}\nio_timeout_secs = {}\n{extra}", IO_TIMEOUT.as_secs()),
+    )
+}
+
+/// A site whose `librarian.toml` ends with `[server]` and `lines`.
+fn site_with_server_table(name: &str, lines: &str) -> Site {
     let site = Site::named(name);
     let base = std::fs::read_to_string(site.config()).unwrap();
-    let table = format!("\n[server]\nmax_body_bytes = {LIMIT}\nio_timeout_secs = {}\n{extra}", IO_TIMEOUT.as_secs());
-    std::fs::write(site.config(), format!("{base}{table}")).unwrap();
+    std::fs::write(site.config(), format!("{base}\n[server]\n{lines}")).unwrap();
     site
 }
 
@@ -294,11 +301,33 @@ struct Req {
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
     chunked: bool,
+    keep_alive: bool,
 }
 
 impl Req {
     fn new(method: &str, path: &str) -> Req {
-        Req { method: method.into(), path: path.into(), headers: Vec::new(), body: None, chunked: false }
+        Req {
+            method: method.into(),
+            path: path.into(),
+            headers: Vec::new(),
+            body: None,
+            chunked: false,
+            keep_alive: false,
+        }
+    }
+
+    /// Leave out `Connection: close` (for [`Req::send_on`]).
+    fn keep_alive(mut self) -> Req {
+        self.keep_alive = true;
+        self
+    }
+
+    /// Send on an open connection and read the response.
+    fn send_on(&self, s: &mut TcpStream, addr: SocketAddr) -> io::Result<Response> {
+        let mut bytes = self.head_bytes(addr);
+        bytes.extend_from_slice(&self.body_bytes());
+        s.write_all(&bytes)?;
+        read_response(s)
     }
 
     fn get(path: &str) -> Req {
@@ -337,7 +366,10 @@ impl Req {
 
     /// The head alone (request line and headers, through the blank line).
     fn head_bytes(&self, addr: SocketAddr) -> Vec<u8> {
-        let mut h = format!("{} {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n", self.method, self.path);
+        let mut h = format!("{} {} HTTP/1.1\r\nHost: {addr}\r\n", self.method, self.path);
+        if !self.keep_alive {
+            h.push_str("Connection: close\r\n");
+        }
         for (k, v) in &self.headers {
             h.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -841,6 +873,107 @@ fn files_has_answers_and_refuses_bad_requests_with_json_errors() {
     srv.stop();
 }
 
+#[test]
+fn absurd_chunk_sizes_are_refused_without_a_panic() {
+    let site = serve_site("serve-chunks", "");
+    add_account(&site, "reader", "read-only", None, READER_PW);
+    let srv = Server::start(&site);
+    let addr = srv.addr;
+    let cases = [
+        ("2^64-1 after one byte", "1\r\n{\r\nffffffffffffffff\r\nabc\r\n0\r\n\r\n"),
+        ("2^64-16 after one byte", "1\r\n{\r\nfffffffffffffff0\r\nabc\r\n0\r\n\r\n"),
+        ("2^64-1 first", "ffffffffffffffff\r\nabc\r\n0\r\n\r\n"),
+        ("more than 64 bits", "1\r\n{\r\n10000000000000000\r\nabc\r\n0\r\n\r\n"),
+        ("negative", "1\r\n{\r\n-1\r\nabc\r\n0\r\n\r\n"),
+        ("not hex", "1\r\n{\r\nzz\r\nabc\r\n0\r\n\r\n"),
+        ("empty size line", "1\r\n{\r\n\r\nabc\r\n0\r\n\r\n"),
+        ("chunk longer than its size", "1\r\n{\"name\"\r\n0\r\n\r\n"),
+    ];
+    let mut wrong = Vec::new();
+    for (what, body) in cases {
+        let head = format!(
+            "POST {HAS} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: {}\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+            basic("reader", READER_PW)
+        );
+        let answer = exchange(addr, format!("{head}{body}").into_bytes());
+        let ok = answer.as_ref().is_ok_and(|r| {
+            let code = serde_json::from_slice::<Value>(&r.body)
+                .ok()
+                .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
+            matches!((r.status, code.as_deref()), (400, Some("bad_request")) | (413, Some("too_large")))
+        });
+        if !ok {
+            match answer {
+                Ok(r) => wrong.push(format!("{what} ({body:?}):\n{r}")),
+                Err(e) => wrong.push(format!("{what} ({body:?}): no response: {e}")),
+            }
+        }
+    }
+    let mut srv = srv;
+    srv.assert_running("after absurd chunk sizes");
+    assert!(
+        wrong.is_empty(),
+        "chunked bodies not refused with 400/413:\n\n{}\n--- server stderr\n{}",
+        wrong.join("\n\n"),
+        srv.stderr_text()
+    );
+    assert_eq!(Req::get(PING).send(addr).status, 200);
+    // A connection thread that panicked shows here as a non-zero exit.
+    srv.stop();
+}
+
+#[test]
+fn keep_alive_connections_serve_several_requests_and_do_not_delay_a_stop() {
+    // io_timeout_secs = 30: an idle keep-alive connection must not hold up SIGTERM.
+    let site = site_with_server_table("serve-keepalive", "io_timeout_secs = 30\n");
+    upload_text(&site, "2026/obs.dat", "photons\n");
+    add_account(&site, "reader", "read-only", None, READER_PW);
+    let mut srv = Server::start(&site);
+    let addr = srv.addr;
+    let mut s = connect(addr).unwrap();
+    let on = |s: &mut TcpStream, req: Req, what: &str| match req.keep_alive().send_on(s, addr) {
+        Ok(r) => r,
+        Err(e) => panic!("{what} on a kept-alive connection: {e}"),
+    };
+    assert_eq!(on(&mut s, Req::get(PING), "ping").ok_json()["site"], "serve-keepalive");
+    assert_eq!(on(&mut s, Req::get(STATUS).auth("reader", READER_PW), "status").ok_json()["files"], 1);
+    let r = on(&mut s, Req::post(HAS).auth("reader", READER_PW).json(r#"{"name": "2026/obs.dat"}"#), "has");
+    assert_eq!(r.ok_json()["present"], true);
+    on(&mut s, Req::get("/nope"), "unknown path").expect_error(404, "not_found", "404 on a kept-alive connection");
+    on(&mut s, Req::get(STATUS), "no credentials").expect_error(401, "unauthorized", "401 on a kept-alive connection");
+    assert_eq!(on(&mut s, Req::get(PING), "ping after errors").status, 200);
+
+    // Two requests written at once (pipelined) get two responses, in order.
+    let mut both = Req::get(STATUS).auth("reader", READER_PW).keep_alive().head_bytes(addr);
+    both.extend_from_slice(&Req::get(PING).keep_alive().head_bytes(addr));
+    s.write_all(&both).unwrap();
+    let first = read_response(&mut s).unwrap();
+    let second = read_response(&mut s).unwrap();
+    assert_eq!(first.ok_json()["files"], 1, "{first}");
+    assert_eq!(second.ok_json()["site"], "serve-keepalive", "{second}");
+
+    // Connection: close is honoured.
+    let mut c = connect(addr).unwrap();
+    assert_eq!(Req::get(PING).send_on(&mut c, addr).unwrap().status, 200);
+    if let Err(e) = closed_by(&mut c, Instant::now() + Duration::from_secs(5)) {
+        panic!("the server kept the connection open after `Connection: close`: {e}");
+    }
+
+    // SIGTERM with `s` idle between requests: exit 0 promptly, `s` closed.
+    thread::sleep(Duration::from_millis(200));
+    srv.signal(libc::SIGTERM);
+    let status = srv.wait_exit(STOP_LIMIT);
+    assert!(
+        status.is_some(),
+        "no exit within {STOP_LIMIT:?} of SIGTERM with an idle keep-alive connection open (io_timeout_secs = 30)"
+    );
+    assert_eq!(status.unwrap().code(), Some(0), "--- stderr\n{}", srv.stderr_text());
+    if let Err(e) = closed_by(&mut s, Instant::now() + Duration::from_secs(2)) {
+        panic!("the idle keep-alive connection outlived the server: {e}");
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // 3. Slow and silent clients
 // ---------------------------------------------------------------------------------
@@ -1177,6 +1310,45 @@ fn sigterm_during_requests_finishes_them_and_exits_0() {
     assert_eq!(status.unwrap().code(), Some(0), "exit after SIGINT\n--- stderr\n{}", srv.stderr_text());
     let after = TcpStream::connect_timeout(&addr, Duration::from_secs(2));
     assert!(matches!(&after, Err(e) if e.kind() == io::ErrorKind::ConnectionRefused), "after SIGINT: {after:?}");
+}
+
+#[test]
+fn sigterm_is_not_held_up_by_a_client_trickling_an_unfinished_request_head() {
+    // The head never completes (one byte every 300 ms, never silent for
+    // io_timeout_secs): there is no request in flight to finish, and the server must
+    // still exit 0 within 10 s of SIGTERM.
+    let site = serve_site("serve-term-trickle", "");
+    let mut srv = Server::start(&site);
+    let addr = srv.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickler = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut s = connect(addr).unwrap();
+            let head = format!("GET {PING} HTTP/1.1\r\nHost: {addr}\r\nX-Trickle: {}", "a".repeat(200));
+            let until = Instant::now() + Duration::from_secs(14);
+            for (i, b) in head.bytes().enumerate() {
+                if stop.load(Ordering::Relaxed) || Instant::now() > until || s.write_all(&[b]).is_err() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(if i < 20 { 0 } else { 300 }));
+            }
+        })
+    };
+    thread::sleep(Duration::from_millis(800));
+    assert_eq!(Req::get(PING).send(addr).status, 200);
+    srv.signal(libc::SIGTERM);
+    let status = srv.wait_exit(STOP_LIMIT);
+    stop.store(true, Ordering::Relaxed);
+    trickler.join().unwrap();
+    let Some(status) = status else {
+        panic!(
+            "librarian serve was still running {STOP_LIMIT:?} after SIGTERM, held up by a client trickling a request \
+             head that never completes\n--- stderr\n{}",
+            srv.stderr_text()
+        );
+    };
+    assert_eq!(status.code(), Some(0), "--- stderr\n{}", srv.stderr_text());
 }
 
 // ---------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ const MAX_HEADERS: usize = 64;
 /// A request with its body read.
 #[derive(Debug)]
 pub(crate) struct HttpRequest {
+    /// False for HTTP/1.0 without `Connection: keep-alive`, or `Connection: close`.
+    pub keep_alive: bool,
     pub method: String,
     /// The path, without the query string.
     pub path: String,
@@ -97,7 +99,12 @@ fn read_line(r: &mut BufReader<TcpStream>, used: &mut usize) -> Result<Option<St
 
 /// Read the next request from a keep-alive connection. The body is read only when it
 /// fits `max_body`; a bigger declared body is rejected with 413 before reading it.
-pub(crate) fn read_request(r: &mut BufReader<TcpStream>, max_body: u64) -> Result<HttpRequest, ReadError> {
+/// `head_done` is called once the request line and headers are in.
+pub(crate) fn read_request(
+    r: &mut BufReader<TcpStream>,
+    max_body: u64,
+    head_done: &dyn Fn(),
+) -> Result<HttpRequest, ReadError> {
     let mut used = 0;
     let bad = |m: &str| ReadError::Reject(400, "bad_request", m.to_owned());
     // Tolerate blank lines between requests (RFC 9112 §2.2).
@@ -131,7 +138,15 @@ pub(crate) fn read_request(r: &mut BufReader<TcpStream>, max_body: u64) -> Resul
         }
         headers.push((k.to_owned(), v.trim().to_owned()));
     }
-    let req_headers = HttpRequest { method: String::new(), path: String::new(), headers, body: Vec::new() };
+    head_done();
+    let req_headers =
+        HttpRequest { keep_alive: true, method: String::new(), path: String::new(), headers, body: Vec::new() };
+    let connection = req_headers.header("Connection").map(str::to_ascii_lowercase);
+    let keep_alive = match connection.as_deref() {
+        Some("close") => false,
+        Some("keep-alive") => true,
+        _ => version != "HTTP/1.0",
+    };
     let too_large = || ReadError::Reject(413, "too_large", format!("request bodies are limited to {max_body} bytes"));
     match req_headers.header("Expect") {
         None => {}
@@ -167,7 +182,7 @@ pub(crate) fn read_request(r: &mut BufReader<TcpStream>, max_body: u64) -> Resul
         }
     };
     let path = target.split('?').next().unwrap_or("").to_owned();
-    Ok(HttpRequest { method: method.to_owned(), path, headers: req_headers.headers, body })
+    Ok(HttpRequest { keep_alive, method: method.to_owned(), path, headers: req_headers.headers, body })
 }
 
 /// Read a chunked body, refusing it as soon as it passes `max_body`.
@@ -190,7 +205,7 @@ fn read_chunked(r: &mut BufReader<TcpStream>, max_body: u64, used: &mut usize) -
                 }
             }
         }
-        if body.len() as u64 + size > max_body {
+        if size > max_body.saturating_sub(body.len() as u64) {
             return Err(ReadError::Reject(413, "too_large", format!("request bodies are limited to {max_body} bytes")));
         }
         let start = body.len();

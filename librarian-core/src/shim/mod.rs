@@ -127,7 +127,7 @@ struct Shared<'a> {
     ctx: router::Context<'a>,
     stop: &'a AtomicBool,
     /// Open connections, by id: a clone of the stream (to shut it at stop) and
-    /// whether it is idle (waiting for the first byte of a request).
+    /// whether a request's head has been received and not yet answered.
     open: Mutex<HashMap<u64, (TcpStream, Arc<AtomicBool>)>>,
     next_id: AtomicU64,
 }
@@ -191,16 +191,46 @@ impl Shim {
                     }
                 }
             }
-            // Stop: close connections waiting for a request; those in the middle of
-            // one (reading it, processing it, answering) finish it first.
-            for (stream, idle) in shared.open.lock().unwrap_or_else(|p| p.into_inner()).values() {
-                if idle.load(Ordering::SeqCst) {
-                    let _ = stream.shutdown(Shutdown::Both);
+            // Stop: close connections that have no complete request head (waiting for
+            // one, or receiving one slowly); those whose request is in (its body
+            // arriving, or being processed or answered) finish, for at most STOP_GRACE.
+            shut(&shared, false);
+            let stopping = std::time::Instant::now();
+            while !shared.open.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+                if stopping.elapsed() > STOP_GRACE {
+                    log::warn!("closing connections still busy {} s after the stop", STOP_GRACE.as_secs());
+                    shut(&shared, true);
+                    break;
                 }
+                std::thread::sleep(Duration::from_millis(20));
             }
         });
         log::info!("stopped");
         Ok(())
+    }
+}
+
+/// How long a stop waits for requests already received before closing them.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Shut connections down: those without a request in progress, or (`all`) every one.
+fn shut(shared: &Shared<'_>, all: bool) {
+    for (stream, busy) in shared.open.lock().unwrap_or_else(|p| p.into_inner()).values() {
+        if all || !busy.load(Ordering::SeqCst) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// Removes a connection from the registry when its thread ends, however it ends.
+struct Registered<'s, 'a> {
+    shared: &'s Shared<'a>,
+    id: u64,
+}
+
+impl Drop for Registered<'_, '_> {
+    fn drop(&mut self) {
+        self.shared.open.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
     }
 }
 
@@ -218,24 +248,25 @@ fn connection(stream: TcpStream, shared: &Shared<'_>, timeout: Duration) {
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let (Ok(mut writer), Ok(registry_handle)) = (stream.try_clone(), stream.try_clone()) else { return };
-    let idle = Arc::new(AtomicBool::new(true));
-    shared.open.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (registry_handle, Arc::clone(&idle)));
+    let busy = Arc::new(AtomicBool::new(false));
+    shared.open.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (registry_handle, Arc::clone(&busy)));
+    let _registered = Registered { shared, id };
     let mut reader = BufReader::new(stream);
     let max_body = shared.ctx.settings.max_body_bytes;
     loop {
-        idle.store(true, Ordering::SeqCst);
+        busy.store(false, Ordering::SeqCst);
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
         // Wait for the first byte of the next request (or EOF, or the timeout).
         match reader.fill_buf() {
-            Ok(buf) if !buf.is_empty() => idle.store(false, Ordering::SeqCst),
+            Ok(buf) if !buf.is_empty() => {}
             _ => break,
         }
-        // A request that starts after the stop began is refused; one that started
-        // before it (even if its body is still arriving) is served.
+        // A request that starts after the stop began is refused; one whose head was
+        // in before it (even if its body is still arriving) is served.
         let after_stop = shared.stop.load(Ordering::SeqCst);
-        let req = match http::read_request(&mut reader, max_body) {
+        let req = match http::read_request(&mut reader, max_body, &|| busy.store(true, Ordering::SeqCst)) {
             Ok(r) => r,
             Err(http::ReadError::Closed) => break,
             Err(http::ReadError::Reject(status, code, message)) => {
@@ -248,12 +279,10 @@ fn connection(stream: TcpStream, shared: &Shared<'_>, timeout: Duration) {
             let _ = http::write_response(&mut writer, &response::ApiError::shutting_down().into_response(), true);
             break;
         }
-        let close = req.header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let reply = shared.pool.with(|lib| router::handle(&req, lib, &shared.ctx));
-        let close = close || shared.stop.load(Ordering::Relaxed);
+        let close = !req.keep_alive || shared.stop.load(Ordering::SeqCst);
         if http::write_response(&mut writer, &reply, close).is_err() || close {
             break;
         }
     }
-    shared.open.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
 }
