@@ -71,6 +71,11 @@ pub enum PeerCommand {
         /// Peer name.
         name: String,
     },
+    /// Check a peer: it answers as that site and accepts our credentials.
+    Ping {
+        /// Peer name.
+        name: String,
+    },
 }
 
 /// The password: from `file`, else `$LIBRARIAN_PASSWORD`, else asked on the terminal
@@ -126,5 +131,6 @@ pub fn peer(lib: &Librarian, cmd: &PeerCommand, out: &Out) -> Result<(), Error> 
         }
         PeerCommand::Enable { name } => out.peer(&lib.set_peer_transfers(name, true)?),
         PeerCommand::Disable { name } => out.peer(&lib.set_peer_transfers(name, false)?),
+        PeerCommand::Ping { name } => out.peer_ping(&lib.ping_peer(name)?),
     }
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use librarian_core::catalog::TaskRecord;
 use librarian_core::{
-    Account, CheckStatus, Error, File, Librarian, Peer, SiteStatus, StoreStatus, TaskKind, TaskOutcome, TaskStatus,
-    Upload, UploadStatus, VerifyReport,
+    Account, CheckStatus, Error, File, Librarian, Peer, PeerPing, SiteStatus, StoreStatus, TaskKind, TaskOutcome,
+    TaskStatus, Upload, UploadStatus, VerifyReport,
 };
 use serde::Serialize;
 
@@ -320,6 +320,17 @@ impl Out {
                 r["last_message"].as_str().unwrap_or("")
             );
         }
+        Ok(())
+    }
+
+    pub fn peer_ping(&self, p: &PeerPing) -> Result<(), Error> {
+        if self.json {
+            return self.emit(p);
+        }
+        println!(
+            "{} at {}: librarian {}, our credentials accepted, ping {:.1} ms",
+            p.site, p.url, p.version, p.latency_ms
+        );
         Ok(())
     }
 }

@@ -8,7 +8,23 @@ use crate::account::{self, Account, Level, Password};
 use crate::config::validate_site_name;
 use crate::error::{Error, Result};
 use crate::librarian::Librarian;
+use crate::peer::client::PeerClient;
 use crate::peer::{self, Peer};
+
+/// The result of [`Librarian::ping_peer`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PeerPing {
+    /// The peer's name here.
+    pub peer: String,
+    /// Its URL.
+    pub url: String,
+    /// The site name it answers with (equal to `peer`, or the ping fails).
+    pub site: String,
+    /// Its librarian version.
+    pub version: String,
+    /// Milliseconds for the unauthenticated ping.
+    pub latency_ms: f64,
+}
 
 fn validate_account_name(name: &str) -> Result<()> {
     validate_site_name(name).map_err(|_| {
@@ -94,6 +110,27 @@ impl Librarian {
     /// Remove a peer; refused while accounts belong to it.
     pub fn remove_peer(&self, name: &str) -> Result<()> {
         self.catalog().delete_peer(name)
+    }
+
+    /// Check a peer: it answers `ping` as the site we call it, and accepts our
+    /// credentials. [`Error::PeerUnreachable`] when it cannot be reached,
+    /// [`Error::PeerRefused`] when it answers but refuses (or is another site).
+    pub fn ping_peer(&self, name: &str) -> Result<PeerPing> {
+        let (peer, password) = self.catalog().peer_with_password(name)?;
+        let client = PeerClient::new(peer.clone(), &password);
+        let started = std::time::Instant::now();
+        let (site, version) = client.ping()?;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if site != peer.name {
+            return Err(Error::PeerRefused {
+                peer: peer.name.clone(),
+                status: 200,
+                code: "wrong_site".into(),
+                message: format!("{} answers as site {site:?}, not {:?}", peer.url, peer.name),
+            });
+        }
+        client.status()?;
+        Ok(PeerPing { peer: peer.name, url: peer.url, site, version, latency_ms })
     }
 
     /// Allow (`true`) or stop (`false`) new transfers to a peer.

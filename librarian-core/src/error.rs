@@ -149,6 +149,27 @@ pub enum Error {
         /// The account name given.
         account: String,
     },
+    /// Another Librarian could not be reached (connection refused, timeout, DNS, TLS).
+    /// Retry later; nothing is lost.
+    #[error("peer {peer} is unreachable: {detail}")]
+    PeerUnreachable {
+        /// The peer.
+        peer: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// Another Librarian answered and refused the call.
+    #[error("peer {peer} refused the call (HTTP {status}, {code}): {message}")]
+    PeerRefused {
+        /// The peer.
+        peer: String,
+        /// HTTP status.
+        status: u16,
+        /// The peer's error code.
+        code: String,
+        /// The peer's message.
+        message: String,
+    },
     /// A configuration file is missing, unreadable or malformed.
     #[error("configuration {path}: {message}")]
     Config {
@@ -207,6 +228,8 @@ impl Error {
             Error::CrossDevice { .. } => "cross_device",
             Error::Busy { .. } => "busy",
             Error::Unauthorized { .. } => "unauthorized",
+            Error::PeerUnreachable { .. } => "peer_unreachable",
+            Error::PeerRefused { .. } => "peer_refused",
             Error::Config { .. } => "config",
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::InvalidArgument(_) => "invalid_argument",

@@ -40,6 +40,7 @@ pub mod tasks;
 mod tree;
 mod verify;
 
+pub use access::PeerPing;
 pub use account::{Account, Level, Password};
 pub use catalog::{DeletionPolicy, FileKind, SearchQuery};
 pub use checksum::{Algorithm, Checksum};

@@ -1,5 +1,5 @@
 //! The exception hierarchy: `librarian.LibrarianError` and one subclass per core
-//! [`Error`] variant (plus `PeerUnreachable`, reserved for the network layer).
+//! [`Error`] variant.
 //!
 //! The classes are made with `type(name, bases, dict)` when the module loads, so that
 //! `InvalidName`, `InvalidArgument` and `InvalidChecksum` can also subclass
@@ -36,6 +36,7 @@ enum Exc {
     DatabaseError,
     IoError,
     PeerUnreachable,
+    PeerRefused,
 }
 
 /// Python name, `code`, whether it also subclasses `ValueError`, docstring.
@@ -43,7 +44,7 @@ type Spec = (&'static str, &'static str, bool, &'static str);
 
 impl Exc {
     /// Every class, base first (the order the classes are built and stored in).
-    const ALL: [Exc; 20] = [
+    const ALL: [Exc; 21] = [
         Exc::Base,
         Exc::InvalidName,
         Exc::NotFound,
@@ -64,6 +65,7 @@ impl Exc {
         Exc::DatabaseError,
         Exc::IoError,
         Exc::PeerUnreachable,
+        Exc::PeerRefused,
     ];
 
     fn spec(self) -> Spec {
@@ -106,6 +108,7 @@ impl Exc {
             Exc::PeerUnreachable => {
                 ("PeerUnreachable", "peer_unreachable", false, "Another Librarian could not be reached.")
             }
+            Exc::PeerRefused => ("PeerRefused", "peer_refused", false, "Another Librarian answered and refused."),
         }
     }
 
@@ -131,6 +134,8 @@ impl Exc {
             Error::InvalidArgument(_) => Exc::InvalidArgument,
             Error::Database { .. } => Exc::DatabaseError,
             Error::Io { .. } => Exc::IoError,
+            Error::PeerUnreachable { .. } => Exc::PeerUnreachable,
+            Error::PeerRefused { .. } => Exc::PeerRefused,
             _ => Exc::Base,
         }
     }

@@ -12,7 +12,7 @@ import pytest
 import librarian
 from librarian import _librarian
 
-# Python class -> core Error::code(), one per core Error variant (+ PeerUnreachable).
+# Python class -> core Error::code(), one per core Error variant.
 CODES = {
     "InvalidName": "invalid_name",
     "NotFound": "not_found",
@@ -33,6 +33,7 @@ CODES = {
     "DatabaseError": "database",
     "IoError": "io",
     "PeerUnreachable": "peer_unreachable",
+    "PeerRefused": "peer_refused",
 }
 VALUE_ERRORS = {"InvalidName", "InvalidArgument", "InvalidChecksum"}
 CLASSES = [

@@ -1,5 +1,7 @@
-//! Other Librarians we call: their address and the credentials we use there.
-//! (The HTTP client and wire types come with the shim.)
+//! Other Librarians we call: their address, the credentials we use there, and the
+//! HTTP client ([`client`]).
+
+pub mod client;
 
 use jiff::Timestamp;
 use serde::Serialize;

@@ -33,6 +33,7 @@ from ._librarian import (
     LibrarianError,
     NotFound,
     Peer,
+    PeerRefused,
     PeerUnreachable,
     RemoteInstance,
     SchemaTooNew,
@@ -82,4 +83,5 @@ __all__ = [
     "DatabaseError",
     "IoError",
     "PeerUnreachable",
+    "PeerRefused",
 ]

@@ -41,6 +41,7 @@ __all__ = [
     "DatabaseError",
     "IoError",
     "PeerUnreachable",
+    "PeerRefused",
 ]
 
 _StrPath: TypeAlias = Union[str, "os.PathLike[str]"]
@@ -652,3 +653,7 @@ class IoError(LibrarianError):
 
 class PeerUnreachable(LibrarianError):
     """Another Librarian could not be reached. ``code == "peer_unreachable"``."""
+
+class PeerRefused(LibrarianError):
+    """Another Librarian answered and refused the call (its HTTP status and error code
+    are in the message). ``code == "peer_refused"``."""
