@@ -104,40 +104,7 @@ impl Catalog {
         moved_from: Option<&Path>,
         now: Timestamp,
     ) -> Result<IntentClaim> {
-        let moved_from = moved_from.map(utf8).transpose()?;
-        let staging_dir = utf8(staging_dir)?;
-        let mut conn = self.conn();
-        let tx =
-            conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::db("starting an ingest"))?;
-        let existing = tx
-            .query_row("SELECT id FROM files WHERE name = ?1", [name.as_str()], |r| r.get::<_, i64>(0))
-            .optional()
-            .map_err(Error::db("checking the name"))?;
-        if existing.is_some() {
-            drop(tx);
-            drop(conn);
-            return Ok(IntentClaim::Catalogued(self.require_file(name)?));
-        }
-        let held = tx
-            .query_row(
-                &format!("SELECT {INTENT_COLUMNS} FROM ingest_intents WHERE name = ?1"),
-                [name.as_str()],
-                intent_from_row,
-            )
-            .optional()
-            .map_err(Error::db("checking the name"))?;
-        if let Some(h) = held {
-            return Ok(IntentClaim::Held(h));
-        }
-        check_nesting(&tx, name)?;
-        tx.execute(
-            "INSERT INTO ingest_intents (name, store_id, staging_dir, moved_from, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![name.as_str(), store.0, staging_dir, moved_from, ts_to_sql(now)],
-        )
-        .map_err(Error::db("recording an ingest intent"))?;
-        let id = IntentId(tx.last_insert_rowid());
-        tx.commit().map_err(Error::db("recording an ingest intent"))?;
-        Ok(IntentClaim::Claimed(id))
+        self.claim(None, name, store, staging_dir, moved_from, now)
     }
 
     /// Like [`Catalog::claim_name`], for adding the first local copy of a file that is
@@ -152,15 +119,37 @@ impl Catalog {
         moved_from: Option<&Path>,
         now: Timestamp,
     ) -> Result<IntentClaim> {
+        self.claim(Some(file), name, store, staging_dir, moved_from, now)
+    }
+
+    /// The claim of a new name (`copy_of` = `None`) or of a first local copy.
+    fn claim(
+        &self,
+        copy_of: Option<FileId>,
+        name: &FileName,
+        store: StoreId,
+        staging_dir: &Path,
+        moved_from: Option<&Path>,
+        now: Timestamp,
+    ) -> Result<IntentClaim> {
         let moved_from = moved_from.map(utf8).transpose()?;
         let staging_dir = utf8(staging_dir)?;
         let mut conn = self.conn();
         let tx =
             conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::db("starting an ingest"))?;
-        let local: i64 = tx
-            .query_row("SELECT COUNT(*) FROM instances WHERE file_id = ?1", [file.0], |r| r.get(0))
-            .map_err(Error::db("checking local copies"))?;
-        if local > 0 {
+        let done = match copy_of {
+            None => tx
+                .query_row("SELECT 1 FROM files WHERE name = ?1", [name.as_str()], |_| Ok(()))
+                .optional()
+                .map_err(Error::db("checking the name"))?
+                .is_some(),
+            Some(file) => tx
+                .query_row("SELECT 1 FROM instances WHERE file_id = ?1 LIMIT 1", [file.0], |_| Ok(()))
+                .optional()
+                .map_err(Error::db("checking local copies"))?
+                .is_some(),
+        };
+        if done {
             drop(tx);
             drop(conn);
             return Ok(IntentClaim::Catalogued(self.require_file(name)?));
@@ -175,6 +164,9 @@ impl Catalog {
             .map_err(Error::db("checking the name"))?;
         if let Some(h) = held {
             return Ok(IntentClaim::Held(h));
+        }
+        if copy_of.is_none() {
+            check_nesting(&tx, name)?;
         }
         tx.execute(
             "INSERT INTO ingest_intents (name, store_id, staging_dir, moved_from, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
