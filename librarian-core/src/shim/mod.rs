@@ -13,7 +13,9 @@
 //! - JSON errors with a stable `code` and the right status; a client's mistake is
 //!   never a 500;
 //! - graceful stop: when the stop flag is set, the listener closes, idle connections
-//!   are shut, and requests being processed finish.
+//!   are shut, and requests being processed finish;
+//! - a scheduler thread runs the background tasks that are due, as `tasks run`
+//!   does (the task leases keep it from overlapping with cron).
 
 mod auth;
 mod http;
@@ -170,7 +172,9 @@ impl Shim {
             next_id: AtomicU64::new(0),
         };
         let timeout = Duration::from_secs(self.settings.io_timeout_secs);
+        let scheduler_site = Librarian::open(&self.config_path)?;
         std::thread::scope(|s| {
+            s.spawn(|| scheduler(&scheduler_site, stop));
             while !stop.load(Ordering::Relaxed) {
                 match self.listener.accept() {
                     Ok((stream, _)) => {
@@ -207,6 +211,29 @@ impl Shim {
         });
         log::info!("stopped");
         Ok(())
+    }
+}
+
+/// How often the server's scheduler looks for due tasks.
+const SCHEDULER_TICK: Duration = Duration::from_secs(1);
+
+/// Run due background tasks until `stop`, as `librarian tasks run` would; the task
+/// leases keep this from overlapping with cron runs of the same tasks.
+fn scheduler(lib: &Librarian, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        match lib.run_tasks(&[]) {
+            Ok(outcomes) => {
+                for o in outcomes.iter().filter(|o| o.finished_at.is_some()) {
+                    log::info!("task {}: {} ({})", o.task, o.status.as_str(), o.message);
+                }
+            }
+            Err(e) => log::warn!("cannot run background tasks: {e}"),
+        }
+        let mut waited = Duration::ZERO;
+        while waited < SCHEDULER_TICK && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+            waited += Duration::from_millis(50);
+        }
     }
 }
 
