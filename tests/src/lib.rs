@@ -563,3 +563,43 @@ pub fn raw_catalog(db: &Path) -> Option<RawCatalog> {
     }
     Some(raw)
 }
+
+/// A `librarian serve --listen 127.0.0.1:0` process (stderr discarded), killed when
+/// dropped. `url` is `http://ADDR` from its first stdout line.
+#[derive(Debug)]
+pub struct Served {
+    /// The server process.
+    pub child: std::process::Child,
+    /// Its base URL.
+    pub url: String,
+}
+
+impl Served {
+    /// Start serving `site`.
+    pub fn start(site: &Site) -> Served {
+        use std::io::BufRead;
+        let mut child = site
+            .cmd()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn librarian serve");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let Some(addr) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
+            let _ = child.kill();
+            panic!("unexpected first line of librarian serve: {line:?}");
+        };
+        Served { url: format!("http://{addr}"), child }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -3,37 +3,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
 use librarian_e2e::*;
-
-/// A `librarian serve` process, killed when dropped.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(site: &Site) -> Served {
-    let mut child = site
-        .cmd()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    Served { url: format!("http://{addr}"), child }
-}
 
 fn pw_file(site: &Site, name: &str, pw: &str) -> String {
     let p = site.tmp().join(name);
@@ -47,7 +17,7 @@ fn ping_tells_reachable_refusing_and_unreachable_peers_apart() {
     let b = Site::named("site-b");
     b.run(["account", "add", "site-a", "--level", "read-only", "--password-file", &pw_file(&b, "pw", "a-at-b-secret")])
         .ok();
-    let served = serve(&b);
+    let served = Served::start(&b);
 
     let good = pw_file(&a, "good", "a-at-b-secret");
     let bad = pw_file(&a, "bad", "not-the-secret");

@@ -142,34 +142,23 @@ fn overlapping_runs_never_run_a_task_at_the_same_time() {
 
 #[test]
 fn serve_runs_due_tasks_on_their_schedule() {
-    use std::io::{BufRead, BufReader};
     let site = Site::new();
     let base = std::fs::read_to_string(site.config()).unwrap();
     std::fs::write(site.config(), format!("{base}\n[tasks.cleanup-staging]\nevery = \"1s\"\n")).unwrap();
-    let mut child = site
-        .cmd()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.starts_with("listening on "), "{line:?}");
+    let mut served = Served::start(&site);
     // Stale data appearing while the server runs is cleaned up by its scheduler,
     // without any `tasks run`.
     stale_staging(&site, "dead-while-serving", 2);
     let started = std::time::Instant::now();
     while !list_dir(&site.staging()).is_empty() {
         if started.elapsed() > std::time::Duration::from_secs(15) {
-            let _ = child.kill();
             panic!("the server's scheduler did not clean the staging area");
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     // SAFETY: signalling our own child process.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let status = child.wait().unwrap();
+    unsafe { libc::kill(served.child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = served.child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "serve exited with {status}");
     let list = site.json(["tasks", "list"]);
     assert_eq!(list.json()[0]["last_result"], "ok", "{list}");

@@ -88,6 +88,18 @@ fn nesting_error(name: &FileName, other: &str) -> Error {
     ))
 }
 
+/// Delete our intent and commit `tx`; if the intent is gone, someone recovered it as
+/// if we were dead, so nothing is committed.
+fn release_and_commit(tx: rusqlite::Transaction<'_>, intent: IntentId, name: &str) -> Result<()> {
+    let gone = tx
+        .execute("DELETE FROM ingest_intents WHERE id = ?1", [intent.0])
+        .map_err(Error::db("dropping an ingest intent"))?;
+    if gone != 1 {
+        return Err(Error::Busy { name: name.to_owned() });
+    }
+    tx.commit().map_err(Error::db("committing an ingest"))
+}
+
 impl Catalog {
     /// Fail unless `name` can be catalogued without nesting in, or around, another name.
     pub fn check_nesting(&self, name: &FileName) -> Result<()> {
@@ -202,13 +214,7 @@ impl Catalog {
             insert_entries(&tx, file, entries)?;
         }
         insert_instance(&tx, file, store, rel_path, policy, now)?;
-        let gone = tx
-            .execute("DELETE FROM ingest_intents WHERE id = ?1", [intent.0])
-            .map_err(Error::db("dropping an ingest intent"))?;
-        if gone != 1 {
-            return Err(Error::Busy { name: rel_path.display().to_string() });
-        }
-        tx.commit().map_err(Error::db("committing an ingest"))
+        release_and_commit(tx, intent, &rel_path.display().to_string())
     }
 
     /// In one transaction: insert the file, its entries and its instance, and drop the intent.
@@ -227,14 +233,7 @@ impl Catalog {
             .map_err(Error::db("committing an ingest"))?;
         let file_id = insert_file(&tx, file, now)?;
         insert_instance(&tx, file_id, store, rel_path, policy, now)?;
-        let gone = tx
-            .execute("DELETE FROM ingest_intents WHERE id = ?1", [intent.0])
-            .map_err(Error::db("dropping an ingest intent"))?;
-        if gone != 1 {
-            // Someone recovered our intent as if we were dead: do not commit.
-            return Err(Error::Busy { name: file.name.to_string() });
-        }
-        tx.commit().map_err(Error::db("committing an ingest"))
+        release_and_commit(tx, intent, file.name.as_str())
     }
 
     /// Forget an intent (its ingest finished or was rolled back).
