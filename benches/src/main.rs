@@ -26,7 +26,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("small", "(d, Rust) 1,000 separate uploads of 4 KiB files through the core"),
     ("catalog", "(e) info and name-prefix search in a catalog of 1,000,000 files"),
     ("memory", "(f) peak RSS of the librarian CLI uploading a 4 GiB file"),
-    ("http", "(issue 3) authenticated GET /api/v1/status, 8 connections, credential cache on and off"),
+    ("http", "(issue 3) authenticated GET /api/v1/status, 8 connections, credential cache on and off, and over HTTPS"),
 ];
 
 const USAGE: &str = "usage: librarian-benches [OPTIONS] <all|NAME>...

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use clap::Subcommand;
-use librarian_core::{Error, Level, Librarian, Password};
+use librarian_core::{Error, FileName, Level, Librarian, Password};
 
 use crate::output::Out;
 
@@ -76,6 +76,16 @@ pub enum PeerCommand {
         /// Peer name.
         name: String,
     },
+    /// Tell a peer that this site holds these files, so it records remote instances
+    /// here (e.g. after both sites got the same data by other means). The calls go
+    /// through the outbox: `tasks run` delivers them, now or once the peer is back.
+    Announce {
+        /// Peer name.
+        name: String,
+        /// Catalog names of files with an available copy here.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
 }
 
 /// The password: from `file`, else `$LIBRARIAN_PASSWORD`, else asked on the terminal
@@ -132,5 +142,9 @@ pub fn peer(lib: &Librarian, cmd: &PeerCommand, out: &Out) -> Result<(), Error> 
         PeerCommand::Enable { name } => out.peer(&lib.set_peer_transfers(name, true)?),
         PeerCommand::Disable { name } => out.peer(&lib.set_peer_transfers(name, false)?),
         PeerCommand::Ping { name } => out.peer_ping(&lib.ping_peer(name)?),
+        PeerCommand::Announce { name, files } => {
+            let names = files.iter().map(|f| FileName::new(f)).collect::<Result<Vec<_>, _>>()?;
+            crate::notices::calls(out, &lib.announce(name, &names)?)
+        }
     }
 }

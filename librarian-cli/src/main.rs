@@ -5,6 +5,7 @@
 
 mod access;
 mod demo;
+mod notices;
 mod output;
 mod progress;
 
@@ -59,6 +60,12 @@ enum Command {
     /// Manage the other Librarians this site calls.
     #[command(subcommand)]
     Peer(access::PeerCommand),
+    /// Calls queued for peers (delivered by the deliver-outbox task).
+    #[command(subcommand)]
+    Outbox(notices::OutboxCommand),
+    /// Events: what an operator must know (unreachable peers, refused calls, conflicts).
+    #[command(subcommand)]
+    Events(notices::EventsCommand),
     /// Ingest a file or a directory (book) under NAME, verified on the way in.
     Upload(UploadArgs),
     /// Show a file with its instances and remote instances.
@@ -136,7 +143,7 @@ enum TasksCommand {
     /// Run every task that is due, once, and exit (0 only if none failed). Tasks that
     /// another run is executing are skipped.
     Run {
-        /// Run only these tasks, now, whatever their schedule (tasks: cleanup-staging).
+        /// Run only these tasks, now, whatever their schedule (tasks: cleanup-staging, deliver-outbox).
         #[arg(long, value_name = "TASK", num_args = 1..)]
         only: Vec<String>,
     },
@@ -237,6 +244,8 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
         }
         Command::Account(ac) => access::account(&open(cli)?, ac, out)?,
         Command::Peer(pc) => access::peer(&open(cli)?, pc, out)?,
+        Command::Outbox(oc) => notices::outbox(&open(cli)?, oc, out)?,
+        Command::Events(ec) => notices::events(&open(cli)?, ec, out)?,
         Command::Upload(a) => {
             let name = name_arg(&a.name)?;
             let opts = UploadOptions {

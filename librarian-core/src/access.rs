@@ -9,7 +9,7 @@ use crate::config::validate_site_name;
 use crate::error::{Error, Result};
 use crate::librarian::Librarian;
 use crate::peer::client::PeerClient;
-use crate::peer::{self, Peer};
+use crate::peer::{self, ClientTls, Peer};
 
 /// The result of [`Librarian::ping_peer`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -116,8 +116,8 @@ impl Librarian {
     /// credentials. [`Error::PeerUnreachable`] when it cannot be reached,
     /// [`Error::PeerRefused`] when it answers but refuses (or is another site).
     pub fn ping_peer(&self, name: &str) -> Result<PeerPing> {
-        let (peer, password) = self.catalog().peer_with_password(name)?;
-        let client = PeerClient::new(peer.clone(), &password);
+        let client = self.peer_client(name)?;
+        let peer = client.peer().clone();
         let started = std::time::Instant::now();
         let (site, version) = client.ping()?;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -131,6 +131,16 @@ impl Librarian {
         }
         client.status()?;
         Ok(PeerPing { peer: peer.name, url: peer.url, site, version, latency_ms })
+    }
+
+    /// A client for peer `name`, with the password we use there and the trust roots of
+    /// the site's `[client]` table (`ca_bundle`, read now). [`Error::InvalidArgument`]
+    /// for a stored plain `http://` URL to a host that is not loopback;
+    /// [`Error::Config`] for an unreadable CA bundle.
+    pub fn peer_client(&self, name: &str) -> Result<PeerClient> {
+        let (peer, password) = self.catalog().peer_with_password(name)?;
+        let tls = ClientTls::load(&self.config().client, self.config_path())?;
+        PeerClient::new(peer, &password, &tls)
     }
 
     /// Allow (`true`) or stop (`false`) new transfers to a peer.

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ObjectKind, Result};
+use crate::outbox::OutboxConfig;
+use crate::peer::ClientConfig;
 use crate::shim::ServerConfig;
 use crate::tasks::TaskConfig;
 
@@ -30,6 +32,12 @@ pub struct Config {
     /// Settings of `librarian serve` (`[server]`).
     #[serde(default, skip_serializing_if = "ServerConfig::is_default")]
     pub server: ServerConfig,
+    /// How this site calls its peers (`[client]`): TLS trust roots.
+    #[serde(default, skip_serializing_if = "ClientConfig::is_default")]
+    pub client: ClientConfig,
+    /// Delivery of calls to peers (`[outbox]`).
+    #[serde(default, skip_serializing_if = "OutboxConfig::is_default")]
+    pub outbox: OutboxConfig,
 }
 
 fn default_database() -> PathBuf {
@@ -45,6 +53,8 @@ impl Config {
             database: default_database(),
             tasks: BTreeMap::new(),
             server: ServerConfig::default(),
+            client: ClientConfig::default(),
+            outbox: OutboxConfig::default(),
         })
     }
 
@@ -61,21 +71,28 @@ impl Config {
         validate_site_name(&cfg.name).map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
         crate::tasks::validate_config(&cfg.tasks)
             .and_then(|()| cfg.server.validate())
+            .and_then(|()| cfg.outbox.validate())
             .map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
         Ok(cfg)
     }
 
     /// The database path, resolved against the directory of `config_path`.
     pub fn database_path(&self, config_path: &Path) -> PathBuf {
-        match config_path.parent() {
-            Some(dir) if self.database.is_relative() => dir.join(&self.database),
-            _ => self.database.clone(),
-        }
+        resolve(config_path, &self.database)
     }
 
     /// The configuration text.
     pub fn to_toml(&self) -> Result<String> {
         toml::to_string(self).map_err(|e| Error::InvalidArgument(e.to_string()))
+    }
+}
+
+/// A path from the configuration file: a relative one is relative to the directory
+/// of `config_path`.
+pub fn resolve(config_path: &Path, path: &Path) -> PathBuf {
+    match config_path.parent() {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_owned(),
     }
 }
 

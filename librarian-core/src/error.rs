@@ -26,6 +26,8 @@ pub enum ObjectKind {
     Account,
     /// Another Librarian.
     Peer,
+    /// An event (by id).
+    Event,
 }
 
 impl std::fmt::Display for ObjectKind {
@@ -38,6 +40,7 @@ impl std::fmt::Display for ObjectKind {
             ObjectKind::Instance => "instance",
             ObjectKind::Account => "account",
             ObjectKind::Peer => "peer",
+            ObjectKind::Event => "event",
         })
     }
 }

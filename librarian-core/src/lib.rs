@@ -28,10 +28,12 @@ pub mod catalog;
 pub mod checksum;
 pub mod config;
 mod error;
+pub mod events;
 mod ingest;
 mod librarian;
 pub mod model;
 mod name;
+pub mod outbox;
 pub mod peer;
 mod progress;
 pub mod shim;
@@ -46,6 +48,7 @@ pub use catalog::{DeletionPolicy, FileKind, SearchQuery};
 pub use checksum::{Algorithm, Checksum};
 pub use config::Config;
 pub use error::{Error, ObjectKind, Result};
+pub use events::{Category, Event, NewEvent, Severity};
 pub use ingest::UploadOptions;
 pub use librarian::{DEFAULT_STORE, Librarian, StoreSpec};
 pub use model::{
@@ -53,6 +56,7 @@ pub use model::{
     StoreStatus, Upload, UploadStatus, VerifyReport,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
+pub use outbox::{CallKind, DeliveryReport, OutboxCall, PeerQueue};
 pub use peer::Peer;
 pub use progress::{NoProgress, Progress};
 pub use tasks::{TaskKind, TaskOutcome, TaskStatus};

@@ -25,6 +25,9 @@ fn _librarian(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyAccount>()?;
     m.add_class::<types::PyPeer>()?;
     m.add_class::<types::PyTaskOutcome>()?;
+    m.add_class::<types::PyEvent>()?;
+    m.add_class::<types::PyOutboxCall>()?;
+    m.add_class::<types::PyDeliveryReport>()?;
     errors::register(m)?;
     Ok(())
 }

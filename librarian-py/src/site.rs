@@ -12,7 +12,8 @@ use pyo3::prelude::*;
 use crate::args;
 use crate::errors::OrRaise;
 use crate::types::{
-    PyAccount, PyFile, PyInstance, PyPeer, PyRemoteInstance, PySiteStatus, PyStore, PyTaskOutcome, PyVerifyReport,
+    PyAccount, PyDeliveryReport, PyEvent, PyFile, PyInstance, PyOutboxCall, PyPeer, PyRemoteInstance, PySiteStatus,
+    PyStore, PyTaskOutcome, PyVerifyReport,
 };
 
 /// A site's Librarian: its configuration and catalog.
@@ -270,6 +271,45 @@ impl PyLibrarian {
     /// Stop new transfers to a peer.
     fn disable_peer(&self, py: Python<'_>, name: String) -> PyResult<PyPeer> {
         py.detach(|| self.inner.set_peer_transfers(&name, false)).or_raise(py).map(PyPeer)
+    }
+
+    /// Open events, newest first (every event, cleared ones too, with `all`).
+    #[pyo3(signature = (all=false))]
+    fn events(&self, py: Python<'_>, all: bool) -> PyResult<Vec<PyEvent>> {
+        let events = py.detach(|| self.inner.events(all)).or_raise(py)?;
+        Ok(events.into_iter().map(PyEvent).collect())
+    }
+
+    /// Clear open event `id`; returns it, cleared.
+    fn clear_event(&self, py: Python<'_>, id: i64) -> PyResult<PyEvent> {
+        py.detach(|| self.inner.clear_event(id)).or_raise(py).map(PyEvent)
+    }
+
+    /// Queue `holds` calls telling `peer` that this site holds each file in `names`;
+    /// returns the calls queued.
+    fn announce(&self, py: Python<'_>, peer: String, names: &Bound<'_, PyAny>) -> PyResult<Vec<PyOutboxCall>> {
+        let names = args::file_names(py, Some(names))?;
+        let calls = py.detach(|| self.inner.announce(&peer, &names)).or_raise(py)?;
+        Ok(calls.into_iter().map(PyOutboxCall).collect())
+    }
+
+    /// Queued calls (to `peer` only, when given), oldest first.
+    #[pyo3(signature = (peer=None))]
+    fn outbox(&self, py: Python<'_>, peer: Option<String>) -> PyResult<Vec<PyOutboxCall>> {
+        let calls = py.detach(|| self.inner.outbox(peer.as_deref())).or_raise(py)?;
+        Ok(calls.into_iter().map(PyOutboxCall).collect())
+    }
+
+    /// Make queued calls (to `peer`, when given) due now; returns how many.
+    #[pyo3(signature = (peer=None))]
+    fn retry_outbox(&self, py: Python<'_>, peer: Option<String>) -> PyResult<usize> {
+        py.detach(|| self.inner.retry_outbox(peer.as_deref())).or_raise(py)
+    }
+
+    /// Send the queued calls that are due, per peer in order (the `deliver-outbox`
+    /// task).
+    fn deliver_outbox(&self, py: Python<'_>) -> PyResult<PyDeliveryReport> {
+        py.detach(|| self.inner.deliver_outbox()).or_raise(py).map(PyDeliveryReport)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

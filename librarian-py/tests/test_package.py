@@ -48,6 +48,9 @@ CLASSES = [
     "Account",
     "Peer",
     "TaskOutcome",
+    "Event",
+    "OutboxCall",
+    "DeliveryReport",
 ]
 
 

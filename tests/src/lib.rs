@@ -575,12 +575,17 @@ pub struct Served {
 }
 
 impl Served {
-    /// Start serving `site`.
+    /// Start serving `site` on a port of the system's choosing.
     pub fn start(site: &Site) -> Served {
+        Served::start_at(site, "127.0.0.1:0")
+    }
+
+    /// Start serving `site` on `listen` (e.g. the address of a previous run).
+    pub fn start_at(site: &Site, listen: &str) -> Served {
         use std::io::BufRead;
         let mut child = site
             .cmd()
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -595,6 +600,13 @@ impl Served {
         };
         Served { url: format!("http://{addr}"), child }
     }
+}
+
+/// A loopback address with a port that nothing listens on now (for a peer that is
+/// down and will be started there later).
+pub fn free_loopback_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local address").to_string()
 }
 
 impl Drop for Served {

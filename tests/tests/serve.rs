@@ -550,7 +550,13 @@ fn dechunk(data: &[u8]) -> io::Result<Option<Vec<u8>>> {
 
 /// Read one response (skipping any 1xx).
 fn read_response(s: &mut TcpStream) -> io::Result<Response> {
-    let mut buf = Vec::new();
+    read_response_buffered(s, &mut Vec::new())
+}
+
+/// [`read_response`] for pipelined answers: starts with the bytes in `carry` (read
+/// earlier past a previous response) and leaves there what it reads past this one.
+fn read_response_buffered(s: &mut TcpStream, carry: &mut Vec<u8>) -> io::Result<Response> {
+    let mut buf = std::mem::take(carry);
     loop {
         let end = loop {
             if let Some(p) = find(&buf, b"\r\n\r\n") {
@@ -595,7 +601,7 @@ fn read_response(s: &mut TcpStream) -> io::Result<Response> {
                     return Err(eof(&format!("after {} of {len} body bytes", rest.len()), &rest));
                 }
             }
-            rest.truncate(len);
+            *carry = rest.split_off(len);
             rest
         } else {
             while read_more(s, &mut rest)? > 0 {}
@@ -832,11 +838,11 @@ fn files_has_answers_and_refuses_bad_requests_with_json_errors() {
 
     // Unknown paths: 404; known path, wrong method: 405.
     for path in ["/api/v1/nope", "/", "/api/v1", "/api/v1/ping/extra", "/api/v2/ping"] {
-        Req::get(path).auth("reader", READER_PW).send(addr).expect_error(404, "not_found", path);
+        Req::get(path).auth("reader", READER_PW).send(addr).expect_error(404, "unknown_endpoint", path);
     }
     Req::post("/api/v1/nope").auth("reader", READER_PW).json(good).send(addr).expect_error(
         404,
-        "not_found",
+        "unknown_endpoint",
         "POST to an unknown path",
     );
     Req::get(HAS).auth("reader", READER_PW).send(addr).expect_error(405, "method_not_allowed", "GET /files/has");
@@ -940,7 +946,11 @@ fn keep_alive_connections_serve_several_requests_and_do_not_delay_a_stop() {
     assert_eq!(on(&mut s, Req::get(STATUS).auth("reader", READER_PW), "status").ok_json()["files"], 1);
     let r = on(&mut s, Req::post(HAS).auth("reader", READER_PW).json(r#"{"name": "2026/obs.dat"}"#), "has");
     assert_eq!(r.ok_json()["present"], true);
-    on(&mut s, Req::get("/nope"), "unknown path").expect_error(404, "not_found", "404 on a kept-alive connection");
+    on(&mut s, Req::get("/nope"), "unknown path").expect_error(
+        404,
+        "unknown_endpoint",
+        "404 on a kept-alive connection",
+    );
     on(&mut s, Req::get(STATUS), "no credentials").expect_error(401, "unauthorized", "401 on a kept-alive connection");
     assert_eq!(on(&mut s, Req::get(PING), "ping after errors").status, 200);
 
@@ -948,8 +958,9 @@ fn keep_alive_connections_serve_several_requests_and_do_not_delay_a_stop() {
     let mut both = Req::get(STATUS).auth("reader", READER_PW).keep_alive().head_bytes(addr);
     both.extend_from_slice(&Req::get(PING).keep_alive().head_bytes(addr));
     s.write_all(&both).unwrap();
-    let first = read_response(&mut s).unwrap();
-    let second = read_response(&mut s).unwrap();
+    let mut carry = Vec::new();
+    let first = read_response_buffered(&mut s, &mut carry).unwrap();
+    let second = read_response_buffered(&mut s, &mut carry).unwrap();
     assert_eq!(first.ok_json()["files"], 1, "{first}");
     assert_eq!(second.ok_json()["site"], "serve-keepalive", "{second}");
 

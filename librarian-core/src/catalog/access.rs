@@ -162,6 +162,19 @@ impl Catalog {
                 owners.join(", ")
             )));
         }
+        let queued: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM outbox o JOIN peers p ON p.id = o.peer_id WHERE p.name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .map_err(Error::db("removing a peer"))?;
+        if queued > 0 {
+            return Err(Error::InvalidArgument(format!(
+                "peer {name} has {queued} queued call(s) (see `librarian outbox list --peer {name}`); \
+                 they would be lost: deliver them first"
+            )));
+        }
         let n = tx.execute("DELETE FROM peers WHERE name = ?1", [name]).map_err(Error::db("removing a peer"))?;
         if n == 0 {
             return Err(Error::NotFound { kind: ObjectKind::Peer, name: name.to_owned() });

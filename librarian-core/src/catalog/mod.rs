@@ -5,8 +5,10 @@
 //! transaction survives power loss. The file is created with mode 0600.
 
 mod access;
+mod events;
 mod files;
 mod intents;
+mod outbox;
 mod rows;
 mod schema;
 mod stores;
@@ -21,6 +23,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags};
 
 pub use intents::IntentClaim;
+pub use outbox::HoldsApplied;
 pub use rows::{
     DeletionPolicy, FileId, FileKind, FileRow, InstanceId, InstanceRow, IntentId, IntentRow, NewFile,
     RemoteInstanceRow, SearchQuery, StoreId, StoreRow, StoreUsage,

@@ -104,4 +104,43 @@ CREATE TABLE task_runs (
     last_message  TEXT
 );
 "#,
+    // 4: events for operators, the outbox of calls to peers, and the calls received
+    // from peers (by idempotency key, so a repeat has the effect of one).
+    r#"
+CREATE TABLE events (
+    id           INTEGER PRIMARY KEY,
+    severity     TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'error')),
+    category     TEXT    NOT NULL CHECK (category IN
+                     ('peer_unreachable', 'peer_refused', 'call_refused', 'conflict')),
+    subject      TEXT    NOT NULL,
+    message      TEXT    NOT NULL,
+    count        INTEGER NOT NULL DEFAULT 1,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    cleared_at   INTEGER
+);
+CREATE UNIQUE INDEX events_open ON events (category, subject) WHERE cleared_at IS NULL;
+
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    peer_id         INTEGER NOT NULL REFERENCES peers (id),
+    call_key        TEXT    NOT NULL UNIQUE,
+    kind            TEXT    NOT NULL CHECK (kind IN ('holds')),
+    body            TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT
+);
+CREATE INDEX outbox_peer ON outbox (peer_id, id);
+
+CREATE TABLE received_calls (
+    peer_id     INTEGER NOT NULL REFERENCES peers (id) ON DELETE CASCADE,
+    call_key    TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    received_at INTEGER NOT NULL,
+    response    TEXT    NOT NULL,
+    PRIMARY KEY (peer_id, call_key)
+);
+"#,
 ];

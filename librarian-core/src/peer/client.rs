@@ -3,12 +3,16 @@
 //! Failures are split in two, because they call for different action: the peer could
 //! not be reached at all ([`Error::PeerUnreachable`]: retry later, nothing is lost), or
 //! it answered and refused ([`Error::PeerRefused`], with its status and error code).
+//! A TLS failure (a certificate that does not chain to our trust roots, a name that
+//! does not match, a peer that does not speak TLS) is `PeerUnreachable` with a detail
+//! that says so: nothing was sent, and fixing the certificate or `[client] ca_bundle`
+//! makes the same call work.
 
 use std::time::Duration;
 
 use base64::Engine as _;
 
-use super::Peer;
+use super::{ClientTls, Peer};
 use crate::account::Password;
 use crate::error::{Error, Result};
 
@@ -22,6 +26,8 @@ pub struct PeerClient {
     peer: Peer,
     authorization: String,
     agent: ureq::Agent,
+    /// Where the trust roots come from, for messages.
+    roots: String,
 }
 
 impl std::fmt::Debug for PeerClient {
@@ -31,22 +37,34 @@ impl std::fmt::Debug for PeerClient {
 }
 
 impl PeerClient {
-    /// A client for `peer`, authenticating as `peer.account` with `password`.
-    pub fn new(peer: Peer, password: &Password) -> Self {
+    /// A client for `peer`, authenticating as `peer.account` with `password`, checking
+    /// `https://` certificates against `tls` (see [`ClientTls::load`], or
+    /// `Librarian::peer_client`, which loads it from the site's `[client]` table).
+    /// A plain `http://` URL to a host that is not loopback is refused
+    /// ([`Error::InvalidArgument`]): the password would cross the network in clear.
+    pub fn new(peer: Peer, password: &Password, tls: &ClientTls) -> Result<Self> {
+        super::check_transport(&peer.url)?;
         let credentials = format!("{}:{}", peer.account, password.expose());
         let authorization = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(CALL_TIMEOUT))
-            .http_status_as_error(false)
-            .user_agent(format!("librarian/{}", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        PeerClient { peer, authorization, agent }
+        Ok(PeerClient { peer, authorization, agent: agent(tls), roots: tls.describe() })
     }
 
-    fn unreachable(&self, e: impl std::fmt::Display) -> Error {
-        Error::PeerUnreachable { peer: self.peer.name.clone(), detail: e.to_string() }
+    /// The peer this client calls.
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> Error {
+        let detail = match tls_error(&e) {
+            Some(rustls::Error::InvalidCertificate(why)) => format!(
+                "TLS certificate problem: the certificate of {} was rejected ({why}); it must be valid for that \
+                 host name, not expired, and chain to a CA in {}",
+                self.peer.url, self.roots
+            ),
+            Some(other) => format!("TLS handshake with {} failed: {other}", self.peer.url),
+            None => e.to_string(),
+        };
+        Error::PeerUnreachable { peer: self.peer.name.clone(), detail }
     }
 
     /// GET `path`, with credentials when `auth`; the JSON body of a 2xx answer.
@@ -56,7 +74,27 @@ impl PeerClient {
         if auth {
             req = req.header("Authorization", &self.authorization);
         }
-        let mut resp = req.call().map_err(|e| self.unreachable(e))?;
+        let resp = req.call().map_err(|e| self.unreachable(e))?;
+        self.answer(path, resp)
+    }
+
+    /// POST the JSON `body` to `path` with our credentials and an `Idempotency-Key`
+    /// header, so that the peer applies a repeated call once; the JSON of a 2xx answer.
+    pub fn post_call(&self, path: &str, key: &str, body: &serde_json::Value) -> Result<serde_json::Value> {
+        let url = format!("{}{path}", self.peer.url);
+        let resp = self
+            .agent
+            .post(&url)
+            .header("Authorization", &self.authorization)
+            .header("Idempotency-Key", key)
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .map_err(|e| self.unreachable(e))?;
+        self.answer(path, resp)
+    }
+
+    /// The JSON of a 2xx answer, or the peer's refusal with its status and code.
+    fn answer(&self, path: &str, mut resp: ureq::http::Response<ureq::Body>) -> Result<serde_json::Value> {
         let status = resp.status().as_u16();
         let body = resp.body_mut().read_to_string().map_err(|e| self.unreachable(e))?;
         let json: Option<serde_json::Value> = serde_json::from_str(&body).ok();
@@ -87,5 +125,34 @@ impl PeerClient {
     /// `GET /api/v1/status` with our credentials: proves they are accepted.
     pub fn status(&self) -> Result<serde_json::Value> {
         self.get("/api/v1/status", true)
+    }
+}
+
+/// The HTTP agent for peers: the one place where timeouts, redirects and TLS trust
+/// are set.
+fn agent(tls: &ClientTls) -> ureq::Agent {
+    let tls_config = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(tls.roots.clone())
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        .build();
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_global(Some(CALL_TIMEOUT))
+        .http_status_as_error(false)
+        // A peer never redirects; following one could lead to plain http.
+        .max_redirects(0)
+        .tls_config(tls_config)
+        .user_agent(format!("librarian/{}", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+/// The rustls error behind a failed call, if TLS is what failed.
+fn tls_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    match e {
+        ureq::Error::Rustls(r) => Some(r),
+        ureq::Error::Io(io) => io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
     }
 }

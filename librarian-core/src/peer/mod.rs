@@ -1,7 +1,10 @@
-//! Other Librarians we call: their address, the credentials we use there, and the
-//! HTTP client ([`client`]).
+//! Other Librarians we call: their address, the credentials we use there, the
+//! HTTP client ([`client`]) and how it checks their certificates ([`tls`]).
 
 pub mod client;
+pub mod tls;
+
+pub use tls::{ClientConfig, ClientTls};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -23,15 +26,16 @@ pub struct Peer {
     pub created_at: Timestamp,
 }
 
-/// Check a peer's base URL: `http://` or `https://`, a host, no credentials, no
-/// query or fragment, no whitespace. A trailing `/` is removed.
+/// Check a peer's base URL: `https://` (or `http://` to a loopback host only:
+/// `localhost`, `127.0.0.0/8`, `[::1]`), a host, no credentials, no query or
+/// fragment, no whitespace. A trailing `/` is removed.
 pub fn normalise_url(url: &str) -> Result<String> {
     let shown = redact_userinfo(url);
     let bad = |why: &str| Error::InvalidArgument(format!("peer URL {shown:?} {why}"));
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| bad("must start with http:// or https://"))?;
+        .ok_or_else(|| bad("must start with https:// (or http:// for a peer on this host)"))?;
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("contains whitespace or control characters"));
     }
@@ -45,7 +49,40 @@ pub fn normalise_url(url: &str) -> Result<String> {
     if url.contains(['?', '#']) {
         return Err(bad("must not have a query or fragment"));
     }
+    check_transport(url)?;
     Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Refuse a plain `http://` URL whose host is not loopback: our password would cross
+/// the network in clear with every call.
+pub(crate) fn check_transport(url: &str) -> Result<()> {
+    let Some(rest) = url.strip_prefix("http://") else { return Ok(()) };
+    let authority = rest.split('/').next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if is_loopback_host(authority) {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "peer URL {:?} uses plain http:// to a host that is not loopback; our password would cross the \
+         network in clear: use https:// (plain http:// is only for localhost, 127.0.0.0/8 and [::1])",
+        redact_userinfo(url)
+    )))
+}
+
+/// Whether `authority` (`host`, `host:port`, `[v6]`, `[v6]:port`) names this host.
+fn is_loopback_host(authority: &str) -> bool {
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((h, _)) => h,
+            None => return false,
+        }
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// `url` with any `user:password@` part replaced by `***@`, for messages.
@@ -69,6 +106,24 @@ mod tests {
         for bad in ["ftp://x", "https://", "https://u:p@host", "http://h/?a=1", "http://h x", "host:80", ""] {
             assert!(normalise_url(bad).is_err(), "{bad}");
         }
+        for ok in
+            ["http://localhost", "http://LOCALHOST:80/x", "http://127.9.8.7:1", "http://[::1]:8420", "http://[::1]"]
+        {
+            assert!(normalise_url(ok).is_ok(), "{ok}");
+        }
+        for clear in [
+            "http://b.example.org:8443",
+            "http://10.0.0.1:8420",
+            "http://0.0.0.0:8420",
+            "http://[::2]:1",
+            "http://localhost.example.org",
+            "http://128.0.0.1",
+            "http://[::1",
+        ] {
+            let msg = normalise_url(clear).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(msg.contains("https://") && msg.contains("loopback"), "{clear}: {msg}");
+        }
+        assert!(normalise_url("https://b.example.org:8443").is_ok());
         let msg = normalise_url("https://user:hunter2@host/x").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(msg.contains("https://***@host/x") && !msg.contains("hunter2"), "{msg}");
     }

@@ -4,6 +4,9 @@
 //! long a connection may stay silent or stalled (socket read/write timeouts on every
 //! accepted connection).
 //!
+//! It is generic over the stream: a `TcpStream` for plain HTTP, a rustls
+//! `StreamOwned` over one for HTTPS (the timeouts stay on the TCP socket).
+//!
 //! tiny_http was tried first: it offers no way to time out a connection, and timeouts
 //! set on its listening socket also make its `accept` fail, which ends its accept loop.
 
@@ -78,7 +81,7 @@ pub(crate) fn configure(stream: &TcpStream, timeout: Duration) -> std::io::Resul
 }
 
 /// Read one line of the head, counting bytes against the limit.
-fn read_line(r: &mut BufReader<TcpStream>, used: &mut usize) -> Result<Option<String>, ReadError> {
+fn read_line<R: BufRead>(r: &mut R, used: &mut usize) -> Result<Option<String>, ReadError> {
     let mut buf = Vec::new();
     let limit = (MAX_HEAD_BYTES - *used) as u64 + 1;
     let n = r.by_ref().take(limit).read_until(b'\n', &mut buf).map_err(|_| ReadError::Closed)?;
@@ -100,8 +103,8 @@ fn read_line(r: &mut BufReader<TcpStream>, used: &mut usize) -> Result<Option<St
 /// Read the next request from a keep-alive connection. The body is read only when it
 /// fits `max_body`; a bigger declared body is rejected with 413 before reading it.
 /// `head_done` is called once the request line and headers are in.
-pub(crate) fn read_request(
-    r: &mut BufReader<TcpStream>,
+pub(crate) fn read_request<S: Read + Write>(
+    r: &mut BufReader<S>,
     max_body: u64,
     head_done: &dyn Fn(),
 ) -> Result<HttpRequest, ReadError> {
@@ -186,7 +189,7 @@ pub(crate) fn read_request(
 }
 
 /// Read a chunked body, refusing it as soon as it passes `max_body`.
-fn read_chunked(r: &mut BufReader<TcpStream>, max_body: u64, used: &mut usize) -> Result<Vec<u8>, ReadError> {
+fn read_chunked<R: BufRead>(r: &mut R, max_body: u64, used: &mut usize) -> Result<Vec<u8>, ReadError> {
     let bad = |m: &str| ReadError::Reject(400, "bad_request", m.to_owned());
     let mut body = Vec::new();
     loop {
@@ -220,7 +223,7 @@ fn read_chunked(r: &mut BufReader<TcpStream>, max_body: u64, used: &mut usize) -
 }
 
 /// Write a response; `close` adds `Connection: close`.
-pub(crate) fn write_response(w: &mut TcpStream, resp: &HttpResponse, close: bool) -> std::io::Result<()> {
+pub(crate) fn write_response<W: Write>(w: &mut W, resp: &HttpResponse, close: bool) -> std::io::Result<()> {
     let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
     for (k, v) in &resp.headers {
         head.push_str(&format!("{k}: {v}\r\n"));

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::error::Result;
+use crate::events::Severity;
 use crate::librarian::Librarian;
 
 fn family(out: &mut String, name: &str, help: &str, kind: &str, samples: &[(String, f64)]) {
@@ -83,5 +84,27 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
     let last_ok: Vec<(String, f64)> =
         tasks.iter().filter_map(|t| t.last_ok.map(|ok| (label("task", &t.task), if ok { 1.0 } else { 0.0 }))).collect();
     family(&mut out, "librarian_task_last_success", "1 when the task's last run succeeded.", "gauge", &last_ok);
+    let counts = lib.catalog().open_event_counts()?;
+    let open: Vec<(String, f64)> = Severity::ALL
+        .iter()
+        .map(|sev| {
+            let n = counts.iter().find(|(s, _)| s == sev).map_or(0, |(_, n)| *n);
+            (label("severity", sev.as_str()), n as f64)
+        })
+        .collect();
+    family(&mut out, "librarian_events_open", "Events not yet cleared, by severity.", "gauge", &open);
+    let outbox = lib.catalog().outbox_peers()?;
+    let now = jiff::Timestamp::now();
+    let pending: Vec<(String, f64)> = outbox.iter().map(|q| (label("peer", &q.peer), q.calls as f64)).collect();
+    family(&mut out, "librarian_outbox_calls", "Calls queued for the peer, not yet acknowledged.", "gauge", &pending);
+    let oldest: Vec<(String, f64)> =
+        outbox.iter().map(|q| (label("peer", &q.peer), now.duration_since(q.oldest).as_secs_f64().max(0.0))).collect();
+    family(
+        &mut out,
+        "librarian_outbox_oldest_age_seconds",
+        "Age of the oldest call queued for the peer.",
+        "gauge",
+        &oldest,
+    );
     Ok(out)
 }

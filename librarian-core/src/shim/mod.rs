@@ -2,9 +2,14 @@
 //! monitoring) talk to this site. `librarian serve` is a thin wrapper around
 //! [`Shim::bind`] and [`Shim::run`].
 //!
-//! - one thread per connection (at most [`MAX_CONNECTIONS`]; more are answered 503),
-//!   each reading with read/write timeouts, so a slow or silent client holds only its
-//!   own thread, and only until the timeout;
+//! - HTTPS in process ([`tls`]: rustls with the `ring` provider) when `[server]
+//!   tls_cert` and `tls_key` are set; plain HTTP otherwise, which [`Shim::bind`] allows
+//!   only on a loopback address unless `insecure_plain_http = true` (sites send HTTP
+//!   Basic credentials, which must not cross a network in clear);
+//! - one thread per connection (at most [`MAX_CONNECTIONS`]; more are answered 503,
+//!   or simply closed under TLS), each reading with read/write timeouts on its TCP
+//!   socket, so a slow or silent client (including one that never finishes the TLS
+//!   handshake) holds only its own thread, and only until the timeout;
 //! - a bounded pool of `workers` catalog handles: at most that many requests are
 //!   processed at once, each with its own SQLite connection;
 //! - HTTP Basic auth against the site's accounts (argon2id), with verified
@@ -13,7 +18,8 @@
 //! - JSON errors with a stable `code` and the right status; a client's mistake is
 //!   never a 500;
 //! - graceful stop: when the stop flag is set, the listener closes, idle connections
-//!   are shut, and requests being processed finish;
+//!   are shut (through a clone of their TCP socket, TLS or not), and requests being
+//!   processed finish;
 //! - a scheduler thread runs the background tasks that are due, as `tasks run`
 //!   does (the task leases keep it from overlapping with cron).
 
@@ -22,9 +28,12 @@ mod http;
 mod metrics;
 mod response;
 mod router;
+mod tls;
+
+pub(crate) use tls::load_certs;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,8 +49,8 @@ use crate::librarian::Librarian;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// Address to listen on (`--listen` overrides it). Plain HTTP: keep it on
-    /// loopback and put a TLS-terminating proxy in front for other hosts.
+    /// Address to listen on (`--listen` overrides it). Without TLS it must be a
+    /// loopback address (unless `insecure_plain_http`).
     pub listen: String,
     /// Worker threads (requests handled at once).
     pub workers: usize,
@@ -53,6 +62,19 @@ pub struct ServerConfig {
     pub auth_cache_secs: u64,
     /// Whether `/metrics` needs a read-only account.
     pub metrics_auth: bool,
+    /// PEM certificate chain (leaf first) to serve HTTPS with; relative to the
+    /// configuration file's directory. Set together with `tls_key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1); relative to the
+    /// configuration file's directory. Keep it readable by the server's user only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on an address that is not loopback. Only for a TLS-terminating
+    /// proxy on the same host, or a private network you trust: HTTP Basic credentials
+    /// cross the network in clear otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_plain_http: bool,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +86,9 @@ impl Default for ServerConfig {
             io_timeout_secs: 30,
             auth_cache_secs: 60,
             metrics_auth: true,
+            tls_cert: None,
+            tls_key: None,
+            insecure_plain_http: false,
         }
     }
 }
@@ -81,6 +106,11 @@ impl ServerConfig {
         if self.io_timeout_secs == 0 {
             return Err(Error::InvalidArgument("server.io_timeout_secs must be at least 1".into()));
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(Error::InvalidArgument(
+                "server.tls_cert and server.tls_key must be set together (or neither, for plain HTTP)".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -95,6 +125,8 @@ pub struct Shim {
     addr: SocketAddr,
     config_path: PathBuf,
     settings: ServerConfig,
+    /// Set when serving HTTPS.
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Catalog handles lent to requests, one at a time each.
@@ -136,18 +168,45 @@ struct Shared<'a> {
 
 impl Shim {
     /// Bind the server of `lib`'s site to `listen` (default: `[server] listen`).
+    ///
+    /// With `[server] tls_cert` and `tls_key` the server speaks HTTPS; both files are
+    /// loaded here, so a bad one is reported before anything listens. Without them,
+    /// an address that is not loopback is refused unless `insecure_plain_http`.
     pub fn bind(lib: &Librarian, listen: Option<&str>) -> Result<Shim> {
         let settings = lib.config().server.clone();
+        let config_path = lib.config_path();
         let listen = listen.unwrap_or(&settings.listen).to_owned();
         let addr = listen
             .to_socket_addrs()
             .map_err(|e| Error::InvalidArgument(format!("cannot resolve listen address {listen:?}: {e}")))?
             .next()
             .ok_or_else(|| Error::InvalidArgument(format!("listen address {listen:?} resolves to nothing")))?;
+        let tls = match (&settings.tls_cert, &settings.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::server_config(
+                config_path,
+                &crate::config::resolve(config_path, cert),
+                &crate::config::resolve(config_path, key),
+            )?),
+            _ => None,
+        };
+        if tls.is_none() && !addr.ip().to_canonical().is_loopback() && !settings.insecure_plain_http {
+            return Err(Error::InvalidArgument(format!(
+                "refusing to serve plain HTTP on {addr}, which is not a loopback address: callers send their \
+                 passwords with every request. Set [server] tls_cert and tls_key in {} to serve HTTPS (or, only \
+                 behind a TLS-terminating proxy on this host or on a private network you trust, \
+                 insecure_plain_http = true)",
+                config_path.display()
+            )));
+        }
         let listener = TcpListener::bind(addr).map_err(|e| Error::io("cannot listen on", listen.clone(), e))?;
         listener.set_nonblocking(true).map_err(|e| Error::io("cannot configure", listen.clone(), e))?;
         let addr = listener.local_addr().map_err(|e| Error::io("cannot read the address of", listen.clone(), e))?;
-        Ok(Shim { listener, addr, config_path: lib.config_path().to_owned(), settings })
+        Ok(Shim { listener, addr, config_path: config_path.to_owned(), settings, tls })
+    }
+
+    /// Whether the server speaks HTTPS (`[server] tls_cert` and `tls_key` are set).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// The address actually bound (useful with port 0).
@@ -163,7 +222,8 @@ impl Shim {
         for _ in 0..self.settings.workers {
             libs.push(Librarian::open(&self.config_path)?);
         }
-        log::info!("serving {} on http://{} with {} workers", self.config_path.display(), self.addr, libs.len());
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        log::info!("serving {} on {scheme}://{} with {} workers", self.config_path.display(), self.addr, libs.len());
         let shared = Shared {
             pool: Pool { free: Mutex::new(libs), available: Condvar::new() },
             ctx: router::Context { cache: &cache, settings: &self.settings },
@@ -180,11 +240,15 @@ impl Shim {
                     Ok((stream, _)) => {
                         let open = shared.open.lock().unwrap_or_else(|p| p.into_inner()).len() as u64;
                         if open >= MAX_CONNECTIONS {
-                            refuse(stream, timeout);
+                            // Under TLS a 503 would need a handshake on this thread:
+                            // close instead.
+                            if self.tls.is_none() {
+                                refuse(stream, timeout);
+                            }
                             continue;
                         }
-                        let shared = &shared;
-                        s.spawn(move || connection(stream, shared, timeout));
+                        let (shared, tls) = (&shared, self.tls.as_ref());
+                        s.spawn(move || connection(stream, shared, timeout, tls));
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(20));
@@ -267,49 +331,88 @@ fn refuse(mut stream: TcpStream, timeout: Duration) {
     let _ = http::write_response(&mut stream, &reply, true);
 }
 
-/// Serve one connection: requests one after another until it closes, times out, or
-/// the server stops.
-fn connection(stream: TcpStream, shared: &Shared<'_>, timeout: Duration) {
+/// Serve one connection, over TLS when `tls` is set: requests one after another until
+/// it closes, times out, or the server stops. The timeouts and the stop's shutdown act
+/// on the TCP socket under the TLS session, so they cover the handshake too.
+fn connection(stream: TcpStream, shared: &Shared<'_>, timeout: Duration, tls: Option<&Arc<rustls::ServerConfig>>) {
     if stream.set_nonblocking(false).is_err() || http::configure(&stream, timeout).is_err() {
         return;
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let (Ok(mut writer), Ok(registry_handle)) = (stream.try_clone(), stream.try_clone()) else { return };
+    let Ok(registry_handle) = stream.try_clone() else { return };
     let busy = Arc::new(AtomicBool::new(false));
     shared.open.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (registry_handle, Arc::clone(&busy)));
     let _registered = Registered { shared, id };
-    let mut reader = BufReader::new(stream);
+    match tls {
+        None => serve(&mut BufReader::new(stream), shared, &busy),
+        Some(config) => {
+            let session = match rustls::ServerConnection::new(Arc::clone(config)) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::warn!("cannot start a TLS session: {e}");
+                    return;
+                }
+            };
+            let mut reader = BufReader::new(rustls::StreamOwned::new(session, stream));
+            serve(&mut reader, shared, &busy);
+            // Say goodbye properly, if there was a session (the write fails harmlessly
+            // when the socket is gone).
+            let tls_stream = reader.get_mut();
+            if !tls_stream.conn.is_handshaking() {
+                tls_stream.conn.send_close_notify();
+                let _ = tls_stream.flush();
+            }
+        }
+    }
+}
+
+/// The request loop of one connection; responses are written through
+/// `reader.get_mut()`, to the same stream (HTTP/1.1 answers in order).
+fn serve<S: Read + Write>(reader: &mut BufReader<S>, shared: &Shared<'_>, busy: &AtomicBool) {
     let max_body = shared.ctx.settings.max_body_bytes;
     loop {
         busy.store(false, Ordering::SeqCst);
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
-        // Wait for the first byte of the next request (or EOF, or the timeout).
+        // Wait for the first byte of the next request (or EOF, or the timeout). Under
+        // TLS, the handshake happens inside the first of these reads.
         match reader.fill_buf() {
             Ok(buf) if !buf.is_empty() => {}
-            _ => break,
+            Ok(_) => break,
+            Err(e) => {
+                if is_tls_error(&e) {
+                    log::debug!("TLS handshake or record failed: {e}");
+                }
+                break;
+            }
         }
         // A request that starts after the stop began is refused; one whose head was
         // in before it (even if its body is still arriving) is served.
         let after_stop = shared.stop.load(Ordering::SeqCst);
-        let req = match http::read_request(&mut reader, max_body, &|| busy.store(true, Ordering::SeqCst)) {
+        let req = match http::read_request(reader, max_body, &|| busy.store(true, Ordering::SeqCst)) {
             Ok(r) => r,
             Err(http::ReadError::Closed) => break,
             Err(http::ReadError::Reject(status, code, message)) => {
                 let reply = response::ApiError::new(status, code, message).into_response();
-                let _ = http::write_response(&mut writer, &reply, true);
+                let _ = http::write_response(reader.get_mut(), &reply, true);
                 break;
             }
         };
         if after_stop {
-            let _ = http::write_response(&mut writer, &response::ApiError::shutting_down().into_response(), true);
+            let reply = response::ApiError::shutting_down().into_response();
+            let _ = http::write_response(reader.get_mut(), &reply, true);
             break;
         }
         let reply = shared.pool.with(|lib| router::handle(&req, lib, &shared.ctx));
         let close = !req.keep_alive || shared.stop.load(Ordering::SeqCst);
-        if http::write_response(&mut writer, &reply, close).is_err() || close {
+        if http::write_response(reader.get_mut(), &reply, close).is_err() || close {
             break;
         }
     }
+}
+
+/// Whether an I/O error carries a rustls error (a failed handshake, a bad record).
+fn is_tls_error(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
 }

@@ -11,6 +11,7 @@ use crate::account::{Account, Level};
 use crate::checksum::Checksum;
 use crate::librarian::Librarian;
 use crate::name::FileName;
+use crate::outbox::HoldsCall;
 
 /// What every handler may use.
 #[derive(Debug)]
@@ -28,6 +29,9 @@ enum Access {
     Level(Level),
     /// `/metrics`: read-only unless the configuration opens it.
     Metrics,
+    /// A peer's call about its own business: an account that belongs to a peer, at
+    /// level `callback`, `read-append` or `admin`.
+    PeerCall,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +40,7 @@ enum Endpoint {
     Status,
     FilesHas,
     Metrics,
+    CallbackHolds,
 }
 
 impl Endpoint {
@@ -44,6 +49,7 @@ impl Endpoint {
             Endpoint::Ping => Access::Open,
             Endpoint::Status | Endpoint::FilesHas => Access::Level(Level::ReadOnly),
             Endpoint::Metrics => Access::Metrics,
+            Endpoint::CallbackHolds => Access::PeerCall,
         }
     }
 }
@@ -55,7 +61,8 @@ fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
         "/api/v1/status" => (Endpoint::Status, "GET"),
         "/api/v1/files/has" => (Endpoint::FilesHas, "POST"),
         "/metrics" => (Endpoint::Metrics, "GET"),
-        _ => return Err(ApiError::new(404, "not_found", format!("no endpoint {path}"))),
+        "/api/v1/callbacks/holds" => (Endpoint::CallbackHolds, "POST"),
+        _ => return Err(ApiError::new(404, "unknown_endpoint", format!("no endpoint {path}"))),
     };
     if method != allowed {
         return Err(ApiError::new(405, "method_not_allowed", format!("{path} takes {allowed}, not {method}")));
@@ -72,11 +79,24 @@ fn authorize(
     let required = match access {
         Access::Open => return Ok(None),
         Access::Metrics if !ctx.settings.metrics_auth => return Ok(None),
-        Access::Metrics => Level::ReadOnly,
+        Access::Metrics | Access::PeerCall => Level::ReadOnly,
         Access::Level(l) => l,
     };
     let (name, password) = parse_basic(req.header("Authorization"))?.ok_or_else(ApiError::unauthorized)?;
     let account = ctx.cache.authenticate(lib, &name, &password)?;
+    if let Access::PeerCall = access {
+        let level_ok = account.level == Level::Callback || account.level.allows(Level::ReadAppend);
+        if !level_ok || account.peer.is_none() {
+            return Err(ApiError::forbidden(format!(
+                "account {} ({}{}) may not make a peer's calls (needs an account that belongs to a peer, \
+                 at level callback, read-append or admin)",
+                account.name,
+                account.level,
+                if account.peer.is_none() { ", not tied to a peer" } else { "" }
+            )));
+        }
+        return Ok(Some(account));
+    }
     if !account.level.allows(required) {
         return Err(ApiError::forbidden(format!(
             "account {} ({}) may not call this endpoint (needs {required})",
@@ -124,9 +144,24 @@ fn files_has(req: &HttpRequest, lib: &Librarian) -> Result<Reply, ApiError> {
     ))
 }
 
+/// `POST /api/v1/callbacks/holds`: the calling peer holds a file.
+fn callback_holds(req: &HttpRequest, lib: &Librarian, account: Option<&Account>) -> Result<Reply, ApiError> {
+    let peer = account
+        .and_then(|a| a.peer.as_deref())
+        .ok_or_else(|| ApiError::forbidden("this call must come from a peer's account".to_owned()))?;
+    let key = req
+        .header("Idempotency-Key")
+        .ok_or_else(|| ApiError::bad_request("an Idempotency-Key header is required"))?
+        .trim()
+        .to_owned();
+    let body: HoldsCall = json_body(req)?;
+    let answer = lib.receive_holds(peer, &key, &body).map_err(ApiError::from)?;
+    Ok(response::json(200, &answer))
+}
+
 fn dispatch(req: &HttpRequest, lib: &Librarian, ctx: &Context<'_>) -> Result<(Reply, Option<String>), ApiError> {
     let endpoint = route(&req.method, &req.path)?;
-    let account = authorize(req, lib, ctx, endpoint.access())?.map(|a| a.name);
+    let account = authorize(req, lib, ctx, endpoint.access())?;
     let reply = match endpoint {
         Endpoint::Ping => {
             response::json(200, &serde_json::json!({ "site": lib.config().name, "version": env!("CARGO_PKG_VERSION") }))
@@ -149,11 +184,12 @@ fn dispatch(req: &HttpRequest, lib: &Librarian, ctx: &Context<'_>) -> Result<(Re
             )
         }
         Endpoint::FilesHas => files_has(req, lib)?,
+        Endpoint::CallbackHolds => callback_holds(req, lib, account.as_ref())?,
         Endpoint::Metrics => {
             response::text(200, metrics::render(lib).map_err(ApiError::from)?, "text/plain; version=0.0.4")
         }
     };
-    Ok((reply, account))
+    Ok((reply, account.map(|a| a.name)))
 }
 
 /// Handle one request: route, authenticate, authorise, answer; never panic.

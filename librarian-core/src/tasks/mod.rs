@@ -25,16 +25,19 @@ pub const LEASE: SignedDuration = SignedDuration::from_secs(15 * 60);
 pub enum TaskKind {
     /// Roll back interrupted ingests and remove stale staging directories.
     CleanupStaging,
+    /// Send queued calls to peers ([`crate::outbox`]).
+    DeliverOutbox,
 }
 
 impl TaskKind {
     /// Every task, in the order `tasks run` runs them.
-    pub const ALL: [TaskKind; 1] = [TaskKind::CleanupStaging];
+    pub const ALL: [TaskKind; 2] = [TaskKind::CleanupStaging, TaskKind::DeliverOutbox];
 
     /// The task's name in the CLI, the config file and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             TaskKind::CleanupStaging => "cleanup-staging",
+            TaskKind::DeliverOutbox => "deliver-outbox",
         }
     }
 
@@ -42,6 +45,7 @@ impl TaskKind {
     pub fn default_every(self) -> SignedDuration {
         match self {
             TaskKind::CleanupStaging => SignedDuration::from_hours(1),
+            TaskKind::DeliverOutbox => SignedDuration::from_secs(30),
         }
     }
 }
@@ -225,6 +229,7 @@ impl Librarian {
                     if removed.len() == 1 { "y" } else { "ies" }
                 ))
             }
+            TaskKind::DeliverOutbox => Ok(self.deliver_outbox()?.to_string()),
         }
     }
 }
@@ -283,8 +288,9 @@ mod tests {
         let stale = lib.stores().expect("stores")[0].staging.join("stale");
         std::fs::create_dir_all(stale.join("sub")).expect("stale dir");
         let first = lib.run_tasks(&[]).expect("run");
-        assert_eq!(first.len(), 1);
-        assert_eq!(first[0].status, TaskStatus::Ok, "{first:?}");
+        assert_eq!(first.len(), TaskKind::ALL.len());
+        assert!(first.iter().all(|o| o.status == TaskStatus::Ok), "{first:?}");
+        assert_eq!(first[1].message, "delivered 0, refused 0, postponed 0", "nothing queued: {first:?}");
         assert!(first[0].message.contains("removed 1"), "{first:?}");
         assert!(!stale.exists());
         let second = lib.run_tasks(&[]).expect("run");

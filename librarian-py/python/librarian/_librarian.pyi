@@ -5,7 +5,7 @@ import datetime
 import os
 import pathlib
 from collections.abc import Iterable
-from typing import Literal, Optional, TypeAlias, Union, final
+from typing import Any, Literal, Optional, TypeAlias, Union, final
 
 __version__: str
 __all__ = [
@@ -21,6 +21,9 @@ __all__ = [
     "Account",
     "Peer",
     "TaskOutcome",
+    "Event",
+    "OutboxCall",
+    "DeliveryReport",
     "LibrarianError",
     "InvalidName",
     "NotFound",
@@ -47,6 +50,8 @@ __all__ = [
 _StrPath: TypeAlias = Union[str, "os.PathLike[str]"]
 _Name: TypeAlias = Union[str, bytes]
 _Level: TypeAlias = Literal["admin", "read-append", "read-only", "callback"]
+_Severity: TypeAlias = Literal["info", "warning", "error"]
+_Category: TypeAlias = Literal["peer_unreachable", "peer_refused", "call_refused", "conflict"]
 
 @final
 class Librarian:
@@ -192,8 +197,8 @@ class Librarian:
         """Run each background task that is due, once, like ``librarian tasks run``.
 
         Args:
-            only: run just these tasks (e.g. ``["cleanup-staging"]``), now, whatever
-                their schedule.
+            only: run just these tasks (``"cleanup-staging"``, ``"deliver-outbox"``),
+                now, whatever their schedule.
 
         Returns: one outcome per task. A task another run is executing is skipped
         with status ``"busy"``.
@@ -313,8 +318,9 @@ class Librarian:
 
         Args:
             name: the peer's site name.
-            url: base URL of its shim: ``http://`` or ``https://``, a host, no
-                credentials, query or fragment (a trailing ``/`` is removed).
+            url: base URL of its shim: ``https://`` (``http://`` only for a
+                loopback host: ``localhost``, ``127.0.0.0/8``, ``[::1]``), a host,
+                no credentials, query or fragment (a trailing ``/`` is removed).
             account: the account this site uses at the peer.
             password: the password of that account (stored for calling the peer;
                 it appears in no result, ``repr`` or error message).
@@ -341,6 +347,72 @@ class Librarian:
 
     def disable_peer(self, name: str) -> "Peer":
         """Stop new transfers to a peer. Raises ``NotFound`` for an unknown peer."""
+
+    def events(self, all: bool = False) -> "list[Event]":
+        """Events an operator must know about (a peer that cannot be reached, a call
+        a peer refused for good, a conflict), newest first.
+
+        An open event with the same category and subject is not repeated: its
+        ``count`` and ``last_seen_at`` go up instead.
+
+        Args:
+            all: also list cleared events (history), not just open ones.
+        """
+
+    def clear_event(self, id: int) -> "Event":
+        """Clear open event ``id``; returns it with ``cleared_at`` set.
+
+        Raises:
+            NotFound: there is no open event ``id`` (unknown, or cleared already).
+        """
+
+    def announce(self, peer: str, names: Union[_Name, Iterable[_Name]]) -> "list[OutboxCall]":
+        """Queue ``"holds"`` calls telling ``peer`` that this site holds each file in
+        ``names`` (an available copy here), so the peer records a remote instance.
+
+        The calls are queued in one transaction, in the order of ``names``, each
+        with a fresh idempotency key; :meth:`deliver_outbox` (or the
+        ``"deliver-outbox"`` task) sends them.
+
+        Args:
+            peer: the peer to tell.
+            names: one name or several.
+
+        Returns:
+            The calls queued.
+
+        Raises:
+            NotFound: no such peer, or no such file (then nothing is queued).
+            InvalidName: a name breaks the naming rules.
+            InvalidArgument: a file has no available copy here.
+        """
+
+    def outbox(self, peer: Optional[str] = None) -> "list[OutboxCall]":
+        """Calls waiting to be delivered (to ``peer`` only, when given), oldest first.
+
+        Raises:
+            NotFound: ``peer`` is not a peer.
+        """
+
+    def retry_outbox(self, peer: Optional[str] = None) -> int:
+        """Make the queued calls (to ``peer``, when given) due now, skipping their
+        backoff, e.g. when an operator knows the peer is back. Returns how many calls.
+
+        Raises:
+            NotFound: ``peer`` is not a peer.
+        """
+
+    def deliver_outbox(self) -> "DeliveryReport":
+        """Send the queued calls that are due, each peer's in order (what the
+        ``"deliver-outbox"`` task does).
+
+        A call leaves the outbox when its peer acknowledges it, or when the peer
+        refuses it for good (it becomes a ``"call_refused"`` event). A peer that does
+        not answer, or refuses our credentials, keeps its calls: the first is retried
+        later with exponential backoff (raising a ``"peer_unreachable"`` or
+        ``"peer_refused"`` event) and the ones after it wait their turn. Peers that
+        cannot be reached do not raise: they are reported in the result.
+        """
 
 @final
 class File:
@@ -583,6 +655,92 @@ class TaskOutcome:
     @property
     def finished_at(self) -> Optional[datetime.datetime]:
         """When it finished (timezone-aware, UTC), or ``None`` if it did not run."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class Event:
+    """Something an operator must know about. Compares equal by value."""
+
+    @property
+    def id(self) -> int:
+        """Event id (for :meth:`Librarian.clear_event`)."""
+    @property
+    def severity(self) -> _Severity:
+        """How bad it is."""
+    @property
+    def category(self) -> _Category:
+        """What it is about."""
+    @property
+    def subject(self) -> str:
+        """Which object: a peer, a file name, or ``"peer/key"`` for a call."""
+    @property
+    def message(self) -> str:
+        """What happened (the latest occurrence), for a person."""
+    @property
+    def count(self) -> int:
+        """How many times it happened while open."""
+    @property
+    def created_at(self) -> datetime.datetime:
+        """First seen (timezone-aware, UTC)."""
+    @property
+    def last_seen_at(self) -> datetime.datetime:
+        """Last seen (timezone-aware, UTC)."""
+    @property
+    def cleared_at(self) -> Optional[datetime.datetime]:
+        """When it was cleared (timezone-aware, UTC), or ``None`` while open."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class OutboxCall:
+    """A call to a peer waiting in the outbox. Compares equal by value."""
+
+    @property
+    def id(self) -> int:
+        """Its position in the outbox (calls to one peer are sent in this order)."""
+    @property
+    def peer(self) -> str:
+        """The peer it goes to."""
+    @property
+    def key(self) -> str:
+        """Its idempotency key (unique; the peer applies a key once)."""
+    @property
+    def kind(self) -> Literal["holds"]:
+        """What it asks."""
+    @property
+    def body(self) -> "dict[str, Any]":
+        """The JSON body sent, as Python objects (a new ``dict`` on each access).
+        For ``"holds"``: ``name``, ``checksum``, ``size``, ``store``, ``copied_at``."""
+    @property
+    def created_at(self) -> datetime.datetime:
+        """When it was queued (timezone-aware, UTC)."""
+    @property
+    def attempts(self) -> int:
+        """Failed delivery attempts so far."""
+    @property
+    def next_attempt_at(self) -> datetime.datetime:
+        """Not sent before this time (timezone-aware, UTC)."""
+    @property
+    def last_error(self) -> Optional[str]:
+        """Why the last attempt failed, or ``None``."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class DeliveryReport:
+    """What one :meth:`Librarian.deliver_outbox` run did. Compares equal by value."""
+
+    @property
+    def delivered(self) -> int:
+        """Calls acknowledged by their peer and removed from the outbox."""
+    @property
+    def refused(self) -> int:
+        """Calls refused for good, dropped and turned into ``"call_refused"`` events."""
+    @property
+    def postponed(self) -> int:
+        """Calls postponed: their peer did not answer or refused us for now."""
+    @property
+    def waiting_peers(self) -> "list[str]":
+        """Peers whose calls wait for a later attempt (backoff), or whose transfers
+        are disabled."""
     def __eq__(self, value: object, /) -> bool: ...
 
 class LibrarianError(Exception):

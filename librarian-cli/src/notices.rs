@@ -1,0 +1,98 @@
+//! `librarian outbox ...` (calls queued for peers) and `librarian events ...` (what an
+//! operator must know).
+
+use clap::Subcommand;
+use librarian_core::{Error, Event, Librarian, OutboxCall};
+
+use crate::output::Out;
+
+#[derive(Subcommand, Debug)]
+pub enum OutboxCommand {
+    /// List calls waiting to be delivered to peers, oldest first.
+    List {
+        /// Only the calls to this peer.
+        #[arg(long)]
+        peer: Option<String>,
+    },
+    /// Make waiting calls due now, skipping their backoff (e.g. when a peer is back);
+    /// the next `tasks run` delivers them.
+    Retry {
+        /// Only the calls to this peer.
+        #[arg(long)]
+        peer: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EventsCommand {
+    /// List open events, newest first (exit 0 even when there are some).
+    List {
+        /// Also list cleared events.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Clear an open event once it has been dealt with.
+    Clear {
+        /// The event's id (from `events list`).
+        id: i64,
+    },
+}
+
+pub fn outbox(lib: &Librarian, cmd: &OutboxCommand, out: &Out) -> Result<(), Error> {
+    match cmd {
+        OutboxCommand::List { peer } => calls(out, &lib.outbox(peer.as_deref())?),
+        OutboxCommand::Retry { peer } => {
+            let n = lib.retry_outbox(peer.as_deref())?;
+            if out.json() {
+                return out.emit_value(&serde_json::json!({ "rescheduled": n }));
+            }
+            println!("{n} call{} due now", if n == 1 { "" } else { "s" });
+            Ok(())
+        }
+    }
+}
+
+/// Print queued calls.
+pub fn calls(out: &Out, calls: &[OutboxCall]) -> Result<(), Error> {
+    if out.json() {
+        let v = serde_json::to_value(calls).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        return out.emit_value(&v);
+    }
+    for c in calls {
+        let why = c.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default();
+        println!(
+            "{:>6}  {:<16} {:<8} key {}  attempts {}  next {}{why}",
+            c.id, c.peer, c.kind, c.key, c.attempts, c.next_attempt_at
+        );
+    }
+    if calls.is_empty() {
+        eprintln!("the outbox is empty");
+    }
+    Ok(())
+}
+
+pub fn events(lib: &Librarian, cmd: &EventsCommand, out: &Out) -> Result<(), Error> {
+    match cmd {
+        EventsCommand::List { all } => list(out, &lib.events(*all)?),
+        EventsCommand::Clear { id } => list(out, std::slice::from_ref(&lib.clear_event(*id)?)),
+    }
+}
+
+fn list(out: &Out, events: &[Event]) -> Result<(), Error> {
+    if out.json() {
+        let v = serde_json::to_value(events).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        return out.emit_value(&v);
+    }
+    for e in events {
+        let cleared = e.cleared_at.map(|t| format!("  cleared {t}")).unwrap_or_default();
+        let times = if e.count > 1 { format!(" (x{}, last {})", e.count, e.last_seen_at) } else { String::new() };
+        println!(
+            "{:>6}  {:<7} {:<16} {}  {}{times}{cleared}\n        {}",
+            e.id, e.severity, e.category, e.subject, e.created_at, e.message
+        );
+    }
+    if events.is_empty() {
+        eprintln!("no events");
+    }
+    Ok(())
+}

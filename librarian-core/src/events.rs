@@ -1,0 +1,180 @@
+//! Events: what an operator must know about (a peer that cannot be reached, a call a
+//! peer refused for good, a conflict). An open event with the same category and
+//! subject is not repeated: its count and last-seen time go up instead. Events stay
+//! until an operator clears them (or, for `peer_unreachable`, until the peer answers).
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::librarian::Librarian;
+
+/// How bad it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Needs attention soon; nothing is lost yet.
+    Warning,
+    /// Needs an operator: something could not be done.
+    Error,
+}
+
+impl Severity {
+    /// Every severity, least severe first.
+    pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Error];
+
+    /// `info`, `warning` or `error` (JSON and SQL spelling).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    pub(crate) fn from_sql(s: &str) -> Result<Self> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| Error::InvalidArgument(format!("unknown event severity {s:?} in the catalog")))
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Category {
+    /// Calls to a peer cannot be delivered: it does not answer (subject: the peer).
+    PeerUnreachable,
+    /// A peer answers but refuses our calls for a reason an operator can fix, such as
+    /// our credentials (subject: the peer). The calls wait.
+    PeerRefused,
+    /// A peer refused a call for good (e.g. it does not know the file); the call was
+    /// dropped from the outbox (subject: `peer/key`).
+    CallRefused,
+    /// The same name with a different checksum at two sites (subject: the name).
+    Conflict,
+}
+
+impl Category {
+    /// Every category.
+    pub const ALL: [Category; 4] =
+        [Category::PeerUnreachable, Category::PeerRefused, Category::CallRefused, Category::Conflict];
+
+    /// The JSON and SQL spelling, e.g. `peer_unreachable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::PeerUnreachable => "peer_unreachable",
+            Category::PeerRefused => "peer_refused",
+            Category::CallRefused => "call_refused",
+            Category::Conflict => "conflict",
+        }
+    }
+
+    pub(crate) fn from_sql(s: &str) -> Result<Self> {
+        Category::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| Error::InvalidArgument(format!("unknown event category {s:?} in the catalog")))
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An event to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// How bad.
+    pub severity: Severity,
+    /// About what.
+    pub category: Category,
+    /// Which object (a peer, a file name, `peer/key`).
+    pub subject: String,
+    /// What happened, for a person.
+    pub message: String,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// Its id (for `events clear`).
+    pub id: i64,
+    /// How bad.
+    pub severity: Severity,
+    /// About what.
+    pub category: Category,
+    /// Which object.
+    pub subject: String,
+    /// The latest message.
+    pub message: String,
+    /// How many times it happened while open.
+    pub count: u64,
+    /// First seen.
+    pub created_at: Timestamp,
+    /// Last seen.
+    pub last_seen_at: Timestamp,
+    /// When an operator (or recovery) cleared it; `None` while open.
+    pub cleared_at: Option<Timestamp>,
+}
+
+impl Librarian {
+    /// Open events (or every event with `all`), newest first.
+    pub fn events(&self, all: bool) -> Result<Vec<Event>> {
+        self.catalog().events(all)
+    }
+
+    /// Clear an open event. [`Error::NotFound`] if there is no open event `id`.
+    pub fn clear_event(&self, id: i64) -> Result<Event> {
+        self.catalog().clear_event(id, Timestamp::now())
+    }
+
+    /// Record an event (or count one more occurrence of the same open event).
+    pub fn raise_event(&self, event: &NewEvent) -> Result<Event> {
+        self.catalog().raise_event(event, Timestamp::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_are_counted_and_cleared_events_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lib = Librarian::init(&dir.path().join("s"), "site-a").expect("init");
+        let e = NewEvent {
+            severity: Severity::Warning,
+            category: Category::PeerUnreachable,
+            subject: "site-b".into(),
+            message: "first".into(),
+        };
+        let a = lib.raise_event(&e).expect("raise");
+        let b = lib.raise_event(&NewEvent { message: "second".into(), ..e.clone() }).expect("raise");
+        assert_eq!((a.id, b.id, b.count, b.message.as_str()), (a.id, a.id, 2, "second"));
+        assert_eq!(lib.events(false).expect("list").len(), 1);
+        let cleared = lib.clear_event(a.id).expect("clear");
+        assert!(cleared.cleared_at.is_some());
+        assert!(matches!(lib.clear_event(a.id), Err(Error::NotFound { .. })), "clearing twice");
+        assert!(lib.events(false).expect("list").is_empty());
+        let c = lib.raise_event(&e).expect("raise again");
+        assert_ne!(c.id, a.id, "a cleared event is history; a new occurrence opens a new one");
+        assert_eq!(lib.events(true).expect("all").len(), 2);
+        assert!(matches!(lib.clear_event(9999), Err(Error::NotFound { .. })));
+    }
+}

@@ -1,0 +1,113 @@
+//! How this site checks its peers' certificates: the `[client]` table of
+//! `librarian.toml`, and the trust roots loaded from it for the peer client.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The `[client]` table of `librarian.toml`: how this site calls its peers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientConfig {
+    /// PEM file of the CA certificates that peers' `https://` certificates must chain
+    /// to; relative to the configuration file's directory. When set, these are the
+    /// only trust roots. When unset, the Mozilla roots built into librarian
+    /// (webpki-roots) are used; the system's trust store is not read (name it here,
+    /// e.g. `/etc/ssl/certs/ca-certificates.crt`, to use it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl ClientConfig {
+    /// True when nothing differs from the defaults (then no table is written).
+    pub fn is_default(&self) -> bool {
+        *self == ClientConfig::default()
+    }
+}
+
+/// The trust roots for peers' `https://` URLs, loaded from a [`ClientConfig`].
+#[derive(Clone)]
+pub struct ClientTls {
+    pub(crate) roots: ureq::tls::RootCerts,
+    /// The CA bundle the roots came from (`None`: the built-in Mozilla roots).
+    pub(crate) bundle: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTls").field("bundle", &self.bundle).finish()
+    }
+}
+
+impl Default for ClientTls {
+    /// The built-in Mozilla roots.
+    fn default() -> Self {
+        ClientTls { roots: ureq::tls::RootCerts::WebPki, bundle: None }
+    }
+}
+
+impl ClientTls {
+    /// Load the trust roots `config` names; `config_path` is the configuration file
+    /// (relative paths are relative to its directory; it is named in errors). A
+    /// bundle that is missing, unreadable, or holds no certificate is an
+    /// [`Error::Config`] naming it.
+    pub fn load(config: &ClientConfig, config_path: &Path) -> Result<Self> {
+        let Some(bundle) = &config.ca_bundle else { return Ok(ClientTls::default()) };
+        let path = crate::config::resolve(config_path, bundle);
+        let certs = crate::shim::load_certs(&path).map_err(|m| Error::Config {
+            path: config_path.to_owned(),
+            message: format!("client.ca_bundle {}: {m}", path.display()),
+        })?;
+        let certs: Vec<ureq::tls::Certificate<'static>> =
+            certs.iter().map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()).collect();
+        Ok(ClientTls { roots: ureq::tls::RootCerts::Specific(Arc::new(certs)), bundle: Some(path) })
+    }
+
+    /// Where the roots come from, for messages.
+    pub(crate) fn describe(&self) -> String {
+        match &self.bundle {
+            Some(p) => format!("[client] ca_bundle {}", p.display()),
+            None => "the built-in Mozilla roots ([client] ca_bundle is not set)".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn ca_bundle_paths_are_relative_to_the_config_and_errors_name_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config_path = dir.path().join("librarian.toml");
+        assert!(ClientTls::load(&ClientConfig::default(), &config_path).is_ok_and(|t| t.bundle.is_none()));
+
+        let cfg = ClientConfig { ca_bundle: Some(PathBuf::from("tls/ca.pem")) };
+        let msg = ClientTls::load(&cfg, &config_path).err().map(|e| e.to_string()).unwrap_or_default();
+        let want = dir.path().join("tls/ca.pem").display().to_string();
+        assert!(msg.contains("client.ca_bundle") && msg.contains(&want), "{msg}");
+
+        std::fs::create_dir(dir.path().join("tls")).expect("mkdir");
+        std::fs::write(dir.path().join("tls/ca.pem"), "no certificate here\n").expect("write");
+        let msg = ClientTls::load(&cfg, &config_path).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("no PEM certificate"), "{msg}");
+    }
+
+    #[test]
+    fn client_and_tls_settings_round_trip_through_toml() {
+        let mut cfg = Config::new("site-a").expect("config");
+        assert!(!cfg.to_toml().expect("toml").contains("[client]"));
+        cfg.client.ca_bundle = Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
+        cfg.server.tls_cert = Some(PathBuf::from("tls/cert.pem"));
+        cfg.server.tls_key = Some(PathBuf::from("tls/key.pem"));
+        let text = cfg.to_toml().expect("toml");
+        assert!(text.contains("[client]") && !text.contains("insecure_plain_http"), "{text}");
+        let back: Config = toml::from_str(&text).expect("parse");
+        assert_eq!(back, cfg);
+        assert!(toml::from_str::<Config>("name = \"a\"\n[client]\nca_bundel = \"x\"\n").is_err());
+    }
+}
