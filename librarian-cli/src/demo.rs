@@ -1,8 +1,14 @@
-//! `librarian demo`: a site end to end in a temporary directory.
+//! `librarian demo`: two sites end to end in a temporary directory. Site A ingests
+//! files and a book; two real `librarian serve` processes listen on loopback; rounds
+//! of the background tasks (what `tasks run` does) clone everything to site B, which
+//! verifies it; A records the copies at B.
 
-use std::process::ExitCode;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::Instant;
 
-use librarian_core::{Error, FileName, Librarian, NoProgress, UploadOptions};
+use librarian_core::{Error, FileName, Level, Librarian, NoProgress, Password, TaskKind, TaskStatus, UploadOptions};
 
 use crate::output::Out;
 
@@ -10,19 +16,65 @@ fn io(what: &'static str) -> impl Fn(std::io::Error) -> Error {
     move |e| Error::InvalidArgument(format!("demo: {what}: {e}"))
 }
 
-pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode, Error> {
-    let tmp = tempfile::Builder::new().prefix("librarian-demo-").tempdir().map_err(io("temporary directory"))?;
-    let root = tmp.path().to_owned();
-    let say = |s: String| {
-        if !out.json() {
-            println!("{s}");
-        }
-    };
-    say(format!("demo directory: {}", root.display()));
-    let lib = Librarian::init(&root.join("site-a"), "site-a")?;
-    say(format!("1. created site site-a with store main ({})", lib.config_path().display()));
+/// A `librarian serve` child process, stopped (SIGTERM, then waited for) when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
 
-    let raw = root.join("incoming");
+impl Server {
+    fn start(config: &Path) -> Result<Server, Error> {
+        let exe = std::env::current_exe().map_err(io("finding the librarian binary"))?;
+        let mut child = Command::new(exe)
+            .arg("--config")
+            .arg(config)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(io("starting librarian serve"))?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            BufReader::new(out).read_line(&mut line).map_err(io("reading the server's address"))?;
+        }
+        match line.trim().strip_prefix("listening on ") {
+            Some(addr) => Ok(Server { url: format!("http://{addr}"), child }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(Error::InvalidArgument(format!("demo: librarian serve did not start (it said {line:?})")))
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM: the server finishes what it is doing and exits 0.
+        let stopped =
+            Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().is_ok_and(|s| s.success());
+        if !stopped {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A site whose scheduled tasks are off (the demo runs them in rounds itself).
+fn site(root: &Path, name: &str, extra: &str) -> Result<Librarian, Error> {
+    let lib = Librarian::init(&root.join(name), name)?;
+    let config = lib.config_path().to_owned();
+    let mut text = std::fs::read_to_string(&config).map_err(io("reading a configuration"))?;
+    for t in TaskKind::ALL {
+        text.push_str(&format!("\n[tasks.{t}]\nenabled = false\n"));
+    }
+    text.push_str(extra);
+    std::fs::write(&config, text).map_err(io("writing a configuration"))?;
+    Librarian::open(&config)
+}
+
+fn sample_data(raw: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(raw.join("book_0001/detector_1")).map_err(io("sample data"))?;
     let obs: Vec<u8> = (0u32..(4 << 20)).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
     std::fs::write(raw.join("obs_0001.dat"), &obs).map_err(io("sample data"))?;
@@ -32,35 +84,116 @@ pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode, Error> {
     }
     std::fs::write(raw.join("book_0001/M_index.yaml"), "book_id: book_0001\n").map_err(io("sample data"))?;
     std::fs::create_dir_all(raw.join("book_0001/empty_dir")).map_err(io("sample data"))?;
+    for i in 0..20 {
+        std::fs::write(raw.join(format!("hk_{i:02}.txt")), format!("housekeeping {i}\n")).map_err(io("sample data"))?;
+    }
+    Ok(())
+}
 
+fn secret() -> Result<Password, Error> {
+    Password::new(format!("demo-{}", uuid_like()))
+}
+
+/// A random-enough secret for a throwaway demo (never printed).
+fn uuid_like() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{:x}{:x}", t, std::process::id())
+}
+
+pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode, Error> {
+    let tmp = tempfile::Builder::new().prefix("librarian-demo-").tempdir().map_err(io("temporary directory"))?;
+    let root: PathBuf = tmp.path().to_owned();
+    let json = out.json();
+    let say = |s: String| {
+        if !json {
+            println!("{s}");
+        }
+    };
+    let started = Instant::now();
+    say(format!("demo directory: {}", root.display()));
+    let a = site(&root, "site-a", "\n[clone]\nmanagers = [\"local\"]\n\n[clone.to.site-b]\n")?;
+    let b = site(&root, "site-b", "")?;
+    say("1. created sites site-a and site-b (each a directory with a catalog and a store)".into());
+
+    let raw = root.join("incoming");
+    sample_data(&raw)?;
     let opts = UploadOptions::default();
-    let file_name = FileName::new("2026/11/obs_0001.dat")?;
-    let book_name = FileName::new("2026/11/book_0001")?;
-    let f = lib.upload(&raw.join("obs_0001.dat"), &file_name, &opts, &NoProgress)?;
-    say(format!("2. uploaded a file: {} ({} bytes, {})", f.file.name, f.file.size, f.file.checksum));
-    let b = lib.upload(&raw.join("book_0001"), &book_name, &opts, &NoProgress)?;
-    say(format!("3. uploaded a book: {} ({} bytes in 7 entries, {})", b.file.name, b.file.size, b.file.checksum));
-    let again = lib.upload(&raw.join("obs_0001.dat"), &file_name, &opts, &NoProgress)?;
-    say(format!("4. uploaded the file again: {:?} (idempotent)", again.status));
-    let report = lib.verify(&[], None, &NoProgress)?;
+    let mut uploads = Vec::new();
+    uploads.push(a.upload(&raw.join("obs_0001.dat"), &FileName::new("2026/11/obs_0001.dat")?, &opts, &NoProgress)?);
+    uploads.push(a.upload(&raw.join("book_0001"), &FileName::new("2026/11/book_0001")?, &opts, &NoProgress)?);
+    for i in 0..20 {
+        let name = FileName::new(&format!("2026/11/hk/hk_{i:02}.txt"))?;
+        uploads.push(a.upload(&raw.join(format!("hk_{i:02}.txt")), &name, &opts, &NoProgress)?);
+    }
+    let bytes: u64 = uploads.iter().map(|u| u.file.size).sum();
+    say(format!("2. site-a ingested {} files and books ({bytes} bytes), each hashed as it was copied", uploads.len()));
+
+    let server_a = Server::start(a.config_path())?;
+    let server_b = Server::start(b.config_path())?;
+    say(format!("3. started librarian serve for site-a at {} and site-b at {}", server_a.url, server_b.url));
+
+    let (a_at_b, b_at_a) = (secret()?, secret()?);
+    b.add_peer("site-a", &server_a.url, "site-b", &b_at_a)?;
+    b.add_account("site-a", Level::ReadAppend, Some("site-a"), &a_at_b)?;
+    a.add_peer("site-b", &server_b.url, "site-a", &a_at_b)?;
+    a.add_account("site-b", Level::Callback, Some("site-b"), &b_at_a)?;
+    let ping = a.ping_peer("site-b")?;
+    say(format!("4. peers and accounts set up; site-a pinged site-b in {:.1} ms", ping.latency_ms));
+
+    let mut rounds = 0;
+    let converged = loop {
+        rounds += 1;
+        for (lib, tasks) in [
+            (&a, [TaskKind::SendClones, TaskKind::DeliverOutbox]),
+            (&b, [TaskKind::ReceiveClones, TaskKind::DeliverOutbox]),
+        ] {
+            for o in lib.run_tasks(&tasks)? {
+                if o.status == TaskStatus::Failed {
+                    return Err(Error::InvalidArgument(format!("demo: task {} failed: {}", o.task, o.message)));
+                }
+            }
+        }
+        let done = a.peer_backlog("site-b")?.files_without_copy == 0
+            && a.outbox(None)?.is_empty()
+            && b.outbox(None)?.is_empty();
+        if done || rounds == 10 {
+            break done;
+        }
+    };
     say(format!(
-        "5. verified {} instance(s) by re-reading them from disk: {}",
+        "5. {rounds} round(s) of tasks: site-a offered, copied and reported; site-b re-hashed, committed and confirmed"
+    ));
+    let report = b.verify(&[], None, &NoProgress)?;
+    let b_status = b.status()?;
+    say(format!(
+        "6. site-b verified {} instance(s) by re-reading them: {}",
         report.checked.len(),
         if report.ok { "all intact" } else { "PROBLEMS FOUND" }
     ));
-    let status = lib.status()?;
-    say(format!("6. site {} holds {} files, {} bytes", status.site, status.files, status.bytes));
-    if out.json() {
+    let recorded = a.peer_backlog("site-b")?.files_with_copy;
+    say(format!("7. site-a records a verified copy at site-b for {recorded} of {} files", uploads.len()));
+    drop(server_a);
+    drop(server_b);
+    let ok = converged && report.ok && recorded == uploads.len() as u64 && b_status.files == uploads.len() as u64;
+    say(format!(
+        "{} in {:.1} s",
+        if ok { "demo complete: every file is at both sites, verified" } else { "demo FAILED" },
+        started.elapsed().as_secs_f64()
+    ));
+    if json {
         out.emit_value(&serde_json::json!({
             "directory": root,
-            "uploads": [f, b, again],
+            "ok": ok,
+            "rounds": rounds,
+            "uploads": uploads,
             "verify": report,
-            "status": status,
+            "status": { "site-a": a.status()?, "site-b": b_status },
+            "remote_copies_recorded": recorded,
         }))?;
     }
     if keep {
         let kept = tmp.keep();
         say(format!("kept {}", kept.display()));
     }
-    Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -4,6 +4,7 @@
 //! problem, 2 usage error.
 
 mod access;
+mod clone;
 mod demo;
 mod notices;
 mod output;
@@ -60,6 +61,12 @@ enum Command {
     /// Manage the other Librarians this site calls.
     #[command(subcommand)]
     Peer(access::PeerCommand),
+    /// Transfers to and from peers.
+    #[command(subcommand)]
+    Transfers(clone::TransfersCommand),
+    /// Copy files to other sites now (the send-clones task does it on schedule).
+    #[command(subcommand)]
+    Clone(clone::CloneCommand),
     /// Calls queued for peers (delivered by the deliver-outbox task).
     #[command(subcommand)]
     Outbox(notices::OutboxCommand),
@@ -143,7 +150,7 @@ enum TasksCommand {
     /// Run every task that is due, once, and exit (0 only if none failed). Tasks that
     /// another run is executing are skipped.
     Run {
-        /// Run only these tasks, now, whatever their schedule (tasks: cleanup-staging, deliver-outbox).
+        /// Run only these tasks, now, whatever their schedule (tasks: cleanup-staging, receive-clones, send-clones, deliver-outbox).
         #[arg(long, value_name = "TASK", num_args = 1..)]
         only: Vec<String>,
     },
@@ -245,6 +252,8 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
         Command::Account(ac) => access::account(&open(cli)?, ac, out)?,
         Command::Peer(pc) => access::peer(&open(cli)?, pc, out)?,
         Command::Outbox(oc) => notices::outbox(&open(cli)?, oc, out)?,
+        Command::Transfers(tc) => clone::transfers(&open(cli)?, tc, out)?,
+        Command::Clone(cc) => clone::clone(&open(cli)?, cc, out)?,
         Command::Events(ec) => notices::events(&open(cli)?, ec, out)?,
         Command::Upload(a) => {
             let name = name_arg(&a.name)?;
@@ -255,6 +264,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
                 expect_checksum: a.expect_checksum.as_deref().map(Checksum::parse).transpose()?,
                 algorithm: a.algorithm.as_deref().map(str::parse::<Algorithm>).transpose()?,
                 uploader: a.uploader.clone(),
+                source: None,
             };
             let lib = open(cli)?;
             let bar = progress::Bar::new("upload");
@@ -286,7 +296,10 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Status => out.status(&open(cli)?.status()?)?,
+        Command::Status => {
+            let lib = open(cli)?;
+            out.status(&lib.status()?, &lib.peer_statuses()?)?;
+        }
         Command::Cleanup => {
             let removed = open(cli)?.cleanup_staging()?;
             out.cleanup(&removed)?;

@@ -191,16 +191,34 @@ impl Out {
         Ok(())
     }
 
-    pub fn status(&self, s: &SiteStatus) -> Result<(), Error> {
+    pub fn status(&self, s: &SiteStatus, peers: &[serde_json::Value]) -> Result<(), Error> {
         if self.json {
-            return self.emit(s);
+            let mut v = serde_json::to_value(s).map_err(json_err)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("peers".into(), serde_json::Value::from(peers.to_vec()));
+            }
+            return self.emit(&v);
         }
         println!("site {}: {} files, {}", s.site, s.files, bytes(s.bytes));
         println!("database {} (schema {})", s.database.display(), s.schema_version);
         if s.ingests_in_progress > 0 {
             println!("ingests in progress: {}", s.ingests_in_progress);
         }
-        self.stores(&s.stores)
+        self.stores(&s.stores)?;
+        for p in peers {
+            let n = |k: &str| p[k].as_u64().unwrap_or(0);
+            println!(
+                "peer {:<16} {}{} without a copy there: {} files, {}; {} transfer(s) active, {} call(s) queued",
+                p["peer"].as_str().unwrap_or(""),
+                if p["transfers_enabled"] == true { "" } else { "[TRANSFERS DISABLED] " },
+                if p["sending"] == true { "[sending]" } else { "[not sending]" },
+                n("files_without_copy"),
+                bytes(n("bytes_without_copy")),
+                n("active_transfers"),
+                n("queued_calls")
+            );
+        }
+        Ok(())
     }
 
     pub fn cleanup(&self, removed: &[PathBuf]) -> Result<(), Error> {

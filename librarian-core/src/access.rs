@@ -102,6 +102,11 @@ impl Librarian {
         Ok(self.catalog().peer_with_password(name)?.0)
     }
 
+    /// One peer (never the password we use there).
+    pub fn peer(&self, name: &str) -> Result<Peer> {
+        Ok(self.catalog().peer_with_password(name)?.0)
+    }
+
     /// All peers (never the passwords we use there).
     pub fn peers(&self) -> Result<Vec<Peer>> {
         self.catalog().peers()

@@ -11,6 +11,7 @@ use crate::outbox::OutboxConfig;
 use crate::peer::ClientConfig;
 use crate::shim::ServerConfig;
 use crate::tasks::TaskConfig;
+use crate::transfers::CloneConfig;
 
 /// Environment variable naming the configuration file.
 pub const CONFIG_ENV: &str = "LIBRARIAN_CONFIG";
@@ -38,6 +39,9 @@ pub struct Config {
     /// Delivery of calls to peers (`[outbox]`).
     #[serde(default, skip_serializing_if = "OutboxConfig::is_default")]
     pub outbox: OutboxConfig,
+    /// Cloning to and from peers (`[clone]`, `[clone.to.PEER]`).
+    #[serde(default, skip_serializing_if = "CloneConfig::is_default")]
+    pub clone: CloneConfig,
 }
 
 fn default_database() -> PathBuf {
@@ -55,6 +59,7 @@ impl Config {
             server: ServerConfig::default(),
             client: ClientConfig::default(),
             outbox: OutboxConfig::default(),
+            clone: CloneConfig::default(),
         })
     }
 
@@ -72,6 +77,7 @@ impl Config {
         crate::tasks::validate_config(&cfg.tasks)
             .and_then(|()| cfg.server.validate())
             .and_then(|()| cfg.outbox.validate())
+            .and_then(|()| cfg.clone.validate())
             .map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
         Ok(cfg)
     }

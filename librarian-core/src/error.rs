@@ -28,6 +28,8 @@ pub enum ObjectKind {
     Peer,
     /// An event (by id).
     Event,
+    /// A transfer (by id).
+    Transfer,
 }
 
 impl std::fmt::Display for ObjectKind {
@@ -41,6 +43,7 @@ impl std::fmt::Display for ObjectKind {
             ObjectKind::Account => "account",
             ObjectKind::Peer => "peer",
             ObjectKind::Event => "event",
+            ObjectKind::Transfer => "transfer",
         })
     }
 }
@@ -173,6 +176,18 @@ pub enum Error {
         /// The peer's message.
         message: String,
     },
+    /// A transfer cannot take this step from the state it is in (e.g. a completed
+    /// transfer told it failed).
+    #[error("a transfer in state {from} cannot take the event {event}")]
+    IllegalTransition {
+        /// The transfer's state.
+        from: &'static str,
+        /// The event refused.
+        event: &'static str,
+    },
+    /// The caller may not do this (e.g. a peer acting on another peer's transfer).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// A configuration file is missing, unreadable or malformed.
     #[error("configuration {path}: {message}")]
     Config {
@@ -233,6 +248,8 @@ impl Error {
             Error::Unauthorized { .. } => "unauthorized",
             Error::PeerUnreachable { .. } => "peer_unreachable",
             Error::PeerRefused { .. } => "peer_refused",
+            Error::IllegalTransition { .. } => "illegal_transition",
+            Error::Forbidden(_) => "forbidden",
             Error::Config { .. } => "config",
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::InvalidArgument(_) => "invalid_argument",

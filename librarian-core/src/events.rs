@@ -66,12 +66,19 @@ pub enum Category {
     CallRefused,
     /// The same name with a different checksum at two sites (subject: the name).
     Conflict,
+    /// A transfer failed (subject: `peer/name`); the file is planned again later.
+    TransferFailed,
 }
 
 impl Category {
     /// Every category.
-    pub const ALL: [Category; 4] =
-        [Category::PeerUnreachable, Category::PeerRefused, Category::CallRefused, Category::Conflict];
+    pub const ALL: [Category; 5] = [
+        Category::PeerUnreachable,
+        Category::PeerRefused,
+        Category::CallRefused,
+        Category::Conflict,
+        Category::TransferFailed,
+    ];
 
     /// The JSON and SQL spelling, e.g. `peer_unreachable`.
     pub fn as_str(self) -> &'static str {
@@ -80,6 +87,7 @@ impl Category {
             Category::PeerRefused => "peer_refused",
             Category::CallRefused => "call_refused",
             Category::Conflict => "conflict",
+            Category::TransferFailed => "transfer_failed",
         }
     }
 

@@ -49,6 +49,9 @@ pub struct UploadOptions {
     pub algorithm: Option<Algorithm>,
     /// Uploader recorded in the catalog (default: `$USER`).
     pub uploader: Option<String>,
+    /// Site recorded as the file's source (default: this site; a clone keeps the
+    /// source of the original).
+    pub source: Option<String>,
 }
 
 struct Hashed {
@@ -271,7 +274,7 @@ pub(crate) fn upload(
         checksum: &hashed.checksum,
         kind: file_kind,
         uploader: &uploader,
-        source: &lib.config().name,
+        source: opts.source.as_deref().unwrap_or(&lib.config().name),
         entries: &hashed.entries,
     };
     let rel = Path::new(name.as_str());

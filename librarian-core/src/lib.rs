@@ -39,6 +39,7 @@ mod progress;
 pub mod shim;
 pub mod store;
 pub mod tasks;
+pub mod transfers;
 mod tree;
 mod verify;
 

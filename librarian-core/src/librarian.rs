@@ -276,7 +276,9 @@ impl Librarian {
     /// directories on every store. Returns the staging directories removed.
     pub fn cleanup_staging(&self) -> Result<Vec<PathBuf>> {
         self.recover_interrupted();
-        let open: Vec<PathBuf> = self.catalog.intents()?.into_iter().map(|i| i.staging_dir).collect();
+        let mut open: Vec<PathBuf> = self.catalog.intents()?.into_iter().map(|i| i.staging_dir).collect();
+        // Incoming transfers' staging directories stay while the transfer is active.
+        open.extend(self.catalog.active_incoming_dirs()?);
         let mut removed = Vec::new();
         for row in self.catalog.stores()? {
             let store = PosixStore::new(&row.name, &row.root, &row.staging);

@@ -26,6 +26,21 @@ serialize_as_str!(FileKind, |v| v.as_str().to_owned());
 serialize_as_str!(DeletionPolicy, |v| v.as_str().to_owned());
 serialize_as_str!(EntryKind, |v| v.as_str().to_owned());
 
+macro_rules! deserialize_from_str {
+    ($t:ty, $f:expr) => {
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(d)?;
+                let f: fn(&str) -> crate::error::Result<$t> = $f;
+                f(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+deserialize_from_str!(FileName, FileName::new);
+deserialize_from_str!(Checksum, Checksum::parse);
+deserialize_from_str!(FileKind, FileKind::from_sql);
+
 impl Serialize for InstanceId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_i64(self.0)

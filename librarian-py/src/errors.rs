@@ -37,6 +37,8 @@ enum Exc {
     IoError,
     PeerUnreachable,
     PeerRefused,
+    IllegalTransition,
+    Forbidden,
 }
 
 /// Python name, `code`, whether it also subclasses `ValueError`, docstring.
@@ -44,7 +46,7 @@ type Spec = (&'static str, &'static str, bool, &'static str);
 
 impl Exc {
     /// Every class, base first (the order the classes are built and stored in).
-    const ALL: [Exc; 21] = [
+    const ALL: [Exc; 23] = [
         Exc::Base,
         Exc::InvalidName,
         Exc::NotFound,
@@ -66,6 +68,8 @@ impl Exc {
         Exc::IoError,
         Exc::PeerUnreachable,
         Exc::PeerRefused,
+        Exc::IllegalTransition,
+        Exc::Forbidden,
     ];
 
     fn spec(self) -> Spec {
@@ -109,6 +113,10 @@ impl Exc {
                 ("PeerUnreachable", "peer_unreachable", false, "Another Librarian could not be reached.")
             }
             Exc::PeerRefused => ("PeerRefused", "peer_refused", false, "Another Librarian answered and refused."),
+            Exc::Forbidden => ("Forbidden", "forbidden", false, "The caller may not do this."),
+            Exc::IllegalTransition => {
+                ("IllegalTransition", "illegal_transition", false, "A transfer cannot take this step from its state.")
+            }
         }
     }
 
@@ -136,6 +144,8 @@ impl Exc {
             Error::Io { .. } => Exc::IoError,
             Error::PeerUnreachable { .. } => Exc::PeerUnreachable,
             Error::PeerRefused { .. } => Exc::PeerRefused,
+            Error::IllegalTransition { .. } => Exc::IllegalTransition,
+            Error::Forbidden(_) => Exc::Forbidden,
             _ => Exc::Base,
         }
     }

@@ -28,6 +28,9 @@ fn _librarian(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyEvent>()?;
     m.add_class::<types::PyOutboxCall>()?;
     m.add_class::<types::PyDeliveryReport>()?;
+    m.add_class::<types::PyTransfer>()?;
+    m.add_class::<types::PySendReport>()?;
+    m.add_class::<types::PyPlannedFile>()?;
     errors::register(m)?;
     Ok(())
 }

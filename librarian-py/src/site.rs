@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use librarian_core::transfers::{Direction, TransferStatus};
 use librarian_core::{
     Algorithm, Checksum, DeletionPolicy, Level, Librarian, NoProgress, SearchQuery, StoreSpec, TaskKind, UploadOptions,
     VerifyReport,
@@ -12,8 +13,8 @@ use pyo3::prelude::*;
 use crate::args;
 use crate::errors::OrRaise;
 use crate::types::{
-    PyAccount, PyDeliveryReport, PyEvent, PyFile, PyInstance, PyOutboxCall, PyPeer, PyRemoteInstance, PySiteStatus,
-    PyStore, PyTaskOutcome, PyVerifyReport,
+    PyAccount, PyDeliveryReport, PyEvent, PyFile, PyInstance, PyOutboxCall, PyPeer, PyPlannedFile, PyRemoteInstance,
+    PySendReport, PySiteStatus, PyStore, PyTaskOutcome, PyTransfer, PyVerifyReport,
 };
 
 /// A site's Librarian: its configuration and catalog.
@@ -83,6 +84,7 @@ impl PyLibrarian {
             expect_checksum: expect_checksum.as_deref().map(Checksum::parse).transpose().or_raise(py)?,
             algorithm: algorithm.as_deref().map(str::parse::<Algorithm>).transpose().or_raise(py)?,
             uploader,
+            source: None,
         };
         let up = py.detach(|| self.inner.upload(&src, &name, &opts, &NoProgress)).or_raise(py)?;
         Ok(PyFile(up.file))
@@ -310,6 +312,44 @@ impl PyLibrarian {
     /// task).
     fn deliver_outbox(&self, py: Python<'_>) -> PyResult<PyDeliveryReport> {
         py.detach(|| self.inner.deliver_outbox()).or_raise(py).map(PyDeliveryReport)
+    }
+
+    /// Transfers, newest first (at most `limit`), optionally of one status, direction
+    /// or peer. An unknown peer raises `NotFound`.
+    #[pyo3(signature = (status=None, direction=None, peer=None, limit=1000))]
+    fn transfers(
+        &self,
+        py: Python<'_>,
+        status: Option<String>,
+        direction: Option<String>,
+        peer: Option<String>,
+        limit: i64,
+    ) -> PyResult<Vec<PyTransfer>> {
+        let status = status.as_deref().map(str::parse::<TransferStatus>).transpose().or_raise(py)?;
+        let direction = direction.as_deref().map(str::parse::<Direction>).transpose().or_raise(py)?;
+        let limit = args::count(py, "limit", limit)? as usize;
+        let found = py.detach(|| self.inner.transfers(status, direction, peer.as_deref(), limit)).or_raise(py)?;
+        Ok(found.into_iter().map(PyTransfer).collect())
+    }
+
+    /// One sending round now: poll running batches, then plan, offer and start
+    /// batches to `to` (configured in `[clone.to]` or not), or to every configured
+    /// peer (the `send-clones` task).
+    #[pyo3(signature = (to=None))]
+    fn send_clones(&self, py: Python<'_>, to: Option<String>) -> PyResult<PySendReport> {
+        py.detach(|| self.inner.send_clones_to(to.as_deref())).or_raise(py).map(PySendReport)
+    }
+
+    /// Verify and commit incoming transfers whose data has arrived (the
+    /// `receive-clones` task); returns (completed, failed).
+    fn receive_clones(&self, py: Python<'_>) -> PyResult<(u64, u64)> {
+        py.detach(|| self.inner.receive_clones()).or_raise(py)
+    }
+
+    /// What one batch to `peer` would hold now; nothing changes.
+    fn plan_clones(&self, py: Python<'_>, peer: String) -> PyResult<Vec<PyPlannedFile>> {
+        let plan = py.detach(|| self.inner.plan_clones(&peer)).or_raise(py)?;
+        Ok(plan.into_iter().map(PyPlannedFile).collect())
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -177,8 +177,9 @@ def test_run_tasks_delivers_the_outbox(sites):
     a, _ = sites
     a.announce("site-b", ["2026/obs_1.dat"])
     outcomes = a.run_tasks()
-    assert [o.task for o in outcomes] == ["cleanup-staging", "deliver-outbox"]
-    deliver = outcomes[1]
+    by_task = {o.task: o for o in outcomes}
+    assert len(by_task) == len(outcomes) and "deliver-outbox" in by_task
+    deliver = by_task["deliver-outbox"]
     assert deliver.status == "ok", outcomes
     assert "postponed 1" in deliver.message
     assert a.outbox()[0].attempts == 1

@@ -34,6 +34,8 @@ CODES = {
     "IoError": "io",
     "PeerUnreachable": "peer_unreachable",
     "PeerRefused": "peer_refused",
+    "IllegalTransition": "illegal_transition",
+    "Forbidden": "forbidden",
 }
 VALUE_ERRORS = {"InvalidName", "InvalidArgument", "InvalidChecksum"}
 CLASSES = [
@@ -51,6 +53,9 @@ CLASSES = [
     "Event",
     "OutboxCall",
     "DeliveryReport",
+    "Transfer",
+    "SendReport",
+    "PlannedFile",
 ]
 
 

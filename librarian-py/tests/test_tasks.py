@@ -15,7 +15,13 @@ def test_run_tasks_runs_due_tasks_once_and_on_request(tmp_path):
     (stale / "data").write_bytes(b"partial")
 
     first = lib.run_tasks()
-    assert [o.task for o in first] == ["cleanup-staging", "deliver-outbox"]
+    assert [o.task for o in first] == [
+        "cleanup-staging",
+        "receive-clones",
+        "send-clones",
+        "deliver-outbox",
+        "reconcile-transfers",
+    ]
     assert first[0].status == "ok", first
     assert "removed 1" in first[0].message
     assert first[0].started_at.tzinfo is not None and first[0].finished_at >= first[0].started_at

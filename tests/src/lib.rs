@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod pair;
+
 /// Longest any single `librarian` command may take in these tests before it counts as
 /// hung (a generous bound for a loaded 2-core machine, not a performance check).
 pub const HANG_LIMIT: Duration = Duration::from_secs(120);

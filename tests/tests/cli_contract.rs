@@ -435,12 +435,16 @@ fn lookups_of_unknown_names_are_not_found() {
 fn demo_exits_0() {
     let out = run_outcome(bare_librarian().arg("demo"));
     out.ok();
-    assert!(out.stdout.contains("all intact"), "{out}");
+    assert!(out.stdout.contains("all intact") && out.stdout.contains("demo complete"), "{out}");
     let json = run_outcome(bare_librarian().args(["--json", "demo"]));
     json.ok();
     let v = json.json();
-    assert_eq!(v["verify"]["ok"], true, "{json}");
-    assert_eq!(v["uploads"][2]["status"], "already_present", "{json}");
+    assert_eq!((v["ok"].as_bool(), v["verify"]["ok"].as_bool()), (Some(true), Some(true)), "{json}");
+    let uploaded = v["uploads"].as_array().unwrap().len();
+    assert!(uploaded > 2, "{json}");
+    assert_eq!(v["remote_copies_recorded"].as_u64(), Some(uploaded as u64), "{json}");
+    assert_eq!(v["status"]["site-b"]["files"].as_u64(), Some(uploaded as u64), "{json}");
+    assert_eq!(v["verify"]["checked"].as_array().unwrap().len(), uploaded, "{json}");
     assert!(!Path::new(v["directory"].as_str().unwrap()).exists(), "the demo left its directory behind");
 }
 
@@ -461,6 +465,14 @@ fn help_of_every_subcommand_exits_0() {
         &["status"],
         &["cleanup"],
         &["demo"],
+        &["transfers", "list"],
+        &["clone", "remote"],
+        &["outbox", "list"],
+        &["outbox", "retry"],
+        &["events", "list"],
+        &["events", "clear"],
+        &["peer", "announce"],
+        &["tasks", "run"],
     ];
     for c in commands {
         let out = run_outcome(bare_librarian().args(*c).arg("--help"));

@@ -61,6 +61,11 @@ impl Catalog {
         event_by_id(&conn, id)?.ok_or_else(|| Error::NotFound { kind: ObjectKind::Event, name: id.to_string() })
     }
 
+    /// Clear the open event of `category` about `subject`, if any (the condition ended).
+    pub fn resolve_event(&self, category: Category, subject: &str, now: Timestamp) -> Result<()> {
+        resolve(&self.conn(), category, subject, now)
+    }
+
     /// Open events, or all with `all`; newest first.
     pub fn events(&self, all: bool) -> Result<Vec<Event>> {
         let conn = self.conn();

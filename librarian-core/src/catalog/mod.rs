@@ -13,6 +13,7 @@ mod rows;
 mod schema;
 mod stores;
 mod tasks;
+mod transfers;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub use rows::{
     RemoteInstanceRow, SearchQuery, StoreId, StoreRow, StoreUsage,
 };
 pub use tasks::{Lease, TaskRecord};
+pub use transfers::{BatchRow, CallTx, NewIncoming, PeerBacklog, PlanFilter, PlanItem, StageAnswer};
 
 use crate::error::{Error, Result};
 
@@ -49,12 +51,17 @@ impl Catalog {
     /// Open (creating if needed, with mode 0600) and migrate the database at `path`.
     /// A database written by a newer librarian is refused with [`Error::SchemaTooNew`].
     pub fn open(path: &Path) -> Result<Self> {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| Error::io("cannot create database", path, e))?;
+        // Create the file with mode 0600, but only if it does not exist: closing any
+        // descriptor of an open database file drops every POSIX lock this process
+        // holds on it (fcntl semantics), including the shared locks of the other
+        // connections of this process (the server's workers). Without those, another
+        // process closing its last connection believes it is the last user, and
+        // checkpoints and deletes the WAL under our feet.
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("cannot create database", path, e)),
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let mut conn = Connection::open_with_flags(path, flags).map_err(Error::db("opening the database"))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(Error::db("setting the busy timeout"))?;

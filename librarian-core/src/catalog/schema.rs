@@ -143,4 +143,83 @@ CREATE TABLE received_calls (
     PRIMARY KEY (peer_id, call_key)
 );
 "#,
+    // 5: transfers between sites and the batches that move them; outbox calls and
+    // event categories for cloning (the CHECKs change, so both tables are rebuilt).
+    r#"
+CREATE TABLE transfer_batches (
+    id         INTEGER PRIMARY KEY,
+    peer_id    INTEGER NOT NULL REFERENCES peers (id),
+    manager    TEXT    NOT NULL CHECK (manager IN ('local', 'rsync')),
+    state      TEXT    NOT NULL,
+    status     TEXT    NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+    attempts   INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX transfer_batches_running ON transfer_batches (status) WHERE status = 'running';
+
+CREATE TABLE transfers (
+    id          INTEGER PRIMARY KEY,
+    direction   TEXT    NOT NULL CHECK (direction IN ('outgoing', 'incoming')),
+    peer_id     INTEGER NOT NULL REFERENCES peers (id),
+    remote_id   INTEGER,
+    file_name   TEXT    NOT NULL,
+    size        INTEGER NOT NULL,
+    checksum    TEXT    NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('file', 'directory')),
+    uploader    TEXT    NOT NULL,
+    source      TEXT    NOT NULL,
+    status      TEXT    NOT NULL CHECK (status IN
+                    ('initiated', 'ongoing', 'staged', 'completed', 'failed', 'cancelled')),
+    manager     TEXT    CHECK (manager IN ('local', 'rsync', 'sneakernet')),
+    store_id    INTEGER REFERENCES stores (id),
+    local_path  TEXT,
+    remote_path TEXT,
+    batch_id    INTEGER REFERENCES transfer_batches (id),
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    error_code  TEXT,
+    error       TEXT
+);
+CREATE UNIQUE INDEX transfers_active ON transfers (direction, peer_id, file_name)
+    WHERE status IN ('initiated', 'ongoing', 'staged');
+CREATE UNIQUE INDEX transfers_incoming_remote ON transfers (peer_id, remote_id) WHERE direction = 'incoming';
+CREATE INDEX transfers_status ON transfers (status, updated_at);
+CREATE INDEX transfers_batch ON transfers (batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX transfers_peer_file ON transfers (peer_id, file_name);
+CREATE INDEX remote_instances_librarian ON remote_instances (librarian, file_id);
+
+CREATE TABLE outbox_v5 (
+    id              INTEGER PRIMARY KEY,
+    peer_id         INTEGER NOT NULL REFERENCES peers (id),
+    call_key        TEXT    NOT NULL UNIQUE,
+    kind            TEXT    NOT NULL CHECK (kind IN ('holds', 'staged', 'complete', 'fail')),
+    body            TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT
+);
+INSERT INTO outbox_v5 SELECT * FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v5 RENAME TO outbox;
+CREATE INDEX outbox_peer ON outbox (peer_id, id);
+
+CREATE TABLE events_v5 (
+    id           INTEGER PRIMARY KEY,
+    severity     TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'error')),
+    category     TEXT    NOT NULL CHECK (category IN
+                     ('peer_unreachable', 'peer_refused', 'call_refused', 'conflict', 'transfer_failed')),
+    subject      TEXT    NOT NULL,
+    message      TEXT    NOT NULL,
+    count        INTEGER NOT NULL DEFAULT 1,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    cleared_at   INTEGER
+);
+INSERT INTO events_v5 SELECT * FROM events;
+DROP TABLE events;
+ALTER TABLE events_v5 RENAME TO events;
+CREATE UNIQUE INDEX events_open ON events (category, subject) WHERE cleared_at IS NULL;
+"#,
 ];

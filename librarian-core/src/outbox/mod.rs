@@ -24,7 +24,7 @@ use crate::librarian::Librarian;
 use crate::name::FileName;
 use crate::peer::client::PeerClient;
 
-pub use receive::HoldsCall;
+pub use receive::{HoldsCall, validate_call_key};
 
 /// The kinds of call a site queues for its peers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -34,16 +34,25 @@ pub enum CallKind {
     /// "This site holds file F with checksum C in store S": the peer records a
     /// remote instance. Sent by `peer announce`.
     Holds,
+    /// Sender → receiver: the data of a transfer is at the staging destination.
+    Staged,
+    /// Receiver → sender: the transfer's data was verified and committed.
+    Complete,
+    /// Either way: the transfer failed (with a reason).
+    Fail,
 }
 
 impl CallKind {
     /// Every kind.
-    pub const ALL: [CallKind; 1] = [CallKind::Holds];
+    pub const ALL: [CallKind; 4] = [CallKind::Holds, CallKind::Staged, CallKind::Complete, CallKind::Fail];
 
     /// The JSON and SQL spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             CallKind::Holds => "holds",
+            CallKind::Staged => "staged",
+            CallKind::Complete => "complete",
+            CallKind::Fail => "fail",
         }
     }
 
@@ -51,6 +60,9 @@ impl CallKind {
     pub fn path(self) -> &'static str {
         match self {
             CallKind::Holds => "/api/v1/callbacks/holds",
+            CallKind::Staged => "/api/v1/clone/staged",
+            CallKind::Complete => "/api/v1/clone/complete",
+            CallKind::Fail => "/api/v1/clone/fail",
         }
     }
 

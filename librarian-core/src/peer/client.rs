@@ -126,6 +126,39 @@ impl PeerClient {
     pub fn status(&self) -> Result<serde_json::Value> {
         self.get("/api/v1/status", true)
     }
+
+    /// `POST /api/v1/clone/stage`: offer files; one answer per item.
+    pub fn stage(&self, req: &crate::transfers::StageRequest) -> Result<crate::transfers::StageResponse> {
+        let body = serde_json::to_value(req).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let answer = self.post_call("/api/v1/clone/stage", &uuid::Uuid::now_v7().to_string(), &body)?;
+        let resp: crate::transfers::StageResponse = serde_json::from_value(answer).map_err(|e| Error::PeerRefused {
+            peer: self.peer.name.clone(),
+            status: 200,
+            code: "bad_response".into(),
+            message: format!("unreadable answer to stage: {e}"),
+        })?;
+        if resp.items.len() != req.items.len() {
+            return Err(Error::PeerRefused {
+                peer: self.peer.name.clone(),
+                status: 200,
+                code: "bad_response".into(),
+                message: format!("stage answered {} items for {}", resp.items.len(), req.items.len()),
+            });
+        }
+        Ok(resp)
+    }
+
+    /// `POST /api/v1/files/has`: whether the peer holds `name` with `checksum`.
+    pub fn has(&self, name: &str, checksum: &str) -> Result<bool> {
+        let body = serde_json::json!({ "name": name, "checksum": checksum });
+        let j = self.post_call("/api/v1/files/has", &uuid::Uuid::now_v7().to_string(), &body)?;
+        Ok(j["present"].as_bool() == Some(true) && j["matches"].as_bool() == Some(true))
+    }
+
+    /// `GET /api/v1/transfers/ID`: the peer's transfer `id` (one of ours there).
+    pub fn transfer(&self, id: i64) -> Result<serde_json::Value> {
+        self.get(&format!("/api/v1/transfers/{id}"), true)
+    }
 }
 
 /// The HTTP agent for peers: the one place where timeouts, redirects and TLS trust

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use crate::error::Result;
 use crate::events::Severity;
 use crate::librarian::Librarian;
+use crate::transfers::{Direction, TransferStatus};
 
 fn family(out: &mut String, name: &str, help: &str, kind: &str, samples: &[(String, f64)]) {
     let _ = writeln!(out, "# HELP {name} {help}");
@@ -84,6 +85,16 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
     let last_ok: Vec<(String, f64)> =
         tasks.iter().filter_map(|t| t.last_ok.map(|ok| (label("task", &t.task), if ok { 1.0 } else { 0.0 }))).collect();
     family(&mut out, "librarian_task_last_success", "1 when the task's last run succeeded.", "gauge", &last_ok);
+    let transfers = lib.catalog().transfer_counts()?;
+    let mut by_state = Vec::new();
+    for d in [Direction::Outgoing, Direction::Incoming] {
+        for s in TransferStatus::ALL {
+            let n = transfers.iter().find(|(td, ts, _)| *td == d && *ts == s).map_or(0, |(_, _, n)| *n);
+            let labels = format!("{{direction=\"{}\",status=\"{}\"}}", d.as_str(), s.as_str());
+            by_state.push((labels, n as f64));
+        }
+    }
+    family(&mut out, "librarian_transfers", "Transfers by direction and status.", "gauge", &by_state);
     let counts = lib.catalog().open_event_counts()?;
     let open: Vec<(String, f64)> = Severity::ALL
         .iter()

@@ -6,11 +6,10 @@ use crate::error::Error;
 pub(crate) type Reply = HttpResponse;
 
 /// A JSON response.
-pub(crate) fn json(status: u16, value: &serde_json::Value) -> Reply {
-    HttpResponse {
-        status,
-        headers: vec![("Content-Type", "application/json".into())],
-        body: value.to_string().into_bytes(),
+pub(crate) fn json(status: u16, value: &impl serde::Serialize) -> Reply {
+    match serde_json::to_vec(value) {
+        Ok(body) => HttpResponse { status, headers: vec![("Content-Type", "application/json".into())], body },
+        Err(e) => ApiError::new(500, "internal", format!("cannot encode the answer: {e}")).into_response(),
     }
 }
 
@@ -63,7 +62,8 @@ impl From<Error> for ApiError {
             | Error::AlgorithmMismatch { .. } => 400,
             Error::Unauthorized { .. } => return ApiError::unauthorized(),
             Error::NotFound { .. } => 404,
-            Error::AlreadyExists { .. } | Error::Conflict { .. } => 409,
+            Error::Forbidden(_) => 403,
+            Error::AlreadyExists { .. } | Error::Conflict { .. } | Error::IllegalTransition { .. } => 409,
             _ => 500,
         };
         let code = if status == 400 { "bad_request" } else { e.code() };

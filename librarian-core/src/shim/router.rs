@@ -11,7 +11,8 @@ use crate::account::{Account, Level};
 use crate::checksum::Checksum;
 use crate::librarian::Librarian;
 use crate::name::FileName;
-use crate::outbox::HoldsCall;
+use crate::outbox::{CallKind, HoldsCall};
+use crate::transfers::{StageRequest, TransferCall};
 
 /// What every handler may use.
 #[derive(Debug)]
@@ -32,6 +33,9 @@ enum Access {
     /// A peer's call about its own business: an account that belongs to a peer, at
     /// level `callback`, `read-append` or `admin`.
     PeerCall,
+    /// A peer asking to write here (stage data): an account that belongs to a peer,
+    /// at level `read-append` or `admin`.
+    PeerWrite,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +45,10 @@ enum Endpoint {
     FilesHas,
     Metrics,
     CallbackHolds,
+    CloneStage,
+    CloneCall(CallKind),
+    /// `GET /api/v1/transfers/ID`.
+    Transfer(i64),
 }
 
 impl Endpoint {
@@ -49,7 +57,8 @@ impl Endpoint {
             Endpoint::Ping => Access::Open,
             Endpoint::Status | Endpoint::FilesHas => Access::Level(Level::ReadOnly),
             Endpoint::Metrics => Access::Metrics,
-            Endpoint::CallbackHolds => Access::PeerCall,
+            Endpoint::CallbackHolds | Endpoint::CloneCall(_) | Endpoint::Transfer(_) => Access::PeerCall,
+            Endpoint::CloneStage => Access::PeerWrite,
         }
     }
 }
@@ -62,7 +71,15 @@ fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
         "/api/v1/files/has" => (Endpoint::FilesHas, "POST"),
         "/metrics" => (Endpoint::Metrics, "GET"),
         "/api/v1/callbacks/holds" => (Endpoint::CallbackHolds, "POST"),
-        _ => return Err(ApiError::new(404, "unknown_endpoint", format!("no endpoint {path}"))),
+        "/api/v1/clone/stage" => (Endpoint::CloneStage, "POST"),
+        "/api/v1/clone/staged" => (Endpoint::CloneCall(CallKind::Staged), "POST"),
+        "/api/v1/clone/complete" => (Endpoint::CloneCall(CallKind::Complete), "POST"),
+        "/api/v1/clone/fail" => (Endpoint::CloneCall(CallKind::Fail), "POST"),
+        _ => match path.strip_prefix("/api/v1/transfers/").map(str::parse::<i64>) {
+            Some(Ok(id)) => (Endpoint::Transfer(id), "GET"),
+            Some(Err(_)) => return Err(ApiError::bad_request(format!("{path}: a transfer id is a number"))),
+            None => return Err(ApiError::new(404, "unknown_endpoint", format!("no endpoint {path}"))),
+        },
     };
     if method != allowed {
         return Err(ApiError::new(405, "method_not_allowed", format!("{path} takes {allowed}, not {method}")));
@@ -79,20 +96,21 @@ fn authorize(
     let required = match access {
         Access::Open => return Ok(None),
         Access::Metrics if !ctx.settings.metrics_auth => return Ok(None),
-        Access::Metrics | Access::PeerCall => Level::ReadOnly,
+        Access::Metrics | Access::PeerCall | Access::PeerWrite => Level::ReadOnly,
         Access::Level(l) => l,
     };
     let (name, password) = parse_basic(req.header("Authorization"))?.ok_or_else(ApiError::unauthorized)?;
     let account = ctx.cache.authenticate(lib, &name, &password)?;
-    if let Access::PeerCall = access {
-        let level_ok = account.level == Level::Callback || account.level.allows(Level::ReadAppend);
+    if let Access::PeerCall | Access::PeerWrite = access {
+        let write = matches!(access, Access::PeerWrite);
+        let level_ok = account.level.allows(Level::ReadAppend) || (!write && account.level == Level::Callback);
         if !level_ok || account.peer.is_none() {
             return Err(ApiError::forbidden(format!(
-                "account {} ({}{}) may not make a peer's calls (needs an account that belongs to a peer, \
-                 at level callback, read-append or admin)",
+                "account {} ({}{}) may not make this peer call (needs an account that belongs to a peer, at level {})",
                 account.name,
                 account.level,
-                if account.peer.is_none() { ", not tied to a peer" } else { "" }
+                if account.peer.is_none() { ", not tied to a peer" } else { "" },
+                if write { "read-append or admin" } else { "callback, read-append or admin" }
             )));
         }
         return Ok(Some(account));
@@ -144,18 +162,49 @@ fn files_has(req: &HttpRequest, lib: &Librarian) -> Result<Reply, ApiError> {
     ))
 }
 
-/// `POST /api/v1/callbacks/holds`: the calling peer holds a file.
-fn callback_holds(req: &HttpRequest, lib: &Librarian, account: Option<&Account>) -> Result<Reply, ApiError> {
-    let peer = account
+/// The peer an account belongs to (authorize has checked there is one).
+fn caller_peer(account: Option<&Account>) -> Result<&str, ApiError> {
+    account
         .and_then(|a| a.peer.as_deref())
-        .ok_or_else(|| ApiError::forbidden("this call must come from a peer's account".to_owned()))?;
-    let key = req
+        .ok_or_else(|| ApiError::forbidden("this call must come from a peer's account".to_owned()))
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
+    Ok(req
         .header("Idempotency-Key")
         .ok_or_else(|| ApiError::bad_request("an Idempotency-Key header is required"))?
         .trim()
-        .to_owned();
+        .to_owned())
+}
+
+/// `POST /api/v1/callbacks/holds`: the calling peer holds a file.
+fn callback_holds(req: &HttpRequest, lib: &Librarian, account: Option<&Account>) -> Result<Reply, ApiError> {
+    let peer = caller_peer(account)?;
+    let key = idempotency_key(req)?;
     let body: HoldsCall = json_body(req)?;
     let answer = lib.receive_holds(peer, &key, &body).map_err(ApiError::from)?;
+    Ok(response::json(200, &answer))
+}
+
+/// `POST /api/v1/clone/stage`: the calling peer offers files.
+fn clone_stage(req: &HttpRequest, lib: &Librarian, account: Option<&Account>) -> Result<Reply, ApiError> {
+    let peer = caller_peer(account)?;
+    let body: StageRequest = json_body(req)?;
+    let answer = lib.stage_incoming(peer, &body).map_err(ApiError::from)?;
+    Ok(response::json(200, &answer))
+}
+
+/// `POST /api/v1/clone/{staged,complete,fail}`: the calling peer reports on a transfer.
+fn clone_call(
+    req: &HttpRequest,
+    lib: &Librarian,
+    account: Option<&Account>,
+    kind: CallKind,
+) -> Result<Reply, ApiError> {
+    let peer = caller_peer(account)?;
+    let key = idempotency_key(req)?;
+    let body: TransferCall = json_body(req)?;
+    let answer = lib.receive_transfer_call(peer, &key, kind, &body).map_err(ApiError::from)?;
     Ok(response::json(200, &answer))
 }
 
@@ -185,6 +234,12 @@ fn dispatch(req: &HttpRequest, lib: &Librarian, ctx: &Context<'_>) -> Result<(Re
         }
         Endpoint::FilesHas => files_has(req, lib)?,
         Endpoint::CallbackHolds => callback_holds(req, lib, account.as_ref())?,
+        Endpoint::CloneStage => clone_stage(req, lib, account.as_ref())?,
+        Endpoint::CloneCall(kind) => clone_call(req, lib, account.as_ref(), kind)?,
+        Endpoint::Transfer(id) => {
+            let t = lib.peer_transfer(caller_peer(account.as_ref())?, id).map_err(ApiError::from)?;
+            response::json(200, &t)
+        }
         Endpoint::Metrics => {
             response::text(200, metrics::render(lib).map_err(ApiError::from)?, "text/plain; version=0.0.4")
         }

@@ -25,19 +25,34 @@ pub const LEASE: SignedDuration = SignedDuration::from_secs(15 * 60);
 pub enum TaskKind {
     /// Roll back interrupted ingests and remove stale staging directories.
     CleanupStaging,
+    /// Verify and commit incoming transfers whose data has arrived.
+    ReceiveClones,
+    /// Poll running batches; plan, offer and start new ones to the `[clone.to.*]` peers.
+    SendClones,
     /// Send queued calls to peers ([`crate::outbox`]).
     DeliverOutbox,
+    /// Ask peers about transfers stuck longer than `[clone] stale_after`.
+    ReconcileTransfers,
 }
 
 impl TaskKind {
     /// Every task, in the order `tasks run` runs them.
-    pub const ALL: [TaskKind; 2] = [TaskKind::CleanupStaging, TaskKind::DeliverOutbox];
+    pub const ALL: [TaskKind; 5] = [
+        TaskKind::CleanupStaging,
+        TaskKind::ReceiveClones,
+        TaskKind::SendClones,
+        TaskKind::DeliverOutbox,
+        TaskKind::ReconcileTransfers,
+    ];
 
     /// The task's name in the CLI, the config file and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             TaskKind::CleanupStaging => "cleanup-staging",
             TaskKind::DeliverOutbox => "deliver-outbox",
+            TaskKind::ReceiveClones => "receive-clones",
+            TaskKind::SendClones => "send-clones",
+            TaskKind::ReconcileTransfers => "reconcile-transfers",
         }
     }
 
@@ -46,6 +61,9 @@ impl TaskKind {
         match self {
             TaskKind::CleanupStaging => SignedDuration::from_hours(1),
             TaskKind::DeliverOutbox => SignedDuration::from_secs(30),
+            TaskKind::ReceiveClones => SignedDuration::from_secs(60),
+            TaskKind::SendClones => SignedDuration::from_secs(300),
+            TaskKind::ReconcileTransfers => SignedDuration::from_hours(1),
         }
     }
 }
@@ -230,6 +248,12 @@ impl Librarian {
                 ))
             }
             TaskKind::DeliverOutbox => Ok(self.deliver_outbox()?.to_string()),
+            TaskKind::ReceiveClones => {
+                let (completed, failed) = self.receive_clones()?;
+                Ok(format!("completed {completed}, failed {failed}"))
+            }
+            TaskKind::SendClones => Ok(self.send_clones()?.to_string()),
+            TaskKind::ReconcileTransfers => Ok(self.reconcile_transfers()?.to_string()),
         }
     }
 }
@@ -290,7 +314,8 @@ mod tests {
         let first = lib.run_tasks(&[]).expect("run");
         assert_eq!(first.len(), TaskKind::ALL.len());
         assert!(first.iter().all(|o| o.status == TaskStatus::Ok), "{first:?}");
-        assert_eq!(first[1].message, "delivered 0, refused 0, postponed 0", "nothing queued: {first:?}");
+        let outbox = first.iter().find(|o| o.task == "deliver-outbox").expect("deliver-outbox ran");
+        assert_eq!(outbox.message, "delivered 0, refused 0, postponed 0", "nothing queued: {first:?}");
         assert!(first[0].message.contains("removed 1"), "{first:?}");
         assert!(!stale.exists());
         let second = lib.run_tasks(&[]).expect("run");

@@ -147,11 +147,7 @@ pub fn next(state: TransferStatus, event: TransferEvent) -> Result<TransferStatu
         (S::Ongoing, E::Started) | (S::Staged, E::Started | E::Staged) => false,
         (S::Completed | S::Failed | S::Cancelled, _) => false,
     };
-    if allowed {
-        Ok(target)
-    } else {
-        Err(Error::IllegalTransition { from: state.as_str(), event: event.as_str() })
-    }
+    if allowed { Ok(target) } else { Err(Error::IllegalTransition { from: state.as_str(), event: event.as_str() }) }
 }
 
 #[cfg(test)]
@@ -165,7 +161,10 @@ mod tests {
     fn every_pair() {
         let table: [(S, [Option<S>; 5]); 6] = [
             //            Started          Staged          Completed          Failed           Cancelled
-            (S::Initiated, [Some(S::Ongoing), Some(S::Staged), Some(S::Completed), Some(S::Failed), Some(S::Cancelled)]),
+            (
+                S::Initiated,
+                [Some(S::Ongoing), Some(S::Staged), Some(S::Completed), Some(S::Failed), Some(S::Cancelled)],
+            ),
             (S::Ongoing, [Some(S::Ongoing), Some(S::Staged), Some(S::Completed), Some(S::Failed), Some(S::Cancelled)]),
             (S::Staged, [None, Some(S::Staged), Some(S::Completed), Some(S::Failed), Some(S::Cancelled)]),
             (S::Completed, [None, None, Some(S::Completed), None, None]),

@@ -24,6 +24,9 @@ __all__ = [
     "Event",
     "OutboxCall",
     "DeliveryReport",
+    "Transfer",
+    "SendReport",
+    "PlannedFile",
     "LibrarianError",
     "InvalidName",
     "NotFound",
@@ -45,13 +48,18 @@ __all__ = [
     "IoError",
     "PeerUnreachable",
     "PeerRefused",
+    "IllegalTransition",
+    "Forbidden",
 ]
 
 _StrPath: TypeAlias = Union[str, "os.PathLike[str]"]
 _Name: TypeAlias = Union[str, bytes]
 _Level: TypeAlias = Literal["admin", "read-append", "read-only", "callback"]
 _Severity: TypeAlias = Literal["info", "warning", "error"]
-_Category: TypeAlias = Literal["peer_unreachable", "peer_refused", "call_refused", "conflict"]
+_Category: TypeAlias = Literal["peer_unreachable", "peer_refused", "call_refused", "conflict", "transfer_failed"]
+_TransferStatus: TypeAlias = Literal["initiated", "ongoing", "staged", "completed", "failed", "cancelled"]
+_Direction: TypeAlias = Literal["outgoing", "incoming"]
+_Manager: TypeAlias = Literal["local", "rsync", "sneakernet"]
 
 @final
 class Librarian:
@@ -196,9 +204,14 @@ class Librarian:
     def run_tasks(self, only: Optional[list[str]] = None) -> list["TaskOutcome"]:
         """Run each background task that is due, once, like ``librarian tasks run``.
 
+        The tasks, in the order they run: ``"cleanup-staging"`` (roll back
+        interrupted ingests, remove stale staging directories), ``"receive-clones"``
+        (:meth:`receive_clones`), ``"send-clones"`` (:meth:`send_clones`) and
+        ``"deliver-outbox"`` (:meth:`deliver_outbox`), ``"reconcile-transfers"`` (ask
+        peers about transfers stuck longer than ``[clone] stale_after``).
+
         Args:
-            only: run just these tasks (``"cleanup-staging"``, ``"deliver-outbox"``),
-                now, whatever their schedule.
+            only: run just these tasks, now, whatever their schedule.
 
         Returns: one outcome per task. A task another run is executing is skipped
         with status ``"busy"``.
@@ -412,6 +425,71 @@ class Librarian:
         later with exponential backoff (raising a ``"peer_unreachable"`` or
         ``"peer_refused"`` event) and the ones after it wait their turn. Peers that
         cannot be reached do not raise: they are reported in the result.
+        """
+
+    def transfers(
+        self,
+        status: Optional[_TransferStatus] = None,
+        direction: Optional[_Direction] = None,
+        peer: Optional[str] = None,
+        limit: int = 1000,
+    ) -> "list[Transfer]":
+        """Transfers of files between this site and its peers, newest first.
+
+        Args:
+            status: only transfers in this state.
+            direction: only ``"outgoing"`` (to a peer) or ``"incoming"`` transfers.
+            peer: only transfers with this peer.
+            limit: at most this many transfers.
+
+        Raises:
+            NotFound: ``peer`` is not a peer.
+            InvalidArgument: an unknown ``status`` or ``direction``, or a ``limit``
+                out of range.
+        """
+
+    def send_clones(self, to: Optional[str] = None) -> "SendReport":
+        """One sending round now (what the ``"send-clones"`` task does, like
+        ``librarian clone remote``).
+
+        Running batches are polled first. Then, for ``to`` (whether or not it has a
+        ``[clone.to.<peer>]`` section) or else every ``[clone.to.*]`` peer, the peer
+        is pinged, files it lacks are planned, offered to it, and the accepted ones
+        started in a batch per transfer manager. A peer whose transfers are disabled
+        (not pinged), or that does not answer the ping, or that refuses the offer,
+        does not raise: it is listed in ``skipped_peers`` and raises an event. A peer
+        that does not answer the ping gets no transfers this round (the open
+        ``"peer_unreachable"`` event is counted again each round; the files stay
+        planned); when it answers again that event is cleared. A peer that refuses
+        the offer as a whole fails the transfers offered to it (e.g. with
+        ``error_code == "peer_refused"``); failed transfers are planned again later.
+
+        Raises:
+            NotFound: ``to`` (or a ``[clone.to.*]`` peer) is not a peer.
+            InvalidArgument: a bad ``[clone]`` setting (e.g. an unknown manager).
+        """
+
+    def receive_clones(self) -> "tuple[int, int]":
+        """Verify and commit incoming transfers whose data has arrived in their
+        staging directories (what the ``"receive-clones"`` task does).
+
+        Returns:
+            ``(completed, failed)``: transfers committed, and transfers that failed
+            (bad checksum, conflict, data missing; each raises an event and tells the
+            sender).
+        """
+
+    def plan_clones(self, peer: str) -> "list[PlannedFile]":
+        """The files the next batch to ``peer`` would hold, with the copies that would
+        be sent (``librarian clone remote --dry-run``); nothing changes.
+
+        A file is planned when the peer is not known to hold it and no transfer of
+        it to the peer is under way (failed transfers are planned again, except
+        those that failed on a conflict). The peer's ``[clone.to.<peer>]`` filters
+        and the ``[clone]`` batch limits apply.
+
+        Raises:
+            NotFound: ``peer`` is not a peer.
         """
 
 @final
@@ -743,6 +821,132 @@ class DeliveryReport:
         are disabled."""
     def __eq__(self, value: object, /) -> bool: ...
 
+@final
+class Transfer:
+    """One file's transfer between this site and a peer. Compares equal by value."""
+
+    @property
+    def id(self) -> int:
+        """Its id here."""
+    @property
+    def direction(self) -> _Direction:
+        """``"outgoing"`` (to the peer) or ``"incoming"`` (from it)."""
+    @property
+    def peer(self) -> str:
+        """The other site."""
+    @property
+    def remote_id(self) -> Optional[int]:
+        """The id of the same transfer at the peer, once known."""
+    @property
+    def file(self) -> str:
+        """The file's name."""
+    @property
+    def size(self) -> int:
+        """Its size in bytes."""
+    @property
+    def checksum(self) -> str:
+        """Its checksum, e.g. ``"blake3:<64 hex>"``."""
+    @property
+    def kind(self) -> Literal["file", "directory"]:
+        """``"file"`` or ``"directory"`` (a book)."""
+    @property
+    def uploader(self) -> str:
+        """Who uploaded it at its source."""
+    @property
+    def source(self) -> str:
+        """The site where it was first ingested."""
+    @property
+    def status(self) -> _TransferStatus:
+        """Where the transfer is: ``"initiated"``, ``"ongoing"`` (data moving),
+        ``"staged"`` (at the destination, not yet committed), or ended:
+        ``"completed"``, ``"failed"`` (the file is planned again later) or
+        ``"cancelled"``."""
+    @property
+    def manager(self) -> Optional[_Manager]:
+        """What moves (moved) the bytes, once agreed, or ``None``."""
+    @property
+    def store(self) -> Optional[str]:
+        """The store here: where the data comes from (outgoing) or goes to (incoming)."""
+    @property
+    def local_path(self) -> Optional[pathlib.Path]:
+        """Outgoing: the copy read. Incoming: the staging directory the data arrives in."""
+    @property
+    def remote_path(self) -> Optional[str]:
+        """Outgoing: where the peer wants the data."""
+    @property
+    def batch(self) -> Optional[int]:
+        """The batch moving it (outgoing), or ``None``."""
+    @property
+    def created_at(self) -> datetime.datetime:
+        """Created (timezone-aware, UTC)."""
+    @property
+    def updated_at(self) -> datetime.datetime:
+        """Last changed (timezone-aware, UTC)."""
+    @property
+    def error_code(self) -> Optional[str]:
+        """Why it failed, as a stable code (e.g. ``"peer_refused"``,
+        ``"peer_unreachable"``, ``"checksum_mismatch"``, ``"conflict"``), or ``None``."""
+    @property
+    def error(self) -> Optional[str]:
+        """Why it failed, for a person, or ``None``."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class SendReport:
+    """What one :meth:`Librarian.send_clones` run did. Compares equal by value."""
+
+    @property
+    def offered(self) -> int:
+        """Transfers offered to peers (none to a peer that did not answer the ping)."""
+    @property
+    def already_present(self) -> int:
+        """Of those, already held by the peer (completed with no data moved)."""
+    @property
+    def refused(self) -> int:
+        """Of those, refused by the peer."""
+    @property
+    def batches_started(self) -> int:
+        """Batches started."""
+    @property
+    def staged(self) -> int:
+        """Transfers whose data reached the peer's staging area."""
+    @property
+    def failed(self) -> int:
+        """Transfers that failed in a batch."""
+    @property
+    def running(self) -> int:
+        """Batches still running."""
+    @property
+    def skipped_peers(self) -> "list[str]":
+        """Peers skipped: their transfers are disabled, or they did not answer the
+        ping (no transfers were created for them), or they refused the offer."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class PlannedFile:
+    """A file the next batch to a peer would send (:meth:`Librarian.plan_clones`).
+    Compares equal by value."""
+
+    @property
+    def name(self) -> str:
+        """The file's name."""
+    @property
+    def size(self) -> int:
+        """Its size in bytes."""
+    @property
+    def checksum(self) -> str:
+        """Its checksum, e.g. ``"blake3:<64 hex>"``."""
+    @property
+    def kind(self) -> Literal["file", "directory"]:
+        """``"file"`` or ``"directory"`` (a book)."""
+    @property
+    def store(self) -> str:
+        """The store of the copy that would be sent."""
+    @property
+    def path(self) -> pathlib.Path:
+        """That copy's absolute path."""
+    def __eq__(self, value: object, /) -> bool: ...
+
 class LibrarianError(Exception):
     """Base class of every error raised by librarian.
 
@@ -815,3 +1019,11 @@ class PeerUnreachable(LibrarianError):
 class PeerRefused(LibrarianError):
     """Another Librarian answered and refused the call (its HTTP status and error code
     are in the message). ``code == "peer_refused"``."""
+
+class Forbidden(LibrarianError):
+    """The caller may not do this (e.g. a peer acting on another peer's transfer).
+    ``code == "forbidden"``."""
+
+class IllegalTransition(LibrarianError):
+    """A transfer cannot take this step from the state it is in (e.g. a completed
+    transfer told it failed). ``code == "illegal_transition"``."""

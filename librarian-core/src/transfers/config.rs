@@ -1,0 +1,103 @@
+//! The `[clone]` table of `librarian.toml`: which peers this site sends to, with which
+//! managers, in batches of what size.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::manager::ManagerKind;
+use crate::error::{Error, Result};
+
+/// `[clone]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloneConfig {
+    /// Managers this site uses to send and accepts to receive, in order of preference
+    /// (`local`, `rsync`).
+    pub managers: Vec<String>,
+    /// When receiving with rsync over ssh: the `user@host` senders must write to
+    /// (destinations are then given as `host:path`). Unset: plain local paths.
+    pub rsync_host: Option<String>,
+    /// Most files in one batch.
+    pub batch_files: usize,
+    /// Most bytes in one batch (a single larger file still goes alone).
+    pub batch_bytes: u64,
+    /// Batches planned per peer in one run of the `send-clones` task.
+    pub batches_per_run: usize,
+    /// Times a failed batch is started before its transfers fail.
+    pub max_batch_attempts: u32,
+    /// Incoming transfers verified and committed per run of `receive-clones`.
+    pub receive_per_run: usize,
+    /// A transfer unchanged for this long (e.g. `"6h"`) is reconciled with its peer.
+    pub stale_after: String,
+    /// Peers to send to, by name: `[clone.to.site-b]`.
+    pub to: BTreeMap<String, SendTo>,
+}
+
+impl Default for CloneConfig {
+    fn default() -> Self {
+        CloneConfig {
+            managers: vec!["local".into(), "rsync".into()],
+            rsync_host: None,
+            batch_files: 1000,
+            batch_bytes: 64 << 30,
+            batches_per_run: 20,
+            max_batch_attempts: 3,
+            receive_per_run: 10_000,
+            stale_after: "6h".into(),
+            to: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[clone.to.PEER]`: what to send to that peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendTo {
+    /// Only names starting with this.
+    pub prefix: Option<String>,
+    /// Only instances on this store.
+    pub store: Option<String>,
+    /// Only files catalogued within this interval (e.g. `"30d"`).
+    pub max_age: Option<String>,
+}
+
+impl CloneConfig {
+    /// True when nothing differs from the defaults.
+    pub fn is_default(&self) -> bool {
+        *self == CloneConfig::default()
+    }
+
+    /// The managers, parsed, in order of preference.
+    pub fn manager_kinds(&self) -> Result<Vec<ManagerKind>> {
+        self.managers
+            .iter()
+            .map(|m| match m.parse()? {
+                ManagerKind::Sneakernet => {
+                    Err(Error::InvalidArgument("clone.managers: sneakernet is not a network manager".into()))
+                }
+                k => Ok(k),
+            })
+            .collect()
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        self.manager_kinds()?;
+        crate::tasks::parse_interval(&self.stale_after)?;
+        if self.batch_files == 0 || self.batch_bytes == 0 || self.batches_per_run == 0 || self.receive_per_run == 0 {
+            return Err(Error::InvalidArgument(
+                "clone.batch_files, batch_bytes, batches_per_run and receive_per_run must be at least 1".into(),
+            ));
+        }
+        if self.max_batch_attempts == 0 {
+            return Err(Error::InvalidArgument("clone.max_batch_attempts must be at least 1".into()));
+        }
+        for (peer, to) in &self.to {
+            crate::config::validate_site_name(peer)?;
+            if let Some(age) = &to.max_age {
+                crate::tasks::parse_interval(age)?;
+            }
+        }
+        Ok(())
+    }
+}

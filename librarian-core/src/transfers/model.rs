@@ -1,0 +1,96 @@
+//! The transfer as the catalog keeps it and JSON shows it (design §9 "Transfer").
+
+use std::fmt;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::manager::ManagerKind;
+use super::state::TransferStatus;
+use crate::catalog::FileKind;
+use crate::checksum::Checksum;
+use crate::error::{Error, Result};
+use crate::name::FileName;
+
+/// Which way the data goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From this site to the peer.
+    Outgoing,
+    /// From the peer to this site.
+    Incoming,
+}
+
+impl Direction {
+    /// `outgoing` or `incoming`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Outgoing => "outgoing",
+            Direction::Incoming => "incoming",
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Direction {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "outgoing" => Ok(Direction::Outgoing),
+            "incoming" => Ok(Direction::Incoming),
+            _ => Err(Error::InvalidArgument(format!("unknown direction {s:?}; directions: outgoing, incoming"))),
+        }
+    }
+}
+
+/// One file's transfer between this site and a peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transfer {
+    /// Its id here.
+    pub id: i64,
+    /// Outgoing or incoming.
+    pub direction: Direction,
+    /// The other site.
+    pub peer: String,
+    /// The id of the same transfer at the peer, once known.
+    pub remote_id: Option<i64>,
+    /// The file's name.
+    pub file: FileName,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its checksum.
+    pub checksum: Checksum,
+    /// File or book.
+    pub kind: FileKind,
+    /// Who uploaded it at its source.
+    pub uploader: String,
+    /// The site where it was first ingested.
+    pub source: String,
+    /// Where the transfer is.
+    pub status: TransferStatus,
+    /// What moves (moved) the bytes.
+    pub manager: Option<ManagerKind>,
+    /// The store here: where the data comes from (outgoing) or goes to (incoming).
+    pub store: Option<String>,
+    /// Outgoing: the instance read. Incoming: the staging directory the data arrives in.
+    pub local_path: Option<PathBuf>,
+    /// Outgoing: where the peer wants the data.
+    pub remote_path: Option<String>,
+    /// The batch moving it (outgoing).
+    pub batch: Option<i64>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+    /// Why it failed, as a stable code (e.g. `checksum_mismatch`, `conflict`).
+    pub error_code: Option<String>,
+    /// Why it failed, for a person.
+    pub error: Option<String>,
+}

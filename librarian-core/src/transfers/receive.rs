@@ -1,0 +1,434 @@
+//! The receiving side of a clone: `stage` (validate each item, make its staging
+//! destination), the calls from the sender (`staged`, `fail`), and the
+//! `receive-clones` task that re-hashes staged data, commits it and answers
+//! `complete` (or `fail`) through the outbox.
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::manager::{ManagerKind, clear_destination};
+use super::model::{Direction, Transfer};
+use super::state::TransferEvent;
+use crate::catalog::{FileKind, NewIncoming};
+use crate::checksum::Checksum;
+use crate::error::{Error, Result};
+use crate::events::{Category, NewEvent, Severity};
+use crate::ingest::UploadOptions;
+use crate::librarian::Librarian;
+use crate::name::FileName;
+use crate::outbox::CallKind;
+use crate::progress::NoProgress;
+use crate::store::staging::PAYLOAD;
+
+/// Most items in one `stage` call.
+pub const MAX_STAGE_ITEMS: usize = 10_000;
+
+/// One file a sender wants to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageItem {
+    /// The sender's transfer id.
+    pub transfer_id: i64,
+    /// The file's name.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its checksum.
+    pub checksum: String,
+    /// `file` or `directory`.
+    pub kind: String,
+    /// Who uploaded it at its source.
+    pub uploader: String,
+    /// The site where it was first ingested.
+    pub source: String,
+}
+
+/// Body of `POST /api/v1/clone/stage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageRequest {
+    /// Managers the sender can use, in its order of preference.
+    pub managers: Vec<String>,
+    /// The files.
+    pub items: Vec<StageItem>,
+}
+
+/// The answer for one item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum StageResult {
+    /// Send the data to `destination` with `manager`; the receiver's transfer is `remote_id`.
+    Accepted {
+        /// The sender's transfer id.
+        transfer_id: i64,
+        /// The receiver's transfer id.
+        remote_id: i64,
+        /// Where the data must go (a path, or `host:path` for rsync over ssh).
+        destination: String,
+        /// The manager to use.
+        manager: ManagerKind,
+    },
+    /// The receiver already holds the file with this checksum: nothing to send.
+    AlreadyPresent {
+        /// The sender's transfer id.
+        transfer_id: i64,
+        /// The receiver's store holding it.
+        store: String,
+    },
+    /// The receiver will not take it.
+    Refused {
+        /// The sender's transfer id.
+        transfer_id: i64,
+        /// Stable code: `conflict`, `store_full`, `invalid_name`, `invalid_checksum`,
+        /// `no_common_manager`, `failed`.
+        code: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Body of `POST /api/v1/clone/stage`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageResponse {
+    /// One answer per item, in order.
+    pub items: Vec<StageResult>,
+}
+
+/// Body of the `staged`, `complete` and `fail` calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferCall {
+    /// The receiving site's transfer id.
+    pub transfer_id: i64,
+    /// The calling site's transfer id.
+    pub peer_transfer_id: i64,
+    /// The file (for people reading logs; not trusted).
+    pub file: String,
+    /// `complete`: the store that now holds the file.
+    #[serde(default)]
+    pub store: Option<String>,
+    /// `fail`: why.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn refused(transfer_id: i64, code: &str, message: impl Into<String>) -> StageResult {
+    StageResult::Refused { transfer_id, code: code.into(), message: message.into() }
+}
+
+impl Librarian {
+    /// Answer a peer's `stage`: for each item, accept it (creating an incoming
+    /// transfer and an empty staging directory), say it is already here, or refuse it.
+    pub fn stage_incoming(&self, peer: &str, req: &StageRequest) -> Result<StageResponse> {
+        if req.items.len() > MAX_STAGE_ITEMS {
+            return Err(Error::InvalidArgument(format!("at most {MAX_STAGE_ITEMS} items per stage call")));
+        }
+        let ours = self.config().clone.manager_kinds()?;
+        let theirs: Vec<ManagerKind> = req.managers.iter().filter_map(|m| m.parse().ok()).collect();
+        let manager = ours.iter().copied().find(|m| theirs.contains(m));
+        let mut reserved: u64 = 0;
+        let mut out = Vec::with_capacity(req.items.len());
+        for item in &req.items {
+            let answer = match self.stage_one(peer, item, manager, &mut reserved) {
+                Ok(a) => a,
+                Err(e) if e.is_usage() => refused(item.transfer_id, e.code(), e.to_string()),
+                Err(e @ (Error::StoreFull { .. } | Error::CrossDevice { .. })) => {
+                    refused(item.transfer_id, "store_full", e.to_string())
+                }
+                Err(e) => return Err(e),
+            };
+            out.push(answer);
+        }
+        Ok(StageResponse { items: out })
+    }
+
+    fn stage_one(
+        &self,
+        peer: &str,
+        item: &StageItem,
+        manager: Option<ManagerKind>,
+        reserved: &mut u64,
+    ) -> Result<StageResult> {
+        let id = item.transfer_id;
+        let name = FileName::new(&item.name)?;
+        let checksum = Checksum::parse(&item.checksum)?;
+        let kind = FileKind::from_sql(&item.kind).map_err(|_| {
+            Error::InvalidArgument(format!("kind must be \"file\" or \"directory\", not {:?}", item.kind))
+        })?;
+        if let Some(t) = self.catalog().incoming_by_remote(peer, id)? {
+            // The same stage call again (the sender did not get our answer).
+            return Ok(self.answer_for(&t));
+        }
+        if let Some(existing) = self.catalog().file(&name)? {
+            if existing.checksum.matches(&checksum)? {
+                let store = self
+                    .catalog()
+                    .instances(existing.id)?
+                    .into_iter()
+                    .find(|i| i.available)
+                    .map(|i| i.store)
+                    .unwrap_or_default();
+                return Ok(StageResult::AlreadyPresent { transfer_id: id, store });
+            }
+            let message = format!("{peer} offers {name} with checksum {checksum}; this site has {}", existing.checksum);
+            self.raise_event(&NewEvent {
+                severity: Severity::Error,
+                category: Category::Conflict,
+                subject: name.to_string(),
+                message: message.clone(),
+            })?;
+            return Ok(refused(id, "conflict", message));
+        }
+        self.catalog().check_nesting(&name)?;
+        let Some(manager) = manager else {
+            return Ok(refused(
+                id,
+                "no_common_manager",
+                format!("this site accepts {:?}", self.config().clone.managers),
+            ));
+        };
+        let (store_row, _store) = self.choose_store(None, item.size.saturating_add(*reserved), None)?;
+        *reserved = reserved.saturating_add(item.size);
+        let dir = store_row.staging.join(format!("incoming-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir(&dir).map_err(|e| Error::io("cannot create staging directory", &dir, e))?;
+        let new = NewIncoming {
+            remote_id: id,
+            name: &name,
+            size: item.size,
+            checksum: &checksum,
+            kind,
+            uploader: &item.uploader,
+            source: &item.source,
+            store: &store_row.name,
+            local_path: &dir,
+            manager,
+        };
+        let (t, stale) = match self.catalog().create_incoming(peer, &new, Timestamp::now()) {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = std::fs::remove_dir(&dir);
+                return Err(e);
+            }
+        };
+        if let Some(stale) = stale {
+            remove_staging(&stale);
+        }
+        Ok(self.answer_for(&t))
+    }
+
+    /// The stage answer that describes incoming transfer `t`.
+    fn answer_for(&self, t: &Transfer) -> StageResult {
+        let remote = t.remote_id.unwrap_or_default();
+        match (t.status.is_terminal(), &t.local_path, t.manager) {
+            (false, Some(dir), Some(manager)) => {
+                let data = dir.join(PAYLOAD);
+                let destination = match (&self.config().clone.rsync_host, manager) {
+                    (Some(host), ManagerKind::Rsync) => format!("{host}:{}", data.display()),
+                    _ => data.display().to_string(),
+                };
+                StageResult::Accepted { transfer_id: remote, remote_id: t.id, destination, manager }
+            }
+            _ => refused(remote, "failed", format!("transfer {} is {}", t.id, t.status)),
+        }
+    }
+
+    /// Apply a transfer call (`staged`, `complete`, `fail`) from `peer`, once per `key`.
+    pub fn receive_transfer_call(
+        &self,
+        peer: &str,
+        key: &str,
+        kind: CallKind,
+        call: &TransferCall,
+    ) -> Result<serde_json::Value> {
+        crate::outbox::validate_call_key(key)?;
+        let mut remove: Option<PathBuf> = None;
+        let (mut answer, replayed) = self.catalog().apply_once(peer, key, kind, |c| {
+            let (direction, event) = match kind {
+                CallKind::Staged => (Some(Direction::Incoming), TransferEvent::Staged),
+                CallKind::Complete => (Some(Direction::Outgoing), TransferEvent::Completed),
+                CallKind::Fail => (None, TransferEvent::Failed),
+                CallKind::Holds => {
+                    return Err(Error::InvalidArgument("holds is not a transfer call".into()));
+                }
+            };
+            let t = c.transfer(call.transfer_id, direction)?;
+            if t.remote_id.is_some_and(|r| r != call.peer_transfer_id) {
+                return Err(Error::InvalidArgument(format!(
+                    "transfer {} belongs to {}'s transfer {:?}, not {}",
+                    t.id, t.peer, t.remote_id, call.peer_transfer_id
+                )));
+            }
+            let reason = call.reason.as_deref().unwrap_or("the peer gave no reason");
+            let error = (event == TransferEvent::Failed).then_some(("peer_failed", reason));
+            let status = c.step(&t, event, error)?;
+            if kind == CallKind::Complete {
+                let store = call.store.as_deref().unwrap_or("");
+                c.record_remote_instance(&t, store)?;
+            }
+            if kind == CallKind::Fail && t.direction == Direction::Incoming {
+                remove = t.local_path.clone();
+            }
+            Ok(serde_json::json!({ "transfer_id": t.id, "status": status }))
+        })?;
+        if let Some(dir) = remove {
+            remove_staging(&dir);
+        }
+        if let Some(o) = answer.as_object_mut() {
+            o.insert("replayed".into(), replayed.into());
+        }
+        Ok(answer)
+    }
+
+    /// Transfers, newest first (at most `limit`), optionally of one status, direction
+    /// or peer.
+    pub fn transfers(
+        &self,
+        status: Option<super::TransferStatus>,
+        direction: Option<Direction>,
+        peer: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>> {
+        if let Some(p) = peer {
+            self.peer(p)?;
+        }
+        self.catalog().transfers(status, direction, peer, limit)
+    }
+
+    /// Every peer with its backlog, its queued calls and whether transfers to it are
+    /// enabled (`librarian status`). Reads the whole catalog once per peer.
+    pub fn peer_statuses(&self) -> Result<Vec<serde_json::Value>> {
+        let queues = self.catalog().outbox_peers()?;
+        let mut out = Vec::new();
+        for p in self.peers()? {
+            let backlog = self.catalog().peer_backlog(&p.name)?;
+            let calls = queues.iter().find(|q| q.peer == p.name).map_or(0, |q| q.calls);
+            out.push(serde_json::json!({
+                "peer": p.name,
+                "transfers_enabled": p.transfers_enabled,
+                "sending": self.config().clone.to.contains_key(&p.name),
+                "files_without_copy": backlog.files_without_copy,
+                "bytes_without_copy": backlog.bytes_without_copy,
+                "files_with_copy": backlog.files_with_copy,
+                "active_transfers": backlog.active_transfers,
+                "queued_calls": calls,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// How far `peer` is behind this site (files and bytes without a copy there).
+    pub fn peer_backlog(&self, peer: &str) -> Result<crate::catalog::PeerBacklog> {
+        self.catalog().peer_backlog(peer)
+    }
+
+    /// Our transfer `id`, if it is one of `peer`'s ([`Error::Forbidden`] otherwise).
+    pub fn peer_transfer(&self, peer: &str, id: i64) -> Result<Transfer> {
+        let t = self
+            .catalog()
+            .transfer(id)?
+            .ok_or_else(|| Error::NotFound { kind: crate::error::ObjectKind::Transfer, name: id.to_string() })?;
+        if t.peer != peer {
+            return Err(Error::Forbidden(format!("transfer {id} is not one of {peer}'s transfers")));
+        }
+        Ok(t)
+    }
+
+    /// The `receive-clones` task: verify and commit incoming transfers whose data
+    /// has arrived. Returns (completed, failed).
+    pub fn receive_clones(&self) -> Result<(u64, u64)> {
+        let mut done = (0, 0);
+        let mut first_error = None;
+        for t in self.catalog().staged_incoming(self.config().clone.receive_per_run)? {
+            match self.receive_one(&t) {
+                Ok(true) => done.0 += 1,
+                Ok(false) => done.1 += 1,
+                Err(e) => {
+                    log::warn!("cannot receive transfer {} ({}): {e}", t.id, t.file);
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) if done == (0, 0) => Err(e),
+            _ => Ok(done),
+        }
+    }
+
+    /// Verify and commit one staged transfer: true when completed, false when failed.
+    fn receive_one(&self, t: &Transfer) -> Result<bool> {
+        let Some(dir) = t.local_path.clone() else {
+            return self.fail_incoming(t, "data_missing", "the transfer has no staging directory").map(|()| false);
+        };
+        let data = dir.join(PAYLOAD);
+        let store = t.store.clone().unwrap_or_default();
+        // Committed before a crash stopped us from completing the transfer?
+        if let Some(f) = self.catalog().file(&t.file)?
+            && f.checksum.matches(&t.checksum)?
+            && !self.catalog().instances(f.id)?.is_empty()
+            && !data.exists()
+        {
+            return self.complete_incoming(t, &store, &dir).map(|()| true);
+        }
+        let mut opts = UploadOptions {
+            store: t.store.clone(),
+            move_source: true,
+            expect_checksum: Some(t.checksum.clone()),
+            uploader: Some(t.uploader.clone()),
+            source: Some(t.source.clone()),
+            ..Default::default()
+        };
+        let mut result = self.upload(&data, &t.file, &opts, &NoProgress);
+        if let Err(Error::CrossDevice { .. }) = result {
+            opts.move_source = false;
+            result = self.upload(&data, &t.file, &opts, &NoProgress);
+        }
+        match result {
+            Ok(up) => {
+                let held = up.file.instances.first().map(|i| i.store.clone()).unwrap_or(store);
+                self.complete_incoming(t, &held, &dir)?;
+                Ok(true)
+            }
+            Err(e @ (Error::ChecksumMismatch { .. } | Error::Conflict { .. } | Error::UnsupportedEntry { .. })) => {
+                self.fail_incoming(t, e.code(), &e.to_string())?;
+                Ok(false)
+            }
+            Err(e @ Error::NotFound { kind: crate::error::ObjectKind::Path, .. }) => {
+                self.fail_incoming(t, "data_missing", &e.to_string())?;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn complete_incoming(&self, t: &Transfer, store: &str, dir: &Path) -> Result<()> {
+        let call = (CallKind::Complete, serde_json::json!({ "store": store }));
+        self.catalog().transfer_step(t.id, TransferEvent::Completed, None, Some(call), Timestamp::now())?;
+        remove_staging(dir);
+        Ok(())
+    }
+
+    /// Fail incoming transfer `t`: remove its staged data, tell the sender, raise an event.
+    fn fail_incoming(&self, t: &Transfer, code: &str, why: &str) -> Result<()> {
+        let call = (CallKind::Fail, serde_json::json!({ "reason": format!("{code}: {why}") }));
+        self.catalog().transfer_step(t.id, TransferEvent::Failed, Some((code, why)), Some(call), Timestamp::now())?;
+        if let Some(dir) = &t.local_path {
+            remove_staging(dir);
+        }
+        let category = if code == "conflict" { Category::Conflict } else { Category::TransferFailed };
+        self.raise_event(&NewEvent {
+            severity: Severity::Error,
+            category,
+            subject: format!("{}/{}", t.peer, t.file),
+            message: format!("incoming transfer {} of {} from {} failed: {why}", t.id, t.file, t.peer),
+        })?;
+        Ok(())
+    }
+}
+
+/// Remove an incoming transfer's staging directory and anything in it.
+fn remove_staging(dir: &Path) {
+    if let Err(e) = clear_destination(dir) {
+        log::warn!("cannot remove staging directory {}: {e}", dir.display());
+    }
+}

@@ -1,0 +1,334 @@
+//! The sending side of a clone: the `send-clones` task polls running batches, then
+//! plans files that lack a copy at each configured peer, offers them (`stage`),
+//! records the answers and starts a batch per manager.
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::manager::{AsyncTransferManager, BatchItem, BatchProgress, LocalManager, ManagerKind, Synchronous};
+use super::model::Transfer;
+use super::receive::{StageItem, StageRequest, StageResult};
+use super::rsync::RsyncManager;
+use crate::catalog::{BatchRow, PlanFilter, StageAnswer};
+use crate::error::{Error, Result};
+use crate::events::{Category, NewEvent, Severity};
+use crate::librarian::Librarian;
+
+/// What one run of `send-clones` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SendReport {
+    /// Transfers offered to peers.
+    pub offered: u64,
+    /// Of those, already held by the peer (completed with no data moved).
+    pub already_present: u64,
+    /// Of those, refused by the peer.
+    pub refused: u64,
+    /// Batches started.
+    pub batches_started: u64,
+    /// Transfers whose data reached the peer's staging area.
+    pub staged: u64,
+    /// Transfers that failed.
+    pub failed: u64,
+    /// Batches still running.
+    pub running: u64,
+    /// Peers skipped: transfers disabled, unreachable, or refusing the offer.
+    pub skipped_peers: Vec<String>,
+}
+
+impl std::fmt::Display for SendReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "offered {}, already present {}, refused {}, batches started {}, staged {}, failed {}, running {}",
+            self.offered,
+            self.already_present,
+            self.refused,
+            self.batches_started,
+            self.staged,
+            self.failed,
+            self.running
+        )?;
+        if !self.skipped_peers.is_empty() {
+            write!(f, "; skipped: {}", self.skipped_peers.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The manager for `kind`.
+pub fn manager_for(kind: ManagerKind) -> Result<Box<dyn AsyncTransferManager>> {
+    match kind {
+        ManagerKind::Local => Ok(Box::new(Synchronous(LocalManager))),
+        ManagerKind::Rsync => Ok(Box::new(RsyncManager::default())),
+        ManagerKind::Sneakernet => {
+            Err(Error::InvalidArgument("sneakernet transfers move on drives, not through a manager".into()))
+        }
+    }
+}
+
+fn batch_item(t: &Transfer) -> Option<BatchItem> {
+    Some(BatchItem {
+        transfer: t.id,
+        source: t.local_path.clone()?,
+        destination: t.remote_path.clone()?,
+        kind: t.kind,
+        checksum: t.checksum.clone(),
+        size: t.size,
+    })
+}
+
+impl Librarian {
+    /// A fresh directory for a batch's manager files, under the site directory.
+    fn batch_dir(&self) -> Result<PathBuf> {
+        let base = self.config_path().parent().map(|p| p.join("batches")).unwrap_or_else(|| PathBuf::from("batches"));
+        let dir = base.join(uuid::Uuid::now_v7().to_string());
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create batch directory", &dir, e))?;
+        Ok(dir)
+    }
+
+    /// The `send-clones` task: poll running batches, then send to every `[clone.to.*]` peer.
+    pub fn send_clones(&self) -> Result<SendReport> {
+        self.send_clones_to(None)
+    }
+
+    /// What one batch to `peer` would hold now (`clone remote --dry-run`): nothing changes.
+    pub fn plan_clones(&self, peer: &str) -> Result<Vec<crate::catalog::PlanItem>> {
+        let cfg = &self.config().clone;
+        let to = cfg.to.get(peer).cloned().unwrap_or_default();
+        let filter = self.plan_filter(&to)?;
+        self.catalog().plan_outgoing(peer, &filter, cfg.batch_files, cfg.batch_bytes)
+    }
+
+    fn plan_filter(&self, to: &super::SendTo) -> Result<PlanFilter> {
+        let since = match &to.max_age {
+            Some(age) => {
+                let d = crate::tasks::parse_interval(age)?;
+                Some(Timestamp::now().checked_sub(d).unwrap_or(Timestamp::UNIX_EPOCH))
+            }
+            None => None,
+        };
+        Ok(PlanFilter { prefix: to.prefix.clone(), store: to.store.clone(), since })
+    }
+
+    /// One sending round now (`librarian clone remote`): poll running batches, then
+    /// send to `only` (configured in `[clone.to]` or not), or to every configured peer.
+    pub fn send_clones_to(&self, only: Option<&str>) -> Result<SendReport> {
+        let mut report = SendReport::default();
+        for b in self.catalog().running_batches()? {
+            self.poll_batch(&b, &mut report)?;
+        }
+        let cfg = &self.config().clone;
+        let managers = cfg.manager_kinds()?;
+        let peers = self.peers()?;
+        let targets: Vec<(String, super::SendTo)> = match only {
+            Some(p) => vec![(p.to_owned(), cfg.to.get(p).cloned().unwrap_or_default())],
+            None => cfg.to.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        for (name, to) in &targets {
+            let Some(peer) = peers.iter().find(|p| &p.name == name) else {
+                return Err(Error::NotFound { kind: crate::error::ObjectKind::Peer, name: name.clone() });
+            };
+            if !peer.transfers_enabled {
+                report.skipped_peers.push(name.clone());
+                continue;
+            }
+            let filter = self.plan_filter(to)?;
+            // Ask first: a peer that is down gets no transfers at all this round
+            // (rather than a failed transfer per file per round).
+            if let Err(e) = self.peer_client(name).and_then(|c| c.ping()) {
+                log::warn!("not sending to {name} this round: {e}");
+                self.raise_event(&NewEvent {
+                    severity: Severity::Warning,
+                    category: Category::PeerUnreachable,
+                    subject: name.clone(),
+                    message: format!("cannot offer files to {name}: {e}"),
+                })?;
+                report.skipped_peers.push(name.clone());
+                continue;
+            }
+            self.catalog().resolve_event(Category::PeerUnreachable, name, Timestamp::now())?;
+            for _ in 0..cfg.batches_per_run {
+                match self.send_batch(name, &filter, &managers, &mut report) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e @ (Error::PeerUnreachable { .. } | Error::PeerRefused { .. })) => {
+                        log::warn!("sending to {name} stopped: {e}");
+                        let (severity, category) = match e {
+                            Error::PeerRefused { .. } => (Severity::Error, Category::PeerRefused),
+                            _ => (Severity::Warning, Category::PeerUnreachable),
+                        };
+                        self.raise_event(&NewEvent {
+                            severity,
+                            category,
+                            subject: name.clone(),
+                            message: format!("cannot offer files to {name}: {e}"),
+                        })?;
+                        report.skipped_peers.push(name.clone());
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Plan, offer and start one batch to `peer`; false when nothing is left to send.
+    fn send_batch(
+        &self,
+        peer: &str,
+        filter: &PlanFilter,
+        managers: &[ManagerKind],
+        report: &mut SendReport,
+    ) -> Result<bool> {
+        let cfg = &self.config().clone;
+        let plan = self.catalog().plan_outgoing(peer, filter, cfg.batch_files, cfg.batch_bytes)?;
+        if plan.is_empty() {
+            return Ok(false);
+        }
+        let client = self.peer_client(peer)?;
+        let now = Timestamp::now();
+        let transfers = self.catalog().create_outgoing(peer, &plan, now)?;
+        if transfers.is_empty() {
+            return Ok(false);
+        }
+        let req = StageRequest {
+            managers: managers.iter().map(|m| m.as_str().to_owned()).collect(),
+            items: transfers
+                .iter()
+                .map(|t| StageItem {
+                    transfer_id: t.id,
+                    name: t.file.to_string(),
+                    size: t.size,
+                    checksum: t.checksum.to_string(),
+                    kind: t.kind.as_str().to_owned(),
+                    uploader: t.uploader.clone(),
+                    source: t.source.clone(),
+                })
+                .collect(),
+        };
+        report.offered += transfers.len() as u64;
+        let resp = match client.stage(&req) {
+            Ok(r) => r,
+            Err(e) => {
+                // The peer did not take the batch: these transfers end here (the
+                // files are planned again next time). A stage the peer did record
+                // is superseded by the next offer of the same file.
+                let answers: Vec<(i64, StageAnswer)> = transfers
+                    .iter()
+                    .map(|t| (t.id, StageAnswer::Refused { code: e.code().into(), message: e.to_string() }))
+                    .collect();
+                self.catalog().apply_stage_answers(&answers, &[], Timestamp::now())?;
+                return Err(e);
+            }
+        };
+        self.catalog().resolve_event(Category::PeerRefused, peer, Timestamp::now())?;
+        let mut answers = Vec::with_capacity(transfers.len());
+        let mut events = Vec::new();
+        for (t, r) in transfers.iter().zip(resp.items) {
+            let answer = match r {
+                StageResult::Accepted { transfer_id, remote_id, destination, manager } if transfer_id == t.id => {
+                    StageAnswer::Accepted { remote_id, destination, manager }
+                }
+                StageResult::AlreadyPresent { transfer_id, store } if transfer_id == t.id => {
+                    report.already_present += 1;
+                    StageAnswer::AlreadyPresent { store }
+                }
+                StageResult::Refused { transfer_id, code, message } if transfer_id == t.id => {
+                    report.refused += 1;
+                    if code == "conflict" {
+                        events.push(NewEvent {
+                            severity: Severity::Error,
+                            category: Category::Conflict,
+                            subject: t.file.to_string(),
+                            message: format!("{peer} holds {} with another checksum: {message}", t.file),
+                        });
+                    }
+                    StageAnswer::Refused { code, message }
+                }
+                other => {
+                    report.refused += 1;
+                    StageAnswer::Refused {
+                        code: "bad_response".into(),
+                        message: format!("answer out of order: {other:?}"),
+                    }
+                }
+            };
+            answers.push((t.id, answer));
+        }
+        self.catalog().apply_stage_answers(&answers, &events, Timestamp::now())?;
+        for kind in managers {
+            let ids: Vec<i64> = answers
+                .iter()
+                .filter(|(_, a)| matches!(a, StageAnswer::Accepted { manager, .. } if manager == kind))
+                .map(|(id, _)| *id)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let mut items = Vec::with_capacity(ids.len());
+            for id in &ids {
+                if let Some(item) = self.catalog().transfer(*id)?.as_ref().and_then(batch_item) {
+                    items.push(item);
+                }
+            }
+            let manager = manager_for(*kind)?;
+            let state = manager.start(&self.batch_dir()?, &items)?;
+            let batch = self.catalog().create_batch(peer, *kind, &state, &ids, Timestamp::now())?;
+            report.batches_started += 1;
+            let row = BatchRow { id: batch, peer: peer.to_owned(), manager: *kind, state, attempts: 1 };
+            self.poll_batch(&row, report)?;
+        }
+        Ok(true)
+    }
+
+    /// Check a running batch: finish it, restart it, or leave it running.
+    fn poll_batch(&self, b: &BatchRow, report: &mut SendReport) -> Result<()> {
+        let manager = manager_for(b.manager)?;
+        let now = Timestamp::now();
+        match manager.poll(&b.state)? {
+            BatchProgress::Running => report.running += 1,
+            BatchProgress::Done => {
+                let failed = manager.failed_items(&b.state);
+                let total = self.catalog().batch_transfers(b.id)?.len() as u64;
+                report.failed += failed.len() as u64;
+                report.staged += total.saturating_sub(failed.len() as u64);
+                self.catalog().finish_batch(b.id, &failed, false, now)?;
+            }
+            BatchProgress::Failed(why) => {
+                let transfers = self.catalog().batch_transfers(b.id)?;
+                if b.attempts < self.config().clone.max_batch_attempts {
+                    log::warn!(
+                        "batch {} to {} failed (attempt {}), starting it again: {why}",
+                        b.id,
+                        b.peer,
+                        b.attempts
+                    );
+                    let items: Vec<BatchItem> = transfers.iter().filter_map(batch_item).collect();
+                    let state = manager.start(&self.batch_dir()?, &items)?;
+                    self.catalog().restart_batch(b.id, &state, now)?;
+                    report.running += 1;
+                } else {
+                    let failed: Vec<(i64, String)> = transfers.iter().map(|t| (t.id, why.clone())).collect();
+                    report.failed += failed.len() as u64;
+                    self.catalog().finish_batch(b.id, &failed, true, now)?;
+                    self.raise_event(&NewEvent {
+                        severity: Severity::Error,
+                        category: Category::TransferFailed,
+                        subject: format!("{}/batch {}", b.peer, b.id),
+                        message: format!(
+                            "batch {} of {} transfers to {} failed {} times and was given up (the files will be planned again): {why}",
+                            b.id,
+                            failed.len(),
+                            b.peer,
+                            b.attempts
+                        ),
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

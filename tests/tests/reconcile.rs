@@ -1,0 +1,92 @@
+//! Reconciliation between two real sites: transfers stuck because a call was lost
+//! converge by asking the other side (`reconcile-transfers`).
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use librarian_e2e::pair::*;
+use librarian_e2e::*;
+
+fn statuses(site: &Site) -> Vec<String> {
+    let mut s: Vec<String> =
+        ClonePair::transfers(site, None).iter().map(|t| t["status"].as_str().unwrap().to_owned()).collect();
+    s.sort();
+    s
+}
+
+fn reconcile(site: &Site) -> String {
+    let out = ClonePair::tasks(site, &["reconcile-transfers"]);
+    out.ok();
+    out.json()[0]["message"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_lost_staged_call_is_sent_again_and_the_clone_completes() {
+    let p = ClonePair::new("managers = [\"local\"]\nstale_after = \"1s\"", "");
+    if sqlite3(&p.a.db(), "SELECT 1", true).is_none() {
+        return skip("sqlite3 is not installed");
+    }
+    upload_files(&p.a, "lost", 3);
+    ClonePair::tasks(&p.a, &["send-clones"]).ok();
+    assert_eq!(statuses(&p.a), ["staged"; 3]);
+    // The `staged` calls are lost (an operator deleted them, a disk was restored...).
+    sqlite3(&p.a.db(), "DELETE FROM outbox", false);
+    // Before the threshold nothing is stale.
+    assert!(reconcile(&p.a).contains("examined 0"));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let msg = reconcile(&p.a);
+    assert!(msg.contains("examined 3") && msg.contains("resumed 3"), "{msg}");
+    assert_eq!(outbox_len(&p.a), 3, "the staged calls are queued again");
+    p.converge(4);
+    assert_eq!(statuses(&p.a), ["completed"; 3]);
+    assert_eq!(statuses(&p.b), ["completed"; 3]);
+    assert!(p.a.files().iter().all(|f| f["remote_instances"].as_array().unwrap().len() == 1));
+}
+
+#[test]
+fn a_transfer_the_other_side_forgot_fails_and_is_planned_again() {
+    let p = ClonePair::new("managers = [\"local\"]\nstale_after = \"1s\"", "");
+    if sqlite3(&p.a.db(), "SELECT 1", true).is_none() {
+        return skip("sqlite3 is not installed");
+    }
+    upload_files(&p.a, "gone", 2);
+    ClonePair::tasks(&p.a, &["send-clones"]).ok();
+    // B loses its incoming transfers (say, a restored backup of its catalog).
+    sqlite3(&p.b.db(), "DELETE FROM transfers", false);
+    sqlite3(&p.a.db(), "DELETE FROM outbox", false);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let msg = reconcile(&p.a);
+    assert!(msg.contains("failed 2"), "{msg}");
+    assert_eq!(statuses(&p.a), ["failed"; 2]);
+    // B's view: an unreachable peer is skipped, not failed.
+    let b_served = p.served_b.as_ref().map(|s| s.url.clone());
+    assert!(b_served.is_some());
+    // The files are planned again and arrive.
+    p.converge(4);
+    let done: Vec<String> = statuses(&p.a).into_iter().filter(|s| s == "completed").collect();
+    assert_eq!(done.len(), 2);
+    assert_eq!(p.b.files().len(), 2);
+}
+
+#[test]
+fn an_unreachable_peer_is_skipped_not_failed() {
+    let mut p = ClonePair::new("managers = [\"local\"]\nstale_after = \"1s\"", "");
+    upload_files(&p.a, "wait", 2);
+    ClonePair::tasks(&p.a, &["send-clones"]).ok();
+    drop(p.served_b.take());
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let msg = reconcile(&p.a);
+    assert!(msg.contains("unchanged 2") && msg.contains("failed 0"), "{msg}");
+    assert_eq!(statuses(&p.a), ["staged"; 2]);
+    // `status` shows what waits for the peer.
+    let status = p.a.json(["status"]);
+    status.ok();
+    let peer = &status.json()["peers"][0];
+    assert_eq!(peer["peer"], "site-b", "{status}");
+    assert_eq!(
+        (peer["files_without_copy"].as_u64(), peer["active_transfers"].as_u64()),
+        (Some(2), Some(2)),
+        "{status}"
+    );
+    assert_eq!((peer["sending"].as_bool(), peer["queued_calls"].as_u64()), (Some(true), Some(2)), "{status}");
+    assert!(peer["bytes_without_copy"].as_u64().unwrap() > 0);
+}
