@@ -35,6 +35,7 @@ pub mod model;
 mod name;
 pub mod outbox;
 pub mod peer;
+mod process;
 mod progress;
 pub mod shim;
 pub mod store;

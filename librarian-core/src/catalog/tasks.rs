@@ -2,7 +2,7 @@
 //! task at once) and the record of each task's last run.
 
 use jiff::Timestamp;
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{Catalog, ts_from_sql, ts_to_sql};
 use crate::error::{Error, Result};
@@ -88,6 +88,28 @@ impl Catalog {
             last_message,
             lease_until: Some(until),
         }))
+    }
+
+    /// Who holds the lease of `task` now, if anyone.
+    pub fn lease_holder(&self, task: &str) -> Result<Option<String>> {
+        self.conn()
+            .query_row("SELECT lease_owner FROM task_runs WHERE task = ?1", [task], |r| r.get::<_, Option<String>>(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(Error::db("reading a lease"))
+    }
+
+    /// Take the lease of `task` from `dead_owner` (a run that died) for `owner`, until
+    /// `until`; false if someone else changed it meanwhile.
+    pub fn take_over_lease(&self, task: &str, dead_owner: &str, owner: &str, until: Timestamp) -> Result<bool> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE task_runs SET lease_owner = ?3, lease_until = ?4 WHERE task = ?1 AND lease_owner = ?2",
+                params![task, dead_owner, owner, ts_to_sql(until)],
+            )
+            .map_err(Error::db("taking over a lease"))?;
+        Ok(n == 1)
     }
 
     /// Record the end of a run and release the lease (only if `owner` still holds it).

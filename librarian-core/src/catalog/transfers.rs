@@ -462,27 +462,48 @@ impl Catalog {
     }
 
     /// Record the peer's answers to `stage` for our outgoing transfers, in one
-    /// transaction: accepted → `ongoing`; already present → `completed` and a remote
-    /// instance; refused → `failed` (a conflict also raises `event`).
+    /// transaction: accepted → `ongoing`, in a new batch per manager (state `null`:
+    /// not started yet); already present → `completed` and a remote instance;
+    /// refused → `failed` (with `events`, e.g. a conflict). Returns the new batches:
+    /// (batch id, manager, transfer ids). A process killed after this commit leaves
+    /// batches that the next poll starts; never a transfer outside a batch.
     pub fn apply_stage_answers(
         &self,
+        peer: &str,
         answers: &[(i64, StageAnswer)],
         events: &[NewEvent],
         now: Timestamp,
-    ) -> Result<()> {
+    ) -> Result<Vec<(i64, ManagerKind, Vec<i64>)>> {
         let mut conn = self.conn();
         let tx =
             conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::db("recording answers"))?;
+        let pid = peer_id(&tx, peer)?;
+        let mut batches: Vec<(i64, ManagerKind, Vec<i64>)> = Vec::new();
         for (id, answer) in answers {
             let Some(t) = get_transfer(&tx, *id)? else { continue };
             match answer {
                 StageAnswer::Accepted { remote_id, destination, manager } => {
+                    let at = match batches.iter().position(|(_, m, _)| m == manager) {
+                        Some(i) => i,
+                        None => {
+                            tx.execute(
+                                "INSERT INTO transfer_batches (peer_id, manager, state, status, created_at, updated_at)
+                                 VALUES (?1, ?2, 'null', 'running', ?3, ?3)",
+                                params![pid, manager.as_str(), ts_to_sql(now)],
+                            )
+                            .map_err(Error::db("recording answers"))?;
+                            batches.push((tx.last_insert_rowid(), *manager, Vec::new()));
+                            batches.len() - 1
+                        }
+                    };
+                    let batch = &mut batches[at];
                     tx.execute(
-                        "UPDATE transfers SET remote_id = ?2, remote_path = ?3, manager = ?4 WHERE id = ?1",
-                        params![t.id, remote_id, destination, manager.as_str()],
+                        "UPDATE transfers SET remote_id = ?2, remote_path = ?3, manager = ?4, batch_id = ?5 WHERE id = ?1",
+                        params![t.id, remote_id, destination, manager.as_str(), batch.0],
                     )
                     .map_err(Error::db("recording answers"))?;
                     step(&tx, &t, TransferEvent::Started, None, now)?;
+                    batch.2.push(t.id);
                 }
                 StageAnswer::AlreadyPresent { store } => {
                     step(&tx, &t, TransferEvent::Completed, None, now)?;
@@ -496,35 +517,19 @@ impl Catalog {
         for e in events {
             raise(&tx, e, now)?;
         }
-        tx.commit().map_err(Error::db("recording answers"))
+        tx.commit().map_err(Error::db("recording answers"))?;
+        Ok(batches)
     }
 
-    /// Start a batch of outgoing transfers on `manager` with its state.
-    pub fn create_batch(
-        &self,
-        peer: &str,
-        manager: ManagerKind,
-        state: &serde_json::Value,
-        transfers: &[i64],
-        now: Timestamp,
-    ) -> Result<i64> {
-        let mut conn = self.conn();
-        let tx =
-            conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::db("starting a batch"))?;
-        let pid = peer_id(&tx, peer)?;
-        tx.execute(
-            "INSERT INTO transfer_batches (peer_id, manager, state, status, created_at, updated_at)
-             VALUES (?1, ?2, ?3, 'running', ?4, ?4)",
-            params![pid, manager.as_str(), state.to_string(), ts_to_sql(now)],
-        )
-        .map_err(Error::db("starting a batch"))?;
-        let id = tx.last_insert_rowid();
-        for t in transfers {
-            tx.execute("UPDATE transfers SET batch_id = ?2 WHERE id = ?1", params![t, id])
-                .map_err(Error::db("starting a batch"))?;
-        }
-        tx.commit().map_err(Error::db("starting a batch"))?;
-        Ok(id)
+    /// Record the state of a batch its manager has just started.
+    pub fn set_batch_state(&self, batch: i64, state: &serde_json::Value, now: Timestamp) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE transfer_batches SET state = ?2, updated_at = ?3 WHERE id = ?1",
+                params![batch, state.to_string(), ts_to_sql(now)],
+            )
+            .map_err(Error::db("starting a batch"))?;
+        Ok(())
     }
 
     /// Batches still running.

@@ -170,6 +170,12 @@ pub struct TaskOutcome {
     pub finished_at: Option<Timestamp>,
 }
 
+/// Whether the lease owner `holder` (`uuid@pid:start:boot`) is a process of this
+/// machine that no longer runs.
+fn holder_is_gone(holder: &str) -> bool {
+    holder.split_once('@').and_then(|(_, who)| crate::process::ProcessId::parse(who)).is_some_and(|p| p.is_gone())
+}
+
 impl Librarian {
     /// The schedule of `task`: its interval and whether it is enabled.
     pub fn task_schedule(&self, task: TaskKind) -> (SignedDuration, bool) {
@@ -186,7 +192,12 @@ impl Librarian {
     /// whatever their schedule. Tasks whose lease another run holds are skipped.
     /// Returns one outcome per task; the call fails only if the catalog does.
     pub fn run_tasks(&self, only: &[TaskKind]) -> Result<Vec<TaskOutcome>> {
-        let owner = uuid::Uuid::new_v4().to_string();
+        // The owner names this process, so a later run can tell a lease held by a
+        // process that died (killed, crashed) and take it over at once.
+        let owner = match crate::process::ProcessId::current() {
+            Some(me) => format!("{}@{me}", uuid::Uuid::new_v4()),
+            None => uuid::Uuid::new_v4().to_string(),
+        };
         let tasks: Vec<TaskKind> = if only.is_empty() { TaskKind::ALL.to_vec() } else { only.to_vec() };
         let mut outcomes = Vec::with_capacity(tasks.len());
         for task in tasks {
@@ -205,7 +216,16 @@ impl Librarian {
             let now = Timestamp::now();
             let until = now.checked_add(LEASE).unwrap_or(now);
             let due_after = if only.is_empty() { Some(every) } else { None };
-            match self.catalog().lease_task(task.as_str(), &owner, now, until, due_after)? {
+            let mut lease = self.catalog().lease_task(task.as_str(), &owner, now, until, due_after)?;
+            if let Lease::Held(_) = lease
+                && let Some(holder) = self.catalog().lease_holder(task.as_str())?
+                && holder_is_gone(&holder)
+                && self.catalog().take_over_lease(task.as_str(), &holder, &owner, until)?
+            {
+                log::warn!("task {task}: took over the lease of a run that died ({holder})");
+                lease = Lease::Granted(TaskRecord::default());
+            }
+            match lease {
                 Lease::Held(until) => {
                     outcomes.push(skipped(TaskStatus::Busy, format!("another run holds it (lease until {until})")));
                 }

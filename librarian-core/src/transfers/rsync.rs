@@ -79,6 +79,9 @@ use serde::{Deserialize, Serialize};
 use super::manager::{AsyncTransferManager, BatchItem, BatchProgress, ManagerKind, clear_destination};
 use crate::catalog::FileKind;
 use crate::error::{Error, Result};
+#[cfg(test)]
+use crate::process::parse_stat;
+use crate::process::{boot_id, proc_stat};
 
 /// The file in the work directory that holds the batch's exit status once it is over.
 const STATUS_FILE: &str = "rsync.status";
@@ -582,45 +585,6 @@ fn leader(s: &RsyncState) -> Leader {
         Some(st) if st.is_dead() => Leader::Exited,
         Some(_) => Leader::Running,
     }
-}
-
-/// The fields of `/proc/PID/stat` used here.
-#[derive(Debug, Clone, Copy)]
-struct ProcStat {
-    /// Field 3.
-    state: u8,
-    /// Field 5.
-    pgrp: i32,
-    /// Field 22.
-    start: u64,
-}
-
-impl ProcStat {
-    fn is_dead(&self) -> bool {
-        matches!(self.state, b'Z' | b'X' | b'x')
-    }
-}
-
-fn proc_stat(pid: i32) -> Option<ProcStat> {
-    parse_stat(&std::fs::read(format!("/proc/{pid}/stat")).ok()?)
-}
-
-fn parse_stat(raw: &[u8]) -> Option<ProcStat> {
-    // `pid (comm) state ppid pgrp ...`: comm may hold spaces and parentheses, so
-    // count fields from the last `)`.
-    let close = raw.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(raw.get(close + 1..)?).ok()?;
-    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
-    // fields[0] is field 3.
-    Some(ProcStat {
-        state: *fields.first()?.as_bytes().first()?,
-        pgrp: fields.get(2)?.parse().ok()?,
-        start: fields.get(19)?.parse().ok()?,
-    })
-}
-
-fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_owned())
 }
 
 /// Whether a live (not zombie) process is in the process group `pgid`.

@@ -220,7 +220,7 @@ impl Librarian {
                     .iter()
                     .map(|t| (t.id, StageAnswer::Refused { code: e.code().into(), message: e.to_string() }))
                     .collect();
-                self.catalog().apply_stage_answers(&answers, &[], Timestamp::now())?;
+                self.catalog().apply_stage_answers(peer, &answers, &[], Timestamp::now())?;
                 return Err(e);
             }
         };
@@ -258,27 +258,19 @@ impl Librarian {
             };
             answers.push((t.id, answer));
         }
-        self.catalog().apply_stage_answers(&answers, &events, Timestamp::now())?;
-        for kind in managers {
-            let ids: Vec<i64> = answers
-                .iter()
-                .filter(|(_, a)| matches!(a, StageAnswer::Accepted { manager, .. } if manager == kind))
-                .map(|(id, _)| *id)
-                .collect();
-            if ids.is_empty() {
-                continue;
-            }
+        let batches = self.catalog().apply_stage_answers(peer, &answers, &events, Timestamp::now())?;
+        for (batch, kind, ids) in batches {
             let mut items = Vec::with_capacity(ids.len());
             for id in &ids {
                 if let Some(item) = self.catalog().transfer(*id)?.as_ref().and_then(batch_item) {
                     items.push(item);
                 }
             }
-            let manager = manager_for(*kind)?;
+            let manager = manager_for(kind)?;
             let state = manager.start(&self.batch_dir()?, &items)?;
-            let batch = self.catalog().create_batch(peer, *kind, &state, &ids, Timestamp::now())?;
+            self.catalog().set_batch_state(batch, &state, Timestamp::now())?;
             report.batches_started += 1;
-            let row = BatchRow { id: batch, peer: peer.to_owned(), manager: *kind, state, attempts: 1 };
+            let row = BatchRow { id: batch, peer: peer.to_owned(), manager: kind, state, attempts: 1 };
             self.poll_batch(&row, report)?;
         }
         Ok(true)
@@ -288,7 +280,13 @@ impl Librarian {
     fn poll_batch(&self, b: &BatchRow, report: &mut SendReport) -> Result<()> {
         let manager = manager_for(b.manager)?;
         let now = Timestamp::now();
-        match manager.poll(&b.state)? {
+        // `null`: recorded, but the run that was to start it died first.
+        let progress = if b.state.is_null() {
+            BatchProgress::Failed("the run that was to start the batch stopped before it did".into())
+        } else {
+            manager.poll(&b.state)?
+        };
+        match progress {
             BatchProgress::Running => report.running += 1,
             BatchProgress::Done => {
                 let failed = manager.failed_items(&b.state);
