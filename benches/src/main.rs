@@ -2,21 +2,23 @@
 //! `sha256sum`, each comparison measured in one run on the same files.
 //!
 //! ```text
-//! cargo run --release -p librarian-benches -- [OPTIONS] <all|limits|upload|verify|book|small|catalog|memory|http>...
+//! cargo run --release -p librarian-benches -- [OPTIONS] <all|limits|upload|verify|book|small|catalog|memory|http|clone|sneakernet>...
 //! ```
 //!
 //! See `benches/README.md` for what each bench compares and the measured numbers.
 
 mod book;
 mod catalog;
+mod clone;
 mod file;
 mod http;
 mod memory;
+mod sneakernet;
 mod util;
 
 use std::path::{Path, PathBuf};
 
-use util::{Cache, GIB, Res};
+use util::{Cache, GIB, MIB, Res};
 
 const BENCHES: &[(&str, &str)] = &[
     ("limits", "physical limit: raw sequential write (dd conv=fsync) and read (dd) throughput"),
@@ -27,6 +29,14 @@ const BENCHES: &[(&str, &str)] = &[
     ("catalog", "(e) info and name-prefix search in a catalog of 1,000,000 files"),
     ("memory", "(f) peak RSS of the librarian CLI uploading a 4 GiB file"),
     ("http", "(issue 3) authenticated GET /api/v1/status, 8 connections, credential cache on and off, and over HTTPS"),
+    (
+        "clone",
+        "(issue 4) clone A -> B on loopback (2 GiB vs cp -r+sync+b3sum; 1,000 small files) and planning in 1 M files",
+    ),
+    (
+        "sneakernet",
+        "SneakerNet A -> drive -> B of 4 GiB (--big-size): local clone, export, verify, import vs (cp -r+sync+b3sum) x2",
+    ),
 ];
 
 const USAGE: &str = "usage: librarian-benches [OPTIONS] <all|NAME>...
@@ -37,10 +47,16 @@ options:
   --dir DIR           parent of the temporary work directory (default $TMPDIR or /tmp);
                       must be on the filesystem you want to measure
   --file-size BYTES   size of the file of (a) and (b) (default 1 GiB; suffixes K M G)
-  --big-size BYTES    size of the file of (f) (default 4 GiB)
+  --big-size BYTES    size of the file of (f) and of the data of sneakernet (default 4 GiB)
   --book-files N      files in the book of (c) (default 10000)
   --catalog-files N   files in the catalog of (e) (default 1000000)
-  --librarian PATH    the librarian CLI for (f) (default: built with cargo, next to this binary)
+  --librarian PATH    the librarian CLI for (f) and clone (default: built with cargo, next to this binary)
+  --clone-parts LIST  parts of clone: comma-separated big, small, plan (default all three)
+  --clone-files N     64 MiB files in the 2 GiB clone (default 24)
+  --clone-file-size BYTES  their size (default 64M)
+  --clone-book-files N     48 KiB files in its book (default 10000)
+  --clone-small-files N    4 KiB files in the small-files clone (default 1000)
+  --plan-files N      files in the planning catalog, a tenth without a copy (default 1000000)
   --keep              keep the work directory";
 
 /// One line of the closing table.
@@ -66,6 +82,12 @@ pub struct Ctx {
     pub book_files: usize,
     pub catalog_files: u64,
     pub librarian: Option<PathBuf>,
+    pub clone_parts: Vec<String>,
+    pub clone_files: usize,
+    pub clone_file_size: u64,
+    pub clone_book_files: usize,
+    pub clone_small_files: usize,
+    pub plan_files: u64,
     pub can_drop_caches: bool,
     pub rows: Vec<Row>,
 }
@@ -118,6 +140,12 @@ fn main() -> Res<()> {
     let mut book_files = 10_000usize;
     let mut catalog_files = 1_000_000u64;
     let mut librarian = None;
+    let mut clone_parts: Vec<String> = ["big", "small", "plan"].map(String::from).to_vec();
+    let mut clone_files = 24usize;
+    let mut clone_file_size = 64 * MIB;
+    let mut clone_book_files = 10_000usize;
+    let mut clone_small_files = 1000usize;
+    let mut plan_files = 1_000_000u64;
     let mut keep = false;
     let mut names: Vec<String> = Vec::new();
     while let Some(a) = args.next() {
@@ -131,6 +159,17 @@ fn main() -> Res<()> {
             "--book-files" => book_files = value("--book-files")?.parse()?,
             "--catalog-files" => catalog_files = value("--catalog-files")?.parse()?,
             "--librarian" => librarian = Some(PathBuf::from(value("--librarian")?)),
+            "--clone-parts" => {
+                clone_parts = value("--clone-parts")?.split(',').map(|p| p.trim().to_owned()).collect();
+                if let Some(p) = clone_parts.iter().find(|p| !matches!(p.as_str(), "big" | "small" | "plan")) {
+                    return Err(format!("--clone-parts: unknown part {p:?} (big, small, plan)").into());
+                }
+            }
+            "--clone-files" => clone_files = value("--clone-files")?.parse()?,
+            "--clone-file-size" => clone_file_size = parse_size(&value("--clone-file-size")?)?,
+            "--clone-book-files" => clone_book_files = value("--clone-book-files")?.parse()?,
+            "--clone-small-files" => clone_small_files = value("--clone-small-files")?.parse()?,
+            "--plan-files" => plan_files = value("--plan-files")?.parse()?,
             "--keep" => keep = true,
             "-h" | "--help" => {
                 println!("{USAGE}\n\nbenches:");
@@ -208,6 +247,12 @@ fn main() -> Res<()> {
         book_files,
         catalog_files,
         librarian,
+        clone_parts,
+        clone_files,
+        clone_file_size,
+        clone_book_files,
+        clone_small_files,
+        plan_files,
         can_drop_caches,
         rows: Vec::new(),
     };
@@ -222,6 +267,8 @@ fn main() -> Res<()> {
             "catalog" => catalog::catalog(&mut ctx),
             "memory" => memory::memory(&mut ctx),
             "http" => http::http(&mut ctx),
+            "clone" => clone::clone(&mut ctx),
+            "sneakernet" => sneakernet::sneakernet(&mut ctx),
             _ => Ok(()),
         };
         if let Err(e) = r {

@@ -11,7 +11,7 @@ use crate::{Ctx, Row, fresh_dir};
 
 /// The release `librarian` binary: `--librarian`, else the one next to this binary,
 /// (re)built with cargo when this runs under `cargo run`.
-fn librarian_bin(ctx: &Ctx) -> Res<PathBuf> {
+pub fn librarian_bin(ctx: &Ctx) -> Res<PathBuf> {
     if let Some(p) = &ctx.librarian {
         return Ok(p.clone());
     }

@@ -37,6 +37,24 @@ pub enum CloneCommand {
         #[arg(long, requires = "to")]
         dry_run: bool,
     },
+    /// Fill a store (a mounted drive) with verified copies of the files of another
+    /// store that it lacks, oldest first, until it reaches its reserve (then a
+    /// store_full event is raised; exit 0). Exit 1 if any file could not be copied.
+    Local {
+        /// The store to copy from.
+        #[arg(long, value_name = "STORE")]
+        from: String,
+        /// The store to fill (enabled; it need not accept uploads).
+        #[arg(long, value_name = "STORE")]
+        to: String,
+        /// Also leave out files that have a copy on this store (e.g. an earlier drive of
+        /// the same shipment). Repeatable.
+        #[arg(long, value_name = "STORE")]
+        not_on: Vec<String>,
+        /// Print what would be copied (as far as the free space allows); change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 pub fn transfers(lib: &Librarian, cmd: &TransfersCommand, out: &Out) -> Result<(), Error> {
@@ -73,6 +91,7 @@ fn list(out: &Out, transfers: &[Transfer]) -> Result<(), Error> {
 
 pub fn clone(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result<(), Error> {
     match cmd {
+        CloneCommand::Local { .. } => clone_with_exit(lib, cmd, out).map(drop),
         CloneCommand::Remote { to, dry_run: true } => {
             let plan = lib.plan_clones(to.as_deref().unwrap_or_default())?;
             let files: Vec<serde_json::Value> = plan
@@ -100,4 +119,176 @@ pub fn clone(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result<(), Error
             Ok(())
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SneakernetCommand {
+    /// Make a drive store ready to ship to PEER: re-read every byte on it, write the
+    /// manifest (with its digest) and b3sum/sha256sum lists at its root, record the
+    /// outgoing transfers and disable the store.
+    Export {
+        /// The drive's store.
+        #[arg(long)]
+        store: String,
+        /// The site the drive goes to (a peer).
+        #[arg(long, value_name = "PEER")]
+        to: String,
+        /// Print what would be exported; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check a drive against its manifest: no configuration or catalog needed. Every
+    /// byte is re-read; exit 1 on any missing, extra, truncated or altered file.
+    Verify {
+        /// The drive directory (where .librarian-manifest.json is).
+        path: std::path::PathBuf,
+    },
+    /// Ingest a drive: verify each file while copying it into a store, record it, and
+    /// queue a `complete` call to the exporting site. Bad files are refused, the rest
+    /// imported; a second run changes nothing.
+    Import {
+        /// The drive directory.
+        path: std::path::PathBuf,
+        /// The store to put the data on (default: one with room).
+        #[arg(long)]
+        store: Option<String>,
+        /// Check and print what would be imported; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn emit<T: serde::Serialize>(out: &Out, v: &T) -> Result<(), Error> {
+    let v = serde_json::to_value(v).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    out.emit_value(&v)
+}
+
+fn print_problems(problems: &[librarian_core::sneakernet::DriveProblem]) {
+    for p in problems {
+        let entry = p.entry.as_deref().map(|e| format!(" entry {e}")).unwrap_or_default();
+        let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        println!("  {kind:<15} {}{entry}: {}", p.name, p.detail);
+    }
+}
+
+/// `sneakernet verify`: needs no site.
+pub fn sneakernet_verify(path: &std::path::Path, out: &Out) -> Result<std::process::ExitCode, Error> {
+    let bar = crate::progress::Bar::new("verify");
+    let report = librarian_core::sneakernet::verify_drive(path, &bar)?;
+    if out.json() {
+        emit(out, &report)?;
+    } else {
+        println!(
+            "drive {} from {} (store {}) to {}: {} files, {} bytes{}",
+            report.drive.display(),
+            report.site,
+            report.store,
+            if report.destination.is_empty() { "?" } else { &report.destination },
+            report.files,
+            report.bytes,
+            if report.legacy { " (existing Librarian's manifest)" } else { "" }
+        );
+        print_problems(&report.problems);
+        println!("{}", if report.ok { "drive intact" } else { "PROBLEMS FOUND" });
+    }
+    Ok(if report.ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
+}
+
+pub fn sneakernet(lib: &Librarian, cmd: &SneakernetCommand, out: &Out) -> Result<std::process::ExitCode, Error> {
+    match cmd {
+        SneakernetCommand::Export { store, to, dry_run } => {
+            let bar = crate::progress::Bar::new("export");
+            let r = lib.sneakernet_export(store, to, *dry_run, &bar)?;
+            if out.json() {
+                emit(out, &r)?;
+            } else {
+                let verb = if r.dry_run { "would export" } else { "exported" };
+                println!(
+                    "{verb} {} files ({} bytes) on store {} for {}",
+                    r.files.len(),
+                    r.bytes,
+                    r.store,
+                    r.destination
+                );
+                for s in &r.skipped {
+                    println!("  left out (already on its way by the network): {s}");
+                }
+                if !r.dry_run {
+                    println!(
+                        "manifest and checksum lists written in {}; store {} disabled",
+                        r.drive.display(),
+                        r.store
+                    );
+                }
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        SneakernetCommand::Verify { path } => sneakernet_verify(path, out),
+        SneakernetCommand::Import { path, store, dry_run } => {
+            let bar = crate::progress::Bar::new("import");
+            let r = lib.sneakernet_import(path, store.as_deref(), *dry_run, &bar)?;
+            if out.json() {
+                let mut v = serde_json::to_value(&r).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("ok".into(), r.ok().into());
+                }
+                out.emit_value(&v)?;
+            } else {
+                let verb = if r.dry_run { "would import" } else { "imported" };
+                println!(
+                    "{verb} {} files from {}; {} already here; {} imported before; {} refused; {} callback(s) queued",
+                    r.imported.len(),
+                    r.site,
+                    r.already_present.len(),
+                    r.already_imported.len(),
+                    r.refused.len(),
+                    r.callbacks_queued
+                );
+                print_problems(&r.refused);
+                if r.manifest_ok == Some(false) {
+                    println!("  the manifest does not match its digest: it was edited or damaged");
+                }
+            }
+            Ok(if r.ok() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
+        }
+    }
+}
+
+// --- `librarian clone local` (SneakerNet: filling a drive) ---
+
+/// `librarian clone ...` with its exit code: `clone local` exits 1 when a file failed.
+pub fn clone_with_exit(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result<std::process::ExitCode, Error> {
+    let CloneCommand::Local { from, to, not_on, dry_run } = cmd else {
+        clone(lib, cmd, out)?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    };
+    let bar = crate::progress::Bar::new("copy");
+    let report = lib.clone_local_skipping(from, to, not_on, *dry_run, &bar)?;
+    if out.json() {
+        let v = serde_json::to_value(&report).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        out.emit_value(&v)?;
+    } else if *dry_run {
+        for name in &report.planned {
+            println!("{name}");
+        }
+        eprintln!("{} file(s) would be copied from {from} to {to}", report.planned.len());
+        if report.full {
+            eprintln!("{to} would then be full: {} file(s) would wait for the next drive", report.left_for_next_drive);
+        }
+    } else {
+        println!(
+            "copied {} file(s) ({} bytes) from {from} to {to}; {} already there",
+            report.copied, report.bytes, report.already_there
+        );
+        if report.full {
+            println!(
+                "store {to} is full: {} file(s) wait for the next drive (a store_full event was raised)",
+                report.left_for_next_drive
+            );
+        }
+    }
+    for (name, why) in &report.failed {
+        eprintln!("error: not copied: {name}: {why}");
+    }
+    Ok(if report.failed.is_empty() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
 }

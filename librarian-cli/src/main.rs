@@ -67,6 +67,9 @@ enum Command {
     /// Copy files to other sites now (the send-clones task does it on schedule).
     #[command(subcommand)]
     Clone(clone::CloneCommand),
+    /// Drives carried by hand: export, verify (offline), import.
+    #[command(subcommand)]
+    Sneakernet(clone::SneakernetCommand),
     /// Calls queued for peers (delivered by the deliver-outbox task).
     #[command(subcommand)]
     Outbox(notices::OutboxCommand),
@@ -177,8 +180,8 @@ struct UploadArgs {
     /// Refuse (committing nothing) unless the data hashes to this checksum.
     #[arg(long, value_name = "CHECKSUM")]
     expect_checksum: Option<String>,
-    /// Checksum algorithm for the new file.
-    #[arg(long, value_parser = ["blake3", "sha256"])]
+    /// Checksum algorithm for the new file (xxh3, md5: the older Librarian's).
+    #[arg(long, value_parser = ["blake3", "sha256", "xxh3", "md5"])]
     algorithm: Option<String>,
     /// Uploader recorded in the catalog (default: $USER).
     #[arg(long)]
@@ -253,7 +256,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
         Command::Peer(pc) => access::peer(&open(cli)?, pc, out)?,
         Command::Outbox(oc) => notices::outbox(&open(cli)?, oc, out)?,
         Command::Transfers(tc) => clone::transfers(&open(cli)?, tc, out)?,
-        Command::Clone(cc) => clone::clone(&open(cli)?, cc, out)?,
+        Command::Clone(cc) => return clone::clone_with_exit(&open(cli)?, cc, out),
         Command::Events(ec) => notices::events(&open(cli)?, ec, out)?,
         Command::Upload(a) => {
             let name = name_arg(&a.name)?;
@@ -318,6 +321,8 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
         }
         Command::Serve { listen } => serve(cli, listen.as_deref())?,
         Command::Demo { keep } => return demo::run(out, *keep),
+        Command::Sneakernet(clone::SneakernetCommand::Verify { path }) => return clone::sneakernet_verify(path, out),
+        Command::Sneakernet(sc) => return clone::sneakernet(&open(cli)?, sc, out),
     }
     Ok(ExitCode::SUCCESS)
 }

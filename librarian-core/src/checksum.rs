@@ -1,5 +1,6 @@
-//! Checksums: algorithms, the text form, hashing files while copying them, and the
-//! path-aware directory digest (design §3; exact algorithm in `docs/checksums.md`).
+//! Checksums: algorithms, the text form, hashing files while copying them, the
+//! path-aware directory digest and the older Librarian's legacy directory digest
+//! (design §3; exact algorithms in `docs/checksums.md`).
 
 use std::fmt;
 use std::io::{Read, Write};
@@ -11,8 +12,9 @@ use sha2::Digest as _;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
-/// A digest algorithm. Only [`Algorithm::Blake3`] and [`Algorithm::Sha256`] can be
-/// computed; the legacy ones are parsed so catalogs of the older Librarian can be read.
+/// A digest algorithm. All four can be computed; [`Algorithm::Xxh3`] and
+/// [`Algorithm::Md5`] are the older (Python) Librarian's, kept so its drives and
+/// catalogs can be verified and imported with their original checksums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Algorithm {
@@ -21,9 +23,9 @@ pub enum Algorithm {
     Blake3,
     /// SHA-256.
     Sha256,
-    /// xxHash3-128 (legacy, parse only).
+    /// XXH3 128-bit, seed 0 (legacy: the older Librarian's default).
     Xxh3,
-    /// MD5 (legacy, parse only).
+    /// MD5 (legacy: the older Librarian's first algorithm).
     Md5,
 }
 
@@ -45,16 +47,21 @@ impl Algorithm {
         }
     }
 
-    /// A fresh hashing state, or an error for a parse-only algorithm.
+    /// Whether this is one of the older Librarian's algorithms, whose directory
+    /// digest is the legacy one (see [`directory_digest`]).
+    pub fn is_legacy(self) -> bool {
+        matches!(self, Algorithm::Xxh3 | Algorithm::Md5)
+    }
+
+    /// A fresh hashing state. Every algorithm is computable today; the `Result` stays
+    /// so a future parse-only algorithm can be refused here, before any work.
     pub fn hasher(self) -> Result<Hasher> {
-        match self {
-            Algorithm::Blake3 => Ok(Hasher::Blake3(Box::new(blake3::Hasher::new()))),
-            Algorithm::Sha256 => Ok(Hasher::Sha256(Box::default())),
-            Algorithm::Xxh3 | Algorithm::Md5 => Err(Error::InvalidArgument(format!(
-                "{} checksums can be read but not computed; use blake3 or sha256",
-                self.as_str()
-            ))),
-        }
+        Ok(match self {
+            Algorithm::Blake3 => Hasher::Blake3(Box::new(blake3::Hasher::new())),
+            Algorithm::Sha256 => Hasher::Sha256(Box::default()),
+            Algorithm::Xxh3 => Hasher::Xxh3(Box::new(Xxh3State(xxhash_rust::xxh3::Xxh3Default::new()))),
+            Algorithm::Md5 => Hasher::Md5(Box::default()),
+        })
     }
 }
 
@@ -77,8 +84,10 @@ impl FromStr for Algorithm {
     }
 }
 
-/// A digest with its algorithm. Text form `blake3:<hex>` / `sha256:<hex>`; the legacy
-/// forms `xxh3:::<hex>`, `md5:::<hex>` and bare 32-hex (md5) are accepted on input.
+/// A digest with its algorithm. Text form (what `Display` prints) `<algorithm>:<hex>`
+/// for every algorithm, e.g. `blake3:<64 hex>` or `xxh3:<32 hex>`; the older
+/// Librarian's forms `xxh3:::<hex>`, `md5:::<hex>` and bare 32-hex (md5) are accepted
+/// on input too, so every accepted form parses back to the same checksum.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Checksum {
     algorithm: Algorithm,
@@ -167,6 +176,20 @@ pub enum Hasher {
     Blake3(Box<blake3::Hasher>),
     /// SHA-256.
     Sha256(Box<sha2::Sha256>),
+    /// XXH3 128-bit, seed 0.
+    Xxh3(Box<Xxh3State>),
+    /// MD5.
+    Md5(Box<md5::Md5>),
+}
+
+/// XXH3-128 streaming state (seed 0, default secret), as Python's `xxhash.xxh3_128()`.
+#[derive(Clone)]
+pub struct Xxh3State(xxhash_rust::xxh3::Xxh3Default);
+
+impl fmt::Debug for Xxh3State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Xxh3State")
+    }
 }
 
 impl Hasher {
@@ -177,6 +200,8 @@ impl Hasher {
                 h.update(data);
             }
             Hasher::Sha256(h) => h.update(data),
+            Hasher::Xxh3(h) => h.0.update(data),
+            Hasher::Md5(h) => h.update(data),
         }
     }
 
@@ -185,6 +210,10 @@ impl Hasher {
         match self {
             Hasher::Blake3(h) => Checksum { algorithm: Algorithm::Blake3, hex: h.finalize().to_hex().to_string() },
             Hasher::Sha256(h) => Checksum { algorithm: Algorithm::Sha256, hex: hex::encode(h.finalize()) },
+            // The canonical (big-endian) form, as `xxh3_128().hexdigest()` prints it:
+            // xxhash-rust returns the high 64 bits in the high half of the u128.
+            Hasher::Xxh3(h) => Checksum { algorithm: Algorithm::Xxh3, hex: format!("{:032x}", h.0.digest128()) },
+            Hasher::Md5(h) => Checksum { algorithm: Algorithm::Md5, hex: hex::encode(h.finalize()) },
         }
     }
 }
@@ -373,9 +402,35 @@ pub fn listing(entries: &[Entry]) -> String {
     out
 }
 
-/// The path-aware digest of a book: the algorithm applied to [`listing`].
+/// The digest of a book. For BLAKE3 and SHA-256, the path-aware digest: the algorithm
+/// applied to [`listing`]. For the legacy algorithms (XXH3, MD5), the older Librarian's
+/// `dirhash`: see [`legacy_directory_digest`].
 pub fn directory_digest(algorithm: Algorithm, entries: &[Entry]) -> Result<Checksum> {
+    if algorithm.is_legacy() {
+        return legacy_directory_digest(algorithm, entries);
+    }
     hash_bytes(algorithm, listing(entries).as_bytes())
+}
+
+/// The older (Python) Librarian's directory digest (`dirhash` of its
+/// `hera_librarian/utils.py`): the lowercase hex digests of all file entries, sorted
+/// as strings, each fed as ASCII to one new hasher of the same algorithm. Paths and
+/// directories take no part, so an empty book (or one of empty directories only)
+/// has the digest of empty input. Every file entry must carry its digest.
+pub fn legacy_directory_digest(algorithm: Algorithm, entries: &[Entry]) -> Result<Checksum> {
+    let mut digests = Vec::with_capacity(entries.len());
+    for e in entries.iter().filter(|e| e.kind == EntryKind::File) {
+        let Some(d) = e.digest.as_deref() else {
+            return Err(Error::InvalidArgument(format!("book entry {:?} has no digest", e.path)));
+        };
+        digests.push(d.to_ascii_lowercase());
+    }
+    digests.sort_unstable();
+    let mut h = algorithm.hasher()?;
+    for d in &digests {
+        h.update(d.as_bytes());
+    }
+    Ok(h.finish())
 }
 
 #[cfg(test)]
@@ -463,6 +518,153 @@ mod tests {
         } else {
             panic!("hashing failed");
         }
+    }
+
+    fn text(algorithm: Algorithm, data: &[u8]) -> Option<String> {
+        hash_bytes(algorithm, data).map(|c| c.to_string()).ok()
+    }
+
+    /// `(i * 31 % 251) as u8` for `i` in `0..len`.
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn known_answers_for_legacy_files() {
+        // XXH3-128: the published empty-input digest; the others cross-checked with
+        // Python's `xxhash.xxh3_128(data).hexdigest()` (xxhash 4.1.0).
+        let x = |data: &[u8]| text(Algorithm::Xxh3, data);
+        assert_eq!(x(b"").as_deref(), Some("xxh3:99aa06d3014798d86001c324468d497f"));
+        assert_eq!(x(b"a").as_deref(), Some("xxh3:a96faf705af16834e6c632b61e964e1f"));
+        assert_eq!(x(b"abc").as_deref(), Some("xxh3:06b05ab6733a618578af5f94892f3950"));
+        assert_eq!(x(&pattern(1000)).as_deref(), Some("xxh3:17a0f7b2ab909d68404e1417800eb486"));
+        // MD5: RFC 1321 test suite, and Python's hashlib for the pattern.
+        let m = |data: &[u8]| text(Algorithm::Md5, data);
+        assert_eq!(m(b"").as_deref(), Some("md5:d41d8cd98f00b204e9800998ecf8427e"));
+        assert_eq!(m(b"a").as_deref(), Some("md5:0cc175b9c0f1b6a831c399e269772661"));
+        assert_eq!(m(b"abc").as_deref(), Some("md5:900150983cd24fb0d6963f7d28e17f72"));
+        assert_eq!(m(&pattern(1000)).as_deref(), Some("md5:d676565de2976219305a8e7e6698b024"));
+    }
+
+    #[test]
+    fn legacy_pipe_matches_python_on_a_multi_buffer_input() {
+        // 5 MiB + 17 bytes: goes through the hashing thread. Expected values from
+        // Python's xxhash.xxh3_128 and hashlib.md5 of the same pattern.
+        let data = pattern(5 * CHUNK + 17);
+        for (alg, want) in [
+            (Algorithm::Xxh3, "9f2b20d144a7517b571262b2471b6ed9"),
+            (Algorithm::Md5, "d9c6ab76b9294f51f98fc99f101f76af"),
+        ] {
+            let got = pipe(alg, &mut &data[..], None, &NoProgress, &mut Vec::new());
+            let Ok(Ok((sum, n))) = got else { panic!("pipe failed for {alg}") };
+            assert_eq!((sum.algorithm(), sum.hex(), n), (alg, want, data.len() as u64));
+        }
+    }
+
+    /// The legacy dirhash computed straight from the `md-5` crate, independently of
+    /// the code under test: md5 of the concatenated, sorted md5 hex digests.
+    fn md5_dirhash_by_hand(contents: &[&[u8]]) -> String {
+        let mut hexes: Vec<String> = contents.iter().map(|c| hex::encode(md5::Md5::digest(c))).collect();
+        hexes.sort();
+        hex::encode(md5::Md5::digest(hexes.concat().as_bytes()))
+    }
+
+    fn legacy_file(algorithm: Algorithm, path: &str, content: &[u8]) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::File,
+            size: content.len() as u64,
+            digest: hash_bytes(algorithm, content).map(|c| c.hex().to_owned()).ok(),
+        }
+    }
+
+    fn dir(path: &str) -> Entry {
+        Entry { path: path.into(), kind: EntryKind::Directory, size: 0, digest: None }
+    }
+
+    #[test]
+    fn legacy_directory_digest_ignores_paths_and_directories() {
+        let f = |p: &str, c: &[u8]| legacy_file(Algorithm::Md5, p, c);
+        let entries = vec![
+            dir("a"),
+            f("a/one", b"same"),
+            dir("a/b"),
+            f("a/b/two", b"same"),
+            f("top", b"abc"),
+            dir("empty"),
+            f("z", b""),
+        ];
+        let want = md5_dirhash_by_hand(&[b"same", b"same", b"abc", b""]);
+        let got = directory_digest(Algorithm::Md5, &entries).ok();
+        assert_eq!(got.as_ref().map(|c| c.to_string()), Some(format!("md5:{want}")));
+        // Renames, moves and empty directories do not change it; contents do.
+        let moved = vec![f("x", b"abc"), f("deep/er/y", b"same"), f("q", b""), f("r", b"same"), dir("new")];
+        assert_eq!(directory_digest(Algorithm::Md5, &moved).ok(), got);
+        let changed = vec![f("a/one", b"same"), f("a/b/two", b"other"), f("top", b"abc"), f("z", b"")];
+        assert_ne!(directory_digest(Algorithm::Md5, &changed).ok(), got);
+        // Uppercase per-entry digests are read as lowercase (Python's hexdigest).
+        let mut upper = entries.clone();
+        for e in &mut upper {
+            e.digest = e.digest.as_deref().map(str::to_ascii_uppercase);
+        }
+        assert_eq!(directory_digest(Algorithm::Md5, &upper).ok(), got);
+        // No files at all: the digest of empty input.
+        for alg in [Algorithm::Md5, Algorithm::Xxh3] {
+            assert_eq!(directory_digest(alg, &[dir("e"), dir("e/f")]).ok(), hash_bytes(alg, b"").ok());
+            assert_eq!(directory_digest(alg, &[]).ok(), hash_bytes(alg, b"").ok());
+        }
+        // A file entry without a digest cannot be summed.
+        let missing = vec![Entry { digest: None, ..f("a", b"") }];
+        assert!(matches!(directory_digest(Algorithm::Md5, &missing), Err(Error::InvalidArgument(_))));
+    }
+
+    #[test]
+    fn legacy_directory_digest_matches_python() {
+        // The tree of `tests/legacy_checksums.rs`; expected values from the recipe in
+        // docs/checksums.md run with Python's hashlib / xxhash over os.walk.
+        let tree: [(&str, &[u8]); 5] = [
+            ("top.txt", b"hello librarian\n"),
+            ("a/one.dat", b"same content"),
+            ("a/b/two.dat", b"same content"),
+            ("a/b/c/deep.bin", b"deep\x00\x01\x02"),
+            ("empty-file", b""),
+        ];
+        for (alg, want) in [
+            (Algorithm::Md5, "bd01d07fd3eb9809a3d067bb3e37aa10"),
+            (Algorithm::Xxh3, "ce30f949cf4e35a40bea12e1e2d45e5b"),
+        ] {
+            let mut entries: Vec<Entry> = tree.iter().map(|(p, c)| legacy_file(alg, p, c)).collect();
+            entries.extend(["a", "a/b", "a/b/c", "empty", "z", "z/empty-too"].map(dir));
+            let got = directory_digest(alg, &entries).ok();
+            assert_eq!(got.as_ref().map(Checksum::hex), Some(want), "{alg}");
+        }
+        let contents: Vec<&[u8]> = tree.iter().map(|(_, c)| *c).collect();
+        assert_eq!(md5_dirhash_by_hand(&contents), "bd01d07fd3eb9809a3d067bb3e37aa10");
+    }
+
+    #[test]
+    fn blake3_and_sha256_books_keep_the_path_aware_digest() {
+        for alg in [Algorithm::Blake3, Algorithm::Sha256] {
+            let entries = vec![legacy_file(alg, "a", b"1"), dir("d")];
+            assert_eq!(directory_digest(alg, &entries).ok(), hash_bytes(alg, listing(&entries).as_bytes()).ok());
+        }
+    }
+
+    #[test]
+    fn every_text_form_round_trips_through_display() {
+        for (input, shown) in [
+            ("xxh3:::99AA06D3014798D86001C324468D497F", "xxh3:99aa06d3014798d86001c324468d497f"),
+            ("xxh3:99aa06d3014798d86001c324468d497f", "xxh3:99aa06d3014798d86001c324468d497f"),
+            ("md5:::d41d8cd98f00b204e9800998ecf8427e", "md5:d41d8cd98f00b204e9800998ecf8427e"),
+            ("d41d8cd98f00b204e9800998ecf8427e", "md5:d41d8cd98f00b204e9800998ecf8427e"),
+        ] {
+            let Ok(c) = Checksum::parse(input) else { panic!("{input} does not parse") };
+            assert_eq!(c.to_string(), shown);
+            assert_eq!(Checksum::parse(&c.to_string()).ok(), Some(c.clone()), "{input}");
+        }
+        // A computed legacy checksum equals the parsed legacy text of the same digest.
+        let computed = hash_bytes(Algorithm::Md5, b"").ok();
+        assert_eq!(computed, Checksum::parse("d41d8cd98f00b204e9800998ecf8427e").ok());
     }
 
     #[test]

@@ -68,16 +68,23 @@ pub enum Category {
     Conflict,
     /// A transfer failed (subject: `peer/name`); the file is planned again later.
     TransferFailed,
+    /// A store reached its reserve while being filled (subject: the store).
+    StoreFull,
+    /// Every file exported on a drive was acknowledged by its destination: the drive
+    /// can be wiped (subject: the store).
+    DriveDone,
 }
 
 impl Category {
     /// Every category.
-    pub const ALL: [Category; 5] = [
+    pub const ALL: [Category; 7] = [
         Category::PeerUnreachable,
         Category::PeerRefused,
         Category::CallRefused,
         Category::Conflict,
         Category::TransferFailed,
+        Category::StoreFull,
+        Category::DriveDone,
     ];
 
     /// The JSON and SQL spelling, e.g. `peer_unreachable`.
@@ -88,6 +95,8 @@ impl Category {
             Category::CallRefused => "call_refused",
             Category::Conflict => "conflict",
             Category::TransferFailed => "transfer_failed",
+            Category::StoreFull => "store_full",
+            Category::DriveDone => "drive_done",
         }
     }
 

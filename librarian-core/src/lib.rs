@@ -31,6 +31,7 @@ mod error;
 pub mod events;
 mod ingest;
 mod librarian;
+mod local_clone; // SneakerNet: filling drives
 pub mod model;
 mod name;
 pub mod outbox;
@@ -38,6 +39,7 @@ pub mod peer;
 mod process;
 mod progress;
 pub mod shim;
+pub mod sneakernet;
 pub mod store;
 pub mod tasks;
 pub mod transfers;
@@ -53,6 +55,7 @@ pub use error::{Error, ObjectKind, Result};
 pub use events::{Category, Event, NewEvent, Severity};
 pub use ingest::UploadOptions;
 pub use librarian::{DEFAULT_STORE, Librarian, StoreSpec};
+pub use local_clone::LocalCloneReport;
 pub use model::{
     CheckStatus, EntryProblem, EntryProblemKind, File, Instance, InstanceCheck, RemoteInstance, SiteStatus,
     StoreStatus, Upload, UploadStatus, VerifyReport,

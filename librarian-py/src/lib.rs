@@ -31,6 +31,12 @@ fn _librarian(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyTransfer>()?;
     m.add_class::<types::PySendReport>()?;
     m.add_class::<types::PyPlannedFile>()?;
+    m.add_class::<types::PyLocalCloneReport>()?;
+    m.add_class::<types::PyExportReport>()?;
+    m.add_class::<types::PyDriveProblem>()?;
+    m.add_class::<types::PyDriveReport>()?;
+    m.add_class::<types::PyImportReport>()?;
+    m.add_function(wrap_pyfunction!(site::verify_drive, m)?)?;
     errors::register(m)?;
     Ok(())
 }

@@ -13,8 +13,9 @@ use pyo3::prelude::*;
 use crate::args;
 use crate::errors::OrRaise;
 use crate::types::{
-    PyAccount, PyDeliveryReport, PyEvent, PyFile, PyInstance, PyOutboxCall, PyPeer, PyPlannedFile, PyRemoteInstance,
-    PySendReport, PySiteStatus, PyStore, PyTaskOutcome, PyTransfer, PyVerifyReport,
+    PyAccount, PyDeliveryReport, PyDriveReport, PyEvent, PyExportReport, PyFile, PyImportReport, PyInstance,
+    PyLocalCloneReport, PyOutboxCall, PyPeer, PyPlannedFile, PyRemoteInstance, PySendReport, PySiteStatus, PyStore,
+    PyTaskOutcome, PyTransfer, PyVerifyReport,
 };
 
 /// A site's Librarian: its configuration and catalog.
@@ -352,9 +353,54 @@ impl PyLibrarian {
         Ok(plan.into_iter().map(PyPlannedFile).collect())
     }
 
+    /// Copy the files on store `from_store` that `to_store` (usually a drive) lacks
+    /// onto it, each verified, until `to_store` reaches its reserve.
+    #[pyo3(signature = (from_store, to_store, dry_run=false))]
+    fn clone_local(
+        &self,
+        py: Python<'_>,
+        from_store: String,
+        to_store: String,
+        dry_run: bool,
+    ) -> PyResult<PyLocalCloneReport> {
+        py.detach(|| self.inner.clone_local(&from_store, &to_store, dry_run, &NoProgress))
+            .or_raise(py)
+            .map(PyLocalCloneReport)
+    }
+
+    /// Export the drive store `store` to peer `to`: re-read every byte, write the
+    /// manifest and checksum lists on the drive, record the outgoing transfers and
+    /// disable the store.
+    #[pyo3(signature = (store, to, dry_run=false))]
+    fn sneakernet_export(&self, py: Python<'_>, store: String, to: String, dry_run: bool) -> PyResult<PyExportReport> {
+        py.detach(|| self.inner.sneakernet_export(&store, &to, dry_run, &NoProgress)).or_raise(py).map(PyExportReport)
+    }
+
+    /// Import the drive at `path` into `store` (default: a store with room), verifying
+    /// every file as it is copied; queues `complete` calls to the exporting site.
+    #[pyo3(signature = (path, store=None, dry_run=false))]
+    fn sneakernet_import(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        store: Option<String>,
+        dry_run: bool,
+    ) -> PyResult<PyImportReport> {
+        py.detach(|| self.inner.sneakernet_import(&path, store.as_deref(), dry_run, &NoProgress))
+            .or_raise(py)
+            .map(PyImportReport)
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let name = self.inner.config().name.as_str().into_pyobject(py)?.repr()?;
         let path = self.inner.config_path().to_string_lossy().into_pyobject(py)?.repr()?;
         Ok(format!("Librarian(name={name}, config_path={path})"))
     }
+}
+
+/// Check the drive at `path` against its manifest, offline (no site needed): every
+/// byte is re-read; problems are reported, not raised.
+#[pyfunction]
+pub fn verify_drive(py: Python<'_>, path: PathBuf) -> PyResult<PyDriveReport> {
+    py.detach(|| librarian_core::sneakernet::verify_drive(&path, &NoProgress)).or_raise(py).map(PyDriveReport)
 }

@@ -56,7 +56,13 @@ CLASSES = [
     "Transfer",
     "SendReport",
     "PlannedFile",
+    "LocalCloneReport",
+    "ExportReport",
+    "DriveProblem",
+    "DriveReport",
+    "ImportReport",
 ]
+FUNCTIONS = ["verify_drive"]
 
 
 def package_dir() -> pathlib.Path:
@@ -72,7 +78,7 @@ def test_version():
 
 
 def test_all_is_complete_and_resolvable():
-    expected = set(CODES) | {"LibrarianError", "__version__"} | set(CLASSES)
+    expected = set(CODES) | {"LibrarianError", "__version__"} | set(CLASSES) | set(FUNCTIONS)
     assert set(librarian.__all__) == expected
     for name in librarian.__all__:
         assert hasattr(librarian, name), name
@@ -145,9 +151,11 @@ def stub_members(tree: ast.Module) -> "dict[str, set[str]]":
 def test_stub_declares_every_runtime_name_and_member():
     tree = stub_tree()
     members = stub_members(tree)
-    top = set(members) | {
-        t.id for n in tree.body if isinstance(n, ast.AnnAssign) for t in [n.target] if isinstance(t, ast.Name)
-    }
+    top = (
+        set(members)
+        | {t.id for n in tree.body if isinstance(n, ast.AnnAssign) for t in [n.target] if isinstance(t, ast.Name)}
+        | {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    )
     runtime = {n for n in dir(_librarian) if not n.startswith("_")} | {"__version__"}
     assert runtime <= top, f"missing from the stub: {sorted(runtime - top)}"
     for name in CLASSES:
@@ -175,3 +183,9 @@ def test_stub_signatures_match_runtime():
         a = fn.args
         stub = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs if x.arg != "self"]
         assert runtime == stub, f"Librarian.{meth}: runtime {runtime} vs stub {stub}"
+    functions = {n.name: n for n in stub_tree().body if isinstance(n, ast.FunctionDef)}
+    assert set(functions) == set(FUNCTIONS)
+    for name, fn in functions.items():
+        runtime = list(inspect.signature(getattr(librarian, name)).parameters)
+        a = fn.args
+        assert runtime == [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs], name

@@ -126,14 +126,23 @@ def test_algorithm_sha256(site, src):
     assert f.checksum == "sha256:" + hashlib.sha256(src.read_bytes()).hexdigest()
 
 
+def test_algorithm_legacy(site, src):
+    # The older Librarian's algorithms are computed too (docs/checksums.md).
+    f = site.upload(src, "2026/obs-md5", algorithm="md5")
+    assert f.checksum == "md5:" + hashlib.md5(src.read_bytes()).hexdigest()
+    g = site.upload(src, "2026/obs-xxh3", algorithm="xxh3")
+    assert g.checksum.startswith("xxh3:") and len(g.checksum) == len("xxh3:") + 32
+    # Its own text form ("md5:::<hex>") is accepted as an expectation.
+    h = site.upload(src, "2026/obs-md5", expect_checksum="md5:::" + f.checksum[len("md5:"):])
+    assert h.checksum == f.checksum
+
+
 def test_bad_checksum_and_algorithm_arguments(site, src):
     with pytest.raises(librarian.InvalidChecksum) as e:
         site.upload(src, "x", expect_checksum="nonsense")
     assert isinstance(e.value, ValueError) and e.value.code == "invalid_checksum"
     with pytest.raises(librarian.InvalidArgument):
         site.upload(src, "x", algorithm="crc32")
-    with pytest.raises(librarian.InvalidArgument):
-        site.upload(src, "x", algorithm="md5")  # readable, not computable
     with pytest.raises(librarian.AlgorithmMismatch) as e:
         site.upload(src, "x", algorithm="sha256", expect_checksum="blake3:" + "0" * 64)
     assert e.value.code == "algorithm_mismatch"

@@ -14,7 +14,8 @@ pub const A_AT_B: &str = "a-at-b-clone-secret";
 pub const B_AT_A: &str = "b-at-a-clone-secret";
 
 /// The tasks, all disabled on schedule.
-const TASKS: [&str; 5] = ["cleanup-staging", "receive-clones", "send-clones", "deliver-outbox", "reconcile-transfers"];
+const TASKS: [&str; 6] =
+    ["cleanup-staging", "receive-clones", "send-clones", "deliver-outbox", "reconcile-transfers", "clone-local"];
 
 /// Sites A and B, served, with accounts and peers for cloning A → B.
 #[derive(Debug)]

@@ -90,3 +90,40 @@ fn an_unreachable_peer_is_skipped_not_failed() {
     assert_eq!((peer["sending"].as_bool(), peer["queued_calls"].as_u64()), (Some(true), Some(2)), "{status}");
     assert!(peer["bytes_without_copy"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn a_drive_in_transit_is_never_failed_for_being_slow_and_a_lost_complete_is_found() {
+    let p = ClonePair::new("managers = [\"local\"]\nstale_after = \"1s\"", "");
+    if sqlite3(&p.b.db(), "SELECT 1", true).is_none() {
+        return skip("sqlite3 is not installed");
+    }
+    let drive = p.a.tmp().join("drive1");
+    p.a.run(["store", "add", "drive1", "--root", drive.to_str().unwrap()]).ok();
+    for i in 0..2 {
+        let src = p.a.src(&format!("d{i}"));
+        std::fs::write(&src, format!("on the drive {i}\n")).unwrap();
+        p.a.upload(&src, &format!("drive/f{i}"), &["--store", "drive1"]).ok();
+    }
+    p.a.json(["sneakernet", "export", "--store", "drive1", "--to", "site-b"]).ok();
+    assert_eq!(statuses(&p.a), ["ongoing"; 2]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let msg = reconcile(&p.a);
+    assert!(msg.contains("examined 2") && msg.contains("unchanged 2"), "{msg}");
+    assert_eq!(statuses(&p.a), ["ongoing"; 2], "weeks on a truck are not a failure");
+    // B imports, but its `complete` calls are lost.
+    p.b.json(["sneakernet", "import", drive.to_str().unwrap()]).ok();
+    sqlite3(&p.b.db(), "DELETE FROM outbox", false);
+    let msg = reconcile(&p.a);
+    assert!(msg.contains("completed 2"), "{msg}");
+    assert_eq!(statuses(&p.a), ["completed"; 2]);
+    for i in 0..2 {
+        let f = p.a.json(["info", &format!("drive/f{i}")]).json();
+        assert_eq!(f["remote_instances"][0]["librarian"], "site-b", "{f}");
+        assert_eq!(f["instances"][0]["available"], false, "the drive copy is retired: {f}");
+    }
+    let events = p.a.json(["events", "list"]).json();
+    assert!(
+        events.as_array().unwrap().iter().any(|e| e["category"] == "drive_done" && e["subject"] == "drive1"),
+        "{events}"
+    );
+}

@@ -8,9 +8,11 @@ mod access;
 mod events;
 mod files;
 mod intents;
+mod local_clone; // SneakerNet: the local clone
 mod outbox;
 mod rows;
 mod schema;
+mod sneakernet;
 mod stores;
 mod tasks;
 mod transfers;
@@ -24,11 +26,13 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags};
 
 pub use intents::IntentClaim;
+pub use local_clone::LocalCloneItem;
 pub use outbox::HoldsApplied;
 pub use rows::{
     DeletionPolicy, FileId, FileKind, FileRow, InstanceId, InstanceRow, IntentId, IntentRow, NewFile,
     RemoteInstanceRow, SearchQuery, StoreId, StoreRow, StoreUsage,
 };
+pub use sneakernet::{ExportItem, ImportItem};
 pub use tasks::{Lease, TaskRecord};
 pub use transfers::{BatchRow, CallTx, NewIncoming, PeerBacklog, PlanFilter, PlanItem, StageAnswer};
 

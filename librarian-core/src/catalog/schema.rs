@@ -222,4 +222,24 @@ DROP TABLE events;
 ALTER TABLE events_v5 RENAME TO events;
 CREATE UNIQUE INDEX events_open ON events (category, subject) WHERE cleared_at IS NULL;
 "#,
+    // 6: SneakerNet: event categories for full stores and finished drives.
+    r#"
+CREATE TABLE events_v6 (
+    id           INTEGER PRIMARY KEY,
+    severity     TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'error')),
+    category     TEXT    NOT NULL CHECK (category IN
+                     ('peer_unreachable', 'peer_refused', 'call_refused', 'conflict', 'transfer_failed',
+                      'store_full', 'drive_done')),
+    subject      TEXT    NOT NULL,
+    message      TEXT    NOT NULL,
+    count        INTEGER NOT NULL DEFAULT 1,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    cleared_at   INTEGER
+);
+INSERT INTO events_v6 SELECT * FROM events;
+DROP TABLE events;
+ALTER TABLE events_v6 RENAME TO events;
+CREATE UNIQUE INDEX events_open ON events (category, subject) WHERE cleared_at IS NULL;
+"#,
 ];

@@ -311,6 +311,9 @@ impl Catalog {
             .ok_or_else(|| Error::NotFound { kind: ObjectKind::Transfer, name: id.to_string() })?;
         step(&tx, &t, TransferEvent::Completed, None, now)?;
         record_remote_instance(&tx, &t, store, now)?;
+        if t.manager == Some(ManagerKind::Sneakernet) {
+            retire_drive_copy(&tx, &t, now)?;
+        }
         tx.commit().map_err(Error::db("completing a transfer"))
     }
 
@@ -803,6 +806,11 @@ impl CallTx<'_, '_> {
     pub fn record_remote_instance(&self, t: &Transfer, store: &str) -> Result<()> {
         record_remote_instance(self.tx, t, store, self.now)
     }
+
+    /// A drive copy arrived (`t` is a SneakerNet transfer): see [`retire_drive_copy`].
+    pub fn finish_drive_copy(&self, t: &Transfer) -> Result<()> {
+        retire_drive_copy(self.tx, t, self.now)
+    }
 }
 
 fn record_remote_instance(tx: &Transaction<'_>, t: &Transfer, store: &str, now: Timestamp) -> Result<()> {
@@ -813,5 +821,42 @@ fn record_remote_instance(tx: &Transaction<'_>, t: &Transfer, store: &str, now: 
         params![t.file.as_str(), t.peer, store, ts_to_sql(now), t.checksum.to_string()],
     )
     .map_err(Error::db("recording a remote instance"))?;
+    Ok(())
+}
+
+/// A drive copy arrived (`t` is a SneakerNet transfer): its instance on the drive
+/// becomes unavailable; when no transfer of that drive is left, a `drive_done`
+/// event says the drive can be wiped.
+fn retire_drive_copy(tx: &Transaction<'_>, t: &Transfer, now: Timestamp) -> Result<()> {
+    let Some(store) = t.store.as_deref() else { return Ok(()) };
+    tx.execute(
+        "UPDATE instances SET available = 0
+             WHERE store_id = (SELECT id FROM stores WHERE name = ?1)
+               AND file_id = (SELECT id FROM files WHERE name = ?2)",
+        params![store, t.file.as_str()],
+    )
+    .map_err(Error::db("retiring a drive copy"))?;
+    let left: i64 = tx
+        .query_row(
+            "SELECT COUNT(*) FROM transfers WHERE manager = 'sneakernet' AND direction = 'outgoing'
+               AND store_id = (SELECT id FROM stores WHERE name = ?1)
+               AND status IN ('initiated', 'ongoing', 'staged')",
+            [store],
+            |r| r.get(0),
+        )
+        .map_err(Error::db("retiring a drive copy"))?;
+    if left == 0 {
+        let event = NewEvent {
+            severity: crate::events::Severity::Info,
+            category: crate::events::Category::DriveDone,
+            subject: store.to_owned(),
+            message: format!(
+                "every file exported on store {store} was received by {}: the drive can be wiped \
+                 (its instances are marked unavailable; remove or recycle the store)",
+                t.peer
+            ),
+        };
+        raise(tx, &event, now)?;
+    }
     Ok(())
 }

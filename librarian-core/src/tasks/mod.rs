@@ -33,16 +33,19 @@ pub enum TaskKind {
     DeliverOutbox,
     /// Ask peers about transfers stuck longer than `[clone] stale_after`.
     ReconcileTransfers,
+    /// Fill the `[clone.local]` stores (drives) with verified copies.
+    CloneLocal,
 }
 
 impl TaskKind {
     /// Every task, in the order `tasks run` runs them.
-    pub const ALL: [TaskKind; 5] = [
+    pub const ALL: [TaskKind; 6] = [
         TaskKind::CleanupStaging,
         TaskKind::ReceiveClones,
         TaskKind::SendClones,
         TaskKind::DeliverOutbox,
         TaskKind::ReconcileTransfers,
+        TaskKind::CloneLocal,
     ];
 
     /// The task's name in the CLI, the config file and JSON.
@@ -53,6 +56,7 @@ impl TaskKind {
             TaskKind::ReceiveClones => "receive-clones",
             TaskKind::SendClones => "send-clones",
             TaskKind::ReconcileTransfers => "reconcile-transfers",
+            TaskKind::CloneLocal => "clone-local",
         }
     }
 
@@ -64,6 +68,7 @@ impl TaskKind {
             TaskKind::ReceiveClones => SignedDuration::from_secs(60),
             TaskKind::SendClones => SignedDuration::from_secs(300),
             TaskKind::ReconcileTransfers => SignedDuration::from_hours(1),
+            TaskKind::CloneLocal => SignedDuration::from_hours(1),
         }
     }
 }
@@ -274,6 +279,7 @@ impl Librarian {
             }
             TaskKind::SendClones => Ok(self.send_clones()?.to_string()),
             TaskKind::ReconcileTransfers => Ok(self.reconcile_transfers()?.to_string()),
+            TaskKind::CloneLocal => self.clone_local_task(),
         }
     }
 }

@@ -32,6 +32,9 @@ pub struct CloneConfig {
     pub stale_after: String,
     /// Peers to send to, by name: `[clone.to.site-b]`.
     pub to: BTreeMap<String, SendTo>,
+    /// Filling drives from a local store (`[clone.local]`, the `clone-local` task).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local: Option<LocalClone>,
 }
 
 impl Default for CloneConfig {
@@ -46,7 +49,38 @@ impl Default for CloneConfig {
             receive_per_run: 10_000,
             stale_after: "6h".into(),
             to: BTreeMap::new(),
+            local: None,
         }
+    }
+}
+
+/// `[clone.local]`: the `clone-local` task copies files of store `from` that none of
+/// the `to` stores (drives) holds onto the first of them with room, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalClone {
+    /// The store to copy from.
+    pub from: String,
+    /// The stores to fill, in order: the next one when one is full.
+    pub to: Vec<String>,
+}
+
+impl LocalClone {
+    fn validate(&self) -> Result<()> {
+        crate::config::validate_store_name(&self.from)?;
+        if self.to.is_empty() {
+            return Err(Error::InvalidArgument("clone.local.to must name at least one store".into()));
+        }
+        for (k, s) in self.to.iter().enumerate() {
+            crate::config::validate_store_name(s)?;
+            if *s == self.from {
+                return Err(Error::InvalidArgument(format!("clone.local: store {s:?} is both from and to")));
+            }
+            if self.to[..k].contains(s) {
+                return Err(Error::InvalidArgument(format!("clone.local.to names store {s:?} twice")));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -91,6 +125,9 @@ impl CloneConfig {
         }
         if self.max_batch_attempts == 0 {
             return Err(Error::InvalidArgument("clone.max_batch_attempts must be at least 1".into()));
+        }
+        if let Some(local) = &self.local {
+            local.validate()?;
         }
         for (peer, to) in &self.to {
             crate::config::validate_site_name(peer)?;

@@ -10,7 +10,7 @@ pub mod rsync;
 mod send;
 pub mod state;
 
-pub use config::{CloneConfig, SendTo};
+pub use config::{CloneConfig, LocalClone, SendTo};
 pub use manager::{
     AsyncTransferManager, BatchItem, BatchProgress, LocalManager, ManagerKind, Synchronous, TransferManager,
 };

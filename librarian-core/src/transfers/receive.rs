@@ -111,6 +111,10 @@ pub struct TransferCall {
     /// `fail`: why.
     #[serde(default)]
     pub reason: Option<String>,
+    /// `complete`: the checksum of what the receiver committed; the sender records
+    /// the copy only if it equals its own.
+    #[serde(default)]
+    pub checksum: Option<String>,
 }
 
 fn refused(transfer_id: i64, code: &str, message: impl Into<String>) -> StageResult {
@@ -262,9 +266,25 @@ impl Librarian {
             let reason = call.reason.as_deref().unwrap_or("the peer gave no reason");
             let error = (event == TransferEvent::Failed).then_some(("peer_failed", reason));
             let status = c.step(&t, event, error)?;
+            if call.file != t.file.as_str() {
+                return Err(Error::InvalidArgument(format!("transfer {} is of {}, not {:?}", t.id, t.file, call.file)));
+            }
+            if kind == CallKind::Complete
+                && let Some(theirs) = &call.checksum
+                && !t.checksum.matches(&Checksum::parse(theirs)?)?
+            {
+                return Err(Error::Conflict {
+                    name: t.file.to_string(),
+                    existing: t.checksum.to_string(),
+                    incoming: theirs.clone(),
+                });
+            }
             if kind == CallKind::Complete {
                 let store = call.store.as_deref().unwrap_or("");
                 c.record_remote_instance(&t, store)?;
+                if t.manager == Some(ManagerKind::Sneakernet) {
+                    c.finish_drive_copy(&t)?;
+                }
             }
             if kind == CallKind::Fail && t.direction == Direction::Incoming {
                 remove = t.local_path.clone();
@@ -402,7 +422,7 @@ impl Librarian {
     }
 
     fn complete_incoming(&self, t: &Transfer, store: &str, dir: &Path) -> Result<()> {
-        let call = (CallKind::Complete, serde_json::json!({ "store": store }));
+        let call = (CallKind::Complete, serde_json::json!({ "store": store, "checksum": t.checksum.to_string() }));
         self.catalog().transfer_step(t.id, TransferEvent::Completed, None, Some(call), Timestamp::now())?;
         remove_staging(dir);
         Ok(())

@@ -104,7 +104,14 @@ impl Librarian {
                 Err(e) => return Err(e),
             };
             let now = Timestamp::now();
-            match rule(t.direction, t.status, remote) {
+            // A drive takes weeks: its transfer is only ever completed early (the
+            // destination already holds the file), never failed for being slow.
+            let action = match (t.manager, rule(t.direction, t.status, remote)) {
+                (Some(super::ManagerKind::Sneakernet), Action::Complete) => Action::Complete,
+                (Some(super::ManagerKind::Sneakernet), _) => Action::Leave,
+                (_, action) => action,
+            };
+            match action {
                 Action::Leave => report.unchanged += 1,
                 Action::Complete => {
                     self.catalog().complete_outgoing(t.id, store.as_deref().unwrap_or(""), now)?;
@@ -136,7 +143,7 @@ impl Librarian {
 
     /// The other side's view of `t`, and the store that holds its copy (if known).
     fn ask(&self, client: &PeerClient, t: &Transfer) -> Result<(Remote, Option<String>)> {
-        let Some(remote_id) = t.remote_id else {
+        let Some(remote_id) = t.remote_id.filter(|_| t.manager != Some(super::ManagerKind::Sneakernet)) else {
             // An outgoing transfer the receiver never acknowledged: it can only have
             // been completed by other means.
             return Ok(if client.has(t.file.as_str(), &t.checksum.to_string())? {

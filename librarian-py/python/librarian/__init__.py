@@ -23,10 +23,14 @@ from ._librarian import (
     DatabaseError,
     DataMissing,
     DeliveryReport,
+    DriveProblem,
+    DriveReport,
     Event,
+    ExportReport,
     File,
     Forbidden,
     IllegalTransition,
+    ImportReport,
     Instance,
     InstanceCheck,
     InvalidArgument,
@@ -35,6 +39,7 @@ from ._librarian import (
     IoError,
     Librarian,
     LibrarianError,
+    LocalCloneReport,
     NotFound,
     OutboxCall,
     Peer,
@@ -53,6 +58,7 @@ from ._librarian import (
     UnsupportedEntry,
     VerifyReport,
     __version__,
+    verify_drive,
 )
 
 __all__ = [
@@ -76,6 +82,13 @@ __all__ = [
     "Transfer",
     "SendReport",
     "PlannedFile",
+    "LocalCloneReport",
+    "ExportReport",
+    "DriveProblem",
+    "DriveReport",
+    "ImportReport",
+    # functions
+    "verify_drive",
     # errors
     "LibrarianError",
     "InvalidName",

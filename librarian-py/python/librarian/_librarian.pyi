@@ -27,6 +27,12 @@ __all__ = [
     "Transfer",
     "SendReport",
     "PlannedFile",
+    "LocalCloneReport",
+    "ExportReport",
+    "DriveProblem",
+    "DriveReport",
+    "ImportReport",
+    "verify_drive",
     "LibrarianError",
     "InvalidName",
     "NotFound",
@@ -60,6 +66,9 @@ _Category: TypeAlias = Literal["peer_unreachable", "peer_refused", "call_refused
 _TransferStatus: TypeAlias = Literal["initiated", "ongoing", "staged", "completed", "failed", "cancelled"]
 _Direction: TypeAlias = Literal["outgoing", "incoming"]
 _Manager: TypeAlias = Literal["local", "rsync", "sneakernet"]
+_ProblemKind: TypeAlias = Literal[
+    "manifest_altered", "bad_entry", "missing", "extra", "truncated", "grown", "altered", "wrong_kind", "unreadable"
+]
 
 @final
 class Librarian:
@@ -112,7 +121,7 @@ class Librarian:
         move: bool = False,
         deletion_policy: Literal["allowed", "disallowed"] = "disallowed",
         expect_checksum: Optional[str] = None,
-        algorithm: Optional[Literal["blake3", "sha256"]] = None,
+        algorithm: Optional[Literal["blake3", "sha256", "xxh3", "md5"]] = None,
         uploader: Optional[str] = None,
     ) -> "File":
         """Ingest the file or directory ("book") at ``src`` under the catalog name ``name``.
@@ -132,8 +141,10 @@ class Librarian:
                 filesystem only; still hashed).
             deletion_policy: may automatic tasks delete this copy?
             expect_checksum: commit nothing unless the data hashes to this
-                (``"blake3:<hex>"``, ``"sha256:<hex>"``); also picks the algorithm.
-            algorithm: algorithm for the new checksum (default ``"blake3"``).
+                (``"blake3:<hex>"``, ``"sha256:<hex>"``, or the older Librarian's
+                ``"xxh3:::<hex>"``, ``"md5:::<hex>"``); also picks the algorithm.
+            algorithm: algorithm for the new checksum (default ``"blake3"``;
+                ``"xxh3"`` and ``"md5"`` are the older Librarian's).
             uploader: recorded in the catalog (default: ``$USER``).
 
         Returns:
@@ -208,7 +219,8 @@ class Librarian:
         interrupted ingests, remove stale staging directories), ``"receive-clones"``
         (:meth:`receive_clones`), ``"send-clones"`` (:meth:`send_clones`) and
         ``"deliver-outbox"`` (:meth:`deliver_outbox`), ``"reconcile-transfers"`` (ask
-        peers about transfers stuck longer than ``[clone] stale_after``).
+        peers about transfers stuck longer than ``[clone] stale_after``),
+        ``"clone-local"`` (fill the ``[clone.local]`` drive stores with verified copies).
 
         Args:
             only: run just these tasks, now, whatever their schedule.
@@ -490,6 +502,68 @@ class Librarian:
 
         Raises:
             NotFound: ``peer`` is not a peer.
+        """
+
+    def clone_local(self, from_store: str, to_store: str, dry_run: bool = False) -> "LocalCloneReport":
+        """Fill store ``to_store`` (usually a mounted drive) with verified copies of the
+        files on store ``from_store`` that it lacks (``librarian clone local``).
+
+        Files go oldest first; each is copied into the target's staging area while
+        hashed, compared with its catalogued checksum, then moved into place and
+        recorded. When the target would keep less than its reserve free, the run
+        stops (``full``; the rest wait for the next drive) and raises a
+        ``"store_full"`` event. A copy whose bytes do not match the catalog is not
+        committed and is listed in ``failed``; the others go on.
+
+        Args:
+            dry_run: change nothing; ``planned`` lists what would be copied.
+
+        Raises:
+            NotFound: an unknown store.
+            InvalidArgument: ``to_store`` is disabled, or is ``from_store``.
+        """
+
+    def sneakernet_export(self, store: str, to: str, dry_run: bool = False) -> "ExportReport":
+        """Export the drive store ``store`` to peer ``to`` (``librarian sneakernet export``).
+
+        Every byte on the drive is re-read once (BLAKE3, SHA-256 and each file's
+        own algorithm) and checked against the catalog; then the drive gets
+        ``.librarian-b3sums.txt``, ``.librarian-sha256sums.txt``, the manifest
+        ``.librarian-manifest.json`` and its digest ``.librarian-manifest.json.b3``,
+        and, in one transaction, an outgoing transfer is recorded per file and the
+        store is disabled. Files already on their way to ``to`` by the network are
+        left out (``skipped``).
+
+        Args:
+            dry_run: change and write nothing; only say what would be exported.
+
+        Raises:
+            NotFound: ``store`` is not a store, or ``to`` is not a peer.
+            ChecksumMismatch: a copy on the drive no longer matches the catalog
+                (nothing was exported).
+            InvalidArgument: a file name starts with ``.librarian-``.
+        """
+
+    def sneakernet_import(
+        self, path: _StrPath, store: Optional[str] = None, dry_run: bool = False
+    ) -> "ImportReport":
+        """Import the drive at ``path`` (``librarian sneakernet import``).
+
+        Each file is verified while it is copied into ``store`` (default: a store
+        with room); bad ones (altered, truncated, missing, conflicting with a file
+        of the same name here) are refused and listed in ``refused``, good ones
+        imported. A ``"complete"`` call per file is queued in the outbox to the
+        exporting site. Importing the same drive again does nothing new. A drive in
+        the older Librarian's format needs no peer and queues no calls.
+
+        Args:
+            dry_run: change nothing; ``imported`` lists what would be imported
+                (the data is checked against the manifest).
+
+        Raises:
+            NotFound: no manifest at ``path``, the exporting site is not a peer,
+                or ``store`` is not a store.
+            InvalidArgument: the manifest is unreadable or of an unknown version.
         """
 
 @final
@@ -782,8 +856,10 @@ class OutboxCall:
     def key(self) -> str:
         """Its idempotency key (unique; the peer applies a key once)."""
     @property
-    def kind(self) -> Literal["holds"]:
-        """What it asks."""
+    def kind(self) -> Literal["holds", "staged", "complete", "fail"]:
+        """What it asks: ``"holds"`` (this site holds a file), ``"staged"`` (a
+        transfer's data is at the receiver), ``"complete"`` (the receiver committed
+        it, e.g. after a SneakerNet import) or ``"fail"``."""
     @property
     def body(self) -> "dict[str, Any]":
         """The JSON body sent, as Python objects (a new ``dict`` on each access).
@@ -946,6 +1022,182 @@ class PlannedFile:
     def path(self) -> pathlib.Path:
         """That copy's absolute path."""
     def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class LocalCloneReport:
+    """What :meth:`Librarian.clone_local` did (or, for a dry run, would do).
+    Compares equal by value."""
+
+    @property
+    def copied(self) -> int:
+        """Files copied (and verified) onto the target store."""
+    @property
+    def bytes(self) -> int:
+        """Their bytes."""
+    @property
+    def already_there(self) -> int:
+        """Files of the source store the target already held."""
+    @property
+    def left_for_next_drive(self) -> int:
+        """Files that did not fit above the target's reserve."""
+    @property
+    def failed(self) -> "list[tuple[str, str]]":
+        """``(name, why)`` for each file that could not be copied (e.g. a corrupt
+        source copy)."""
+    @property
+    def full(self) -> bool:
+        """The target reached its reserve (or ran out of space) before every file fitted."""
+    @property
+    def planned(self) -> "list[str]":
+        """Dry run: the names that would be copied, in order."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class ExportReport:
+    """What :meth:`Librarian.sneakernet_export` did (or, for a dry run, would do).
+    Compares equal by value."""
+
+    @property
+    def store(self) -> str:
+        """The drive's store."""
+    @property
+    def destination(self) -> str:
+        """The peer the drive goes to."""
+    @property
+    def drive(self) -> pathlib.Path:
+        """The drive directory (the store's data area), where the manifest is."""
+    @property
+    def files(self) -> "list[str]":
+        """Files and books in the manifest."""
+    @property
+    def bytes(self) -> int:
+        """Their bytes."""
+    @property
+    def skipped(self) -> "list[str]":
+        """Files left out: already on their way to the destination by the network."""
+    @property
+    def dry_run(self) -> bool:
+        """Nothing was written or changed."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class DriveProblem:
+    """One problem found on a drive (:attr:`DriveReport.problems`,
+    :attr:`ImportReport.refused`). Compares equal by value."""
+
+    @property
+    def name(self) -> str:
+        """The catalog name (or the path on the drive, for an extra file)."""
+    @property
+    def entry(self) -> Optional[str]:
+        """The entry inside a book, if the problem is there."""
+    @property
+    def kind(self) -> _ProblemKind:
+        """What is wrong: ``"altered"`` (the right size, other bytes),
+        ``"truncated"``, ``"grown"``, ``"missing"``, ``"extra"`` (not in the
+        manifest), ``"wrong_kind"`` (a file where a book is expected, or the
+        reverse), ``"unreadable"``, ``"bad_entry"`` (an unusable manifest line) or
+        ``"manifest_altered"`` (the manifest does not match its digest)."""
+    @property
+    def detail(self) -> str:
+        """Details for a person."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class DriveReport:
+    """The result of :func:`verify_drive`. Compares equal by value."""
+
+    @property
+    def drive(self) -> pathlib.Path:
+        """The drive directory checked."""
+    @property
+    def site(self) -> str:
+        """The exporting site."""
+    @property
+    def store(self) -> str:
+        """Its store (the drive)."""
+    @property
+    def destination(self) -> str:
+        """The peer the drive goes to (empty for an older Librarian's manifest)."""
+    @property
+    def legacy(self) -> bool:
+        """The manifest is in the older Librarian's format."""
+    @property
+    def manifest_ok(self) -> Optional[bool]:
+        """Whether the manifest matched its stored digest (``None`` for an older
+        Librarian's manifest, which has none)."""
+    @property
+    def files(self) -> int:
+        """Files and books in the manifest."""
+    @property
+    def bytes(self) -> int:
+        """Their bytes."""
+    @property
+    def intact(self) -> int:
+        """Files and books found intact."""
+    @property
+    def problems(self) -> "list[DriveProblem]":
+        """Every problem found."""
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class ImportReport:
+    """What :meth:`Librarian.sneakernet_import` did (or, for a dry run, would do).
+    Compares equal by value."""
+
+    @property
+    def drive(self) -> pathlib.Path:
+        """The drive directory."""
+    @property
+    def site(self) -> str:
+        """The exporting site."""
+    @property
+    def legacy(self) -> bool:
+        """The manifest is in the older Librarian's format."""
+    @property
+    def manifest_ok(self) -> Optional[bool]:
+        """Whether the manifest matched its digest (``None`` for an older
+        Librarian's manifest)."""
+    @property
+    def imported(self) -> "list[str]":
+        """Files and books ingested now (for a dry run: that would be)."""
+    @property
+    def already_present(self) -> "list[str]":
+        """Already catalogued here with the same checksum (counted as done)."""
+    @property
+    def already_imported(self) -> "list[str]":
+        """Imported by an earlier run of this import (nothing done)."""
+    @property
+    def refused(self) -> "list[DriveProblem]":
+        """Refused, with why (bad data, conflicts, bad manifest lines)."""
+    @property
+    def callbacks_queued(self) -> int:
+        """``"complete"`` calls queued in the outbox to the exporting site."""
+    @property
+    def dry_run(self) -> bool:
+        """Nothing was changed."""
+    @property
+    def ok(self) -> bool:
+        """True when nothing was refused and the manifest was intact."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+def verify_drive(path: _StrPath) -> DriveReport:
+    """Check the drive at ``path`` against its manifest (``librarian sneakernet
+    verify``); needs no site.
+
+    Every byte is re-read; every missing, extra, truncated or altered file (and
+    entry of a book) is reported in ``problems``, not raised. The drive can also be
+    checked with no librarian at all: ``cd DRIVE && b3sum --check
+    .librarian-b3sums.txt``.
+
+    Raises:
+        NotFound: ``path`` has no manifest (not a drive, or its manifest was
+            deleted).
+        InvalidArgument: the manifest is unreadable or of an unknown version.
+    """
 
 class LibrarianError(Exception):
     """Base class of every error raised by librarian.

@@ -1,0 +1,261 @@
+//! `sneakernet import`: ingest a drive at its destination, verifying each file as it
+//! is copied (one read), and queue a `complete` call per file to the exporting site.
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::check::{DriveProblem, ProblemKind, check_file};
+use super::manifest::{Manifest, ManifestFile};
+use crate::catalog::{FileKind, ImportItem};
+use crate::error::{Error, ObjectKind, Result};
+use crate::events::{Category, NewEvent, Severity};
+use crate::ingest::UploadOptions;
+use crate::librarian::Librarian;
+use crate::model::UploadStatus;
+use crate::progress::{NoProgress, Progress};
+
+/// What an import did (or, with `dry_run`, would do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// The drive directory.
+    pub drive: PathBuf,
+    /// The exporting site.
+    pub site: String,
+    /// Read from the existing Librarian's manifest format.
+    pub legacy: bool,
+    /// Whether the manifest matched its digest (`None` for a legacy manifest).
+    pub manifest_ok: Option<bool>,
+    /// Files and books ingested now (with `dry_run`: that would be).
+    pub imported: Vec<String>,
+    /// Already catalogued here with the same checksum (counted as done).
+    pub already_present: Vec<String>,
+    /// Imported by an earlier run of this import (nothing done).
+    pub already_imported: Vec<String>,
+    /// Refused, with why (bad data, conflicts, bad manifest lines).
+    pub refused: Vec<DriveProblem>,
+    /// `complete` calls queued to the exporting site.
+    pub callbacks_queued: u64,
+    /// Nothing was changed.
+    pub dry_run: bool,
+}
+
+impl ImportReport {
+    /// True when nothing was refused and the manifest was intact.
+    pub fn ok(&self) -> bool {
+        self.refused.is_empty() && self.manifest_ok != Some(false)
+    }
+}
+
+/// A problem with the type or size of `mf` on the drive, found from metadata alone.
+fn shape_problem(drive: &Path, mf: &ManifestFile, kind: FileKind) -> Option<DriveProblem> {
+    let path = drive.join(&mf.name);
+    let bad = |kind, detail: String| Some(DriveProblem { name: mf.name.clone(), entry: None, kind, detail });
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return bad(ProblemKind::Missing, format!("{} is not on the drive", path.display()));
+        }
+        Err(e) => return bad(ProblemKind::Unreadable, format!("{}: {e}", path.display())),
+    };
+    let size = match kind {
+        FileKind::File if meta.is_file() => meta.len(),
+        FileKind::Directory if meta.is_dir() => match crate::tree::walk(&path) {
+            Ok(entries) => entries.iter().map(|e| e.size).sum(),
+            Err(e) => return bad(ProblemKind::Unreadable, e.to_string()),
+        },
+        _ => return bad(ProblemKind::WrongKind, format!("{} is not a {}", path.display(), mf.kind)),
+    };
+    if size != mf.size {
+        let k = if size < mf.size { ProblemKind::Truncated } else { ProblemKind::Grown };
+        return bad(k, format!("{size} bytes on the drive, {} in the manifest", mf.size));
+    }
+    None
+}
+
+impl Librarian {
+    /// Import the drive at `drive` into `store` (default: a store with room). Every file
+    /// is verified while it is copied; bad ones are refused, good ones imported. The
+    /// exporting site must be a peer here (its `complete` calls wait in the outbox
+    /// until it can be reached); a drive in the existing Librarian's format needs no
+    /// peer and queues no calls.
+    pub fn sneakernet_import(
+        &self,
+        drive: &Path,
+        store: Option<&str>,
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport> {
+        let (manifest, manifest_ok) = Manifest::read(drive)?;
+        if !manifest.legacy {
+            self.peer(&manifest.site).map_err(|_| Error::NotFound {
+                kind: ObjectKind::Peer,
+                name: format!("{} (the drive's exporting site: add it as a peer before importing)", manifest.site),
+            })?;
+        }
+        if let Some(s) = store {
+            self.catalog().store(s)?;
+        }
+        let mut report = ImportReport {
+            drive: drive.to_owned(),
+            site: manifest.site.clone(),
+            legacy: manifest.legacy,
+            manifest_ok,
+            imported: Vec::new(),
+            already_present: Vec::new(),
+            already_imported: Vec::new(),
+            refused: Vec::new(),
+            callbacks_queued: 0,
+            dry_run,
+        };
+        if manifest_ok == Some(false) {
+            // Nothing on the drive can be trusted against an edited or damaged
+            // manifest: a checksum in it may have been changed to match bad bytes.
+            report.refused = manifest
+                .files
+                .iter()
+                .map(|mf| DriveProblem {
+                    name: mf.name.clone(),
+                    entry: None,
+                    kind: ProblemKind::ManifestAltered,
+                    detail: "the manifest does not match its digest; nothing was imported (run sneakernet verify)"
+                        .into(),
+                })
+                .collect();
+            return Ok(report);
+        }
+        progress.start(manifest.files.iter().map(|f| f.size).sum());
+        for mf in &manifest.files {
+            self.import_one(drive, &manifest, mf, store, dry_run, progress, &mut report)?;
+        }
+        progress.finish();
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn import_one(
+        &self,
+        drive: &Path,
+        manifest: &Manifest,
+        mf: &ManifestFile,
+        store: Option<&str>,
+        dry_run: bool,
+        progress: &dyn Progress,
+        report: &mut ImportReport,
+    ) -> Result<()> {
+        let refuse = |report: &mut ImportReport, kind, detail: String| {
+            report.refused.push(DriveProblem { name: mf.name.clone(), entry: None, kind, detail });
+        };
+        let (name, checksum, kind) = match (mf.file_name(), mf.parsed_checksum(), mf.file_kind()) {
+            (Ok(n), Ok(c), Ok(k)) => (n, c, k),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                refuse(report, ProblemKind::BadEntry, e.to_string());
+                return Ok(());
+            }
+        };
+        let record = |report: &mut ImportReport, held_on: &str| -> Result<()> {
+            if manifest.legacy || dry_run {
+                return Ok(());
+            }
+            let item = ImportItem {
+                remote_id: mf.transfer_id,
+                name: &name,
+                size: mf.size,
+                checksum: &checksum,
+                kind,
+                uploader: &mf.uploader,
+                source: &mf.source,
+                store: held_on,
+            };
+            if self.catalog().record_import(&manifest.site, &item, Timestamp::now())? {
+                report.callbacks_queued += 1;
+            }
+            Ok(())
+        };
+        if let Some(id) = mf.transfer_id
+            && !manifest.legacy
+            && self.catalog().incoming_by_remote(&manifest.site, id)?.is_some()
+        {
+            report.already_imported.push(mf.name.clone());
+            return Ok(());
+        }
+        if let Some(existing) = self.catalog().file(&name)? {
+            if existing.checksum.matches(&checksum)? {
+                let held = self
+                    .catalog()
+                    .instances(existing.id)?
+                    .into_iter()
+                    .find(|i| i.available)
+                    .map(|i| i.store)
+                    .unwrap_or_default();
+                report.already_present.push(mf.name.clone());
+                return record(report, &held);
+            }
+            let detail =
+                format!("this site holds {name} with checksum {}, the drive has {checksum}", existing.checksum);
+            if !dry_run {
+                self.raise_event(&NewEvent {
+                    severity: Severity::Error,
+                    category: Category::Conflict,
+                    subject: name.to_string(),
+                    message: format!("drive from {}: {detail}; nothing was overwritten", manifest.site),
+                })?;
+            }
+            refuse(report, ProblemKind::Altered, format!("conflict: {detail}"));
+            return Ok(());
+        }
+        // What the manifest says must hold before any byte is read: a regular file (not
+        // a link out of the drive) or a directory, of the size it gives.
+        if let Some(p) = shape_problem(drive, mf, kind) {
+            report.refused.push(p);
+            return Ok(());
+        }
+        if dry_run {
+            let problems = check_file(drive, mf, progress);
+            if problems.is_empty() {
+                report.imported.push(mf.name.clone());
+            } else {
+                report.refused.extend(problems);
+            }
+            return Ok(());
+        }
+        let opts = UploadOptions {
+            store: store.map(str::to_owned),
+            expect_checksum: Some(checksum.clone()),
+            uploader: Some(mf.uploader.clone()),
+            source: Some(mf.source.clone()),
+            ..Default::default()
+        };
+        match self.upload(&drive.join(name.as_str()), &name, &opts, progress) {
+            Ok(up) => {
+                let held = up.file.instances.first().map(|i| i.store.clone()).unwrap_or_default();
+                match up.status {
+                    UploadStatus::Ingested => report.imported.push(mf.name.clone()),
+                    _ => report.already_present.push(mf.name.clone()),
+                }
+                record(report, &held)
+            }
+            Err(
+                e @ (Error::ChecksumMismatch { .. }
+                | Error::UnsupportedEntry { .. }
+                | Error::NotFound { kind: ObjectKind::Path, .. }
+                | Error::InvalidName { .. }),
+            ) => {
+                // Say exactly what is wrong (which entry of a book), re-reading it.
+                let problems = check_file(drive, mf, &NoProgress);
+                if problems.is_empty() {
+                    refuse(report, ProblemKind::Altered, e.to_string());
+                } else {
+                    report.refused.extend(problems);
+                }
+                Ok(())
+            }
+            Err(e @ Error::Conflict { .. }) => {
+                refuse(report, ProblemKind::Altered, e.to_string());
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
