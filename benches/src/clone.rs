@@ -33,9 +33,9 @@ const A_AT_B: &str = "bench-a-at-b-clone-secret";
 /// Password of B's account at A.
 const B_AT_A: &str = "bench-b-at-a-clone-secret";
 const MAX_ROUNDS: usize = 10;
-/// Files of the book of scenario 1.
+/// Size of each file of the book of scenario 1.
 const BOOK_ENTRY: usize = 48 * KIB as usize;
-/// Files of scenario 2.
+/// Size of each file of scenario 2.
 const SMALL: usize = 4 * KIB as usize;
 const PER_DIR: usize = 100;
 /// What the existing Python Librarian needs per file (issue 4).
@@ -47,7 +47,7 @@ pub fn clone(ctx: &mut Ctx) -> Res<()> {
     let mut failed = Vec::new();
     if parts.iter().any(|p| p == "big" || p == "small") {
         let bin = librarian_bin(ctx)?;
-        // The small files first: deleting the gigabytes of the big part leaves the
+        // The small files first: deleting the gigabytes of the big part can leave the
         // disk busy (ext4 is mounted with `discard`), which slows the fsyncs that
         // dominate the small part.
         if parts.iter().any(|p| p == "small")

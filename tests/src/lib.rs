@@ -617,3 +617,38 @@ impl Drop for Served {
         let _ = self.child.wait();
     }
 }
+
+/// A tmpfs mounted for one test (needs root), unmounted when dropped.
+#[derive(Debug)]
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    /// Mount a tmpfs with `options` (e.g. `size=4m`) at `dir`, creating it; `None`
+    /// (after saying so with [`skip`]) when mounting is not permitted.
+    pub fn mount(dir: &Path, options: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            skip(&format!("cannot mount a tmpfs at {} (not root?)", dir.display()));
+            return None;
+        }
+        Some(Tmpfs(dir.to_owned()))
+    }
+
+    /// Change the mount's options (e.g. `size=8m`).
+    pub fn remount(&self, options: &str) {
+        let st = Command::new("mount").args(["-o", &format!("remount,{options}")]).arg(&self.0).status().unwrap();
+        assert!(st.success(), "remount {options}");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}

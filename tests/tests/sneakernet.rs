@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use librarian_e2e::pair::{ClonePair, outbox_len};
 use librarian_e2e::*;
@@ -261,28 +261,6 @@ fn assert_damage_handled(ex: &Exported, want: &[(String, Option<String>, String)
 // ---------------------------------------------------------------------------------
 // 1. Acceptance
 // ---------------------------------------------------------------------------------
-
-/// A tmpfs mounted for one test, unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, options: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(dir).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
-            .arg(dir)
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(dir.to_owned()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 /// Run `b3sum`/`sha256sum --check LIST` in `dir` if the tool is installed.
 fn standard_check(tool: &str, dir: &Path, list: &str, lines: usize) {

@@ -27,7 +27,6 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use intents::IntentClaim;
 pub use local_clone::LocalCloneItem;
-pub use outbox::HoldsApplied;
 pub use rows::{
     DeletionPolicy, FileId, FileKind, FileRow, InstanceId, InstanceRow, IntentId, IntentRow, NewFile,
     RemoteInstanceRow, SearchQuery, StoreId, StoreRow, StoreUsage,

@@ -6,10 +6,8 @@ use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params}
 
 use super::events::{raise, resolve};
 use super::{Catalog, ts_from_sql, ts_to_sql, u64_from_sql};
-use crate::checksum::Checksum;
 use crate::error::{Error, ObjectKind, Result};
 use crate::events::{Category, NewEvent};
-use crate::name::FileName;
 use crate::outbox::{CallKind, OutboxCall, PeerQueue};
 
 const CALL_SELECT: &str = "SELECT o.id, p.name, o.call_key, o.kind, o.body, o.created_at, o.attempts,
@@ -56,19 +54,6 @@ pub(crate) fn enqueue(
     )
     .and_then(|mut s| s.query_row(params![peer_id, key, kind.as_str(), body.to_string(), ts_to_sql(now)], |r| r.get(0)))
     .map_err(Error::db("queueing a call"))
-}
-
-/// What [`Catalog::apply_holds`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HoldsApplied {
-    /// Recorded now; the answer was remembered under the key.
-    Recorded(String),
-    /// The key was seen before: the answer given then.
-    Replayed(String),
-    /// No file by that name here.
-    Missing,
-    /// The file here has another checksum.
-    Differs(Checksum),
 }
 
 impl Catalog {
@@ -171,61 +156,5 @@ impl Catalog {
                 params![peer, ts_to_sql(now)],
             )
             .map_err(Error::db("rescheduling calls"))
-    }
-
-    /// Apply a `holds` call from `peer`: it holds file `name` with `checksum` in its
-    /// store `store`. Records the remote instance and remembers `answer` under `key`,
-    /// in one transaction; a key seen before returns the answer given then.
-    #[allow(clippy::too_many_arguments)]
-    pub fn apply_holds(
-        &self,
-        peer: &str,
-        key: &str,
-        name: &FileName,
-        checksum: &Checksum,
-        store: &str,
-        copied_at: Timestamp,
-        answer: &str,
-        now: Timestamp,
-    ) -> Result<HoldsApplied> {
-        let mut conn = self.conn();
-        let tx =
-            conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::db("applying a call"))?;
-        let pid = peer_id(&tx, peer)?;
-        let seen: Option<String> = tx
-            .query_row(
-                "SELECT response FROM received_calls WHERE peer_id = ?1 AND call_key = ?2",
-                params![pid, key],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(Error::db("applying a call"))?;
-        if let Some(answer) = seen {
-            return Ok(HoldsApplied::Replayed(answer));
-        }
-        let file: Option<(i64, String)> = tx
-            .query_row("SELECT id, checksum FROM files WHERE name = ?1", [name.as_str()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()
-            .map_err(Error::db("applying a call"))?;
-        let Some((file_id, ours)) = file else { return Ok(HoldsApplied::Missing) };
-        let ours = Checksum::parse(&ours)?;
-        if !ours.matches(checksum)? {
-            return Ok(HoldsApplied::Differs(ours));
-        }
-        tx.execute(
-            "INSERT INTO remote_instances (file_id, librarian, store, copied_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (file_id, librarian, store) DO NOTHING",
-            params![file_id, peer, store, ts_to_sql(copied_at)],
-        )
-        .map_err(Error::db("recording a remote instance"))?;
-        tx.execute(
-            "INSERT INTO received_calls (peer_id, call_key, kind, received_at, response) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![pid, key, CallKind::Holds.as_str(), ts_to_sql(now), answer],
-        )
-        .map_err(Error::db("remembering a call"))?;
-        tx.commit().map_err(Error::db("applying a call"))?;
-        Ok(HoldsApplied::Recorded(answer.to_owned()))
     }
 }

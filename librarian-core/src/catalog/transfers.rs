@@ -122,6 +122,8 @@ pub struct PeerBacklog {
 /// A file that lacks a copy at a peer, with the instance to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanItem {
+    /// The file's row id (plans go in this order).
+    pub file_id: i64,
     /// The file's name.
     pub name: FileName,
     /// Its size.
@@ -259,11 +261,13 @@ impl Catalog {
         let pid = peer_id(&conn, peer)?;
         let (missing, missing_bytes, held): (i64, i64, i64) = conn
             .query_row(
-                "SELECT COALESCE(SUM(r.file_id IS NULL), 0), COALESCE(SUM(CASE WHEN r.file_id IS NULL THEN f.size END), 0),
-                        COALESCE(SUM(r.file_id IS NOT NULL), 0)
-                 FROM files f
-                 LEFT JOIN (SELECT DISTINCT file_id FROM remote_instances WHERE librarian = ?1) r ON r.file_id = f.id
-                 WHERE EXISTS (SELECT 1 FROM instances i WHERE i.file_id = f.id AND i.available = 1)",
+                "SELECT COALESCE(SUM(NOT held), 0), COALESCE(SUM(CASE WHEN held THEN 0 ELSE size END), 0),
+                        COALESCE(SUM(held), 0)
+                 FROM (SELECT f.size AS size,
+                              EXISTS (SELECT 1 FROM remote_instances r WHERE r.librarian = ?1 AND r.file_id = f.id)
+                                  AS held
+                       FROM files f
+                       WHERE EXISTS (SELECT 1 FROM instances i WHERE i.file_id = f.id AND i.available = 1))",
                 [peer],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
@@ -356,12 +360,26 @@ impl Catalog {
         max_files: usize,
         max_bytes: u64,
     ) -> Result<Vec<PlanItem>> {
+        self.plan_outgoing_after(peer, filter, 0, max_files, max_bytes)
+    }
+
+    /// [`Catalog::plan_outgoing`] for files with an id above `after` (the last file
+    /// of the previous batch of the same run: later batches do not walk again past
+    /// the files that earlier ones looked at).
+    pub fn plan_outgoing_after(
+        &self,
+        peer: &str,
+        filter: &PlanFilter,
+        after: i64,
+        max_files: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<PlanItem>> {
         let conn = self.conn();
         let pid = peer_id(&conn, peer)?;
         let prefix_end = filter.prefix.as_deref().map(|p| format!("{p}\u{10FFFF}"));
         let mut stmt = conn
             .prepare_cached(
-                "SELECT f.name, f.size, f.checksum, f.kind, f.uploader, f.source, s.name, s.root || '/' || i.path
+                "SELECT f.name, f.size, f.checksum, f.kind, f.uploader, f.source, s.name, s.root || '/' || i.path, f.id
                  FROM files f
                  JOIN instances i ON i.id = (SELECT i2.id FROM instances i2 JOIN stores s2 ON s2.id = i2.store_id
                                              WHERE i2.file_id = f.id AND i2.available = 1 AND s2.enabled = 1
@@ -369,7 +387,7 @@ impl Catalog {
                                              ORDER BY i2.id LIMIT 1)
                  JOIN stores s ON s.id = i.store_id
                  WHERE (?2 IS NULL OR f.name >= ?2) AND (?3 IS NULL OR f.name < ?3)
-                   AND (?4 IS NULL OR f.created_at >= ?4)
+                   AND (?4 IS NULL OR f.created_at >= ?4) AND f.id > ?8
                    AND NOT EXISTS (SELECT 1 FROM remote_instances r WHERE r.librarian = ?6 AND r.file_id = f.id)
                    AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.peer_id = ?1 AND t.file_name = f.name
                                      AND t.direction = 'outgoing'
@@ -387,10 +405,12 @@ impl Catalog {
                     filter.since.map(ts_to_sql),
                     filter.store,
                     peer,
-                    i64::try_from(max_files).unwrap_or(i64::MAX)
+                    i64::try_from(max_files).unwrap_or(i64::MAX),
+                    after
                 ],
                 |r| {
                     Ok(PlanItem {
+                        file_id: r.get(8)?,
                         name: FileName::new(&r.get::<_, String>(0)?).map_err(|e| conv(0, e))?,
                         size: u64_from_sql(r.get(1)?)?,
                         checksum: Checksum::parse(&r.get::<_, String>(2)?).map_err(|e| conv(2, e))?,
@@ -805,6 +825,29 @@ impl CallTx<'_, '_> {
     /// Record that the peer holds `t`'s file on its `store` (if the file is catalogued here).
     pub fn record_remote_instance(&self, t: &Transfer, store: &str) -> Result<()> {
         record_remote_instance(self.tx, t, store, self.now)
+    }
+
+    /// The checksum of the file catalogued as `name`, if any.
+    pub fn file_checksum(&self, name: &FileName) -> Result<Option<Checksum>> {
+        let text: Option<String> = self
+            .tx
+            .query_row("SELECT checksum FROM files WHERE name = ?1", [name.as_str()], |r| r.get(0))
+            .optional()
+            .map_err(Error::db("reading a file"))?;
+        text.map(|t| Checksum::parse(&t)).transpose()
+    }
+
+    /// Record that the calling peer holds file `name` on its `store` since `copied_at`.
+    pub fn record_peer_copy(&self, name: &FileName, store: &str, copied_at: Timestamp) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO remote_instances (file_id, librarian, store, copied_at)
+                 SELECT id, ?2, ?3, ?4 FROM files WHERE name = ?1
+                 ON CONFLICT (file_id, librarian, store) DO NOTHING",
+                params![name.as_str(), self.peer, store, ts_to_sql(copied_at)],
+            )
+            .map_err(Error::db("recording a remote instance"))?;
+        Ok(())
     }
 
     /// A drive copy arrived (`t` is a SneakerNet transfer): see [`retire_drive_copy`].

@@ -3,12 +3,12 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::HoldsApplied;
 use crate::checksum::Checksum;
 use crate::error::{Error, ObjectKind, Result};
 use crate::events::{Category, NewEvent, Severity};
 use crate::librarian::Librarian;
 use crate::name::FileName;
+use crate::outbox::CallKind;
 
 /// Body of a `holds` call: the sender holds this file in this store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,44 +51,43 @@ impl Librarian {
         let name = FileName::new(&call.name)?;
         let checksum = Checksum::parse(&call.checksum)?;
         crate::config::validate_store_name(&call.store)?;
-        let answer = serde_json::json!({ "name": name, "peer": peer, "store": call.store, "recorded": true });
-        let now = Timestamp::now();
-        let applied = self.catalog().apply_holds(
-            peer,
-            key,
-            &name,
-            &checksum,
-            &call.store,
-            call.copied_at,
-            &answer.to_string(),
-            now,
-        )?;
-        let with_replayed = |text: &str, replayed: bool| -> serde_json::Value {
-            let mut v: serde_json::Value = serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
-            if let Some(o) = v.as_object_mut() {
-                o.insert("replayed".into(), replayed.into());
-            }
-            v
-        };
-        match applied {
-            HoldsApplied::Recorded(text) => Ok(with_replayed(&text, false)),
-            HoldsApplied::Replayed(text) => Ok(with_replayed(&text, true)),
-            HoldsApplied::Missing => Err(Error::NotFound { kind: ObjectKind::File, name: name.to_string() }),
-            HoldsApplied::Differs(ours) => {
-                self.raise_event(&NewEvent {
-                    severity: Severity::Error,
-                    category: Category::Conflict,
-                    subject: name.to_string(),
-                    message: format!(
-                        "{peer} says it holds {name} with checksum {}, but this site has {ours}",
-                        call.checksum
-                    ),
-                })?;
-                Err(Error::Conflict {
+        let mut differs = None;
+        let applied = self.catalog().apply_once(peer, key, CallKind::Holds, |c| {
+            let ours = c
+                .file_checksum(&name)?
+                .ok_or_else(|| Error::NotFound { kind: ObjectKind::File, name: name.to_string() })?;
+            if !ours.matches(&checksum)? {
+                let e = Error::Conflict {
                     name: name.to_string(),
                     existing: ours.to_string(),
                     incoming: call.checksum.clone(),
-                })
+                };
+                differs = Some(ours);
+                return Err(e);
+            }
+            c.record_peer_copy(&name, &call.store, call.copied_at)?;
+            Ok(serde_json::json!({ "name": name, "peer": peer, "store": call.store, "recorded": true }))
+        });
+        match applied {
+            Ok((mut answer, replayed)) => {
+                if let Some(o) = answer.as_object_mut() {
+                    o.insert("replayed".into(), replayed.into());
+                }
+                Ok(answer)
+            }
+            Err(e) => {
+                if let Some(ours) = differs {
+                    self.raise_event(&NewEvent {
+                        severity: Severity::Error,
+                        category: Category::Conflict,
+                        subject: name.to_string(),
+                        message: format!(
+                            "{peer} says it holds {name} with checksum {}, but this site has {ours}",
+                            call.checksum
+                        ),
+                    })?;
+                }
+                Err(e)
             }
         }
     }

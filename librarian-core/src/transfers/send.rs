@@ -149,8 +149,9 @@ impl Librarian {
                 continue;
             }
             self.catalog().resolve_event(Category::PeerUnreachable, name, Timestamp::now())?;
+            let mut after = 0;
             for _ in 0..cfg.batches_per_run {
-                match self.send_batch(name, &filter, &managers, &mut report) {
+                match self.send_batch(name, &filter, &mut after, &managers, &mut report) {
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(e @ (Error::PeerUnreachable { .. } | Error::PeerRefused { .. })) => {
@@ -180,14 +181,14 @@ impl Librarian {
         &self,
         peer: &str,
         filter: &PlanFilter,
+        after: &mut i64,
         managers: &[ManagerKind],
         report: &mut SendReport,
     ) -> Result<bool> {
         let cfg = &self.config().clone;
-        let plan = self.catalog().plan_outgoing(peer, filter, cfg.batch_files, cfg.batch_bytes)?;
-        if plan.is_empty() {
-            return Ok(false);
-        }
+        let plan = self.catalog().plan_outgoing_after(peer, filter, *after, cfg.batch_files, cfg.batch_bytes)?;
+        let Some(last) = plan.last() else { return Ok(false) };
+        *after = last.file_id;
         let client = self.peer_client(peer)?;
         let now = Timestamp::now();
         let transfers = self.catalog().create_outgoing(peer, &plan, now)?;
