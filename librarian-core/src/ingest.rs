@@ -197,7 +197,7 @@ pub(crate) fn upload(
     let hashed = if opts.move_source {
         match kind {
             SourceKind::File => {
-                let (c, n) = tree::hash_file(&src, algorithm, progress, &mut tree::scratch())?;
+                let (c, n) = tree::hash_file_once(&src, algorithm, progress, &mut tree::scratch())?;
                 std::fs::File::open(&src).and_then(|f| f.sync_all()).map_err(|e| Error::io("cannot sync", &src, e))?;
                 Hashed { checksum: c, size: n, entries: Vec::new() }
             }

@@ -1,7 +1,7 @@
 //! Walking, hashing and copying files and books, reading each source byte once.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
@@ -220,6 +220,47 @@ pub(crate) fn copy_file(
         output.sync_all().map_err(|e| Error::io("cannot sync", dst, e))?;
     }
     Ok((sum, n))
+}
+
+/// Reads a file front to back and drops what it has read from the page cache every
+/// [`WRITEBACK_STEP`] bytes (`POSIX_FADV_DONTNEED`), so a large read recycles the same
+/// page-cache memory instead of filling fresh memory (slow where the hypervisor
+/// reclaims free guest memory), and does not evict everything else. For data read
+/// once and not again soon: a received file re-hashed before it is committed.
+struct DropBehindReader {
+    file: File,
+    read: u64,
+    dropped: u64,
+}
+
+impl Read for DropBehindReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.read += n as u64;
+        if self.read - self.dropped >= WRITEBACK_STEP {
+            if let (Ok(off), Ok(len)) =
+                (libc::off_t::try_from(self.dropped), libc::off_t::try_from(self.read - self.dropped))
+            {
+                // SAFETY: plain syscall on a descriptor we own. Advisory: errors are harmless.
+                let _ = unsafe { libc::posix_fadvise(self.file.as_raw_fd(), off, len, libc::POSIX_FADV_DONTNEED) };
+            }
+            self.dropped = self.read;
+        }
+        Ok(n)
+    }
+}
+
+/// [`hash_file`] for data read once: drops it from the page cache behind the read.
+pub(crate) fn hash_file_once(
+    path: &Path,
+    algorithm: Algorithm,
+    progress: &dyn Progress,
+    scratch: &mut Vec<u8>,
+) -> Result<(Checksum, u64)> {
+    let mut input = DropBehindReader { file: open_source(path)?, read: 0, dropped: 0 };
+    pipe(algorithm, &mut input, None, progress, scratch)?.map_err(|e| match e {
+        PipeError::Read(e) | PipeError::Write(e) => Error::io("cannot read", path, e),
+    })
 }
 
 /// Hash the file at `path` (symlinks refused), reading it once.
