@@ -146,6 +146,18 @@ enum StoreCommand {
         /// Store name.
         name: String,
     },
+    /// Forget a store (refused while it holds available copies or active transfers).
+    /// Nothing on disk is touched.
+    Remove {
+        /// Store name.
+        name: String,
+    },
+    /// Recycle a drive whose copies were all delivered (its drive_done event): delete
+    /// its retired data and manifest, forget those instances, enable it again.
+    Recycle {
+        /// Store name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -250,6 +262,18 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
                 StoreCommand::List => out.stores(&lib.stores()?)?,
                 StoreCommand::Enable { name } => out.store(&lib.set_store_enabled(name, true)?)?,
                 StoreCommand::Disable { name } => out.store(&lib.set_store_enabled(name, false)?)?,
+                StoreCommand::Remove { name } => {
+                    lib.remove_store(name)?;
+                    out.removed("store", name)?;
+                }
+                StoreCommand::Recycle { name } => {
+                    let n = lib.recycle_store(name)?;
+                    if out.json() {
+                        out.emit_value(&serde_json::json!({ "recycled": name, "instances_removed": n }))?;
+                    } else {
+                        println!("recycled store {name}: {n} delivered cop(ies) deleted; the store is enabled again");
+                    }
+                }
             }
         }
         Command::Account(ac) => access::account(&open(cli)?, ac, out)?,

@@ -212,6 +212,38 @@ impl Librarian {
         self.store_status(row)
     }
 
+    /// Forget store `name`. Refused while it holds available instances or active
+    /// transfers; leaves its directories as they are (wipe a drive by hand).
+    pub fn remove_store(&self, name: &str) -> Result<()> {
+        self.catalog.remove_store(name)
+    }
+
+    /// Recycle store `name` (a drive whose copies have all been delivered): delete
+    /// the data of its unavailable instances and the drive's manifest files, forget
+    /// those instances, and enable it again for the next round. Refused while it holds
+    /// available instances or active transfers. Returns how many instances were removed.
+    pub fn recycle_store(&self, name: &str) -> Result<usize> {
+        let row = self.catalog.store(name)?;
+        let paths = self.catalog.retired_instances(name)?;
+        for p in &paths {
+            // Only what the catalog put there, inside the store's data area.
+            if !p.starts_with(&row.root) {
+                continue;
+            }
+            crate::transfers::manager::clear_destination(p)?;
+        }
+        for f in [
+            crate::sneakernet::manifest::MANIFEST,
+            crate::sneakernet::manifest::MANIFEST_DIGEST,
+            crate::sneakernet::manifest::B3SUMS,
+            crate::sneakernet::manifest::SHA256SUMS,
+        ] {
+            let _ = std::fs::remove_file(row.root.join(f));
+        }
+        self.catalog.finish_recycle(name)?;
+        Ok(paths.len())
+    }
+
     /// Ingest the file or book at `src` under `name`. See [`UploadOptions`].
     pub fn upload(&self, src: &Path, name: &FileName, opts: &UploadOptions, progress: &dyn Progress) -> Result<Upload> {
         ingest::upload(self, src, name, opts, progress)

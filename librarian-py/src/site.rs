@@ -197,6 +197,16 @@ impl PyLibrarian {
         py.detach(|| self.inner.set_store_enabled(&name, false)).or_raise(py).map(PyStore)
     }
 
+    /// Forget a store (refused while it holds available copies or active transfers).
+    fn remove_store(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        py.detach(|| self.inner.remove_store(&name)).or_raise(py)
+    }
+
+    /// Recycle a drive whose copies were all delivered; returns the instances removed.
+    fn recycle_store(&self, py: Python<'_>, name: String) -> PyResult<usize> {
+        py.detach(|| self.inner.recycle_store(&name)).or_raise(py)
+    }
+
     /// The site at a glance.
     fn status(&self, py: Python<'_>) -> PyResult<PySiteStatus> {
         py.detach(|| self.inner.status()).or_raise(py).map(PySiteStatus)

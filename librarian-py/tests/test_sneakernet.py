@@ -268,3 +268,21 @@ def test_results_compare_by_value(site_a, loaded):
     assert a.problems[0] == b.problems[0]
     with pytest.raises(AttributeError):
         a.ok = True  # frozen
+
+
+def test_a_store_with_available_copies_is_neither_recycled_nor_removed(site_a, loaded, tmp_path):
+    for call in (site_a.recycle_store, site_a.remove_store):
+        with pytest.raises(librarian.InvalidArgument) as e:
+            call("drive1")
+        assert "available" in str(e.value)
+        with pytest.raises(librarian.NotFound):
+            call("no-such-store")
+    assert all((tmp_path / "drive1" / n).exists() for n in loaded), "nothing was deleted"
+    # An empty store: recycling removes nothing and enables it; removing forgets it.
+    site_a.add_store("spare", tmp_path / "spare")
+    site_a.disable_store("spare")
+    assert site_a.recycle_store("spare") == 0
+    assert [s.enabled for s in site_a.stores() if s.name == "spare"] == [True]
+    site_a.remove_store("spare")
+    assert "spare" not in [s.name for s in site_a.stores()]
+    assert (tmp_path / "spare").is_dir(), "remove_store touches nothing on disk"

@@ -126,4 +126,32 @@ fn a_drive_in_transit_is_never_failed_for_being_slow_and_a_lost_complete_is_foun
         events.as_array().unwrap().iter().any(|e| e["category"] == "drive_done" && e["subject"] == "drive1"),
         "{events}"
     );
+
+    // The drive is done: recycle it for the next round (its delivered copies and
+    // manifest deleted, the store enabled again), or remove it from the catalog.
+    let main_copy = p.a.src("m");
+    std::fs::write(&main_copy, "stays on main\n").unwrap();
+    p.a.upload(&main_copy, "main/only", &[]).ok();
+    let recycled = p.a.json(["store", "recycle", "drive1"]);
+    recycled.ok();
+    assert_eq!(recycled.json()["instances_removed"], 2, "{recycled}");
+    assert!(walk(&drive).iter().all(|x| x.is_dir()), "data or manifest left on the drive: {:?}", walk(&drive));
+    let stores = p.a.json(["store", "list"]).json();
+    let d = stores.as_array().unwrap().iter().find(|s| s["name"] == "drive1").unwrap().clone();
+    assert_eq!((d["enabled"].as_bool(), d["files"].as_u64()), (Some(true), Some(0)), "{d}");
+    for i in 0..2 {
+        let f = p.a.json(["info", &format!("drive/f{i}")]).json();
+        assert!(f["instances"].as_array().unwrap().is_empty(), "{f}");
+        assert_eq!(f["remote_instances"].as_array().unwrap().len(), 1, "the copy at B stays known: {f}");
+    }
+    // A store holding available copies is neither recycled nor removed.
+    p.a.run(["store", "add", "drive2", "--root", p.a.tmp().join("drive2").to_str().unwrap()]).ok();
+    p.a.upload(&main_copy, "main/other", &["--store", "drive2"]).ok();
+    let refused = p.a.json(["store", "remove", "drive2"]);
+    assert!(refused.expect_error(2, "invalid_argument").contains("available"), "{refused}");
+    p.a.json(["store", "recycle", "drive2"]).expect_error(2, "invalid_argument");
+    assert!(p.a.tmp().join("drive2/main/other").exists(), "nothing was deleted");
+    p.a.json(["store", "remove", "drive1"]).ok();
+    assert!(!p.a.json(["store", "list"]).stdout.contains("drive1"));
+    p.a.json(["store", "remove", "drive1"]).expect_error(1, "not_found");
 }

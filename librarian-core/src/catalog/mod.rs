@@ -10,6 +10,7 @@ mod files;
 mod intents;
 mod local_clone; // SneakerNet: the local clone
 mod outbox;
+mod retire;
 mod rows;
 mod schema;
 mod sneakernet;

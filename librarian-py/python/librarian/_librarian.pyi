@@ -283,6 +283,16 @@ class Librarian:
     def disable_store(self, name: str) -> "Store":
         """Disable a store (nothing is uploaded to it). Raises ``NotFound`` for an unknown store."""
 
+    def remove_store(self, name: str) -> None:
+        """Forget a store; nothing on disk is touched. Raises ``InvalidArgument`` while
+        it holds available copies or active transfers, ``NotFound`` for an unknown store."""
+
+    def recycle_store(self, name: str) -> int:
+        """Recycle a drive whose copies were all delivered (after its ``drive_done``
+        event): delete its delivered data and manifest files, forget those instances,
+        enable it again. Returns how many instances were removed. Raises
+        ``InvalidArgument`` while it holds available copies or active transfers."""
+
     def status(self) -> "SiteStatus":
         """The site at a glance: stores, file count, bytes."""
 
