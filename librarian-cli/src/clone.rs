@@ -23,6 +23,11 @@ pub enum TransfersCommand {
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
+    /// Cancel a transfer that has not ended; the peer is told through the outbox.
+    Cancel {
+        /// The transfer's id here (from `transfers list`).
+        id: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -66,6 +71,14 @@ pub fn transfers(lib: &Librarian, cmd: &TransfersCommand, out: &Out) -> Result<(
                 lib.peer(p)?;
             }
             list(out, &lib.transfers(status, direction, peer.as_deref(), *limit)?)
+        }
+        TransfersCommand::Cancel { id } => {
+            let t = lib.cancel_transfer(*id)?;
+            if out.json() {
+                let v = serde_json::to_value(&t).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                return out.emit_value(&v);
+            }
+            list(out, std::slice::from_ref(&t))
         }
     }
 }

@@ -343,6 +343,11 @@ impl PyLibrarian {
         Ok(found.into_iter().map(PyTransfer).collect())
     }
 
+    /// Cancel transfer `id`; the peer is told through the outbox.
+    fn cancel_transfer(&self, py: Python<'_>, id: i64) -> PyResult<PyTransfer> {
+        py.detach(|| self.inner.cancel_transfer(id)).or_raise(py).map(PyTransfer)
+    }
+
     /// One sending round now: poll running batches, then plan, offer and start
     /// batches to `to` (configured in `[clone.to]` or not), or to every configured
     /// peer (the `send-clones` task).

@@ -427,3 +427,15 @@ def test_run_tasks_with_a_refusing_peer(refused_a):
     assert len(refused_a.transfers(status="failed", peer="site-b")) == 2
     refused_a.run_tasks(only=["send-clones"])
     assert len(refused_a.transfers(status="failed")) == 4
+
+
+def test_cancel_transfer_refuses_ended_and_unknown_transfers(refused_a, fake_peer):
+    refused_a.send_clones()
+    failed = refused_a.transfers(status="failed")
+    assert failed
+    with pytest.raises(librarian.IllegalTransition) as e:
+        refused_a.cancel_transfer(failed[0].id)
+    assert e.value.code == "illegal_transition"
+    with pytest.raises(librarian.NotFound):
+        refused_a.cancel_transfer(987654)
+    assert refused_a.transfers(status="failed") == failed, "nothing changed"

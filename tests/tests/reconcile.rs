@@ -155,3 +155,42 @@ fn a_drive_in_transit_is_never_failed_for_being_slow_and_a_lost_complete_is_foun
     assert!(!p.a.json(["store", "list"]).stdout.contains("drive1"));
     p.a.json(["store", "remove", "drive1"]).expect_error(1, "not_found");
 }
+
+#[test]
+fn an_operator_cancels_a_transfer_and_the_peer_is_told() {
+    let p = ClonePair::new("managers = [\"local\"]", "");
+    upload_files(&p.a, "cancel", 2);
+    ClonePair::tasks(&p.a, &["send-clones"]).ok();
+    let staged = ClonePair::transfers(&p.a, Some("staged"));
+    assert_eq!(staged.len(), 2);
+    let victim = staged.iter().find(|t| t["file"] == "cancel/f000").unwrap();
+    let id = victim["id"].as_i64().unwrap().to_string();
+    let out = p.a.json(["transfers", "cancel", &id]);
+    out.ok();
+    assert_eq!(
+        (out.json()["status"].as_str(), out.json()["error_code"].as_str()),
+        (Some("cancelled"), Some("cancelled"))
+    );
+    // Cancelling again changes nothing (idempotent); an unknown transfer is not found.
+    let again = p.a.json(["transfers", "cancel", &id]);
+    again.ok();
+    assert_eq!(again.json()["status"], "cancelled");
+    assert_eq!(outbox_len(&p.a), 3, "two staged calls and one fail call, not two fails");
+    p.a.json(["transfers", "cancel", "999999"]).expect_error(1, "not_found");
+    // B hears of it: its incoming transfer fails and its staged data goes.
+    ClonePair::tasks(&p.a, &["deliver-outbox"]).ok();
+    let at_b = ClonePair::transfers(&p.b, None);
+    let b_victim = at_b.iter().find(|t| t["file"] == "cancel/f000").unwrap();
+    assert_eq!(b_victim["status"], "failed", "{at_b:?}");
+    assert!(!std::path::Path::new(b_victim["local_path"].as_str().unwrap()).exists());
+    // The other file completes; the cancelled one is planned again and arrives.
+    p.converge(4);
+    assert_eq!(p.b.files().len(), 2);
+    let a_final = ClonePair::transfers(&p.a, None);
+    let mut s: Vec<&str> = a_final.iter().map(|t| t["status"].as_str().unwrap()).collect();
+    s.sort();
+    assert_eq!(s, ["cancelled", "completed", "completed"], "{a_final:?}");
+    // A transfer that ended otherwise cannot be cancelled.
+    let done = a_final.iter().find(|t| t["status"] == "completed").unwrap()["id"].as_i64().unwrap().to_string();
+    p.a.json(["transfers", "cancel", &done]).expect_error(1, "illegal_transition");
+}

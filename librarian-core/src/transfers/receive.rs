@@ -337,6 +337,27 @@ impl Librarian {
         Ok(out)
     }
 
+    /// Cancel transfer `id` (an operator's decision): it becomes `cancelled`, the peer
+    /// is told (`fail`, through the outbox) and an incoming transfer's staged data is
+    /// removed. A cancelled outgoing transfer's file is planned again by the next
+    /// send round unless the `[clone.to]` filters exclude it or the peer is disabled.
+    /// [`Error::IllegalTransition`] for a transfer that has already ended.
+    pub fn cancel_transfer(&self, id: i64) -> Result<Transfer> {
+        let reason = format!("cancelled by an operator at {}", self.config().name);
+        let call = (CallKind::Fail, serde_json::json!({ "reason": reason }));
+        let t = self.catalog().transfer_step(
+            id,
+            TransferEvent::Cancelled,
+            Some(("cancelled", &reason)),
+            Some(call),
+            Timestamp::now(),
+        )?;
+        if let (Direction::Incoming, Some(dir)) = (t.direction, &t.local_path) {
+            remove_staging(dir);
+        }
+        Ok(t)
+    }
+
     /// How far `peer` is behind this site (files and bytes without a copy there).
     pub fn peer_backlog(&self, peer: &str) -> Result<crate::catalog::PeerBacklog> {
         self.catalog().peer_backlog(peer)

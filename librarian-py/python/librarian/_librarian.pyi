@@ -449,6 +449,13 @@ class Librarian:
         cannot be reached do not raise: they are reported in the result.
         """
 
+    def cancel_transfer(self, id: int) -> "Transfer":
+        """Cancel a transfer that has not ended (an operator's decision): it becomes
+        ``"cancelled"`` and the peer is told through the outbox; an outgoing transfer's
+        file is planned again by the next send round. Cancelling twice changes nothing.
+        Raises ``NotFound`` for an unknown id and ``IllegalTransition`` for a transfer
+        that ended otherwise."""
+
     def transfers(
         self,
         status: Optional[_TransferStatus] = None,
