@@ -182,13 +182,7 @@ impl Librarian {
         }
         if let Some(existing) = self.catalog().file(&name)? {
             if existing.checksum.matches(&checksum)? {
-                let held = self
-                    .catalog()
-                    .instances(existing.id)?
-                    .into_iter()
-                    .find(|i| i.available)
-                    .map(|i| i.store)
-                    .unwrap_or_default();
+                let held = self.store_holding(existing.id)?;
                 report.already_present.push(mf.name.clone());
                 return record(report, &held);
             }

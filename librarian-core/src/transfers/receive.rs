@@ -166,13 +166,7 @@ impl Librarian {
         }
         if let Some(existing) = self.catalog().file(&name)? {
             if existing.checksum.matches(&checksum)? {
-                let store = self
-                    .catalog()
-                    .instances(existing.id)?
-                    .into_iter()
-                    .find(|i| i.available)
-                    .map(|i| i.store)
-                    .unwrap_or_default();
+                let store = self.store_holding(existing.id)?;
                 return Ok(StageResult::AlreadyPresent { transfer_id: id, store });
             }
             let message = format!("{peer} offers {name} with checksum {checksum}; this site has {}", existing.checksum);
@@ -219,6 +213,12 @@ impl Librarian {
             remove_staging(&stale);
         }
         Ok(self.answer_for(&t))
+    }
+
+    /// The store of the first available instance of `file` ("" when none): what this
+    /// site tells a peer that offers a file it already holds.
+    pub(crate) fn store_holding(&self, file: crate::catalog::FileId) -> Result<String> {
+        Ok(self.catalog().instances(file)?.into_iter().find(|i| i.available).map(|i| i.store).unwrap_or_default())
     }
 
     /// The stage answer that describes incoming transfer `t`.
