@@ -224,7 +224,7 @@ pub fn sneakernet(lib: &Librarian, cmd: &SneakernetCommand, out: &Out) -> Result
                     r.destination
                 );
                 for s in &r.skipped {
-                    println!("  left out (already on its way by the network): {s}");
+                    println!("  already on its way by the network (on the drive, no transfer): {s}");
                 }
                 if !r.dry_run {
                     println!(

@@ -94,10 +94,16 @@ fn secret() -> Result<Password, Error> {
     Password::new(format!("demo-{}", uuid_like()))
 }
 
-/// A random-enough secret for a throwaway demo (never printed).
+/// A random secret for a throwaway demo (never printed): 16 bytes of /dev/urandom.
 fn uuid_like() -> String {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{:x}{:x}", t, std::process::id())
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        bytes[..16].copy_from_slice(&t.to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode, Error> {

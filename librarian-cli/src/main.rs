@@ -153,7 +153,8 @@ enum StoreCommand {
         name: String,
     },
     /// Recycle a drive whose copies were all delivered (its drive_done event): delete
-    /// its retired data and manifest, forget those instances, enable it again.
+    /// its retired data and manifest and enable it again (the catalog keeps a record of
+    /// what it carried, so those files are not copied onto it again).
     Recycle {
         /// Store name.
         name: String,
@@ -269,7 +270,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
                 StoreCommand::Recycle { name } => {
                     let n = lib.recycle_store(name)?;
                     if out.json() {
-                        out.emit_value(&serde_json::json!({ "recycled": name, "instances_removed": n }))?;
+                        out.emit_value(&serde_json::json!({ "recycled": name, "copies_deleted": n }))?;
                     } else {
                         println!("recycled store {name}: {n} delivered cop(ies) deleted; the store is enabled again");
                     }

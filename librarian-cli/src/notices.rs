@@ -21,6 +21,12 @@ pub enum OutboxCommand {
         #[arg(long)]
         peer: Option<String>,
     },
+    /// Drop a call the peer will never accept (it holds the peer's later calls); a
+    /// `call_refused` event records it.
+    Drop {
+        /// The call's id (from `outbox list`).
+        id: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -41,6 +47,7 @@ pub enum EventsCommand {
 pub fn outbox(lib: &Librarian, cmd: &OutboxCommand, out: &Out) -> Result<(), Error> {
     match cmd {
         OutboxCommand::List { peer } => calls(out, &lib.outbox(peer.as_deref())?),
+        OutboxCommand::Drop { id } => calls(out, std::slice::from_ref(&lib.drop_call(*id)?)),
         OutboxCommand::Retry { peer } => {
             let n = lib.retry_outbox(peer.as_deref())?;
             if out.json() {

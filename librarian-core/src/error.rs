@@ -30,6 +30,8 @@ pub enum ObjectKind {
     Event,
     /// A transfer (by id).
     Transfer,
+    /// A queued call to a peer (by id).
+    Call,
 }
 
 impl std::fmt::Display for ObjectKind {
@@ -44,6 +46,7 @@ impl std::fmt::Display for ObjectKind {
             ObjectKind::Peer => "peer",
             ObjectKind::Event => "event",
             ObjectKind::Transfer => "transfer",
+            ObjectKind::Call => "queued call",
         })
     }
 }

@@ -219,9 +219,11 @@ impl Librarian {
     }
 
     /// Recycle store `name` (a drive whose copies have all been delivered): delete
-    /// the data of its unavailable instances and the drive's manifest files, forget
-    /// those instances, and enable it again for the next round. Refused while it holds
-    /// available instances or active transfers. Returns how many instances were removed.
+    /// the data of its unavailable instances and the drive's manifest files, and
+    /// enable it again for the next round. The instance rows stay, unavailable: they
+    /// record what the drive carried, so a later fill does not copy those files again.
+    /// Refused while it holds available instances or active transfers. Returns how
+    /// many copies were deleted.
     pub fn recycle_store(&self, name: &str) -> Result<usize> {
         let row = self.catalog.store(name)?;
         let paths = self.catalog.retired_instances(name)?;

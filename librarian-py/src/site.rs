@@ -202,7 +202,7 @@ impl PyLibrarian {
         py.detach(|| self.inner.remove_store(&name)).or_raise(py)
     }
 
-    /// Recycle a drive whose copies were all delivered; returns the instances removed.
+    /// Recycle a drive whose copies were all delivered; returns the copies deleted.
     fn recycle_store(&self, py: Python<'_>, name: String) -> PyResult<usize> {
         py.detach(|| self.inner.recycle_store(&name)).or_raise(py)
     }
@@ -317,6 +317,11 @@ impl PyLibrarian {
     #[pyo3(signature = (peer=None))]
     fn retry_outbox(&self, py: Python<'_>, peer: Option<String>) -> PyResult<usize> {
         py.detach(|| self.inner.retry_outbox(peer.as_deref())).or_raise(py)
+    }
+
+    /// Drop queued call `id` without sending it (recorded as a `call_refused` event).
+    fn drop_call(&self, py: Python<'_>, id: i64) -> PyResult<PyOutboxCall> {
+        py.detach(|| self.inner.drop_call(id)).or_raise(py).map(PyOutboxCall)
     }
 
     /// Send the queued calls that are due, per peer in order (the `deliver-outbox`

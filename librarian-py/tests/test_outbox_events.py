@@ -188,3 +188,15 @@ def test_run_tasks_delivers_the_outbox(sites):
     forced = a.run_tasks(only=["deliver-outbox"])
     assert [o.task for o in forced] == ["deliver-outbox"]
     assert forced[0].status == "ok"
+
+
+def test_drop_call_removes_one_queued_call_and_records_it(sites):
+    a, _ = sites
+    queued = a.announce("site-b", ["2026/obs_1.dat", "2026/obs_2.dat"])
+    dropped = a.drop_call(queued[0].id)
+    assert dropped == queued[0]
+    assert a.outbox() == queued[1:]
+    [event] = [e for e in a.events() if e.category == "call_refused"]
+    assert queued[0].key in event.subject and "dropped by an operator" in event.message
+    with pytest.raises(librarian.NotFound):
+        a.drop_call(queued[0].id)

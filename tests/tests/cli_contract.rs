@@ -476,6 +476,7 @@ fn help_of_every_subcommand_exits_0() {
         &["clone", "remote"],
         &["outbox", "list"],
         &["outbox", "retry"],
+        &["outbox", "drop"],
         &["events", "list"],
         &["events", "clear"],
         &["peer", "announce"],

@@ -353,3 +353,46 @@ fn the_callback_endpoint_refuses_bad_calls_with_a_code() {
         assert_eq!(n, 1);
     }
 }
+
+#[test]
+fn an_operator_drops_a_call_the_peer_will_never_accept() {
+    let b_addr = free_loopback_addr();
+    let (a, b) = pair(&b_addr);
+    a.upload(&file(&a, "x", "x\n"), "x", &[]).ok();
+    a.upload(&file(&a, "y", "y\n"), "y", &[]).ok();
+    b.upload(&file(&b, "y", "y\n"), "y", &[]).ok();
+    let _served = Served::start_at(&b, &b_addr);
+    b.run(["account", "remove", "site-a"]).ok();
+    a.json(["peer", "announce", "site-b", "x", "y"]).ok();
+    assert!(deliver(&a).contains("postponed 1"), "401: the calls wait");
+    let calls = outbox(&a);
+    let first = calls[0]["id"].as_i64().unwrap().to_string();
+    let dropped = a.json(["outbox", "drop", &first]);
+    dropped.ok();
+    assert_eq!(dropped.json()[0]["body"]["name"], "x", "{dropped}");
+    assert_eq!(outbox(&a).len(), 1, "only the dropped call is gone");
+    let ev = events(&a, false);
+    assert!(
+        ev.iter()
+            .any(|e| e["category"] == "call_refused"
+                && e["message"].as_str().unwrap().contains("dropped by an operator")),
+        "{ev:?}"
+    );
+    a.json(["outbox", "drop", &first]).expect_error(1, "not_found");
+    // The peer's calls behind it flow once the peer accepts us again.
+    b.run([
+        "account",
+        "add",
+        "site-a",
+        "--level",
+        "callback",
+        "--for-peer",
+        "site-a",
+        "--password-file",
+        &pw_file(&b, "p9", B_PW),
+    ])
+    .ok();
+    a.json(["outbox", "retry"]).ok();
+    assert!(deliver(&a).contains("delivered 1"));
+    assert!(outbox(&a).is_empty());
+}

@@ -113,6 +113,7 @@ fn a_drive_in_transit_is_never_failed_for_being_slow_and_a_lost_complete_is_foun
     // B imports, but its `complete` calls are lost.
     p.b.json(["sneakernet", "import", drive.to_str().unwrap()]).ok();
     sqlite3(&p.b.db(), "DELETE FROM outbox", false);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let msg = reconcile(&p.a);
     assert!(msg.contains("completed 2"), "{msg}");
     assert_eq!(statuses(&p.a), ["completed"; 2]);
@@ -134,16 +135,21 @@ fn a_drive_in_transit_is_never_failed_for_being_slow_and_a_lost_complete_is_foun
     p.a.upload(&main_copy, "main/only", &[]).ok();
     let recycled = p.a.json(["store", "recycle", "drive1"]);
     recycled.ok();
-    assert_eq!(recycled.json()["instances_removed"], 2, "{recycled}");
+    assert_eq!(recycled.json()["copies_deleted"], 2, "{recycled}");
     assert!(walk(&drive).iter().all(|x| x.is_dir()), "data or manifest left on the drive: {:?}", walk(&drive));
     let stores = p.a.json(["store", "list"]).json();
     let d = stores.as_array().unwrap().iter().find(|s| s["name"] == "drive1").unwrap().clone();
     assert_eq!((d["enabled"].as_bool(), d["files"].as_u64()), (Some(true), Some(0)), "{d}");
     for i in 0..2 {
         let f = p.a.json(["info", &format!("drive/f{i}")]).json();
-        assert!(f["instances"].as_array().unwrap().is_empty(), "{f}");
+        let inst = f["instances"].as_array().unwrap();
+        assert_eq!((inst.len(), inst[0]["available"].as_bool()), (1, Some(false)), "a record, unavailable: {f}");
         assert_eq!(f["remote_instances"].as_array().unwrap().len(), 1, "the copy at B stays known: {f}");
     }
+    // Filling the recycled drive again does not copy what it already carried.
+    let refill = p.a.json(["clone", "local", "--from", "main", "--to", "drive1"]);
+    refill.ok();
+    assert_eq!(refill.json()["copied"], 1, "only main/only, never the delivered files: {refill}");
     // A store holding available copies is neither recycled nor removed.
     p.a.run(["store", "add", "drive2", "--root", p.a.tmp().join("drive2").to_str().unwrap()]).ok();
     p.a.upload(&main_copy, "main/other", &["--store", "drive2"]).ok();
@@ -151,9 +157,14 @@ fn a_drive_in_transit_is_never_failed_for_being_slow_and_a_lost_complete_is_foun
     assert!(refused.expect_error(2, "invalid_argument").contains("available"), "{refused}");
     p.a.json(["store", "recycle", "drive2"]).expect_error(2, "invalid_argument");
     assert!(p.a.tmp().join("drive2/main/other").exists(), "nothing was deleted");
-    p.a.json(["store", "remove", "drive1"]).ok();
-    assert!(!p.a.json(["store", "list"]).stdout.contains("drive1"));
-    p.a.json(["store", "remove", "drive1"]).expect_error(1, "not_found");
+    p.a.json(["store", "remove", "drive1"]).expect_error(2, "invalid_argument");
+    // An empty store is removed; its directory stays.
+    let spare = p.a.tmp().join("spare");
+    p.a.run(["store", "add", "spare", "--root", spare.to_str().unwrap()]).ok();
+    p.a.json(["store", "remove", "spare"]).ok();
+    assert!(!p.a.json(["store", "list"]).stdout.contains("\"spare\""));
+    assert!(spare.is_dir());
+    p.a.json(["store", "remove", "spare"]).expect_error(1, "not_found");
 }
 
 #[test]
@@ -193,4 +204,35 @@ fn an_operator_cancels_a_transfer_and_the_peer_is_told() {
     // A transfer that ended otherwise cannot be cancelled.
     let done = a_final.iter().find(|t| t["status"] == "completed").unwrap()["id"].as_i64().unwrap().to_string();
     p.a.json(["transfers", "cancel", &done]).expect_error(1, "illegal_transition");
+}
+
+#[test]
+fn a_file_already_on_its_way_by_the_network_rides_the_drive_without_a_transfer() {
+    let p = ClonePair::new("managers = [\"local\"]", "");
+    upload_files(&p.a, "both", 2);
+    let drive = p.a.tmp().join("drive1");
+    p.a.run(["store", "add", "drive1", "--root", drive.to_str().unwrap(), "--no-ingest"]).ok();
+    p.a.json(["clone", "local", "--from", "main", "--to", "drive1"]).ok();
+    // Both files are offered by the network and staged at B (not yet complete).
+    ClonePair::tasks(&p.a, &["send-clones"]).ok();
+    assert_eq!(statuses(&p.a), ["staged"; 2]);
+    let out = p.a.json(["sneakernet", "export", "--store", "drive1", "--to", "site-b"]);
+    out.ok();
+    let r = out.json();
+    assert_eq!(r["skipped"].as_array().unwrap().len(), 2, "{out}");
+    assert_eq!(r["files"].as_array().unwrap().len(), 2, "still on the drive and in the manifest: {out}");
+    // The drive checks out whole; the manifest names no transfer for them.
+    run_outcome(bare_librarian().args(["sneakernet", "verify"]).arg(&drive)).ok();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(drive.join(".librarian-manifest.json")).unwrap()).unwrap();
+    assert!(manifest["files"].as_array().unwrap().iter().all(|f| f["transfer_id"].is_null()), "{manifest}");
+    assert_eq!(statuses(&p.a), ["staged"; 2], "no sneakernet transfer was added");
+    // B imports the drive (already present or new), twice: no callbacks, no transfer rows.
+    for _ in 0..2 {
+        let imp = p.b.json(["sneakernet", "import", drive.to_str().unwrap()]);
+        imp.ok();
+        assert_eq!(imp.json()["callbacks_queued"], 0, "{imp}");
+    }
+    p.converge(4);
+    assert_eq!(p.b.files().len(), 2);
 }

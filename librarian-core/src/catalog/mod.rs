@@ -112,6 +112,15 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     tx.commit().map_err(Error::db("committing the migration"))
 }
 
+/// The row id of peer `peer`, or [`Error::NotFound`].
+pub(crate) fn peer_id(conn: &Connection, peer: &str) -> Result<i64> {
+    use rusqlite::OptionalExtension;
+    conn.query_row("SELECT id FROM peers WHERE name = ?1", [peer], |r| r.get(0))
+        .optional()
+        .map_err(Error::db("looking up a peer"))?
+        .ok_or_else(|| Error::NotFound { kind: crate::error::ObjectKind::Peer, name: peer.to_owned() })
+}
+
 pub(crate) fn ts_to_sql(t: Timestamp) -> i64 {
     t.as_microsecond()
 }

@@ -2,11 +2,11 @@
 //! received from peers (remembered by idempotency key).
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{Row, Transaction, TransactionBehavior, params};
 
 use super::events::{raise, resolve};
-use super::{Catalog, ts_from_sql, ts_to_sql, u64_from_sql};
-use crate::error::{Error, ObjectKind, Result};
+use super::{Catalog, peer_id, ts_from_sql, ts_to_sql, u64_from_sql};
+use crate::error::{Error, Result};
 use crate::events::{Category, NewEvent};
 use crate::outbox::{CallKind, OutboxCall, PeerQueue};
 
@@ -29,13 +29,6 @@ fn call_from_row(r: &Row<'_>) -> rusqlite::Result<OutboxCall> {
         next_attempt_at: ts_from_sql(r.get(7)?)?,
         last_error: r.get(8)?,
     })
-}
-
-fn peer_id(tx: &Transaction<'_>, peer: &str) -> Result<i64> {
-    tx.query_row("SELECT id FROM peers WHERE name = ?1", [peer], |r| r.get(0))
-        .optional()
-        .map_err(Error::db("looking up a peer"))?
-        .ok_or_else(|| Error::NotFound { kind: ObjectKind::Peer, name: peer.to_owned() })
 }
 
 /// Queue a call to `peer` inside the caller's transaction (so it commits, or not,
@@ -80,6 +73,15 @@ impl Catalog {
             .map_err(Error::db("listing the outbox"))?;
         let rows = stmt.query_map(params![peer, limit], call_from_row).map_err(Error::db("listing the outbox"))?;
         rows.collect::<rusqlite::Result<_>>().map_err(Error::db("listing the outbox"))
+    }
+
+    /// Queued call `id`, if it is still queued.
+    pub fn outbox_call(&self, id: i64) -> Result<Option<OutboxCall>> {
+        use rusqlite::OptionalExtension;
+        self.conn()
+            .prepare_cached(&format!("{CALL_SELECT} WHERE o.id = ?1"))
+            .and_then(|mut s| s.query_row([id], call_from_row).optional())
+            .map_err(Error::db("reading the outbox"))
     }
 
     /// Peers with queued calls, by name.

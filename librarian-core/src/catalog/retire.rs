@@ -67,17 +67,18 @@ impl Catalog {
         rows.map(|r| r.map(PathBuf::from)).collect::<rusqlite::Result<_>>().map_err(Error::db("listing a store"))
     }
 
-    /// After recycling: forget the store's (unavailable) instances and enable it.
+    /// After recycling: enable the store again. Its (unavailable) instance rows stay:
+    /// they record what the drive carried, so the next fill does not copy those files
+    /// onto it again.
     pub fn finish_recycle(&self, name: &str) -> Result<()> {
-        let mut conn = self.conn();
-        let tx =
-            conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::db("recycling a store"))?;
-        let row = self.store_in(&tx, name)?;
-        tx.execute("DELETE FROM instances WHERE store_id = ?1 AND available = 0", [row])
+        let n = self
+            .conn()
+            .execute("UPDATE stores SET enabled = 1 WHERE name = ?1", params![name])
             .map_err(Error::db("recycling a store"))?;
-        tx.execute("UPDATE stores SET enabled = 1 WHERE id = ?1", params![row])
-            .map_err(Error::db("recycling a store"))?;
-        tx.commit().map_err(Error::db("recycling a store"))
+        if n == 0 {
+            return Err(Error::NotFound { kind: crate::error::ObjectKind::Store, name: name.to_owned() });
+        }
+        Ok(())
     }
 
     fn store_in(&self, tx: &rusqlite::Transaction<'_>, name: &str) -> Result<i64> {

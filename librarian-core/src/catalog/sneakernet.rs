@@ -7,9 +7,9 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::outbox::enqueue;
-use super::{Catalog, FileKind, StoreId, ts_to_sql, u64_to_sql};
+use super::{Catalog, FileKind, StoreId, peer_id, ts_to_sql, u64_to_sql};
 use crate::checksum::Checksum;
-use crate::error::{Error, ObjectKind, Result};
+use crate::error::{Error, Result};
 use crate::name::FileName;
 use crate::outbox::CallKind;
 
@@ -51,13 +51,6 @@ pub struct ImportItem<'a> {
     pub source: &'a str,
     /// The store holding it here.
     pub store: &'a str,
-}
-
-fn peer_id(conn: &rusqlite::Connection, peer: &str) -> Result<i64> {
-    conn.query_row("SELECT id FROM peers WHERE name = ?1", [peer], |r| r.get(0))
-        .optional()
-        .map_err(Error::db("looking up a peer"))?
-        .ok_or_else(|| Error::NotFound { kind: ObjectKind::Peer, name: peer.to_owned() })
 }
 
 impl Catalog {

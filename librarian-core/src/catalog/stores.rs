@@ -101,13 +101,14 @@ impl Catalog {
         self.store(name)
     }
 
-    /// Files and bytes catalogued on each store (stores with none are absent).
+    /// Files and bytes available on each store (stores with none are absent; retired
+    /// copies, e.g. delivered drive copies, do not count).
     pub fn store_usage(&self) -> Result<HashMap<StoreId, StoreUsage>> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
                 "SELECT i.store_id, COUNT(*), COALESCE(SUM(f.size), 0)
-                 FROM instances i JOIN files f ON f.id = i.file_id GROUP BY i.store_id",
+                 FROM instances i JOIN files f ON f.id = i.file_id WHERE i.available = 1 GROUP BY i.store_id",
             )
             .map_err(Error::db("summing store usage"))?;
         let rows = stmt

@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params}
 
 use super::events::raise;
 use super::outbox::enqueue;
-use super::{Catalog, FileKind, ts_from_sql, ts_to_sql, u64_from_sql, u64_to_sql};
+use super::{Catalog, FileKind, peer_id, ts_from_sql, ts_to_sql, u64_from_sql, u64_to_sql};
 use crate::checksum::Checksum;
 use crate::error::{Error, ObjectKind, Result};
 use crate::events::NewEvent;
@@ -56,13 +56,6 @@ fn get_transfer(tx: &rusqlite::Connection, id: i64) -> Result<Option<Transfer>> 
     tx.prepare_cached(&format!("{TRANSFER_SELECT} WHERE t.id = ?1"))
         .and_then(|mut s| s.query_row([id], transfer_from_row).optional())
         .map_err(Error::db("reading a transfer"))
-}
-
-fn peer_id(tx: &rusqlite::Connection, peer: &str) -> Result<i64> {
-    tx.query_row("SELECT id FROM peers WHERE name = ?1", [peer], |r| r.get(0))
-        .optional()
-        .map_err(Error::db("looking up a peer"))?
-        .ok_or_else(|| Error::NotFound { kind: ObjectKind::Peer, name: peer.to_owned() })
 }
 
 /// Move transfer `t` by `event`; returns the new status (unchanged for a repeat).
@@ -321,6 +314,14 @@ impl Catalog {
         tx.commit().map_err(Error::db("completing a transfer"))
     }
 
+    /// Mark transfer `id` as looked at now (its status unchanged).
+    pub fn touch_transfer(&self, id: i64, now: Timestamp) -> Result<()> {
+        self.conn()
+            .execute("UPDATE transfers SET updated_at = ?2 WHERE id = ?1", params![id, ts_to_sql(now)])
+            .map_err(Error::db("changing a transfer"))?;
+        Ok(())
+    }
+
     /// Queue `kind` for transfer `id` to its peer again (reconciliation of a lost call).
     pub fn requeue_call(&self, id: i64, kind: CallKind, now: Timestamp) -> Result<()> {
         let mut conn = self.conn();
@@ -392,7 +393,9 @@ impl Catalog {
                    AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.peer_id = ?1 AND t.file_name = f.name
                                      AND t.direction = 'outgoing'
                                      AND (t.status IN ('initiated', 'ongoing', 'staged')
-                                          OR (t.status = 'failed' AND t.error_code = 'conflict')))
+                                          OR (t.status = 'failed' AND t.error_code IN
+                                              ('conflict', 'invalid_name', 'invalid_checksum',
+                                               'algorithm_mismatch', 'bad_destination'))))
                  ORDER BY f.id LIMIT ?7",
             )
             .map_err(Error::db("planning transfers"))?;
@@ -485,8 +488,8 @@ impl Catalog {
     }
 
     /// Record the peer's answers to `stage` for our outgoing transfers, in one
-    /// transaction: accepted → `ongoing`, in a new batch per manager (state `null`:
-    /// not started yet); already present → `completed` and a remote instance;
+    /// transaction: accepted → `ongoing`, in a new batch per manager (state
+    /// `placeholder` until its manager has started it); already present → `completed` and a remote instance;
     /// refused → `failed` (with `events`, e.g. a conflict). Returns the new batches:
     /// (batch id, manager, transfer ids). A process killed after this commit leaves
     /// batches that the next poll starts; never a transfer outside a batch.
@@ -495,6 +498,7 @@ impl Catalog {
         peer: &str,
         answers: &[(i64, StageAnswer)],
         events: &[NewEvent],
+        placeholder: &serde_json::Value,
         now: Timestamp,
     ) -> Result<Vec<(i64, ManagerKind, Vec<i64>)>> {
         let mut conn = self.conn();
@@ -511,8 +515,8 @@ impl Catalog {
                         None => {
                             tx.execute(
                                 "INSERT INTO transfer_batches (peer_id, manager, state, status, created_at, updated_at)
-                                 VALUES (?1, ?2, 'null', 'running', ?3, ?3)",
-                                params![pid, manager.as_str(), ts_to_sql(now)],
+                                 VALUES (?1, ?2, ?3, 'running', ?4, ?4)",
+                                params![pid, manager.as_str(), placeholder.to_string(), ts_to_sql(now)],
                             )
                             .map_err(Error::db("recording answers"))?;
                             batches.push((tx.last_insert_rowid(), *manager, Vec::new()));

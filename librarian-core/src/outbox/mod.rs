@@ -259,6 +259,32 @@ impl Librarian {
         self.catalog().outbox_retry_now(peer, Timestamp::now())
     }
 
+    /// Drop queued call `id` without sending it: an operator's decision for a call the
+    /// peer will never accept (it waits first in line, holding the peer's other calls).
+    /// Recorded as a `call_refused` event with the call's key and body.
+    pub fn drop_call(&self, id: i64) -> Result<OutboxCall> {
+        let call = self
+            .catalog()
+            .outbox_call(id)?
+            .ok_or_else(|| Error::NotFound { kind: ObjectKind::Call, name: id.to_string() })?;
+        let event = NewEvent {
+            severity: Severity::Warning,
+            category: Category::CallRefused,
+            subject: format!("{}/{}", call.peer, call.key),
+            message: format!(
+                "call {} ({} {}) to {} was dropped by an operator after {} attempt(s); last error: {}",
+                call.key,
+                call.kind,
+                call.body,
+                call.peer,
+                call.attempts,
+                call.last_error.as_deref().unwrap_or("none")
+            ),
+        };
+        self.catalog().outbox_drop(call.id, &event, Timestamp::now())?;
+        Ok(call)
+    }
+
     /// Send the calls that are due, per peer in order (the `deliver-outbox` task).
     pub fn deliver_outbox(&self) -> Result<DeliveryReport> {
         let settings = &self.config().outbox;

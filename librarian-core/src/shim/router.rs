@@ -238,7 +238,15 @@ fn dispatch(req: &HttpRequest, lib: &Librarian, ctx: &Context<'_>) -> Result<(Re
         Endpoint::CloneCall(kind) => clone_call(req, lib, account.as_ref(), kind)?,
         Endpoint::Transfer(id) => {
             let t = lib.peer_transfer(caller_peer(account.as_ref())?, id).map_err(ApiError::from)?;
-            response::json(200, &t)
+            // What the peer needs to reconcile; never this site's paths.
+            response::json(
+                200,
+                &serde_json::json!({
+                    "id": t.id, "direction": t.direction, "remote_id": t.remote_id, "file": t.file,
+                    "checksum": t.checksum, "status": t.status, "store": t.store, "error_code": t.error_code,
+                    "updated_at": t.updated_at,
+                }),
+            )
         }
         Endpoint::Metrics => {
             response::text(200, metrics::render(lib).map_err(ApiError::from)?, "text/plain; version=0.0.4")

@@ -31,7 +31,8 @@ pub struct ExportReport {
     pub files: Vec<String>,
     /// Their bytes.
     pub bytes: u64,
-    /// Files left out: already on their way to the destination by the network.
+    /// Files already on their way to the destination by the network: on the drive and
+    /// in the manifest, but with no transfer (nothing waits for their callback).
     pub skipped: Vec<String>,
     /// Nothing was written or changed.
     pub dry_run: bool,
@@ -147,10 +148,12 @@ impl Librarian {
         let ids = self.catalog().record_export(to, row.id, &items, Timestamp::now())?;
         let mut manifest_files = Vec::with_capacity(files.len());
         for ((f, _, entries), id) in files.iter().zip(ids) {
-            let Some(id) = id else {
+            // A file already on its way by the network stays on the drive and in the
+            // manifest (so the drive checks out whole) but with no transfer: the
+            // destination imports it or finds it there, and nobody waits for a callback.
+            if id.is_none() {
                 report.skipped.push(f.name.to_string());
-                continue;
-            };
+            }
             manifest_files.push(ManifestFile {
                 name: f.name.to_string(),
                 size: f.size,
@@ -159,7 +162,7 @@ impl Librarian {
                 uploader: f.uploader.clone(),
                 source: f.source.clone(),
                 created_at: Some(f.created_at),
-                transfer_id: Some(id),
+                transfer_id: id,
                 entries: manifest_entries(entries),
             });
         }

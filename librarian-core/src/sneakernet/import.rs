@@ -155,7 +155,7 @@ impl Librarian {
             }
         };
         let record = |report: &mut ImportReport, held_on: &str| -> Result<()> {
-            if manifest.legacy || dry_run {
+            if manifest.legacy || dry_run || mf.transfer_id.is_none() {
                 return Ok(());
             }
             let item = ImportItem {
@@ -181,11 +181,14 @@ impl Librarian {
             return Ok(());
         }
         if let Some(existing) = self.catalog().file(&name)? {
-            if existing.checksum.matches(&checksum)? {
-                let held = self.store_holding(existing.id)?;
+            let same = existing.checksum.matches(&checksum)?;
+            if same && let Some(held) = self.store_holding(existing.id)? {
                 report.already_present.push(mf.name.clone());
                 return record(report, &held);
             }
+        }
+        if let Some(existing) = self.catalog().file(&name)?.filter(|e| !e.checksum.matches(&checksum).unwrap_or(false))
+        {
             let detail =
                 format!("this site holds {name} with checksum {}, the drive has {checksum}", existing.checksum);
             if !dry_run {

@@ -165,10 +165,13 @@ impl Librarian {
             return Ok(self.answer_for(&t));
         }
         if let Some(existing) = self.catalog().file(&name)? {
-            if existing.checksum.matches(&checksum)? {
-                let store = self.store_holding(existing.id)?;
+            let same = existing.checksum.matches(&checksum)?;
+            if same && let Some(store) = self.store_holding(existing.id)? {
                 return Ok(StageResult::AlreadyPresent { transfer_id: id, store });
             }
+        }
+        if let Some(existing) = self.catalog().file(&name)?.filter(|e| !e.checksum.matches(&checksum).unwrap_or(false))
+        {
             let message = format!("{peer} offers {name} with checksum {checksum}; this site has {}", existing.checksum);
             self.raise_event(&NewEvent {
                 severity: Severity::Error,
@@ -215,10 +218,11 @@ impl Librarian {
         Ok(self.answer_for(&t))
     }
 
-    /// The store of the first available instance of `file` ("" when none): what this
-    /// site tells a peer that offers a file it already holds.
-    pub(crate) fn store_holding(&self, file: crate::catalog::FileId) -> Result<String> {
-        Ok(self.catalog().instances(file)?.into_iter().find(|i| i.available).map(|i| i.store).unwrap_or_default())
+    /// The store of the first available instance of `file`, if any: what this site
+    /// tells a peer that offers a file it already holds. A file catalogued with no
+    /// available copy here (a retired drive copy, remote copies only) is not "held".
+    pub(crate) fn store_holding(&self, file: crate::catalog::FileId) -> Result<Option<String>> {
+        Ok(self.catalog().instances(file)?.into_iter().find(|i| i.available).map(|i| i.store))
     }
 
     /// The stage answer that describes incoming transfer `t`.

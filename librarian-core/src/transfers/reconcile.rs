@@ -85,6 +85,7 @@ impl Librarian {
         let running: Vec<i64> = self.catalog().running_batches()?.iter().map(|b| b.id).collect();
         let mut report = ReconcileReport::default();
         let mut unreachable: Vec<String> = Vec::new();
+        let mut clients: std::collections::HashMap<String, PeerClient> = std::collections::HashMap::new();
         for t in self.catalog().stale_transfers(cutoff, 10_000)? {
             report.examined += 1;
             // A batch still moving bytes is not stuck, however long it takes.
@@ -92,8 +93,21 @@ impl Librarian {
                 report.unchanged += 1;
                 continue;
             }
-            let client = self.peer_client(&t.peer)?;
-            let (remote, store) = match self.ask(&client, &t) {
+            if !clients.contains_key(&t.peer) {
+                match self.peer_client(&t.peer) {
+                    Ok(c) => {
+                        clients.insert(t.peer.clone(), c);
+                    }
+                    Err(e) => {
+                        log::warn!("cannot reconcile transfers with {}: {e}", t.peer);
+                        unreachable.push(t.peer.clone());
+                        report.unchanged += 1;
+                        continue;
+                    }
+                }
+            }
+            let Some(client) = clients.get(&t.peer) else { continue };
+            let (remote, store) = match self.ask(client, &t) {
                 Ok(r) => r,
                 Err(e @ (Error::PeerUnreachable { .. } | Error::PeerRefused { .. })) => {
                     log::warn!("cannot reconcile transfers with {}: {e}", t.peer);
@@ -112,7 +126,12 @@ impl Librarian {
                 (_, action) => action,
             };
             match action {
-                Action::Leave => report.unchanged += 1,
+                Action::Leave => {
+                    // Looked at: go to the back of the queue, so a long list of drives
+                    // in transit does not starve the transfers that are really stuck.
+                    self.catalog().touch_transfer(t.id, now)?;
+                    report.unchanged += 1;
+                }
                 Action::Complete => {
                     self.catalog().complete_outgoing(t.id, store.as_deref().unwrap_or(""), now)?;
                     report.completed += 1;

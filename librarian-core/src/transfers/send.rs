@@ -57,6 +57,12 @@ impl std::fmt::Display for SendReport {
     }
 }
 
+/// The state of a batch recorded but not started yet: who is starting it.
+fn starting() -> serde_json::Value {
+    let who = crate::process::ProcessId::current().map(|p| p.to_string()).unwrap_or_default();
+    serde_json::json!({ "starting": who })
+}
+
 /// The manager for `kind`.
 pub fn manager_for(kind: ManagerKind) -> Result<Box<dyn AsyncTransferManager>> {
     match kind {
@@ -66,6 +72,42 @@ pub fn manager_for(kind: ManagerKind) -> Result<Box<dyn AsyncTransferManager>> {
             Err(Error::InvalidArgument("sneakernet transfers move on drives, not through a manager".into()))
         }
     }
+}
+
+/// A destination a peer gave is only ever a fresh staging path of its own: absolute,
+/// no `.`/`..` components, ending in `incoming-<id>/data` (what `stage` makes), and for
+/// rsync over ssh a plain `host:` prefix. Anything else could make this site's
+/// manager clear or write a path of its own choosing.
+fn check_destination(destination: &str, manager: ManagerKind) -> std::result::Result<(), String> {
+    let bad = |why: &str| Err(format!("refusing destination {destination:?} from the peer: {why}"));
+    let path = match destination.split_once(':') {
+        Some((host, path)) if manager == ManagerKind::Rsync && !host.contains('/') => {
+            let host_ok = !host.is_empty()
+                && !host.starts_with('-')
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@' | b'[' | b']'));
+            if !host_ok {
+                return bad("not a plain host name");
+            }
+            path
+        }
+        _ => destination,
+    };
+    let p = std::path::Path::new(path);
+    if !p.is_absolute() {
+        return bad("not an absolute path");
+    }
+    if p.components().any(|c| !matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))) {
+        return bad("it has '.' or '..' components");
+    }
+    let mut tail = p.components().rev();
+    let (Some(last), Some(parent)) = (tail.next(), tail.next()) else { return bad("too short") };
+    let parent = parent.as_os_str().to_string_lossy();
+    if last.as_os_str() != crate::store::staging::PAYLOAD || !parent.starts_with("incoming-") {
+        return bad("not an incoming staging path (…/incoming-ID/data)");
+    }
+    Ok(())
 }
 
 fn batch_item(t: &Transfer) -> Option<BatchItem> {
@@ -221,7 +263,7 @@ impl Librarian {
                     .iter()
                     .map(|t| (t.id, StageAnswer::Refused { code: e.code().into(), message: e.to_string() }))
                     .collect();
-                self.catalog().apply_stage_answers(peer, &answers, &[], Timestamp::now())?;
+                self.catalog().apply_stage_answers(peer, &answers, &[], &starting(), Timestamp::now())?;
                 return Err(e);
             }
         };
@@ -231,7 +273,13 @@ impl Librarian {
         for (t, r) in transfers.iter().zip(resp.items) {
             let answer = match r {
                 StageResult::Accepted { transfer_id, remote_id, destination, manager } if transfer_id == t.id => {
-                    StageAnswer::Accepted { remote_id, destination, manager }
+                    match check_destination(&destination, manager) {
+                        Ok(()) => StageAnswer::Accepted { remote_id, destination, manager },
+                        Err(message) => {
+                            report.refused += 1;
+                            StageAnswer::Refused { code: "bad_destination".into(), message }
+                        }
+                    }
                 }
                 StageResult::AlreadyPresent { transfer_id, store } if transfer_id == t.id => {
                     report.already_present += 1;
@@ -259,7 +307,14 @@ impl Librarian {
             };
             answers.push((t.id, answer));
         }
-        let batches = self.catalog().apply_stage_answers(peer, &answers, &events, Timestamp::now())?;
+        let batches = self.catalog().apply_stage_answers(peer, &answers, &events, &starting(), Timestamp::now())?;
+        // The peer cannot take anything now (no room, no common manager): stop this
+        // round for it instead of offering batch after batch.
+        let peer_level = |a: &StageAnswer| matches!(a, StageAnswer::Refused { code, .. } if code == "store_full" || code == "no_common_manager");
+        if answers.iter().all(|(_, a)| peer_level(a)) {
+            log::warn!("{peer} refused a whole batch ({}); not offering more this round", answers.len());
+            return Ok(false);
+        }
         for (batch, kind, ids) in batches {
             let mut items = Vec::with_capacity(ids.len());
             for id in &ids {
@@ -281,11 +336,21 @@ impl Librarian {
     fn poll_batch(&self, b: &BatchRow, report: &mut SendReport) -> Result<()> {
         let manager = manager_for(b.manager)?;
         let now = Timestamp::now();
-        // `null`: recorded, but the run that was to start it died first.
-        let progress = if b.state.is_null() {
-            BatchProgress::Failed("the run that was to start the batch stopped before it did".into())
-        } else {
-            manager.poll(&b.state)?
+        // Recorded, but not started yet: the run that starts it is still at it (leave
+        // it), or died first (start it again).
+        let progress = match b.state.get("starting") {
+            Some(who) => {
+                let alive = who.as_str().and_then(crate::process::ProcessId::parse).is_some_and(|p| !p.is_gone());
+                if alive {
+                    report.running += 1;
+                    return Ok(());
+                }
+                BatchProgress::Failed("the run that was to start the batch stopped before it did".into())
+            }
+            None if b.state.is_null() => {
+                BatchProgress::Failed("the run that was to start the batch stopped before it did".into())
+            }
+            None => manager.poll(&b.state)?,
         };
         match progress {
             BatchProgress::Running => report.running += 1,
@@ -329,5 +394,34 @@ impl Librarian {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_fresh_staging_paths_are_accepted_as_destinations() {
+        for ok in [
+            ("/srv/b/stores/main/staging/incoming-0193/data", ManagerKind::Local),
+            ("b.example.org:/srv/staging/incoming-1/data", ManagerKind::Rsync),
+            ("user@b-1.example:/s/incoming-x/data", ManagerKind::Rsync),
+        ] {
+            assert_eq!(check_destination(ok.0, ok.1), Ok(()), "{ok:?}");
+        }
+        for bad in [
+            ("/srv/a/stores/main/data", ManagerKind::Local),
+            ("/", ManagerKind::Local),
+            ("relative/incoming-1/data", ManagerKind::Local),
+            ("/srv/incoming-1/../../etc/data", ManagerKind::Local),
+            ("/srv/x/incoming-1/data/..", ManagerKind::Local),
+            ("-oProxyCommand=evil:/s/incoming-1/data", ManagerKind::Rsync),
+            ("host with space:/s/incoming-1/data", ManagerKind::Rsync),
+            ("b:/s/incoming-1/data", ManagerKind::Local),
+            ("/srv/staging/other-1/data", ManagerKind::Local),
+        ] {
+            assert!(check_destination(bad.0, bad.1).is_err(), "{bad:?}");
+        }
     }
 }

@@ -289,9 +289,11 @@ class Librarian:
 
     def recycle_store(self, name: str) -> int:
         """Recycle a drive whose copies were all delivered (after its ``drive_done``
-        event): delete its delivered data and manifest files, forget those instances,
-        enable it again. Returns how many instances were removed. Raises
-        ``InvalidArgument`` while it holds available copies or active transfers."""
+        event): delete its delivered data and manifest files and enable it again; the
+        catalog keeps its (unavailable) instances as a record of what it carried, so a
+        later fill does not copy those files onto it again. Returns how many copies
+        were deleted. Raises ``InvalidArgument`` while it holds available copies or
+        active transfers."""
 
     def status(self) -> "SiteStatus":
         """The site at a glance: stores, file count, bytes."""
@@ -428,6 +430,12 @@ class Librarian:
         Raises:
             NotFound: ``peer`` is not a peer.
         """
+
+    def drop_call(self, id: int) -> "OutboxCall":
+        """Drop queued call ``id`` without sending it: an operator's decision for a
+        call the peer will never accept (it waits first in line and holds the peer's
+        later calls). A ``call_refused`` event records its key and body. Returns the
+        dropped call. Raises ``NotFound`` if no such call is queued."""
 
     def retry_outbox(self, peer: Optional[str] = None) -> int:
         """Make the queued calls (to ``peer``, when given) due now, skipping their
