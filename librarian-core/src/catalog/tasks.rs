@@ -90,6 +90,18 @@ impl Catalog {
         }))
     }
 
+    /// Extend `owner`'s lease of `task` to `until`; false if `owner` no longer holds it.
+    pub fn renew_lease(&self, task: &str, owner: &str, until: Timestamp) -> Result<bool> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE task_runs SET lease_until = ?3 WHERE task = ?1 AND lease_owner = ?2",
+                params![task, owner, ts_to_sql(until)],
+            )
+            .map_err(Error::db("renewing a lease"))?;
+        Ok(n == 1)
+    }
+
     /// Who holds the lease of `task` now, if anyone.
     pub fn lease_holder(&self, task: &str) -> Result<Option<String>> {
         self.conn()

@@ -19,6 +19,9 @@ use crate::librarian::Librarian;
 /// that task for at most this long.
 pub const LEASE: SignedDuration = SignedDuration::from_secs(15 * 60);
 
+/// How often a running task renews its lease (well inside [`LEASE`]).
+pub const LEASE_RENEWAL: SignedDuration = SignedDuration::from_secs(5 * 60);
+
 /// The tasks there are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -237,7 +240,7 @@ impl Librarian {
                 Lease::NotDue(at) => outcomes.push(skipped(TaskStatus::NotDue, format!("next due at {at}"))),
                 Lease::Granted(_) => {
                     let started = Timestamp::now();
-                    let result = self.run_task(task);
+                    let result = self.run_task_renewing(task, &owner);
                     let finished = Timestamp::now();
                     let (ok, message) = match result {
                         Ok(m) => (true, m),
@@ -260,6 +263,33 @@ impl Librarian {
     /// The record of each task's last run.
     pub fn task_records(&self) -> Result<Vec<TaskRecord>> {
         self.catalog().task_records()
+    }
+
+    /// Run `task` while a second thread renews its lease every [`LEASE_RENEWAL`], so
+    /// a run that lasts hours keeps it (and a run that dies loses it: no renewal).
+    fn run_task_renewing(&self, task: TaskKind, owner: &str) -> Result<String> {
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let renewer = s.spawn(|| {
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    std::thread::park_timeout(LEASE_RENEWAL.unsigned_abs());
+                    if done.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    let now = Timestamp::now();
+                    let until = now.checked_add(LEASE).unwrap_or(now);
+                    match self.catalog().renew_lease(task.as_str(), owner, until) {
+                        Ok(true) => {}
+                        Ok(false) => log::warn!("task {task}: the lease was taken by another run"),
+                        Err(e) => log::warn!("task {task}: cannot renew the lease: {e}"),
+                    }
+                }
+            });
+            let result = self.run_task(task);
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            renewer.thread().unpark();
+            result
+        })
     }
 
     fn run_task(&self, task: TaskKind) -> Result<String> {
@@ -304,6 +334,24 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let lib = Librarian::init(&dir.path().join("s"), "site-a").expect("init");
         (dir, lib)
+    }
+
+    #[test]
+    fn only_the_holder_renews_a_lease() {
+        let (_d, lib) = site();
+        let now = Timestamp::now();
+        let soon = now.checked_add(SignedDuration::from_secs(1)).expect("time");
+        let t = "cleanup-staging";
+        assert!(matches!(lib.catalog().lease_task(t, "a", now, soon, None), Ok(Lease::Granted(_))));
+        let later = now.checked_add(LEASE).expect("time");
+        assert_eq!(lib.catalog().renew_lease(t, "b", later).ok(), Some(false), "not the holder");
+        assert_eq!(lib.catalog().renew_lease(t, "a", later).ok(), Some(true));
+        // Renewed: still held by `a` after the first expiry.
+        let after_first = soon.checked_add(SignedDuration::from_secs(1)).expect("time");
+        assert!(matches!(
+            lib.catalog().lease_task(t, "b", after_first, later, None),
+            Ok(Lease::Held(u)) if u.as_microsecond() == later.as_microsecond()
+        ));
     }
 
     #[test]
