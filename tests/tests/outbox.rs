@@ -42,22 +42,22 @@ fn pair(b_addr: &str) -> (Site, Site) {
         &pw_file(&b, "pa", A_PW),
     ])
     .ok();
-    b.run([
-        "account",
-        "add",
-        "site-a",
-        "--level",
-        "callback",
-        "--for-peer",
-        "site-a",
-        "--password-file",
-        &pw_file(&b, "pw", B_PW),
-    ])
-    .ok();
+    account_for_a(&b, "callback", true, "pw");
     let url = format!("http://{b_addr}");
     a.run(["peer", "add", "site-b", "--url", &url, "--account", "site-a", "--password-file", &pw_file(&a, "pw", B_PW)])
         .ok();
     (a, b)
+}
+
+/// B's account for site-a (A's password at B) at `level`, belonging to B's peer
+/// `site-a` when `for_peer`; `tag` names the password file.
+fn account_for_a(b: &Site, level: &str, for_peer: bool, tag: &str) {
+    let pw = pw_file(b, tag, B_PW);
+    let mut args = vec!["account", "add", "site-a", "--level", level, "--password-file", &pw];
+    if for_peer {
+        args.extend(["--for-peer", "site-a"]);
+    }
+    b.run(args).ok();
 }
 
 fn outbox(site: &Site) -> Vec<Value> {
@@ -271,41 +271,19 @@ fn a_disabled_peer_or_refused_credentials_keep_the_calls() {
     assert!(!ev[0]["message"].as_str().unwrap().contains(B_PW));
 
     // A read-only account, or one that belongs to no peer, may not make a peer's calls.
-    b.run([
-        "account",
-        "add",
-        "site-a",
-        "--level",
-        "read-only",
-        "--for-peer",
-        "site-a",
-        "--password-file",
-        &pw_file(&b, "p2", B_PW),
-    ])
-    .ok();
+    account_for_a(&b, "read-only", true, "p2");
     a.json(["outbox", "retry"]).ok();
     assert!(deliver(&a).contains("postponed 1"));
     assert_eq!(outbox(&a)[0]["last_error"].as_str().map(|e| e.contains("403")), Some(true), "{:?}", outbox(&a));
     b.run(["account", "remove", "site-a"]).ok();
-    b.run(["account", "add", "site-a", "--level", "read-append", "--password-file", &pw_file(&b, "p3", B_PW)]).ok();
+    account_for_a(&b, "read-append", false, "p3");
     a.json(["outbox", "retry"]).ok();
     assert!(deliver(&a).contains("postponed 1"));
     assert!(outbox(&a)[0]["last_error"].as_str().unwrap().contains("403"));
 
     // Fixed: delivered, and the refusal event clears itself.
     b.run(["account", "remove", "site-a"]).ok();
-    b.run([
-        "account",
-        "add",
-        "site-a",
-        "--level",
-        "callback",
-        "--for-peer",
-        "site-a",
-        "--password-file",
-        &pw_file(&b, "p4", B_PW),
-    ])
-    .ok();
+    account_for_a(&b, "callback", true, "p4");
     a.json(["outbox", "retry"]).ok();
     assert!(deliver(&a).contains("delivered 1"));
     assert!(outbox(&a).is_empty());
@@ -380,18 +358,7 @@ fn an_operator_drops_a_call_the_peer_will_never_accept() {
     );
     a.json(["outbox", "drop", &first]).expect_error(1, "not_found");
     // The peer's calls behind it flow once the peer accepts us again.
-    b.run([
-        "account",
-        "add",
-        "site-a",
-        "--level",
-        "callback",
-        "--for-peer",
-        "site-a",
-        "--password-file",
-        &pw_file(&b, "p9", B_PW),
-    ])
-    .ok();
+    account_for_a(&b, "callback", true, "p9");
     a.json(["outbox", "retry"]).ok();
     assert!(deliver(&a).contains("delivered 1"));
     assert!(outbox(&a).is_empty());

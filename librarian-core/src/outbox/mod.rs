@@ -218,7 +218,7 @@ impl Librarian {
     /// (an available instance here), so the peer records a remote instance. Useful
     /// after two sites got the same data by other means. Returns the queued calls.
     pub fn announce(&self, peer: &str, names: &[FileName]) -> Result<Vec<OutboxCall>> {
-        self.catalog().peer_with_password(peer)?;
+        self.peer(peer)?;
         let mut calls = Vec::with_capacity(names.len());
         for name in names {
             let file = self.file(name)?;
@@ -243,7 +243,7 @@ impl Librarian {
     /// Queued calls (to `peer` only, when given), oldest first.
     pub fn outbox(&self, peer: Option<&str>) -> Result<Vec<OutboxCall>> {
         if let Some(p) = peer {
-            self.catalog().peer_with_password(p)?;
+            self.peer(p)?;
         }
         self.catalog().outbox(peer, usize::MAX)
     }
@@ -252,9 +252,7 @@ impl Librarian {
     /// when an operator knows the peer is back. Returns how many calls.
     pub fn retry_outbox(&self, peer: Option<&str>) -> Result<usize> {
         if let Some(p) = peer {
-            self.catalog()
-                .peer_with_password(p)
-                .map_err(|_| Error::NotFound { kind: ObjectKind::Peer, name: p.to_owned() })?;
+            self.peer(p)?;
         }
         self.catalog().outbox_retry_now(peer, Timestamp::now())
     }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::manifest::{
     B3SUMS, LEGACY_MANIFEST, MANIFEST, MANIFEST_DIGEST, Manifest, ManifestFile, SHA256SUMS, is_file_entry,
 };
-use crate::checksum::{Algorithm, Checksum, EntryKind, directory_digest};
+use crate::checksum::{Algorithm, Checksum, EntryKind};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::tree;
@@ -130,12 +130,9 @@ pub(crate) fn check_file(drive: &Path, mf: &ManifestFile, progress: &dyn Progres
                 let k = if meta.len() < mf.size { ProblemKind::Truncated } else { ProblemKind::Grown };
                 return bad(k, format!("{} bytes on the drive, {} in the manifest", meta.len(), mf.size));
             }
-            match hash_many(&path, &[checksum.algorithm()], progress) {
-                Ok((sums, _)) => match sums.first() {
-                    Some(got) if checksum.matches(got).unwrap_or(false) => Vec::new(),
-                    Some(got) => bad(ProblemKind::Altered, format!("hashes to {got}, the manifest says {checksum}")),
-                    None => bad(ProblemKind::Unreadable, "no digest".into()),
-                },
+            match tree::hash_file(&path, checksum.algorithm(), progress, &mut tree::scratch()) {
+                Ok((got, _)) if checksum.matches(&got).unwrap_or(false) => Vec::new(),
+                Ok((got, _)) => bad(ProblemKind::Altered, format!("hashes to {got}, the manifest says {checksum}")),
                 Err(e) => bad(ProblemKind::Unreadable, e.to_string()),
             }
         }
@@ -149,77 +146,57 @@ pub(crate) fn check_file(drive: &Path, mf: &ManifestFile, progress: &dyn Progres
 }
 
 fn check_book(root: &Path, mf: &ManifestFile, checksum: &Checksum, progress: &dyn Progress) -> Vec<DriveProblem> {
-    let mut problems = Vec::new();
+    let unreadable = |e: Error| vec![problem(&mf.name, None, ProblemKind::Unreadable, e.to_string())];
     let mut entries = match tree::walk(root) {
         Ok(e) => e,
-        Err(e) => return vec![problem(&mf.name, None, ProblemKind::Unreadable, e.to_string())],
+        Err(e) => return unreadable(e),
     };
-    let algorithm = checksum.algorithm();
-    let expected: BTreeMap<&str, &super::manifest::ManifestEntry> =
-        mf.entries.iter().map(|e| (e.path.as_str(), e)).collect();
-    for e in entries.iter_mut() {
-        let want = expected.get(e.path.as_str());
-        if e.kind == EntryKind::Directory {
-            if !mf.entries.is_empty() && want.is_none() {
-                problems.push(problem(&mf.name, Some(&e.path), ProblemKind::Extra, "a directory not in the manifest"));
+    // The book as it is on the drive, each entry hashed once (the same digest recipe
+    // as ingest and verify).
+    let book = match tree::hash_book(root, &mut entries, checksum.algorithm(), progress) {
+        Ok(sum) => sum,
+        Err(e) => return unreadable(e),
+    };
+    let mut problems = Vec::new();
+    // Entry by entry against the manifest, to say which one is wrong (legacy
+    // manifests have no entries: the book digest alone decides).
+    if !mf.entries.is_empty() {
+        let expected: BTreeMap<&str, &super::manifest::ManifestEntry> =
+            mf.entries.iter().map(|e| (e.path.as_str(), e)).collect();
+        for e in &entries {
+            let at = |kind, detail: String| problem(&mf.name, Some(&e.path), kind, detail);
+            let want = expected.get(e.path.as_str());
+            match (e.kind, want) {
+                (EntryKind::Directory, None) => {
+                    problems.push(at(ProblemKind::Extra, "a directory not in the manifest".into()))
+                }
+                (EntryKind::Directory, Some(_)) => {}
+                (EntryKind::File, None) => problems.push(at(ProblemKind::Extra, "a file not in the manifest".into())),
+                (EntryKind::File, Some(w)) if !is_file_entry(w) => {
+                    problems.push(at(ProblemKind::WrongKind, "a file where a directory was".into()))
+                }
+                (EntryKind::File, Some(w)) if w.size != e.size => {
+                    let k = if e.size < w.size { ProblemKind::Truncated } else { ProblemKind::Grown };
+                    problems.push(at(k, format!("{} bytes, the manifest says {}", e.size, w.size)));
+                }
+                (EntryKind::File, Some(w)) if w.digest.as_deref().map(str::to_ascii_lowercase) != e.digest => {
+                    problems.push(at(ProblemKind::Altered, "its bytes differ from the manifest's digest".into()))
+                }
+                (EntryKind::File, Some(_)) => {}
             }
-            continue;
         }
-        let path = root.join(&e.path);
-        let got = match hash_many(&path, &[algorithm], progress) {
-            Ok((sums, n)) => {
-                e.size = n;
-                sums.into_iter().next()
-            }
-            Err(err) => {
-                problems.push(problem(&mf.name, Some(&e.path), ProblemKind::Unreadable, err.to_string()));
-                None
-            }
-        };
-        e.digest = got.as_ref().map(|c| c.hex().to_owned());
-        if mf.entries.is_empty() {
-            continue;
-        }
-        match want {
-            None => problems.push(problem(&mf.name, Some(&e.path), ProblemKind::Extra, "a file not in the manifest")),
-            Some(w) if !is_file_entry(w) => {
-                problems.push(problem(&mf.name, Some(&e.path), ProblemKind::WrongKind, "a file where a directory was"))
-            }
-            Some(w) if w.size != e.size => {
-                let k = if e.size < w.size { ProblemKind::Truncated } else { ProblemKind::Grown };
-                problems.push(problem(
-                    &mf.name,
-                    Some(&e.path),
-                    k,
-                    format!("{} bytes, the manifest says {}", e.size, w.size),
-                ));
-            }
-            Some(w) if w.digest.as_deref().map(str::to_ascii_lowercase) != e.digest => problems.push(problem(
-                &mf.name,
-                Some(&e.path),
-                ProblemKind::Altered,
-                "its bytes differ from the manifest's digest",
-            )),
-            Some(_) => {}
-        }
-    }
-    let on_disk: HashSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
-    for w in &mf.entries {
-        if !on_disk.contains(w.path.as_str()) {
+        let on_disk: HashSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        for w in mf.entries.iter().filter(|w| !on_disk.contains(w.path.as_str())) {
             problems.push(problem(&mf.name, Some(&w.path), ProblemKind::Missing, "in the manifest, not on the drive"));
         }
     }
-    if problems.is_empty() {
-        match directory_digest(algorithm, &entries) {
-            Ok(sum) if checksum.matches(&sum).unwrap_or(false) => {}
-            Ok(sum) => problems.push(problem(
-                &mf.name,
-                None,
-                ProblemKind::Altered,
-                format!("the book hashes to {sum}, the manifest says {checksum}"),
-            )),
-            Err(e) => problems.push(problem(&mf.name, None, ProblemKind::Unreadable, e.to_string())),
-        }
+    if problems.is_empty() && !checksum.matches(&book).unwrap_or(false) {
+        problems.push(problem(
+            &mf.name,
+            None,
+            ProblemKind::Altered,
+            format!("the book hashes to {book}, the manifest says {checksum}"),
+        ));
     }
     problems
 }

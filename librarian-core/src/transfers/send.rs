@@ -315,13 +315,8 @@ impl Librarian {
             log::warn!("{peer} refused a whole batch ({}); not offering more this round", answers.len());
             return Ok(false);
         }
-        for (batch, kind, ids) in batches {
-            let mut items = Vec::with_capacity(ids.len());
-            for id in &ids {
-                if let Some(item) = self.catalog().transfer(*id)?.as_ref().and_then(batch_item) {
-                    items.push(item);
-                }
-            }
+        for (batch, kind, _) in batches {
+            let items: Vec<BatchItem> = self.catalog().batch_transfers(batch)?.iter().filter_map(batch_item).collect();
             let manager = manager_for(kind)?;
             let state = manager.start(&self.batch_dir()?, &items)?;
             self.catalog().set_batch_state(batch, &state, Timestamp::now())?;
