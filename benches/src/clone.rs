@@ -345,7 +345,8 @@ fn clone_run(bin: &Path, a: &mut Sender, run_dir: &Path, cache: Cache) -> Res<Cl
         &a.config,
         &["account", "add", &peer, "--level", "callback", "--for-peer", &peer, "--password-file", &pw_b],
     )?;
-    std::fs::write(&a.config, format!("{}\n[clone.to.{peer}]\n", a.base_config))?;
+    let root = format!("destination_root = {:?}", run_dir.display().to_string());
+    std::fs::write(&a.config, format!("{}\n[clone.to.{peer}]\n{root}\n", a.base_config))?;
     let lib_a = Librarian::open(&a.config)?;
     let lib_b = Librarian::open(&b_config)?;
     prepare(cache, &[&a.data])?;

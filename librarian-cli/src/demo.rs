@@ -117,7 +117,12 @@ pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode, Error> {
     };
     let started = Instant::now();
     say(format!("demo directory: {}", root.display()));
-    let a = site(&root, "site-a", "\n[clone]\nmanagers = [\"local\"]\n\n[clone.to.site-b]\n")?;
+    // site-a writes only below site-b's directory (where site-b's staging area is).
+    let to_b = format!(
+        "\n[clone]\nmanagers = [\"local\"]\n\n[clone.to.site-b]\ndestination_root = {:?}\n",
+        root.join("site-b").display().to_string()
+    );
+    let a = site(&root, "site-a", &to_b)?;
     let b = site(&root, "site-b", "")?;
     say("1. created sites site-a and site-b (each a directory with a catalog and a store)".into());
 

@@ -10,6 +10,7 @@ use crate::checksum::{Algorithm, CHUNK, Checksum, Entry, EntryKind, PipeError, d
 use crate::error::{Error, Result};
 use crate::name::check_segment;
 use crate::progress::Progress;
+use crate::store::beneath::Dir;
 
 /// What a source path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,15 +53,25 @@ fn describe(t: &std::fs::FileType) -> &'static str {
 
 /// List every entry of the book at `root` (digests not yet filled), sorted by path so
 /// parents come before children. Symlinks, sockets, FIFOs, devices and entries whose
-/// names break the naming rules are rejected, naming the entry.
+/// names break the naming rules are rejected, naming the entry. Every directory below
+/// `root` is opened beneath its parent's descriptor, never following a link, so a
+/// link swapped in during the walk cannot lead it outside the book.
 pub(crate) fn walk(root: &Path) -> Result<Vec<Entry>> {
+    let top = Dir::open_root(root)?;
     let mut out = Vec::new();
     let mut stack = vec![String::new()];
     while let Some(rel) = stack.pop() {
-        let dir = if rel.is_empty() { root.to_owned() } else { root.join(&rel) };
-        let rd = std::fs::read_dir(&dir).map_err(|e| Error::io("cannot list", &dir, e))?;
+        let opened;
+        let dir = if rel.is_empty() {
+            &top
+        } else {
+            opened = top.open_dir(Path::new(&rel))?;
+            &opened
+        };
+        let listing = dir.fd_path();
+        let rd = std::fs::read_dir(&listing).map_err(|e| Error::io("cannot list", root.join(&rel), e))?;
         for item in rd {
-            let item = item.map_err(|e| Error::io("cannot list", &dir, e))?;
+            let item = item.map_err(|e| Error::io("cannot list", root.join(&rel), e))?;
             let raw = item.file_name();
             let shown = if rel.is_empty() {
                 raw.to_string_lossy().into_owned()
@@ -73,12 +84,12 @@ pub(crate) fn walk(root: &Path) -> Result<Vec<Entry>> {
             if let Err(reason) = check_segment(seg) {
                 return Err(Error::UnsupportedEntry { path: shown, reason: reason.to_string() });
             }
-            let ft = item.file_type().map_err(|e| Error::io("cannot read", item.path(), e))?;
+            let ft = item.file_type().map_err(|e| Error::io("cannot read", root.join(&shown), e))?;
             if ft.is_dir() {
                 out.push(Entry { path: shown.clone(), kind: EntryKind::Directory, size: 0, digest: None });
                 stack.push(shown);
             } else if ft.is_file() {
-                let len = item.metadata().map_err(|e| Error::io("cannot read", item.path(), e))?.len();
+                let len = item.metadata().map_err(|e| Error::io("cannot read", root.join(&shown), e))?.len();
                 out.push(Entry { path: shown, kind: EntryKind::File, size: len, digest: None });
             } else {
                 return Err(Error::UnsupportedEntry { path: shown, reason: describe(&ft).into() });
@@ -199,12 +210,27 @@ pub(crate) fn copy_file(
     progress: &dyn Progress,
     scratch: &mut Vec<u8>,
 ) -> Result<(Checksum, u64)> {
-    let mut input = open_source(src)?;
+    let input = open_source(src)?;
     let output = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(dst)
         .map_err(|e| Error::io("cannot create", dst, e))?;
+    copy_stream(input, output, (src, dst), algorithm, sync, progress, scratch)
+}
+
+/// Copy the open `input` into the new, open `output` while hashing (`shown`: their
+/// paths, for messages); fsync it when `sync`.
+pub(crate) fn copy_stream(
+    mut input: File,
+    output: File,
+    shown: (&Path, &Path),
+    algorithm: Algorithm,
+    sync: bool,
+    progress: &dyn Progress,
+    scratch: &mut Vec<u8>,
+) -> Result<(Checksum, u64)> {
+    let (src, dst) = shown;
     let mut streaming = StreamingWriter::new(output);
     let (sum, n) = pipe(algorithm, &mut input, Some(&mut streaming as &mut dyn Write), progress, scratch)?.map_err(
         |e| match e {
@@ -287,14 +313,33 @@ pub(crate) fn copy_book(
     progress: &dyn Progress,
 ) -> Result<Checksum> {
     std::fs::create_dir(dst).map_err(|e| Error::io("cannot create", dst, e))?;
+    copy_book_into(src, &Dir::open_root(dst)?, entries, algorithm, progress)
+}
+
+/// [`copy_book`] into the empty directory `out`, already open. Both sides are
+/// resolved entry by entry beneath their roots' descriptors, never following a link,
+/// so neither a link inside the source nor one swapped into the destination while
+/// copying can lead a read or a write outside them.
+pub(crate) fn copy_book_into(
+    src: &Path,
+    out: &Dir,
+    entries: &mut [Entry],
+    algorithm: Algorithm,
+    progress: &dyn Progress,
+) -> Result<Checksum> {
+    let input = Dir::open_root(src)?;
     let mut buf = scratch();
     for e in entries.iter_mut() {
-        let from = src.join(&e.path);
-        let to = dst.join(&e.path);
+        let rel = Path::new(&e.path);
+        let (parent, last) = out.parent_of(rel)?;
+        let parent = parent.as_ref().unwrap_or(out);
         match e.kind {
-            EntryKind::Directory => std::fs::create_dir(&to).map_err(|err| Error::io("cannot create", &to, err))?,
+            EntryKind::Directory => parent.mkdir(last, 0o777)?,
             EntryKind::File => {
-                let (sum, n) = copy_file(&from, &to, algorithm, false, progress, &mut buf)?;
+                let from = input.open_file(rel)?;
+                let to = parent.create_new(last)?;
+                let shown = (src.join(rel), out.shown().join(rel));
+                let (sum, n) = copy_stream(from, to, (&shown.0, &shown.1), algorithm, false, progress, &mut buf)?;
                 e.digest = Some(sum.hex().to_owned());
                 e.size = n;
             }
@@ -304,19 +349,21 @@ pub(crate) fn copy_book(
 }
 
 /// Hash the book at `root` in place, filling each file entry's digest and size.
+/// Every entry is opened beneath the root's descriptor, never following a link.
 pub(crate) fn hash_book(
     root: &Path,
     entries: &mut [Entry],
     algorithm: Algorithm,
     progress: &dyn Progress,
 ) -> Result<Checksum> {
+    let top = Dir::open_root(root)?;
     let mut buf = scratch();
     for e in entries.iter_mut() {
         if e.kind == EntryKind::File {
-            let path = root.join(&e.path);
-            let mut input = open_source(&path)?;
+            let rel = Path::new(&e.path);
+            let mut input = top.open_file(rel)?;
             let (sum, n) = pipe(algorithm, &mut input, None, progress, &mut buf)?.map_err(|err| match err {
-                PipeError::Read(err) | PipeError::Write(err) => Error::io("cannot read", &path, err),
+                PipeError::Read(err) | PipeError::Write(err) => Error::io("cannot read", root.join(rel), err),
             })?;
             e.digest = Some(sum.hex().to_owned());
             e.size = n;

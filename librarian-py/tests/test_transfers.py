@@ -101,7 +101,8 @@ def make_site_a(tmp_path: pathlib.Path, url: str) -> librarian.Librarian:
     a = librarian.Librarian.init(tmp_path / "a", name="site-a")
     a.add_peer("site-b", url, "site-a", "pw-a-at-b")
     with open(a.config_path, "a") as f:
-        f.write('\n[clone]\nmanagers = ["local"]\n[clone.to.site-b]\n')
+        # A writes only below the test's directory (where site-b's staging is).
+        f.write(f'\n[clone]\nmanagers = ["local"]\n[clone.to.site-b]\ndestination_root = "{tmp_path}"\n')
     a = librarian.Librarian(a.config_path)
     raw = tmp_path / "raw"
     raw.mkdir()

@@ -56,6 +56,10 @@ impl ClonePair {
         for t in TASKS {
             disabled.push_str(&format!("[tasks.{t}]\nenabled = false\n"));
         }
+        // A writes only below B's site directory (where B's staging is).
+        let root = format!("destination_root = {:?}", b.dir().display().to_string());
+        let send_to =
+            if send_to.contains("destination_root") { send_to.to_owned() } else { format!("{root}\n{send_to}") };
         append_config(&a, &format!("{disabled}[clone]\n{clone}\n[clone.to.site-b]\n{send_to}\n"));
         append_config(&b, &disabled);
         let served_a = Served::start(&a);

@@ -256,13 +256,6 @@ impl Dir {
         Ok(Some(EntryStat::of(&unsafe { st.assume_init() })))
     }
 
-    /// This directory's own identity.
-    pub(crate) fn stat_self(&self) -> Result<EntryStat> {
-        let f = self.fd.try_clone().map(File::from).map_err(|e| Error::io("cannot inspect", &self.shown, e))?;
-        let meta = f.metadata().map_err(|e| Error::io("cannot inspect", &self.shown, e))?;
-        Ok(EntryStat::of_meta(&meta))
-    }
-
     /// The names in this directory (no `.`/`..`), unsorted.
     pub(crate) fn names(&self) -> Result<Vec<OsString>> {
         let rd = std::fs::read_dir(self.fd_path()).map_err(|e| Error::io("cannot list", &self.shown, e))?;
@@ -294,7 +287,7 @@ impl Dir {
     /// under that name (a link included).
     pub(crate) fn create_new(&self, name: &OsStr) -> Result<File> {
         let fd = self
-            .openat(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o644)
+            .openat(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o666)
             .map_err(|e| Error::io("cannot create", self.shown.join(name), e))?;
         Ok(File::from(fd))
     }

@@ -1,7 +1,6 @@
 //! Stores: where data lives. A store is a staging area and a data area on one
 //! filesystem; data enters the data area only by an atomic rename from staging.
 
-#[allow(dead_code)] // callers land in the next commits (issue 9)
 pub(crate) mod beneath;
 pub(crate) mod posix;
 pub(crate) mod staging;

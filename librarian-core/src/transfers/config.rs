@@ -94,6 +94,46 @@ pub struct SendTo {
     pub store: Option<String>,
     /// Only files catalogued within this interval (e.g. `"30d"`).
     pub max_age: Option<String>,
+    /// Where this site may write for that peer: an absolute path (`local` manager,
+    /// rsync to a local path) or `host:/path` (rsync over ssh). A staging destination
+    /// the peer names must lie below it; anything else is refused, so a peer can
+    /// never make this site write (or create directories) elsewhere. Unset: nothing
+    /// is sent to that peer with the `local` or `rsync` manager.
+    pub destination_root: Option<String>,
+}
+
+/// A parsed `destination_root`: where writes for a peer may go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DestinationRoot {
+    /// `Some(host)` for rsync over ssh (`host:/path`).
+    pub host: Option<String>,
+    /// The absolute directory.
+    pub path: std::path::PathBuf,
+}
+
+impl DestinationRoot {
+    /// Parse `"/abs/path"` or `"host:/abs/path"`; the path must be absolute with no
+    /// `.`/`..` components.
+    pub(crate) fn parse(s: &str) -> Result<Self> {
+        let bad = |why: &str| Err(Error::InvalidArgument(format!("destination_root {s:?}: {why}")));
+        let (host, path) = match s.split_once(':') {
+            Some((h, p)) if !s.starts_with('/') => (Some(h.to_owned()), p),
+            _ => (None, s),
+        };
+        if let Some(h) = &host
+            && !super::send::plain_host(h)
+        {
+            return bad("not a plain host name before ':'");
+        }
+        let path = std::path::PathBuf::from(path);
+        if !path.is_absolute() {
+            return bad("not an absolute path");
+        }
+        if path.components().any(|c| !matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))) {
+            return bad("it has '.' or '..' components");
+        }
+        Ok(DestinationRoot { host, path })
+    }
 }
 
 impl CloneConfig {
@@ -133,6 +173,17 @@ impl CloneConfig {
             crate::config::validate_site_name(peer)?;
             if let Some(age) = &to.max_age {
                 crate::tasks::parse_interval(age)?;
+            }
+            match &to.destination_root {
+                Some(root) => {
+                    DestinationRoot::parse(root)?;
+                }
+                None => {
+                    return Err(Error::InvalidArgument(format!(
+                        "[clone.to.{peer}] needs destination_root: the directory (or host:/directory for rsync \
+                         over ssh) below which this site may write {peer}'s staged data; see docs/cloning.md"
+                    )));
+                }
             }
         }
         Ok(())

@@ -12,7 +12,8 @@
 //! destination, which re-hashes everything before it commits.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,7 @@ use crate::catalog::FileKind;
 use crate::checksum::Checksum;
 use crate::error::{Error, Result};
 use crate::progress::NoProgress;
+use crate::store::beneath::Dir;
 use crate::tree;
 
 /// The managers there are.
@@ -75,6 +77,11 @@ pub struct BatchItem {
     /// Where the destination wants the data: a path that must not exist yet (the
     /// destination's staging area), or `host:path` for rsync over ssh.
     pub destination: String,
+    /// For a local destination: the directory this site was configured to write
+    /// below for that peer (`[clone.to.PEER] destination_root`). Managers write only
+    /// beneath it, never following a link; without it they write nothing locally.
+    #[serde(default)]
+    pub destination_root: Option<PathBuf>,
     /// File or book.
     pub kind: FileKind,
     /// Its catalogued checksum here (managers that read the source may check it).
@@ -127,7 +134,8 @@ pub trait AsyncTransferManager: fmt::Debug + Send + Sync {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalManager;
 
-/// Remove what an interrupted attempt left at `dst`.
+/// Remove what an interrupted attempt left at `dst`: a directory this site created
+/// (a receiver's own staging directory). Links are removed, never followed.
 pub(crate) fn clear_destination(dst: &Path) -> Result<()> {
     match std::fs::symlink_metadata(dst) {
         Ok(m) if m.is_dir() => std::fs::remove_dir_all(dst).map_err(|e| Error::io("cannot clear", dst, e)),
@@ -137,39 +145,92 @@ pub(crate) fn clear_destination(dst: &Path) -> Result<()> {
     }
 }
 
+/// A local destination split into the configured root and the plain relative path
+/// below it (at least `incoming-ID/data`).
+pub(crate) fn local_destination(item: &BatchItem) -> Result<(&Path, PathBuf)> {
+    let dst = Path::new(&item.destination);
+    let refuse = |why: &str| {
+        Err(Error::InvalidArgument(format!(
+            "transfer {}: refusing destination {:?}: {why}",
+            item.transfer, item.destination
+        )))
+    };
+    let Some(root) = item.destination_root.as_deref() else {
+        return refuse("no destination_root is configured for this peer");
+    };
+    let Ok(rel) = dst.strip_prefix(root) else { return refuse("not below the configured destination_root") };
+    if !dst.is_absolute()
+        || rel.components().count() < 2
+        || rel.components().any(|c| !matches!(c, Component::Normal(_)))
+    {
+        return refuse("not a plain path below the configured destination_root");
+    }
+    Ok((root, rel.to_owned()))
+}
+
 impl TransferManager for LocalManager {
     fn kind(&self) -> ManagerKind {
         ManagerKind::Local
     }
 
+    /// Write the item beneath the configured root through directory descriptors: the
+    /// parents are opened (created only when missing) without following a link, the
+    /// data is written under a fresh temporary name this attempt creates, then renamed
+    /// to the destination name without replacing anything. Nothing this site did not
+    /// create in this attempt is ever removed or overwritten.
     fn copy(&self, item: &BatchItem) -> Result<()> {
-        let dst = Path::new(&item.destination);
-        if !dst.is_absolute() {
-            return Err(Error::InvalidArgument(format!(
-                "the local manager needs an absolute destination path, not {:?}",
-                item.destination
-            )));
-        }
-        clear_destination(dst)?;
-        let algorithm = item.checksum.algorithm();
-        let got = match item.kind {
-            FileKind::File => tree::copy_file(&item.source, dst, algorithm, true, &NoProgress, &mut tree::scratch())?.0,
-            FileKind::Directory => {
-                let mut entries = tree::walk(&item.source)?;
-                let sum = tree::copy_book(&item.source, dst, &mut entries, algorithm, &NoProgress)?;
-                crate::store::posix::sync_filesystem(dst)?;
-                sum
-            }
+        let (root, rel) = local_destination(item)?;
+        let (Some(parent_rel), Some(last)) = (rel.parent(), rel.file_name()) else {
+            return Err(Error::InvalidArgument(format!("transfer {}: destination too short", item.transfer)));
         };
-        if !item.checksum.matches(&got)? {
-            let _ = clear_destination(dst);
-            return Err(Error::ChecksumMismatch {
-                name: item.source.display().to_string(),
-                detail: format!("the source instance hashes to {got}, not {}: it was not sent", item.checksum),
-            });
+        let parent = Dir::open_root(root)?.create_dirs(parent_rel)?;
+        if parent.stat(last)?.is_some() {
+            return Err(Error::AlreadyExists { kind: crate::error::ObjectKind::Path, name: item.destination.clone() });
         }
-        Ok(())
+        let tmp = std::ffi::OsString::from(format!(".librarian-partial-{}", uuid::Uuid::now_v7()));
+        let written = write_item(item, &parent, &tmp).and_then(|()| parent.rename_noreplace(&tmp, &parent, last));
+        if let Err(e) = written {
+            if let Err(e2) = parent.remove_tree(&tmp) {
+                log::warn!("cannot remove {}: {e2}", parent.shown().join(&tmp).display());
+            }
+            return Err(e);
+        }
+        parent.sync()
     }
+}
+
+/// Copy `item`'s source to the new entry `tmp` of `parent`, checking on the way that it
+/// still hashes to its catalogued checksum.
+fn write_item(item: &BatchItem, parent: &Dir, tmp: &std::ffi::OsStr) -> Result<()> {
+    let algorithm = item.checksum.algorithm();
+    let shown = parent.shown().join(tmp);
+    let got = match item.kind {
+        FileKind::File => {
+            let input = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&item.source)
+                .map_err(|e| Error::io("cannot open", &item.source, e))?;
+            let output = parent.create_new(tmp)?;
+            let pair = (item.source.as_path(), shown.as_path());
+            tree::copy_stream(input, output, pair, algorithm, true, &NoProgress, &mut tree::scratch())?.0
+        }
+        FileKind::Directory => {
+            let mut entries = tree::walk(&item.source)?;
+            parent.mkdir(tmp, 0o777)?;
+            let out = parent.open_dir(Path::new(tmp))?;
+            let sum = tree::copy_book_into(&item.source, &out, &mut entries, algorithm, &NoProgress)?;
+            crate::store::posix::sync_filesystem(&out.fd_path())?;
+            sum
+        }
+    };
+    if !item.checksum.matches(&got)? {
+        return Err(Error::ChecksumMismatch {
+            name: item.source.display().to_string(),
+            detail: format!("the source instance hashes to {got}, not {}: it was not sent", item.checksum),
+        });
+    }
+    Ok(())
 }
 
 /// Persisted state of a [`Synchronous`] batch: written once every item was tried.
@@ -227,7 +288,8 @@ mod tests {
         BatchItem {
             transfer: 1,
             source: source.to_owned(),
-            destination: dir.join("dest").display().to_string(),
+            destination: dir.join("root/incoming-1/data").display().to_string(),
+            destination_root: Some(dir.join("root")),
             kind,
             checksum,
             size: 0,
@@ -237,23 +299,35 @@ mod tests {
     #[test]
     fn local_copies_files_and_books_and_refuses_a_corrupt_source() {
         let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("root/incoming-1/data");
         let src = dir.path().join("f");
         std::fs::write(&src, b"hello").expect("write");
         let (sum, _) = tree::hash_file(&src, Algorithm::Blake3, &NoProgress, &mut tree::scratch()).expect("hash");
         let m = Synchronous(LocalManager);
         let it = item(dir.path(), &src, sum.clone(), FileKind::File);
-        // A leftover of an interrupted attempt is replaced.
-        std::fs::write(dir.path().join("dest"), b"partial").expect("write");
+        // The root must exist; missing parents below it are created.
+        let state = m.start(dir.path(), std::slice::from_ref(&it)).expect("start");
+        assert_eq!(m.failed_items(&state).len(), 1, "no root: nothing written");
+        std::fs::create_dir(dir.path().join("root")).expect("mkdir");
         let state = m.start(dir.path(), std::slice::from_ref(&it)).expect("start");
         assert_eq!(m.poll(&state).expect("poll"), BatchProgress::Done);
-        assert_eq!(std::fs::read(dir.path().join("dest")).expect("read"), b"hello");
+        assert!(m.failed_items(&state).is_empty(), "{:?}", m.failed_items(&state));
+        assert_eq!(std::fs::read(&dest).expect("read"), b"hello");
+        // Something already at the destination is never replaced.
+        std::fs::write(&dest, b"theirs").expect("write");
+        let state = m.start(dir.path(), std::slice::from_ref(&it)).expect("start");
+        assert_eq!(m.failed_items(&state).len(), 1);
+        assert_eq!(std::fs::read(&dest).expect("read"), b"theirs");
+        std::fs::remove_file(&dest).expect("rm");
 
         std::fs::write(&src, b"hellO").expect("corrupt");
         let state = m.start(dir.path(), std::slice::from_ref(&it)).expect("start");
         assert_eq!(m.poll(&state).expect("poll"), BatchProgress::Done);
         let failed = m.failed_items(&state);
         assert!(failed.len() == 1 && failed[0].1.contains("not sent"), "{failed:?}");
-        assert!(!dir.path().join("dest").exists(), "a bad copy is removed");
+        assert!(!dest.exists(), "a bad copy is not left behind");
+        let leftovers = std::fs::read_dir(dest.parent().expect("parent")).expect("ls").count();
+        assert_eq!(leftovers, 0, "the partial copy is removed");
         assert!(matches!(m.poll(&serde_json::json!({"done": false})), Ok(BatchProgress::Failed(_))));
 
         let book = dir.path().join("book");
@@ -264,7 +338,29 @@ mod tests {
         let it = item(dir.path(), &book, bsum, FileKind::Directory);
         let state = m.start(dir.path(), std::slice::from_ref(&it)).expect("start");
         assert_eq!(m.poll(&state).expect("poll"), BatchProgress::Done);
-        assert_eq!(std::fs::read(dir.path().join("dest/a/b/x")).expect("read"), b"x");
+        assert!(m.failed_items(&state).is_empty());
+        assert_eq!(std::fs::read(dest.join("a/b/x")).expect("read"), b"x");
         assert!(m.poll(&serde_json::json!({"nonsense": 1})).is_err());
+    }
+
+    #[test]
+    fn local_never_writes_outside_the_root_or_through_a_link() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = dir.path().join("f");
+        std::fs::write(&src, b"hello").expect("write");
+        let (sum, _) = tree::hash_file(&src, Algorithm::Blake3, &NoProgress, &mut tree::scratch()).expect("hash");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("root")).expect("mkdir");
+        std::os::unix::fs::symlink(&outside, dir.path().join("root/incoming-1")).expect("symlink");
+        let mut it = item(dir.path(), &src, sum, FileKind::File);
+        assert!(matches!(LocalManager.copy(&it), Err(Error::UnsupportedEntry { .. })));
+        assert_eq!(std::fs::read_dir(&outside).expect("ls").count(), 0, "nothing written through the link");
+        it.destination = outside.join("incoming-2/data").display().to_string();
+        assert!(LocalManager.copy(&it).is_err());
+        it.destination_root = None;
+        it.destination = dir.path().join("root/incoming-3/data").display().to_string();
+        assert!(LocalManager.copy(&it).is_err(), "no root, no write");
+        assert_eq!(std::fs::read_dir(&outside).expect("ls").count(), 0);
     }
 }

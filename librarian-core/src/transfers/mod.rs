@@ -4,6 +4,7 @@
 mod config;
 pub mod manager;
 mod model;
+mod payload;
 mod receive;
 mod reconcile;
 pub mod rsync;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::manager::{ManagerKind, clear_destination};
 use super::model::{Direction, Transfer};
+use super::payload::take_payload;
 use super::state::TransferEvent;
 use crate::catalog::{FileKind, NewIncoming};
 use crate::checksum::Checksum;
@@ -401,33 +402,58 @@ impl Librarian {
     }
 
     /// Verify and commit one staged transfer: true when completed, false when failed.
+    ///
+    /// The payload is taken out of the peer-writable staging directory first
+    /// ([`take_payload`]: no link is followed, nothing but regular files and
+    /// directories is accepted, the entry itself is moved into a private directory),
+    /// so nothing outside staging is ever read, hashed or moved.
     fn receive_one(&self, t: &Transfer) -> Result<bool> {
         let Some(dir) = t.local_path.clone() else {
-            return self.fail_incoming(t, "data_missing", "the transfer has no staging directory").map(|()| false);
+            return self
+                .fail_incoming(
+                    t,
+                    &Error::DataMissing {
+                        name: t.file.to_string(),
+                        detail: "the transfer has no staging directory".into(),
+                    },
+                )
+                .map(|()| false);
         };
-        let data = dir.join(PAYLOAD);
         let store = t.store.clone().unwrap_or_default();
-        // Committed before a crash stopped us from completing the transfer?
-        if let Some(f) = self.catalog().file(&t.file)?
-            && f.checksum.matches(&t.checksum)?
-            && !self.catalog().instances(f.id)?.is_empty()
-            && !data.exists()
-        {
-            return self.complete_incoming(t, &store, &dir).map(|()| true);
-        }
-        let mut opts = UploadOptions {
+        let taken = match take_payload(&dir) {
+            Ok(taken) => taken,
+            Err(e @ Error::UnsupportedEntry { .. }) => return self.fail_incoming(t, &e).map(|()| false),
+            Err(e) => return Err(e),
+        };
+        let Some(taken) = taken else {
+            // Committed before a crash stopped us from completing the transfer?
+            if let Some(f) = self.catalog().file(&t.file)?
+                && f.checksum.matches(&t.checksum)?
+                && !self.catalog().instances(f.id)?.is_empty()
+            {
+                return self.complete_incoming(t, &store, &dir).map(|()| true);
+            }
+            let e = Error::DataMissing {
+                name: t.file.to_string(),
+                detail: "no data arrived at the staging destination".into(),
+            };
+            return self.fail_incoming(t, &e).map(|()| false);
+        };
+        let opts = UploadOptions {
             store: t.store.clone(),
-            move_source: true,
+            move_source: taken.movable,
             expect_checksum: Some(t.checksum.clone()),
             uploader: Some(t.uploader.clone()),
             source: Some(t.source.clone()),
             ..Default::default()
         };
-        let mut result = self.upload(&data, &t.file, &opts, &NoProgress);
+        let mut result = self.upload(&taken.path(), &t.file, &opts, &NoProgress);
         if let Err(Error::CrossDevice { .. }) = result {
-            opts.move_source = false;
-            result = self.upload(&data, &t.file, &opts, &NoProgress);
+            let opts = UploadOptions { move_source: false, ..opts };
+            result = self.upload(&taken.path(), &t.file, &opts, &NoProgress);
         }
+        log::debug!("received transfer {} from {} via {}", t.id, t.peer, taken.shown().display());
+        drop(taken);
         match result {
             Ok(up) => {
                 let held = up.file.instances.first().map(|i| i.store.clone()).unwrap_or(store);
@@ -435,11 +461,11 @@ impl Librarian {
                 Ok(true)
             }
             Err(e @ (Error::ChecksumMismatch { .. } | Error::Conflict { .. } | Error::UnsupportedEntry { .. })) => {
-                self.fail_incoming(t, e.code(), &e.to_string())?;
+                self.fail_incoming(t, &e)?;
                 Ok(false)
             }
             Err(e @ Error::NotFound { kind: crate::error::ObjectKind::Path, .. }) => {
-                self.fail_incoming(t, "data_missing", &e.to_string())?;
+                self.fail_incoming(t, &e)?;
                 Ok(false)
             }
             Err(e) => Err(e),
@@ -453,10 +479,17 @@ impl Librarian {
         Ok(())
     }
 
-    /// Fail incoming transfer `t`: remove its staged data, tell the sender, raise an event.
-    fn fail_incoming(&self, t: &Transfer, code: &str, why: &str) -> Result<()> {
-        let call = (CallKind::Fail, serde_json::json!({ "reason": format!("{code}: {why}") }));
-        self.catalog().transfer_step(t.id, TransferEvent::Failed, Some((code, why)), Some(call), Timestamp::now())?;
+    /// Fail incoming transfer `t` because of `e`: remove its staged data, tell the
+    /// sender (with [`peer_reason`]: what went wrong, never what was found), and raise
+    /// an event with the whole story for this site's operators.
+    fn fail_incoming(&self, t: &Transfer, e: &Error) -> Result<()> {
+        let code = match e {
+            Error::NotFound { .. } => "data_missing",
+            other => other.code(),
+        };
+        let why = e.to_string();
+        let call = (CallKind::Fail, serde_json::json!({ "reason": format!("{code}: {}", peer_reason(e)) }));
+        self.catalog().transfer_step(t.id, TransferEvent::Failed, Some((code, &why)), Some(call), Timestamp::now())?;
         if let Some(dir) = &t.local_path {
             remove_staging(dir);
         }
@@ -468,6 +501,22 @@ impl Librarian {
             message: format!("incoming transfer {} of {} from {} failed: {why}", t.id, t.file, t.peer),
         })?;
         Ok(())
+    }
+}
+
+/// What a peer is told when its transfer fails here: the kind of failure in words,
+/// never a digest, a size or a path of what was found (a peer that could point our
+/// receive at a file must not learn anything about that file from the answer).
+fn peer_reason(e: &Error) -> &'static str {
+    match e {
+        Error::ChecksumMismatch { .. } => "the staged data does not hash to the checksum that was offered",
+        Error::Conflict { .. } => "this site holds the name with another checksum",
+        Error::UnsupportedEntry { .. } => {
+            "the staged data is not only regular files and directories inside the staging directory \
+             (links, hard links and special files are refused)"
+        }
+        Error::DataMissing { .. } | Error::NotFound { .. } => "no data arrived at the staging destination",
+        _ => "the staged data could not be committed",
     }
 }
 

@@ -3,8 +3,10 @@
 //!
 //! # Design
 //!
-//! [`RsyncManager::start`] prepares the destinations (a local destination is cleared
-//! of what an interrupted attempt left there and its parent directory is created),
+//! [`RsyncManager::start`] prepares the destinations (a local destination must lie
+//! below the peer's configured `destination_root`; its parents are created beneath
+//! that root without following a link, and anything at the destination that this
+//! site did not write is refused, never removed),
 //! writes the batch's `(source, destination)` pairs NUL-separated to
 //! `<work_dir>/rsync.items`, and spawns **one** `/bin/sh` for the whole batch. That
 //! shell feeds the list to `xargs -0 -n 2`, which runs one
@@ -76,12 +78,13 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::manager::{AsyncTransferManager, BatchItem, BatchProgress, ManagerKind, clear_destination};
+use super::manager::{AsyncTransferManager, BatchItem, BatchProgress, ManagerKind, local_destination};
 use crate::catalog::FileKind;
 use crate::error::{Error, Result};
 #[cfg(test)]
 use crate::process::parse_stat;
 use crate::process::{boot_id, proc_stat};
+use crate::store::beneath::{Dir, EntryType};
 
 /// The file in the work directory that holds the batch's exit status once it is over.
 const STATUS_FILE: &str = "rsync.status";
@@ -245,11 +248,8 @@ impl AsyncTransferManager for RsyncManager {
         }
 
         for op in &operands {
-            if let Some(dst) = &op.local_destination {
-                clear_destination(dst)?;
-                if let Some(parent) = dst.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| Error::io("cannot create", parent, e))?;
-                }
+            if let Some((root, rel)) = &op.local_destination {
+                prepare_local_destination(root, rel)?;
             }
         }
 
@@ -399,8 +399,8 @@ impl AsyncTransferManager for RsyncManager {
 struct Operands {
     source: OsString,
     destination: OsString,
-    /// The destination path when it is local (to clear and to create the parent of).
-    local_destination: Option<PathBuf>,
+    /// When the destination is local: the configured root and the path below it.
+    local_destination: Option<(PathBuf, PathBuf)>,
 }
 
 impl Operands {
@@ -414,14 +414,8 @@ impl Operands {
         }
         let dest = item.destination.as_str();
         let local_destination = if dest.starts_with('/') {
-            let p = PathBuf::from(dest);
-            if p.parent().is_none() {
-                return Err(Error::InvalidArgument(format!(
-                    "transfer {}: refusing the rsync destination {dest:?}",
-                    item.transfer
-                )));
-            }
-            Some(p)
+            let (root, rel) = local_destination(item)?;
+            Some((root.to_owned(), rel))
         } else {
             match dest.split_once(':') {
                 Some((host, path)) if !host.is_empty() && !host.contains('/') && !path.is_empty() => None,
@@ -448,6 +442,35 @@ impl Operands {
             destination: OsString::from_vec(destination),
             local_destination,
         })
+    }
+}
+
+/// Make a local destination's parents below `root` (never following a link, never
+/// leaving it) and check what is already at the destination: nothing, or a file or
+/// directory of this user's that an interrupted attempt left (rsync brings it up to
+/// date). A link, a special file or someone else's entry there is refused; nothing is
+/// removed.
+fn prepare_local_destination(root: &Path, rel: &Path) -> Result<()> {
+    let (Some(parent_rel), Some(last)) = (rel.parent(), rel.file_name()) else {
+        return Err(Error::InvalidArgument(format!("rsync destination {} too short", rel.display())));
+    };
+    let parent = Dir::open_root(root)?.create_dirs(parent_rel)?;
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    match parent.stat(last)? {
+        None => Ok(()),
+        Some(st)
+            if st.uid == me && (st.kind == EntryType::Directory || (st.kind == EntryType::File && st.nlink <= 1)) =>
+        {
+            Ok(())
+        }
+        Some(st) => Err(Error::UnsupportedEntry {
+            path: root.join(rel).display().to_string(),
+            reason: format!(
+                "the destination already holds something this site did not write ({:?}); not writing there",
+                st.kind
+            ),
+        }),
     }
 }
 
@@ -637,6 +660,8 @@ mod tests {
             transfer,
             source: source.to_owned(),
             destination: destination.to_owned(),
+            // Local destinations: the root is their grandparent (`ROOT/stage/x`).
+            destination_root: Path::new(destination).parent().and_then(Path::parent).map(Path::to_owned),
             kind,
             checksum: Checksum::from_hex(Algorithm::Blake3, &"0".repeat(64)).expect("checksum"),
             size: 0,
@@ -693,7 +718,7 @@ mod tests {
 
         let stage = dir.path().join("stage");
         std::fs::create_dir_all(&stage).expect("mkdir");
-        // A leftover of an interrupted attempt is replaced, not merged.
+        // A leftover of an interrupted attempt of ours is brought up to date (never removed).
         std::fs::create_dir_all(stage.join("book out")).expect("mkdir");
         std::fs::write(stage.join("book out/stale"), b"old").expect("write");
         let file_dest = stage.join("missing parent/file out");
@@ -725,8 +750,21 @@ mod tests {
         assert_eq!(std::fs::read(book_dest.join("a/b c/d/it's a $HOME file")).expect("read"), b"deep");
         assert_eq!(std::fs::read(book_dest.join("a/line\nbreak")).expect("read"), b"nl");
         assert!(book_dest.join("empty").is_dir());
-        assert!(!book_dest.join("stale").exists(), "leftovers are cleared");
+        assert!(book_dest.join("stale").exists(), "nothing at the destination is removed");
         assert!(!book_dest.join("book's dir").exists(), "the contents land at DEST");
+
+        // A link at the destination (or in its path) is refused before rsync starts,
+        // and nothing is written through it.
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        std::os::unix::fs::symlink(&outside, stage.join("linked")).expect("symlink");
+        for dest in [stage.join("linked"), stage.join("linked/x")] {
+            let it = item(3, &book, dest.to_str().expect("utf8"), FileKind::Directory);
+            let it = BatchItem { destination_root: Some(dir.path().to_owned()), ..it };
+            let err = m.start(&dir.path().join("work3"), &[it]).expect_err("refused");
+            assert_eq!(err.code(), "unsupported_entry", "{}: {err}", dest.display());
+        }
+        assert_eq!(std::fs::read_dir(&outside).expect("ls").count(), 0);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::config::DestinationRoot;
 use super::manager::{AsyncTransferManager, BatchItem, BatchProgress, LocalManager, ManagerKind, Synchronous};
 use super::model::Transfer;
 use super::receive::{StageItem, StageRequest, StageResult};
@@ -74,32 +75,49 @@ pub fn manager_for(kind: ManagerKind) -> Result<Box<dyn AsyncTransferManager>> {
     }
 }
 
-/// A destination a peer gave is only ever a fresh staging path of its own: absolute,
-/// no `.`/`..` components, ending in `incoming-<id>/data` (what `stage` makes), and for
-/// rsync over ssh a plain `host:` prefix. Anything else could make this site's
-/// manager clear or write a path of its own choosing.
-fn check_destination(destination: &str, manager: ManagerKind) -> std::result::Result<(), String> {
+/// A plain host name (optionally `user@`) for rsync over ssh: nothing an option parser
+/// or a shell could take for something else.
+pub(crate) fn plain_host(host: &str) -> bool {
+    !host.is_empty()
+        && !host.starts_with('-')
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@' | b'[' | b']'))
+}
+
+/// A destination a peer gave is only ever a fresh staging path below the root this
+/// site was configured with for that peer (`[clone.to.PEER] destination_root`):
+/// absolute, no `.`/`..` components, ending in `incoming-<id>/data` (what `stage`
+/// makes), strictly below the root, and for rsync over ssh on the root's host.
+/// Anything else could make this site's manager write a path of the peer's choosing.
+pub(crate) fn check_destination(
+    destination: &str,
+    manager: ManagerKind,
+    root: Option<&DestinationRoot>,
+) -> std::result::Result<(), String> {
     let bad = |why: &str| Err(format!("refusing destination {destination:?} from the peer: {why}"));
-    let path = match destination.split_once(':') {
-        Some((host, path)) if manager == ManagerKind::Rsync && !host.contains('/') => {
-            let host_ok = !host.is_empty()
-                && !host.starts_with('-')
-                && host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@' | b'[' | b']'));
-            if !host_ok {
+    let Some(root) = root else {
+        return bad("no destination_root is configured for this peer in [clone.to.PEER]");
+    };
+    let (host, path) = match destination.split_once(':') {
+        Some((host, path)) if manager == ManagerKind::Rsync && !destination.starts_with('/') => {
+            if !plain_host(host) {
                 return bad("not a plain host name");
             }
-            path
+            (Some(host), path)
         }
-        _ => destination,
+        _ => (None, destination),
     };
+    if host != root.host.as_deref() {
+        return bad("not on the host of the configured destination_root");
+    }
     let p = std::path::Path::new(path);
     if !p.is_absolute() {
         return bad("not an absolute path");
     }
     if p.components().any(|c| !matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))) {
         return bad("it has '.' or '..' components");
+    }
+    if !p.starts_with(&root.path) || p == root.path {
+        return bad("not below the configured destination_root");
     }
     let mut tail = p.components().rev();
     let (Some(last), Some(parent)) = (tail.next(), tail.next()) else { return bad("too short") };
@@ -110,11 +128,12 @@ fn check_destination(destination: &str, manager: ManagerKind) -> std::result::Re
     Ok(())
 }
 
-fn batch_item(t: &Transfer) -> Option<BatchItem> {
+fn batch_item(t: &Transfer, root: Option<&DestinationRoot>) -> Option<BatchItem> {
     Some(BatchItem {
         transfer: t.id,
         source: t.local_path.clone()?,
         destination: t.remote_path.clone()?,
+        destination_root: root.filter(|r| r.host.is_none()).map(|r| r.path.clone()),
         kind: t.kind,
         checksum: t.checksum.clone(),
         size: t.size,
@@ -128,6 +147,17 @@ impl Librarian {
         let dir = base.join(uuid::Uuid::now_v7().to_string());
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create batch directory", &dir, e))?;
         Ok(dir)
+    }
+
+    /// `[clone.to.PEER] destination_root`, parsed (validated when the config loaded).
+    fn destination_root(&self, peer: &str) -> Result<Option<DestinationRoot>> {
+        self.config()
+            .clone
+            .to
+            .get(peer)
+            .and_then(|t| t.destination_root.as_deref())
+            .map(DestinationRoot::parse)
+            .transpose()
     }
 
     /// The `send-clones` task: poll running batches, then send to every `[clone.to.*]` peer.
@@ -268,12 +298,13 @@ impl Librarian {
             }
         };
         self.catalog().resolve_event(Category::PeerRefused, peer, Timestamp::now())?;
+        let root = self.destination_root(peer)?;
         let mut answers = Vec::with_capacity(transfers.len());
         let mut events = Vec::new();
         for (t, r) in transfers.iter().zip(resp.items) {
             let answer = match r {
                 StageResult::Accepted { transfer_id, remote_id, destination, manager } if transfer_id == t.id => {
-                    match check_destination(&destination, manager) {
+                    match check_destination(&destination, manager, root.as_ref()) {
                         Ok(()) => StageAnswer::Accepted { remote_id, destination, manager },
                         Err(message) => {
                             report.refused += 1;
@@ -316,7 +347,8 @@ impl Librarian {
             return Ok(false);
         }
         for (batch, kind, _) in batches {
-            let items: Vec<BatchItem> = self.catalog().batch_transfers(batch)?.iter().filter_map(batch_item).collect();
+            let items: Vec<BatchItem> =
+                self.catalog().batch_transfers(batch)?.iter().filter_map(|t| batch_item(t, root.as_ref())).collect();
             let manager = manager_for(kind)?;
             let state = manager.start(&self.batch_dir()?, &items)?;
             self.catalog().set_batch_state(batch, &state, Timestamp::now())?;
@@ -365,7 +397,8 @@ impl Librarian {
                         b.peer,
                         b.attempts
                     );
-                    let items: Vec<BatchItem> = transfers.iter().filter_map(batch_item).collect();
+                    let root = self.destination_root(&b.peer)?;
+                    let items: Vec<BatchItem> = transfers.iter().filter_map(|t| batch_item(t, root.as_ref())).collect();
                     let state = manager.start(&self.batch_dir()?, &items)?;
                     self.catalog().restart_batch(b.id, &state, now)?;
                     report.running += 1;
@@ -394,29 +427,44 @@ impl Librarian {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
-    fn only_fresh_staging_paths_are_accepted_as_destinations() {
-        for ok in [
-            ("/srv/b/stores/main/staging/incoming-0193/data", ManagerKind::Local),
-            ("b.example.org:/srv/staging/incoming-1/data", ManagerKind::Rsync),
-            ("user@b-1.example:/s/incoming-x/data", ManagerKind::Rsync),
+    fn only_fresh_staging_paths_below_the_root_are_accepted_as_destinations() {
+        let local = DestinationRoot::parse("/srv/b").unwrap();
+        let remote = DestinationRoot::parse("b.example.org:/srv").unwrap();
+        let user = DestinationRoot::parse("user@b-1.example:/s").unwrap();
+        for (dest, manager, root) in [
+            ("/srv/b/stores/main/staging/incoming-0193/data", ManagerKind::Local, &local),
+            ("/srv/b/incoming-1/data", ManagerKind::Rsync, &local),
+            ("b.example.org:/srv/staging/incoming-1/data", ManagerKind::Rsync, &remote),
+            ("user@b-1.example:/s/incoming-x/data", ManagerKind::Rsync, &user),
         ] {
-            assert_eq!(check_destination(ok.0, ok.1), Ok(()), "{ok:?}");
+            assert_eq!(check_destination(dest, manager, Some(root)), Ok(()), "{dest}");
         }
-        for bad in [
-            ("/srv/a/stores/main/data", ManagerKind::Local),
-            ("/", ManagerKind::Local),
-            ("relative/incoming-1/data", ManagerKind::Local),
-            ("/srv/incoming-1/../../etc/data", ManagerKind::Local),
-            ("/srv/x/incoming-1/data/..", ManagerKind::Local),
-            ("-oProxyCommand=evil:/s/incoming-1/data", ManagerKind::Rsync),
-            ("host with space:/s/incoming-1/data", ManagerKind::Rsync),
-            ("b:/s/incoming-1/data", ManagerKind::Local),
-            ("/srv/staging/other-1/data", ManagerKind::Local),
+        for (dest, manager, root) in [
+            ("/srv/a/stores/main/data", ManagerKind::Local, &local),
+            ("/srv/bb/incoming-1/data", ManagerKind::Local, &local),
+            ("/srv/other/incoming-1/data", ManagerKind::Local, &local),
+            ("/home/a/incoming-1/data", ManagerKind::Local, &local),
+            ("/", ManagerKind::Local, &local),
+            ("relative/incoming-1/data", ManagerKind::Local, &local),
+            ("/srv/b/incoming-1/../../etc/data", ManagerKind::Local, &local),
+            ("/srv/b/x/incoming-1/data/..", ManagerKind::Local, &local),
+            ("-oProxyCommand=evil:/s/incoming-1/data", ManagerKind::Rsync, &user),
+            ("host with space:/s/incoming-1/data", ManagerKind::Rsync, &user),
+            ("b:/srv/b/incoming-1/data", ManagerKind::Local, &local),
+            ("localhost:/srv/incoming-1/data", ManagerKind::Rsync, &remote),
+            ("b.example.org:/srv/staging/incoming-1/data", ManagerKind::Rsync, &local),
+            ("/srv/staging/incoming-1/data", ManagerKind::Rsync, &remote),
+            ("/srv/b/staging/other-1/data", ManagerKind::Local, &local),
         ] {
-            assert!(check_destination(bad.0, bad.1).is_err(), "{bad:?}");
+            assert!(check_destination(dest, manager, Some(root)).is_err(), "{dest}");
+        }
+        assert!(check_destination("/srv/b/incoming-1/data", ManagerKind::Local, None).is_err(), "no root, no send");
+        for bad in ["relative", "/srv/../etc", "-x:/srv", "h:relative", ""] {
+            assert!(DestinationRoot::parse(bad).is_err(), "{bad}");
         }
     }
 }
