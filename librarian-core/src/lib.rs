@@ -29,6 +29,7 @@ pub mod checksum;
 pub mod config;
 mod error;
 pub mod events;
+mod fault;
 mod ingest;
 mod librarian;
 mod local_clone; // SneakerNet: filling drives

@@ -508,6 +508,11 @@ impl Catalog {
         let mut batches: Vec<(i64, ManagerKind, Vec<i64>)> = Vec::new();
         for (id, answer) in answers {
             let Some(t) = get_transfer(&tx, *id)? else { continue };
+            // Answers are applied once: a transfer another run has already recorded
+            // an answer for (two runs offered the same stranded transfer) is left alone.
+            if t.status != TransferStatus::Initiated || t.batch.is_some() {
+                continue;
+            }
             match answer {
                 StageAnswer::Accepted { remote_id, destination, manager } => {
                     let at = match batches.iter().position(|(_, m, _)| m == manager) {
@@ -546,6 +551,23 @@ impl Catalog {
         }
         tx.commit().map_err(Error::db("recording answers"))?;
         Ok(batches)
+    }
+
+    /// Outgoing transfers to `peer` that were created and perhaps offered, but whose
+    /// answer was never recorded (the run that offered them died in between): still
+    /// `initiated`, in no batch, with no remote id. Oldest first, at most `limit`.
+    pub fn stranded_outgoing(&self, peer: &str, limit: usize) -> Result<Vec<Transfer>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "{TRANSFER_SELECT} WHERE t.direction = 'outgoing' AND t.status = 'initiated' AND t.batch_id IS NULL
+                 AND t.remote_id IS NULL AND p.name = ?1 ORDER BY t.id LIMIT ?2"
+            ))
+            .map_err(Error::db("listing stranded transfers"))?;
+        let rows = stmt
+            .query_map(params![peer, i64::try_from(limit).unwrap_or(i64::MAX)], transfer_from_row)
+            .map_err(Error::db("listing stranded transfers"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Error::db("listing stranded transfers"))
     }
 
     /// Record the state of a batch its manager has just started.

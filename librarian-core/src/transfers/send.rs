@@ -222,8 +222,16 @@ impl Librarian {
             }
             self.catalog().resolve_event(Category::PeerUnreachable, name, Timestamp::now())?;
             let mut after = 0;
+            let mut stranded_done = false;
             for _ in 0..cfg.batches_per_run {
-                match self.send_batch(name, &filter, &mut after, &managers, &mut report) {
+                let round = if stranded_done {
+                    self.send_batch(name, &filter, &mut after, &managers, &mut report)
+                } else {
+                    stranded_done = true;
+                    self.offer_stranded(name, &managers, &mut report)
+                        .and_then(|_| self.send_batch(name, &filter, &mut after, &managers, &mut report))
+                };
+                match round {
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(e @ (Error::PeerUnreachable { .. } | Error::PeerRefused { .. })) => {
@@ -261,12 +269,38 @@ impl Librarian {
         let plan = self.catalog().plan_outgoing_after(peer, filter, *after, cfg.batch_files, cfg.batch_bytes)?;
         let Some(last) = plan.last() else { return Ok(false) };
         *after = last.file_id;
-        let client = self.peer_client(peer)?;
         let now = Timestamp::now();
         let transfers = self.catalog().create_outgoing(peer, &plan, now)?;
         if transfers.is_empty() {
             return Ok(false);
         }
+        self.offer(peer, &transfers, managers, report)
+    }
+
+    /// Offer again the transfers to `peer` whose answer was never recorded (the run
+    /// that offered them was killed between the peer's answer and recording it). The
+    /// peer answers a repeated offer from its records (the same incoming transfer and
+    /// destination), so both sides pick up where they were, in this round, without
+    /// waiting for reconciliation. Returns false when there were none.
+    fn offer_stranded(&self, peer: &str, managers: &[ManagerKind], report: &mut SendReport) -> Result<bool> {
+        let stranded = self.catalog().stranded_outgoing(peer, self.config().clone.batch_files)?;
+        if stranded.is_empty() {
+            return Ok(false);
+        }
+        log::info!("offering {} transfer(s) to {peer} again: their answer was never recorded", stranded.len());
+        self.offer(peer, &stranded, managers, report)
+    }
+
+    /// Offer `transfers` (outgoing, `initiated`) to `peer`, record the answers and start
+    /// a batch per manager; false when the peer cannot take anything now.
+    fn offer(
+        &self,
+        peer: &str,
+        transfers: &[Transfer],
+        managers: &[ManagerKind],
+        report: &mut SendReport,
+    ) -> Result<bool> {
+        let client = self.peer_client(peer)?;
         let req = StageRequest {
             managers: managers.iter().map(|m| m.as_str().to_owned()).collect(),
             items: transfers
@@ -297,6 +331,7 @@ impl Librarian {
                 return Err(e);
             }
         };
+        crate::fault::point("send.after-stage-answer");
         self.catalog().resolve_event(Category::PeerRefused, peer, Timestamp::now())?;
         let root = self.destination_root(peer)?;
         let mut answers = Vec::with_capacity(transfers.len());

@@ -378,3 +378,28 @@ fn a_peer_without_a_destination_root_is_a_configuration_error() {
     let msg = out.error_message();
     assert!(msg.contains("destination_root"), "{msg}");
 }
+
+#[test]
+fn a_sender_killed_between_the_stage_answer_and_recording_it_converges_in_the_next_round() {
+    use std::os::unix::process::ExitStatusExt;
+    let p = ClonePair::new("managers = [\"local\"]", "");
+    librarian_e2e::pair::upload_files(&p.a, "n/killed", 3);
+    let mut cmd = p.a.cmd();
+    cmd.args(["tasks", "run", "--only", "send-clones"]).env("LIBRARIAN_FAULT", "send.after-stage-answer");
+    let out = librarian_e2e::run(&mut cmd);
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL), "the fault point killed the sender: {out:?}");
+    // Both sides hold `initiated` transfers: B answered, A never recorded the answer.
+    let a_init = ClonePair::transfers(&p.a, Some("initiated"));
+    let b_init = ClonePair::transfers(&p.b, Some("initiated"));
+    assert_eq!((a_init.len(), b_init.len()), (3, 3), "A {a_init:?}\nB {b_init:?}");
+    assert!(a_init.iter().all(|t| t["remote_id"].is_null()), "{a_init:?}");
+    // The default stale_after (6 h) is far away: the next ordinary round must do it.
+    let rounds = p.converge(3);
+    assert!(rounds <= 2, "converged only after {rounds} rounds");
+    let a_done = ClonePair::transfers(&p.a, Some("completed"));
+    let b_done = ClonePair::transfers(&p.b, Some("completed"));
+    assert_eq!((a_done.len(), b_done.len()), (3, 3), "A {a_done:?}\nB {b_done:?}");
+    assert_eq!(ClonePair::transfers(&p.b, None).len(), 3, "B made no second incoming transfer per file");
+    p.b.assert_consistent();
+    assert!(incoming_dirs(&p.b).is_empty(), "no staging directory is left behind");
+}

@@ -1,0 +1,22 @@
+//! Fault points for crash tests.
+//!
+//! `LIBRARIAN_FAULT=NAME` in a process's environment makes it kill itself with
+//! `SIGKILL` when it reaches the point `NAME`: exactly what a crash or a `kill -9` at
+//! that instant does, with no timing luck. Tests use it to prove that every step a
+//! process can die at converges afterwards. Without the variable a point costs one
+//! load of a cached value. Points: `send.after-stage-answer` (a sender killed after
+//! the receiver answered `stage` and before it recorded the answer).
+
+use std::sync::OnceLock;
+
+/// Kill this process with SIGKILL if `LIBRARIAN_FAULT` names `name`.
+pub(crate) fn point(name: &str) {
+    static WANTED: OnceLock<Option<String>> = OnceLock::new();
+    if WANTED.get_or_init(|| std::env::var("LIBRARIAN_FAULT").ok()).as_deref() == Some(name) {
+        log::error!("fault point {name} reached: killing this process (LIBRARIAN_FAULT)");
+        // SAFETY: plain syscalls; SIGKILL of ourselves does not return.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
