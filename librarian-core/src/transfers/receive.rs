@@ -248,6 +248,12 @@ fn refused(transfer_id: i64, code: &str, message: impl Into<String>) -> StageRes
     StageResult::Refused { transfer_id, code: code.into(), message: message.into() }
 }
 
+/// Held while a `stage` call is answered: the per-peer limits are counted at the
+/// start of a call, so calls answered at once (one peer opening many connections)
+/// could each take a full share. Stage calls write the catalog anyway (one writer at a
+/// time), so answering them one after the other costs little.
+static STAGE_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// What one `stage` call may still take from its peer.
 #[derive(Debug)]
 struct Budget {
@@ -271,6 +277,7 @@ impl Librarian {
             return Err(Error::InvalidArgument(format!("at most {MAX_STAGE_ITEMS} items per stage call")));
         }
         let cfg = &self.config().clone;
+        let _one_at_a_time = STAGE_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let ours = cfg.manager_kinds()?;
         let theirs: Vec<ManagerKind> = req.managers.iter().filter_map(|m| m.parse().ok()).collect();
         let manager = ours.iter().copied().find(|m| theirs.contains(m));

@@ -374,3 +374,29 @@ fn a_real_sender_over_the_limits_gets_everything_across_in_later_rounds() {
         assert_eq!(f["remote_instances"].as_array().unwrap().len(), 1, "{f}");
     }
 }
+
+#[test]
+fn stage_calls_at_once_cannot_each_take_the_whole_allowance() {
+    let mut p = ClonePair::new("managers = [\"local\"]", "");
+    append_config(&p.b, "[clone]\nmax_stage_items = 50\nmax_outstanding_transfers = 60");
+    drop(p.served_b.take());
+    p.served_b = Some(Served::start_at(&p.b, &p.b_addr));
+    let stage = url(&p.served_b, "/api/v1/clone/stage");
+    let accepted: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6i64)
+            .map(|call| {
+                let stage = &stage;
+                s.spawn(move || {
+                    let items: Vec<Value> =
+                        (0..50).map(|k| item(1000 * (call + 1) + k, &format!("par/c{call}/f{k:02}"), 1)).collect();
+                    let (status, answer) = post(stage, ("site-a", A_AT_B), None, &stage_body(&items));
+                    assert_eq!(status, 200, "{answer}");
+                    answer["items"].as_array().unwrap().iter().filter(|r| r["result"] == "accepted").count()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(accepted, 60, "six calls at once share the allowance of 60");
+    assert_eq!(incoming_dirs(&p.b), 60);
+}
