@@ -4,7 +4,7 @@ use clap::Subcommand;
 use librarian_core::transfers::{Direction, Transfer, TransferStatus};
 use librarian_core::{Error, Librarian};
 
-use crate::output::Out;
+use crate::output::{Out, say};
 
 #[derive(Subcommand, Debug)]
 pub enum TransfersCommand {
@@ -94,7 +94,7 @@ fn list(out: &Out, transfers: &[Transfer]) -> Result<(), Error> {
             Direction::Outgoing => "->",
             Direction::Incoming => "<-",
         };
-        println!("{:>7}  {:<9} {arrow} {:<16} {}  {}{err}", t.id, t.status, t.peer, t.file, t.updated_at);
+        say!("{:>7}  {:<9} {arrow} {:<16} {}  {}{err}", t.id, t.status, t.peer, t.file, t.updated_at);
     }
     if transfers.is_empty() {
         eprintln!("no transfers");
@@ -117,7 +117,7 @@ pub fn clone(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result<(), Error
                 return out.emit_value(&serde_json::json!({ "files": files }));
             }
             for p in &plan {
-                println!("{}  {} bytes  from {}", p.name, p.size, p.store);
+                say!("{}  {} bytes  from {}", p.name, p.size, p.store);
             }
             eprintln!("{} file(s) would be offered in the next batch", plan.len());
             Ok(())

@@ -368,8 +368,13 @@ fn serve(cli: &Cli, listen: Option<&str>) -> Result<(), Error> {
 }
 
 fn main() -> ExitCode {
+    // Log lines can quote what a peer sent: escaped like the human output.
     env_logger::Builder::from_env(env_logger::Env::default().filter_or("LIBRARIAN_LOG", "warn"))
-        .format_timestamp(None)
+        .format(|buf, record| {
+            use std::io::Write;
+            let text = record.args().to_string();
+            writeln!(buf, "[{:<5} {}] {}", record.level(), record.target(), librarian_core::text::escape(&text))
+        })
         .init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,

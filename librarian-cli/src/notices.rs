@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use librarian_core::{Error, Event, Librarian, OutboxCall};
 
-use crate::output::Out;
+use crate::output::{Out, say};
 
 #[derive(Subcommand, Debug)]
 pub enum OutboxCommand {
@@ -67,9 +67,14 @@ pub fn calls(out: &Out, calls: &[OutboxCall]) -> Result<(), Error> {
     }
     for c in calls {
         let why = c.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default();
-        println!(
+        say!(
             "{:>6}  {:<16} {:<8} key {}  attempts {}  next {}{why}",
-            c.id, c.peer, c.kind, c.key, c.attempts, c.next_attempt_at
+            c.id,
+            c.peer,
+            c.kind,
+            c.key,
+            c.attempts,
+            c.next_attempt_at
         );
     }
     if calls.is_empty() {
@@ -93,10 +98,8 @@ fn list(out: &Out, events: &[Event]) -> Result<(), Error> {
     for e in events {
         let cleared = e.cleared_at.map(|t| format!("  cleared {t}")).unwrap_or_default();
         let times = if e.count > 1 { format!(" (x{}, last {})", e.count, e.last_seen_at) } else { String::new() };
-        println!(
-            "{:>6}  {:<7} {:<16} {}  {}{times}{cleared}\n        {}",
-            e.id, e.severity, e.category, e.subject, e.created_at, e.message
-        );
+        say!("{:>6}  {:<7} {:<16} {}  {}{times}{cleared}", e.id, e.severity, e.category, e.subject, e.created_at);
+        say!("        {}", e.message);
     }
     if events.is_empty() {
         eprintln!("no events");

@@ -1,5 +1,26 @@
 //! Printing results: human text on stdout, or one JSON document with `--json`.
 //! Diagnostics go to stderr.
+//!
+//! Human output is printed with [`say!`] (and [`say_err!`]): every control or
+//! formatting character in the line (an ESC from a hostile name, uploader, store or
+//! reason that reached a catalog, a U+202E) is shown as an escape such as `\x1b`, so
+//! nothing printed can drive the terminal. JSON output escapes control characters
+//! by itself.
+
+/// `println!` for human output: the line is printed with every control or
+/// formatting character escaped (see [`librarian_core::text::escape`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", librarian_core::text::escape(&format!($($arg)*)))
+    };
+}
+/// `eprintln!` for human diagnostics, escaped like [`say!`].
+macro_rules! say_err {
+    ($($arg:tt)*) => {
+        eprintln!("{}", librarian_core::text::escape(&format!($($arg)*)))
+    };
+}
+pub(crate) use say;
 
 use std::path::PathBuf;
 
@@ -47,7 +68,7 @@ impl Out {
             let doc = serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
             println!("{doc}");
         }
-        eprintln!("librarian: error: {e}");
+        say_err!("librarian: error: {e}");
     }
 
     pub fn init(&self, lib: &Librarian) -> Result<(), Error> {
@@ -60,9 +81,9 @@ impl Out {
                 "stores": status.stores,
             }));
         }
-        println!("created site {} ({})", status.site, lib.config_path().display());
+        say!("created site {} ({})", status.site, lib.config_path().display());
         for s in &status.stores {
-            println!("  store {}: data {} staging {}", s.name, s.root.display(), s.staging.display());
+            say!("  store {}: data {} staging {}", s.name, s.root.display(), s.staging.display());
         }
         Ok(())
     }
@@ -85,7 +106,7 @@ impl Out {
                 if s.ingestable { "" } else { ", no-ingest" }
             );
             let free = s.free_bytes.map(bytes).unwrap_or_else(|| "unavailable".into());
-            println!(
+            say!(
                 "{:<16} {:>8} files {:>12} used {:>12} free  [{flags}]  {}",
                 s.name,
                 s.files,
@@ -103,13 +124,10 @@ impl Out {
         }
         match up.status {
             UploadStatus::Ingested => {
-                println!("ingested {} ({}, {})", up.file.name, bytes(up.file.size), up.file.checksum)
+                say!("ingested {} ({}, {})", up.file.name, bytes(up.file.size), up.file.checksum)
             }
             UploadStatus::AlreadyPresent => {
-                println!(
-                    "already present: {} with the same checksum {}; nothing changed",
-                    up.file.name, up.file.checksum
-                )
+                say!("already present: {} with the same checksum {}; nothing changed", up.file.name, up.file.checksum)
             }
         }
         Ok(())
@@ -119,16 +137,16 @@ impl Out {
         if self.json {
             return self.emit(f);
         }
-        println!("name:       {}", f.name);
-        println!("kind:       {}", f.kind.as_str());
-        println!("size:       {} ({})", f.size, bytes(f.size));
-        println!("checksum:   {}", f.checksum);
-        println!("uploader:   {}", f.uploader);
-        println!("source:     {}", f.source);
-        println!("created_at: {}", f.created_at);
+        say!("name:       {}", f.name);
+        say!("kind:       {}", f.kind.as_str());
+        say!("size:       {} ({})", f.size, bytes(f.size));
+        say!("checksum:   {}", f.checksum);
+        say!("uploader:   {}", f.uploader);
+        say!("source:     {}", f.source);
+        say!("created_at: {}", f.created_at);
         for i in &f.instances {
             let verified = i.verified_at.map(|t| t.to_string()).unwrap_or_else(|| "never".into());
-            println!(
+            say!(
                 "instance {}: store {} path {} available={} deletion={} verified {}",
                 i.id,
                 i.store,
@@ -139,7 +157,7 @@ impl Out {
             );
         }
         for r in &f.remote_instances {
-            println!("remote: {} store {} copied {}", r.librarian, r.store, r.copied_at);
+            say!("remote: {} store {} copied {}", r.librarian, r.store, r.copied_at);
         }
         Ok(())
     }
@@ -149,10 +167,10 @@ impl Out {
             return self.emit(&files);
         }
         for f in files {
-            println!("{}  {:>12}  {}  {}", f.created_at, f.size, f.checksum, f.name);
+            say!("{}  {:>12}  {}  {}", f.created_at, f.size, f.checksum, f.name);
         }
         if files.is_empty() {
-            eprintln!("no files match");
+            say_err!("no files match");
         }
         Ok(())
     }
@@ -168,7 +186,7 @@ impl Out {
                 CheckStatus::Missing => "MISSING",
                 CheckStatus::Unreadable => "UNREADABLE",
             };
-            println!("{word:<17} {} (store {}, {})", c.name, c.store, c.path.display());
+            say!("{word:<17} {} (store {}, {})", c.name, c.store, c.path.display());
             for p in &c.problems {
                 let what = match p.problem {
                     librarian_core::EntryProblemKind::Missing => "missing",
@@ -176,17 +194,17 @@ impl Out {
                     librarian_core::EntryProblemKind::Unexpected => "unexpected entry",
                     librarian_core::EntryProblemKind::Unreadable => "unreadable",
                 };
-                println!("    entry {}: {what}", p.entry);
+                say!("    entry {}: {what}", p.entry);
             }
             if let Some(e) = &c.error {
-                println!("    {e}");
+                say!("    {e}");
             }
         }
         let bad = r.checked.iter().filter(|c| c.status != CheckStatus::Ok).count();
         if bad > 0 {
-            eprintln!("librarian: verify found {bad} bad instance(s) of {}", r.checked.len());
+            say_err!("librarian: verify found {bad} bad instance(s) of {}", r.checked.len());
         } else {
-            println!("{} instance(s) verified", r.checked.len());
+            say!("{} instance(s) verified", r.checked.len());
         }
         Ok(())
     }
@@ -199,15 +217,15 @@ impl Out {
             }
             return self.emit(&v);
         }
-        println!("site {}: {} files, {}", s.site, s.files, bytes(s.bytes));
-        println!("database {} (schema {})", s.database.display(), s.schema_version);
+        say!("site {}: {} files, {}", s.site, s.files, bytes(s.bytes));
+        say!("database {} (schema {})", s.database.display(), s.schema_version);
         if s.ingests_in_progress > 0 {
-            println!("ingests in progress: {}", s.ingests_in_progress);
+            say!("ingests in progress: {}", s.ingests_in_progress);
         }
         self.stores(&s.stores)?;
         for p in peers {
             let n = |k: &str| p[k].as_u64().unwrap_or(0);
-            println!(
+            say!(
                 "peer {:<16} {}{} without a copy there: {} files, {}; {} transfer(s) active, {} call(s) queued",
                 p["peer"].as_str().unwrap_or(""),
                 if p["transfers_enabled"] == true { "" } else { "[TRANSFERS DISABLED] " },
@@ -225,9 +243,9 @@ impl Out {
         if self.json {
             return self.emit(&serde_json::json!({ "removed": removed }));
         }
-        println!("removed {} stale staging director{}", removed.len(), if removed.len() == 1 { "y" } else { "ies" });
+        say!("removed {} stale staging director{}", removed.len(), if removed.len() == 1 { "y" } else { "ies" });
         for p in removed {
-            println!("  {}", p.display());
+            say!("  {}", p.display());
         }
         Ok(())
     }
@@ -253,10 +271,10 @@ impl Out {
         }
         for a in accounts {
             let peer = a.peer.as_deref().map(|p| format!("  peer {p}")).unwrap_or_default();
-            println!("{:<24} {:<12}{peer}  created {}", a.name, a.level.as_str(), a.created_at);
+            say!("{:<24} {:<12}{peer}  created {}", a.name, a.level.as_str(), a.created_at);
         }
         if accounts.is_empty() {
-            eprintln!("no accounts");
+            say_err!("no accounts");
         }
         Ok(())
     }
@@ -274,10 +292,10 @@ impl Out {
         }
         for p in peers {
             let state = if p.transfers_enabled { "transfers enabled" } else { "TRANSFERS DISABLED" };
-            println!("{:<24} {}  as {}  [{state}]", p.name, p.url, p.account);
+            say!("{:<24} {}  as {}  [{state}]", p.name, p.url, p.account);
         }
         if peers.is_empty() {
-            eprintln!("no peers");
+            say_err!("no peers");
         }
         Ok(())
     }
@@ -286,7 +304,7 @@ impl Out {
         if self.json {
             return self.emit(&serde_json::json!({ "removed": { "kind": what, "name": name } }));
         }
-        println!("removed {what} {name}");
+        say!("removed {what} {name}");
         Ok(())
     }
 
@@ -302,7 +320,7 @@ impl Out {
                 TaskStatus::Busy => "busy",
                 TaskStatus::Disabled => "disabled",
             };
-            println!("{:<18} {word:<9} {}", o.task, o.message);
+            say!("{:<18} {word:<9} {}", o.task, o.message);
         }
         Ok(())
     }
@@ -329,7 +347,7 @@ impl Out {
             return self.emit(&rows);
         }
         for r in &rows {
-            println!(
+            say!(
                 "{:<18} every {:>7}s {:<8} last: {} {}",
                 r["task"].as_str().unwrap_or(""),
                 r["every_seconds"],
@@ -345,10 +363,7 @@ impl Out {
         if self.json {
             return self.emit(p);
         }
-        println!(
-            "{} at {}: librarian {}, our credentials accepted, ping {:.1} ms",
-            p.site, p.url, p.version, p.latency_ms
-        );
+        say!("{} at {}: librarian {}, our credentials accepted, ping {:.1} ms", p.site, p.url, p.version, p.latency_ms);
         Ok(())
     }
 }

@@ -60,8 +60,15 @@ struct Hashed {
     entries: Vec<Entry>,
 }
 
+/// `$USER` (else `$LOGNAME`), when it is a valid uploader; else `unknown`.
 fn default_uploader() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| {
+            !u.is_empty() && crate::text::check_identifier("uploader", u, crate::text::MAX_UPLOADER_BYTES).is_ok()
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn check_expected(name: &FileName, expected: Option<&Checksum>, actual: &Checksum) -> Result<()> {
@@ -142,6 +149,10 @@ pub(crate) fn upload(
         (None, alg) => alg.unwrap_or_default(),
     };
     algorithm.hasher()?; // refuse parse-only algorithms before any work
+    // The same rule as for an uploader a peer sends: what we catalog, we can send.
+    if let Some(u) = &opts.uploader {
+        crate::text::check_identifier("uploader", u, crate::text::MAX_UPLOADER_BYTES)?;
+    }
     let src = std::fs::canonicalize(src).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             Error::NotFound { kind: crate::error::ObjectKind::Path, name: src.display().to_string() }

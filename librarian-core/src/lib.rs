@@ -43,6 +43,7 @@ pub mod shim;
 pub mod sneakernet;
 pub mod store;
 pub mod tasks;
+pub mod text; // strings from peers and catalogs: checked, cleaned, escaped
 pub mod transfers;
 mod tree;
 mod verify;

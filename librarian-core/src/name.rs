@@ -4,6 +4,20 @@
 //! single `/`, none empty, `.` or `..`, no backslash, no NUL or other control
 //! character, at most [`MAX_NAME_BYTES`] bytes. Such a name can never resolve
 //! outside the store it is placed in.
+//!
+//! A new name must also look like what it is (issue 9, "look-alikes"): it is refused
+//! when it holds an invisible or bidirectional formatting character (Unicode category
+//! Cf and the other default-ignorable code points: U+202E, zero-width space, BOM,
+//! variation selectors...), a character that passes for a slash or a backslash
+//! (fullwidth solidus U+FF0F, division slash U+2215, fraction slash U+2044...), a
+//! space other than U+0020 (no-break space, ideographic space, line separator...), or
+//! when it is not in Unicode Normalization Form C. A name is a contract: two names
+//! that display alike must not name two files, and a name is never rewritten
+//! silently (normalising `café` typed as NFD would store a name the uploader did not
+//! give), so such names are refused, never normalised.
+//!
+//! Names read back from a catalog ([`FileName::from_catalog`]) are held only to the
+//! structural rules, so a name recorded before these rules stays readable.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -55,6 +69,17 @@ pub enum NameError {
     /// One segment is longer than [`MAX_SEGMENT_BYTES`] (no filesystem could store it).
     #[error("a segment of the name is {0} bytes long; the limit is {MAX_SEGMENT_BYTES}")]
     SegmentTooLong(usize),
+    /// An invisible or bidirectional formatting character (category Cf or another
+    /// default-ignorable code point, e.g. U+202E, U+200B, U+FEFF).
+    #[error("name contains invisible or formatting character U+{0:04X}")]
+    InvisibleCharacter(u32),
+    /// A character that looks like `/`, `\` or a space but is not one (e.g. U+FF0F,
+    /// U+2215, U+00A0).
+    #[error("name contains U+{0:04X}, which looks like a slash, backslash or space but is not one")]
+    LookAlike(u32),
+    /// Not in Unicode Normalization Form C (e.g. `café` with a combining accent).
+    #[error("name is not in Unicode Normalization Form C (NFC); give it in NFC")]
+    NotNfc,
 }
 
 /// A validated catalog name. Construct with [`FileName::new`] or `parse`.
@@ -62,8 +87,18 @@ pub enum NameError {
 pub struct FileName(String);
 
 impl FileName {
-    /// Validate `name`.
+    /// Validate `name`: the structural rules and the look-alike rules.
     pub fn new(name: &str) -> Result<Self> {
+        check(name)
+            .and_then(|()| check_look_alikes(name))
+            .map_err(|reason| Error::InvalidName { name: name.to_owned(), reason })?;
+        Ok(FileName(name.to_owned()))
+    }
+
+    /// A name read back from a catalog: held to the structural rules only (it can
+    /// never escape a store), so a name recorded before the look-alike rules existed
+    /// stays readable.
+    pub(crate) fn from_catalog(name: &str) -> Result<Self> {
         check(name).map_err(|reason| Error::InvalidName { name: name.to_owned(), reason })?;
         Ok(FileName(name.to_owned()))
     }
@@ -155,6 +190,75 @@ fn check(name: &str) -> Result<(), NameError> {
     name.split('/').try_for_each(check_segment)
 }
 
+/// Characters that pass for `/`, `\` or a space: slash and backslash look-alikes,
+/// and every whitespace character other than U+0020 (which [`char::is_whitespace`]
+/// and `is_control` cover together with the line and paragraph separators).
+fn is_look_alike(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0337}' | '\u{0338}' // combining short / long solidus overlay
+            | '\u{1735}' // Philippine single punctuation
+            | '\u{2044}' // fraction slash
+            | '\u{2215}' // division slash
+            | '\u{2216}' // set minus
+            | '\u{2571}' | '\u{2572}' // box drawings diagonals
+            | '\u{27CB}' | '\u{27CD}' // mathematical rising / falling diagonal
+            | '\u{29F5}' // reverse solidus operator
+            | '\u{29F8}' | '\u{29F9}' // big solidus / big reverse solidus
+            | '\u{3033}' // vertical kana repeat mark upper half
+            | '\u{FE68}' // small reverse solidus
+            | '\u{FF0F}' | '\u{FF3C}' // fullwidth solidus / reverse solidus
+    ) || (c.is_whitespace() && c != ' ')
+}
+
+/// Invisible characters: category Cf and the other default-ignorable code points
+/// (Unicode `DerivedCoreProperties.txt`, `Default_Ignorable_Code_Point`), plus the
+/// Hangul and Braille blanks that render as nothing.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00AD // soft hyphen
+            | 0x034F // combining grapheme joiner
+            | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+            | 0x115F..=0x1160 // Hangul fillers
+            | 0x17B4..=0x17B5
+            | 0x180B..=0x180F // Mongolian variation selectors and vowel separator
+            | 0x200B..=0x200F // zero-width space, joiners, LRM, RLM
+            | 0x202A..=0x202E // bidi embeddings and overrides
+            | 0x2060..=0x206F // word joiner, invisible operators, bidi isolates
+            | 0x2800 // Braille blank
+            | 0x3164 // Hangul filler
+            | 0xFE00..=0xFE0F // variation selectors
+            | 0xFEFF // zero-width no-break space (BOM)
+            | 0xFFA0 // halfwidth Hangul filler
+            | 0xFFF0..=0xFFFB // interlinear annotations and unassigned specials
+            | 0x110BD | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF // tags and variation selectors supplement
+    )
+}
+
+/// The look-alike rules, for names given to this site (see the module documentation).
+fn check_look_alikes(name: &str) -> Result<(), NameError> {
+    if name.is_ascii() {
+        return Ok(());
+    }
+    for c in name.chars() {
+        if is_invisible(c) {
+            return Err(NameError::InvisibleCharacter(c as u32));
+        }
+        if is_look_alike(c) {
+            return Err(NameError::LookAlike(c as u32));
+        }
+    }
+    if !unicode_normalization::is_nfc(name) {
+        return Err(NameError::NotNfc);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +299,54 @@ mod tests {
         match FileName::from_bytes(b"a\xffb") {
             Err(Error::InvalidName { reason: NameError::NotUtf8, .. }) => {}
             other => panic!("non-UTF-8 accepted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_look_alikes_and_says_which_character() {
+        // Bidi overrides and isolates, zero-width and other invisible characters.
+        assert_eq!(reason("n/evil\u{202E}txt.exe"), NameError::InvisibleCharacter(0x202E));
+        assert_eq!(reason("n/caf\u{200B}e"), NameError::InvisibleCharacter(0x200B));
+        assert_eq!(reason("\u{FEFF}n/a"), NameError::InvisibleCharacter(0xFEFF));
+        assert_eq!(reason("n/a\u{2066}b"), NameError::InvisibleCharacter(0x2066));
+        assert_eq!(reason("n/a\u{00AD}b"), NameError::InvisibleCharacter(0xAD));
+        assert_eq!(reason("n/a\u{FE0F}"), NameError::InvisibleCharacter(0xFE0F));
+        assert_eq!(reason("n/a\u{E0041}"), NameError::InvisibleCharacter(0xE0041));
+        assert_eq!(reason("n/\u{3164}"), NameError::InvisibleCharacter(0x3164));
+        // Slash, backslash and space look-alikes.
+        assert_eq!(reason("n\u{FF0F}caf\u{E9}"), NameError::LookAlike(0xFF0F));
+        assert_eq!(reason("n\u{2215}a"), NameError::LookAlike(0x2215));
+        assert_eq!(reason("n\u{2044}a"), NameError::LookAlike(0x2044));
+        assert_eq!(reason("n\u{29F8}a"), NameError::LookAlike(0x29F8));
+        assert_eq!(reason("n\u{FF3C}a"), NameError::LookAlike(0xFF3C));
+        assert_eq!(reason("n/a\u{00A0}b"), NameError::LookAlike(0xA0));
+        assert_eq!(reason("n/a\u{3000}b"), NameError::LookAlike(0x3000));
+        assert_eq!(reason("n/a\u{2028}b"), NameError::LookAlike(0x2028));
+        // NFD `café` (e + U+0301) is refused; NFC `café` (U+00E9) is accepted.
+        assert_eq!(reason("n/cafe\u{301}"), NameError::NotNfc);
+        assert_eq!(reason("n/\u{212B}ngstr\u{F6}m"), NameError::NotNfc, "the Angstrom sign is not NFC");
+        assert!(FileName::new("n/caf\u{E9}").is_ok());
+        // Names already in a catalog are read back under the structural rules only.
+        assert_eq!(
+            FileName::from_catalog("n/cafe\u{301}").map(|n| n.to_string()).ok().as_deref(),
+            Some("n/cafe\u{301}")
+        );
+        assert!(FileName::from_catalog("../x").is_err());
+    }
+
+    #[test]
+    fn ordinary_non_ascii_names_stay_valid() {
+        // Names of the SO Librarian fixtures and of common scripts.
+        for ok in [
+            "spaces and \u{FC}n\u{EF}c\u{F8}d\u{E9} \u{2013} file \u{2116}1.txt",
+            "\u{65E5}\u{672C}\u{8A9E}/\u{30C7}\u{30FC}\u{30BF}.txt",
+            "\u{D55C}\u{AE00}/\u{D30C}\u{C77C}",
+            "\u{0645}\u{0644}\u{0641}/x",
+            "\u{0928}\u{092E}\u{0938}\u{094D}\u{0924}\u{0947}",
+            "emoji/\u{1F600}.txt",
+            "a-b_c.d~e+f=g,h;i'j(k)l[m]n{o}p@q#r$s%t&u^v",
+        ] {
+            assert_eq!(FileName::new(ok).map(|n| n.to_string()).ok().as_deref(), Some(ok), "{ok:?}");
         }
     }
 

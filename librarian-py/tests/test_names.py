@@ -25,6 +25,11 @@ BAD_NAMES = {
     "empty": ("", "empty"),
     "not_utf8_surrogate": ("a\udcffb", "UTF-8"),
     "not_utf8_bytes": (b"a\xffb", "UTF-8"),
+    # Look-alikes (docs/security.md "Names: look-alikes"): refused, never normalised.
+    "bidi_override": ("n/evil\u202etxt.exe", "U+202E"),
+    "zero_width_space": ("n/caf\u200be", "U+200B"),
+    "nfd": ("n/cafe\u0301", "NFC"),
+    "fullwidth_solidus": ("n\uff0fcaf\u00e9", "U+FF0F"),
 }
 
 

@@ -558,7 +558,8 @@ fn replayed_complete_calls_change_nothing() {
         let id = response["transfer_id"].as_i64().unwrap();
         let t = a_side.iter().find(|t| t["id"] == id).unwrap();
         let body = serde_json::json!({
-            "transfer_id": id, "peer_transfer_id": t["remote_id"], "file": t["file"], "store": "main"
+            "transfer_id": id, "peer_transfer_id": t["remote_id"], "file": t["file"], "store": "main",
+            "checksum": t["checksum"]
         })
         .to_string();
         let url = format!("{a_url}/api/v1/clone/complete");
@@ -730,7 +731,8 @@ fn another_peers_account_cannot_act_on_a_transfer() {
     for t in &staged {
         let id = t["id"].as_i64().unwrap();
         let complete = serde_json::json!({
-            "transfer_id": id, "peer_transfer_id": t["remote_id"], "file": t["file"], "store": "main"
+            "transfer_id": id, "peer_transfer_id": t["remote_id"], "file": t["file"], "store": "main",
+            "checksum": t["checksum"]
         })
         .to_string();
         let fail = serde_json::json!({
@@ -782,7 +784,8 @@ fn another_peers_account_cannot_act_on_a_transfer() {
     for t in &done {
         let id = t["id"].as_i64().unwrap();
         let complete = serde_json::json!({
-            "transfer_id": id, "peer_transfer_id": t["remote_id"], "file": t["file"], "store": "main"
+            "transfer_id": id, "peer_transfer_id": t["remote_id"], "file": t["file"], "store": "main",
+            "checksum": t["checksum"]
         })
         .to_string();
         let url = format!("{a_url}/api/v1/clone/complete");
@@ -844,7 +847,8 @@ fn stage_refuses_bad_input_with_a_code() {
     assert_eq!(status, 405, "stage is POST only");
 
     // Too many items: more than 10,000 is refused whole; 10,000 is answered item by
-    // item (here all refused: their names are invalid).
+    // item: the first `max_stage_items` (1000) are looked at (here all refused: their
+    // names are invalid), the others refused as `too_many_items`.
     let tiny = |n: usize| {
         let one = r#"{"transfer_id":1,"name":"/","size":0,"checksum":"","kind":"","uploader":"","source":""}"#;
         format!(r#"{{"managers":["local"],"items":[{}]}}"#, vec![one; n].join(","))
@@ -857,7 +861,8 @@ fn stage_refuses_bad_input_with_a_code() {
     assert_eq!(status, 200, "{answer}");
     let items = answer["items"].as_array().unwrap();
     assert_eq!(items.len(), 10_000);
-    assert!(items.iter().all(|i| i["result"] == "refused" && i["code"] == "invalid_name"), "{}", items[0]);
+    assert!(items[..1000].iter().all(|i| i["result"] == "refused" && i["code"] == "invalid_name"), "{}", items[0]);
+    assert!(items[1000..].iter().all(|i| i["result"] == "refused" && i["code"] == "too_many_items"), "{}", items[1000]);
 
     // Bad items are refused one by one with a code; good ones beside them are accepted.
     let bad_names = ["../escape", "/abs", "a//b", "a/./b", "a\\b", "", ".", "trailing/", "nul\0byte"];

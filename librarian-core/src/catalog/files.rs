@@ -27,7 +27,7 @@ fn text_err(e: Error) -> rusqlite::Error {
 fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileRow> {
     Ok(FileRow {
         id: FileId(r.get(0)?),
-        name: FileName::new(&r.get::<_, String>(1)?).map_err(text_err)?,
+        name: FileName::from_catalog(&r.get::<_, String>(1)?).map_err(text_err)?,
         size: u64_from_sql(r.get(2)?)?,
         checksum: Checksum::parse(&r.get::<_, String>(3)?).map_err(text_err)?,
         kind: FileKind::from_sql(&r.get::<_, String>(4)?).map_err(text_err)?,

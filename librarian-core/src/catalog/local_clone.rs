@@ -52,7 +52,7 @@ impl Catalog {
             .query_map(params_from_iter(args), |r| {
                 let file = FileRow {
                     id: FileId(r.get(0)?),
-                    name: FileName::new(&r.get::<_, String>(1)?).map_err(|e| conv(1, e))?,
+                    name: FileName::from_catalog(&r.get::<_, String>(1)?).map_err(|e| conv(1, e))?,
                     size: u64_from_sql(r.get(2)?)?,
                     checksum: Checksum::parse(&r.get::<_, String>(3)?).map_err(|e| conv(3, e))?,
                     kind: FileKind::from_sql(&r.get::<_, String>(4)?).map_err(|e| conv(4, e))?,

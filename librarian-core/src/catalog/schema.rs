@@ -242,4 +242,10 @@ DROP TABLE events;
 ALTER TABLE events_v6 RENAME TO events;
 CREATE UNIQUE INDEX events_open ON events (category, subject) WHERE cleared_at IS NULL;
 "#,
+    // 7: a received call remembers a digest of its kind and canonical body, so the
+    // same idempotency key with another call is refused instead of replayed. Calls
+    // remembered before have none (their kind is still compared).
+    r#"
+ALTER TABLE received_calls ADD COLUMN request_digest TEXT;
+"#,
 ];

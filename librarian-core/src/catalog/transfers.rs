@@ -33,7 +33,7 @@ fn transfer_from_row(r: &Row<'_>) -> rusqlite::Result<Transfer> {
         direction: text(1)?.parse().map_err(|e| conv(1, e))?,
         peer: r.get(2)?,
         remote_id: r.get(3)?,
-        file: FileName::new(&text(4)?).map_err(|e| conv(4, e))?,
+        file: FileName::from_catalog(&text(4)?).map_err(|e| conv(4, e))?,
         size: u64_from_sql(r.get(5)?)?,
         checksum: Checksum::parse(&text(6)?).map_err(|e| conv(6, e))?,
         kind: FileKind::from_sql(&text(7)?).map_err(|e| conv(7, e))?,
@@ -414,7 +414,7 @@ impl Catalog {
                 |r| {
                     Ok(PlanItem {
                         file_id: r.get(8)?,
-                        name: FileName::new(&r.get::<_, String>(0)?).map_err(|e| conv(0, e))?,
+                        name: FileName::from_catalog(&r.get::<_, String>(0)?).map_err(|e| conv(0, e))?,
                         size: u64_from_sql(r.get(1)?)?,
                         checksum: Checksum::parse(&r.get::<_, String>(2)?).map_err(|e| conv(2, e))?,
                         kind: FileKind::from_sql(&r.get::<_, String>(3)?).map_err(|e| conv(3, e))?,
@@ -673,6 +673,22 @@ impl Catalog {
         .map_err(Error::db("reading a transfer"))
     }
 
+    /// How many incoming transfers from `peer` are unfinished (initiated, ongoing or
+    /// staged), and their declared bytes: what the `[clone]` receiving limits count.
+    pub fn incoming_outstanding(&self, peer: &str) -> Result<(u64, u64)> {
+        let conn = self.conn();
+        // TOTAL (a float) cannot overflow, whatever sizes a peer declared.
+        let (n, bytes): (i64, f64) = conn
+            .prepare_cached(
+                "SELECT COUNT(*), TOTAL(t.size) FROM transfers t JOIN peers p ON p.id = t.peer_id
+                 WHERE p.name = ?1 AND t.direction = 'incoming' AND t.status IN ('initiated', 'ongoing', 'staged')",
+            )
+            .and_then(|mut s| s.query_row([peer], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(Error::db("counting a peer's transfers"))?;
+        // `as` saturates: a float beyond u64::MAX counts as u64::MAX.
+        Ok((u64::try_from(n).unwrap_or(0), bytes as u64))
+    }
+
     /// Record a new incoming transfer (`initiated`). An active incoming transfer of
     /// the same name from the same peer (its earlier attempt, abandoned by the peer)
     /// fails first; its staging directory is returned for removal.
@@ -785,36 +801,51 @@ impl Catalog {
     }
 
     /// Apply a peer's call once per idempotency key: `apply` runs in the transaction
-    /// that also remembers `(peer, key)` with its answer; a repeated key returns the
-    /// first answer (`Ok((answer, true))`) without running `apply`. Failed calls are
-    /// not remembered.
+    /// that also remembers `(peer, key)` with the call's `kind`, its `digest` (of the
+    /// kind and the canonical body) and its answer. A repeated key with the same kind
+    /// and digest returns the first answer (`Ok((answer, true))`) without running
+    /// `apply`; the same key with another kind or body is refused
+    /// ([`Error::Conflict`]): a key names one call. Failed calls are not remembered.
     pub fn apply_once(
         &self,
         peer: &str,
         key: &str,
         kind: CallKind,
+        digest: &str,
         apply: impl FnOnce(&CallTx<'_, '_>) -> Result<serde_json::Value>,
     ) -> Result<(serde_json::Value, bool)> {
         let mut conn = self.conn();
         let tx =
             conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::db("applying a call"))?;
         let pid = peer_id(&tx, peer)?;
-        let seen: Option<String> = tx
+        let seen: Option<(String, Option<String>, String)> = tx
             .query_row(
-                "SELECT response FROM received_calls WHERE peer_id = ?1 AND call_key = ?2",
+                "SELECT kind, request_digest, response FROM received_calls WHERE peer_id = ?1 AND call_key = ?2",
                 params![pid, key],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
             .map_err(Error::db("applying a call"))?;
-        if let Some(text) = seen {
+        if let Some((first_kind, first_digest, text)) = seen {
+            let same_kind = first_kind == kind.as_str();
+            // A call remembered before digests were kept is compared by kind only.
+            let same_body = first_digest.as_deref().is_none_or(|d| d == digest);
+            if !(same_kind && same_body) {
+                let what = if same_kind { " with another body" } else { "" };
+                return Err(Error::Conflict {
+                    name: format!("idempotency key {key:?} of {peer}"),
+                    existing: format!("a {first_kind} call"),
+                    incoming: format!("a {kind} call{what} (a key names one call; use a new key)"),
+                });
+            }
             let v = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
             return Ok((v, true));
         }
         let answer = apply(&CallTx { tx: &tx, peer, now: Timestamp::now() })?;
         tx.execute(
-            "INSERT INTO received_calls (peer_id, call_key, kind, received_at, response) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![pid, key, kind.as_str(), ts_to_sql(Timestamp::now()), answer.to_string()],
+            "INSERT INTO received_calls (peer_id, call_key, kind, received_at, response, request_digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![pid, key, kind.as_str(), ts_to_sql(Timestamp::now()), answer.to_string(), digest],
         )
         .map_err(Error::db("remembering a call"))?;
         tx.commit().map_err(Error::db("applying a call"))?;
@@ -883,6 +914,11 @@ impl CallTx<'_, '_> {
 }
 
 fn record_remote_instance(tx: &Transaction<'_>, t: &Transfer, store: &str, now: Timestamp) -> Result<()> {
+    // A peer's store name (from a call, a stage answer or a status answer) is only
+    // ever recorded as a valid store name; "" means "not said".
+    if !store.is_empty() {
+        crate::config::validate_store_name(store)?;
+    }
     tx.execute(
         "INSERT INTO remote_instances (file_id, librarian, store, copied_at)
          SELECT id, ?2, ?3, ?4 FROM files WHERE name = ?1 AND checksum = ?5

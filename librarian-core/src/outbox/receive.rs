@@ -44,15 +44,17 @@ impl Librarian {
     /// Apply a `holds` call from `peer` carrying idempotency `key`: record that the
     /// peer holds the file. Answers `{"recorded": true, "replayed": false}` the first
     /// time and the same with `"replayed": true` for a repeat of the key (nothing
-    /// changes). [`Error::NotFound`] when no such file is catalogued here;
+    /// changes); the same key with another body is refused ([`Error::Conflict`]).
+    /// [`Error::NotFound`] when no such file is catalogued here;
     /// [`Error::Conflict`] (and a `conflict` event here) when its checksum differs.
     pub fn receive_holds(&self, peer: &str, key: &str, call: &HoldsCall) -> Result<serde_json::Value> {
         validate_call_key(key)?;
         let name = FileName::new(&call.name)?;
         let checksum = Checksum::parse(&call.checksum)?;
         crate::config::validate_store_name(&call.store)?;
+        let digest = crate::transfers::call_digest(CallKind::Holds, call)?;
         let mut differs = None;
-        let applied = self.catalog().apply_once(peer, key, CallKind::Holds, |c| {
+        let applied = self.catalog().apply_once(peer, key, CallKind::Holds, &digest, |c| {
             let ours = c
                 .file_checksum(&name)?
                 .ok_or_else(|| Error::NotFound { kind: ObjectKind::File, name: name.to_string() })?;

@@ -30,6 +30,15 @@ pub struct CloneConfig {
     pub receive_per_run: usize,
     /// A transfer unchanged for this long (e.g. `"6h"`) is reconciled with its peer.
     pub stale_after: String,
+    /// Receiving: most items one `stage` call may offer; the items after these are
+    /// refused with code `too_many_items` (the sender offers them again later).
+    pub max_stage_items: usize,
+    /// Receiving: most incoming transfers of one peer not yet finished (initiated,
+    /// ongoing or staged); items over it are refused with code `too_many_outstanding`.
+    pub max_outstanding_transfers: u64,
+    /// Receiving: most bytes (as declared) of one peer's unfinished incoming
+    /// transfers; items over it are refused with code `too_many_outstanding`.
+    pub max_outstanding_bytes: u64,
     /// Peers to send to, by name: `[clone.to.site-b]`.
     pub to: BTreeMap<String, SendTo>,
     /// Filling drives from a local store (`[clone.local]`, the `clone-local` task).
@@ -48,6 +57,9 @@ impl Default for CloneConfig {
             max_batch_attempts: 3,
             receive_per_run: 10_000,
             stale_after: "6h".into(),
+            max_stage_items: 1000,
+            max_outstanding_transfers: 10_000,
+            max_outstanding_bytes: 2 << 40,
             to: BTreeMap::new(),
             local: None,
         }
@@ -162,6 +174,17 @@ impl CloneConfig {
             return Err(Error::InvalidArgument(
                 "clone.batch_files, batch_bytes, batches_per_run and receive_per_run must be at least 1".into(),
             ));
+        }
+        if self.max_stage_items == 0 || self.max_outstanding_transfers == 0 || self.max_outstanding_bytes == 0 {
+            return Err(Error::InvalidArgument(
+                "clone.max_stage_items, max_outstanding_transfers and max_outstanding_bytes must be at least 1".into(),
+            ));
+        }
+        if self.max_stage_items > super::MAX_STAGE_ITEMS {
+            return Err(Error::InvalidArgument(format!(
+                "clone.max_stage_items must be at most {}",
+                super::MAX_STAGE_ITEMS
+            )));
         }
         if self.max_batch_attempts == 0 {
             return Err(Error::InvalidArgument("clone.max_batch_attempts must be at least 1".into()));

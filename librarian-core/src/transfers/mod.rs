@@ -16,7 +16,10 @@ pub use manager::{
     AsyncTransferManager, BatchItem, BatchProgress, LocalManager, ManagerKind, Synchronous, TransferManager,
 };
 pub use model::{Direction, Transfer};
-pub use receive::{MAX_STAGE_ITEMS, StageItem, StageRequest, StageResponse, StageResult, TransferCall};
+pub(crate) use receive::call_digest;
+pub use receive::{
+    MAX_STAGE_ITEMS, StageItem, StageRequest, StageResponse, StageResult, TransferCall, ValidCall, ValidItem,
+};
 pub use reconcile::ReconcileReport;
 pub use rsync::RsyncManager;
 pub use send::{SendReport, manager_for};

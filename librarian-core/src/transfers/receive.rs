@@ -18,15 +18,18 @@ use crate::error::{Error, Result};
 use crate::events::{Category, NewEvent, Severity};
 use crate::ingest::UploadOptions;
 use crate::librarian::Librarian;
-use crate::name::FileName;
+use crate::name::{FileName, MAX_NAME_BYTES};
 use crate::outbox::CallKind;
 use crate::progress::NoProgress;
 use crate::store::staging::PAYLOAD;
+use crate::text::{MAX_REASON_CHARS, MAX_UPLOADER_BYTES, check_identifier, clean_free_text};
 
-/// Most items in one `stage` call.
+/// Most items in one `stage` call: a call with more is refused whole (400). The
+/// `[clone] max_stage_items` limit (at most this) refuses the items after it one by one.
 pub const MAX_STAGE_ITEMS: usize = 10_000;
 
-/// One file a sender wants to send.
+/// One file a sender wants to send (as it arrives: [`StageItem::validate`] makes the
+/// [`ValidItem`] that staging works with).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StageItem {
@@ -44,6 +47,52 @@ pub struct StageItem {
     pub uploader: String,
     /// The site where it was first ingested.
     pub source: String,
+}
+
+/// A stage item whose every field was checked: what staging records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidItem {
+    /// The sender's transfer id.
+    pub transfer_id: i64,
+    /// The name (naming and look-alike rules).
+    pub name: FileName,
+    /// Size in bytes (at most `i64::MAX`).
+    pub size: u64,
+    /// The checksum.
+    pub checksum: Checksum,
+    /// File or book.
+    pub kind: FileKind,
+    /// Uploader: at most [`MAX_UPLOADER_BYTES`], no control or formatting character.
+    pub uploader: String,
+    /// Source: a site name.
+    pub source: String,
+}
+
+impl StageItem {
+    /// Check every field. [`Error::InvalidName`], [`Error::InvalidChecksum`] or
+    /// [`Error::InvalidArgument`] for the first field that is wrong.
+    pub fn validate(&self) -> Result<ValidItem> {
+        let name = FileName::new(&self.name)?;
+        let checksum = Checksum::parse(&self.checksum)?;
+        let kind = FileKind::from_sql(&self.kind).map_err(|_| {
+            Error::InvalidArgument(format!("kind must be \"file\" or \"directory\", not {:?}", self.kind))
+        })?;
+        if i64::try_from(self.size).is_err() {
+            return Err(Error::InvalidArgument(format!("size {} is too large", self.size)));
+        }
+        check_identifier("uploader", &self.uploader, MAX_UPLOADER_BYTES)?;
+        crate::config::validate_site_name(&self.source)
+            .map_err(|_| Error::InvalidArgument(format!("source {:?} is not a site name", self.source)))?;
+        Ok(ValidItem {
+            transfer_id: self.transfer_id,
+            name,
+            size: self.size,
+            checksum,
+            kind,
+            uploader: self.uploader.clone(),
+            source: self.source.clone(),
+        })
+    }
 }
 
 /// Body of `POST /api/v1/clone/stage`.
@@ -83,7 +132,9 @@ pub enum StageResult {
         /// The sender's transfer id.
         transfer_id: i64,
         /// Stable code: `conflict`, `store_full`, `invalid_name`, `invalid_checksum`,
-        /// `no_common_manager`, `failed`.
+        /// `invalid_argument`, `no_common_manager`, `failed`, and the "try later"
+        /// codes `too_many_items` (over `max_stage_items` in this call) and
+        /// `too_many_outstanding` (over the peer's unfinished transfers or bytes).
         code: String,
         /// Why.
         message: String,
@@ -97,7 +148,8 @@ pub struct StageResponse {
     pub items: Vec<StageResult>,
 }
 
-/// Body of the `staged`, `complete` and `fail` calls.
+/// Body of the `staged`, `complete` and `fail` calls (as it arrives:
+/// [`TransferCall::validate`] makes the [`ValidCall`] that is applied).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferCall {
     /// The receiving site's transfer id.
@@ -106,36 +158,144 @@ pub struct TransferCall {
     pub peer_transfer_id: i64,
     /// The file (for people reading logs; not trusted).
     pub file: String,
-    /// `complete`: the store that now holds the file.
+    /// `complete`: the store that now holds the file (required).
     #[serde(default)]
     pub store: Option<String>,
     /// `fail`: why.
     #[serde(default)]
     pub reason: Option<String>,
-    /// `complete`: the checksum of what the receiver committed; the sender records
-    /// the copy only if it equals its own.
+    /// `complete`: the checksum of what the receiver committed (required); the sender
+    /// records the copy only if it equals its own.
     #[serde(default)]
     pub checksum: Option<String>,
+}
+
+/// A transfer call whose fields were checked for its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidCall {
+    /// The call.
+    pub kind: CallKind,
+    /// The receiving site's transfer id.
+    pub transfer_id: i64,
+    /// The calling site's transfer id.
+    pub peer_transfer_id: i64,
+    /// The file as the caller names it (at most [`MAX_NAME_BYTES`]; compared, never trusted).
+    pub file: String,
+    /// `complete`: the caller's store, a valid store name.
+    pub store: Option<String>,
+    /// `fail`: the reason, escaped and cut to [`MAX_REASON_CHARS`] characters.
+    pub reason: Option<String>,
+    /// `complete`: the checksum the caller committed.
+    pub checksum: Option<Checksum>,
+    /// Digest of the kind and the canonical body: what an idempotency key is bound to.
+    pub digest: String,
+}
+
+/// Digest of a call's kind and its canonical body (the parsed body serialized with
+/// its fields in a fixed order): the same call gives the same digest however its
+/// JSON was spaced or ordered.
+pub(crate) fn call_digest(kind: CallKind, canonical: &impl Serialize) -> Result<String> {
+    let body = serde_json::to_string(canonical).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let mut h = blake3::Hasher::new();
+    h.update(kind.as_str().as_bytes());
+    h.update(b"\n");
+    h.update(body.as_bytes());
+    Ok(format!("blake3:{}", h.finalize().to_hex()))
+}
+
+impl TransferCall {
+    /// Check the call for `kind`: `complete` needs a valid `store` and a `checksum`;
+    /// a `fail` reason is escaped and cut. [`Error::InvalidArgument`] (or
+    /// [`Error::InvalidChecksum`]) for a call that is wrong.
+    pub fn validate(&self, kind: CallKind) -> Result<ValidCall> {
+        if self.file.len() > MAX_NAME_BYTES {
+            return Err(Error::InvalidArgument(format!("file is longer than {MAX_NAME_BYTES} bytes")));
+        }
+        let (store, checksum) = match kind {
+            CallKind::Complete => {
+                let store = self
+                    .store
+                    .as_deref()
+                    .ok_or_else(|| Error::InvalidArgument("a complete call must name its store".into()))?;
+                crate::config::validate_store_name(store)?;
+                let checksum = self.checksum.as_deref().ok_or_else(|| {
+                    Error::InvalidArgument("a complete call must give the checksum of the committed copy".into())
+                })?;
+                (Some(store.to_owned()), Some(Checksum::parse(checksum)?))
+            }
+            CallKind::Staged | CallKind::Fail => (None, None),
+            CallKind::Holds => return Err(Error::InvalidArgument("holds is not a transfer call".into())),
+        };
+        let reason = match kind {
+            CallKind::Fail => {
+                Some(clean_free_text(self.reason.as_deref().unwrap_or("the peer gave no reason"), MAX_REASON_CHARS))
+            }
+            _ => None,
+        };
+        Ok(ValidCall {
+            kind,
+            transfer_id: self.transfer_id,
+            peer_transfer_id: self.peer_transfer_id,
+            file: self.file.clone(),
+            store,
+            reason,
+            checksum,
+            digest: call_digest(kind, self)?,
+        })
+    }
 }
 
 fn refused(transfer_id: i64, code: &str, message: impl Into<String>) -> StageResult {
     StageResult::Refused { transfer_id, code: code.into(), message: message.into() }
 }
 
+/// Held while a `stage` call is answered: the per-peer limits are counted at the
+/// start of a call, so calls answered at once (one peer opening many connections)
+/// could each take a full share. Stage calls write the catalog anyway (one writer at a
+/// time), so answering them one after the other costs little.
+static STAGE_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// What one `stage` call may still take from its peer.
+#[derive(Debug)]
+struct Budget {
+    /// Items of this call looked at so far.
+    items: usize,
+    /// The peer's unfinished incoming transfers, counting those this call made.
+    transfers: u64,
+    /// Their declared bytes.
+    bytes: u64,
+    /// Bytes accepted by this call (reserved on the stores).
+    reserved: u64,
+}
+
 impl Librarian {
     /// Answer a peer's `stage`: for each item, accept it (creating an incoming
     /// transfer and an empty staging directory), say it is already here, or refuse it.
+    /// Over the `[clone]` receiving limits, items are refused with `too_many_items` or
+    /// `too_many_outstanding`: the sender offers them again in a later round.
     pub fn stage_incoming(&self, peer: &str, req: &StageRequest) -> Result<StageResponse> {
         if req.items.len() > MAX_STAGE_ITEMS {
             return Err(Error::InvalidArgument(format!("at most {MAX_STAGE_ITEMS} items per stage call")));
         }
-        let ours = self.config().clone.manager_kinds()?;
+        let cfg = &self.config().clone;
+        let _one_at_a_time = STAGE_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ours = cfg.manager_kinds()?;
         let theirs: Vec<ManagerKind> = req.managers.iter().filter_map(|m| m.parse().ok()).collect();
         let manager = ours.iter().copied().find(|m| theirs.contains(m));
-        let mut reserved: u64 = 0;
+        let (transfers, bytes) = self.catalog().incoming_outstanding(peer)?;
+        let mut budget = Budget { items: 0, transfers, bytes, reserved: 0 };
         let mut out = Vec::with_capacity(req.items.len());
         for item in &req.items {
-            let answer = match self.stage_one(peer, item, manager, &mut reserved) {
+            budget.items += 1;
+            if budget.items > cfg.max_stage_items {
+                out.push(refused(
+                    item.transfer_id,
+                    "too_many_items",
+                    format!("at most {} items per stage call; offer the rest later", cfg.max_stage_items),
+                ));
+                continue;
+            }
+            let answer = match item.validate().and_then(|v| self.stage_one(peer, &v, manager, &mut budget)) {
                 Ok(a) => a,
                 Err(e) if e.is_usage() => refused(item.transfer_id, e.code(), e.to_string()),
                 Err(e @ (Error::StoreFull { .. } | Error::CrossDevice { .. })) => {
@@ -151,28 +311,24 @@ impl Librarian {
     fn stage_one(
         &self,
         peer: &str,
-        item: &StageItem,
+        item: &ValidItem,
         manager: Option<ManagerKind>,
-        reserved: &mut u64,
+        budget: &mut Budget,
     ) -> Result<StageResult> {
         let id = item.transfer_id;
-        let name = FileName::new(&item.name)?;
-        let checksum = Checksum::parse(&item.checksum)?;
-        let kind = FileKind::from_sql(&item.kind).map_err(|_| {
-            Error::InvalidArgument(format!("kind must be \"file\" or \"directory\", not {:?}", item.kind))
-        })?;
+        let name = &item.name;
+        let checksum = &item.checksum;
         if let Some(t) = self.catalog().incoming_by_remote(peer, id)? {
             // The same stage call again (the sender did not get our answer).
             return Ok(self.answer_for(&t));
         }
-        if let Some(existing) = self.catalog().file(&name)? {
-            let same = existing.checksum.matches(&checksum)?;
+        if let Some(existing) = self.catalog().file(name)? {
+            let same = existing.checksum.matches(checksum)?;
             if same && let Some(store) = self.store_holding(existing.id)? {
                 return Ok(StageResult::AlreadyPresent { transfer_id: id, store });
             }
         }
-        if let Some(existing) = self.catalog().file(&name)?.filter(|e| !e.checksum.matches(&checksum).unwrap_or(false))
-        {
+        if let Some(existing) = self.catalog().file(name)?.filter(|e| !e.checksum.matches(checksum).unwrap_or(false)) {
             let message = format!("{peer} offers {name} with checksum {checksum}; this site has {}", existing.checksum);
             self.raise_event(&NewEvent {
                 severity: Severity::Error,
@@ -182,7 +338,7 @@ impl Librarian {
             })?;
             return Ok(refused(id, "conflict", message));
         }
-        self.catalog().check_nesting(&name)?;
+        self.catalog().check_nesting(name)?;
         let Some(manager) = manager else {
             return Ok(refused(
                 id,
@@ -190,16 +346,36 @@ impl Librarian {
                 format!("this site accepts {:?}", self.config().clone.managers),
             ));
         };
-        let (store_row, _store) = self.choose_store(None, item.size.saturating_add(*reserved), None)?;
-        *reserved = reserved.saturating_add(item.size);
+        let cfg = &self.config().clone;
+        if budget.transfers >= cfg.max_outstanding_transfers {
+            return Ok(refused(
+                id,
+                "too_many_outstanding",
+                format!(
+                    "{peer} has {} unfinished transfers here (limit {}); offer it later",
+                    budget.transfers, cfg.max_outstanding_transfers
+                ),
+            ));
+        }
+        if budget.bytes.saturating_add(item.size) > cfg.max_outstanding_bytes {
+            return Ok(refused(
+                id,
+                "too_many_outstanding",
+                format!(
+                    "{peer}'s unfinished transfers here hold {} bytes; {} more would pass the limit of {}; offer it later",
+                    budget.bytes, item.size, cfg.max_outstanding_bytes
+                ),
+            ));
+        }
+        let (store_row, _store) = self.choose_store(None, item.size.saturating_add(budget.reserved), None)?;
         let dir = store_row.staging.join(format!("incoming-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir(&dir).map_err(|e| Error::io("cannot create staging directory", &dir, e))?;
         let new = NewIncoming {
             remote_id: id,
-            name: &name,
+            name,
             size: item.size,
-            checksum: &checksum,
-            kind,
+            checksum,
+            kind: item.kind,
             uploader: &item.uploader,
             source: &item.source,
             store: &store_row.name,
@@ -213,6 +389,9 @@ impl Librarian {
                 return Err(e);
             }
         };
+        budget.reserved = budget.reserved.saturating_add(item.size);
+        budget.bytes = budget.bytes.saturating_add(item.size);
+        budget.transfers += 1;
         if let Some(stale) = stale {
             remove_staging(&stale);
         }
@@ -243,6 +422,9 @@ impl Librarian {
     }
 
     /// Apply a transfer call (`staged`, `complete`, `fail`) from `peer`, once per `key`.
+    /// The call is validated first ([`TransferCall::validate`]); the key is bound to
+    /// the call's kind and body, so the same key with another call is refused
+    /// ([`Error::Conflict`]).
     pub fn receive_transfer_call(
         &self,
         peer: &str,
@@ -251,8 +433,9 @@ impl Librarian {
         call: &TransferCall,
     ) -> Result<serde_json::Value> {
         crate::outbox::validate_call_key(key)?;
+        let call = call.validate(kind)?;
         let mut remove: Option<PathBuf> = None;
-        let (mut answer, replayed) = self.catalog().apply_once(peer, key, kind, |c| {
+        let (mut answer, replayed) = self.catalog().apply_once(peer, key, kind, &call.digest, |c| {
             let (direction, event) = match kind {
                 CallKind::Staged => (Some(Direction::Incoming), TransferEvent::Staged),
                 CallKind::Complete => (Some(Direction::Outgoing), TransferEvent::Completed),
@@ -268,24 +451,21 @@ impl Librarian {
                     t.id, t.peer, t.remote_id, call.peer_transfer_id
                 )));
             }
-            let reason = call.reason.as_deref().unwrap_or("the peer gave no reason");
-            let error = (event == TransferEvent::Failed).then_some(("peer_failed", reason));
-            let status = c.step(&t, event, error)?;
             if call.file != t.file.as_str() {
                 return Err(Error::InvalidArgument(format!("transfer {} is of {}, not {:?}", t.id, t.file, call.file)));
             }
-            if kind == CallKind::Complete
-                && let Some(theirs) = &call.checksum
-                && !t.checksum.matches(&Checksum::parse(theirs)?)?
+            if let Some(theirs) = &call.checksum
+                && !t.checksum.matches(theirs)?
             {
                 return Err(Error::Conflict {
                     name: t.file.to_string(),
                     existing: t.checksum.to_string(),
-                    incoming: theirs.clone(),
+                    incoming: theirs.to_string(),
                 });
             }
-            if kind == CallKind::Complete {
-                let store = call.store.as_deref().unwrap_or("");
+            let error = call.reason.as_deref().map(|r| ("peer_failed", r));
+            let status = c.step(&t, event, error)?;
+            if let (CallKind::Complete, Some(store)) = (kind, &call.store) {
                 c.record_remote_instance(&t, store)?;
                 if t.manager == Some(ManagerKind::Sneakernet) {
                     c.finish_drive_copy(&t)?;

@@ -177,7 +177,9 @@ impl Librarian {
                     return Ok((Remote::Missing, None));
                 }
                 let status = j["status"].as_str().unwrap_or("").parse::<TransferStatus>();
-                Ok((status.map_or(Remote::Missing, Remote::Is), j["store"].as_str().map(str::to_owned)))
+                // The peer's store name is recorded only if it is a valid one.
+                let store = j["store"].as_str().filter(|s| crate::config::validate_store_name(s).is_ok());
+                Ok((status.map_or(Remote::Missing, Remote::Is), store.map(str::to_owned)))
             }
             Err(Error::PeerRefused { status: 404, code, .. }) if code == "not_found" => Ok((Remote::Missing, None)),
             Err(e) => Err(e),

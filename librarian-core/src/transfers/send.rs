@@ -347,7 +347,9 @@ impl Librarian {
                         }
                     }
                 }
-                StageResult::AlreadyPresent { transfer_id, store } if transfer_id == t.id => {
+                StageResult::AlreadyPresent { transfer_id, store }
+                    if transfer_id == t.id && crate::config::validate_store_name(&store).is_ok() =>
+                {
                     report.already_present += 1;
                     StageAnswer::AlreadyPresent { store }
                 }
@@ -376,7 +378,10 @@ impl Librarian {
         let batches = self.catalog().apply_stage_answers(peer, &answers, &events, &starting(), Timestamp::now())?;
         // The peer cannot take anything now (no room, no common manager): stop this
         // round for it instead of offering batch after batch.
-        let peer_level = |a: &StageAnswer| matches!(a, StageAnswer::Refused { code, .. } if code == "store_full" || code == "no_common_manager");
+        let peer_level = |a: &StageAnswer| {
+            matches!(a, StageAnswer::Refused { code, .. }
+                if matches!(code.as_str(), "store_full" | "no_common_manager" | "too_many_outstanding" | "too_many_items"))
+        };
         if answers.iter().all(|(_, a)| peer_level(a)) {
             log::warn!("{peer} refused a whole batch ({}); not offering more this round", answers.len());
             return Ok(false);

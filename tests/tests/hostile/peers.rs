@@ -201,16 +201,30 @@ fn an_honest_transfer_still_arrives_after_the_hardening() {
 
 // ---- a malicious receiving peer -------------------------------------------------
 
-/// A fake receiving site: answers `ping` and answers every `stage` item as accepted
-/// with the destination `dest(item)`, and everything else with `{}`.
+/// A fake receiving site: answers `ping`, answers `stage` item `n` (counting from 1
+/// over the fake's life) with `answer(n, item)`, a transfer-status question with
+/// `status(id)`, and everything else with `{}`.
 struct FakeReceiver {
     url: String,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+type Answer = Box<dyn Fn(usize, &Value) -> Value + Send>;
+
 impl FakeReceiver {
+    /// Every item accepted, with the destination `dest(n)`.
     fn start(dest: impl Fn(usize) -> String + Send + 'static) -> FakeReceiver {
+        Self::answering(
+            Box::new(move |n, it| {
+                json!({"result": "accepted", "transfer_id": it["transfer_id"], "remote_id": n,
+                       "destination": dest(n), "manager": "local"})
+            }),
+            Box::new(|_| json!({})),
+        )
+    }
+
+    fn answering(answer: Answer, status: Box<dyn Fn(i64) -> Value + Send>) -> FakeReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -242,7 +256,7 @@ impl FakeReceiver {
                 }
                 let mut body = vec![0u8; len];
                 reader.read_exact(&mut body).ok();
-                let answer = match path.as_str() {
+                let reply = match path.as_str() {
                     "/api/v1/ping" => json!({"site": "site-b", "version": "fake"}),
                     "/api/v1/clone/stage" => {
                         let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -253,15 +267,17 @@ impl FakeReceiver {
                             .iter()
                             .map(|it| {
                                 n += 1;
-                                json!({"result": "accepted", "transfer_id": it["transfer_id"], "remote_id": n,
-                                       "destination": dest(n), "manager": "local"})
+                                answer(n, it)
                             })
                             .collect();
                         json!({ "items": items })
                     }
-                    _ => json!({}),
+                    p => match p.strip_prefix("/api/v1/transfers/").and_then(|id| id.parse().ok()) {
+                        Some(id) => status(id),
+                        None => json!({}),
+                    },
                 };
-                let text = answer.to_string();
+                let text = reply.to_string();
                 let mut s = stream;
                 let _ = write!(
                     s,
@@ -402,4 +418,69 @@ fn a_sender_killed_between_the_stage_answer_and_recording_it_converges_in_the_ne
     assert_eq!(ClonePair::transfers(&p.b, None).len(), 3, "B made no second incoming transfer per file");
     p.b.assert_consistent();
     assert!(incoming_dirs(&p.b).is_empty(), "no staging directory is left behind");
+}
+
+/// A store name no site may record: traversal and a terminal escape.
+const EVIL_STORE: &str = "../../../etc/\u{1b}[31mEVIL";
+
+fn remote_stores(a: &Site, name: &str) -> Vec<String> {
+    let info = a.json(["info", name]);
+    info.ok();
+    info.json()["remote_instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["store"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_hostile_store_name_in_a_stage_answer_or_a_status_answer_is_never_recorded() {
+    // `already_present` naming a hostile store: refused as a bad answer.
+    let fake = FakeReceiver::answering(
+        Box::new(|_, it| json!({"result": "already_present", "transfer_id": it["transfer_id"], "store": EVIL_STORE})),
+        Box::new(|_| json!({})),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let a = sender_to_fake(&fake, tmp.path());
+    a.json(["clone", "remote", "--to", "site-b"]).ok();
+    assert!(remote_stores(&a, "n/sent.dat").is_empty(), "no remote instance recorded");
+    let ts = ClonePair::transfers(&a, None);
+    assert!(ts.iter().all(|t| t["status"] == "failed" && t["error_code"] == "bad_response"), "{ts:?}");
+
+    // A status answer (reconciliation) naming a hostile store: the copy is recorded
+    // without it.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_owned();
+    let dest = root.join("incoming-1/data").display().to_string();
+    let fake = FakeReceiver::answering(
+        Box::new(move |n, it| {
+            json!({"result": "accepted", "transfer_id": it["transfer_id"], "remote_id": n,
+                   "destination": dest, "manager": "local"})
+        }),
+        Box::new(|_| json!({"remote_id": 1, "status": "completed", "store": EVIL_STORE})),
+    );
+    let a = sender_to_fake(&fake, &root);
+    append_config(&a, "");
+    let cfg = std::fs::read_to_string(a.config()).unwrap().replace("[clone]\n", "[clone]\nstale_after = \"1s\"\n");
+    std::fs::write(a.config(), cfg).unwrap();
+    a.json(["clone", "remote", "--to", "site-b"]).ok();
+    assert_eq!(ClonePair::transfers(&a, Some("staged")).len(), 1, "{:?}", ClonePair::transfers(&a, None));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    ClonePair::tasks(&a, &["reconcile-transfers"]).ok();
+    assert_eq!(ClonePair::transfers(&a, Some("completed")).len(), 1, "{:?}", ClonePair::transfers(&a, None));
+    let stores = remote_stores(&a, "n/sent.dat");
+    assert!(stores.iter().all(|s| !s.contains("EVIL") && !s.contains('\u{1b}')), "{stores:?}");
+}
+
+#[test]
+fn a_local_upload_with_a_hostile_uploader_is_refused() {
+    let site = Site::new();
+    let f = site.src("x.dat");
+    std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+    std::fs::write(&f, b"x").unwrap();
+    let out = site.upload(&f, "n/x.dat", &["--uploader", "eve\u{1b}[2J"]);
+    out.expect_error(2, "invalid_argument");
+    let out = site.json(["info", "n/x.dat"]);
+    assert_eq!(out.error_code(), "not_found");
 }
