@@ -1011,6 +1011,7 @@ fn problem_kind_str(k: ProblemKind) -> &'static str {
         ProblemKind::Altered => "altered",
         ProblemKind::WrongKind => "wrong_kind",
         ProblemKind::Unreadable => "unreadable",
+        ProblemKind::Unsupported => "unsupported",
     }
 }
 

@@ -67,7 +67,8 @@ _TransferStatus: TypeAlias = Literal["initiated", "ongoing", "staged", "complete
 _Direction: TypeAlias = Literal["outgoing", "incoming"]
 _Manager: TypeAlias = Literal["local", "rsync", "sneakernet"]
 _ProblemKind: TypeAlias = Literal[
-    "manifest_altered", "bad_entry", "missing", "extra", "truncated", "grown", "altered", "wrong_kind", "unreadable"
+    "manifest_altered", "bad_entry", "missing", "extra", "truncated", "grown", "altered", "wrong_kind", "unreadable",
+    "unsupported"
 ]
 
 @final
@@ -1121,8 +1122,11 @@ class DriveProblem:
         """What is wrong: ``"altered"`` (the right size, other bytes),
         ``"truncated"``, ``"grown"``, ``"missing"``, ``"extra"`` (not in the
         manifest), ``"wrong_kind"`` (a file where a book is expected, or the
-        reverse), ``"unreadable"``, ``"bad_entry"`` (an unusable manifest line) or
-        ``"manifest_altered"`` (the manifest does not match its digest)."""
+        reverse), ``"unreadable"``, ``"unsupported"`` (a symbolic link, FIFO,
+        device or socket: never followed or read), ``"bad_entry"`` (an unusable or
+        lying manifest line: ``..``, an absolute name, a name twice, entries that
+        do not add up) or ``"manifest_altered"`` (the manifest does not match its
+        digest)."""
     @property
     def detail(self) -> str:
         """Details for a person."""
