@@ -237,7 +237,18 @@ fn name_arg(s: &OsStr) -> Result<FileName, Error> {
     FileName::from_os(s)
 }
 
+/// Open the site for a command. The catalog must pass its integrity check first
+/// (`PRAGMA quick_check`, skipped when the file is unchanged since it last passed): a
+/// command never answers from a damaged catalog (exit 1, code `database`).
 fn open(cli: &Cli) -> Result<Librarian, Error> {
+    let lib = open_unchecked(cli)?;
+    lib.catalog().require_intact()?;
+    Ok(lib)
+}
+
+/// Open the site without the integrity check: for `verify`, which runs the check
+/// itself and reports it.
+fn open_unchecked(cli: &Cli) -> Result<Librarian, Error> {
     Librarian::open_default(cli.config.as_deref())
 }
 
@@ -316,7 +327,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
         }
         Command::Verify { names, store } => {
             let names = names.iter().map(|n| name_arg(n)).collect::<Result<Vec<_>, _>>()?;
-            let lib = open(cli)?;
+            let lib = open_unchecked(cli)?;
             let bar = progress::Bar::new("verify");
             let report = lib.verify(&names, store.as_deref(), &bar)?;
             out.verify(&report)?;
