@@ -246,3 +246,34 @@ fn verify_reports_a_damaged_catalog_and_raises_an_event() {
     // A verify of one name checks the catalog too (the file changed since it passed).
     site.json(["verify", "2026/obs/file_000_with_a_longer_name_to_fill_pages"]).expect_code(1);
 }
+
+#[test]
+fn a_recorded_pass_does_not_hide_later_damage() {
+    // Commands skip the check while the file is the one that last passed (recorded in
+    // `librarian.db-checked`); damage after that must still be refused.
+    let (site, want) = build();
+    let db = site.db();
+    let record = PathBuf::from(format!("{}-checked", db.display()));
+    // A file modified within the last seconds is never recorded (a write in the same
+    // clock tick could hide behind an equal mtime): age it, then let a command pass.
+    let f = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60)).unwrap();
+    drop(f);
+    let out = site.json(["search"]);
+    out.ok();
+    assert_eq!(out.json().as_array().unwrap().len(), want.names.len(), "{out}");
+    assert!(record.is_file(), "the pass was not recorded");
+    // Now a page in the middle of the file.
+    let page = page_size(&db);
+    let pages = std::fs::metadata(&db).unwrap().len() / page;
+    let mut junk = vec![0u8; page as usize];
+    Rng::new(5).fill(&mut junk);
+    let f = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+    f.write_all_at(&junk, (pages / 2) * page).unwrap();
+    f.sync_all().unwrap();
+    drop(f);
+    site.json(["search"]).expect_error(1, "database");
+    site.json(["info", &want.probe]).expect_error(1, "database");
+    site.json(["status"]).expect_error(1, "database");
+    assert!(!record.exists(), "the record of the pass outlived the damage");
+}
