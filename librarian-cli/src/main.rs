@@ -237,7 +237,24 @@ fn name_arg(s: &OsStr) -> Result<FileName, Error> {
     FileName::from_os(s)
 }
 
+/// Open the site for a command. The catalog must pass its integrity check first
+/// (`PRAGMA quick_check`, skipped when the file is unchanged since it last passed): a
+/// command never answers from a damaged catalog (exit 1, code `database`).
 fn open(cli: &Cli) -> Result<Librarian, Error> {
+    let lib = open_unchecked(cli)?;
+    lib.catalog().require_intact()?;
+    let _ = CHECKED.set(lib.catalog().path().to_owned());
+    Ok(lib)
+}
+
+/// The catalog this command found sound when it opened it: recorded as sound again
+/// when the command ends well (`catalog::record_intact`), so its own writes do not
+/// make the next command check the whole file again.
+static CHECKED: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Open the site without the integrity check: for `verify`, which runs the check
+/// itself and reports it.
+fn open_unchecked(cli: &Cli) -> Result<Librarian, Error> {
     Librarian::open_default(cli.config.as_deref())
 }
 
@@ -316,7 +333,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
         }
         Command::Verify { names, store } => {
             let names = names.iter().map(|n| name_arg(n)).collect::<Result<Vec<_>, _>>()?;
-            let lib = open(cli)?;
+            let lib = open_unchecked(cli)?;
             let bar = progress::Bar::new("verify");
             let report = lib.verify(&names, store.as_deref(), &bar)?;
             out.verify(&report)?;
@@ -386,7 +403,13 @@ fn main() -> ExitCode {
     };
     let mut out = Out::new(cli.json);
     match run(&cli, &mut out) {
-        Ok(code) => code,
+        Ok(code) => {
+            // Every handle on the site is closed by now (each command drops its own).
+            if let Some(db) = CHECKED.get() {
+                librarian_core::catalog::record_intact(db);
+            }
+            code
+        }
         Err(e) => {
             out.error(&e);
             ExitCode::from(if e.is_usage() { 2 } else { 1 })

@@ -200,6 +200,16 @@ impl Out {
                 say!("    {e}");
             }
         }
+        if !r.catalog.ok {
+            println!("CATALOG DAMAGED    {} failed PRAGMA quick_check:", r.catalog.database.display());
+            for p in &r.catalog.problems {
+                println!("    {p}");
+            }
+            eprintln!(
+                "librarian: the catalog database is damaged: restore it from a backup \
+                 (see docs/operations.md); nothing it says can be trusted"
+            );
+        }
         let bad = r.checked.iter().filter(|c| c.status != CheckStatus::Ok).count();
         if bad > 0 {
             say_err!("librarian: verify found {bad} bad instance(s) of {}", r.checked.len());

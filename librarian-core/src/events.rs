@@ -73,11 +73,14 @@ pub enum Category {
     /// Every file exported on a drive was acknowledged by its destination: the drive
     /// can be wiped (subject: the store).
     DriveDone,
+    /// The catalog database failed its integrity check (`PRAGMA quick_check`) during
+    /// `verify` (subject: the database file). Raised only while it can still be written.
+    CatalogCorrupt,
 }
 
 impl Category {
     /// Every category.
-    pub const ALL: [Category; 7] = [
+    pub const ALL: [Category; 8] = [
         Category::PeerUnreachable,
         Category::PeerRefused,
         Category::CallRefused,
@@ -85,6 +88,7 @@ impl Category {
         Category::TransferFailed,
         Category::StoreFull,
         Category::DriveDone,
+        Category::CatalogCorrupt,
     ];
 
     /// The JSON and SQL spelling, e.g. `peer_unreachable`.
@@ -97,6 +101,7 @@ impl Category {
             Category::TransferFailed => "transfer_failed",
             Category::StoreFull => "store_full",
             Category::DriveDone => "drive_done",
+            Category::CatalogCorrupt => "catalog_corrupt",
         }
     }
 

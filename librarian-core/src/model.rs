@@ -262,10 +262,12 @@ pub struct InstanceCheck {
 /// The result of `verify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
-    /// True when every instance checked is intact.
+    /// True when every instance checked is intact and the catalog passed its own check.
     pub ok: bool,
     /// One item per instance checked.
     pub checked: Vec<InstanceCheck>,
+    /// The catalog database's own integrity (`PRAGMA quick_check`).
+    pub catalog: crate::catalog::CatalogCheck,
 }
 
 impl VerifyReport {
@@ -275,6 +277,8 @@ impl VerifyReport {
         if self.ok {
             return Ok(self);
         }
+        // A damaged catalog first: nothing it says can be trusted ([`crate::Error::Database`]).
+        self.catalog.to_result()?;
         let bad: Vec<&InstanceCheck> = self.checked.iter().filter(|c| c.status != CheckStatus::Ok).collect();
         let describe = |c: &InstanceCheck| {
             let mut s = format!("{} on store {} ({})", c.path.display(), c.store, status_word(c.status));

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use crate::catalog::{FileKind, FileRow, InstanceRow};
 use crate::checksum::{Checksum, EntryKind, directory_digest};
 use crate::error::{Error, ObjectKind, Result};
+use crate::events::{Category, NewEvent, Severity};
 use crate::librarian::Librarian;
 use crate::model::{CheckStatus, EntryProblem, EntryProblemKind, InstanceCheck, VerifyReport};
 use crate::name::FileName;
@@ -21,6 +22,49 @@ pub(crate) fn verify(
     store: Option<&str>,
     progress: &dyn Progress,
 ) -> Result<VerifyReport> {
+    let cat = lib.catalog();
+    // The catalog file itself first: a whole verify always reads all of it; a verify
+    // of some names only when the file changed since it last passed.
+    let mut catalog = if names.is_empty() { cat.check_integrity() } else { cat.check_integrity_if_changed() };
+    if !catalog.ok {
+        let event = NewEvent {
+            severity: Severity::Error,
+            category: Category::CatalogCorrupt,
+            subject: cat.path().display().to_string(),
+            message: format!(
+                "the catalog failed its integrity check (PRAGMA quick_check): {}",
+                catalog.problems.join("; ")
+            ),
+        };
+        // Only while the catalog can still be written; the report says so either way.
+        match lib.raise_event(&event) {
+            Ok(e) => catalog.event = Some(e.id),
+            Err(e) => catalog.problems.push(format!("the catalog_corrupt event could not be recorded: {e}")),
+        }
+    }
+    let mut checked = Vec::new();
+    match check_all(lib, names, store, catalog.ok, progress, &mut checked) {
+        Ok(()) => {}
+        // A damaged catalog may fail the very listing of what to check: the report
+        // still says so (with what could be checked), rather than only an error.
+        Err(e @ Error::Database { .. }) if !catalog.ok => {
+            catalog.problems.push(format!("verify stopped: {e}"));
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(VerifyReport { ok: catalog.ok && checked.iter().all(|c| c.status == CheckStatus::Ok), checked, catalog })
+}
+
+/// List the instances to check and check them into `checked`. Nothing is written to
+/// a catalog that failed its own check (`catalog_ok` false): no `verified_at`.
+fn check_all(
+    lib: &Librarian,
+    names: &[FileName],
+    store: Option<&str>,
+    catalog_ok: bool,
+    progress: &dyn Progress,
+    checked: &mut Vec<InstanceCheck>,
+) -> Result<()> {
     let cat = lib.catalog();
     let store_row = store.map(|s| cat.store(s)).transpose()?;
     let mut work: Vec<(FileRow, InstanceRow)> = Vec::new();
@@ -49,16 +93,16 @@ pub(crate) fn verify(
         }
     }
     progress.start(work.iter().map(|(f, _)| f.size).sum());
-    let mut checked = Vec::with_capacity(work.len());
+    checked.reserve(work.len());
     for (file, inst) in work {
         let check = check_instance(&file, &inst, lib, progress)?;
-        if check.status == CheckStatus::Ok {
+        if check.status == CheckStatus::Ok && catalog_ok {
             cat.mark_verified(inst.id, Timestamp::now())?;
         }
         checked.push(check);
     }
     progress.finish();
-    Ok(VerifyReport { ok: checked.iter().all(|c| c.status == CheckStatus::Ok), checked })
+    Ok(())
 }
 
 fn check_instance(

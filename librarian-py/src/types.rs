@@ -394,12 +394,23 @@ impl PyVerifyReport {
     fn checked(&self) -> Vec<PyInstanceCheck> {
         self.0.checked.iter().cloned().map(PyInstanceCheck).collect()
     }
+    /// True when the catalog database passed its own integrity check (`PRAGMA quick_check`).
+    #[getter]
+    fn catalog_ok(&self) -> bool {
+        self.0.catalog.ok
+    }
+    /// What the catalog's integrity check found (empty when it passed).
+    #[getter]
+    fn catalog_problems(&self) -> Vec<String> {
+        self.0.catalog.problems.clone()
+    }
     fn __repr__(&self) -> String {
         let bad = self.0.checked.iter().filter(|c| c.status != CheckStatus::Ok).count();
         format!(
-            "VerifyReport(ok={}, checked={}, bad={bad})",
+            "VerifyReport(ok={}, checked={}, bad={bad}, catalog_ok={})",
             if self.0.ok { "True" } else { "False" },
-            self.0.checked.len()
+            self.0.checked.len(),
+            if self.0.catalog.ok { "True" } else { "False" }
         )
     }
 }
@@ -545,7 +556,8 @@ impl PyEvent {
     fn severity(&self) -> &'static str {
         self.0.severity.as_str()
     }
-    /// "peer_unreachable", "peer_refused", "call_refused", "conflict" or "transfer_failed".
+    /// "peer_unreachable", "peer_refused", "call_refused", "conflict", "transfer_failed",
+    /// "store_full", "drive_done" or "catalog_corrupt".
     #[getter]
     fn category(&self) -> &'static str {
         self.0.category.as_str()
@@ -1011,6 +1023,7 @@ fn problem_kind_str(k: ProblemKind) -> &'static str {
         ProblemKind::Altered => "altered",
         ProblemKind::WrongKind => "wrong_kind",
         ProblemKind::Unreadable => "unreadable",
+        ProblemKind::Unsupported => "unsupported",
     }
 }
 

@@ -615,7 +615,7 @@ fn file_replaced_by_a_symlink_to_the_same_bytes() {
     std::fs::copy(ex.drive.join("x/f0"), &outside).unwrap();
     std::fs::remove_file(ex.drive.join("x/f0")).unwrap();
     std::os::unix::fs::symlink(&outside, ex.drive.join("x/f0")).unwrap();
-    assert_damage_handled(&ex, &[problem("x/f0", None, "wrong_kind")], &["x/f0"]);
+    assert_damage_handled(&ex, &[problem("x/f0", None, "unsupported")], &["x/f0"]);
 }
 
 #[test]

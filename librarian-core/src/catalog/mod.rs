@@ -7,6 +7,7 @@
 mod access;
 mod events;
 mod files;
+mod integrity;
 mod intents;
 mod local_clone; // SneakerNet: the local clone
 mod outbox;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags};
 
+pub use integrity::{CatalogCheck, MAX_REPORTED_PROBLEMS, record_intact};
 pub use intents::IntentClaim;
 pub use local_clone::LocalCloneItem;
 pub use rows::{

@@ -248,4 +248,24 @@ CREATE UNIQUE INDEX events_open ON events (category, subject) WHERE cleared_at I
     r#"
 ALTER TABLE received_calls ADD COLUMN request_digest TEXT;
 "#,
+    // 8: the catalog's own integrity check (`verify`) raises `catalog_corrupt`.
+    r#"
+CREATE TABLE events_v8 (
+    id           INTEGER PRIMARY KEY,
+    severity     TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'error')),
+    category     TEXT    NOT NULL CHECK (category IN
+                     ('peer_unreachable', 'peer_refused', 'call_refused', 'conflict', 'transfer_failed',
+                      'store_full', 'drive_done', 'catalog_corrupt')),
+    subject      TEXT    NOT NULL,
+    message      TEXT    NOT NULL,
+    count        INTEGER NOT NULL DEFAULT 1,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    cleared_at   INTEGER
+);
+INSERT INTO events_v8 SELECT * FROM events;
+DROP TABLE events;
+ALTER TABLE events_v8 RENAME TO events;
+CREATE UNIQUE INDEX events_open ON events (category, subject) WHERE cleared_at IS NULL;
+"#,
 ];

@@ -3,17 +3,22 @@
 //! is reported.
 
 use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::manifest::{
-    B3SUMS, LEGACY_MANIFEST, MANIFEST, MANIFEST_DIGEST, Manifest, ManifestFile, SHA256SUMS, is_file_entry,
+    B3SUMS, LEGACY_MANIFEST, MANIFEST, MANIFEST_DIGEST, Manifest, ManifestFile, SHA256SUMS, duplicate_names,
+    is_file_entry, line_problem,
 };
-use crate::checksum::{Algorithm, Checksum, EntryKind};
+use crate::catalog::FileKind;
+use crate::checksum::{Algorithm, Checksum, EntryKind, PipeError};
 use crate::error::{Error, Result};
+use crate::name::FileName;
 use crate::progress::Progress;
+use crate::store::beneath::{Dir, EntryType};
 use crate::tree;
 
 /// What is wrong with something on a drive.
@@ -38,6 +43,9 @@ pub enum ProblemKind {
     WrongKind,
     /// Could not be read.
     Unreadable,
+    /// A symbolic link, FIFO, device or socket where data (or a directory on the way
+    /// to it) should be: never followed, opened or read.
+    Unsupported,
 }
 
 /// One problem.
@@ -106,56 +114,173 @@ pub(crate) fn hash_many(path: &Path, algs: &[Algorithm], progress: &dyn Progress
     Ok((hashers.into_iter().map(|h| h.finish()).collect(), total))
 }
 
-/// Check one manifest file or book on the drive; its problems (empty when intact).
-pub(crate) fn check_file(drive: &Path, mf: &ManifestFile, progress: &dyn Progress) -> Vec<DriveProblem> {
-    let bad = |kind, detail: String| vec![problem(&mf.name, None, kind, detail)];
+/// The problem an error while looking at `name` (or its book entry) amounts to: a
+/// link, FIFO, device or socket is `unsupported` (never followed or opened), a missing
+/// path `missing`, anything else `unreadable`.
+pub(crate) fn problem_of(name: &str, entry: Option<&str>, e: &Error) -> DriveProblem {
+    let kind = match e {
+        Error::UnsupportedEntry { .. } => ProblemKind::Unsupported,
+        Error::NotFound { .. } => ProblemKind::Missing,
+        _ => ProblemKind::Unreadable,
+    };
+    problem(name, entry, kind, e.to_string())
+}
+
+/// A usable manifest line: its name, checksum and kind, or why it is refused
+/// (`bad_entry`): a name that breaks the naming rules (`..`, a leading `/`, NUL...),
+/// a name claimed by two lines, a bad checksum or kind, or book entries that are not
+/// plain relative paths or do not add up to the line's checksum.
+pub(crate) fn parse_line(
+    mf: &ManifestFile,
+    duplicates: &HashSet<&str>,
+) -> std::result::Result<(FileName, Checksum, FileKind), DriveProblem> {
+    let bad = |detail: String| problem(&mf.name, None, ProblemKind::BadEntry, detail);
     let (name, checksum, kind) = match (mf.file_name(), mf.parsed_checksum(), mf.file_kind()) {
         (Ok(n), Ok(c), Ok(k)) => (n, c, k),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return bad(ProblemKind::BadEntry, e.to_string()),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Err(bad(e.to_string())),
     };
-    let path = drive.join(name.as_str());
-    let meta = match std::fs::symlink_metadata(&path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return bad(ProblemKind::Missing, format!("{} is not on the drive", path.display()));
+    if duplicates.contains(mf.name.as_str()) {
+        return Err(bad("more than one line of the manifest has this name".into()));
+    }
+    if let Some(detail) = line_problem(mf, &checksum, kind) {
+        return Err(bad(detail));
+    }
+    Ok((name, checksum, kind))
+}
+
+/// Where a manifest line's data is on the drive, found beneath the drive's root
+/// without following a link at any component.
+pub(crate) enum Found {
+    /// A regular file: the directory holding it (`None`: the drive's root), its last
+    /// component and its size.
+    File { parent: Option<Dir>, last: OsString, size: u64 },
+    /// A book: its directory, opened (hand [`Dir::fd_path`] to code that takes a path,
+    /// so no component above the book is resolved by name again).
+    Book(Dir),
+}
+
+impl Found {
+    /// Open the file for reading (never a link, never blocking).
+    pub(crate) fn open(&self, drive: &Dir) -> Result<std::fs::File> {
+        match self {
+            Found::File { parent, last, .. } => parent.as_ref().unwrap_or(drive).open_file(Path::new(last)),
+            Found::Book(d) => Err(Error::UnsupportedEntry {
+                path: d.shown().display().to_string(),
+                reason: "a book, not a file".into(),
+            }),
         }
-        Err(e) => return bad(ProblemKind::Unreadable, format!("{}: {e}", path.display())),
-    };
-    match kind {
-        crate::catalog::FileKind::File => {
-            if !meta.is_file() {
-                return bad(ProblemKind::WrongKind, format!("{} is not a regular file", path.display()));
-            }
-            if meta.len() != mf.size {
-                let k = if meta.len() < mf.size { ProblemKind::Truncated } else { ProblemKind::Grown };
-                return bad(k, format!("{} bytes on the drive, {} in the manifest", meta.len(), mf.size));
-            }
-            match tree::hash_file(&path, checksum.algorithm(), progress, &mut tree::scratch()) {
-                Ok((got, _)) if checksum.matches(&got).unwrap_or(false) => Vec::new(),
-                Ok((got, _)) => bad(ProblemKind::Altered, format!("hashes to {got}, the manifest says {checksum}")),
-                Err(e) => bad(ProblemKind::Unreadable, e.to_string()),
-            }
-        }
-        crate::catalog::FileKind::Directory => {
-            if !meta.is_dir() {
-                return bad(ProblemKind::WrongKind, format!("{} is not a directory (a book)", path.display()));
-            }
-            check_book(&path, mf, &checksum, progress)
+    }
+
+    /// A path that reaches this very file or book without re-resolving any component
+    /// above it by name (`/proc/self/fd/N[/last]`); valid while `self` lives.
+    pub(crate) fn path(&self, drive: &Dir) -> PathBuf {
+        match self {
+            Found::File { parent, last, .. } => parent.as_ref().unwrap_or(drive).fd_path().join(last),
+            Found::Book(d) => d.fd_path(),
         }
     }
 }
 
-fn check_book(root: &Path, mf: &ManifestFile, checksum: &Checksum, progress: &dyn Progress) -> Vec<DriveProblem> {
-    let unreadable = |e: Error| vec![problem(&mf.name, None, ProblemKind::Unreadable, e.to_string())];
-    let mut entries = match tree::walk(root) {
+/// Find `name` on the drive as what the manifest says it is (`kind`), looking at
+/// every component without following it: a link (at the top, in the middle, or the
+/// last component), a FIFO, a device or a socket is refused before anything is
+/// opened (`unsupported`), an absent one is `missing`, a file where a book should be
+/// (or the reverse) `wrong_kind`.
+pub(crate) fn locate(drive: &Dir, name: &FileName, kind: FileKind) -> std::result::Result<Found, DriveProblem> {
+    let n = name.as_str();
+    let shown = drive.shown().join(n);
+    let (parent, last) = drive.parent_of(Path::new(n)).map_err(|e| problem_of(n, None, &e))?;
+    let st = parent.as_ref().unwrap_or(drive).stat(last).map_err(|e| problem_of(n, None, &e))?;
+    let Some(st) = st else {
+        return Err(problem(n, None, ProblemKind::Missing, format!("{} is not on the drive", shown.display())));
+    };
+    match (st.kind, kind) {
+        (EntryType::File, FileKind::File) => Ok(Found::File { last: last.to_owned(), parent, size: st.size }),
+        (EntryType::Directory, FileKind::Directory) => {
+            let base = parent.as_ref().unwrap_or(drive);
+            base.open_dir(Path::new(last)).map(Found::Book).map_err(|e| problem_of(n, None, &e))
+        }
+        (EntryType::Symlink | EntryType::Special, _) => Err(problem(
+            n,
+            None,
+            ProblemKind::Unsupported,
+            format!("{}: {}; nothing was read through it", shown.display(), st.kind.refusal()),
+        )),
+        (_, FileKind::File) => {
+            Err(problem(n, None, ProblemKind::WrongKind, format!("{} is not a regular file", shown.display())))
+        }
+        (_, FileKind::Directory) => {
+            Err(problem(n, None, ProblemKind::WrongKind, format!("{} is not a directory (a book)", shown.display())))
+        }
+    }
+}
+
+/// Check one manifest file or book on the drive; its problems (empty when intact).
+pub(crate) fn check_file(
+    drive: &Dir,
+    mf: &ManifestFile,
+    duplicates: &HashSet<&str>,
+    progress: &dyn Progress,
+) -> Vec<DriveProblem> {
+    let bad = |kind, detail: String| vec![problem(&mf.name, None, kind, detail)];
+    let (name, checksum, kind) = match parse_line(mf, duplicates) {
+        Ok(v) => v,
+        Err(p) => return vec![p],
+    };
+    let found = match locate(drive, &name, kind) {
+        Ok(f) => f,
+        Err(p) => return vec![p],
+    };
+    match &found {
+        Found::File { size, .. } => {
+            if *size != mf.size {
+                let k = if *size < mf.size { ProblemKind::Truncated } else { ProblemKind::Grown };
+                return bad(k, format!("{size} bytes on the drive, {} in the manifest", mf.size));
+            }
+            let hashed = found.open(drive).and_then(|mut f| {
+                crate::checksum::pipe(checksum.algorithm(), &mut f, None, progress, &mut tree::scratch())?.map_err(
+                    |e| match e {
+                        PipeError::Read(e) | PipeError::Write(e) => {
+                            Error::io("cannot read", drive.shown().join(&mf.name), e)
+                        }
+                    },
+                )
+            });
+            match hashed {
+                Ok((got, n)) if n == mf.size && checksum.matches(&got).unwrap_or(false) => Vec::new(),
+                Ok((got, _)) => bad(ProblemKind::Altered, format!("hashes to {got}, the manifest says {checksum}")),
+                Err(e) => vec![problem_of(&mf.name, None, &e)],
+            }
+        }
+        Found::Book(book) => check_book(book, mf, &checksum, progress),
+    }
+}
+
+/// `e` as a problem of the book `mf`, its message naming the book on the drive rather
+/// than the descriptor path it was read through.
+fn book_problem(book: &Dir, mf: &ManifestFile, e: &Error) -> DriveProblem {
+    let entry = match e {
+        Error::UnsupportedEntry { path, .. } => Some(path.as_str()),
+        _ => None,
+    };
+    let mut p = problem_of(&mf.name, entry, e);
+    p.detail = p.detail.replace(&*book.fd_path().to_string_lossy(), &book.shown().to_string_lossy());
+    p
+}
+
+fn check_book(book: &Dir, mf: &ManifestFile, checksum: &Checksum, progress: &dyn Progress) -> Vec<DriveProblem> {
+    // Everything below the book is reached through its open directory, so no component
+    // above it is resolved by name again.
+    let root = book.fd_path();
+    let mut entries = match tree::walk(&root) {
         Ok(e) => e,
-        Err(e) => return unreadable(e),
+        Err(e) => return vec![book_problem(book, mf, &e)],
     };
     // The book as it is on the drive, each entry hashed once (the same digest recipe
     // as ingest and verify).
-    let book = match tree::hash_book(root, &mut entries, checksum.algorithm(), progress) {
+    let sum = match tree::hash_book(&root, &mut entries, checksum.algorithm(), progress) {
         Ok(sum) => sum,
-        Err(e) => return unreadable(e),
+        Err(e) => return vec![book_problem(book, mf, &e)],
     };
     let mut problems = Vec::new();
     // Entry by entry against the manifest, to say which one is wrong (legacy
@@ -190,23 +315,25 @@ fn check_book(root: &Path, mf: &ManifestFile, checksum: &Checksum, progress: &dy
             problems.push(problem(&mf.name, Some(&w.path), ProblemKind::Missing, "in the manifest, not on the drive"));
         }
     }
-    if problems.is_empty() && !checksum.matches(&book).unwrap_or(false) {
+    if problems.is_empty() && !checksum.matches(&sum).unwrap_or(false) {
         problems.push(problem(
             &mf.name,
             None,
             ProblemKind::Altered,
-            format!("the book hashes to {book}, the manifest says {checksum}"),
+            format!("the book hashes to {sum}, the manifest says {checksum}"),
         ));
     }
     problems
 }
 
-/// Files on the drive that no manifest line accounts for.
-fn extra_files(drive: &Path, manifest: &Manifest) -> Result<Vec<DriveProblem>> {
+/// Files on the drive that no manifest line accounts for (directories that cannot be
+/// listed are `unreadable`).
+fn extra_files(drive: &Dir, manifest: &Manifest) -> Vec<DriveProblem> {
     let names: HashSet<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
     let reserved = [MANIFEST, MANIFEST_DIGEST, B3SUMS, SHA256SUMS, LEGACY_MANIFEST];
     let mut out = Vec::new();
-    for rel in files_under(drive)? {
+    let (found, unlisted) = files_under(drive);
+    for rel in found {
         if reserved.contains(&rel.as_str()) {
             continue;
         }
@@ -225,36 +352,57 @@ fn extra_files(drive: &Path, manifest: &Manifest) -> Result<Vec<DriveProblem>> {
             out.push(problem(&rel, None, ProblemKind::Extra, "on the drive, not in the manifest"));
         }
     }
-    Ok(out)
+    out.extend(unlisted);
+    out
 }
 
-/// Every non-directory under `root` (symlinks and special files included), as
-/// `/`-separated paths relative to it.
-fn files_under(root: &Path) -> Result<Vec<String>> {
+/// Every non-directory beneath the drive (links and special files included, never
+/// followed), as `/`-separated paths relative to it, and the directories that could
+/// not be listed. Each directory is opened from the root component by component
+/// without following links, so a link to a directory is listed as a link, not entered.
+fn files_under(drive: &Dir) -> (Vec<String>, Vec<DriveProblem>) {
     let mut out = Vec::new();
+    let mut unlisted = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
-        let dir = root.join(&rel);
-        let rd = std::fs::read_dir(&dir).map_err(|e| Error::io("cannot list", &dir, e))?;
-        for item in rd {
-            let item = item.map_err(|e| Error::io("cannot list", &dir, e))?;
-            let child = rel.join(item.file_name());
-            let ft = item.file_type().map_err(|e| Error::io("cannot inspect", item.path(), e))?;
-            if ft.is_dir() {
-                stack.push(child);
-            } else {
-                out.push(child.to_string_lossy().into_owned());
+        let shown = rel.to_string_lossy().into_owned();
+        let opened = if rel.as_os_str().is_empty() { None } else { Some(drive.open_dir(&rel)) };
+        let dir = match &opened {
+            None => drive,
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                unlisted.push(problem_of(&shown, None, e));
+                continue;
+            }
+        };
+        let names = match dir.names() {
+            Ok(n) => n,
+            Err(e) => {
+                unlisted.push(problem_of(&shown, None, &e));
+                continue;
+            }
+        };
+        for name in names {
+            let child = rel.join(&name);
+            match dir.stat(&name) {
+                Ok(Some(st)) if st.kind == EntryType::Directory => stack.push(child),
+                Ok(Some(_)) => out.push(child.to_string_lossy().into_owned()),
+                Ok(None) => {}
+                Err(e) => unlisted.push(problem_of(&child.to_string_lossy(), None, &e)),
             }
         }
     }
     out.sort();
-    Ok(out)
+    (out, unlisted)
 }
 
 /// Check the drive at `drive` against its manifest. Errors only when there is no
-/// readable manifest; everything else is a problem in the report.
+/// readable manifest (absent, a link or a FIFO, too large, not JSON); everything else
+/// is a problem in the report. Every path is resolved beneath the drive's root without
+/// following a link: nothing outside the drive is ever opened or hashed.
 pub fn verify_drive(drive: &Path, progress: &dyn Progress) -> Result<DriveReport> {
-    let (manifest, manifest_ok) = Manifest::read(drive)?;
+    let root = Dir::open_root(drive)?;
+    let (manifest, manifest_ok) = Manifest::read_at(&root)?;
     let mut problems = Vec::new();
     if manifest_ok == Some(false) {
         problems.push(problem(
@@ -264,18 +412,19 @@ pub fn verify_drive(drive: &Path, progress: &dyn Progress) -> Result<DriveReport
             "the manifest does not match its digest (.librarian-manifest.json.b3): edited or damaged",
         ));
     }
-    let bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
+    let duplicates = duplicate_names(&manifest);
+    let bytes = manifest.files.iter().fold(0u64, |acc, f| acc.saturating_add(f.size));
     progress.start(bytes);
     let mut intact = 0;
     for mf in &manifest.files {
-        let p = check_file(drive, mf, progress);
+        let p = check_file(&root, mf, &duplicates, progress);
         if p.is_empty() {
             intact += 1;
         }
         problems.extend(p);
     }
     progress.finish();
-    problems.extend(extra_files(drive, &manifest)?);
+    problems.extend(extra_files(&root, &manifest));
     Ok(DriveReport {
         drive: drive.to_owned(),
         site: manifest.site.clone(),

@@ -1,20 +1,31 @@
 //! `sneakernet import`: ingest a drive at its destination, verifying each file as it
 //! is copied (one read), and queue a `complete` call per file to the exporting site.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::check::{DriveProblem, ProblemKind, check_file};
-use super::manifest::{Manifest, ManifestFile};
-use crate::catalog::{FileKind, ImportItem};
+use super::check::{DriveProblem, Found, ProblemKind, check_file, locate, parse_line, problem_of};
+use super::manifest::{Manifest, ManifestFile, duplicate_names};
+use crate::catalog::ImportItem;
 use crate::error::{Error, ObjectKind, Result};
 use crate::events::{Category, NewEvent, Severity};
 use crate::ingest::UploadOptions;
 use crate::librarian::Librarian;
 use crate::model::UploadStatus;
 use crate::progress::{NoProgress, Progress};
+use crate::store::beneath::Dir;
+
+/// One manifest line being imported, with what it is checked against.
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    root: &'a Dir,
+    manifest: &'a Manifest,
+    mf: &'a ManifestFile,
+    duplicates: &'a HashSet<&'a str>,
+}
 
 /// What an import did (or, with `dry_run`, would do).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,24 +59,27 @@ impl ImportReport {
     }
 }
 
-/// A problem with the type or size of `mf` on the drive, found from metadata alone.
-fn shape_problem(drive: &Path, mf: &ManifestFile, kind: FileKind) -> Option<DriveProblem> {
-    let path = drive.join(&mf.name);
+/// A problem with the type or size of what `found` is, from metadata alone (a book's
+/// entries are listed, not read).
+fn shape_problem(found: &Found, mf: &ManifestFile) -> Option<DriveProblem> {
     let bad = |kind, detail: String| Some(DriveProblem { name: mf.name.clone(), entry: None, kind, detail });
-    let meta = match std::fs::symlink_metadata(&path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return bad(ProblemKind::Missing, format!("{} is not on the drive", path.display()));
-        }
-        Err(e) => return bad(ProblemKind::Unreadable, format!("{}: {e}", path.display())),
-    };
-    let size = match kind {
-        FileKind::File if meta.is_file() => meta.len(),
-        FileKind::Directory if meta.is_dir() => match crate::tree::walk(&path) {
+    let size = match found {
+        Found::File { size, .. } => *size,
+        Found::Book(book) => match crate::tree::walk(&book.fd_path()) {
             Ok(entries) => entries.iter().map(|e| e.size).sum(),
-            Err(e) => return bad(ProblemKind::Unreadable, e.to_string()),
+            Err(e) => {
+                let mut p = problem_of(
+                    &mf.name,
+                    match &e {
+                        Error::UnsupportedEntry { path, .. } => Some(path.as_str()),
+                        _ => None,
+                    },
+                    &e,
+                );
+                p.detail = p.detail.replace(&*book.fd_path().to_string_lossy(), &book.shown().to_string_lossy());
+                return Some(p);
+            }
         },
-        _ => return bad(ProblemKind::WrongKind, format!("{} is not a {}", path.display(), mf.kind)),
     };
     if size != mf.size {
         let k = if size < mf.size { ProblemKind::Truncated } else { ProblemKind::Grown };
@@ -87,7 +101,9 @@ impl Librarian {
         dry_run: bool,
         progress: &dyn Progress,
     ) -> Result<ImportReport> {
-        let (manifest, manifest_ok) = Manifest::read(drive)?;
+        // Every path on the drive is resolved beneath this root, never following a link.
+        let root = Dir::open_root(drive)?;
+        let (manifest, manifest_ok) = Manifest::read_at(&root)?;
         if !manifest.legacy {
             self.peer(&manifest.site).map_err(|_| Error::NotFound {
                 kind: ObjectKind::Peer,
@@ -125,32 +141,34 @@ impl Librarian {
                 .collect();
             return Ok(report);
         }
-        progress.start(manifest.files.iter().map(|f| f.size).sum());
+        let duplicates = duplicate_names(&manifest);
+        progress.start(manifest.files.iter().fold(0u64, |acc, f| acc.saturating_add(f.size)));
         for mf in &manifest.files {
-            self.import_one(drive, &manifest, mf, store, dry_run, progress, &mut report)?;
+            let line = Line { root: &root, manifest: &manifest, mf, duplicates: &duplicates };
+            self.import_one(&line, store, dry_run, progress, &mut report)?;
         }
         progress.finish();
         Ok(report)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn import_one(
         &self,
-        drive: &Path,
-        manifest: &Manifest,
-        mf: &ManifestFile,
+        line: &Line<'_>,
         store: Option<&str>,
         dry_run: bool,
         progress: &dyn Progress,
         report: &mut ImportReport,
     ) -> Result<()> {
+        let Line { root, manifest, mf, duplicates } = *line;
         let refuse = |report: &mut ImportReport, kind, detail: String| {
             report.refused.push(DriveProblem { name: mf.name.clone(), entry: None, kind, detail });
         };
-        let (name, checksum, kind) = match (mf.file_name(), mf.parsed_checksum(), mf.file_kind()) {
-            (Ok(n), Ok(c), Ok(k)) => (n, c, k),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-                refuse(report, ProblemKind::BadEntry, e.to_string());
+        // A line that breaks the rules (a name with `..` or a leading `/`, a name
+        // twice, entries that do not add up) is refused before anything is looked at.
+        let (name, checksum, kind) = match parse_line(mf, duplicates) {
+            Ok(v) => v,
+            Err(p) => {
+                report.refused.push(p);
                 return Ok(());
             }
         };
@@ -202,14 +220,22 @@ impl Librarian {
             refuse(report, ProblemKind::Altered, format!("conflict: {detail}"));
             return Ok(());
         }
-        // What the manifest says must hold before any byte is read: a regular file (not
-        // a link out of the drive) or a directory, of the size it gives.
-        if let Some(p) = shape_problem(drive, mf, kind) {
+        // What the manifest says must hold before any byte is read: a regular file or a
+        // directory beneath the drive, reached without following a link at any
+        // component (no link out of the drive, no FIFO, no device), of the size it gives.
+        let found = match locate(root, &name, kind) {
+            Ok(f) => f,
+            Err(p) => {
+                report.refused.push(p);
+                return Ok(());
+            }
+        };
+        if let Some(p) = shape_problem(&found, mf) {
             report.refused.push(p);
             return Ok(());
         }
         if dry_run {
-            let problems = check_file(drive, mf, progress);
+            let problems = check_file(root, mf, duplicates, progress);
             if problems.is_empty() {
                 report.imported.push(mf.name.clone());
             } else {
@@ -224,7 +250,9 @@ impl Librarian {
             source: Some(mf.source.clone()),
             ..Default::default()
         };
-        match self.upload(&drive.join(name.as_str()), &name, &opts, progress) {
+        // The data is handed over through its open directory (`/proc/self/fd/N`), not
+        // by its name on the drive.
+        match self.upload(&found.path(root), &name, &opts, progress) {
             Ok(up) => {
                 let held = up.file.instances.first().map(|i| i.store.clone()).unwrap_or_default();
                 match up.status {
@@ -240,7 +268,7 @@ impl Librarian {
                 | Error::InvalidName { .. }),
             ) => {
                 // Say exactly what is wrong (which entry of a book), re-reading it.
-                let problems = check_file(drive, mf, &NoProgress);
+                let problems = check_file(root, mf, duplicates, &NoProgress);
                 if problems.is_empty() {
                     refuse(report, ProblemKind::Altered, e.to_string());
                 } else {

@@ -12,6 +12,8 @@
 //! The manifest of the existing (Python) Librarian (`librarian_name`, `store_name`,
 //! `store_files`, checksums `xxh3:::`/`md5`) is read too.
 
+use std::ffi::OsStr;
+use std::io::Read;
 use std::path::Path;
 
 use jiff::Timestamp;
@@ -21,6 +23,7 @@ use crate::catalog::FileKind;
 use crate::checksum::{Checksum, EntryKind};
 use crate::error::{Error, ObjectKind, Result};
 use crate::name::FileName;
+use crate::store::beneath::{Dir, EntryType};
 
 /// The manifest's file name.
 pub const MANIFEST: &str = ".librarian-manifest.json";
@@ -34,6 +37,13 @@ pub const SHA256SUMS: &str = ".librarian-sha256sums.txt";
 pub const RESERVED_PREFIX: &str = ".librarian-";
 /// The manifest of the existing Librarian, when written onto the drive by hand.
 pub const LEGACY_MANIFEST: &str = "manifest.json";
+
+/// The largest manifest (ours or the existing Librarian's) a reader accepts, in bytes:
+/// a manifest is read whole into memory, so a drive cannot make a reader take more.
+/// About a million files and books with a handful of entries each.
+pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+/// The largest manifest digest file (`.librarian-manifest.json.b3`) a reader accepts.
+const MAX_DIGEST_BYTES: u64 = 4096;
 
 /// The `format` field of our manifests.
 pub const FORMAT: &str = "librarian-drive-manifest";
@@ -142,9 +152,39 @@ struct LegacyEntry {
     outgoing_transfer_id: Option<i64>,
 }
 
-/// The kind of the data at `path` (a directory is a book).
-fn kind_on_disk(path: &Path) -> &'static str {
-    if path.is_dir() { "directory" } else { "file" }
+/// The kind of the data at `name` beneath the drive (a directory is a book), looked at
+/// without following a link at any component: anything that is not a directory there
+/// counts as a file (and is then checked, and refused, as one).
+fn kind_on_disk(drive: &Dir, name: &str) -> &'static str {
+    if drive.open_dir(Path::new(name)).is_ok() { "directory" } else { "file" }
+}
+
+/// Read the reserved file `name` at the top of the drive, whole, if it exists: it must
+/// be a regular file (a link or a FIFO is refused, never followed or waited on) of at
+/// most `limit` bytes (checked before reading and while reading).
+fn read_reserved(drive: &Dir, name: &str, limit: u64) -> Result<Option<Vec<u8>>> {
+    let shown = drive.shown().join(name);
+    let Some(st) = drive.stat(OsStr::new(name))? else { return Ok(None) };
+    if st.kind != EntryType::File {
+        return Err(Error::UnsupportedEntry {
+            path: shown.display().to_string(),
+            reason: format!("a drive's {name} must be a regular file: {}", st.kind.refusal()),
+        });
+    }
+    let too_big = |size: u64| Error::UnsupportedEntry {
+        path: shown.display().to_string(),
+        reason: format!("{size} bytes or more, beyond the limit of {limit} bytes for this file: refused unread"),
+    };
+    if st.size > limit {
+        return Err(too_big(st.size));
+    }
+    let f = drive.open_file(Path::new(name))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(st.size).unwrap_or(0));
+    f.take(limit + 1).read_to_end(&mut bytes).map_err(|e| Error::io("cannot read", &shown, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(Some(bytes))
 }
 
 impl Manifest {
@@ -159,48 +199,54 @@ impl Manifest {
     /// Librarian's `manifest.json`. Also returns whether ours matched its stored
     /// digest (`None` for a legacy manifest, which has none).
     pub fn read(drive: &Path) -> Result<(Manifest, Option<bool>)> {
-        let ours = drive.join(MANIFEST);
-        if ours.exists() {
-            let bytes = std::fs::read(&ours).map_err(|e| Error::io("cannot read", &ours, e))?;
-            let m: Manifest = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::InvalidArgument(format!("{} is not a drive manifest: {e}", ours.display())))?;
+        Self::read_at(&Dir::open_root(drive)?)
+    }
+
+    /// [`Manifest::read`] from the drive's open root: the manifest and its digest
+    /// must be regular files at the top of the drive (never a link or a FIFO), of at
+    /// most [`MAX_MANIFEST_BYTES`].
+    pub(crate) fn read_at(drive: &Dir) -> Result<(Manifest, Option<bool>)> {
+        let ours = drive.shown().join(MANIFEST);
+        if let Some(bytes) = read_reserved(drive, MANIFEST, MAX_MANIFEST_BYTES)? {
+            let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::UnsupportedEntry {
+                path: ours.display().to_string(),
+                reason: format!("not a drive manifest: {e}"),
+            })?;
             if m.format != FORMAT || m.version == 0 || m.version > VERSION {
-                return Err(Error::InvalidArgument(format!(
-                    "{}: format {:?} version {} is not one this librarian reads ({FORMAT} 1..={VERSION})",
-                    ours.display(),
-                    m.format,
-                    m.version
-                )));
+                return Err(Error::UnsupportedEntry {
+                    path: ours.display().to_string(),
+                    reason: format!(
+                        "format {:?} version {} is not one this librarian reads ({FORMAT} 1..={VERSION})",
+                        m.format, m.version
+                    ),
+                });
             }
             let digest_ok = stored_digest(drive)?.map(|d| d == blake3::hash(&bytes).to_hex().to_string());
             return Ok((m, Some(digest_ok.unwrap_or(false))));
         }
-        let legacy = drive.join(LEGACY_MANIFEST);
-        if legacy.exists() {
-            return Ok((Self::read_legacy(drive, &legacy)?, None));
+        if let Some(bytes) = read_reserved(drive, LEGACY_MANIFEST, MAX_MANIFEST_BYTES)? {
+            return Ok((Self::read_legacy(drive, &bytes)?, None));
         }
         Err(Error::NotFound {
             kind: ObjectKind::Path,
             name: format!(
                 "{} (no {MANIFEST} or {LEGACY_MANIFEST}: not a drive, or its manifest was deleted)",
-                drive.display()
+                drive.shown().display()
             ),
         })
     }
 
-    fn read_legacy(drive: &Path, path: &Path) -> Result<Manifest> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
-        let l: LegacyManifest = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::InvalidArgument(format!(
-                "{} is neither our manifest nor the existing Librarian's: {e}",
-                path.display()
-            ))
+    fn read_legacy(drive: &Dir, bytes: &[u8]) -> Result<Manifest> {
+        let path = drive.shown().join(LEGACY_MANIFEST);
+        let l: LegacyManifest = serde_json::from_slice(bytes).map_err(|e| Error::UnsupportedEntry {
+            path: path.display().to_string(),
+            reason: format!("neither our manifest nor the existing Librarian's: {e}"),
         })?;
         let files = l
             .store_files
             .into_iter()
             .map(|e| ManifestFile {
-                kind: kind_on_disk(&drive.join(&e.name)).to_owned(),
+                kind: kind_on_disk(drive, &e.name).to_owned(),
                 created_at: e.create_time.as_deref().and_then(parse_legacy_time),
                 name: e.name,
                 size: e.size,
@@ -235,13 +281,9 @@ fn parse_legacy_time(text: &str) -> Option<Timestamp> {
 }
 
 /// The hex digest in `.librarian-manifest.json.b3`, if the file exists.
-fn stored_digest(drive: &Path) -> Result<Option<String>> {
-    let p = drive.join(MANIFEST_DIGEST);
-    match std::fs::read_to_string(&p) {
-        Ok(text) => Ok(text.split_whitespace().next().map(str::to_ascii_lowercase)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("cannot read", &p, e)),
-    }
+fn stored_digest(drive: &Dir) -> Result<Option<String>> {
+    Ok(read_reserved(drive, MANIFEST_DIGEST, MAX_DIGEST_BYTES)?
+        .and_then(|b| String::from_utf8_lossy(&b).split_whitespace().next().map(str::to_ascii_lowercase)))
 }
 
 /// A `b3sum`/`sha256sum` line: `HEX  PATH`.
@@ -265,4 +307,64 @@ pub(crate) fn manifest_entries(entries: &[crate::checksum::Entry]) -> Vec<Manife
 /// Whether a manifest entry is a file entry.
 pub(crate) fn is_file_entry(e: &ManifestEntry) -> bool {
     e.kind == EntryKind::File.as_str()
+}
+
+/// What is wrong with a manifest line beyond its name, checksum and kind (checked by
+/// [`ManifestFile::file_name`] and friends): a name in the space the drive keeps for
+/// its own files, book entries whose paths are not plain relative paths (`..`, a
+/// leading `/`, NUL, an empty segment) or repeat, entries of an unknown kind, and
+/// entries that do not add up to the line's own checksum or size (a manifest that
+/// lies about a book). `None` when the line is usable. Pure: reads nothing.
+pub(crate) fn line_problem(mf: &ManifestFile, checksum: &Checksum, kind: FileKind) -> Option<String> {
+    if mf.name.starts_with(RESERVED_PREFIX) || mf.name == LEGACY_MANIFEST {
+        return Some(format!("{:?} is a name a drive keeps for its own files", mf.name));
+    }
+    if kind == FileKind::File {
+        return (!mf.entries.is_empty()).then(|| "a file with book entries".to_owned());
+    }
+    if mf.entries.is_empty() {
+        return None; // legacy manifests list no entries: the book's digest alone decides
+    }
+    let mut entries = Vec::with_capacity(mf.entries.len());
+    let mut seen = std::collections::HashSet::with_capacity(mf.entries.len());
+    for e in &mf.entries {
+        if let Some(reason) = e.path.split('/').find_map(|seg| crate::name::check_segment(seg).err()) {
+            return Some(format!("book entry {:?}: {reason}", e.path));
+        }
+        if !seen.insert(e.path.as_str()) {
+            return Some(format!("book entry {:?} is listed twice", e.path));
+        }
+        let entry_kind = match e.kind.as_str() {
+            "file" => EntryKind::File,
+            "directory" => EntryKind::Directory,
+            other => return Some(format!("book entry {:?} has kind {other:?}, not file or directory", e.path)),
+        };
+        let digest = match (entry_kind, &e.digest) {
+            (EntryKind::File, Some(d)) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(d.to_ascii_lowercase())
+            }
+            (EntryKind::File, _) => return Some(format!("book entry {:?} has no usable digest", e.path)),
+            (EntryKind::Directory, _) => None,
+        };
+        entries.push(crate::checksum::Entry { path: e.path.clone(), kind: entry_kind, size: e.size, digest });
+    }
+    let total = entries.iter().try_fold(0u64, |acc, e| acc.checked_add(e.size));
+    if total != Some(mf.size) {
+        return Some(format!("the book's entries do not add up to its size of {} bytes", mf.size));
+    }
+    let alg = checksum.algorithm();
+    if !alg.is_legacy()
+        && alg.hasher().is_ok()
+        && !crate::checksum::directory_digest(alg, &entries).and_then(|d| d.matches(checksum)).unwrap_or(false)
+    {
+        return Some(format!("the book's entries do not add up to its checksum {checksum}: the manifest lies"));
+    }
+    None
+}
+
+/// The names that more than one line of the manifest claims (all such lines are
+/// refused: which one is meant cannot be told).
+pub(crate) fn duplicate_names(manifest: &Manifest) -> std::collections::HashSet<&str> {
+    let mut seen = std::collections::HashSet::with_capacity(manifest.files.len());
+    manifest.files.iter().map(|f| f.name.as_str()).filter(|n| !seen.insert(*n)).collect()
 }

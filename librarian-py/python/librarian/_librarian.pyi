@@ -62,12 +62,16 @@ _StrPath: TypeAlias = Union[str, "os.PathLike[str]"]
 _Name: TypeAlias = Union[str, bytes]
 _Level: TypeAlias = Literal["admin", "read-append", "read-only", "callback"]
 _Severity: TypeAlias = Literal["info", "warning", "error"]
-_Category: TypeAlias = Literal["peer_unreachable", "peer_refused", "call_refused", "conflict", "transfer_failed"]
+_Category: TypeAlias = Literal[
+    "peer_unreachable", "peer_refused", "call_refused", "conflict", "transfer_failed", "store_full", "drive_done",
+    "catalog_corrupt"
+]
 _TransferStatus: TypeAlias = Literal["initiated", "ongoing", "staged", "completed", "failed", "cancelled"]
 _Direction: TypeAlias = Literal["outgoing", "incoming"]
 _Manager: TypeAlias = Literal["local", "rsync", "sneakernet"]
 _ProblemKind: TypeAlias = Literal[
-    "manifest_altered", "bad_entry", "missing", "extra", "truncated", "grown", "altered", "wrong_kind", "unreadable"
+    "manifest_altered", "bad_entry", "missing", "extra", "truncated", "grown", "altered", "wrong_kind", "unreadable",
+    "unsupported"
 ]
 
 @final
@@ -768,10 +772,17 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        """True when every instance checked is intact."""
+        """True when every instance checked is intact and the catalog passed its own
+        integrity check."""
     @property
     def checked(self) -> "list[InstanceCheck]":
         """One item per instance checked."""
+    @property
+    def catalog_ok(self) -> bool:
+        """True when the catalog database passed ``PRAGMA quick_check``."""
+    @property
+    def catalog_problems(self) -> list[str]:
+        """What the catalog's integrity check found (empty when it passed)."""
     def __eq__(self, value: object, /) -> bool: ...
 
 @final
@@ -1121,8 +1132,11 @@ class DriveProblem:
         """What is wrong: ``"altered"`` (the right size, other bytes),
         ``"truncated"``, ``"grown"``, ``"missing"``, ``"extra"`` (not in the
         manifest), ``"wrong_kind"`` (a file where a book is expected, or the
-        reverse), ``"unreadable"``, ``"bad_entry"`` (an unusable manifest line) or
-        ``"manifest_altered"`` (the manifest does not match its digest)."""
+        reverse), ``"unreadable"``, ``"unsupported"`` (a symbolic link, FIFO,
+        device or socket: never followed or read), ``"bad_entry"`` (an unusable or
+        lying manifest line: ``..``, an absolute name, a name twice, entries that
+        do not add up) or ``"manifest_altered"`` (the manifest does not match its
+        digest)."""
     @property
     def detail(self) -> str:
         """Details for a person."""

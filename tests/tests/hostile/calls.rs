@@ -143,11 +143,13 @@ fn hostile_strings_in_calls_are_refused_or_cleaned_and_never_reach_the_terminal_
     // older version): the human output shows escapes, never the raw bytes.
     let src = p.a.src("esc");
     write_text(&src, "escape test\n");
-    p.a.upload(&src, "esc/file", &["--uploader", "\x1b[31mEVIL\x1b]0;pwned\x07"]).ok();
+    // (A local upload refuses such an uploader now, like a peer's: plant it.)
+    p.a.upload(&src, "esc/file", &[]).ok();
     let db = p.a.db();
     sqlite3(
         &db,
-        "UPDATE transfers SET error = 'oops ' || char(27) || '[2J' || char(8238) || ' done';
+        "UPDATE files SET uploader = char(27) || '[31mEVIL' || char(27) || ']0;pwned' || char(7) WHERE name = 'esc/file';
+         UPDATE transfers SET error = 'oops ' || char(27) || '[2J' || char(8238) || ' done';
          INSERT INTO remote_instances (file_id, librarian, store, copied_at)
              SELECT id, 'site-' || char(27) || '[5m', '..' || char(27) || '[31mEVIL', 0 FROM files WHERE name = 'esc/file';
          INSERT INTO events (severity, category, subject, message, created_at, last_seen_at)
