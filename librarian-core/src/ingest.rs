@@ -153,7 +153,14 @@ pub(crate) fn upload(
     if let Some(u) = &opts.uploader {
         crate::text::check_identifier("uploader", u, crate::text::MAX_UPLOADER_BYTES)?;
     }
-    let src = std::fs::canonicalize(src).map_err(|e| match e.kind() {
+    // A source reached through an open directory (`/proc/self/fd/N/…`: a drive's book
+    // or a received payload, opened without following links) is kept as it is, so the
+    // kernel resolves it through that descriptor every time instead of by a name
+    // someone else could change; a copy needs no resolved path. Anything else (an
+    // operator's path, which may be a link to the data) is resolved once here.
+    let through_fd = src.starts_with("/proc/self/fd") && !opts.move_source;
+    let resolved = if through_fd { Ok(src.to_owned()) } else { std::fs::canonicalize(src) };
+    let src = resolved.map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             Error::NotFound { kind: crate::error::ObjectKind::Path, name: src.display().to_string() }
         }
