@@ -337,6 +337,7 @@ impl Shim {
             tls: self.tls.as_ref(),
         };
         let scheduler_site = Librarian::open(&self.config_path)?;
+        raise_open_files_limit();
         std::thread::scope(|s| {
             // No thread's panic may escape into the scope: it would turn a clean stop
             // into a crash (exit 101).
@@ -379,6 +380,22 @@ impl Shim {
     }
 }
 
+/// Raise the soft limit on open files to the hard limit: each connection holds two
+/// descriptors (its socket and the registry's clone), and the common soft limit of
+/// 1024 would make `accept` fail below `max_connections`.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                log::warn!("cannot raise the open files limit: {}", std::io::Error::last_os_error());
+            }
+        }
+    }
+}
+
 /// How often the server's scheduler looks for due tasks.
 const SCHEDULER_TICK: Duration = Duration::from_secs(1);
 
@@ -414,15 +431,23 @@ fn shut(shared: &Shared<'_>, all: bool) {
     }
 }
 
+/// A connection waiting for its head is never closed to make room before this age,
+/// so that a client that sends its head at once (after its TLS handshake) always gets
+/// it in, however fast others connect from the same address.
+const EVICTION_MIN_AGE: Duration = Duration::from_millis(250);
+
 /// Close, to make room, the connection that has waited longest for its request head
-/// among `open` connections that pass `pick`. False when there is none.
-fn evict_oldest(open: &mut HashMap<u64, Slot>, pick: impl Fn(&Slot) -> bool) -> bool {
+/// (and at least [`EVICTION_MIN_AGE`]) among `open` connections that pass `pick`.
+/// False when there is none.
+fn evict_oldest(open: &mut HashMap<u64, Slot>, now_ms: u64, pick: impl Fn(&Slot) -> bool) -> bool {
+    let min_age = EVICTION_MIN_AGE.as_millis() as u64;
     let mut waiting: Vec<(u64, u64)> = open
         .iter()
         .filter(|(_, slot)| pick(slot))
         .filter_map(|(id, slot)| match slot.state.load(Ordering::SeqCst) {
             HEAD_IN | EVICTED => None,
-            since => Some((since, *id)),
+            since if since + min_age <= now_ms + 1 => Some((since, *id)),
+            _ => None,
         })
         .collect();
     waiting.sort_unstable();
@@ -458,10 +483,13 @@ fn accept<'scope, 'env>(
             .values()
             .filter(|slot| slot.client == client && !matches!(slot.state.load(Ordering::SeqCst), HEAD_IN | EVICTED))
             .count() as u64;
+        let now_ms = shared.now_ms();
         if waiting_here >= settings.max_waiting_per_client {
-            evict_oldest(&mut open, |slot| slot.client == client);
+            // Over its share: its oldest waiting connection makes room (if one is old
+            // enough; otherwise it goes over, within max_connections).
+            evict_oldest(&mut open, now_ms, |slot| slot.client == client);
         }
-        if open.len() as u64 >= settings.max_connections && !evict_oldest(&mut open, |_| true) {
+        if open.len() as u64 >= settings.max_connections && !evict_oldest(&mut open, now_ms, |_| true) {
             drop(open);
             refuse(s, shared, stream);
             return;
@@ -502,7 +530,6 @@ fn refusal(stream: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>) {
     if stream.set_nonblocking(false).is_err() || http::configure(&stream, REFUSAL_TIME).is_err() {
         return;
     }
-    let Ok(linger_handle) = stream.try_clone() else { return };
     let clock = http::Clock::new(REFUSAL_TIME, REFUSAL_TIME, 1);
     clock.set_deadline(Instant::now() + REFUSAL_TIME);
     let conn = http::Conn::new(stream, Rc::clone(&clock));
@@ -512,6 +539,7 @@ fn refusal(stream: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>) {
             let mut conn = conn;
             skip_head(&mut conn);
             let _ = http::write_response(&mut conn, &reply, true);
+            http::linger(&conn.tcp);
         }
         Some(config) => {
             let Ok(session) = rustls::ServerConnection::new(Arc::clone(config)) else { return };
@@ -523,9 +551,9 @@ fn refusal(stream: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>) {
             let _ = http::write_response(&mut tls, &reply, true);
             tls.conn.send_close_notify();
             let _ = tls.flush();
+            http::linger(&tls.sock.tcp);
         }
     }
-    http::linger(&linger_handle);
 }
 
 /// Read (and drop) up to the end of a request head, or 16 KiB, or until the clock's
@@ -582,13 +610,17 @@ fn connection(stream: TcpStream, ip: IpAddr, shared: &Shared<'_>, busy: &AtomicB
     if stream.set_nonblocking(false).is_err() || http::configure(&stream, io_timeout).is_err() {
         return;
     }
-    let Ok(linger_handle) = stream.try_clone() else { return };
     let clock = http::Clock::new(io_timeout, head_timeout, settings.min_body_rate);
     clock.set_deadline(Instant::now() + head_timeout);
     let conn = http::Conn::new(stream, Rc::clone(&clock));
     let phase = Phase { busy, state, clock };
-    let rejected = match shared.tls {
-        None => serve(&mut BufReader::new(conn), shared, &phase, ip),
+    match shared.tls {
+        None => {
+            let mut reader = BufReader::new(conn);
+            if serve(&mut reader, shared, &phase, ip) {
+                http::linger(&reader.get_ref().tcp);
+            }
+        }
         Some(config) => {
             let session = match rustls::ServerConnection::new(Arc::clone(config)) {
                 Ok(s) => s,
@@ -612,11 +644,10 @@ fn connection(stream: TcpStream, ip: IpAddr, shared: &Shared<'_>, busy: &AtomicB
             let tls_stream = reader.get_mut();
             tls_stream.conn.send_close_notify();
             let _ = tls_stream.flush();
-            rejected
+            if rejected {
+                http::linger(&tls_stream.sock.tcp);
+            }
         }
-    };
-    if rejected {
-        http::linger(&linger_handle);
     }
 }
 
