@@ -226,30 +226,29 @@ impl CredentialCache {
         Ok(account)
     }
 
-    /// Authenticate `name`/`password` from `client`: from the cache when it is safe,
-    /// else with argon2 under the [`Guard`]'s rules. `lookup` finds the account and
-    /// its stored hash (it borrows a catalog worker only for that); argon2 runs
-    /// without one.
-    pub fn check(
+    /// The account of `name`/`password` if the cache may accept it: `found` (the
+    /// account and its stored hash, as the catalog has them now) has the hash that
+    /// was verified, the password has the same digest, and the entry has not expired.
+    pub fn cached(&self, name: &str, password: &Password, found: Option<&(Account, String)>) -> Option<Account> {
+        let (_, stored_hash) = found?;
+        let digest = self.digest(password);
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let e = entries.get(name)?;
+        (e.stored_hash == *stored_hash && e.digest == digest && e.expires > Instant::now()).then(|| e.account.clone())
+    }
+
+    /// Authenticate `name`/`password` from `client` with argon2, under the
+    /// [`Guard`]'s rules (call [`CredentialCache::cached`] first; this runs without a
+    /// catalog worker). `found` is the account and its stored hash.
+    pub fn verify(
         &self,
         guard: &Guard,
         client: Option<IpAddr>,
         name: &str,
         password: &Password,
-        lookup: impl FnOnce() -> Result<Option<(Account, String)>, ApiError>,
+        found: Option<(Account, String)>,
     ) -> Result<Account, ApiError> {
-        let found = lookup()?;
         let digest = self.digest(password);
-        if let Some((_, stored_hash)) = &found {
-            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(e) = entries.get(name)
-                && e.stored_hash == *stored_hash
-                && e.digest == digest
-                && e.expires > Instant::now()
-            {
-                return Ok(e.account.clone());
-            }
-        }
         let waiting = || client.and_then(|ip| guard.backoff(ip));
         if let Some(wait) = waiting() {
             return Err(too_many(wait));

@@ -172,18 +172,24 @@ impl Clock {
 pub(crate) struct Conn {
     pub tcp: TcpStream,
     clock: Rc<Clock>,
+    /// The read timeout last set on the socket.
+    timeout: Option<Duration>,
 }
 
 impl Conn {
     pub fn new(tcp: TcpStream, clock: Rc<Clock>) -> Conn {
-        Conn { tcp, clock }
+        Conn { tcp, clock, timeout: None }
     }
 }
 
 impl Read for Conn {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let timeout = self.clock.next_timeout()?;
-        self.tcp.set_read_timeout(Some(timeout))?;
+        // A system call only when the timeout changes by more than 10 ms.
+        if self.timeout.is_none_or(|t| t.abs_diff(timeout) > Duration::from_millis(10)) {
+            self.tcp.set_read_timeout(Some(timeout))?;
+            self.timeout = Some(timeout);
+        }
         let n = self.tcp.read(buf)?;
         self.clock.read.set(self.clock.read.get() + n as u64);
         Ok(n)
@@ -229,9 +235,24 @@ fn head_too_large() -> ReadError {
     ReadError::Reject(431, "too_large", format!("request head over {MAX_HEAD_BYTES} bytes"))
 }
 
-/// A `tchar` of RFC 9110 §5.6.2.
+/// Which bytes are a `tchar` of RFC 9110 §5.6.2.
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
 
 fn is_token(s: &[u8]) -> bool {

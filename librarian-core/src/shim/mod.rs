@@ -6,14 +6,24 @@
 //!   tls_cert` and `tls_key` are set; plain HTTP otherwise, which [`Shim::bind`] allows
 //!   only on a loopback address unless `insecure_plain_http = true` (sites send HTTP
 //!   Basic credentials, which must not cross a network in clear);
-//! - one thread per connection (at most [`MAX_CONNECTIONS`]; more are answered 503,
-//!   or simply closed under TLS), each reading with read/write timeouts on its TCP
-//!   socket, so a slow or silent client (including one that never finishes the TLS
-//!   handshake) holds only its own thread, and only until the timeout;
+//! - an acceptor thread that never reads from or writes to a client, and one thread
+//!   per connection, whose reads obey a per-read timeout and deadlines (the whole TLS
+//!   handshake and the whole request head within `head_timeout_secs`, a body at
+//!   `min_body_rate`, an idle keep-alive connection for `idle_timeout_secs`), so a
+//!   slow or silent client holds only its own thread, and not for long;
+//! - caps: `max_waiting_per_client` connections waiting for a request head per client
+//!   address (IPv6: /64) and `max_connections` in all; over either, the oldest
+//!   waiting connection (at least [`EVICTION_MIN_AGE`] old) is closed to make room,
+//!   and with none to close the new connection gets 503 `busy` with `Retry-After`
+//!   (see docs/security.md, "The HTTP layer", for why this keeps a well-behaved
+//!   client served even when an attacker shares its address);
 //! - a bounded pool of `workers` catalog handles: at most that many requests are
 //!   processed at once, each with its own SQLite connection;
 //! - HTTP Basic auth against the site's accounts (argon2id), with verified
-//!   credentials cached in memory ([`auth`]);
+//!   credentials cached in memory, argon2 run outside the worker pool a few at a
+//!   time, and a per-client back-off after failures ([`auth`]);
+//! - panics in connection threads, handlers and the scheduler are caught, so none can
+//!   change the exit status of a clean stop;
 //! - limits on request head and body size;
 //! - JSON errors with a stable `code` and the right status; a client's mistake is
 //!   never a 500;
@@ -716,24 +726,39 @@ fn serve<S: Read + Write>(reader: &mut BufReader<S>, shared: &Shared<'_>, phase:
     }
 }
 
-/// The answer to a request: its credentials checked first (argon2 runs without a
-/// catalog worker), then handled with one.
+/// The answer to a request. Credentials found in the cache are accepted with the
+/// same catalog handle that then serves the request; others are checked with argon2
+/// without holding a handle (so a queue of password checks never delays `ping` or
+/// cached callers), then the request takes a handle again.
 fn answer(req: &http::HttpRequest, shared: &Shared<'_>) -> response::Reply {
     let ctx = &shared.ctx;
-    let checked = router::credentials(req, ctx.settings).map(|(name, password)| {
-        let lookup = || match shared.pool.with(|lib| lib.catalog().account_with_hash(&name)) {
-            Some(found) => found.map_err(response::ApiError::from),
-            None => Err(response::ApiError::new(500, "internal", "the account lookup failed")),
+    let credentials = router::credentials(req, ctx.settings);
+    let first = shared.pool.with(|lib| {
+        let Some((name, password)) = &credentials else { return Ok(router::handle(req, lib, ctx, None)) };
+        let found = match lib.catalog().account_with_hash(name) {
+            Ok(found) => found,
+            Err(e) => return Ok(router::handle(req, lib, ctx, Some(Err(response::ApiError::from(e))))),
         };
-        ctx.cache.check(ctx.guard, req.peer, &name, &password, lookup)
-    });
-    match shared.pool.with(|lib| router::handle(req, lib, ctx, checked)) {
-        Some(reply) => reply,
-        None => {
-            log::error!("{} {}: the handler panicked", req.method, req.path);
-            response::ApiError::new(500, "internal", "the server failed while handling this request").into_response()
+        match ctx.cache.cached(name, password, found.as_ref()) {
+            Some(account) => Ok(router::handle(req, lib, ctx, Some(Ok(account)))),
+            None => Err(found),
         }
-    }
+    });
+    let reply = match first {
+        Some(Ok(reply)) => Some(reply),
+        Some(Err(found)) => {
+            let checked = match &credentials {
+                Some((name, password)) => ctx.cache.verify(ctx.guard, req.peer, name, password, found),
+                None => Err(response::ApiError::unauthorized()),
+            };
+            shared.pool.with(|lib| router::handle(req, lib, ctx, Some(checked)))
+        }
+        None => None,
+    };
+    reply.unwrap_or_else(|| {
+        log::error!("{} {}: the handler panicked", req.method, req.path);
+        response::ApiError::new(500, "internal", "the server failed while handling this request").into_response()
+    })
 }
 
 /// Whether an I/O error carries a rustls error (a failed handshake, a bad record).
