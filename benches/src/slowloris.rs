@@ -125,8 +125,8 @@ fn attack(addr: SocketAddr, payload: &[u8], stop: &AtomicBool) -> u64 {
     opened
 }
 
-/// One ping on a fresh connection (over TLS when `tls`); true on a 200.
-fn ping(addr: SocketAddr, tls: Option<&Arc<rustls::ClientConfig>>) -> Res<bool> {
+/// One ping on a fresh connection (over TLS when `tls`); an error unless a 200.
+fn ping(addr: SocketAddr, tls: Option<&Arc<rustls::ClientConfig>>) -> Res<()> {
     let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
     tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
     let request = format!("GET /api/v1/ping HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
@@ -148,18 +148,28 @@ fn ping(addr: SocketAddr, tls: Option<&Arc<rustls::ClientConfig>>) -> Res<bool> 
             }
         }
     }
-    Ok(out.starts_with(b"HTTP/1.1 200 "))
+    if out.starts_with(b"HTTP/1.1 200 ") {
+        Ok(())
+    } else {
+        Err(format!("answer {:?}", String::from_utf8_lossy(&out[..out.len().min(120)])).into())
+    }
 }
 
-/// Latencies (ms) and failures of the good client over `DURATION`.
+/// Latencies (ms) and failures of the good client over `DURATION` (the first few
+/// failures are printed).
 fn good_client(addr: SocketAddr, tls: Option<&Arc<rustls::ClientConfig>>) -> (Vec<f64>, u64) {
     let t0 = Instant::now();
     let (mut lat, mut failed) = (Vec::new(), 0);
     while t0.elapsed() < DURATION {
         let t = Instant::now();
         match ping(addr, tls) {
-            Ok(true) => lat.push(t.elapsed().as_secs_f64() * 1000.0),
-            _ => failed += 1,
+            Ok(()) => lat.push(t.elapsed().as_secs_f64() * 1000.0),
+            Err(e) => {
+                failed += 1;
+                if failed <= 3 {
+                    println!("   a ping failed after {:.0} ms: {e}", t.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
         }
         std::thread::sleep(PING_EVERY);
     }

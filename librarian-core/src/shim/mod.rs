@@ -13,8 +13,9 @@
 //!   slow or silent client holds only its own thread, and not for long;
 //! - caps: `max_waiting_per_client` connections waiting for a request head per client
 //!   address (IPv6: /64) and `max_connections` in all; over either, the oldest
-//!   waiting connection (at least [`EVICTION_MIN_AGE`] old) is closed to make room,
-//!   and with none to close the new connection gets 503 `busy` with `Retry-After`
+//!   waiting connection is closed to make room (over a client's share, only one that
+//!   has waited [`EVICTION_MIN_AGE`]), and with none to close the new connection gets
+//!   503 `busy` with `Retry-After`
 //!   (see docs/security.md, "The HTTP layer", for why this keeps a well-behaved
 //!   client served even when an attacker shares its address);
 //! - a bounded pool of `workers` catalog handles: at most that many requests are
@@ -45,6 +46,7 @@ pub(crate) use tls::load_certs;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -81,8 +83,8 @@ pub struct ServerConfig {
     /// grace).
     pub min_body_rate: u64,
     /// Connections open at once; over it, the oldest connection still waiting for a
-    /// request head is closed to make room, or (none waiting) the new one is answered
-    /// 503 `busy`.
+    /// request head is closed to make room, or (none) the new one is answered 503
+    /// `busy`.
     pub max_connections: u64,
     /// Connections from one client address (IPv6: one /64) that may wait for a
     /// request head at once; a new one over it closes the oldest of them.
@@ -224,6 +226,9 @@ impl Pool {
 const HEAD_IN: u64 = 0;
 /// [`Slot::state`] of a connection closed to make room.
 const EVICTED: u64 = u64::MAX;
+/// [`Slot::state`] of a connection whose thread has not started yet (waiting, but
+/// not to be blamed for the scheduler's delay: never closed to make room).
+const STARTING: u64 = u64::MAX - 1;
 
 /// An open connection, as the acceptor sees it.
 #[derive(Debug)]
@@ -234,8 +239,8 @@ struct Slot {
     busy: Arc<AtomicBool>,
     /// The client's address (IPv6: its /64).
     client: IpAddr,
-    /// [`HEAD_IN`], [`EVICTED`], or 1 + the millisecond (since the server started)
-    /// at which it began waiting for a request head.
+    /// [`HEAD_IN`], [`EVICTED`], [`STARTING`], or 1 + the millisecond (since the
+    /// server started) at which it began waiting for a request head.
     state: Arc<AtomicU64>,
 }
 
@@ -311,6 +316,13 @@ impl Shim {
         }
         let listener = TcpListener::bind(addr).map_err(|e| Error::io("cannot listen on", listen.clone(), e))?;
         listener.set_nonblocking(true).map_err(|e| Error::io("cannot configure", listen.clone(), e))?;
+        // A longer accept queue than std's 128: a burst of connections (an attack that
+        // reconnects in bulk) must not overflow it, or a good client's handshake is
+        // dropped and retried a second later.
+        // SAFETY: listen(2) again on our own listening socket only changes its backlog.
+        if unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) } != 0 {
+            log::warn!("cannot lengthen the accept queue: {}", std::io::Error::last_os_error());
+        }
         let addr = listener.local_addr().map_err(|e| Error::io("cannot read the address of", listen.clone(), e))?;
         Ok(Shim { listener, addr, config_path: config_path.to_owned(), settings, tls })
     }
@@ -362,9 +374,7 @@ impl Shim {
             while !stop.load(Ordering::Relaxed) {
                 match self.listener.accept() {
                     Ok((stream, peer)) => accept(s, &shared, stream, peer.ip()),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => wait_for_connection(&self.listener),
                     Err(e) => {
                         log::warn!("cannot accept a connection: {e}");
                         std::thread::sleep(Duration::from_millis(20));
@@ -387,6 +397,18 @@ impl Shim {
         });
         log::info!("stopped");
         Ok(())
+    }
+}
+
+/// The accept queue's length (the kernel caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: libc::c_int = 4096;
+
+/// Wait until a connection is ready to accept, or 50 ms (to check the stop flag).
+fn wait_for_connection(listener: &TcpListener) {
+    let mut fd = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: poll(2) on one valid pollfd that lives across the call.
+    if unsafe { libc::poll(&mut fd, 1, 50) } < 0 {
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -441,21 +463,23 @@ fn shut(shared: &Shared<'_>, all: bool) {
     }
 }
 
-/// A connection waiting for its head is never closed to make room before this age,
-/// so that a client that sends its head at once (after its TLS handshake) always gets
-/// it in, however fast others connect from the same address.
+/// A client over its share of waiting connections has one closed to make room only
+/// if it has waited this long (counted from when its thread started): a client that
+/// sends its head at once (after its TLS handshake) gets it in, however fast others
+/// connect from the same address. (Otherwise the client goes over its share, within
+/// `max_connections`.)
 const EVICTION_MIN_AGE: Duration = Duration::from_millis(250);
 
 /// Close, to make room, the connection that has waited longest for its request head
-/// (and at least [`EVICTION_MIN_AGE`]) among `open` connections that pass `pick`.
-/// False when there is none.
-fn evict_oldest(open: &mut HashMap<u64, Slot>, now_ms: u64, pick: impl Fn(&Slot) -> bool) -> bool {
-    let min_age = EVICTION_MIN_AGE.as_millis() as u64;
+/// (and at least `min_age`) among `open` connections that pass `pick`; one whose
+/// thread has not started yet is never picked. False when there is none.
+fn evict_oldest(open: &mut HashMap<u64, Slot>, now_ms: u64, min_age: Duration, pick: impl Fn(&Slot) -> bool) -> bool {
+    let min_age = min_age.as_millis() as u64;
     let mut waiting: Vec<(u64, u64)> = open
         .iter()
         .filter(|(_, slot)| pick(slot))
         .filter_map(|(id, slot)| match slot.state.load(Ordering::SeqCst) {
-            HEAD_IN | EVICTED => None,
+            HEAD_IN | EVICTED | STARTING => None,
             since if since + min_age <= now_ms + 1 => Some((since, *id)),
             _ => None,
         })
@@ -485,7 +509,7 @@ fn accept<'scope, 'env>(
     let client = client_of(ip);
     let Ok(handle) = stream.try_clone() else { return };
     let busy = Arc::new(AtomicBool::new(false));
-    let state = Arc::new(AtomicU64::new(shared.now_ms() + 1));
+    let state = Arc::new(AtomicU64::new(STARTING));
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     {
         let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -497,9 +521,11 @@ fn accept<'scope, 'env>(
         if waiting_here >= settings.max_waiting_per_client {
             // Over its share: its oldest waiting connection makes room (if one is old
             // enough; otherwise it goes over, within max_connections).
-            evict_oldest(&mut open, now_ms, |slot| slot.client == client);
+            evict_oldest(&mut open, now_ms, EVICTION_MIN_AGE, |slot| slot.client == client);
         }
-        if open.len() as u64 >= settings.max_connections && !evict_oldest(&mut open, now_ms, |_| true) {
+        // Full: the oldest waiting connection of anyone makes room (with 512 slots, a
+        // good client's head gets in long before 512 newer connections push it out).
+        if open.len() as u64 >= settings.max_connections && !evict_oldest(&mut open, now_ms, Duration::ZERO, |_| true) {
             drop(open);
             refuse(s, shared, stream);
             return;
@@ -508,6 +534,8 @@ fn accept<'scope, 'env>(
     }
     let spawned = std::thread::Builder::new().name("connection".into()).spawn_scoped(s, move || {
         let _registered = Registered { shared, id };
+        // Waiting from now on (unless already evicted, which STARTING prevents).
+        let _ = state.compare_exchange(STARTING, shared.now_ms() + 1, Ordering::SeqCst, Ordering::SeqCst);
         let run = AssertUnwindSafe(|| connection(stream, ip, shared, &busy, &state));
         if std::panic::catch_unwind(run).is_err() {
             log::error!("a connection thread panicked; the connection was closed");

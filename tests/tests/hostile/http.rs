@@ -604,7 +604,7 @@ fn a_full_server_answers_503_busy_and_a_client_cannot_hold_many_waiting_connecti
     thread::sleep(Duration::from_millis(300));
 
     // Connections waiting for a head, from one client: at most 2; a third closes the
-    // oldest (long before io_timeout_secs; once it is 250 ms old), and is served.
+    // oldest (long before io_timeout_secs; once it has waited 250 ms), and is served.
     let mut first = connect(addr);
     thread::sleep(Duration::from_millis(400));
     let second = connect(addr);
