@@ -324,4 +324,41 @@ mod tests {
         }
         assert!(matches!(parse_basic(Some("Bearer x")), Err(ApiError { status: 401, .. })));
     }
+
+    #[test]
+    fn failures_back_off_per_client_after_the_free_ones() {
+        let guard = Guard::new(1, 2);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        guard.failed(ip);
+        assert!(guard.backoff(ip).is_none(), "the first failures are free");
+        guard.failed(ip);
+        let wait = guard.backoff(ip).unwrap();
+        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1), "{wait:?}");
+        guard.failed(ip);
+        assert!(guard.backoff(ip).unwrap() > Duration::from_millis(1900), "then 2 s");
+        for _ in 0..20 {
+            guard.failed(ip);
+        }
+        assert!(guard.backoff(ip).unwrap() <= MAX_BACKOFF, "capped");
+        assert!(guard.backoff(other).is_none(), "another client is not slowed down");
+        // One IPv6 host usually owns its /64.
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        guard.failed(v6);
+        guard.failed("2001:db8::2".parse().unwrap());
+        assert!(guard.backoff("2001:db8::3".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn argon2_turns_are_bounded() {
+        let guard = Guard::new(2, 5);
+        let a = guard.turn();
+        let b = guard.turn();
+        assert!(a.is_some() && b.is_some());
+        assert_eq!(*guard.running.lock().unwrap(), 2);
+        drop(a);
+        assert!(guard.turn().is_some(), "a turn given back is given again");
+        drop(b);
+        assert_eq!(*guard.running.lock().unwrap(), 0);
+    }
 }

@@ -793,3 +793,49 @@ fn answer(req: &http::HttpRequest, shared: &Shared<'_>) -> response::Reply {
 fn is_tls_error(e: &std::io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_request_gives_its_catalog_handle_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = Librarian::init(&dir.path().join("site"), "pool").unwrap();
+        let pool = Pool { free: Mutex::new(vec![lib]), available: Condvar::new() };
+        let panicked = pool.with(|_| -> u32 { panic!("a handler bug") });
+        assert!(panicked.is_none());
+        // The one handle is back: this would wait forever otherwise.
+        assert_eq!(pool.with(|l| l.config().name.clone()), Some("pool".to_owned()));
+    }
+
+    #[test]
+    fn absurd_server_settings_are_refused() {
+        let ok = ServerConfig::default();
+        assert!(ok.validate().is_ok());
+        for bad in [
+            ServerConfig { max_body_bytes: 200_000_000_000, ..ServerConfig::default() },
+            ServerConfig { max_body_bytes: u64::MAX, ..ServerConfig::default() },
+            ServerConfig { head_timeout_secs: 0, ..ServerConfig::default() },
+            ServerConfig { idle_timeout_secs: 100_000, ..ServerConfig::default() },
+            ServerConfig { min_body_rate: 0, ..ServerConfig::default() },
+            ServerConfig { max_connections: 0, ..ServerConfig::default() },
+            ServerConfig { max_waiting_per_client: 513, ..ServerConfig::default() },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+        let at_cap = ServerConfig { max_body_bytes: MAX_BODY_LIMIT, ..ServerConfig::default() };
+        assert!(at_cap.validate().is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_of(a), client_of(b));
+        assert_ne!(client_of(a), client_of(c));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(client_of(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+    }
+}
