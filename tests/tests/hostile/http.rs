@@ -730,6 +730,9 @@ fn failed_passwords_back_off_per_client_without_slowing_ping_or_cached_credentia
                         }
                         _ => other.lock().unwrap().push(String::from_utf8_lossy(&got).into_owned()),
                     }
+                    // Enough to keep argon2 busy without loading the machine the other
+                    // tests share.
+                    thread::sleep(Duration::from_millis(10));
                 }
             })
         })
