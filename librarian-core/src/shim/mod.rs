@@ -166,10 +166,9 @@ impl ServerConfig {
         if self.max_connections == 0 || self.max_connections > 10_000 {
             return Err(Error::InvalidArgument("server.max_connections must be between 1 and 10000".into()));
         }
-        if self.max_waiting_per_client == 0 || self.max_waiting_per_client > self.max_connections {
-            return Err(Error::InvalidArgument(
-                "server.max_waiting_per_client must be between 1 and server.max_connections".into(),
-            ));
+        // (More than max_connections is allowed: it then never applies.)
+        if self.max_waiting_per_client == 0 {
+            return Err(Error::InvalidArgument("server.max_waiting_per_client must be at least 1".into()));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(Error::InvalidArgument(
@@ -820,7 +819,7 @@ mod tests {
             ServerConfig { idle_timeout_secs: 100_000, ..ServerConfig::default() },
             ServerConfig { min_body_rate: 0, ..ServerConfig::default() },
             ServerConfig { max_connections: 0, ..ServerConfig::default() },
-            ServerConfig { max_waiting_per_client: 513, ..ServerConfig::default() },
+            ServerConfig { max_waiting_per_client: 0, ..ServerConfig::default() },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }

@@ -618,6 +618,34 @@ fn a_full_server_answers_503_busy_and_a_client_cannot_hold_many_waiting_connecti
     assert!(t0.elapsed() < Duration::from_secs(5));
     drop(second);
     srv.stop();
+
+    // The same over TLS: the 503 comes after a handshake, not as a reset.
+    let (tls_site, tls) = tls_site(
+        "hostile-cap-tls",
+        "io_timeout_secs = 10\nhead_timeout_secs = 10\nmin_body_rate = 1\nmax_connections = 3\n",
+    );
+    let srv = Server::start(&tls_site);
+    let addr = srv.addr;
+    let mut holders = Vec::new();
+    for _ in 0..3 {
+        let tcp = connect(addr);
+        let conn =
+            rustls::ClientConnection::new(Arc::clone(&tls.client), ServerName::try_from("localhost").unwrap()).unwrap();
+        let mut s = rustls::StreamOwned::new(conn, tcp);
+        let head = format!(
+            "POST /api/v1/files/has HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.flush().unwrap();
+        holders.push(s);
+    }
+    thread::sleep(Duration::from_millis(500));
+    let got = tls.ping(addr).expect("an answer over TLS, not a reset");
+    assert_eq!(statuses(&got), [503], "{}", String::from_utf8_lossy(&got));
+    assert_eq!(body_json(&got)["error"]["code"], "busy");
+    assert!(header(&got, "Retry-After").is_some());
+    drop(holders);
+    srv.stop();
 }
 
 // ---------------------------------------------------------------------------------
