@@ -394,13 +394,41 @@ fn parse_chunk_extensions(mut s: &[u8]) -> Result<(), ReadError> {
     }
 }
 
+/// How much of a body is read (and held) at a time.
+const BODY_STEP: u64 = 64 * 1024;
+
+/// Read `n` more body bytes into `body`, [`BODY_STEP`] at a time, each step allowed by
+/// `hold` first (the server's budget for bodies held in memory): 503 `busy` when it
+/// refuses.
+fn read_body<R: Read>(r: &mut R, body: &mut Vec<u8>, n: u64, hold: &dyn Fn(u64) -> bool) -> Result<(), ReadError> {
+    let mut left = n;
+    while left > 0 {
+        let step = left.min(BODY_STEP);
+        if !hold(step) {
+            return Err(ReadError::Reject(
+                503,
+                "busy",
+                "the server holds too many request bodies at once; try again later".into(),
+            ));
+        }
+        let got = r.by_ref().take(step).read_to_end(body).map_err(|_| ReadError::Closed)?;
+        if got as u64 != step {
+            return Err(ReadError::Closed);
+        }
+        left -= step;
+    }
+    Ok(())
+}
+
 /// Read the next request from a keep-alive connection. The body is read only when it
 /// fits `max_body`; a bigger declared body is rejected with 413 before reading it.
-/// `head_done` is called once the request line and headers are in and well-formed.
+/// `head_done` is called once the request line and headers are in and well-formed;
+/// `hold` before each step of the body is read (false: 503 `busy`).
 pub(crate) fn read_request<S: Read + Write>(
     r: &mut BufReader<S>,
     max_body: u64,
     head_done: &dyn Fn(),
+    hold: &dyn Fn(u64) -> bool,
 ) -> Result<HttpRequest, ReadError> {
     let mut used = 0usize;
     // Tolerate blank lines before a request (RFC 9112 §2.2); they count against the
@@ -502,17 +530,14 @@ pub(crate) fn read_request<S: Read + Write>(
         }
     }
     let body = if chunked {
-        read_chunked(r, max_body)?
+        read_chunked(r, max_body, hold)?
     } else {
         if declared > max_body {
             return Err(too_large());
         }
         // Grow as bytes arrive: the declared length is a promise, not an allocation.
         let mut body = Vec::new();
-        let got = r.by_ref().take(declared).read_to_end(&mut body).map_err(|_| ReadError::Closed)?;
-        if got as u64 != declared {
-            return Err(ReadError::Closed);
-        }
+        read_body(r, &mut body, declared, hold)?;
         body
     };
     let target = String::from_utf8_lossy(target);
@@ -522,7 +547,7 @@ pub(crate) fn read_request<S: Read + Write>(
 }
 
 /// Read a chunked body, refusing it as soon as it passes `max_body`.
-fn read_chunked<R: BufRead>(r: &mut R, max_body: u64) -> Result<Vec<u8>, ReadError> {
+fn read_chunked<R: BufRead>(r: &mut R, max_body: u64, hold: &dyn Fn(u64) -> bool) -> Result<Vec<u8>, ReadError> {
     let chunk_line_too_long = || bad(format!("chunk-size line over {MAX_CHUNK_LINE} bytes"));
     let mut body = Vec::new();
     loop {
@@ -550,10 +575,7 @@ fn read_chunked<R: BufRead>(r: &mut R, max_body: u64) -> Result<Vec<u8>, ReadErr
         if size > max_body.saturating_sub(body.len() as u64) {
             return Err(ReadError::Reject(413, "too_large", format!("request bodies are limited to {max_body} bytes")));
         }
-        let got = r.by_ref().take(size).read_to_end(&mut body).map_err(|_| ReadError::Closed)?;
-        if got as u64 != size {
-            return Err(ReadError::Closed);
-        }
+        read_body(r, &mut body, size, hold)?;
         let mut crlf = [0u8; 2];
         r.read_exact(&mut crlf).map_err(|_| ReadError::Closed)?;
         if &crlf != b"\r\n" {
@@ -614,7 +636,7 @@ mod tests {
         let mut r = BufReader::new(Duplex { input: std::io::Cursor::new(input.to_vec()), output: Vec::new() });
         let mut out = Vec::new();
         loop {
-            match read_request(&mut r, MAX_BODY, &|| {}) {
+            match read_request(&mut r, MAX_BODY, &|| {}, &|_| true) {
                 Ok(req) => {
                     let keep = req.keep_alive;
                     out.push(req);
@@ -732,6 +754,30 @@ mod tests {
         // closes (no request), and only what arrived was buffered.
         let (reqs, err) = requests(b"POST / HTTP/1.1\r\nContent-Length: 65536\r\n\r\nabc");
         assert!(reqs.is_empty() && err.is_none());
+    }
+
+    #[test]
+    fn bodies_are_held_only_within_the_budget() {
+        let held = Cell::new(0u64);
+        let budget = |n: u64| {
+            let ok = held.get() + n <= 170_000;
+            if ok {
+                held.set(held.get() + n);
+            }
+            ok
+        };
+        let body = "x".repeat(100_000);
+        let input = format!("POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n{body}");
+        let read = |input: &str| {
+            let mut r =
+                BufReader::new(Duplex { input: std::io::Cursor::new(input.as_bytes().to_vec()), output: Vec::new() });
+            read_request(&mut r, 1 << 20, &|| {}, &budget)
+        };
+        assert!(read(&input).is_ok());
+        assert_eq!(held.get(), 100_000);
+        let refused = read(&input);
+        assert!(matches!(refused, Err(ReadError::Reject(503, "busy", _))), "{refused:?}");
+        assert_eq!(held.get(), 100_000 + BODY_STEP, "the first step fitted, the second did not");
     }
 
     #[test]

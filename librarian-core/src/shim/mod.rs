@@ -254,12 +254,53 @@ struct Shared<'a> {
     started: Instant,
     /// Threads answering 503 to connections over the cap.
     refusers: AtomicUsize,
+    /// Bytes of request bodies held (being received, processed or answered), and the
+    /// most that may be.
+    bodies: AtomicU64,
+    body_budget: u64,
     tls: Option<&'a Arc<rustls::ServerConfig>>,
 }
 
 impl Shared<'_> {
     fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// Count `n` more body bytes as held, if the budget allows.
+    fn hold_body(&self, n: u64) -> bool {
+        self.bodies
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+                held.checked_add(n).filter(|total| *total <= self.body_budget)
+            })
+            .is_ok()
+    }
+}
+
+/// Request bodies held in memory at once, by all connections: this, or
+/// `max_body_bytes` when larger (so one body of the largest size always fits alone).
+const BODY_BUDGET: u64 = 64 << 20;
+
+/// The body bytes one request holds, given back to the budget when dropped.
+struct HeldBody<'s, 'a> {
+    shared: &'s Shared<'a>,
+    bytes: std::cell::Cell<u64>,
+}
+
+impl HeldBody<'_, '_> {
+    fn hold(&self, n: u64) -> bool {
+        let ok = self.shared.hold_body(n);
+        if ok {
+            self.bytes.set(self.bytes.get() + n);
+        }
+        ok
+    }
+}
+
+impl Drop for HeldBody<'_, '_> {
+    fn drop(&mut self) {
+        let n = self.bytes.get();
+        let _ =
+            self.shared.bodies.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| Some(held.saturating_sub(n)));
     }
 }
 
@@ -355,6 +396,8 @@ impl Shim {
             next_id: AtomicU64::new(0),
             started: Instant::now(),
             refusers: AtomicUsize::new(0),
+            bodies: AtomicU64::new(0),
+            body_budget: BODY_BUDGET.max(self.settings.max_body_bytes),
             tls: self.tls.as_ref(),
         };
         let scheduler_site = Librarian::open(&self.config_path)?;
@@ -728,12 +771,18 @@ fn serve<S: Read + Write>(reader: &mut BufReader<S>, shared: &Shared<'_>, phase:
             let _ = phase.state.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| (s != EVICTED).then_some(HEAD_IN));
             phase.clock.start_body();
         };
-        let req = match http::read_request(reader, max_body, &head_done) {
+        // Given back once this request is answered (or refused).
+        let held = HeldBody { shared, bytes: std::cell::Cell::new(0) };
+        let req = match http::read_request(reader, max_body, &head_done, &|n| held.hold(n)) {
             Ok(r) => r,
             Err(http::ReadError::Closed) => return false,
             Err(http::ReadError::Reject(status, code, message)) => {
                 phase.clock.clear();
-                let reply = response::ApiError::new(status, code, message).into_response();
+                let mut error = response::ApiError::new(status, code, message);
+                if status == 503 {
+                    error = error.retry_after(1);
+                }
+                let reply = error.into_response();
                 let _ = http::write_response(reader.get_mut(), &reply, true);
                 return true;
             }

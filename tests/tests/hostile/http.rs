@@ -709,6 +709,31 @@ fn absurd_body_limits_are_refused_and_huge_declared_bodies_cannot_hurt_the_serve
     assert!(after < before + 32 * 1024, "8 promised 64 MiB bodies grew the server from {before} to {after} KiB");
     srv.assert_running("after the huge declared bodies");
     drop(promises);
+
+    // Bodies really sent are held within a budget (64 MiB, or max_body_bytes): one
+    // connection holds 48 MiB of an unfinished body; another that sends 32 MiB more
+    // gets 503 `busy` with Retry-After instead of growing the server.
+    let mut big = connect(addr);
+    let head = format!("POST /api/v1/files/has HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 67108864\r\n\r\n");
+    big.write_all(head.as_bytes()).unwrap();
+    big.write_all(&vec![b' '; 48 << 20]).unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let mut second = connect(addr);
+    let mut writer = second.try_clone().unwrap();
+    let send = thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes()).and_then(|()| writer.write_all(&vec![b' '; 32 << 20]));
+    });
+    short_reads(&second);
+    let got = read_until_closed(&mut second, Duration::from_secs(20)).unwrap_or_else(|g| g);
+    send.join().unwrap();
+    assert_eq!(statuses(&got), [503], "{}", String::from_utf8_lossy(&got));
+    assert_eq!(body_json(&got)["error"]["code"], "busy");
+    assert!(header(&got, "Retry-After").is_some());
+    let rss = srv.rss_kib();
+    eprintln!("server RSS holding a 48 MiB body after refusing another: {rss} KiB");
+    drop(big);
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(statuses(&request(addr, &ping_head(addr)).unwrap()), [200]);
     srv.stop();
 }
 
