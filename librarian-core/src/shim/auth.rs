@@ -216,12 +216,11 @@ impl CredentialCache {
             }
         }
         let account = lib.authenticate(name, password).map_err(ApiError::from)?;
-        if !self.ttl.is_zero() {
+        if !self.ttl.is_zero()
+            && let Some(expires) = Instant::now().checked_add(self.ttl)
+        {
             let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            entries.insert(
-                name.to_owned(),
-                Entry { digest, stored_hash, account: account.clone(), expires: Instant::now() + self.ttl },
-            );
+            entries.insert(name.to_owned(), Entry { digest, stored_hash, account: account.clone(), expires });
         }
         Ok(account)
     }
@@ -278,12 +277,11 @@ impl CredentialCache {
             }
             return Err(ApiError::unauthorized());
         };
-        if !self.ttl.is_zero() {
+        if !self.ttl.is_zero()
+            && let Some(expires) = Instant::now().checked_add(self.ttl)
+        {
             let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            entries.insert(
-                name.to_owned(),
-                Entry { digest, stored_hash, account: account.clone(), expires: Instant::now() + self.ttl },
-            );
+            entries.insert(name.to_owned(), Entry { digest, stored_hash, account: account.clone(), expires });
         }
         Ok(account)
     }

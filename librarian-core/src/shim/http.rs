@@ -154,9 +154,15 @@ impl Clock {
     fn next_timeout(&self) -> std::io::Result<Duration> {
         let mut limit = self.deadline.get();
         if let Some((start, at)) = self.body.get() {
-            let earned = Duration::from_secs_f64(self.read.get().saturating_sub(at) as f64 / self.min_rate as f64);
-            let d = start + self.grace + earned;
-            limit = Some(limit.map_or(d, |l| l.min(d)));
+            let earned = self.read.get().saturating_sub(at) as f64 / self.min_rate as f64;
+            // (Past what an Instant can hold: no body deadline, the per-read timeout
+            // still applies.)
+            let d = Duration::try_from_secs_f64(earned)
+                .ok()
+                .and_then(|earned| start.checked_add(self.grace)?.checked_add(earned));
+            if let Some(d) = d {
+                limit = Some(limit.map_or(d, |l| l.min(d)));
+            }
         }
         let Some(limit) = limit else { return Ok(self.io_timeout) };
         let left = limit.saturating_duration_since(Instant::now());

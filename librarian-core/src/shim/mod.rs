@@ -160,6 +160,9 @@ impl ServerConfig {
                 self.max_body_bytes
             )));
         }
+        if self.auth_cache_secs > 86_400 {
+            return Err(Error::InvalidArgument("server.auth_cache_secs must be at most 86400 (a day)".into()));
+        }
         if self.min_body_rate == 0 {
             return Err(Error::InvalidArgument("server.min_body_rate must be at least 1 (bytes per second)".into()));
         }
@@ -867,6 +870,7 @@ mod tests {
             ServerConfig { head_timeout_secs: 0, ..ServerConfig::default() },
             ServerConfig { idle_timeout_secs: 100_000, ..ServerConfig::default() },
             ServerConfig { min_body_rate: 0, ..ServerConfig::default() },
+            ServerConfig { auth_cache_secs: u64::MAX, ..ServerConfig::default() },
             ServerConfig { max_connections: 0, ..ServerConfig::default() },
             ServerConfig { max_waiting_per_client: 0, ..ServerConfig::default() },
         ] {
