@@ -13,7 +13,7 @@
 //!   or cached credentials, and password files others can read are refused.
 //!
 //! Latencies are checked against generous bounds (a loaded 2-core machine); the real
-//! numbers are printed, and measured properly by `benches` (`http-slowloris`).
+//! numbers are printed, and measured by `benches` (`slowloris`).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
