@@ -325,8 +325,11 @@ fn clone_run(bin: &Path, a: &mut Sender, run_dir: &Path, cache: Cache) -> Res<Cl
     let served_b = Server::start(bin, &b_config, &run_dir.join("serve-b.log"))?;
     let pw_a = run_dir.join("a-at-b.pw");
     let pw_b = run_dir.join("b-at-a.pw");
-    std::fs::write(&pw_a, format!("{A_AT_B}\n"))?;
-    std::fs::write(&pw_b, format!("{B_AT_A}\n"))?;
+    for (path, secret) in [(&pw_a, A_AT_B), (&pw_b, B_AT_A)] {
+        std::fs::write(path, format!("{secret}\n"))?;
+        // librarian refuses a password file that others may read.
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    }
     let (pw_a, pw_b) = (pw_a.to_string_lossy().into_owned(), pw_b.to_string_lossy().into_owned());
     let url_a = a.server.url.clone();
     cli(bin, &b_config, &["peer", "add", "site-a", "--url", &url_a, "--account", &peer, "--password-file", &pw_b])?;

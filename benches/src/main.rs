@@ -2,7 +2,7 @@
 //! `sha256sum`, each comparison measured in one run on the same files.
 //!
 //! ```text
-//! cargo run --release -p librarian-benches -- [OPTIONS] <all|limits|upload|verify|book|small|catalog|memory|http|clone|sneakernet>...
+//! cargo run --release -p librarian-benches -- [OPTIONS] <all|limits|upload|verify|book|small|catalog|memory|http|slowloris|clone|sneakernet>...
 //! ```
 //!
 //! See `benches/README.md` for what each bench compares and the measured numbers.
@@ -13,6 +13,7 @@ mod clone;
 mod file;
 mod http;
 mod memory;
+mod slowloris;
 mod sneakernet;
 mod util;
 
@@ -29,6 +30,10 @@ const BENCHES: &[(&str, &str)] = &[
     ("catalog", "(e) info and name-prefix search in a catalog of 1,000,000 files"),
     ("memory", "(f) peak RSS of the librarian CLI uploading a 4 GiB file"),
     ("http", "(issue 3) authenticated GET /api/v1/status, 8 connections, credential cache on and off, and over HTTPS"),
+    (
+        "slowloris",
+        "(issue 9) a good client's ping latency and server RSS under 600 slow connections, HTTP and HTTPS, 60 s",
+    ),
     (
         "clone",
         "(issue 4) clone A -> B on loopback (2 GiB vs cp -r+sync+b3sum; 1,000 small files) and planning in 1 M files",
@@ -267,6 +272,7 @@ fn main() -> Res<()> {
             "catalog" => catalog::catalog(&mut ctx),
             "memory" => memory::memory(&mut ctx),
             "http" => http::http(&mut ctx),
+            "slowloris" => slowloris::slowloris(&mut ctx),
             "clone" => clone::clone(&mut ctx),
             "sneakernet" => sneakernet::sneakernet(&mut ctx),
             _ => Ok(()),

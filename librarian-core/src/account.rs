@@ -96,8 +96,29 @@ impl Password {
     }
 
     /// Read a password from the first line of a file (a trailing newline is dropped).
+    ///
+    /// As ssh does with private keys, a file that its group or others may read or
+    /// write is refused (on Unix): the error names the file and the fix, `chmod 600`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read password file", path, e))?;
+        use std::io::Read as _;
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot read password file", path, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode =
+                file.metadata().map_err(|e| Error::io("cannot read password file", path, e))?.permissions().mode();
+            if mode & 0o077 != 0 {
+                return Err(Error::InvalidArgument(format!(
+                    "password file {} is accessible by its group or others (mode {:03o}); make it private with \
+                     `chmod 600 {}`",
+                    path.display(),
+                    mode & 0o777,
+                    path.display()
+                )));
+            }
+        }
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(|e| Error::io("cannot read password file", path, e))?;
         let first = text.lines().next().unwrap_or("");
         Self::new(first.to_owned())
     }

@@ -652,3 +652,16 @@ impl Drop for Tmpfs {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
+
+/// Write a password file readable by its owner only (`librarian` refuses a password
+/// file that its group or others may read), creating parents.
+pub fn write_secret(path: &Path, text: &str) {
+    write_text(path, text);
+    make_private(path);
+}
+
+/// `chmod 600 path`.
+pub fn make_private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+}

@@ -36,7 +36,7 @@ pub struct ClonePair {
 
 fn pw_file(site: &Site, name: &str, pw: &str) -> String {
     let p = site.tmp().join(name);
-    std::fs::write(&p, format!("{pw}\n")).expect("write password file");
+    crate::write_secret(&p, &format!("{pw}\n"));
     p.to_str().expect("utf-8 path").to_owned()
 }
 

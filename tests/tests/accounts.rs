@@ -15,7 +15,7 @@ const CB_PW: &str = "callback-Secret-9913";
 
 fn secret_file(site: &Site, name: &str, secret: &str) -> std::path::PathBuf {
     let p = site.tmp().join(name);
-    std::fs::write(&p, format!("{secret}\n")).unwrap();
+    write_secret(&p, &format!("{secret}\n"));
     p
 }
 
@@ -189,7 +189,7 @@ fn passwords_come_from_a_file_the_environment_or_a_terminal_never_argv() {
 
     // Empty password file: refused, nothing added.
     let empty = site.tmp().join("empty.pw");
-    std::fs::write(&empty, "\n").unwrap();
+    write_secret(&empty, "\n");
     let bad = site.json(["account", "add", "y", "--level", "admin", "--password-file", empty.to_str().unwrap()]);
     bad.expect_error(2, "invalid_argument");
     let names: Vec<String> = site
@@ -205,7 +205,7 @@ fn passwords_come_from_a_file_the_environment_or_a_terminal_never_argv() {
     // Bad levels, names and URLs are usage errors.
     site.run(["account", "add", "z", "--level", "root"]).expect_code(2);
     let pw = site.tmp().join("pw");
-    std::fs::write(&pw, "pw\n").unwrap();
+    write_secret(&pw, "pw\n");
     site.json(["account", "add", "bad name", "--level", "admin", "--password-file", pw.to_str().unwrap()])
         .expect_error(2, "invalid_argument");
     for url in ["ftp://b.example", "https://user:pw@b.example", "b.example:8443"] {

@@ -127,7 +127,7 @@ fn http_typed(
 
 fn pw_file(site: &Site, name: &str, pw: &str) -> String {
     let p = site.tmp().join(name);
-    std::fs::write(&p, format!("{pw}\n")).unwrap();
+    write_secret(&p, &format!("{pw}\n"));
     p.to_str().unwrap().to_owned()
 }
 

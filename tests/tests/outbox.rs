@@ -14,7 +14,7 @@ const A_PW: &str = "b-at-a-outbox-secret";
 
 fn pw_file(site: &Site, name: &str, pw: &str) -> String {
     let p = site.tmp().join(name);
-    std::fs::write(&p, format!("{pw}\n")).unwrap();
+    write_secret(&p, &format!("{pw}\n"));
     p.to_str().unwrap().to_owned()
 }
 

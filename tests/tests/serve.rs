@@ -64,7 +64,7 @@ fn site_with_server_table(name: &str, lines: &str) -> Site {
 fn secret_file(site: &Site, secret: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
     let p = site.tmp().join(format!("secret-{}.pw", N.fetch_add(1, Ordering::Relaxed)));
-    std::fs::write(&p, format!("{secret}\n")).unwrap();
+    write_secret(&p, &format!("{secret}\n"));
     p
 }
 
@@ -656,7 +656,9 @@ const PEER_PW: &str = "peer-Yc09-password";
 
 #[test]
 fn ping_is_open_status_needs_valid_credentials_and_enough_level() {
-    let site = serve_site("serve-auth", "");
+    // Many wrong passwords follow from one address: no back-off here (it has its
+    // own tests in hostile/http.rs).
+    let site = serve_site("serve-auth", "auth_free_failures = 1000\n");
     upload_text(&site, "2026/obs.dat", "photons\n");
     add_account(&site, "reader", "read-only", None, READER_PW);
     add_account(&site, "boss", "admin", None, BOSS_PW);
@@ -1455,7 +1457,7 @@ fn passwords_appear_in_no_response_log_or_metric() {
 fn the_credential_cache_never_accepts_a_removed_changed_or_wrong_credential() {
     const PW1: &str = "first-Password-4410";
     const PW2: &str = "second-Password-8832";
-    let site = serve_site("serve-cache", "auth_cache_secs = 60\n");
+    let site = serve_site("serve-cache", "auth_cache_secs = 60\nauth_free_failures = 1000\n");
     add_account(&site, "alice", "read-only", None, PW1);
     add_account(&site, "bob", "read-only", None, PW2);
     add_peer(&site, "site-b", "serve-cache", PEER_PW);

@@ -27,7 +27,7 @@ const SHA256SUMS: &str = ".librarian-sha256sums.txt";
 
 fn pw_file(site: &Site, name: &str) -> String {
     let p = site.tmp().join(name);
-    std::fs::write(&p, "sneakernet-e2e-secret\n").unwrap();
+    write_secret(&p, "sneakernet-e2e-secret\n");
     p.to_str().unwrap().to_owned()
 }
 

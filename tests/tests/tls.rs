@@ -321,12 +321,14 @@ fn https_get(addr: SocketAddr, config: &Arc<rustls::ClientConfig>, path: &str, a
 /// `account add NAME --level LEVEL --password-file F`.
 fn add_account(site: &Site, name: &str, level: &str, password: &str) {
     let pw = tmp_file(site, &format!("{name}.pw"), &format!("{password}\n"));
+    make_private(std::path::Path::new(&pw));
     site.run(["account", "add", name, "--level", level, "--password-file", &pw]).ok();
 }
 
 /// `peer add NAME --url URL --account site-a --password-file F` (JSON outcome).
 fn add_peer(site: &Site, name: &str, url: &str) -> Outcome {
     let pw = tmp_file(site, &format!("{name}-peer.pw"), &format!("{PEER_PW}\n"));
+    make_private(std::path::Path::new(&pw));
     site.json(["peer", "add", name, "--url", url, "--account", "site-a", "--password-file", &pw])
 }
 

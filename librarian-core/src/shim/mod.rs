@@ -6,14 +6,25 @@
 //!   tls_cert` and `tls_key` are set; plain HTTP otherwise, which [`Shim::bind`] allows
 //!   only on a loopback address unless `insecure_plain_http = true` (sites send HTTP
 //!   Basic credentials, which must not cross a network in clear);
-//! - one thread per connection (at most [`MAX_CONNECTIONS`]; more are answered 503,
-//!   or simply closed under TLS), each reading with read/write timeouts on its TCP
-//!   socket, so a slow or silent client (including one that never finishes the TLS
-//!   handshake) holds only its own thread, and only until the timeout;
+//! - an acceptor thread that never reads from or writes to a client, and one thread
+//!   per connection, whose reads obey a per-read timeout and deadlines (the whole TLS
+//!   handshake and the whole request head within `head_timeout_secs`, a body at
+//!   `min_body_rate`, an idle keep-alive connection for `idle_timeout_secs`), so a
+//!   slow or silent client holds only its own thread, and not for long;
+//! - caps: `max_waiting_per_client` connections waiting for a request head per client
+//!   address (IPv6: /64) and `max_connections` in all; over either, the oldest
+//!   waiting connection is closed to make room (over a client's share, only one that
+//!   has waited [`EVICTION_MIN_AGE`]), and with none to close the new connection gets
+//!   503 `busy` with `Retry-After`
+//!   (see docs/security.md, "The HTTP layer", for why this keeps a well-behaved
+//!   client served even when an attacker shares its address);
 //! - a bounded pool of `workers` catalog handles: at most that many requests are
 //!   processed at once, each with its own SQLite connection;
 //! - HTTP Basic auth against the site's accounts (argon2id), with verified
-//!   credentials cached in memory ([`auth`]);
+//!   credentials cached in memory, argon2 run outside the worker pool a few at a
+//!   time, and a per-client back-off after failures ([`auth`]);
+//! - panics in connection threads, handlers and the scheduler are caught, so none can
+//!   change the exit status of a clean stop;
 //! - limits on request head and body size;
 //! - JSON errors with a stable `code` and the right status; a client's mistake is
 //!   never a 500;
@@ -34,11 +45,14 @@ pub(crate) use tls::load_certs;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -58,8 +72,29 @@ pub struct ServerConfig {
     pub max_body_bytes: u64,
     /// Seconds a connection may stay silent (reading) or stalled (writing).
     pub io_timeout_secs: u64,
+    /// Seconds for a whole request head to arrive (for a connection's first request,
+    /// counted from the end of the TLS handshake, or from the connection); also the
+    /// limit for a whole TLS handshake, and the grace before a body must keep up
+    /// `min_body_rate`.
+    pub head_timeout_secs: u64,
+    /// Seconds a keep-alive connection may wait for its next request.
+    pub idle_timeout_secs: u64,
+    /// Bytes per second a request body must average (after `head_timeout_secs` of
+    /// grace).
+    pub min_body_rate: u64,
+    /// Connections open at once; over it, the oldest connection still waiting for a
+    /// request head is closed to make room, or (none) the new one is answered 503
+    /// `busy`.
+    pub max_connections: u64,
+    /// Connections from one client address (IPv6: one /64) that may wait for a
+    /// request head at once; a new one over it closes the oldest of them.
+    pub max_waiting_per_client: u64,
     /// Seconds a verified credential is trusted without re-running argon2.
     pub auth_cache_secs: u64,
+    /// Failed authentications a client (an address; IPv6: its /64) may have before
+    /// its further attempts are slowed down (1 s, 2 s, 4 s, ... up to 60 s between
+    /// failures, answered 429 in between).
+    pub auth_free_failures: u32,
     /// Whether `/metrics` needs a read-only account.
     pub metrics_auth: bool,
     /// PEM certificate chain (leaf first) to serve HTTPS with; relative to the
@@ -84,7 +119,13 @@ impl Default for ServerConfig {
             workers: 8,
             max_body_bytes: 1 << 20,
             io_timeout_secs: 30,
+            head_timeout_secs: 10,
+            idle_timeout_secs: 15,
+            min_body_rate: 1024,
+            max_connections: 512,
+            max_waiting_per_client: 64,
             auth_cache_secs: 60,
+            auth_free_failures: 5,
             metrics_auth: true,
             tls_cert: None,
             tls_key: None,
@@ -103,8 +144,34 @@ impl ServerConfig {
         if self.workers == 0 || self.workers > 256 {
             return Err(Error::InvalidArgument("server.workers must be between 1 and 256".into()));
         }
-        if self.io_timeout_secs == 0 {
-            return Err(Error::InvalidArgument("server.io_timeout_secs must be at least 1".into()));
+        for (name, secs) in [
+            ("io_timeout_secs", self.io_timeout_secs),
+            ("head_timeout_secs", self.head_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+        ] {
+            if secs == 0 || secs > 3600 {
+                return Err(Error::InvalidArgument(format!("server.{name} must be between 1 and 3600")));
+            }
+        }
+        if self.max_body_bytes > MAX_BODY_LIMIT {
+            return Err(Error::InvalidArgument(format!(
+                "server.max_body_bytes = {} is too large: at most {MAX_BODY_LIMIT} (64 MiB); requests to the \
+                 server are small JSON documents",
+                self.max_body_bytes
+            )));
+        }
+        if self.auth_cache_secs > 86_400 {
+            return Err(Error::InvalidArgument("server.auth_cache_secs must be at most 86400 (a day)".into()));
+        }
+        if self.min_body_rate == 0 {
+            return Err(Error::InvalidArgument("server.min_body_rate must be at least 1 (bytes per second)".into()));
+        }
+        if self.max_connections == 0 || self.max_connections > 10_000 {
+            return Err(Error::InvalidArgument("server.max_connections must be between 1 and 10000".into()));
+        }
+        // (More than max_connections is allowed: it then never applies.)
+        if self.max_waiting_per_client == 0 {
+            return Err(Error::InvalidArgument("server.max_waiting_per_client must be at least 1".into()));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(Error::InvalidArgument(
@@ -115,8 +182,8 @@ impl ServerConfig {
     }
 }
 
-/// Connections served at once; more are answered 503 and closed.
-pub const MAX_CONNECTIONS: u64 = 512;
+/// The largest `max_body_bytes` accepted.
+pub const MAX_BODY_LIMIT: u64 = 64 << 20;
 
 /// A bound, not yet running, server.
 #[derive(Debug)]
@@ -137,7 +204,9 @@ struct Pool {
 }
 
 impl Pool {
-    fn with<T>(&self, f: impl FnOnce(&Librarian) -> T) -> T {
+    /// Run `f` with a handle; `None` if it panicked (the handle is given back either
+    /// way, so a panic cannot shrink the pool).
+    fn with<T>(&self, f: impl FnOnce(&Librarian) -> T) -> Option<T> {
         let lib = {
             let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
             loop {
@@ -147,11 +216,34 @@ impl Pool {
                 free = self.available.wait(free).unwrap_or_else(|p| p.into_inner());
             }
         };
-        let out = f(&lib);
+        let out = std::panic::catch_unwind(AssertUnwindSafe(|| f(&lib))).ok();
         self.free.lock().unwrap_or_else(|p| p.into_inner()).push(lib);
         self.available.notify_one();
         out
     }
+}
+
+/// [`Slot::state`] of a connection whose request head is in (being read, processed
+/// or answered).
+const HEAD_IN: u64 = 0;
+/// [`Slot::state`] of a connection closed to make room.
+const EVICTED: u64 = u64::MAX;
+/// [`Slot::state`] of a connection whose thread has not started yet (waiting, but
+/// not to be blamed for the scheduler's delay: never closed to make room).
+const STARTING: u64 = u64::MAX - 1;
+
+/// An open connection, as the acceptor sees it.
+#[derive(Debug)]
+struct Slot {
+    /// A clone of its TCP socket, to shut it (at stop, or to make room).
+    stream: TcpStream,
+    /// Whether a request's head has been received and not yet answered.
+    busy: Arc<AtomicBool>,
+    /// The client's address (IPv6: its /64).
+    client: IpAddr,
+    /// [`HEAD_IN`], [`EVICTED`], [`STARTING`], or 1 + the millisecond (since the
+    /// server started) at which it began waiting for a request head.
+    state: Arc<AtomicU64>,
 }
 
 /// Everything the connection threads share.
@@ -160,11 +252,78 @@ struct Shared<'a> {
     pool: Pool,
     ctx: router::Context<'a>,
     stop: &'a AtomicBool,
-    /// Open connections, by id: a clone of the stream (to shut it at stop) and
-    /// whether a request's head has been received and not yet answered.
-    open: Mutex<HashMap<u64, (TcpStream, Arc<AtomicBool>)>>,
+    open: Mutex<HashMap<u64, Slot>>,
     next_id: AtomicU64,
+    started: Instant,
+    /// Threads answering 503 to connections over the cap.
+    refusers: AtomicUsize,
+    /// Bytes of request bodies held (being received, processed or answered), and the
+    /// most that may be.
+    bodies: AtomicU64,
+    body_budget: u64,
+    tls: Option<&'a Arc<rustls::ServerConfig>>,
 }
+
+impl Shared<'_> {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// Count `n` more body bytes as held, if the budget allows.
+    fn hold_body(&self, n: u64) -> bool {
+        self.bodies
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+                held.checked_add(n).filter(|total| *total <= self.body_budget)
+            })
+            .is_ok()
+    }
+}
+
+/// Request bodies held in memory at once, by all connections: this, or
+/// `max_body_bytes` when larger (so one body of the largest size always fits alone).
+const BODY_BUDGET: u64 = 64 << 20;
+
+/// The body bytes one request holds, given back to the budget when dropped.
+struct HeldBody<'s, 'a> {
+    shared: &'s Shared<'a>,
+    bytes: std::cell::Cell<u64>,
+}
+
+impl HeldBody<'_, '_> {
+    fn hold(&self, n: u64) -> bool {
+        let ok = self.shared.hold_body(n);
+        if ok {
+            self.bytes.set(self.bytes.get() + n);
+        }
+        ok
+    }
+}
+
+impl Drop for HeldBody<'_, '_> {
+    fn drop(&mut self) {
+        let n = self.bytes.get();
+        let _ =
+            self.shared.bodies.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| Some(held.saturating_sub(n)));
+    }
+}
+
+/// The client key of an address: the address, or the /64 of an IPv6 one.
+fn client_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut o = v6.octets();
+            o[8..].fill(0);
+            IpAddr::V6(o.into())
+        }
+        v4 => v4,
+    }
+}
+
+/// Most threads answering 503 `busy` at once; past it, connections over the cap are
+/// simply closed.
+const MAX_REFUSERS: usize = 16;
+/// How long a refusal may take (TLS handshake, reading the head, answering).
+const REFUSAL_TIME: Duration = Duration::from_secs(2);
 
 impl Shim {
     /// Bind the server of `lib`'s site to `listen` (default: `[server] listen`).
@@ -200,6 +359,13 @@ impl Shim {
         }
         let listener = TcpListener::bind(addr).map_err(|e| Error::io("cannot listen on", listen.clone(), e))?;
         listener.set_nonblocking(true).map_err(|e| Error::io("cannot configure", listen.clone(), e))?;
+        // A longer accept queue than std's 128: a burst of connections (an attack that
+        // reconnects in bulk) must not overflow it, or a good client's handshake is
+        // dropped and retried a second later.
+        // SAFETY: listen(2) again on our own listening socket only changes its backlog.
+        if unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) } != 0 {
+            log::warn!("cannot lengthen the accept queue: {}", std::io::Error::last_os_error());
+        }
         let addr = listener.local_addr().map_err(|e| Error::io("cannot read the address of", listen.clone(), e))?;
         Ok(Shim { listener, addr, config_path: config_path.to_owned(), settings, tls })
     }
@@ -218,6 +384,7 @@ impl Shim {
     /// been answered.
     pub fn run(self, stop: &AtomicBool) -> Result<()> {
         let cache = auth::CredentialCache::new(Duration::from_secs(self.settings.auth_cache_secs));
+        let guard = auth::Guard::new(auth::Guard::max_checks(), self.settings.auth_free_failures);
         let mut libs = Vec::with_capacity(self.settings.workers);
         for _ in 0..self.settings.workers {
             libs.push(Librarian::open(&self.config_path)?);
@@ -226,33 +393,33 @@ impl Shim {
         log::info!("serving {} on {scheme}://{} with {} workers", self.config_path.display(), self.addr, libs.len());
         let shared = Shared {
             pool: Pool { free: Mutex::new(libs), available: Condvar::new() },
-            ctx: router::Context { cache: &cache, settings: &self.settings },
+            ctx: router::Context { cache: &cache, guard: &guard, settings: &self.settings },
             stop,
             open: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
+            started: Instant::now(),
+            refusers: AtomicUsize::new(0),
+            bodies: AtomicU64::new(0),
+            body_budget: BODY_BUDGET.max(self.settings.max_body_bytes),
+            tls: self.tls.as_ref(),
         };
-        let timeout = Duration::from_secs(self.settings.io_timeout_secs);
         let scheduler_site = Librarian::open(&self.config_path)?;
+        raise_open_files_limit();
         std::thread::scope(|s| {
-            s.spawn(|| scheduler(&scheduler_site, stop));
+            // No thread's panic may escape into the scope: it would turn a clean stop
+            // into a crash (exit 101).
+            let spawned = std::thread::Builder::new().name("scheduler".into()).spawn_scoped(s, || {
+                if std::panic::catch_unwind(AssertUnwindSafe(|| scheduler(&scheduler_site, stop))).is_err() {
+                    log::error!("the task scheduler panicked; background tasks stop until the server restarts");
+                }
+            });
+            if let Err(e) = spawned {
+                log::warn!("cannot start the task scheduler: {e}");
+            }
             while !stop.load(Ordering::Relaxed) {
                 match self.listener.accept() {
-                    Ok((stream, _)) => {
-                        let open = shared.open.lock().unwrap_or_else(|p| p.into_inner()).len() as u64;
-                        if open >= MAX_CONNECTIONS {
-                            // Under TLS a 503 would need a handshake on this thread:
-                            // close instead.
-                            if self.tls.is_none() {
-                                refuse(stream, timeout);
-                            }
-                            continue;
-                        }
-                        let (shared, tls) = (&shared, self.tls.as_ref());
-                        s.spawn(move || connection(stream, shared, timeout, tls));
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
+                    Ok((stream, peer)) => accept(s, &shared, stream, peer.ip()),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => wait_for_connection(&self.listener),
                     Err(e) => {
                         log::warn!("cannot accept a connection: {e}");
                         std::thread::sleep(Duration::from_millis(20));
@@ -263,7 +430,7 @@ impl Shim {
             // one, or receiving one slowly); those whose request is in (its body
             // arriving, or being processed or answered) finish, for at most STOP_GRACE.
             shut(&shared, false);
-            let stopping = std::time::Instant::now();
+            let stopping = Instant::now();
             while !shared.open.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
                 if stopping.elapsed() > STOP_GRACE {
                     log::warn!("closing connections still busy {} s after the stop", STOP_GRACE.as_secs());
@@ -275,6 +442,34 @@ impl Shim {
         });
         log::info!("stopped");
         Ok(())
+    }
+}
+
+/// The accept queue's length (the kernel caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: libc::c_int = 4096;
+
+/// Wait until a connection is ready to accept, or 50 ms (to check the stop flag).
+fn wait_for_connection(listener: &TcpListener) {
+    let mut fd = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: poll(2) on one valid pollfd that lives across the call.
+    if unsafe { libc::poll(&mut fd, 1, 50) } < 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Raise the soft limit on open files to the hard limit: each connection holds two
+/// descriptors (its socket and the registry's clone), and the common soft limit of
+/// 1024 would make `accept` fail below `max_connections`.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                log::warn!("cannot raise the open files limit: {}", std::io::Error::last_os_error());
+            }
+        }
     }
 }
 
@@ -306,11 +501,166 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Shut connections down: those without a request in progress, or (`all`) every one.
 fn shut(shared: &Shared<'_>, all: bool) {
-    for (stream, busy) in shared.open.lock().unwrap_or_else(|p| p.into_inner()).values() {
-        if all || !busy.load(Ordering::SeqCst) {
-            let _ = stream.shutdown(Shutdown::Both);
+    for slot in shared.open.lock().unwrap_or_else(|p| p.into_inner()).values() {
+        if all || !slot.busy.load(Ordering::SeqCst) {
+            let _ = slot.stream.shutdown(Shutdown::Both);
         }
     }
+}
+
+/// A client over its share of waiting connections has one closed to make room only
+/// if it has waited this long (counted from when its thread started): a client that
+/// sends its head at once (after its TLS handshake) gets it in, however fast others
+/// connect from the same address. (Otherwise the client goes over its share, within
+/// `max_connections`.)
+const EVICTION_MIN_AGE: Duration = Duration::from_millis(250);
+
+/// Close, to make room, the connection that has waited longest for its request head
+/// (and at least `min_age`) among `open` connections that pass `pick`; one whose
+/// thread has not started yet is never picked. False when there is none.
+fn evict_oldest(open: &mut HashMap<u64, Slot>, now_ms: u64, min_age: Duration, pick: impl Fn(&Slot) -> bool) -> bool {
+    let min_age = min_age.as_millis() as u64;
+    let mut waiting: Vec<(u64, u64)> = open
+        .iter()
+        .filter(|(_, slot)| pick(slot))
+        .filter_map(|(id, slot)| match slot.state.load(Ordering::SeqCst) {
+            HEAD_IN | EVICTED | STARTING => None,
+            since if since + min_age <= now_ms + 1 => Some((since, *id)),
+            _ => None,
+        })
+        .collect();
+    waiting.sort_unstable();
+    for (since, id) in waiting {
+        // Only if it is still waiting (its head may have just come in).
+        let Some(slot) = open.get(&id) else { continue };
+        if slot.state.compare_exchange(since, EVICTED, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            let _ = slot.stream.shutdown(Shutdown::Both);
+            open.remove(&id);
+            return true;
+        }
+    }
+    false
+}
+
+/// Take a new connection (on the acceptor thread, which never waits for a client):
+/// make room if needed, register it, and start its thread; or refuse it.
+fn accept<'scope, 'env>(
+    s: &'scope std::thread::Scope<'scope, 'env>,
+    shared: &'env Shared<'env>,
+    stream: TcpStream,
+    ip: IpAddr,
+) {
+    let settings = shared.ctx.settings;
+    let client = client_of(ip);
+    let Ok(handle) = stream.try_clone() else { return };
+    let busy = Arc::new(AtomicBool::new(false));
+    let state = Arc::new(AtomicU64::new(STARTING));
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    {
+        let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
+        let waiting_here = open
+            .values()
+            .filter(|slot| slot.client == client && !matches!(slot.state.load(Ordering::SeqCst), HEAD_IN | EVICTED))
+            .count() as u64;
+        let now_ms = shared.now_ms();
+        if waiting_here >= settings.max_waiting_per_client {
+            // Over its share: its oldest waiting connection makes room (if one is old
+            // enough; otherwise it goes over, within max_connections).
+            evict_oldest(&mut open, now_ms, EVICTION_MIN_AGE, |slot| slot.client == client);
+        }
+        // Full: the oldest waiting connection of anyone makes room (with 512 slots, a
+        // good client's head gets in long before 512 newer connections push it out).
+        if open.len() as u64 >= settings.max_connections && !evict_oldest(&mut open, now_ms, Duration::ZERO, |_| true) {
+            drop(open);
+            refuse(s, shared, stream);
+            return;
+        }
+        open.insert(id, Slot { stream: handle, busy: Arc::clone(&busy), client, state: Arc::clone(&state) });
+    }
+    let spawned = std::thread::Builder::new().name("connection".into()).spawn_scoped(s, move || {
+        let _registered = Registered { shared, id };
+        // Waiting from now on (unless already evicted, which STARTING prevents).
+        let _ = state.compare_exchange(STARTING, shared.now_ms() + 1, Ordering::SeqCst, Ordering::SeqCst);
+        let run = AssertUnwindSafe(|| connection(stream, ip, shared, &busy, &state));
+        if std::panic::catch_unwind(run).is_err() {
+            log::error!("a connection thread panicked; the connection was closed");
+        }
+    });
+    if let Err(e) = spawned {
+        log::warn!("cannot start a connection thread: {e}");
+        shared.open.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    }
+}
+
+/// Answer a connection over the cap with 503 `busy` and `Retry-After` (after its TLS
+/// handshake and request head, for at most [`REFUSAL_TIME`]), on a thread of its own;
+/// or, when [`MAX_REFUSERS`] are already at it, just close it.
+fn refuse<'scope, 'env>(s: &'scope std::thread::Scope<'scope, 'env>, shared: &'env Shared<'env>, stream: TcpStream) {
+    if shared.refusers.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSERS {
+        shared.refusers.fetch_sub(1, Ordering::SeqCst);
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("refusal".into()).spawn_scoped(s, move || {
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| refusal(stream, shared.tls)));
+        shared.refusers.fetch_sub(1, Ordering::SeqCst);
+    });
+    if spawned.is_err() {
+        shared.refusers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn refusal(stream: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>) {
+    if stream.set_nonblocking(false).is_err() || http::configure(&stream, REFUSAL_TIME).is_err() {
+        return;
+    }
+    let clock = http::Clock::new(REFUSAL_TIME, REFUSAL_TIME, 1);
+    clock.set_deadline(Instant::now() + REFUSAL_TIME);
+    let conn = http::Conn::new(stream, Rc::clone(&clock));
+    let reply = response::ApiError::busy("too many connections; try again later").into_response();
+    match tls {
+        None => {
+            let mut conn = conn;
+            skip_head(&mut conn);
+            let _ = http::write_response(&mut conn, &reply, true);
+            http::linger(&conn.tcp);
+        }
+        Some(config) => {
+            let Ok(session) = rustls::ServerConnection::new(Arc::clone(config)) else { return };
+            let mut tls = rustls::StreamOwned::new(session, conn);
+            if handshake(&mut tls).is_err() {
+                return;
+            }
+            skip_head(&mut tls);
+            let _ = http::write_response(&mut tls, &reply, true);
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+            http::linger(&tls.sock.tcp);
+        }
+    }
+}
+
+/// Read (and drop) up to the end of a request head, or 16 KiB, or until the clock's
+/// deadline.
+fn skip_head(r: &mut impl Read) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while seen.len() < http::MAX_HEAD_BYTES {
+        match r.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+        if seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            return;
+        }
+    }
+}
+
+/// Complete a TLS handshake (under the connection's deadline).
+fn handshake(tls: &mut rustls::StreamOwned<rustls::ServerConnection, http::Conn>) -> std::io::Result<()> {
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(())
 }
 
 /// Removes a connection from the registry when its thread ends, however it ends.
@@ -325,26 +675,35 @@ impl Drop for Registered<'_, '_> {
     }
 }
 
-fn refuse(mut stream: TcpStream, timeout: Duration) {
-    let _ = http::configure(&stream, timeout);
-    let reply = response::ApiError::new(503, "busy", "too many connections; try again later").into_response();
-    let _ = http::write_response(&mut stream, &reply, true);
+/// What one connection's thread shares with the acceptor.
+struct Phase<'c> {
+    busy: &'c AtomicBool,
+    state: &'c AtomicU64,
+    clock: Rc<http::Clock>,
 }
 
-/// Serve one connection, over TLS when `tls` is set: requests one after another until
-/// it closes, times out, or the server stops. The timeouts and the stop's shutdown act
-/// on the TCP socket under the TLS session, so they cover the handshake too.
-fn connection(stream: TcpStream, shared: &Shared<'_>, timeout: Duration, tls: Option<&Arc<rustls::ServerConfig>>) {
-    if stream.set_nonblocking(false).is_err() || http::configure(&stream, timeout).is_err() {
+/// Serve one connection, over TLS when the server has TLS: requests one after another
+/// until it closes, misses a deadline, is closed to make room, or the server stops.
+/// The deadlines and the stop's shutdown act on the TCP socket under the TLS session,
+/// so they cover the handshake too.
+fn connection(stream: TcpStream, ip: IpAddr, shared: &Shared<'_>, busy: &AtomicBool, state: &AtomicU64) {
+    let settings = shared.ctx.settings;
+    let io_timeout = Duration::from_secs(settings.io_timeout_secs);
+    let head_timeout = Duration::from_secs(settings.head_timeout_secs);
+    if stream.set_nonblocking(false).is_err() || http::configure(&stream, io_timeout).is_err() {
         return;
     }
-    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let Ok(registry_handle) = stream.try_clone() else { return };
-    let busy = Arc::new(AtomicBool::new(false));
-    shared.open.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (registry_handle, Arc::clone(&busy)));
-    let _registered = Registered { shared, id };
-    match tls {
-        None => serve(&mut BufReader::new(stream), shared, &busy),
+    let clock = http::Clock::new(io_timeout, head_timeout, settings.min_body_rate);
+    clock.set_deadline(Instant::now() + head_timeout);
+    let conn = http::Conn::new(stream, Rc::clone(&clock));
+    let phase = Phase { busy, state, clock };
+    match shared.tls {
+        None => {
+            let mut reader = BufReader::new(conn);
+            if serve(&mut reader, shared, &phase, ip) {
+                http::linger(&reader.get_ref().tcp);
+            }
+        }
         Some(config) => {
             let session = match rustls::ServerConnection::new(Arc::clone(config)) {
                 Ok(s) => s,
@@ -353,66 +712,182 @@ fn connection(stream: TcpStream, shared: &Shared<'_>, timeout: Duration, tls: Op
                     return;
                 }
             };
-            let mut reader = BufReader::new(rustls::StreamOwned::new(session, stream));
-            serve(&mut reader, shared, &busy);
-            // Say goodbye properly, if there was a session (the write fails harmlessly
-            // when the socket is gone).
+            let mut tls = rustls::StreamOwned::new(session, conn);
+            if let Err(e) = handshake(&mut tls) {
+                if is_tls_error(&e) {
+                    log::debug!("TLS handshake failed: {e}");
+                }
+                return;
+            }
+            // The head deadline starts after the handshake.
+            phase.clock.set_deadline(Instant::now() + head_timeout);
+            let mut reader = BufReader::new(tls);
+            let rejected = serve(&mut reader, shared, &phase, ip);
+            // Say goodbye properly (the write fails harmlessly when the socket is gone).
             let tls_stream = reader.get_mut();
-            if !tls_stream.conn.is_handshaking() {
-                tls_stream.conn.send_close_notify();
-                let _ = tls_stream.flush();
+            tls_stream.conn.send_close_notify();
+            let _ = tls_stream.flush();
+            if rejected {
+                http::linger(&tls_stream.sock.tcp);
             }
         }
     }
 }
 
 /// The request loop of one connection; responses are written through
-/// `reader.get_mut()`, to the same stream (HTTP/1.1 answers in order).
-fn serve<S: Read + Write>(reader: &mut BufReader<S>, shared: &Shared<'_>, busy: &AtomicBool) {
-    let max_body = shared.ctx.settings.max_body_bytes;
+/// `reader.get_mut()`, to the same stream (HTTP/1.1 answers in order). True when it
+/// ended by refusing a request (the connection should linger before closing).
+fn serve<S: Read + Write>(reader: &mut BufReader<S>, shared: &Shared<'_>, phase: &Phase<'_>, ip: IpAddr) -> bool {
+    let settings = shared.ctx.settings;
+    let max_body = settings.max_body_bytes;
+    let head_timeout = Duration::from_secs(settings.head_timeout_secs);
+    let idle_timeout = Duration::from_secs(settings.idle_timeout_secs);
+    let mut first = true;
     loop {
-        busy.store(false, Ordering::SeqCst);
-        if shared.stop.load(Ordering::SeqCst) {
-            break;
+        phase.busy.store(false, Ordering::SeqCst);
+        if !first {
+            // Waiting for a head again: evictable. (Unless already evicted.)
+            let since = shared.now_ms() + 1;
+            if phase.state.compare_exchange(HEAD_IN, since, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+                return false;
+            }
+            phase.clock.set_deadline(Instant::now() + idle_timeout);
         }
-        // Wait for the first byte of the next request (or EOF, or the timeout). Under
-        // TLS, the handshake happens inside the first of these reads.
+        if shared.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        // Wait for the first byte of the next request (or EOF, or a deadline).
         match reader.fill_buf() {
             Ok(buf) if !buf.is_empty() => {}
-            Ok(_) => break,
-            Err(e) => {
-                if is_tls_error(&e) {
-                    log::debug!("TLS handshake or record failed: {e}");
-                }
-                break;
-            }
+            Ok(_) | Err(_) => return false,
         }
+        if !first {
+            phase.clock.set_deadline(Instant::now() + head_timeout);
+        }
+        first = false;
         // A request that starts after the stop began is refused; one whose head was
         // in before it (even if its body is still arriving) is served.
         let after_stop = shared.stop.load(Ordering::SeqCst);
-        let req = match http::read_request(reader, max_body, &|| busy.store(true, Ordering::SeqCst)) {
+        let head_done = || {
+            phase.busy.store(true, Ordering::SeqCst);
+            // No longer evictable; a body must keep up the minimum rate.
+            let _ = phase.state.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| (s != EVICTED).then_some(HEAD_IN));
+            phase.clock.start_body();
+        };
+        // Given back once this request is answered (or refused).
+        let held = HeldBody { shared, bytes: std::cell::Cell::new(0) };
+        let req = match http::read_request(reader, max_body, &head_done, &|n| held.hold(n)) {
             Ok(r) => r,
-            Err(http::ReadError::Closed) => break,
+            Err(http::ReadError::Closed) => return false,
             Err(http::ReadError::Reject(status, code, message)) => {
-                let reply = response::ApiError::new(status, code, message).into_response();
+                phase.clock.clear();
+                let mut error = response::ApiError::new(status, code, message);
+                if status == 503 {
+                    error = error.retry_after(1);
+                }
+                let reply = error.into_response();
                 let _ = http::write_response(reader.get_mut(), &reply, true);
-                break;
+                return true;
             }
         };
+        phase.clock.clear();
+        let req = http::HttpRequest { peer: Some(ip), ..req };
         if after_stop {
             let reply = response::ApiError::shutting_down().into_response();
             let _ = http::write_response(reader.get_mut(), &reply, true);
-            break;
+            return false;
         }
-        let reply = shared.pool.with(|lib| router::handle(&req, lib, &shared.ctx));
+        let reply = answer(&req, shared);
         let close = !req.keep_alive || shared.stop.load(Ordering::SeqCst);
         if http::write_response(reader.get_mut(), &reply, close).is_err() || close {
-            break;
+            return false;
         }
     }
+}
+
+/// The answer to a request. Credentials found in the cache are accepted with the
+/// same catalog handle that then serves the request; others are checked with argon2
+/// without holding a handle (so a queue of password checks never delays `ping` or
+/// cached callers), then the request takes a handle again.
+fn answer(req: &http::HttpRequest, shared: &Shared<'_>) -> response::Reply {
+    let ctx = &shared.ctx;
+    let credentials = router::credentials(req, ctx.settings);
+    let first = shared.pool.with(|lib| {
+        let Some((name, password)) = &credentials else { return Ok(router::handle(req, lib, ctx, None)) };
+        let found = match lib.catalog().account_with_hash(name) {
+            Ok(found) => found,
+            Err(e) => return Ok(router::handle(req, lib, ctx, Some(Err(response::ApiError::from(e))))),
+        };
+        match ctx.cache.cached(name, password, found.as_ref()) {
+            Some(account) => Ok(router::handle(req, lib, ctx, Some(Ok(account)))),
+            None => Err(found),
+        }
+    });
+    let reply = match first {
+        Some(Ok(reply)) => Some(reply),
+        Some(Err(found)) => {
+            let checked = match &credentials {
+                Some((name, password)) => ctx.cache.verify(ctx.guard, req.peer, name, password, found),
+                None => Err(response::ApiError::unauthorized()),
+            };
+            shared.pool.with(|lib| router::handle(req, lib, ctx, Some(checked)))
+        }
+        None => None,
+    };
+    reply.unwrap_or_else(|| {
+        log::error!("{} {}: the handler panicked", req.method, req.path);
+        response::ApiError::new(500, "internal", "the server failed while handling this request").into_response()
+    })
 }
 
 /// Whether an I/O error carries a rustls error (a failed handshake, a bad record).
 fn is_tls_error(e: &std::io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_request_gives_its_catalog_handle_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = Librarian::init(&dir.path().join("site"), "pool").unwrap();
+        let pool = Pool { free: Mutex::new(vec![lib]), available: Condvar::new() };
+        let panicked = pool.with(|_| -> u32 { panic!("a handler bug") });
+        assert!(panicked.is_none());
+        // The one handle is back: this would wait forever otherwise.
+        assert_eq!(pool.with(|l| l.config().name.clone()), Some("pool".to_owned()));
+    }
+
+    #[test]
+    fn absurd_server_settings_are_refused() {
+        let ok = ServerConfig::default();
+        assert!(ok.validate().is_ok());
+        for bad in [
+            ServerConfig { max_body_bytes: 200_000_000_000, ..ServerConfig::default() },
+            ServerConfig { max_body_bytes: u64::MAX, ..ServerConfig::default() },
+            ServerConfig { head_timeout_secs: 0, ..ServerConfig::default() },
+            ServerConfig { idle_timeout_secs: 100_000, ..ServerConfig::default() },
+            ServerConfig { min_body_rate: 0, ..ServerConfig::default() },
+            ServerConfig { auth_cache_secs: u64::MAX, ..ServerConfig::default() },
+            ServerConfig { max_connections: 0, ..ServerConfig::default() },
+            ServerConfig { max_waiting_per_client: 0, ..ServerConfig::default() },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+        let at_cap = ServerConfig { max_body_bytes: MAX_BODY_LIMIT, ..ServerConfig::default() };
+        assert!(at_cap.validate().is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_of(a), client_of(b));
+        assert_ne!(client_of(a), client_of(c));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(client_of(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+    }
 }

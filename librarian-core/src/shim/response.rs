@@ -24,11 +24,22 @@ pub(crate) struct ApiError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after: None }
+    }
+    /// The same error with a `Retry-After` of `secs` (at least 1).
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
+    }
+    /// The server has no room for this connection or check now.
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self::new(503, "busy", message).retry_after(1)
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "bad_request", message)
@@ -48,6 +59,9 @@ impl ApiError {
         let mut r = json(self.status, &body);
         if self.status == 401 {
             r.headers.push(("WWW-Authenticate", "Basic realm=\"librarian\"".into()));
+        }
+        if let Some(secs) = self.retry_after {
+            r.headers.push(("Retry-After", secs.to_string()));
         }
         r
     }

@@ -7,7 +7,7 @@ use super::auth::{CredentialCache, parse_basic};
 use super::http::HttpRequest;
 use super::metrics;
 use super::response::{self, ApiError, Reply};
-use crate::account::{Account, Level};
+use crate::account::{Account, Level, Password};
 use crate::checksum::Checksum;
 use crate::librarian::Librarian;
 use crate::name::FileName;
@@ -18,6 +18,7 @@ use crate::transfers::{StageRequest, TransferCall};
 #[derive(Debug)]
 pub(crate) struct Context<'a> {
     pub cache: &'a CredentialCache,
+    pub guard: &'a super::auth::Guard,
     pub settings: &'a ServerConfig,
 }
 
@@ -87,11 +88,28 @@ fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
     Ok(endpoint)
 }
 
+/// The credentials to check before `req` is handled: `None` when its endpoint does
+/// not need any (or does not exist), or when it brings none or malformed ones (then
+/// [`handle`] answers as usual). The connection checks them with
+/// [`CredentialCache::check`] before taking a catalog worker, so that argon2 never
+/// holds one.
+pub(crate) fn credentials(req: &HttpRequest, settings: &ServerConfig) -> Option<(String, Password)> {
+    let access = route(&req.method, &req.path).ok()?.access();
+    match access {
+        Access::Open => return None,
+        Access::Metrics if !settings.metrics_auth => return None,
+        _ => {}
+    }
+    parse_basic(req.header("Authorization")).ok().flatten()
+}
+
+/// `checked`: the outcome of [`CredentialCache::check`] on [`credentials`], when it ran.
 fn authorize(
     req: &HttpRequest,
     lib: &Librarian,
     ctx: &Context<'_>,
     access: Access,
+    checked: Option<Result<Account, ApiError>>,
 ) -> Result<Option<Account>, ApiError> {
     let required = match access {
         Access::Open => return Ok(None),
@@ -99,8 +117,13 @@ fn authorize(
         Access::Metrics | Access::PeerCall | Access::PeerWrite => Level::ReadOnly,
         Access::Level(l) => l,
     };
-    let (name, password) = parse_basic(req.header("Authorization"))?.ok_or_else(ApiError::unauthorized)?;
-    let account = ctx.cache.authenticate(lib, &name, &password)?;
+    let account = match checked {
+        Some(outcome) => outcome?,
+        None => {
+            let (name, password) = parse_basic(req.header("Authorization"))?.ok_or_else(ApiError::unauthorized)?;
+            ctx.cache.authenticate(lib, &name, &password)?
+        }
+    };
     if let Access::PeerCall | Access::PeerWrite = access {
         let write = matches!(access, Access::PeerWrite);
         let level_ok = account.level.allows(Level::ReadAppend) || (!write && account.level == Level::Callback);
@@ -208,9 +231,14 @@ fn clone_call(
     Ok(response::json(200, &answer))
 }
 
-fn dispatch(req: &HttpRequest, lib: &Librarian, ctx: &Context<'_>) -> Result<(Reply, Option<String>), ApiError> {
+fn dispatch(
+    req: &HttpRequest,
+    lib: &Librarian,
+    ctx: &Context<'_>,
+    checked: Option<Result<Account, ApiError>>,
+) -> Result<(Reply, Option<String>), ApiError> {
     let endpoint = route(&req.method, &req.path)?;
-    let account = authorize(req, lib, ctx, endpoint.access())?;
+    let account = authorize(req, lib, ctx, endpoint.access(), checked)?;
     let reply = match endpoint {
         Endpoint::Ping => {
             response::json(200, &serde_json::json!({ "site": lib.config().name, "version": env!("CARGO_PKG_VERSION") }))
@@ -255,9 +283,15 @@ fn dispatch(req: &HttpRequest, lib: &Librarian, ctx: &Context<'_>) -> Result<(Re
     Ok((reply, account.map(|a| a.name)))
 }
 
-/// Handle one request: route, authenticate, authorise, answer; never panic.
-pub(crate) fn handle(req: &HttpRequest, lib: &Librarian, ctx: &Context<'_>) -> Reply {
-    let (reply, who) = match dispatch(req, lib, ctx) {
+/// Handle one request: route, authenticate (unless `checked` already did), authorise,
+/// answer; never panic.
+pub(crate) fn handle(
+    req: &HttpRequest,
+    lib: &Librarian,
+    ctx: &Context<'_>,
+    checked: Option<Result<Account, ApiError>>,
+) -> Reply {
+    let (reply, who) = match dispatch(req, lib, ctx, checked) {
         Ok(ok) => ok,
         Err(e) => (e.into_response(), None),
     };
