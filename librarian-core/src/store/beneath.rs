@@ -197,14 +197,30 @@ impl Dir {
 
     /// Open the directory `rel` beneath this one, never following a link.
     pub(crate) fn open_dir(&self, rel: &Path) -> Result<Dir> {
+        self.walk_dirs(rel, false)
+    }
+
+    /// Open (creating what is missing, mode 0755 before the umask, when `create`) each
+    /// directory of `rel` in turn beneath this one, never following a link.
+    fn walk_dirs(&self, rel: &Path, create: bool) -> Result<Dir> {
         let parts = plain(rel)?;
         let mut cur: Option<Dir> = None;
         let mut sofar = PathBuf::new();
         for part in parts {
             sofar.push(part);
             let base = cur.as_ref().unwrap_or(self);
-            let fd =
-                base.openat(part, libc::O_RDONLY | libc::O_DIRECTORY, 0).map_err(|e| self.open_error(&sofar, e))?;
+            let fd = match base.openat(part, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
+                Ok(fd) => fd,
+                Err(e) if create && e.kind() == std::io::ErrorKind::NotFound => {
+                    match base.mkdir(part, 0o755) {
+                        Ok(()) => {}
+                        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(e),
+                    }
+                    base.openat(part, libc::O_RDONLY | libc::O_DIRECTORY, 0).map_err(|e| self.open_error(&sofar, e))?
+                }
+                Err(e) => return Err(self.open_error(&sofar, e)),
+            };
             cur = Some(Dir { fd, shown: self.shown.join(&sofar) });
         }
         cur.ok_or_else(|| self.refuse(rel, "empty path"))
@@ -323,27 +339,7 @@ impl Dir {
     /// Open (creating what is missing, mode 0755 before the umask) the directory `rel`
     /// beneath this one, never following a link and never leaving it.
     pub(crate) fn create_dirs(&self, rel: &Path) -> Result<Dir> {
-        let parts = plain(rel)?;
-        let mut cur: Option<Dir> = None;
-        let mut sofar = PathBuf::new();
-        for part in parts {
-            sofar.push(part);
-            let base = cur.as_ref().unwrap_or(self);
-            let fd = match base.openat(part, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
-                Ok(fd) => fd,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    match base.mkdir(part, 0o755) {
-                        Ok(()) => {}
-                        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {}
-                        Err(e) => return Err(e),
-                    }
-                    base.openat(part, libc::O_RDONLY | libc::O_DIRECTORY, 0).map_err(|e| self.open_error(&sofar, e))?
-                }
-                Err(e) => return Err(self.open_error(&sofar, e)),
-            };
-            cur = Some(Dir { fd, shown: self.shown.join(&sofar) });
-        }
-        cur.ok_or_else(|| self.refuse(rel, "empty path"))
+        self.walk_dirs(rel, true)
     }
 
     /// Remove the entry `name` here: a file or link with `unlinkat`, a directory with

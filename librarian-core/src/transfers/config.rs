@@ -138,14 +138,22 @@ impl DestinationRoot {
             return bad("not a plain host name before ':'");
         }
         let path = std::path::PathBuf::from(path);
-        if !path.is_absolute() {
-            return bad("not an absolute path");
-        }
-        if path.components().any(|c| !matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))) {
-            return bad("it has '.' or '..' components");
+        if let Err(why) = plain_absolute(&path) {
+            return bad(why);
         }
         Ok(DestinationRoot { host, path })
     }
+}
+
+/// An absolute path with no `.` or `..` components (else why not).
+pub(crate) fn plain_absolute(path: &std::path::Path) -> std::result::Result<(), &'static str> {
+    if !path.is_absolute() {
+        return Err("not an absolute path");
+    }
+    if path.components().any(|c| !matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))) {
+        return Err("it has '.' or '..' components");
+    }
+    Ok(())
 }
 
 impl CloneConfig {

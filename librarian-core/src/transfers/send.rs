@@ -110,11 +110,8 @@ pub(crate) fn check_destination(
         return bad("not on the host of the configured destination_root");
     }
     let p = std::path::Path::new(path);
-    if !p.is_absolute() {
-        return bad("not an absolute path");
-    }
-    if p.components().any(|c| !matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))) {
-        return bad("it has '.' or '..' components");
+    if let Err(why) = super::config::plain_absolute(p) {
+        return bad(why);
     }
     if !p.starts_with(&root.path) || p == root.path {
         return bad("not below the configured destination_root");

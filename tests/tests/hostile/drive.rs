@@ -152,7 +152,7 @@ impl Bench {
     fn new() -> Bench {
         let b = Site::named("site-b");
         let pw = b.tmp().join("pw");
-        std::fs::write(&pw, "hostile-drive-secret\n").unwrap();
+        librarian_e2e::write_secret(&pw, "hostile-drive-secret\n");
         b.run([
             "peer",
             "add",

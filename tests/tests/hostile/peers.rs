@@ -303,7 +303,7 @@ impl Drop for FakeReceiver {
 fn sender_to_fake(fake: &FakeReceiver, root: &Path) -> Site {
     let a = Site::named("site-a");
     let pw = a.tmp().join("pw");
-    std::fs::write(&pw, "secret\n").unwrap();
+    librarian_e2e::write_secret(&pw, "secret\n");
     a.run([
         "peer",
         "add",
