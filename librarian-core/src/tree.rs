@@ -329,14 +329,15 @@ pub(crate) fn copy_book_into(
 ) -> Result<Checksum> {
     let input = Dir::open_root(src)?;
     let mut buf = scratch();
+    let (mut in_cache, mut out_cache) = (None, None);
     for e in entries.iter_mut() {
         let rel = Path::new(&e.path);
-        let (parent, last) = out.parent_of(rel)?;
-        let parent = parent.as_ref().unwrap_or(out);
+        let (parent, last) = out.parent_cached(rel, &mut out_cache)?;
         match e.kind {
             EntryKind::Directory => parent.mkdir(last, 0o777)?,
             EntryKind::File => {
-                let from = input.open_file(rel)?;
+                let (from_dir, _) = input.parent_cached(rel, &mut in_cache)?;
+                let from = from_dir.open_file_here(last).map_err(|err| named(err, src, rel))?;
                 let to = parent.create_new(last)?;
                 let shown = (src.join(rel), out.shown().join(rel));
                 let (sum, n) = copy_stream(from, to, (&shown.0, &shown.1), algorithm, false, progress, &mut buf)?;
@@ -358,10 +359,12 @@ pub(crate) fn hash_book(
 ) -> Result<Checksum> {
     let top = Dir::open_root(root)?;
     let mut buf = scratch();
+    let mut cache = None;
     for e in entries.iter_mut() {
         if e.kind == EntryKind::File {
             let rel = Path::new(&e.path);
-            let mut input = top.open_file(rel)?;
+            let (dir, last) = top.parent_cached(rel, &mut cache)?;
+            let mut input = dir.open_file_here(last).map_err(|err| named(err, root, rel))?;
             let (sum, n) = pipe(algorithm, &mut input, None, progress, &mut buf)?.map_err(|err| match err {
                 PipeError::Read(err) | PipeError::Write(err) => Error::io("cannot read", root.join(rel), err),
             })?;
@@ -370,6 +373,16 @@ pub(crate) fn hash_book(
         }
     }
     directory_digest(algorithm, entries)
+}
+
+/// A refusal of entry `rel` of the book at `root`, naming it from the book's root.
+fn named(e: Error, root: &Path, rel: &Path) -> Error {
+    match e {
+        Error::UnsupportedEntry { reason, .. } => {
+            Error::UnsupportedEntry { path: root.join(rel).display().to_string(), reason }
+        }
+        other => other,
+    }
 }
 
 /// Total bytes of the file entries.
