@@ -128,7 +128,7 @@ pub fn clone(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result<(), Error
                 let v = serde_json::to_value(&report).map_err(|e| Error::InvalidArgument(e.to_string()))?;
                 return out.emit_value(&v);
             }
-            println!("{report}");
+            crate::output::put!("{report}");
             Ok(())
         }
     }
@@ -180,7 +180,7 @@ fn print_problems(problems: &[librarian_core::sneakernet::DriveProblem]) {
     for p in problems {
         let entry = p.entry.as_deref().map(|e| format!(" entry {e}")).unwrap_or_default();
         let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        println!("  {kind:<15} {}{entry}: {}", p.name, p.detail);
+        crate::output::put!("  {kind:<15} {}{entry}: {}", p.name, p.detail);
     }
 }
 
@@ -191,7 +191,7 @@ pub fn sneakernet_verify(path: &std::path::Path, out: &Out) -> Result<std::proce
     if out.json() {
         emit(out, &report)?;
     } else {
-        println!(
+        crate::output::put!(
             "drive {} from {} (store {}) to {}: {} files, {} bytes{}",
             report.drive.display(),
             report.site,
@@ -202,7 +202,7 @@ pub fn sneakernet_verify(path: &std::path::Path, out: &Out) -> Result<std::proce
             if report.legacy { " (existing Librarian's manifest)" } else { "" }
         );
         print_problems(&report.problems);
-        println!("{}", if report.ok { "drive intact" } else { "PROBLEMS FOUND" });
+        crate::output::put!("{}", if report.ok { "drive intact" } else { "PROBLEMS FOUND" });
     }
     Ok(if report.ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
 }
@@ -216,7 +216,7 @@ pub fn sneakernet(lib: &Librarian, cmd: &SneakernetCommand, out: &Out) -> Result
                 emit(out, &r)?;
             } else {
                 let verb = if r.dry_run { "would export" } else { "exported" };
-                println!(
+                crate::output::put!(
                     "{verb} {} files ({} bytes) on store {} for {}",
                     r.files.len(),
                     r.bytes,
@@ -224,10 +224,10 @@ pub fn sneakernet(lib: &Librarian, cmd: &SneakernetCommand, out: &Out) -> Result
                     r.destination
                 );
                 for s in &r.skipped {
-                    println!("  already on its way by the network (on the drive, no transfer): {s}");
+                    crate::output::put!("  already on its way by the network (on the drive, no transfer): {s}");
                 }
                 if !r.dry_run {
-                    println!(
+                    crate::output::put!(
                         "manifest and checksum lists written in {}; store {} disabled",
                         r.drive.display(),
                         r.store
@@ -248,7 +248,7 @@ pub fn sneakernet(lib: &Librarian, cmd: &SneakernetCommand, out: &Out) -> Result
                 out.emit_value(&v)?;
             } else {
                 let verb = if r.dry_run { "would import" } else { "imported" };
-                println!(
+                crate::output::put!(
                     "{verb} {} files from {}; {} already here; {} imported before; {} refused; {} callback(s) queued",
                     r.imported.len(),
                     r.site,
@@ -259,7 +259,7 @@ pub fn sneakernet(lib: &Librarian, cmd: &SneakernetCommand, out: &Out) -> Result
                 );
                 print_problems(&r.refused);
                 if r.manifest_ok == Some(false) {
-                    println!("  the manifest does not match its digest: it was edited or damaged");
+                    crate::output::put!("  the manifest does not match its digest: it was edited or damaged");
                 }
             }
             Ok(if r.ok() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
@@ -282,19 +282,21 @@ pub fn clone_with_exit(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result
         out.emit_value(&v)?;
     } else if *dry_run {
         for name in &report.planned {
-            println!("{name}");
+            crate::output::put!("{name}");
         }
         eprintln!("{} file(s) would be copied from {from} to {to}", report.planned.len());
         if report.full {
             eprintln!("{to} would then be full: {} file(s) would wait for the next drive", report.left_for_next_drive);
         }
     } else {
-        println!(
+        crate::output::put!(
             "copied {} file(s) ({} bytes) from {from} to {to}; {} already there",
-            report.copied, report.bytes, report.already_there
+            report.copied,
+            report.bytes,
+            report.already_there
         );
         if report.full {
-            println!(
+            crate::output::put!(
                 "store {to} is full: {} file(s) wait for the next drive (a store_full event was raised)",
                 report.left_for_next_drive
             );

@@ -112,7 +112,7 @@ pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode, Error> {
     let json = out.json();
     let say = |s: String| {
         if !json {
-            println!("{s}");
+            crate::output::put!("{s}");
         }
     };
     let started = Instant::now();

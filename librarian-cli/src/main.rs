@@ -289,7 +289,9 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
                     if out.json() {
                         out.emit_value(&serde_json::json!({ "recycled": name, "copies_deleted": n }))?;
                     } else {
-                        println!("recycled store {name}: {n} delivered cop(ies) deleted; the store is enabled again");
+                        crate::output::put!(
+                            "recycled store {name}: {n} delivered cop(ies) deleted; the store is enabled again"
+                        );
                     }
                 }
             }
@@ -379,7 +381,7 @@ fn serve(cli: &Cli, listen: Option<&str>) -> Result<(), Error> {
     }
     let lib = open(cli)?;
     let shim = librarian_core::shim::Shim::bind(&lib, listen)?;
-    println!("listening on {}", shim.local_addr());
+    crate::output::put!("listening on {}", shim.local_addr());
     let _ = std::io::stdout().flush();
     shim.run(&stop)
 }

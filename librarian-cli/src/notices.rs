@@ -53,7 +53,7 @@ pub fn outbox(lib: &Librarian, cmd: &OutboxCommand, out: &Out) -> Result<(), Err
             if out.json() {
                 return out.emit_value(&serde_json::json!({ "rescheduled": n }));
             }
-            println!("{n} call{} due now", if n == 1 { "" } else { "s" });
+            crate::output::put!("{n} call{} due now", if n == 1 { "" } else { "s" });
             Ok(())
         }
     }

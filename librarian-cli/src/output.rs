@@ -11,9 +11,30 @@
 /// formatting character escaped (see [`librarian_core::text::escape`]).
 macro_rules! say {
     ($($arg:tt)*) => {
-        println!("{}", librarian_core::text::escape(&format!($($arg)*)))
+        $crate::output::print_line(&librarian_core::text::escape(&format!($($arg)*)))
     };
 }
+
+/// `println!` that ends the process quietly (exit 0) when stdout is a closed pipe
+/// (`librarian search | head -5`): the reader wanted no more, so there is nothing to
+/// report and nothing to panic about. Every line the CLI prints goes through here.
+pub(crate) fn print_line(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}
+
+/// `println!` for text that needs no escaping (JSON, fixed words), through [`print_line`].
+macro_rules! put {
+    ($($arg:tt)*) => {
+        $crate::output::print_line(&format!($($arg)*))
+    };
+}
+pub(crate) use put;
 /// `eprintln!` for human diagnostics, escaped like [`say!`].
 macro_rules! say_err {
     ($($arg:tt)*) => {
@@ -59,14 +80,14 @@ impl Out {
 
     fn emit<T: Serialize>(&self, value: &T) -> Result<(), Error> {
         let text = serde_json::to_string_pretty(value).map_err(json_err)?;
-        println!("{text}");
+        print_line(&text);
         Ok(())
     }
 
     pub fn error(&self, e: &Error) {
         if self.json {
             let doc = serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
-            println!("{doc}");
+            put!("{doc}");
         }
         say_err!("librarian: error: {e}");
     }
@@ -201,9 +222,9 @@ impl Out {
             }
         }
         if !r.catalog.ok {
-            println!("CATALOG DAMAGED    {} failed PRAGMA quick_check:", r.catalog.database.display());
+            say!("CATALOG DAMAGED    {} failed PRAGMA quick_check:", r.catalog.database.display());
             for p in &r.catalog.problems {
-                println!("    {p}");
+                say!("    {p}");
             }
             eprintln!(
                 "librarian: the catalog database is damaged: restore it from a backup \

@@ -529,3 +529,25 @@ fn no_progress_bars_on_a_pipe() {
     // indicatif's `{bytes}/{total_bytes}`; the final "ingested" line says "100.0 MiB".
     assert!(tty.stdout.contains("/100.00 MiB"), "no progress bar on a terminal: {tty}");
 }
+
+#[test]
+fn a_closed_stdout_pipe_ends_a_command_quietly() {
+    // `librarian search | head -5`: the reader goes away; the command must not panic.
+    let site = Site::new();
+    for i in 0..3 {
+        let src = site.src(&format!("f{i}"));
+        write_text(&src, &format!("{i}\n"));
+        site.upload(&src, &format!("pipe/f{i}"), &[]).ok();
+    }
+    for args in [vec!["search"], vec!["--json", "search"], vec!["transfers", "list"], vec!["status"]] {
+        let mut cmd = site.cmd();
+        cmd.args(&args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        // Close the read end before the command writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
