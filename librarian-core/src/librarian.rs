@@ -119,7 +119,7 @@ impl Librarian {
                 .and_then(|()| f.sync_all())
                 .map_err(|e| Error::io("cannot write", &config_path, e))?;
         }
-        let lib = Self::open(&config_path)?;
+        let lib = Self::open_creating(&config_path, true)?;
         let stores = dir.join("stores");
         lib.add_store(&StoreSpec {
             name: DEFAULT_STORE.into(),
@@ -133,10 +133,29 @@ impl Librarian {
 
     /// Open the site whose configuration file is `config_path`. Interrupted ingests
     /// of dead processes are rolled back first.
+    ///
+    /// The catalog must exist: only [`Librarian::init`] creates one. A configuration
+    /// whose `database` names a missing file is [`Error::NotFound`] naming the path
+    /// (a typo or an unmounted disk must not turn into an empty site).
     pub fn open(config_path: &Path) -> Result<Self> {
+        Self::open_creating(config_path, false)
+    }
+
+    fn open_creating(config_path: &Path, create: bool) -> Result<Self> {
         let config_path = absolute(config_path)?;
         let config = Config::load(&config_path)?;
-        let catalog = Catalog::open(&config.database_path(&config_path))?;
+        let database = config.database_path(&config_path);
+        if !create && !database.exists() {
+            return Err(Error::NotFound {
+                kind: ObjectKind::Path,
+                name: format!(
+                    "{} (the catalog named by {}; only `librarian init` creates one)",
+                    database.display(),
+                    config_path.display()
+                ),
+            });
+        }
+        let catalog = Catalog::open(&database)?;
         let lib = Librarian { config, config_path, catalog };
         lib.recover_interrupted();
         Ok(lib)

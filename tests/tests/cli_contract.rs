@@ -551,3 +551,18 @@ fn a_closed_stdout_pipe_ends_a_command_quietly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_configuration_whose_catalog_is_missing_is_not_found_and_creates_nothing() {
+    // Only `init` creates a catalog: a typo in `database` or an unmounted disk must not
+    // turn into an empty site that answers "0 files".
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("s.toml");
+    std::fs::write(&config, "name = \"s\"\n").unwrap();
+    for args in [vec!["status"], vec!["search"], vec!["tasks", "run"]] {
+        let out = run_outcome(bare_librarian().arg("--config").arg(&config).arg("--json").args(&args));
+        let msg = out.expect_error(1, "not_found");
+        assert!(msg.contains("librarian.db") && msg.contains("init"), "{args:?}: {msg}");
+    }
+    assert_eq!(list_dir(dir.path()).len(), 1, "nothing but the configuration: {:?}", list_dir(dir.path()));
+}
