@@ -134,7 +134,8 @@ impl Librarian {
                 message: format!("{} answers as site {site:?}, not {:?}", peer.url, peer.name),
             });
         }
-        client.status()?;
+        // Every account a peer gives us may call this, whatever its level.
+        client.whoami()?;
         Ok(PeerPing { peer: peer.name, url: peer.url, site, version, latency_ms })
     }
 

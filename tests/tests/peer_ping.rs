@@ -67,3 +67,25 @@ fn ping_tells_reachable_refusing_and_unreachable_peers_apart() {
     assert!(!gone.stdout.contains("a-at-b-secret") && !gone.stderr.contains("a-at-b-secret"), "a password leaked");
     a.json(["peer", "ping", "no-such-peer"]).expect_error(1, "not_found");
 }
+
+#[test]
+fn ping_works_from_both_sides_of_the_documented_clone_set_up() {
+    // docs/cloning.md: A's account at B is read-append, B's account at A is callback.
+    // Ping proves the credentials with a call every account may make (whoami).
+    let p = pair::ClonePair::new("managers = [\"local\"]", "");
+    let a = p.a.json(["peer", "ping", "site-b"]);
+    a.ok();
+    assert_eq!(a.json()["site"], "site-b", "{a}");
+    let b = p.b.json(["peer", "ping", "site-a"]);
+    b.ok();
+    assert_eq!(b.json()["site"], "site-a", "{b}");
+    // Wrong credentials are still refused.
+    let c = Site::named("site-c");
+    let bad = c.tmp().join("bad-pw");
+    write_secret(&bad, "not-the-password\n");
+    let url = format!("http://{}", p.a_addr);
+    c.run(["peer", "add", "site-a", "--url", &url, "--account", "site-b", "--password-file", bad.to_str().unwrap()])
+        .ok();
+    let refused = c.json(["peer", "ping", "site-a"]);
+    assert_eq!(refused.error_code(), "peer_refused", "{refused}");
+}

@@ -122,7 +122,13 @@ impl PeerClient {
         Ok((text("site"), text("version")))
     }
 
-    /// `GET /api/v1/status` with our credentials: proves they are accepted.
+    /// `GET /api/v1/whoami` with our credentials: proves they are accepted, whatever
+    /// the level of our account there (a `callback` account included).
+    pub fn whoami(&self) -> Result<serde_json::Value> {
+        self.get("/api/v1/whoami", true)
+    }
+
+    /// `GET /api/v1/status` with our credentials (needs `read-only` or more there).
     pub fn status(&self) -> Result<serde_json::Value> {
         self.get("/api/v1/status", true)
     }

@@ -27,6 +27,8 @@ pub(crate) struct Context<'a> {
 enum Access {
     /// Anyone.
     Open,
+    /// Any account, whatever its level (`whoami`: proves credentials).
+    Authenticated,
     /// An account whose level allows this one.
     Level(Level),
     /// `/metrics`: read-only unless the configuration opens it.
@@ -42,6 +44,8 @@ enum Access {
 #[derive(Debug, Clone, Copy)]
 enum Endpoint {
     Ping,
+    /// `GET /api/v1/whoami`: the calling account, for any valid credentials.
+    Whoami,
     Status,
     FilesHas,
     Metrics,
@@ -56,6 +60,7 @@ impl Endpoint {
     fn access(self) -> Access {
         match self {
             Endpoint::Ping => Access::Open,
+            Endpoint::Whoami => Access::Authenticated,
             Endpoint::Status | Endpoint::FilesHas => Access::Level(Level::ReadOnly),
             Endpoint::Metrics => Access::Metrics,
             Endpoint::CallbackHolds | Endpoint::CloneCall(_) | Endpoint::Transfer(_) => Access::PeerCall,
@@ -68,6 +73,7 @@ impl Endpoint {
 fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
     let (endpoint, allowed) = match path {
         "/api/v1/ping" => (Endpoint::Ping, "GET"),
+        "/api/v1/whoami" => (Endpoint::Whoami, "GET"),
         "/api/v1/status" => (Endpoint::Status, "GET"),
         "/api/v1/files/has" => (Endpoint::FilesHas, "POST"),
         "/metrics" => (Endpoint::Metrics, "GET"),
@@ -114,7 +120,7 @@ fn authorize(
     let required = match access {
         Access::Open => return Ok(None),
         Access::Metrics if !ctx.settings.metrics_auth => return Ok(None),
-        Access::Metrics | Access::PeerCall | Access::PeerWrite => Level::ReadOnly,
+        Access::Metrics | Access::PeerCall | Access::PeerWrite | Access::Authenticated => Level::ReadOnly,
         Access::Level(l) => l,
     };
     let account = match checked {
@@ -124,6 +130,9 @@ fn authorize(
             ctx.cache.authenticate(lib, &name, &password)?
         }
     };
+    if let Access::Authenticated = access {
+        return Ok(Some(account));
+    }
     if let Access::PeerCall | Access::PeerWrite = access {
         let write = matches!(access, Access::PeerWrite);
         let level_ok = account.level.allows(Level::ReadAppend) || (!write && account.level == Level::Callback);
@@ -242,6 +251,10 @@ fn dispatch(
     let reply = match endpoint {
         Endpoint::Ping => {
             response::json(200, &serde_json::json!({ "site": lib.config().name, "version": env!("CARGO_PKG_VERSION") }))
+        }
+        Endpoint::Whoami => {
+            let a = account.as_ref().ok_or_else(ApiError::unauthorized)?;
+            response::json(200, &serde_json::json!({ "account": a.name, "level": a.level.as_str(), "peer": a.peer }))
         }
         Endpoint::Status => {
             let s = lib.status().map_err(ApiError::from)?;
