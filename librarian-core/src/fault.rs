@@ -4,8 +4,18 @@
 //! `SIGKILL` when it reaches the point `NAME`: exactly what a crash or a `kill -9` at
 //! that instant does, with no timing luck. Tests use it to prove that every step a
 //! process can die at converges afterwards. Without the variable a point costs one
-//! load of a cached value. Points: `send.after-stage-answer` (a sender killed after
-//! the receiver answered `stage` and before it recorded the answer).
+//! load of a cached value.
+//!
+//! Points:
+//! * `send.after-stage-answer`: a sender killed after the receiver answered `stage`
+//!   and before it recorded the answer;
+//! * `ingest.after-intent`: an ingest (upload, received clone, drive import) killed
+//!   after its intent row is committed, before the payload (or the `--move` source) is
+//!   renamed into the data area;
+//! * `ingest.after-rename`: after that rename, before the catalog commit (the next
+//!   open moves the data back out and drops the intent);
+//! * `ingest.after-commit`: after the catalog commit, before the staging directory is
+//!   removed (`cleanup` removes the empty directory later).
 
 use std::sync::OnceLock;
 

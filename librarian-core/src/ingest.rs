@@ -277,10 +277,12 @@ pub(crate) fn upload(
         }
     };
 
+    crate::fault::point("ingest.after-intent");
     if let Err(e) = store.commit(&staged, name) {
         lib.catalog().drop_intent(intent)?;
         return Err(e);
     }
+    crate::fault::point("ingest.after-rename");
     let file_kind = match kind {
         SourceKind::File => FileKind::File,
         SourceKind::Directory => FileKind::Directory,
@@ -314,6 +316,7 @@ pub(crate) fn upload(
         lib.catalog().drop_intent(intent)?;
         return Err(e);
     }
+    crate::fault::point("ingest.after-commit");
     drop(staging);
     Ok(Upload { status: UploadStatus::Ingested, file: lib.file(name)? })
 }

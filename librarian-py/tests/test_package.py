@@ -10,6 +10,7 @@ import pickle
 import pytest
 
 import librarian
+from conftest import skip_or_fail
 from librarian import _librarian
 
 # Python class -> core Error::code(), one per core Error variant.
@@ -124,7 +125,7 @@ def test_ships_py_typed_and_stub():
 def test_wheel_record_lists_typing_files():
     files = {str(f) for f in importlib.metadata.files("librarian") or []}
     if "librarian/__init__.py" not in files:
-        pytest.skip("editable install (maturin develop): the RECORD does not list the package's files")
+        skip_or_fail("editable install (maturin develop): the RECORD does not list the package's files")
     assert "librarian/py.typed" in files
     assert "librarian/_librarian.pyi" in files
     assert any(f.startswith("librarian/_librarian") and f.endswith(".so") for f in files)

@@ -161,6 +161,8 @@ fn accounts_and_peers_round_trip_without_leaking_secrets() {
         assert_eq!(rows.len(), 1);
         assert!(rows[0].starts_with("$argon2id$"), "{rows:?}");
         assert!(!rows[0].contains(ALICE_PW));
+    } else {
+        skip("sqlite3 is not installed: the stored password hash was not read");
     }
 }
 

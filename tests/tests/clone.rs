@@ -625,6 +625,8 @@ fn replayed_complete_calls_change_nothing() {
     );
     if let Some(n) = sqlite3(&p.a.db(), "SELECT COUNT(*) FROM remote_instances", true) {
         assert_eq!(n[0], total.to_string());
+    } else {
+        skip("sqlite3 is not installed: the remote instances were not counted");
     }
 }
 
@@ -774,6 +776,8 @@ fn another_peers_account_cannot_act_on_a_transfer() {
     let remembered = sqlite3(&p.a.db(), "SELECT COUNT(*) FROM received_calls", true);
     if let Some(n) = remembered {
         assert_eq!(n[0], "0", "refused calls are not remembered");
+    } else {
+        skip("sqlite3 is not installed: whether refused calls are remembered was not checked");
     }
 
     // The real flow still completes; then B's read-append account may repeat a

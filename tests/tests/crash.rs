@@ -10,6 +10,11 @@
 //!   `verify` exits 0, the staging area is empty; a catalogued file is never corrupt;
 //! * repeating the upload succeeds (`ingested`, or `already_present` when the kill came
 //!   after the commit) with the reference checksum, and verifies.
+//!
+//! Besides the timed kills, every crash-relevant step of the ingest protocol is hit
+//! deterministically through its fault point (`LIBRARIAN_FAULT`, see
+//! `librarian-core/src/fault.rs`): the process kills itself there with SIGKILL, and the
+//! same checks follow, plus the exact catalog rows expected at that step.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
@@ -28,7 +33,12 @@ enum Kill {
     /// As soon as the upload's name appears in the data area (rename done; the catalog
     /// commit may or may not have happened yet).
     OnRename,
+    /// The process kills itself at this fault point (`LIBRARIAN_FAULT`).
+    Fault(&'static str),
 }
+
+/// The ingest protocol's fault points, in protocol order.
+const INGEST_FAULTS: [&str; 3] = ["ingest.after-intent", "ingest.after-rename", "ingest.after-commit"];
 
 /// Where the process was when it died, as seen right after the kill.
 #[derive(Debug, Default)]
@@ -84,6 +94,31 @@ impl Campaign<'_> {
         (took[0], checksums.remove(0))
     }
 
+    /// Kill the upload at each of [`INGEST_FAULTS`] (through `LIBRARIAN_FAULT`, no
+    /// timing involved) and check that each lands where it says and converges.
+    fn faults(&self) {
+        let reference = {
+            let site = Site::fast();
+            let up = site.upload(&(self.source)(&site), self.name, self.extra);
+            up.ok();
+            up.json()["file"]["checksum"].as_str().expect("checksum").to_owned()
+        };
+        if librarian_e2e::which("sqlite3").is_none() {
+            skip("the right-after-the-kill catalog check of the fault points (sqlite3 is not installed)");
+        }
+        for (i, point) in INGEST_FAULTS.into_iter().enumerate() {
+            let mut t = Tally::default();
+            self.kill_once(i, Kill::Fault(point), &reference, &mut t);
+            let got = (t.finished, t.before_rename, t.between_rename_and_commit, t.after_commit);
+            let want = match point {
+                "ingest.after-intent" => (0, 1, 0, 0),
+                "ingest.after-rename" => (0, 0, 1, 0),
+                _ => (0, 0, 0, 1),
+            };
+            assert_eq!(got, want, "{}: killed at {point}, the site looked like {t:?}", self.label);
+        }
+    }
+
     fn run(&self, random_kills: usize, rename_kills: usize, seed: u64) {
         let (full, reference) = self.reference();
         eprintln!("{}: a full upload takes {full:?} (fastest of 3); checksum {reference}", self.label);
@@ -118,6 +153,9 @@ impl Campaign<'_> {
         let target = site.data().join(self.name);
         let mut cmd = site.cmd();
         cmd.arg("upload").arg(&src).arg(self.name).args(self.extra).stdout(Stdio::null()).stderr(Stdio::null());
+        if let Kill::Fault(point) = kill {
+            cmd.env("LIBRARIAN_FAULT", point);
+        }
         if matches!(kill, Kill::OnRename) {
             // Lowest priority, so the polling loop below is not starved of the CPU by the
             // upload's own threads and sees the rename before the process can finish.
@@ -139,16 +177,29 @@ impl Campaign<'_> {
                     assert!(Instant::now() < deadline, "{ctx}: upload hung");
                 }
             }
+            Kill::Fault(_) => {
+                let deadline = Instant::now() + HANG_LIMIT;
+                while child.try_wait().expect("try_wait").is_none() {
+                    assert!(Instant::now() < deadline, "{ctx}: upload hung");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
         }
-        child.kill().expect("SIGKILL");
+        if !matches!(kill, Kill::Fault(_)) {
+            child.kill().expect("SIGKILL");
+        }
         let status = child.wait().expect("wait");
         let finished = status.code() == Some(0);
         assert!(finished || status.signal() == Some(libc::SIGKILL), "{ctx}: upload failed on its own: {status}");
+        if let Kill::Fault(point) = kill {
+            assert_eq!(status.signal(), Some(libc::SIGKILL), "{ctx}: the upload did not die at {point}: {status}");
+        }
 
         // Right after the kill, before any librarian command: what is on disk is
         // accounted for by the catalog's rows (instances, or an open intent).
         let target_after_kill = std::fs::symlink_metadata(&target).is_ok();
-        if let Some(raw) = raw_catalog(&site.db()) {
+        let raw = raw_catalog(&site.db());
+        if let Some(raw) = &raw {
             for p in &raw.instances {
                 assert!(std::fs::symlink_metadata(p).is_ok(), "{ctx}: instance row without data: {}", p.display());
             }
@@ -156,6 +207,20 @@ impl Campaign<'_> {
             owned.extend(raw.intents.iter().cloned());
             let stray = uncovered(&site.data(), &owned);
             assert!(stray.is_empty(), "{ctx}: data area paths with no row right after the kill: {stray:?} ({raw:?})");
+        }
+        if let Kill::Fault(point) = kill {
+            // Exactly the rows and data of that step: (instance rows, intent rows, data in place).
+            let want = match point {
+                "ingest.after-intent" => (0, 1, false),
+                "ingest.after-rename" => (0, 1, true),
+                _ => (1, 0, true),
+            };
+            let got = raw.as_ref().map(|r| (r.instances.len(), r.intents.len(), target_after_kill));
+            assert!(got.is_none() || got == Some(want), "{ctx}: right after the kill {got:?}, expected {want:?}");
+            assert_eq!(target_after_kill, want.2, "{ctx}: data area after the kill");
+            if self.moves() {
+                assert_eq!(std::fs::symlink_metadata(&src).is_ok(), !want.2, "{ctx}: the --move source after the kill");
+            }
         }
         if self.moves() {
             assert!(
@@ -297,35 +362,73 @@ fn rolled_back_nested_name_does_not_block_its_parent_name() {
     make_book(&book, 200, 1, 5);
     let other = tmp.path().join("other.txt");
     std::fs::write(&other, "the parent name, as a file\n").unwrap();
-    for attempt in 0..30 {
-        let site = Site::fast();
-        let mut child = site
-            .cmd()
-            .arg("upload")
-            .arg(&book)
-            .arg("n1/n2/book")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn librarian upload");
-        let parents = site.data().join("n1/n2");
-        let deadline = Instant::now() + HANG_LIMIT;
-        while std::fs::symlink_metadata(&parents).is_err() && child.try_wait().expect("try_wait").is_none() {
-            assert!(Instant::now() < deadline, "upload hung");
+    // Killed (by its own fault point, no timing involved) after the rename into
+    // `n1/n2/book` and before the catalog commit.
+    let site = Site::fast();
+    let out = site
+        .cmd()
+        .arg("upload")
+        .arg(&book)
+        .arg("n1/n2/book")
+        .env("LIBRARIAN_FAULT", "ingest.after-rename")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run librarian upload");
+    assert_eq!(out.signal(), Some(libc::SIGKILL), "the upload did not die at ingest.after-rename: {out}");
+    let parents = site.data().join("n1/n2");
+    assert!(std::fs::symlink_metadata(parents.join("book")).is_ok(), "the rename into the data area did not happen");
+    site.json(["status"]).ok();
+    site.json(["cleanup"]).ok();
+    assert!(site.files().is_empty(), "the killed ingest was not rolled back: {:?}", site.files());
+    eprintln!("rolled back; {} left: {}", parents.display(), std::fs::symlink_metadata(&parents).is_ok());
+    let up = site.upload(&other, "n1", &[]);
+    up.ok();
+    assert_eq!(up.json()["status"], "ingested", "{up}");
+    site.assert_consistent();
+}
+
+#[test]
+fn fault_points_of_a_file_upload() {
+    let tmp = tempfile::tempdir_in(librarian_e2e::fast_tmp()).unwrap();
+    let src = tmp.path().join("small.bin");
+    write_random(&src, 4 << 20, 11);
+    Campaign { label: "4 MiB file", name: "small.bin", extra: &[], source: &|_| src.clone() }.faults();
+}
+
+#[test]
+fn fault_points_of_a_book_upload() {
+    let tmp = tempfile::tempdir_in(librarian_e2e::fast_tmp()).unwrap();
+    let src = tmp.path().join("book");
+    make_book(&src, 200, 1, 12);
+    Campaign { label: "book of 200 small + 1 large file", name: "book", extra: &[], source: &|_| src.clone() }.faults();
+}
+
+#[test]
+fn fault_points_of_a_move_upload_of_a_file() {
+    let tmp = tempfile::tempdir_in(librarian_e2e::fast_tmp()).unwrap();
+    let pristine = tmp.path().join("moved.bin");
+    write_random(&pristine, 4 << 20, 13);
+    let source = |site: &Site| {
+        let p = site.src("moved.bin");
+        std::fs::copy(&pristine, &p).unwrap();
+        p
+    };
+    Campaign { label: "--move of a 4 MiB file", name: "moved.bin", extra: &["--move"], source: &source }.faults();
+}
+
+#[test]
+fn fault_points_of_a_move_upload_of_a_book() {
+    let tmp = tempfile::tempdir_in(librarian_e2e::fast_tmp()).unwrap();
+    let pristine = tmp.path().join("book");
+    make_book(&pristine, 200, 1, 14);
+    let source = |site: &Site| {
+        let p = site.src("moved-book");
+        if p.exists() {
+            std::fs::remove_dir_all(&p).unwrap();
         }
-        child.kill().expect("SIGKILL");
-        child.wait().expect("wait");
-        site.json(["status"]).ok();
-        site.json(["cleanup"]).ok();
-        if !site.files().is_empty() || std::fs::symlink_metadata(&parents).is_err() {
-            continue; // committed before the kill, or no directories left: try again
-        }
-        eprintln!("attempt {attempt}: rolled back, leaving {}", parents.display());
-        let up = site.upload(&other, "n1", &[]);
-        up.ok();
-        assert_eq!(up.json()["status"], "ingested", "{up}");
-        site.assert_consistent();
-        return;
-    }
-    skip("no kill landed between creating n1/n2 and committing the book in 30 attempts");
+        copy_tree(&pristine, &p);
+        p
+    };
+    Campaign { label: "--move of a book", name: "moved-book", extra: &["--move"], source: &source }.faults();
 }

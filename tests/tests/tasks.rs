@@ -172,6 +172,8 @@ fn overlapping_runs_never_run_a_task_at_the_same_time() {
         lease(&format!("x@{me}:1:another-boot"));
         let held = site.json(["tasks", "run", "--only", "cleanup-staging"]);
         assert_eq!(outcome(&held)["status"], "busy", "{held}");
+    } else {
+        skip("sqlite3 is not installed: leases held by others were not checked");
     }
 }
 

@@ -671,7 +671,7 @@ mod tests {
     fn have_rsync() -> bool {
         let ok = resolve_program(Path::new("rsync")).is_ok();
         if !ok {
-            eprintln!("SKIPPED: rsync is not on PATH");
+            crate::test_skip("rsync is not on PATH");
         }
         ok
     }

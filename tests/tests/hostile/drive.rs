@@ -379,11 +379,7 @@ fn fifos_never_make_a_command_wait() {
 fn device_nodes_are_never_opened() {
     let bench = Bench::new();
     if !mknod_null(&bench.drive.join("dev")) {
-        // Only this case needs the privilege; under CI it must run.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "mknod is not permitted (not root?): the device case cannot run under CI"
-        );
+        // Only this case needs the privilege; under CI it must run (skip fails there).
         skip("mknod is not permitted (not root?): the device-node case did not run");
         return;
     }
