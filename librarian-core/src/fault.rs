@@ -15,7 +15,9 @@
 //! * `ingest.after-rename`: after that rename, before the catalog commit (the next
 //!   open moves the data back out and drops the intent);
 //! * `ingest.after-commit`: after the catalog commit, before the staging directory is
-//!   removed (`cleanup` removes the empty directory later).
+//!   removed (`cleanup` removes the empty directory later);
+//! * `local-clone.after-copy`: filling a drive, killed with a copied payload in the
+//!   drive's staging area, before it is checked and committed.
 
 use std::sync::OnceLock;
 

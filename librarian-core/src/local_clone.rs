@@ -284,6 +284,7 @@ impl Librarian {
                 Ok(c)
             }),
         };
+        crate::fault::point("local-clone.after-copy");
         let sum = match copied {
             Ok(sum) => sum,
             Err(e) if is_no_space(&e) => return Ok(Step::Full),

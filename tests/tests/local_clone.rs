@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use librarian_e2e::*;
 use serde_json::Value;
@@ -242,22 +242,24 @@ fn a_run_killed_mid_copy_and_run_again_ends_consistent() {
     let mut rng = Rng::new(7);
     let mut killed_mid_copy = 0;
     for round in 0..4 {
-        let mut child = site
-            .cmd()
+        let mut cmd = site.cmd();
+        if round == 0 {
+            // Deterministic: killed with a copied payload in the drive's staging area.
+            cmd.env("LIBRARIAN_FAULT", "local-clone.after-copy");
+        }
+        let mut child = cmd
             .args(["clone", "local", "--from", "main", "--to", "drive1"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let started = Instant::now();
         if round == 0 {
-            // Wait until a payload is being written, then kill.
-            while !list_dir(&staging).iter().any(|d| d.join("data").exists()) {
-                if child.try_wait().unwrap().is_some() || started.elapsed() > Duration::from_secs(60) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            use std::os::unix::process::ExitStatusExt;
+            let status = child.wait().unwrap();
+            assert_eq!(status.signal(), Some(libc::SIGKILL), "the fault point killed the run");
+            assert!(list_dir(&staging).iter().any(|d| d.join("data").exists()), "a payload was left in staging");
+            killed_mid_copy += 1;
+            continue;
         } else {
             std::thread::sleep(Duration::from_millis(rng.below(150)));
         }
@@ -269,9 +271,7 @@ fn a_run_killed_mid_copy_and_run_again_ends_consistent() {
         }
         child.wait().unwrap();
     }
-    if killed_mid_copy == 0 {
-        skip("no run was killed while a payload was being written");
-    }
+    assert!(killed_mid_copy >= 1, "the fault point run left a payload in staging");
     // Plant the trace of a run killed between its rename and its insert, torn (as if
     // it were not the run's data): it must be replaced by an intact copy.
     let torn = drive.join("big/3.dat");
