@@ -112,7 +112,10 @@ impl Librarian {
         self.catalog().peers()
     }
 
-    /// Remove a peer; refused while accounts belong to it.
+    /// Remove a peer; refused ([`Error::InvalidArgument`], naming what blocks it) while
+    /// accounts belong to it, calls to it are queued, or any transfer with it is on
+    /// record: the history of what was copied where is kept, so a peer that ever
+    /// exchanged a file is disabled (`set_peer_transfers(name, false)`), not removed.
     pub fn remove_peer(&self, name: &str) -> Result<()> {
         self.catalog().delete_peer(name)
     }

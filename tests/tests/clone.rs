@@ -919,3 +919,33 @@ fn stage_refuses_bad_input_with_a_code() {
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     assert!(p.b.files().is_empty());
 }
+
+#[test]
+fn a_peer_with_transfers_on_record_is_refused_removal_naming_why_and_keeps_its_history() {
+    let p = ClonePair::new("managers = [\"local\"]", "");
+    upload_files(&p.a, "hist", 2);
+    p.converge(5);
+    // Its accounts go first (the existing rule), then the history blocks removal.
+    p.a.run(["account", "remove", "site-b"]).ok();
+    let out = p.a.json(["peer", "remove", "site-b"]);
+    let msg = out.expect_error(2, "invalid_argument");
+    assert!(msg.contains("2 transfer(s)") && msg.contains("peer disable site-b"), "{msg}");
+    assert_eq!(ClonePair::transfers(&p.a, Some("completed")).len(), 2, "the history is kept");
+    p.a.run(["peer", "disable", "site-b"]).ok();
+    // A peer that never exchanged a file can still be removed.
+    let pw = p.a.tmp().join("other-pw");
+    write_secret(&pw, "x\n");
+    p.a.run([
+        "peer",
+        "add",
+        "site-c",
+        "--url",
+        "http://127.0.0.1:9",
+        "--account",
+        "a",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ])
+    .ok();
+    p.a.run(["peer", "remove", "site-c"]).ok();
+}

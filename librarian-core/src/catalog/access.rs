@@ -143,7 +143,8 @@ impl Catalog {
         Ok((peer, Password::new(secret)?))
     }
 
-    /// Remove a peer; refused while accounts belong to it.
+    /// Remove a peer; refused while accounts belong to it, calls to it are queued, or
+    /// transfers with it are on record (its history is kept: disable it instead).
     pub fn delete_peer(&self, name: &str) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(Error::db("removing a peer"))?;
@@ -173,6 +174,23 @@ impl Catalog {
             return Err(Error::InvalidArgument(format!(
                 "peer {name} has {queued} queued call(s) (see `librarian outbox list --peer {name}`); \
                  they would be lost: deliver them first"
+            )));
+        }
+        // Transfers (and their batches) are the history of what was copied where: kept,
+        // never deleted with a peer. A peer with history is disabled, not removed.
+        let (transfers, active): (i64, i64) = tx
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(t.status IN ('initiated', 'ongoing', 'staged')), 0)
+                 FROM transfers t JOIN peers p ON p.id = t.peer_id WHERE p.name = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(Error::db("removing a peer"))?;
+        if transfers > 0 {
+            return Err(Error::InvalidArgument(format!(
+                "peer {name} has {transfers} transfer(s) in its history ({active} still active); the history of \
+                 what was copied where is kept, so the peer cannot be removed: stop transfers with \
+                 `librarian peer disable {name}` instead"
             )));
         }
         let n = tx.execute("DELETE FROM peers WHERE name = ?1", [name]).map_err(Error::db("removing a peer"))?;

@@ -376,11 +376,14 @@ class Librarian:
         """Every peer, ordered by name (never the password used there)."""
 
     def remove_peer(self, name: str) -> None:
-        """Remove a peer.
+        """Remove a peer that never exchanged a file with this site.
 
         Raises:
             NotFound: no such peer.
-            InvalidArgument: accounts still belong to it (remove them first).
+            InvalidArgument: accounts still belong to it (remove them first), calls
+                to it are queued, or transfers with it are on record: their history
+                is kept, so disable the peer instead (``set_peer_transfers(name,
+                False)``).
         """
 
     def enable_peer(self, name: str) -> "Peer":
