@@ -218,7 +218,7 @@ struct SearchArgs {
     /// Source site.
     #[arg(long)]
     source: Option<String>,
-    /// At most this many results.
+    /// At most this many results (more matches: said on stderr).
     #[arg(long, default_value_t = 100)]
     limit: u32,
 }
@@ -329,9 +329,20 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
                 until: a.until.as_deref().map(parse_time).transpose()?,
                 uploader: a.uploader.clone(),
                 source: a.source.clone(),
-                limit: Some(a.limit),
+                // One more than asked, to tell a complete answer from a cut one.
+                limit: Some(a.limit.saturating_add(1)),
             };
-            out.files(&open(cli)?.search(&q)?)?;
+            let mut found = open(cli)?.search(&q)?;
+            let cut = found.len() > a.limit as usize;
+            found.truncate(a.limit as usize);
+            out.files(&found)?;
+            if cut {
+                // On stderr, so the JSON document and the listing stay what they were.
+                output::say_err!(
+                    "search: showing the first {} matches; there are more (raise --limit, or narrow the query)",
+                    a.limit
+                );
+            }
         }
         Command::Verify { names, store } => {
             let names = names.iter().map(|n| name_arg(n)).collect::<Result<Vec<_>, _>>()?;

@@ -42,6 +42,7 @@ macro_rules! say_err {
     };
 }
 pub(crate) use say;
+pub(crate) use say_err;
 
 use std::path::PathBuf;
 

@@ -566,3 +566,24 @@ fn a_configuration_whose_catalog_is_missing_is_not_found_and_creates_nothing() {
     }
     assert_eq!(list_dir(dir.path()).len(), 1, "nothing but the configuration: {:?}", list_dir(dir.path()));
 }
+
+#[test]
+fn a_cut_search_says_so_on_stderr() {
+    let site = Site::new();
+    for i in 0..5 {
+        let src = site.src(&format!("s{i}"));
+        write_text(&src, &format!("{i}\n"));
+        site.upload(&src, &format!("cut/f{i}"), &[]).ok();
+    }
+    let cut = site.json(["search", "--limit", "3"]);
+    cut.ok();
+    assert_eq!(cut.json().as_array().unwrap().len(), 3, "{cut}");
+    assert!(cut.stderr.contains("first 3 matches") && cut.stderr.contains("more"), "{cut}");
+    let human = site.run(["search", "--limit", "3"]);
+    human.ok();
+    assert!(human.stderr.contains("there are more"), "{human}");
+    let whole = site.json(["search", "--limit", "5"]);
+    whole.ok();
+    assert_eq!(whole.json().as_array().unwrap().len(), 5);
+    assert!(!whole.stderr.contains("more"), "a complete answer says nothing: {whole}");
+}
