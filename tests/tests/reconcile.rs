@@ -236,3 +236,28 @@ fn a_file_already_on_its_way_by_the_network_rides_the_drive_without_a_transfer()
     p.converge(4);
     assert_eq!(p.b.files().len(), 2);
 }
+
+#[test]
+fn a_late_staged_call_after_reconciliation_is_acknowledged_not_an_error() {
+    // B reconciles and commits before A's `staged` calls arrive; when they do, both
+    // sides have converged: the calls are acknowledged, and no error is raised.
+    let p = ClonePair::new("managers = [\"local\"]", "");
+    append_config(&p.b, "[clone]\nstale_after = \"1s\"");
+    upload_files(&p.a, "late", 2);
+    ClonePair::tasks(&p.a, &["send-clones"]).ok();
+    assert_eq!(statuses(&p.a), ["staged"; 2]);
+    assert_eq!(outbox_len(&p.a), 2, "A's staged calls wait in its outbox");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let msg = reconcile(&p.b);
+    assert!(msg.contains("resumed 2"), "{msg}");
+    ClonePair::tasks(&p.b, &["receive-clones"]).ok();
+    assert_eq!(statuses(&p.b), ["completed"; 2]);
+    // Now A's late calls arrive.
+    ClonePair::tasks(&p.a, &["deliver-outbox"]).ok();
+    assert_eq!(outbox_len(&p.a), 0, "acknowledged, not kept or dropped as refused");
+    let events = p.a.json(["events", "list"]);
+    events.ok();
+    assert!(!events.stdout.contains("call_refused"), "a false error was raised: {}", events.stdout);
+    p.converge(3);
+    assert_eq!(statuses(&p.a), ["completed"; 2]);
+}

@@ -463,6 +463,13 @@ impl Librarian {
                     incoming: theirs.to_string(),
                 });
             }
+            // A callback that arrives after the state it announces was already passed
+            // (a `staged` delayed in the sender's outbox while reconciliation moved
+            // the transfer on and this site committed it) is acknowledged as a no-op:
+            // both sides have converged, and refusing it would raise a false error.
+            if kind == CallKind::Staged && t.status == super::TransferStatus::Completed {
+                return Ok(serde_json::json!({ "transfer_id": t.id, "status": t.status, "already_past": true }));
+            }
             let error = call.reason.as_deref().map(|r| ("peer_failed", r));
             let status = c.step(&t, event, error)?;
             if let (CallKind::Complete, Some(store)) = (kind, &call.store) {
