@@ -48,6 +48,16 @@ pub fn clean_free_text(value: &str, max: usize) -> String {
     }
 }
 
+/// An error code a peer sends (`store_full`, `conflict`, …): kept when it is 1-64 of
+/// `[a-z0-9_]`, else `unknown`, so a peer's code is always safe to store, compare
+/// and print.
+pub fn peer_code(code: &str) -> String {
+    let plain = !code.is_empty()
+        && code.len() <= 64
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if plain { code.to_owned() } else { "unknown".to_owned() }
+}
+
 /// `value` with every hazardous character (see [`is_hazard`]) written as an escape:
 /// `\x1b` for ASCII and C1 controls below U+0100, `\u{202e}` for the others. What a
 /// terminal shows is then what the bytes are, and no escape sequence stored in a

@@ -110,8 +110,13 @@ impl PeerClient {
         Err(Error::PeerRefused {
             peer: self.peer.name.clone(),
             status,
-            code: field("code").unwrap_or_else(|| "unknown".into()),
-            message: field("message").unwrap_or_else(|| format!("HTTP {status} from {path}")),
+            // What the peer says is stored in events and printed: codes kept only if
+            // plain, messages escaped and cut.
+            code: field("code").map_or_else(|| "unknown".into(), |c| crate::text::peer_code(&c)),
+            message: field("message").map_or_else(
+                || format!("HTTP {status} from {path}"),
+                |m| crate::text::clean_free_text(&m, crate::text::MAX_REASON_CHARS),
+            ),
         })
     }
 

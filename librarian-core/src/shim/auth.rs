@@ -48,7 +48,7 @@ const MAX_TRACKED: usize = 4096;
 
 /// The back-off key of a client: its IPv4 address, or the /64 of its IPv6 address
 /// (one host often owns a whole /64).
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => {
             let mut o = v6.octets();

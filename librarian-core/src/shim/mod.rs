@@ -307,18 +307,6 @@ impl Drop for HeldBody<'_, '_> {
     }
 }
 
-/// The client key of an address: the address, or the /64 of an IPv6 one.
-fn client_of(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let mut o = v6.octets();
-            o[8..].fill(0);
-            IpAddr::V6(o.into())
-        }
-        v4 => v4,
-    }
-}
-
 /// Most threads answering 503 `busy` at once; past it, connections over the cap are
 /// simply closed.
 const MAX_REFUSERS: usize = 16;
@@ -551,7 +539,7 @@ fn accept<'scope, 'env>(
     ip: IpAddr,
 ) {
     let settings = shared.ctx.settings;
-    let client = client_of(ip);
+    let client = auth::client_key(ip);
     let Ok(handle) = stream.try_clone() else { return };
     let busy = Arc::new(AtomicBool::new(false));
     let state = Arc::new(AtomicU64::new(STARTING));
@@ -885,9 +873,9 @@ mod tests {
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
         let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(client_of(a), client_of(b));
-        assert_ne!(client_of(a), client_of(c));
+        assert_eq!(auth::client_key(a), auth::client_key(b));
+        assert_ne!(auth::client_key(a), auth::client_key(c));
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
-        assert_eq!(client_of(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+        assert_eq!(auth::client_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
     }
 }

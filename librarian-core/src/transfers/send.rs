@@ -352,6 +352,9 @@ impl Librarian {
                 }
                 StageResult::Refused { transfer_id, code, message } if transfer_id == t.id => {
                     report.refused += 1;
+                    // The peer's words reach the catalog and the terminal: made safe here.
+                    let code = crate::text::peer_code(&code);
+                    let message = crate::text::clean_free_text(&message, crate::text::MAX_REASON_CHARS);
                     if code == "conflict" {
                         events.push(NewEvent {
                             severity: Severity::Error,
@@ -366,7 +369,10 @@ impl Librarian {
                     report.refused += 1;
                     StageAnswer::Refused {
                         code: "bad_response".into(),
-                        message: format!("answer out of order: {other:?}"),
+                        message: crate::text::clean_free_text(
+                            &format!("answer out of order: {other:?}"),
+                            crate::text::MAX_REASON_CHARS,
+                        ),
                     }
                 }
             };

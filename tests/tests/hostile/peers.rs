@@ -484,3 +484,23 @@ fn a_local_upload_with_a_hostile_uploader_is_refused() {
     let out = site.json(["info", "n/x.dat"]);
     assert_eq!(out.error_code(), "not_found");
 }
+
+#[test]
+fn a_receivers_refusal_code_and_message_are_made_safe_before_they_are_recorded() {
+    let fake = FakeReceiver::answering(
+        Box::new(|_, it| {
+            json!({"result": "refused", "transfer_id": it["transfer_id"],
+                   "code": "\u{1b}[31mstore_full", "message": format!("no \u{1b}]0;pwned\u{7} room {}", "x".repeat(5000))})
+        }),
+        Box::new(|_| json!({})),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let a = sender_to_fake(&fake, tmp.path());
+    a.json(["clone", "remote", "--to", "site-b"]).ok();
+    let ts = ClonePair::transfers(&a, None);
+    assert_eq!(ts.len(), 1, "{ts:?}");
+    assert_eq!(ts[0]["error_code"], "unknown", "{ts:?}");
+    let error = ts[0]["error"].as_str().unwrap();
+    assert!(!error.chars().any(|c| c.is_control()), "{error:?}");
+    assert!(error.contains("\\x1b]0;pwned") && error.chars().count() <= 1001, "{error:?}");
+}
