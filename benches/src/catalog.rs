@@ -1,8 +1,8 @@
 //! (e) `info` and a name-prefix search in a catalog of 1,000,000 files.
 
 use jiff::Timestamp;
-use librarian_core::catalog::NewFile;
-use librarian_core::checksum::hash_bytes;
+use librarian_core::NewFile;
+use librarian_core::hash_bytes;
 use librarian_core::{Algorithm, Checksum, FileKind, FileName, Librarian, SearchQuery};
 
 use crate::util::{self, Cache, Res, median, percentile, secs, time};

@@ -19,7 +19,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use librarian_core::catalog::PlanFilter;
+use librarian_core::PlanFilter;
 use librarian_core::{FileName, Librarian, NoProgress, Password, UploadOptions};
 
 use crate::memory::librarian_bin;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rustls_pki_types::pem::PemObject;
 
-use librarian_core::shim::Shim;
+use librarian_core::Shim;
 use librarian_core::{Level, Librarian, Password};
 
 use crate::util::Res;

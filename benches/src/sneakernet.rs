@@ -19,7 +19,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use librarian_core::sneakernet::verify_drive;
+use librarian_core::verify_drive;
 use librarian_core::{FileName, Librarian, NoProgress, Password, StoreSpec, UploadOptions};
 
 use crate::file::{Measure, rotate};

@@ -1,7 +1,7 @@
 //! `librarian transfers list` and `librarian clone remote`.
 
 use clap::Subcommand;
-use librarian_core::transfers::{Direction, Transfer, TransferStatus};
+use librarian_core::{Direction, Transfer, TransferStatus};
 use librarian_core::{Error, Librarian};
 
 use crate::output::{Out, say};
@@ -176,7 +176,7 @@ fn emit<T: serde::Serialize>(out: &Out, v: &T) -> Result<(), Error> {
     out.emit_value(&v)
 }
 
-fn print_problems(problems: &[librarian_core::sneakernet::DriveProblem]) {
+fn print_problems(problems: &[librarian_core::DriveProblem]) {
     for p in problems {
         let entry = p.entry.as_deref().map(|e| format!(" entry {e}")).unwrap_or_default();
         let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
@@ -187,7 +187,7 @@ fn print_problems(problems: &[librarian_core::sneakernet::DriveProblem]) {
 /// `sneakernet verify`: needs no site.
 pub fn sneakernet_verify(path: &std::path::Path, out: &Out) -> Result<std::process::ExitCode, Error> {
     let bar = crate::progress::Bar::new("verify");
-    let report = librarian_core::sneakernet::verify_drive(path, &bar)?;
+    let report = librarian_core::verify_drive(path, &bar)?;
     if out.json() {
         emit(out, &report)?;
     } else {

@@ -242,8 +242,8 @@ fn name_arg(s: &OsStr) -> Result<FileName, Error> {
 /// command never answers from a damaged catalog (exit 1, code `database`).
 fn open(cli: &Cli) -> Result<Librarian, Error> {
     let lib = open_unchecked(cli)?;
-    lib.catalog().require_intact()?;
-    let _ = CHECKED.set(lib.catalog().path().to_owned());
+    lib.require_intact()?;
+    let _ = CHECKED.set(lib.catalog_path().to_owned());
     Ok(lib)
 }
 
@@ -391,7 +391,7 @@ fn serve(cli: &Cli, listen: Option<&str>) -> Result<(), Error> {
             .map_err(|e| Error::InvalidArgument(format!("cannot handle signal {signal}: {e}")))?;
     }
     let lib = open(cli)?;
-    let shim = librarian_core::shim::Shim::bind(&lib, listen)?;
+    let shim = librarian_core::Shim::bind(&lib, listen)?;
     crate::output::put!("listening on {}", shim.local_addr());
     let _ = std::io::stdout().flush();
     shim.run(&stop)
@@ -403,7 +403,7 @@ fn main() -> ExitCode {
         .format(|buf, record| {
             use std::io::Write;
             let text = record.args().to_string();
-            writeln!(buf, "[{:<5} {}] {}", record.level(), record.target(), librarian_core::text::escape(&text))
+            writeln!(buf, "[{:<5} {}] {}", record.level(), record.target(), librarian_core::escape(&text))
         })
         .init();
     let cli = match Cli::try_parse() {
@@ -419,7 +419,7 @@ fn main() -> ExitCode {
         Ok(code) => {
             // Every handle on the site is closed by now (each command drops its own).
             if let Some(db) = CHECKED.get() {
-                librarian_core::catalog::record_intact(db);
+                librarian_core::record_intact(db);
             }
             code
         }

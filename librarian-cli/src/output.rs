@@ -8,10 +8,10 @@
 //! by itself.
 
 /// `println!` for human output: the line is printed with every control or
-/// formatting character escaped (see [`librarian_core::text::escape`]).
+/// formatting character escaped (see [`librarian_core::escape`]).
 macro_rules! say {
     ($($arg:tt)*) => {
-        $crate::output::print_line(&librarian_core::text::escape(&format!($($arg)*)))
+        $crate::output::print_line(&librarian_core::escape(&format!($($arg)*)))
     };
 }
 
@@ -38,7 +38,7 @@ pub(crate) use put;
 /// `eprintln!` for human diagnostics, escaped like [`say!`].
 macro_rules! say_err {
     ($($arg:tt)*) => {
-        eprintln!("{}", librarian_core::text::escape(&format!($($arg)*)))
+        eprintln!("{}", librarian_core::escape(&format!($($arg)*)))
     };
 }
 pub(crate) use say;
@@ -46,7 +46,7 @@ pub(crate) use say_err;
 
 use std::path::PathBuf;
 
-use librarian_core::catalog::TaskRecord;
+use librarian_core::TaskRecord;
 use librarian_core::{
     Account, CheckStatus, Error, File, Librarian, Peer, PeerPing, SiteStatus, StoreStatus, TaskKind, TaskOutcome,
     TaskStatus, Upload, UploadStatus, VerifyReport,

@@ -4,12 +4,13 @@ use std::sync::OnceLock;
 
 use jiff::Timestamp;
 
-use crate::account::{self, Account, Level, Password};
 use crate::config::validate_site_name;
 use crate::error::{Error, Result};
-use crate::librarian::Librarian;
+use crate::model::Peer;
+use crate::model::{Account, Level, Password};
+use crate::peer::ClientTls;
 use crate::peer::client::PeerClient;
-use crate::peer::{self, ClientTls, Peer};
+use crate::site::Site;
 
 /// The result of [`Librarian::ping_peer`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -39,123 +40,121 @@ fn validate_account_name(name: &str) -> Result<()> {
 fn decoy_hash() -> Option<&'static str> {
     static DECOY: OnceLock<Option<String>> = OnceLock::new();
     DECOY
-        .get_or_init(|| Password::new("decoy-password".into()).and_then(|p| account::hash_password(&p)).ok())
+        .get_or_init(|| Password::new("decoy-password".into()).and_then(|p| crate::model::hash_password(&p)).ok())
         .as_deref()
 }
 
-impl Librarian {
-    /// Add an account that may call this site. `callback` accounts must name the peer
-    /// they belong to; other levels may.
-    pub fn add_account(
-        &self,
-        name: &str,
-        level: Level,
-        for_peer: Option<&str>,
-        password: &Password,
-    ) -> Result<Account> {
-        validate_account_name(name)?;
-        if level == Level::Callback && for_peer.is_none() {
-            return Err(Error::InvalidArgument(
-                "a callback account must belong to a peer: name it (--for-peer PEER, for_peer=...)".into(),
-            ));
-        }
-        let hash = account::hash_password(password)?;
-        self.catalog().insert_account(name, &hash, level, for_peer, Timestamp::now())?;
-        self.catalog()
-            .account_with_hash(name)?
-            .map(|(a, _)| a)
-            .ok_or_else(|| Error::NotFound { kind: crate::error::ObjectKind::Account, name: name.to_owned() })
+/// Add an account that may call this site. `callback` accounts must name the peer
+/// they belong to; other levels may.
+pub(crate) fn add_account(
+    site: &Site,
+    name: &str,
+    level: Level,
+    for_peer: Option<&str>,
+    password: &Password,
+) -> Result<Account> {
+    validate_account_name(name)?;
+    if level == Level::Callback && for_peer.is_none() {
+        return Err(Error::InvalidArgument(
+            "a callback account must belong to a peer: name it (--for-peer PEER, for_peer=...)".into(),
+        ));
     }
+    let hash = crate::model::hash_password(password)?;
+    site.catalog().insert_account(name, &hash, level, for_peer, Timestamp::now())?;
+    site.catalog()
+        .account_with_hash(name)?
+        .map(|(a, _)| a)
+        .ok_or_else(|| Error::NotFound { kind: crate::error::ObjectKind::Account, name: name.to_owned() })
+}
 
-    /// All accounts (never their password hashes).
-    pub fn accounts(&self) -> Result<Vec<Account>> {
-        self.catalog().accounts()
-    }
+/// All accounts (never their password hashes).
+pub(crate) fn accounts(site: &Site) -> Result<Vec<Account>> {
+    site.catalog().accounts()
+}
 
-    /// Remove an account.
-    pub fn remove_account(&self, name: &str) -> Result<()> {
-        self.catalog().delete_account(name)
-    }
+/// Remove an account.
+pub(crate) fn remove_account(site: &Site, name: &str) -> Result<()> {
+    site.catalog().delete_account(name)
+}
 
-    /// Check a name and password (argon2id). Unknown account and wrong password both
-    /// give [`Error::Unauthorized`], after the same amount of work.
-    pub fn authenticate(&self, name: &str, password: &Password) -> Result<Account> {
-        let unauthorized = || Error::Unauthorized { account: name.to_owned() };
-        match self.catalog().account_with_hash(name)? {
-            Some((acct, hash)) if account::verify_password(&hash, password) => Ok(acct),
-            Some(_) => Err(unauthorized()),
-            None => {
-                if let Some(decoy) = decoy_hash() {
-                    let _ = account::verify_password(decoy, password);
-                }
-                Err(unauthorized())
+/// Check a name and password (argon2id). Unknown account and wrong password both
+/// give [`Error::Unauthorized`], after the same amount of work.
+pub(crate) fn authenticate(site: &Site, name: &str, password: &Password) -> Result<Account> {
+    let unauthorized = || Error::Unauthorized { account: name.to_owned() };
+    match site.catalog().account_with_hash(name)? {
+        Some((acct, hash)) if crate::model::verify_password(&hash, password) => Ok(acct),
+        Some(_) => Err(unauthorized()),
+        None => {
+            if let Some(decoy) = decoy_hash() {
+                let _ = crate::model::verify_password(decoy, password);
             }
+            Err(unauthorized())
         }
     }
+}
 
-    /// Add a peer: its shim's base URL, and the account and password we use there.
-    pub fn add_peer(&self, name: &str, url: &str, account_at_peer: &str, password: &Password) -> Result<Peer> {
-        validate_site_name(name)?;
-        validate_account_name(account_at_peer)?;
-        let url = peer::normalise_url(url)?;
-        self.catalog().insert_peer(name, &url, account_at_peer, password, Timestamp::now())?;
-        Ok(self.catalog().peer_with_password(name)?.0)
-    }
+/// Add a peer: its shim's base URL, and the account and password we use there.
+pub(crate) fn add_peer(site: &Site, name: &str, url: &str, account_at_peer: &str, password: &Password) -> Result<Peer> {
+    validate_site_name(name)?;
+    validate_account_name(account_at_peer)?;
+    let url = crate::model::normalise_url(url)?;
+    site.catalog().insert_peer(name, &url, account_at_peer, password, Timestamp::now())?;
+    Ok(site.catalog().peer_with_password(name)?.0)
+}
 
-    /// One peer (never the password we use there).
-    pub fn peer(&self, name: &str) -> Result<Peer> {
-        Ok(self.catalog().peer_with_password(name)?.0)
-    }
+/// One peer (never the password we use there).
+pub(crate) fn peer(site: &Site, name: &str) -> Result<Peer> {
+    Ok(site.catalog().peer_with_password(name)?.0)
+}
 
-    /// All peers (never the passwords we use there).
-    pub fn peers(&self) -> Result<Vec<Peer>> {
-        self.catalog().peers()
-    }
+/// All peers (never the passwords we use there).
+pub(crate) fn peers(site: &Site) -> Result<Vec<Peer>> {
+    site.catalog().peers()
+}
 
-    /// Remove a peer; refused ([`Error::InvalidArgument`], naming what blocks it) while
-    /// accounts belong to it, calls to it are queued, or any transfer with it is on
-    /// record: the history of what was copied where is kept, so a peer that ever
-    /// exchanged a file is disabled (`set_peer_transfers(name, false)`), not removed.
-    pub fn remove_peer(&self, name: &str) -> Result<()> {
-        self.catalog().delete_peer(name)
-    }
+/// Remove a peer; refused ([`Error::InvalidArgument`], naming what blocks it) while
+/// accounts belong to it, calls to it are queued, or any transfer with it is on
+/// record: the history of what was copied where is kept, so a peer that ever
+/// exchanged a file is disabled (`set_peer_transfers(name, false)`), not removed.
+pub(crate) fn remove_peer(site: &Site, name: &str) -> Result<()> {
+    site.catalog().delete_peer(name)
+}
 
-    /// Check a peer: it answers `ping` as the site we call it, and accepts our
-    /// credentials. [`Error::PeerUnreachable`] when it cannot be reached,
-    /// [`Error::PeerRefused`] when it answers but refuses (or is another site).
-    pub fn ping_peer(&self, name: &str) -> Result<PeerPing> {
-        let client = self.peer_client(name)?;
-        let peer = client.peer().clone();
-        let started = std::time::Instant::now();
-        let (site, version) = client.ping()?;
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        if site != peer.name {
-            return Err(Error::PeerRefused {
-                peer: peer.name.clone(),
-                status: 200,
-                code: "wrong_site".into(),
-                message: format!("{} answers as site {site:?}, not {:?}", peer.url, peer.name),
-            });
-        }
-        // Every account a peer gives us may call this, whatever its level.
-        client.whoami()?;
-        Ok(PeerPing { peer: peer.name, url: peer.url, site, version, latency_ms })
+/// Check a peer: it answers `ping` as the site we call it, and accepts our
+/// credentials. [`Error::PeerUnreachable`] when it cannot be reached,
+/// [`Error::PeerRefused`] when it answers but refuses (or is another site).
+pub(crate) fn ping_peer(site: &Site, name: &str) -> Result<PeerPing> {
+    let client = crate::access::peer_client(site, name)?;
+    let peer = client.peer().clone();
+    let started = std::time::Instant::now();
+    let (site, version) = client.ping()?;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if site != peer.name {
+        return Err(Error::PeerRefused {
+            peer: peer.name.clone(),
+            status: 200,
+            code: "wrong_site".into(),
+            message: format!("{} answers as site {site:?}, not {:?}", peer.url, peer.name),
+        });
     }
+    // Every account a peer gives us may call this, whatever its level.
+    client.whoami()?;
+    Ok(PeerPing { peer: peer.name, url: peer.url, site, version, latency_ms })
+}
 
-    /// A client for peer `name`, with the password we use there and the trust roots of
-    /// the site's `[client]` table (`ca_bundle`, read now). [`Error::InvalidArgument`]
-    /// for a stored plain `http://` URL to a host that is not loopback;
-    /// [`Error::Config`] for an unreadable CA bundle.
-    pub fn peer_client(&self, name: &str) -> Result<PeerClient> {
-        let (peer, password) = self.catalog().peer_with_password(name)?;
-        let tls = ClientTls::load(&self.config().client, self.config_path())?;
-        PeerClient::new(peer, &password, &tls)
-    }
+/// A client for peer `name`, with the password we use there and the trust roots of
+/// the site's `[client]` table (`ca_bundle`, read now). [`Error::InvalidArgument`]
+/// for a stored plain `http://` URL to a host that is not loopback;
+/// [`Error::Config`] for an unreadable CA bundle.
+pub(crate) fn peer_client(site: &Site, name: &str) -> Result<PeerClient> {
+    let (peer, password) = site.catalog().peer_with_password(name)?;
+    let tls = ClientTls::load(&site.config().client, site.config_path())?;
+    PeerClient::new(peer, &password, &tls)
+}
 
-    /// Allow (`true`) or stop (`false`) new transfers to a peer.
-    pub fn set_peer_transfers(&self, name: &str, enabled: bool) -> Result<Peer> {
-        self.catalog().set_peer_transfers(name, enabled)
-    }
+/// Allow (`true`) or stop (`false`) new transfers to a peer.
+pub(crate) fn set_peer_transfers(site: &Site, name: &str, enabled: bool) -> Result<Peer> {
+    site.catalog().set_peer_transfers(name, enabled)
 }
 
 #[cfg(test)]

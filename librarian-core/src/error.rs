@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::name::NameError;
+use crate::name_rules::NameError;
 
 /// Result alias used throughout the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

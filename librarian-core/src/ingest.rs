@@ -22,10 +22,10 @@ use jiff::Timestamp;
 use crate::catalog::{DeletionPolicy, FileKind, FileRow, IntentClaim, IntentRow, NewFile, StoreRow};
 use crate::checksum::{Algorithm, Checksum, Entry};
 use crate::error::{Error, Result};
-use crate::librarian::Librarian;
 use crate::model::{Upload, UploadStatus};
 use crate::name::FileName;
 use crate::progress::Progress;
+use crate::site::Site;
 use crate::store::posix::{durable_rename, sync_filesystem};
 use crate::store::staging::{PAYLOAD, is_live};
 use crate::store::{PosixStore, Store};
@@ -112,7 +112,7 @@ fn same_as_existing(
 
 /// Same name already catalogued: same checksum is success, anything else a conflict.
 fn against_existing(
-    lib: &Librarian,
+    lib: &Site,
     existing: FileRow,
     ours: &Checksum,
     rehash: &dyn Fn(Algorithm) -> Result<Checksum>,
@@ -120,7 +120,7 @@ fn against_existing(
     let (same, ours) = same_as_existing(&existing, ours, rehash)?;
     if same {
         log::info!("{} is already catalogued with {}", existing.name, existing.checksum);
-        Ok(Upload { status: UploadStatus::AlreadyPresent, file: lib.file(&existing.name)? })
+        Ok(Upload { status: UploadStatus::AlreadyPresent, file: crate::queries::file(lib, &existing.name)? })
     } else {
         Err(conflict(&existing, &ours))
     }
@@ -135,7 +135,7 @@ fn conflict(existing: &FileRow, ours: &Checksum) -> Error {
 }
 
 pub(crate) fn upload(
-    lib: &Librarian,
+    lib: &Site,
     src: &Path,
     name: &FileName,
     opts: &UploadOptions,
@@ -209,7 +209,8 @@ pub(crate) fn upload(
         SourceKind::File => file_len,
         SourceKind::Directory => tree::total_size(&entries),
     };
-    let (store_row, store) = lib.choose_store(opts.store.as_deref(), size_hint, opts.move_source.then_some(&*src))?;
+    let (store_row, store) =
+        choose_store(lib.catalog().stores()?, opts.store.as_deref(), size_hint, opts.move_source.then_some(&*src))?;
     let staging = store.new_staging()?;
     progress.start(size_hint);
     let hashed = if opts.move_source {
@@ -318,13 +319,13 @@ pub(crate) fn upload(
     }
     crate::fault::point("ingest.after-commit");
     drop(staging);
-    Ok(Upload { status: UploadStatus::Ingested, file: lib.file(name)? })
+    Ok(Upload { status: UploadStatus::Ingested, file: crate::queries::file(lib, name)? })
 }
 
 /// Roll back an ingest whose process died between claiming its name and committing:
 /// move its data out of the data area (back to its origin for `--move`), drop the
 /// intent and the staging directory. Never deletes data it did not put there.
-pub(crate) fn recover_intent(lib: &Librarian, intent: &IntentRow) -> Result<()> {
+pub(crate) fn recover_intent(lib: &Site, intent: &IntentRow) -> Result<()> {
     let row = lib.catalog().store_by_id(intent.store_id)?;
     let store = PosixStore::new(&row.name, &row.root, &row.staging);
     let name = FileName::new(&intent.name)?;
@@ -423,4 +424,23 @@ pub(crate) fn choose_store(
         skipped.push("the site has no stores".into());
     }
     Err(Error::StoreFull { needed, detail: skipped.join("; ") })
+}
+
+/// Roll back the interrupted ingests of dead processes (run by every open).
+pub(crate) fn recover_interrupted(site: &Site) {
+    let intents = match site.catalog().intents() {
+        Ok(i) => i,
+        Err(e) => {
+            log::warn!("cannot list interrupted ingests: {e}");
+            return;
+        }
+    };
+    for intent in intents {
+        if crate::store::staging::is_live(&intent.staging_dir, std::time::Duration::ZERO) {
+            continue;
+        }
+        if let Err(e) = recover_intent(site, &intent) {
+            log::warn!("cannot roll back interrupted ingest of {}: {e}", intent.name);
+        }
+    }
 }

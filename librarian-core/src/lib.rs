@@ -19,54 +19,75 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Everything the CLI, the Python module and (later) the HTTP shim do is a call into
+//! Everything the CLI, the Python module and the HTTP shim do is a call into
 //! this crate; see `docs/architecture.md` for the design.
 
-mod access;
-pub mod account;
-pub mod catalog;
-pub mod checksum;
-pub mod config;
+// Layers, bottom up; each module imports only from the layers below it (and, within
+// the flows, from the flows listed before it). `docs/architecture.md` shows the graph;
+// `tests/layers.rs` fails if an import points up.
+//
+// 0. Values: no I/O, no SQL.
+mod checksum;
 mod error;
-pub mod events;
-mod fault;
-mod ingest;
-mod librarian;
-mod local_clone; // SneakerNet: filling drives
-pub mod model;
+mod model;
 mod name;
-pub mod outbox;
-pub mod peer;
-mod process;
+mod name_rules;
 mod progress;
-pub mod shim;
-pub mod sneakernet;
-pub mod store;
-pub mod tasks;
-pub mod text; // strings from peers and catalogs: checked, cleaned, escaped
-pub mod transfers;
+mod text; // strings from peers and catalogs: checked, cleaned, escaped
+// 1. Configuration: plain data, each section with its own `validate`.
+mod config;
+// 2. The catalog: the only SQL.
+mod catalog;
+// 3. Files, stores, processes and the network below any flow.
+mod fault;
+mod peer;
+mod process;
+mod store;
+mod tls;
 mod tree;
+// 4. The site context the flows run over.
+mod site;
+// 5. Flows: functions over `&Site`.
+mod access;
+mod ingest;
+mod outbox;
+mod queries;
+mod sneakernet;
+mod stores;
+mod tasks;
+mod transfers;
 mod verify;
+// 6. The facade: the whole public API in one place.
+mod librarian;
+// 7. The HTTP server, on top of the facade.
+mod shim;
 
 pub use access::PeerPing;
-pub use account::{Account, Level, Password};
-pub use catalog::{DeletionPolicy, FileKind, SearchQuery};
-pub use checksum::{Algorithm, Checksum};
-pub use config::Config;
+#[cfg(feature = "internals")]
+pub use catalog::{Catalog, IntentClaim};
+pub use catalog::{NewFile, PlanFilter, PlanItem, TaskRecord, record_intact};
+pub use checksum::{Algorithm, Checksum, Entry, EntryKind, directory_digest, hash_bytes};
+pub use config::{ClientConfig, CloneConfig, Config, LocalClone, OutboxConfig, SendTo, ServerConfig, TaskConfig};
 pub use error::{Error, ObjectKind, Result};
-pub use events::{Category, Event, NewEvent, Severity};
 pub use ingest::UploadOptions;
-pub use librarian::{DEFAULT_STORE, Librarian, StoreSpec};
-pub use local_clone::LocalCloneReport;
+pub use librarian::Librarian;
 pub use model::{
-    CheckStatus, EntryProblem, EntryProblemKind, File, Instance, InstanceCheck, RemoteInstance, SiteStatus,
-    StoreStatus, Upload, UploadStatus, VerifyReport,
+    Account, CallKind, CatalogCheck, Category, CheckStatus, DEFAULT_STORE, DeletionPolicy, Direction, EntryProblem,
+    EntryProblemKind, Event, File, FileKind, HoldsCall, Instance, InstanceCheck, InstanceId, Level, ManagerKind,
+    NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, SearchQuery, Severity, SiteStatus, StageItem,
+    StageRequest, StageResponse, StageResult, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer,
+    TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyReport,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
-pub use outbox::{CallKind, DeliveryReport, OutboxCall, PeerQueue};
-pub use peer::Peer;
+pub use outbox::DeliveryReport;
 pub use progress::{NoProgress, Progress};
-pub use tasks::{TaskKind, TaskOutcome, TaskStatus};
+pub use shim::Shim;
+pub use sneakernet::{
+    DriveProblem, DriveReport, ExportReport, ImportReport, LocalCloneReport, ProblemKind, verify_drive,
+};
+pub use store::{PosixStore, Store};
+pub use text::escape;
+pub use transfers::{ReconcileReport, SendReport};
 
 /// The one way a unit test gives up because a tool or privilege it needs is missing:
 /// with `CI` set it panics (fails the test), since `.ci/run` installs the tools; without

@@ -1,164 +1,52 @@
-//! The facade: one site's Librarian, opened from its configuration file.
+//! The facade: the whole public API of a site in one place. Each method is a
+//! one-line delegation to the flow that does the work (a function over the site
+//! context, [`Site`]); constructors open the site and recover interrupted ingests.
 
 use std::path::{Path, PathBuf};
 
-use jiff::Timestamp;
+use jiff::SignedDuration;
 
-use crate::catalog::{Catalog, SearchQuery, StoreRow};
+use crate::access::PeerPing;
+use crate::catalog::TaskRecord;
 use crate::config::{self, Config};
-use crate::error::{Error, ObjectKind, Result};
-use crate::ingest::{self, UploadOptions};
-use crate::model::{File, Instance, RemoteInstance, SiteStatus, StoreStatus, Upload, VerifyReport};
+use crate::error::Result;
+use crate::ingest::UploadOptions;
+use crate::model::{
+    Account, CallKind, Direction, Event, File, HoldsCall, Instance, Level, NewEvent, OutboxCall, Password, Peer,
+    RemoteInstance, SearchQuery, SiteStatus, StageRequest, StageResponse, StoreSpec, StoreStatus, TaskKind,
+    TaskOutcome, Transfer, TransferCall, TransferStatus, Upload, VerifyReport,
+};
 use crate::name::FileName;
+use crate::outbox::DeliveryReport;
 use crate::progress::Progress;
-use crate::store::{PosixStore, Store};
-
-/// Name of the store `init` creates.
-pub const DEFAULT_STORE: &str = "main";
-
-/// Settings of a new store (`librarian store add`).
-#[derive(Debug, Clone)]
-pub struct StoreSpec {
-    /// Unique store name.
-    pub name: String,
-    /// Data area; created if missing.
-    pub root: PathBuf,
-    /// Staging area; default `<root>.staging` (see [`StoreSpec::staging_or_default`]).
-    pub staging: Option<PathBuf>,
-    /// Accept new data (default true).
-    pub ingestable: bool,
-    /// Bytes of free space to keep.
-    pub reserve_bytes: u64,
-}
-
-impl StoreSpec {
-    /// A store with data area `root`, ingestable, no reserve, default staging.
-    pub fn new(name: &str, root: impl Into<PathBuf>) -> Self {
-        StoreSpec { name: name.to_owned(), root: root.into(), staging: None, ingestable: true, reserve_bytes: 0 }
-    }
-
-    /// The staging area: the one given, else `<root>.staging`, a sibling of the data
-    /// area (so on the same filesystem in the usual layout).
-    pub fn staging_or_default(&self) -> PathBuf {
-        self.staging.clone().unwrap_or_else(|| {
-            let mut s = self.root.clone().into_os_string();
-            s.push(".staging");
-            PathBuf::from(s)
-        })
-    }
-}
+use crate::site::Site;
+use crate::sneakernet::{ExportReport, ImportReport, LocalCloneReport};
+use crate::transfers::{ReconcileReport, SendReport};
 
 /// A site's Librarian: its configuration and its catalog.
 #[derive(Debug)]
 pub struct Librarian {
-    config: Config,
-    config_path: PathBuf,
-    catalog: Catalog,
-}
-
-fn absolute(p: &Path) -> Result<PathBuf> {
-    std::path::absolute(p).map_err(|e| Error::io("cannot resolve", p, e))
-}
-
-/// `p` (absolute) with symlinks and `..` resolved as far as it exists, and the missing
-/// rest normalised lexically: where `create_dir_all(p)` would put it.
-fn resolved(p: &Path) -> PathBuf {
-    let comps: Vec<std::path::Component<'_>> = p.components().collect();
-    for k in (1..=comps.len()).rev() {
-        let head: PathBuf = comps[..k].iter().collect();
-        if let Ok(mut out) = std::fs::canonicalize(&head) {
-            for c in &comps[k..] {
-                match c {
-                    std::path::Component::ParentDir => {
-                        out.pop();
-                    }
-                    std::path::Component::Normal(s) => out.push(s),
-                    _ => {}
-                }
-            }
-            return out;
-        }
-    }
-    p.to_owned()
-}
-
-/// The data area and the staging area must not contain each other.
-fn apart(root: &Path, staging: &Path) -> Result<()> {
-    if root.starts_with(staging) || staging.starts_with(root) {
-        return Err(Error::InvalidArgument(format!(
-            "the data area {} and staging area {} must not contain each other",
-            root.display(),
-            staging.display()
-        )));
-    }
-    Ok(())
+    site: Site,
 }
 
 impl Librarian {
     /// Create a new site in `dir`: `dir/librarian.toml`, the database, and a store
-    /// [`DEFAULT_STORE`] under `dir/stores/main`. Refuses a directory that already
-    /// holds a `librarian.toml`.
+    /// [`crate::DEFAULT_STORE`] under `dir/stores/main`. Refuses a directory that
+    /// already holds a `librarian.toml`.
     pub fn init(dir: &Path, name: &str) -> Result<Self> {
-        let cfg = Config::new(name)?;
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
-        let dir = std::fs::canonicalize(dir).map_err(|e| Error::io("cannot resolve", dir, e))?;
-        let config_path = dir.join(config::DEFAULT_CONFIG);
-        let text = cfg.to_toml()?;
-        {
-            use std::io::Write;
-            let mut f =
-                std::fs::OpenOptions::new().write(true).create_new(true).open(&config_path).map_err(|e| {
-                    match e.kind() {
-                        std::io::ErrorKind::AlreadyExists => {
-                            Error::AlreadyExists { kind: ObjectKind::Config, name: config_path.display().to_string() }
-                        }
-                        _ => Error::io("cannot create", &config_path, e),
-                    }
-                })?;
-            f.write_all(text.as_bytes())
-                .and_then(|()| f.sync_all())
-                .map_err(|e| Error::io("cannot write", &config_path, e))?;
-        }
-        let lib = Self::open_creating(&config_path, true)?;
-        let stores = dir.join("stores");
-        lib.add_store(&StoreSpec {
-            name: DEFAULT_STORE.into(),
-            root: stores.join(DEFAULT_STORE).join("data"),
-            staging: Some(stores.join(DEFAULT_STORE).join("staging")),
-            ingestable: true,
-            reserve_bytes: 0,
-        })?;
-        Ok(lib)
+        let site = Site::create(dir, name)?;
+        crate::stores::add_default_store(&site)?;
+        Ok(Librarian { site })
     }
 
     /// Open the site whose configuration file is `config_path`. Interrupted ingests
     /// of dead processes are rolled back first.
     ///
     /// The catalog must exist: only [`Librarian::init`] creates one. A configuration
-    /// whose `database` names a missing file is [`Error::NotFound`] naming the path
-    /// (a typo or an unmounted disk must not turn into an empty site).
+    /// whose `database` names a missing file is [`crate::Error::NotFound`] naming the
+    /// path (a typo or an unmounted disk must not turn into an empty site).
     pub fn open(config_path: &Path) -> Result<Self> {
-        Self::open_creating(config_path, false)
-    }
-
-    fn open_creating(config_path: &Path, create: bool) -> Result<Self> {
-        let config_path = absolute(config_path)?;
-        let config = Config::load(&config_path)?;
-        let database = config.database_path(&config_path);
-        if !create && !database.exists() {
-            return Err(Error::NotFound {
-                kind: ObjectKind::Path,
-                name: format!(
-                    "{} (the catalog named by {}; only `librarian init` creates one)",
-                    database.display(),
-                    config_path.display()
-                ),
-            });
-        }
-        let catalog = Catalog::open(&database)?;
-        let lib = Librarian { config, config_path, catalog };
-        lib.recover_interrupted();
-        Ok(lib)
+        Ok(Librarian::recovered(Site::open(config_path)?))
     }
 
     /// Open the site found by the usual rule: `explicit`, else `$LIBRARIAN_CONFIG`,
@@ -167,74 +55,127 @@ impl Librarian {
         Self::open(&config::locate(explicit))
     }
 
+    /// Open another handle on the site `self` is (its own catalog connection, the
+    /// same configuration): one per server worker.
+    pub(crate) fn reopen(&self) -> Result<Self> {
+        Ok(Librarian { site: Site::with_config(self.site.shared_config(), self.site.config_path(), false)? })
+    }
+
+    fn recovered(site: Site) -> Self {
+        crate::ingest::recover_interrupted(&site);
+        Librarian { site }
+    }
+
+    /// The site context, for the server's handlers.
+    pub(crate) fn site(&self) -> &Site {
+        &self.site
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
-        &self.config
+        self.site.config()
     }
 
     /// The configuration file.
     pub fn config_path(&self) -> &Path {
-        &self.config_path
+        self.site.config_path()
     }
 
-    /// The catalog (for embedding tools that need lower-level access).
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    /// The catalog's database file.
+    pub fn catalog_path(&self) -> &Path {
+        self.site.catalog().path()
+    }
+
+    /// Refuse to go on from a catalog whose last check found it damaged
+    /// ([`crate::Error::Database`]), unless it has been checked again since.
+    pub fn require_intact(&self) -> Result<()> {
+        self.site.catalog().require_intact()
+    }
+
+    /// The catalog, for benchmarks and tests that measure it directly (feature
+    /// `internals`; not a stable API).
+    #[cfg(feature = "internals")]
+    pub fn catalog(&self) -> &crate::catalog::Catalog {
+        self.site.catalog()
+    }
+
+    /// Ingest the file or book at `src` under `name`. See [`UploadOptions`].
+    pub fn upload(&self, src: &Path, name: &FileName, opts: &UploadOptions, progress: &dyn Progress) -> Result<Upload> {
+        crate::ingest::upload(&self.site, src, name, opts, progress)
+    }
+
+    /// Re-read and re-hash instances: of `names` (all when empty), on `store` (all
+    /// when `None`). The report lists every instance; use
+    /// [`VerifyReport::into_result`] to turn problems into an error.
+    pub fn verify(&self, names: &[FileName], store: Option<&str>, progress: &dyn Progress) -> Result<VerifyReport> {
+        crate::verify::verify(&self.site, names, store, progress)
+    }
+
+    /// Open events (or every event with `all`), newest first.
+    pub fn events(&self, all: bool) -> Result<Vec<Event>> {
+        self.site.catalog().events(all)
+    }
+
+    /// Clear an open event. [`crate::Error::NotFound`] if there is no open event `id`.
+    pub fn clear_event(&self, id: i64) -> Result<Event> {
+        self.site.catalog().clear_event(id, jiff::Timestamp::now())
+    }
+
+    /// Record an event (or count one more occurrence of the same open event).
+    pub fn raise_event(&self, event: &NewEvent) -> Result<Event> {
+        self.site.raise_event(event)
     }
 
     /// Add a store; its directories are created, and must be on one filesystem.
     pub fn add_store(&self, spec: &StoreSpec) -> Result<StoreStatus> {
-        config::validate_store_name(&spec.name)?;
-        let root = absolute(&spec.root)?;
-        let staging = absolute(&spec.staging_or_default())?;
-        apart(&resolved(&root), &resolved(&staging))?;
-        if self.catalog.store(&spec.name).is_ok() {
-            return Err(Error::AlreadyExists { kind: ObjectKind::Store, name: spec.name.clone() });
-        }
-        PosixStore::new(&spec.name, &root, &staging).prepare()?;
-        let root = std::fs::canonicalize(&root).map_err(|e| Error::io("cannot resolve", &root, e))?;
-        let staging = std::fs::canonicalize(&staging).map_err(|e| Error::io("cannot resolve", &staging, e))?;
-        // Again on the real paths (a dangling symlink may only now resolve).
-        apart(&root, &staging)?;
-        let row = self.catalog.insert_store(
-            &spec.name,
-            &root,
-            &staging,
-            spec.ingestable,
-            spec.reserve_bytes,
-            Timestamp::now(),
-        )?;
-        self.store_status(row)
+        crate::stores::add_store(&self.site, spec)
     }
 
     /// All stores with their usage.
     pub fn stores(&self) -> Result<Vec<StoreStatus>> {
-        let usage = self.catalog.store_usage()?;
-        self.catalog
-            .stores()?
-            .into_iter()
-            .map(|row| {
-                let u = usage.get(&row.id).copied().unwrap_or_default();
-                Ok(status_of(row, u))
-            })
-            .collect()
-    }
-
-    fn store_status(&self, row: StoreRow) -> Result<StoreStatus> {
-        let u = self.catalog.store_usage()?.get(&row.id).copied().unwrap_or_default();
-        Ok(status_of(row, u))
+        crate::stores::stores(&self.site)
     }
 
     /// Enable or disable a store.
     pub fn set_store_enabled(&self, name: &str, enabled: bool) -> Result<StoreStatus> {
-        let row = self.catalog.set_store_enabled(name, enabled)?;
-        self.store_status(row)
+        crate::stores::set_store_enabled(&self.site, name, enabled)
     }
 
     /// Forget store `name`. Refused while it holds available instances or active
     /// transfers; leaves its directories as they are (wipe a drive by hand).
     pub fn remove_store(&self, name: &str) -> Result<()> {
-        self.catalog.remove_store(name)
+        crate::stores::remove_store(&self.site, name)
+    }
+
+    /// The site at a glance.
+    pub fn status(&self) -> Result<SiteStatus> {
+        crate::stores::status(&self.site)
+    }
+
+    /// Roll back interrupted ingests of dead processes and remove stale staging
+    /// directories on every store. Returns the staging directories removed.
+    pub fn cleanup_staging(&self) -> Result<Vec<PathBuf>> {
+        crate::stores::cleanup_staging(&self.site)
+    }
+
+    /// The file `name` with its instances and remote instances.
+    pub fn file(&self, name: &FileName) -> Result<File> {
+        crate::queries::file(&self.site, name)
+    }
+
+    /// Files matching `query`, by name.
+    pub fn search(&self, query: &SearchQuery) -> Result<Vec<File>> {
+        crate::queries::search(&self.site, query)
+    }
+
+    /// Local copies of `name`.
+    pub fn instances(&self, name: &FileName) -> Result<Vec<Instance>> {
+        crate::queries::instances(&self.site, name)
+    }
+
+    /// Copies of `name` at other Librarians.
+    pub fn remote_instances(&self, name: &FileName) -> Result<Vec<RemoteInstance>> {
+        crate::queries::remote_instances(&self.site, name)
     }
 
     /// Recycle store `name` (a drive whose copies have all been delivered): delete
@@ -244,141 +185,273 @@ impl Librarian {
     /// Refused while it holds available instances or active transfers. Returns how
     /// many copies were deleted.
     pub fn recycle_store(&self, name: &str) -> Result<usize> {
-        let row = self.catalog.store(name)?;
-        let paths = self.catalog.retired_instances(name)?;
-        for p in &paths {
-            // Only what the catalog put there, inside the store's data area.
-            if !p.starts_with(&row.root) {
-                continue;
-            }
-            crate::transfers::manager::clear_destination(p)?;
-        }
-        for f in [
-            crate::sneakernet::manifest::MANIFEST,
-            crate::sneakernet::manifest::MANIFEST_DIGEST,
-            crate::sneakernet::manifest::B3SUMS,
-            crate::sneakernet::manifest::SHA256SUMS,
-        ] {
-            let _ = std::fs::remove_file(row.root.join(f));
-        }
-        self.catalog.finish_recycle(name)?;
-        Ok(paths.len())
+        crate::sneakernet::recycle::recycle_store(&self.site, name)
     }
 
-    /// Ingest the file or book at `src` under `name`. See [`UploadOptions`].
-    pub fn upload(&self, src: &Path, name: &FileName, opts: &UploadOptions, progress: &dyn Progress) -> Result<Upload> {
-        ingest::upload(self, src, name, opts, progress)
-    }
-
-    /// The file `name` with its instances and remote instances.
-    pub fn file(&self, name: &FileName) -> Result<File> {
-        let row = self.catalog.require_file(name)?;
-        let inst = self.catalog.instances(row.id)?;
-        let remote = self.catalog.remote_instances(row.id)?;
-        Ok(File::from_rows(row, inst, remote))
-    }
-
-    /// Files matching `query`, by name.
-    pub fn search(&self, query: &SearchQuery) -> Result<Vec<File>> {
-        self.catalog
-            .search(query)?
-            .into_iter()
-            .map(|row| {
-                let inst = self.catalog.instances(row.id)?;
-                let remote = self.catalog.remote_instances(row.id)?;
-                Ok(File::from_rows(row, inst, remote))
-            })
-            .collect()
-    }
-
-    /// Local copies of `name`.
-    pub fn instances(&self, name: &FileName) -> Result<Vec<Instance>> {
-        let row = self.catalog.require_file(name)?;
-        Ok(self.catalog.instances(row.id)?.into_iter().map(Instance::from).collect())
-    }
-
-    /// Copies of `name` at other Librarians.
-    pub fn remote_instances(&self, name: &FileName) -> Result<Vec<RemoteInstance>> {
-        let row = self.catalog.require_file(name)?;
-        Ok(self.catalog.remote_instances(row.id)?.into_iter().map(RemoteInstance::from).collect())
-    }
-
-    /// Re-read and re-hash instances: of `names` (all when empty), on `store` (all
-    /// when `None`). The report lists every instance; use
-    /// [`VerifyReport::into_result`] to turn problems into an error.
-    pub fn verify(&self, names: &[FileName], store: Option<&str>, progress: &dyn Progress) -> Result<VerifyReport> {
-        crate::verify::verify(self, names, store, progress)
-    }
-
-    /// The site at a glance.
-    pub fn status(&self) -> Result<SiteStatus> {
-        let stores = self.stores()?;
-        let (files, bytes) = self.catalog.totals()?;
-        Ok(SiteStatus {
-            site: self.config.name.clone(),
-            database: self.catalog.path().to_owned(),
-            schema_version: self.catalog.schema_version()?,
-            files,
-            bytes,
-            ingests_in_progress: self.catalog.intents()?.len(),
-            stores,
-        })
-    }
-
-    /// Roll back interrupted ingests of dead processes and remove stale staging
-    /// directories on every store. Returns the staging directories removed.
-    pub fn cleanup_staging(&self) -> Result<Vec<PathBuf>> {
-        self.recover_interrupted();
-        let mut open: Vec<PathBuf> = self.catalog.intents()?.into_iter().map(|i| i.staging_dir).collect();
-        // Incoming transfers' staging directories stay while the transfer is active.
-        open.extend(self.catalog.active_incoming_dirs()?);
-        let mut removed = Vec::new();
-        for row in self.catalog.stores()? {
-            let store = PosixStore::new(&row.name, &row.root, &row.staging);
-            removed.extend(store.clean_staging(&|p| open.iter().any(|o| o == p))?);
-        }
-        Ok(removed)
-    }
-
-    pub(crate) fn choose_store(
+    /// Copy the files that have an available instance on store `from` and no instance
+    /// on store `to` onto `to`, oldest first, each verified against its catalogued
+    /// checksum, until `to` would keep less than its reserve free: then stop (order is
+    /// kept; smaller files are not squeezed in), set `full` and raise a `store_full`
+    /// event. `to` must be enabled (it need not be ingestable). A copy whose bytes do
+    /// not match the catalog (a corrupt source) is not committed and is listed in
+    /// `failed`; the others go on. With `dry_run`, nothing changes and `planned` lists
+    /// what would be copied (as far as the free space now allows).
+    pub fn clone_local(
         &self,
-        requested: Option<&str>,
-        needed: u64,
-        move_from: Option<&Path>,
-    ) -> Result<(StoreRow, PosixStore)> {
-        ingest::choose_store(self.catalog.stores()?, requested, needed, move_from)
+        from: &str,
+        to: &str,
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<LocalCloneReport> {
+        crate::sneakernet::fill::clone_local(&self.site, from, to, dry_run, progress)
     }
 
-    fn recover_interrupted(&self) {
-        let intents = match self.catalog.intents() {
-            Ok(i) => i,
-            Err(e) => {
-                log::warn!("cannot list interrupted ingests: {e}");
-                return;
-            }
-        };
-        for intent in intents {
-            if crate::store::staging::is_live(&intent.staging_dir, std::time::Duration::ZERO) {
-                continue;
-            }
-            if let Err(e) = ingest::recover_intent(self, &intent) {
-                log::warn!("cannot roll back interrupted ingest of {}: {e}", intent.name);
-            }
-        }
+    /// [`Librarian::clone_local`], leaving out too the files that have an instance on
+    /// any store of `not_on` (the other drives of the same set: one copy among them is
+    /// enough). Stores of `not_on` that do not exist are ignored.
+    pub fn clone_local_skipping(
+        &self,
+        from: &str,
+        to: &str,
+        not_on: &[String],
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<LocalCloneReport> {
+        crate::sneakernet::fill::clone_local_skipping(&self.site, from, to, not_on, dry_run, progress)
     }
-}
 
-fn status_of(row: StoreRow, u: crate::catalog::StoreUsage) -> StoreStatus {
-    let free = PosixStore::new(&row.name, &row.root, &row.staging).free_bytes().ok();
-    StoreStatus {
-        name: row.name,
-        root: row.root,
-        staging: row.staging,
-        ingestable: row.ingestable,
-        enabled: row.enabled,
-        reserve_bytes: row.reserve_bytes,
-        files: u.files,
-        used_bytes: u.bytes,
-        free_bytes: free,
+    /// Export the drive store `store` to peer `to`: re-read every byte on it (checking
+    /// each file against the catalog), write the checksum lists and the manifest with
+    /// its digest, and record the outgoing transfers and the store disabled in one
+    /// transaction. With `dry_run`, only say what would be exported.
+    pub fn sneakernet_export(
+        &self,
+        store: &str,
+        to: &str,
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<ExportReport> {
+        crate::sneakernet::export::sneakernet_export(&self.site, store, to, dry_run, progress)
+    }
+
+    /// Import the drive at `drive` into `store` (default: a store with room). Every file
+    /// is verified while it is copied; bad ones are refused, good ones imported. The
+    /// exporting site must be a peer here (its `complete` calls wait in the outbox
+    /// until it can be reached); a drive in the existing Librarian's format needs no
+    /// peer and queues no calls.
+    pub fn sneakernet_import(
+        &self,
+        drive: &Path,
+        store: Option<&str>,
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport> {
+        crate::sneakernet::import::sneakernet_import(&self.site, drive, store, dry_run, progress)
+    }
+
+    /// The schedule of `task`: its interval and whether it is enabled.
+    pub fn task_schedule(&self, task: TaskKind) -> (SignedDuration, bool) {
+        crate::tasks::task_schedule(&self.site, task)
+    }
+
+    /// Run each task that is due, once (`only` empty), or the tasks in `only` now,
+    /// whatever their schedule. Tasks whose lease another run holds are skipped.
+    /// Returns one outcome per task; the call fails only if the catalog does.
+    pub fn run_tasks(&self, only: &[TaskKind]) -> Result<Vec<TaskOutcome>> {
+        crate::tasks::run_tasks(&self.site, only)
+    }
+
+    /// The record of each task's last run.
+    pub fn task_records(&self) -> Result<Vec<TaskRecord>> {
+        crate::tasks::task_records(&self.site)
+    }
+
+    /// Queue `holds` calls telling `peer` that this site holds each file in `names`
+    /// (an available instance here), so the peer records a remote instance. Useful
+    /// after two sites got the same data by other means. Returns the queued calls.
+    pub fn announce(&self, peer: &str, names: &[FileName]) -> Result<Vec<OutboxCall>> {
+        crate::outbox::announce(&self.site, peer, names)
+    }
+
+    /// Queued calls (to `peer` only, when given), oldest first.
+    pub fn outbox(&self, peer: Option<&str>) -> Result<Vec<OutboxCall>> {
+        crate::outbox::outbox(&self.site, peer)
+    }
+
+    /// Make queued calls (to `peer`, when given) due now, skipping their backoff: for
+    /// when an operator knows the peer is back. Returns how many calls.
+    pub fn retry_outbox(&self, peer: Option<&str>) -> Result<usize> {
+        crate::outbox::retry_outbox(&self.site, peer)
+    }
+
+    /// Drop queued call `id` without sending it: an operator's decision for a call the
+    /// peer will never accept (it waits first in line, holding the peer's other calls).
+    /// Recorded as a `call_refused` event with the call's key and body.
+    pub fn drop_call(&self, id: i64) -> Result<OutboxCall> {
+        crate::outbox::drop_call(&self.site, id)
+    }
+
+    /// Send the calls that are due, per peer in order (the `deliver-outbox` task).
+    pub fn deliver_outbox(&self) -> Result<DeliveryReport> {
+        crate::outbox::deliver_outbox(&self.site)
+    }
+
+    /// Apply a `holds` call from `peer` carrying idempotency `key`: record that the
+    /// peer holds the file. Answers `{"recorded": true, "replayed": false}` the first
+    /// time and the same with `"replayed": true` for a repeat of the key (nothing
+    /// changes); the same key with another body is refused ([`Error::Conflict`]).
+    /// [`Error::NotFound`] when no such file is catalogued here;
+    /// [`Error::Conflict`] (and a `conflict` event here) when its checksum differs.
+    pub fn receive_holds(&self, peer: &str, key: &str, call: &HoldsCall) -> Result<serde_json::Value> {
+        crate::outbox::receive::receive_holds(&self.site, peer, key, call)
+    }
+
+    /// Add an account that may call this site. `callback` accounts must name the peer
+    /// they belong to; other levels may.
+    pub fn add_account(
+        &self,
+        name: &str,
+        level: Level,
+        for_peer: Option<&str>,
+        password: &Password,
+    ) -> Result<Account> {
+        crate::access::add_account(&self.site, name, level, for_peer, password)
+    }
+
+    /// All accounts (never their password hashes).
+    pub fn accounts(&self) -> Result<Vec<Account>> {
+        crate::access::accounts(&self.site)
+    }
+
+    /// Remove an account.
+    pub fn remove_account(&self, name: &str) -> Result<()> {
+        crate::access::remove_account(&self.site, name)
+    }
+
+    /// Check a name and password (argon2id). Unknown account and wrong password both
+    /// give [`Error::Unauthorized`], after the same amount of work.
+    pub fn authenticate(&self, name: &str, password: &Password) -> Result<Account> {
+        crate::access::authenticate(&self.site, name, password)
+    }
+
+    /// Add a peer: its shim's base URL, and the account and password we use there.
+    pub fn add_peer(&self, name: &str, url: &str, account_at_peer: &str, password: &Password) -> Result<Peer> {
+        crate::access::add_peer(&self.site, name, url, account_at_peer, password)
+    }
+
+    /// One peer (never the password we use there).
+    pub fn peer(&self, name: &str) -> Result<Peer> {
+        crate::access::peer(&self.site, name)
+    }
+
+    /// All peers (never the passwords we use there).
+    pub fn peers(&self) -> Result<Vec<Peer>> {
+        crate::access::peers(&self.site)
+    }
+
+    /// Remove a peer; refused ([`Error::InvalidArgument`], naming what blocks it) while
+    /// accounts belong to it, calls to it are queued, or any transfer with it is on
+    /// record: the history of what was copied where is kept, so a peer that ever
+    /// exchanged a file is disabled (`set_peer_transfers(name, false)`), not removed.
+    pub fn remove_peer(&self, name: &str) -> Result<()> {
+        crate::access::remove_peer(&self.site, name)
+    }
+
+    /// Check a peer: it answers `ping` as the site we call it, and accepts our
+    /// credentials. [`Error::PeerUnreachable`] when it cannot be reached,
+    /// [`Error::PeerRefused`] when it answers but refuses (or is another site).
+    pub fn ping_peer(&self, name: &str) -> Result<PeerPing> {
+        crate::access::ping_peer(&self.site, name)
+    }
+
+    /// Allow (`true`) or stop (`false`) new transfers to a peer.
+    pub fn set_peer_transfers(&self, name: &str, enabled: bool) -> Result<Peer> {
+        crate::access::set_peer_transfers(&self.site, name, enabled)
+    }
+
+    /// Answer a peer's `stage`: for each item, accept it (creating an incoming
+    /// transfer and an empty staging directory), say it is already here, or refuse it.
+    /// Over the `[clone]` receiving limits, items are refused with `too_many_items` or
+    /// `too_many_outstanding`: the sender offers them again in a later round.
+    pub fn stage_incoming(&self, peer: &str, req: &StageRequest) -> Result<StageResponse> {
+        crate::transfers::receive::stage_incoming(&self.site, peer, req)
+    }
+
+    /// Apply a transfer call (`staged`, `complete`, `fail`) from `peer`, once per `key`.
+    /// The call is validated first ([`TransferCall::validate`]); the key is bound to
+    /// the call's kind and body, so the same key with another call is refused
+    /// ([`Error::Conflict`]).
+    pub fn receive_transfer_call(
+        &self,
+        peer: &str,
+        key: &str,
+        kind: CallKind,
+        call: &TransferCall,
+    ) -> Result<serde_json::Value> {
+        crate::transfers::receive::receive_transfer_call(&self.site, peer, key, kind, call)
+    }
+
+    /// Transfers, newest first (at most `limit`), optionally of one status, direction
+    /// or peer.
+    pub fn transfers(
+        &self,
+        status: Option<TransferStatus>,
+        direction: Option<Direction>,
+        peer: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>> {
+        crate::transfers::receive::transfers(&self.site, status, direction, peer, limit)
+    }
+
+    /// Every peer with its backlog, its queued calls and whether transfers to it are
+    /// enabled (`librarian status`). Reads the whole catalog once per peer.
+    pub fn peer_statuses(&self) -> Result<Vec<serde_json::Value>> {
+        crate::transfers::receive::peer_statuses(&self.site)
+    }
+
+    /// Cancel transfer `id` (an operator's decision): it becomes `cancelled`, the peer
+    /// is told (`fail`, through the outbox) and an incoming transfer's staged data is
+    /// removed. A cancelled outgoing transfer's file is planned again by the next
+    /// send round unless the `[clone.to]` filters exclude it or the peer is disabled.
+    /// [`Error::IllegalTransition`] for a transfer that has already ended.
+    pub fn cancel_transfer(&self, id: i64) -> Result<Transfer> {
+        crate::transfers::receive::cancel_transfer(&self.site, id)
+    }
+
+    /// How far `peer` is behind this site (files and bytes without a copy there).
+    pub fn peer_backlog(&self, peer: &str) -> Result<crate::catalog::PeerBacklog> {
+        crate::transfers::receive::peer_backlog(&self.site, peer)
+    }
+
+    /// Our transfer `id`, if it is one of `peer`'s ([`Error::Forbidden`] otherwise).
+    pub fn peer_transfer(&self, peer: &str, id: i64) -> Result<Transfer> {
+        crate::transfers::receive::peer_transfer(&self.site, peer, id)
+    }
+
+    /// The `receive-clones` task: verify and commit incoming transfers whose data
+    /// has arrived. Returns (completed, failed).
+    pub fn receive_clones(&self) -> Result<(u64, u64)> {
+        crate::transfers::receive::receive_clones(&self.site)
+    }
+
+    /// The `send-clones` task: poll running batches, then send to every `[clone.to.*]` peer.
+    pub fn send_clones(&self) -> Result<SendReport> {
+        crate::transfers::send::send_clones(&self.site)
+    }
+
+    /// What one batch to `peer` would hold now (`clone remote --dry-run`): nothing changes.
+    pub fn plan_clones(&self, peer: &str) -> Result<Vec<crate::catalog::PlanItem>> {
+        crate::transfers::send::plan_clones(&self.site, peer)
+    }
+
+    /// One sending round now (`librarian clone remote`): poll running batches, then
+    /// send to `only` (configured in `[clone.to]` or not), or to every configured peer.
+    pub fn send_clones_to(&self, only: Option<&str>) -> Result<SendReport> {
+        crate::transfers::send::send_clones_to(&self.site, only)
+    }
+
+    /// The `reconcile-transfers` task.
+    pub fn reconcile_transfers(&self) -> Result<ReconcileReport> {
+        crate::transfers::reconcile::reconcile_transfers(&self.site)
     }
 }

@@ -23,64 +23,7 @@ use std::ffi::OsStr;
 use std::fmt;
 
 use crate::error::{Error, Result};
-
-/// Longest accepted name, in bytes.
-pub const MAX_NAME_BYTES: usize = 1024;
-/// Longest accepted segment, in bytes (`NAME_MAX` of common filesystems).
-pub const MAX_SEGMENT_BYTES: usize = 255;
-
-/// Why a name was rejected. Each rule has its own variant.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum NameError {
-    /// The name is empty.
-    #[error("name is empty")]
-    Empty,
-    /// The name starts with `/`.
-    #[error("name is an absolute path (starts with '/')")]
-    Absolute,
-    /// A segment is `..`.
-    #[error("name contains a '..' segment")]
-    ParentSegment,
-    /// A segment is `.`.
-    #[error("name contains a '.' segment")]
-    CurrentSegment,
-    /// Two slashes in a row (`a//b`).
-    #[error("name contains an empty segment ('//')")]
-    EmptySegment,
-    /// The name ends with `/`.
-    #[error("name ends with '/'")]
-    TrailingSlash,
-    /// A backslash appears.
-    #[error("name contains a backslash")]
-    Backslash,
-    /// A NUL byte appears.
-    #[error("name contains a NUL byte")]
-    Nul,
-    /// Another control character (U+0001..U+001F, U+007F..U+009F) appears.
-    #[error("name contains control character U+{0:04X}")]
-    ControlCharacter(u32),
-    /// Longer than [`MAX_NAME_BYTES`].
-    #[error("name is {0} bytes long; the limit is {MAX_NAME_BYTES}")]
-    TooLong(usize),
-    /// Not valid UTF-8.
-    #[error("name is not valid UTF-8")]
-    NotUtf8,
-    /// One segment is longer than [`MAX_SEGMENT_BYTES`] (no filesystem could store it).
-    #[error("a segment of the name is {0} bytes long; the limit is {MAX_SEGMENT_BYTES}")]
-    SegmentTooLong(usize),
-    /// An invisible or bidirectional formatting character (category Cf or another
-    /// default-ignorable code point, e.g. U+202E, U+200B, U+FEFF).
-    #[error("name contains invisible or formatting character U+{0:04X}")]
-    InvisibleCharacter(u32),
-    /// A character that looks like `/`, `\` or a space but is not one (e.g. U+FF0F,
-    /// U+2215, U+00A0).
-    #[error("name contains U+{0:04X}, which looks like a slash, backslash or space but is not one")]
-    LookAlike(u32),
-    /// Not in Unicode Normalization Form C (e.g. `café` with a combining accent).
-    #[error("name is not in Unicode Normalization Form C (NFC); give it in NFC")]
-    NotNfc,
-}
+pub use crate::name_rules::{MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 
 /// A validated catalog name. Construct with [`FileName::new`] or `parse`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -257,6 +200,30 @@ fn check_look_alikes(name: &str) -> Result<(), NameError> {
         return Err(NameError::NotNfc);
     }
     Ok(())
+}
+
+/// Site names: 1–64 bytes of ASCII letters, digits, `.`, `_` and `-`, not starting with `.`.
+pub fn validate_site_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "site name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"
+        )))
+    }
+}
+
+/// Store names follow the site-name rules.
+pub fn validate_store_name(name: &str) -> Result<()> {
+    validate_site_name(name).map_err(|_| {
+        Error::InvalidArgument(format!(
+            "store name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"
+        ))
+    })
 }
 
 #[cfg(test)]

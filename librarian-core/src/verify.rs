@@ -7,17 +7,17 @@ use jiff::Timestamp;
 use crate::catalog::{FileKind, FileRow, InstanceRow};
 use crate::checksum::{Checksum, EntryKind, directory_digest};
 use crate::error::{Error, ObjectKind, Result};
-use crate::events::{Category, NewEvent, Severity};
-use crate::librarian::Librarian;
+use crate::model::{Category, NewEvent, Severity};
 use crate::model::{CheckStatus, EntryProblem, EntryProblemKind, InstanceCheck, VerifyReport};
 use crate::name::FileName;
 use crate::progress::Progress;
+use crate::site::Site;
 use crate::tree;
 
 /// Which instances to check: the named files (optionally only on one store), or
 /// every instance (of one store, or of all).
 pub(crate) fn verify(
-    lib: &Librarian,
+    lib: &Site,
     names: &[FileName],
     store: Option<&str>,
     progress: &dyn Progress,
@@ -58,7 +58,7 @@ pub(crate) fn verify(
 /// List the instances to check and check them into `checked`. Nothing is written to
 /// a catalog that failed its own check (`catalog_ok` false): no `verified_at`.
 fn check_all(
-    lib: &Librarian,
+    lib: &Site,
     names: &[FileName],
     store: Option<&str>,
     catalog_ok: bool,
@@ -105,12 +105,7 @@ fn check_all(
     Ok(())
 }
 
-fn check_instance(
-    file: &FileRow,
-    inst: &InstanceRow,
-    lib: &Librarian,
-    progress: &dyn Progress,
-) -> Result<InstanceCheck> {
+fn check_instance(file: &FileRow, inst: &InstanceRow, lib: &Site, progress: &dyn Progress) -> Result<InstanceCheck> {
     let mut check = InstanceCheck {
         name: file.name.clone(),
         store: inst.store.clone(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use jiff::Timestamp;
-use librarian_core::catalog::NewFile;
+use librarian_core::NewFile;
 use librarian_core::{Checksum, Error, FileKind, Librarian, SearchQuery, UploadOptions, UploadStatus};
 
 fn names(files: &[librarian_core::File]) -> Vec<&str> {
@@ -260,7 +260,7 @@ fn two_librarians_upload_the_same_name_with_the_same_content() {
 
 #[test]
 fn claiming_a_name_refuses_names_nesting_in_a_claimed_or_catalogued_one() {
-    use librarian_core::catalog::IntentClaim;
+    use librarian_core::IntentClaim;
     let site = Site::new();
     let cat = site.lib.catalog();
     let store = cat.store("main").unwrap().id;

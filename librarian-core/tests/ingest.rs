@@ -674,7 +674,7 @@ fn catalogue_remote_only(site: &Site, src: &Path, n: &str) -> librarian_core::Fi
     let up = upload(&scratch.lib, src, "x").unwrap();
     let entries = scratch.lib.catalog().entries(scratch.lib.catalog().require_file(&name("x")).unwrap().id).unwrap();
     let file_name = name(n);
-    let new = librarian_core::catalog::NewFile {
+    let new = librarian_core::NewFile {
         name: &file_name,
         size: up.file.size,
         checksum: &up.file.checksum,

@@ -6,8 +6,8 @@
 mod common;
 
 use common::*;
-use librarian_core::transfers::{StageItem, StageRequest, StageResult, TransferCall};
 use librarian_core::{CallKind, Error, Password};
+use librarian_core::{StageItem, StageRequest, StageResult, TransferCall};
 
 fn stage_item(id: i64, name: &str) -> StageItem {
     StageItem {
@@ -110,7 +110,7 @@ fn a_holds_key_reused_with_another_body_is_a_conflict() {
     write(&src, b"holds\n");
     let up = upload(lib, &src, "h/f").unwrap();
     let holds = |store: &str| {
-        serde_json::from_value::<librarian_core::outbox::HoldsCall>(serde_json::json!({
+        serde_json::from_value::<librarian_core::HoldsCall>(serde_json::json!({
             "name": "h/f", "checksum": up.file.checksum.to_string(), "size": up.file.size,
             "store": store, "copied_at": "2026-01-01T00:00:00Z"
         }))

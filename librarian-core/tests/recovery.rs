@@ -17,9 +17,9 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use jiff::Timestamp;
-use librarian_core::catalog::IntentClaim;
-use librarian_core::store::{PosixStore, Store};
+use librarian_core::IntentClaim;
 use librarian_core::{FileKind, Librarian, UploadOptions, UploadStatus};
+use librarian_core::{PosixStore, Store};
 
 /// Payload name inside a staging directory (`src/store/staging.rs`).
 const PAYLOAD: &str = "data";

@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use librarian_core::transfers::{Direction, TransferStatus};
 use librarian_core::{
     Algorithm, Checksum, DeletionPolicy, Level, Librarian, NoProgress, SearchQuery, StoreSpec, TaskKind, UploadOptions,
     VerifyReport,
 };
+use librarian_core::{Direction, TransferStatus};
 use pyo3::prelude::*;
 
 use crate::args;
@@ -422,5 +422,5 @@ impl PyLibrarian {
 /// byte is re-read; problems are reported, not raised.
 #[pyfunction]
 pub fn verify_drive(py: Python<'_>, path: PathBuf) -> PyResult<PyDriveReport> {
-    py.detach(|| librarian_core::sneakernet::verify_drive(&path, &NoProgress)).or_raise(py).map(PyDriveReport)
+    py.detach(|| librarian_core::verify_drive(&path, &NoProgress)).or_raise(py).map(PyDriveReport)
 }

@@ -5,13 +5,13 @@
 use std::path::Path;
 
 use jiff::Timestamp;
-use librarian_core::catalog::PlanItem;
-use librarian_core::sneakernet::{DriveProblem, DriveReport, ExportReport, ImportReport, ProblemKind};
-use librarian_core::transfers::{SendReport, Transfer};
+use librarian_core::PlanItem;
 use librarian_core::{
     Account, CheckStatus, DeliveryReport, EntryProblemKind, Event, File, Instance, InstanceCheck, LocalCloneReport,
     OutboxCall, Peer, RemoteInstance, SiteStatus, StoreStatus, TaskOutcome, VerifyReport,
 };
+use librarian_core::{DriveProblem, DriveReport, ExportReport, ImportReport, ProblemKind};
+use librarian_core::{SendReport, Transfer};
 use pyo3::prelude::*;
 
 /// Python `repr()` of a string (single quotes, escapes), for `__repr__`s.

@@ -120,7 +120,7 @@ fn hostile_book(what: &str, entry_shown: &str, reason: &str, make: &dyn Fn(&Path
     let text = site.run([OsString::from("upload"), book.clone().into(), "hostile/book".into()]);
     text.expect_code(1);
     // On the terminal, control characters are shown escaped (`\x0a`); JSON keeps them.
-    let shown = librarian_core::text::escape(entry_shown);
+    let shown = librarian_core::escape(entry_shown);
     assert!(text.stderr.contains(&*shown), "{what}: stderr does not name {shown:?}: {text}");
     assert!(text.stderr.contains(reason), "{what}: stderr does not say {reason:?}: {text}");
 

@@ -4,9 +4,9 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Catalog, ts_from_sql, ts_to_sql};
-use crate::account::{Account, Level, Password};
 use crate::error::{Error, ObjectKind, Result};
-use crate::peer::Peer;
+use crate::model::Peer;
+use crate::model::{Account, Level, Password};
 
 fn level_from_sql(s: &str) -> rusqlite::Result<Level> {
     s.parse().map_err(|e: Error| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))

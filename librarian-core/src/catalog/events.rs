@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Catalog, ts_from_sql, ts_to_sql, u64_from_sql};
 use crate::error::{Error, ObjectKind, Result};
-use crate::events::{Category, Event, NewEvent, Severity};
+use crate::model::{Category, Event, NewEvent, Severity};
 
 const EVENT_COLUMNS: &str = "id, severity, category, subject, message, count, created_at, last_seen_at, cleared_at";
 

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter, ty
 
 use super::{
     Catalog, DeletionPolicy, FileId, FileKind, FileRow, InstanceId, InstanceRow, NewFile, RemoteInstanceRow,
-    SearchQuery, StoreId, rows::corrupt_row, ts_from_sql, ts_to_sql, u64_from_sql, u64_to_sql,
+    SearchQuery, StoreId, corrupt_row, ts_from_sql, ts_to_sql, u64_from_sql, u64_to_sql,
 };
 use crate::checksum::{Checksum, Entry, EntryKind};
 use crate::error::{Error, ObjectKind, Result};

@@ -16,30 +16,12 @@
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use super::Catalog;
 use crate::error::{Error, Result};
+use crate::model::CatalogCheck;
 
 /// At most this many problems of `PRAGMA quick_check` are reported.
 pub const MAX_REPORTED_PROBLEMS: usize = 20;
-
-/// The result of checking the catalog file (`verify`'s `catalog`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CatalogCheck {
-    /// The database file checked.
-    pub database: PathBuf,
-    /// True when `PRAGMA quick_check` found nothing wrong.
-    pub ok: bool,
-    /// `None` when sound; `"database"` (the code of [`Error::Database`]) when not.
-    pub code: Option<&'static str>,
-    /// What SQLite found (at most [`MAX_REPORTED_PROBLEMS`] lines), or why the check
-    /// itself could not run.
-    pub problems: Vec<String>,
-    /// The `catalog_corrupt` event raised for it, when the catalog could still be
-    /// written.
-    pub event: Option<i64>,
-}
 
 impl CatalogCheck {
     fn sound(database: &Path) -> Self {

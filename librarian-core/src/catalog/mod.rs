@@ -27,16 +27,17 @@ use std::time::Duration;
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags};
 
-pub use integrity::{CatalogCheck, MAX_REPORTED_PROBLEMS, record_intact};
+pub use integrity::record_intact;
 pub use intents::IntentClaim;
 pub use local_clone::LocalCloneItem;
-pub use rows::{
-    DeletionPolicy, FileId, FileKind, FileRow, InstanceId, InstanceRow, IntentId, IntentRow, NewFile,
-    RemoteInstanceRow, SearchQuery, StoreId, StoreRow, StoreUsage,
+pub use rows::{FileRow, InstanceRow, IntentRow, NewFile, RemoteInstanceRow, StoreRow, StoreUsage};
+
+pub(crate) use crate::model::{
+    DeletionPolicy, FileId, FileKind, InstanceId, IntentId, SearchQuery, StoreId, corrupt_row,
 };
 pub use sneakernet::{ExportItem, ImportItem};
 pub use tasks::{Lease, TaskRecord};
-pub use transfers::{BatchRow, CallTx, NewIncoming, PeerBacklog, PlanFilter, PlanItem, StageAnswer};
+pub use transfers::{BatchRow, NewIncoming, PeerBacklog, PlanFilter, PlanItem, StageAnswer};
 
 use crate::error::{Error, Result};
 

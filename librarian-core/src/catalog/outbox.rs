@@ -7,8 +7,8 @@ use rusqlite::{Row, Transaction, TransactionBehavior, params};
 use super::events::{raise, resolve};
 use super::{Catalog, peer_id, ts_from_sql, ts_to_sql, u64_from_sql};
 use crate::error::{Error, Result};
-use crate::events::{Category, NewEvent};
-use crate::outbox::{CallKind, OutboxCall, PeerQueue};
+use crate::model::{CallKind, OutboxCall, PeerQueue};
+use crate::model::{Category, NewEvent};
 
 const CALL_SELECT: &str = "SELECT o.id, p.name, o.call_key, o.kind, o.body, o.created_at, o.attempts,
             o.next_attempt_at, o.last_error

@@ -4,106 +4,10 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
+use super::{DeletionPolicy, FileId, FileKind, InstanceId, IntentId, StoreId};
 use crate::checksum::{Checksum, Entry};
-use crate::error::{Error, Result};
+use crate::model::{File, Instance, RemoteInstance};
 use crate::name::FileName;
-
-macro_rules! id_type {
-    ($(#[$m:meta])* $name:ident) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub i64);
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
-
-id_type!(
-    /// Row id of a store.
-    StoreId
-);
-id_type!(
-    /// Row id of a file.
-    FileId
-);
-id_type!(
-    /// Row id of a local instance.
-    InstanceId
-);
-id_type!(
-    /// Row id of an ingest intent.
-    IntentId
-);
-
-/// A catalog file is a single file or a directory ("book").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    /// A single regular file.
-    File,
-    /// A directory tree.
-    Directory,
-}
-
-impl FileKind {
-    /// `"file"` or `"directory"` (the JSON and SQL spelling).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileKind::File => "file",
-            FileKind::Directory => "directory",
-        }
-    }
-
-    pub(crate) fn from_sql(s: &str) -> Result<Self> {
-        match s {
-            "file" => Ok(FileKind::File),
-            "directory" => Ok(FileKind::Directory),
-            other => Err(corrupt_row("files.kind", other)),
-        }
-    }
-}
-
-/// May an automatic task delete this instance?
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DeletionPolicy {
-    /// Deletion allowed (when enough other copies exist).
-    Allowed,
-    /// Never deleted automatically (the default).
-    #[default]
-    Disallowed,
-}
-
-impl DeletionPolicy {
-    /// `"allowed"` or `"disallowed"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeletionPolicy::Allowed => "allowed",
-            DeletionPolicy::Disallowed => "disallowed",
-        }
-    }
-}
-
-impl std::str::FromStr for DeletionPolicy {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "allowed" => Ok(DeletionPolicy::Allowed),
-            "disallowed" => Ok(DeletionPolicy::Disallowed),
-            other => {
-                Err(Error::InvalidArgument(format!("deletion policy must be 'allowed' or 'disallowed', not {other:?}")))
-            }
-        }
-    }
-}
-
-pub(crate) fn corrupt_row(column: &str, value: &str) -> Error {
-    Error::Database {
-        context: format!("reading {column}"),
-        source: rusqlite::Error::InvalidColumnType(0, format!("{column} = {value:?}"), rusqlite::types::Type::Text),
-    }
-}
 
 /// A store as catalogued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,19 +132,38 @@ pub struct StoreUsage {
     pub bytes: u64,
 }
 
-/// Filters of a search; all optional, combined with AND.
-#[derive(Debug, Clone, Default)]
-pub struct SearchQuery {
-    /// SQLite GLOB pattern on the name (`*`, `?`, `[...]`; case-sensitive).
-    pub name_glob: Option<String>,
-    /// Created at or after.
-    pub since: Option<Timestamp>,
-    /// Created before.
-    pub until: Option<Timestamp>,
-    /// Exact uploader.
-    pub uploader: Option<String>,
-    /// Exact source site.
-    pub source: Option<String>,
-    /// At most this many results (default 100 when `None`).
-    pub limit: Option<u32>,
+impl File {
+    pub(crate) fn from_rows(f: FileRow, instances: Vec<InstanceRow>, remote: Vec<RemoteInstanceRow>) -> Self {
+        File {
+            name: f.name,
+            size: f.size,
+            checksum: f.checksum,
+            kind: f.kind,
+            uploader: f.uploader,
+            source: f.source,
+            created_at: f.created_at,
+            instances: instances.into_iter().map(Instance::from).collect(),
+            remote_instances: remote.into_iter().map(RemoteInstance::from).collect(),
+        }
+    }
+}
+
+impl From<InstanceRow> for Instance {
+    fn from(r: InstanceRow) -> Self {
+        Instance {
+            id: r.id,
+            store: r.store,
+            path: r.path,
+            available: r.available,
+            deletion_policy: r.deletion_policy,
+            created_at: r.created_at,
+            verified_at: r.verified_at,
+        }
+    }
+}
+
+impl From<RemoteInstanceRow> for RemoteInstance {
+    fn from(r: RemoteInstanceRow) -> Self {
+        RemoteInstance { librarian: r.librarian, store: r.store, copied_at: r.copied_at, verified_at: r.verified_at }
+    }
 }

@@ -10,8 +10,8 @@ use super::outbox::enqueue;
 use super::{Catalog, FileKind, StoreId, peer_id, ts_to_sql, u64_to_sql};
 use crate::checksum::Checksum;
 use crate::error::{Error, Result};
+use crate::model::CallKind;
 use crate::name::FileName;
-use crate::outbox::CallKind;
 
 /// A file an export puts on a drive.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,10 +12,10 @@ use super::outbox::enqueue;
 use super::{Catalog, FileKind, peer_id, ts_from_sql, ts_to_sql, u64_from_sql, u64_to_sql};
 use crate::checksum::Checksum;
 use crate::error::{Error, ObjectKind, Result};
-use crate::events::NewEvent;
+use crate::model::CallKind;
+use crate::model::NewEvent;
+use crate::model::{Direction, ManagerKind, Transfer, TransferEvent, TransferStatus, next};
 use crate::name::FileName;
-use crate::outbox::CallKind;
-use crate::transfers::{Direction, ManagerKind, Transfer, TransferEvent, TransferStatus, next};
 
 const TRANSFER_SELECT: &str = "SELECT t.id, t.direction, p.name, t.remote_id, t.file_name, t.size, t.checksum,
         t.kind, t.uploader, t.source, t.status, t.manager, s.name, t.local_path, t.remote_path, t.batch_id,
@@ -952,8 +952,8 @@ fn retire_drive_copy(tx: &Transaction<'_>, t: &Transfer, now: Timestamp) -> Resu
         .map_err(Error::db("retiring a drive copy"))?;
     if left == 0 {
         let event = NewEvent {
-            severity: crate::events::Severity::Info,
-            category: crate::events::Category::DriveDone,
+            severity: crate::model::Severity::Info,
+            category: crate::model::Category::DriveDone,
             subject: store.to_owned(),
             message: format!(
                 "every file exported on store {store} was received by {}: the drive can be wiped \

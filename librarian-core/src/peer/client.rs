@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use super::{ClientTls, Peer};
-use crate::account::Password;
+use super::ClientTls;
 use crate::error::{Error, Result};
+use crate::model::Password;
+use crate::model::Peer;
 
 /// Time allowed to connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,7 +44,7 @@ impl PeerClient {
     /// A plain `http://` URL to a host that is not loopback is refused
     /// ([`Error::InvalidArgument`]): the password would cross the network in clear.
     pub fn new(peer: Peer, password: &Password, tls: &ClientTls) -> Result<Self> {
-        super::check_transport(&peer.url)?;
+        crate::model::check_transport(&peer.url)?;
         let credentials = format!("{}:{}", peer.account, password.expose());
         let authorization = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
         Ok(PeerClient { peer, authorization, agent: agent(tls), roots: tls.describe() })
@@ -133,16 +134,11 @@ impl PeerClient {
         self.get("/api/v1/whoami", true)
     }
 
-    /// `GET /api/v1/status` with our credentials (needs `read-only` or more there).
-    pub fn status(&self) -> Result<serde_json::Value> {
-        self.get("/api/v1/status", true)
-    }
-
     /// `POST /api/v1/clone/stage`: offer files; one answer per item.
-    pub fn stage(&self, req: &crate::transfers::StageRequest) -> Result<crate::transfers::StageResponse> {
+    pub fn stage(&self, req: &crate::model::StageRequest) -> Result<crate::model::StageResponse> {
         let body = serde_json::to_value(req).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let answer = self.post_call("/api/v1/clone/stage", &uuid::Uuid::now_v7().to_string(), &body)?;
-        let resp: crate::transfers::StageResponse = serde_json::from_value(answer).map_err(|e| Error::PeerRefused {
+        let resp: crate::model::StageResponse = serde_json::from_value(answer).map_err(|e| Error::PeerRefused {
             peer: self.peer.name.clone(),
             status: 200,
             code: "bad_response".into(),

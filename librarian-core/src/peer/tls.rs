@@ -4,29 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
+use crate::config::ClientConfig;
 use crate::error::{Error, Result};
-
-/// The `[client]` table of `librarian.toml`: how this site calls its peers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClientConfig {
-    /// PEM file of the CA certificates that peers' `https://` certificates must chain
-    /// to; relative to the configuration file's directory. When set, these are the
-    /// only trust roots. When unset, the Mozilla roots built into librarian
-    /// (webpki-roots) are used; the system's trust store is not read (name it here,
-    /// e.g. `/etc/ssl/certs/ca-certificates.crt`, to use it).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ca_bundle: Option<PathBuf>,
-}
-
-impl ClientConfig {
-    /// True when nothing differs from the defaults (then no table is written).
-    pub fn is_default(&self) -> bool {
-        *self == ClientConfig::default()
-    }
-}
 
 /// The trust roots for peers' `https://` URLs, loaded from a [`ClientConfig`].
 #[derive(Clone)]
@@ -57,7 +36,7 @@ impl ClientTls {
     pub fn load(config: &ClientConfig, config_path: &Path) -> Result<Self> {
         let Some(bundle) = &config.ca_bundle else { return Ok(ClientTls::default()) };
         let path = crate::config::resolve(config_path, bundle);
-        let certs = crate::shim::load_certs(&path).map_err(|m| Error::Config {
+        let certs = crate::tls::load_certs(&path).map_err(|m| Error::Config {
             path: config_path.to_owned(),
             message: format!("client.ca_bundle {}: {m}", path.display()),
         })?;

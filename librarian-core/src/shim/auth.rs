@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 use super::response::ApiError;
-use crate::account::{self, Account, Password};
 use crate::librarian::Librarian;
+use crate::model::{Account, Password};
 
 /// Longest wait imposed after a failure.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -165,7 +165,7 @@ fn too_many(wait: Duration) -> ApiError {
 fn decoy_hash() -> Option<&'static str> {
     static DECOY: OnceLock<Option<String>> = OnceLock::new();
     DECOY
-        .get_or_init(|| Password::new("decoy-password".into()).and_then(|p| account::hash_password(&p)).ok())
+        .get_or_init(|| Password::new("decoy-password".into()).and_then(|p| crate::model::hash_password(&p)).ok())
         .as_deref()
 }
 
@@ -199,7 +199,7 @@ impl CredentialCache {
 
     /// Authenticate `name`/`password`: from the cache when it is safe, else argon2.
     pub fn authenticate(&self, lib: &Librarian, name: &str, password: &Password) -> Result<Account, ApiError> {
-        let Some((_, stored_hash)) = lib.catalog().account_with_hash(name).map_err(ApiError::from)? else {
+        let Some((_, stored_hash)) = lib.site().catalog().account_with_hash(name).map_err(ApiError::from)? else {
             // Same work as a wrong password, so unknown names cannot be told apart.
             let _ = lib.authenticate(name, password);
             return Err(ApiError::unauthorized());
@@ -260,13 +260,13 @@ impl CredentialCache {
             return Err(too_many(wait));
         }
         let verified = match found {
-            Some((account, stored_hash)) if account::verify_password(&stored_hash, password) => {
+            Some((account, stored_hash)) if crate::model::verify_password(&stored_hash, password) => {
                 Some((account, stored_hash))
             }
             Some(_) => None,
             None => {
                 if let Some(decoy) = decoy_hash() {
-                    let _ = account::verify_password(decoy, password);
+                    let _ = crate::model::verify_password(decoy, password);
                 }
                 None
             }

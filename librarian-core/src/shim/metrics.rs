@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::error::Result;
-use crate::events::Severity;
 use crate::librarian::Librarian;
+use crate::model::Severity;
 use crate::transfers::{Direction, TransferStatus};
 
 fn family(out: &mut String, name: &str, help: &str, kind: &str, samples: &[(String, f64)]) {
@@ -85,7 +85,7 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
     let last_ok: Vec<(String, f64)> =
         tasks.iter().filter_map(|t| t.last_ok.map(|ok| (label("task", &t.task), if ok { 1.0 } else { 0.0 }))).collect();
     family(&mut out, "librarian_task_last_success", "1 when the task's last run succeeded.", "gauge", &last_ok);
-    let transfers = lib.catalog().transfer_counts()?;
+    let transfers = lib.site().catalog().transfer_counts()?;
     let mut by_state = Vec::new();
     for d in [Direction::Outgoing, Direction::Incoming] {
         for s in TransferStatus::ALL {
@@ -95,7 +95,7 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
         }
     }
     family(&mut out, "librarian_transfers", "Transfers by direction and status.", "gauge", &by_state);
-    let counts = lib.catalog().open_event_counts()?;
+    let counts = lib.site().catalog().open_event_counts()?;
     let open: Vec<(String, f64)> = Severity::ALL
         .iter()
         .map(|sev| {
@@ -104,7 +104,7 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
         })
         .collect();
     family(&mut out, "librarian_events_open", "Events not yet cleared, by severity.", "gauge", &open);
-    let outbox = lib.catalog().outbox_peers()?;
+    let outbox = lib.site().catalog().outbox_peers()?;
     let now = jiff::Timestamp::now();
     let pending: Vec<(String, f64)> = outbox.iter().map(|q| (label("peer", &q.peer), q.calls as f64)).collect();
     family(&mut out, "librarian_outbox_calls", "Calls queued for the peer, not yet acknowledged.", "gauge", &pending);

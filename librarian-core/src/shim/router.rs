@@ -2,17 +2,17 @@
 
 use serde::Deserialize;
 
-use super::ServerConfig;
 use super::auth::{CredentialCache, parse_basic};
 use super::http::HttpRequest;
 use super::metrics;
 use super::response::{self, ApiError, Reply};
-use crate::account::{Account, Level, Password};
 use crate::checksum::Checksum;
+use crate::config::ServerConfig;
 use crate::librarian::Librarian;
+use crate::model::{Account, Level, Password};
+use crate::model::{CallKind, HoldsCall};
+use crate::model::{StageRequest, TransferCall};
 use crate::name::FileName;
-use crate::outbox::{CallKind, HoldsCall};
-use crate::transfers::{StageRequest, TransferCall};
 
 /// What every handler may use.
 #[derive(Debug)]
@@ -178,7 +178,7 @@ fn files_has(req: &HttpRequest, lib: &Librarian) -> Result<Reply, ApiError> {
     let body: HasRequest = json_body(req)?;
     let name = FileName::new(&body.name).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let asked = body.checksum.as_deref().map(Checksum::parse).transpose().map_err(ApiError::from)?;
-    let found = lib.catalog().file(&name).map_err(ApiError::from)?;
+    let found = lib.site().catalog().file(&name).map_err(ApiError::from)?;
     let matches = match (&found, &asked) {
         (Some(f), Some(c)) => Some(f.checksum.matches(c).map_err(ApiError::from)?),
         _ => None,

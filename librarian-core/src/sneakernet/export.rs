@@ -15,8 +15,8 @@ use super::manifest::{
 use crate::catalog::{ExportItem, FileKind};
 use crate::checksum::{Algorithm, EntryKind};
 use crate::error::{Error, Result};
-use crate::librarian::Librarian;
 use crate::progress::Progress;
+use crate::site::Site;
 
 /// What an export did (or, with `dry_run`, would do).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,143 +47,141 @@ fn write_durably(dir: &Path, name: &str, text: &str) -> Result<()> {
     std::fs::rename(&tmp, &path).map_err(|e| Error::io("cannot rename", &tmp, e))
 }
 
-impl Librarian {
-    /// Export the drive store `store` to peer `to`: re-read every byte on it (checking
-    /// each file against the catalog), write the checksum lists and the manifest with
-    /// its digest, and record the outgoing transfers and the store disabled in one
-    /// transaction. With `dry_run`, only say what would be exported.
-    pub fn sneakernet_export(
-        &self,
-        store: &str,
-        to: &str,
-        dry_run: bool,
-        progress: &dyn Progress,
-    ) -> Result<ExportReport> {
-        let row = self.catalog().store(store)?;
-        self.peer(to)?;
-        let on_store: Vec<_> =
-            self.catalog().instances_on_store(row.id)?.into_iter().filter(|(_, i)| i.available).collect();
-        if let Some((f, _)) = on_store.iter().find(|(f, _)| f.name.as_str().starts_with(RESERVED_PREFIX)) {
-            return Err(Error::InvalidArgument(format!(
-                "{} starts with {RESERVED_PREFIX}, which a drive keeps for its manifest",
-                f.name
-            )));
-        }
-        let bytes = on_store.iter().map(|(f, _)| f.size).sum();
-        let mut report = ExportReport {
-            store: store.to_owned(),
-            destination: to.to_owned(),
-            drive: row.root.clone(),
-            files: on_store.iter().map(|(f, _)| f.name.to_string()).collect(),
-            bytes,
-            skipped: Vec::new(),
-            dry_run,
-        };
-        if dry_run {
-            return Ok(report);
-        }
-
-        // One read of every payload byte: BLAKE3 and SHA-256 for the lists, and the
-        // file's own algorithm to check the drive copy against the catalog.
-        progress.start(bytes);
-        let mut b3 = String::new();
-        let mut sha = String::new();
-        let mut files = Vec::with_capacity(on_store.len());
-        for (f, inst) in &on_store {
-            let entries = match f.kind {
-                FileKind::File => Vec::new(),
-                FileKind::Directory => self.catalog().entries(f.id)?,
-            };
-            let alg = f.checksum.algorithm();
-            let mut algs = vec![Algorithm::Blake3, Algorithm::Sha256];
-            if !algs.contains(&alg) {
-                algs.push(alg);
-            }
-            let idx = algs.iter().position(|a| *a == alg).unwrap_or(0);
-            let payloads: Vec<(PathBuf, String, Option<&str>)> = match f.kind {
-                FileKind::File => vec![(inst.path.clone(), f.name.to_string(), None)],
-                FileKind::Directory => entries
-                    .iter()
-                    .filter(|e| e.kind == EntryKind::File)
-                    .map(|e| (inst.path.join(&e.path), format!("{}/{}", f.name, e.path), e.digest.as_deref()))
-                    .collect(),
-            };
-            for (path, rel, entry_digest) in &payloads {
-                let (sums, _) = hash_many(path, &algs, progress)?;
-                let (Some(blake), Some(sha256), Some(own)) = (sums.first(), sums.get(1), sums.get(idx)) else {
-                    return Err(Error::InvalidArgument("hashing produced no digest".into()));
-                };
-                let expected = match (f.kind, entry_digest) {
-                    (FileKind::File, _) => Some(f.checksum.hex().to_owned()),
-                    (FileKind::Directory, d) => d.map(str::to_owned),
-                };
-                if expected.is_some_and(|e| !e.eq_ignore_ascii_case(own.hex())) {
-                    return Err(Error::ChecksumMismatch {
-                        name: rel.clone(),
-                        detail: format!(
-                            "the copy on store {store} hashes to {own}, the catalog says otherwise: \
-                             nothing was exported (verify and repair the drive first)"
-                        ),
-                    });
-                }
-                b3.push_str(&sum_line(blake.hex(), rel));
-                sha.push_str(&sum_line(sha256.hex(), rel));
-            }
-            files.push((f, inst, entries));
-        }
-        progress.finish();
-
-        let items: Vec<ExportItem<'_>> = files
-            .iter()
-            .map(|(f, inst, _)| ExportItem {
-                name: &f.name,
-                size: f.size,
-                checksum: &f.checksum,
-                kind: f.kind,
-                uploader: &f.uploader,
-                source: &f.source,
-                path: &inst.path,
-            })
-            .collect();
-        let ids = self.catalog().record_export(to, row.id, &items, Timestamp::now())?;
-        let mut manifest_files = Vec::with_capacity(files.len());
-        for ((f, _, entries), id) in files.iter().zip(ids) {
-            // A file already on its way by the network stays on the drive and in the
-            // manifest (so the drive checks out whole) but with no transfer: the
-            // destination imports it or finds it there, and nobody waits for a callback.
-            if id.is_none() {
-                report.skipped.push(f.name.to_string());
-            }
-            manifest_files.push(ManifestFile {
-                name: f.name.to_string(),
-                size: f.size,
-                checksum: f.checksum.to_string(),
-                kind: f.kind.as_str().to_owned(),
-                uploader: f.uploader.clone(),
-                source: f.source.clone(),
-                created_at: Some(f.created_at),
-                transfer_id: id,
-                entries: manifest_entries(entries),
-            });
-        }
-        report.files = manifest_files.iter().map(|m| m.name.clone()).collect();
-        let manifest = Manifest {
-            format: FORMAT.into(),
-            version: VERSION,
-            site: self.config().name.clone(),
-            store: store.to_owned(),
-            destination: to.to_owned(),
-            created_at: Timestamp::now(),
-            files: manifest_files,
-            legacy: false,
-        };
-        let text = manifest.to_json()?;
-        let drive = &row.root;
-        write_durably(drive, B3SUMS, &b3)?;
-        write_durably(drive, SHA256SUMS, &sha)?;
-        write_durably(drive, MANIFEST, &text)?;
-        write_durably(drive, MANIFEST_DIGEST, &sum_line(&blake3::hash(text.as_bytes()).to_hex(), MANIFEST))?;
-        crate::store::posix::sync_filesystem(drive)?;
-        Ok(report)
+/// Export the drive store `store` to peer `to`: re-read every byte on it (checking
+/// each file against the catalog), write the checksum lists and the manifest with
+/// its digest, and record the outgoing transfers and the store disabled in one
+/// transaction. With `dry_run`, only say what would be exported.
+pub(crate) fn sneakernet_export(
+    site: &Site,
+    store: &str,
+    to: &str,
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> Result<ExportReport> {
+    let row = site.catalog().store(store)?;
+    crate::access::peer(site, to)?;
+    let on_store: Vec<_> =
+        site.catalog().instances_on_store(row.id)?.into_iter().filter(|(_, i)| i.available).collect();
+    if let Some((f, _)) = on_store.iter().find(|(f, _)| f.name.as_str().starts_with(RESERVED_PREFIX)) {
+        return Err(Error::InvalidArgument(format!(
+            "{} starts with {RESERVED_PREFIX}, which a drive keeps for its manifest",
+            f.name
+        )));
     }
+    let bytes = on_store.iter().map(|(f, _)| f.size).sum();
+    let mut report = ExportReport {
+        store: store.to_owned(),
+        destination: to.to_owned(),
+        drive: row.root.clone(),
+        files: on_store.iter().map(|(f, _)| f.name.to_string()).collect(),
+        bytes,
+        skipped: Vec::new(),
+        dry_run,
+    };
+    if dry_run {
+        return Ok(report);
+    }
+
+    // One read of every payload byte: BLAKE3 and SHA-256 for the lists, and the
+    // file's own algorithm to check the drive copy against the catalog.
+    progress.start(bytes);
+    let mut b3 = String::new();
+    let mut sha = String::new();
+    let mut files = Vec::with_capacity(on_store.len());
+    for (f, inst) in &on_store {
+        let entries = match f.kind {
+            FileKind::File => Vec::new(),
+            FileKind::Directory => site.catalog().entries(f.id)?,
+        };
+        let alg = f.checksum.algorithm();
+        let mut algs = vec![Algorithm::Blake3, Algorithm::Sha256];
+        if !algs.contains(&alg) {
+            algs.push(alg);
+        }
+        let idx = algs.iter().position(|a| *a == alg).unwrap_or(0);
+        let payloads: Vec<(PathBuf, String, Option<&str>)> = match f.kind {
+            FileKind::File => vec![(inst.path.clone(), f.name.to_string(), None)],
+            FileKind::Directory => entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::File)
+                .map(|e| (inst.path.join(&e.path), format!("{}/{}", f.name, e.path), e.digest.as_deref()))
+                .collect(),
+        };
+        for (path, rel, entry_digest) in &payloads {
+            let (sums, _) = hash_many(path, &algs, progress)?;
+            let (Some(blake), Some(sha256), Some(own)) = (sums.first(), sums.get(1), sums.get(idx)) else {
+                return Err(Error::InvalidArgument("hashing produced no digest".into()));
+            };
+            let expected = match (f.kind, entry_digest) {
+                (FileKind::File, _) => Some(f.checksum.hex().to_owned()),
+                (FileKind::Directory, d) => d.map(str::to_owned),
+            };
+            if expected.is_some_and(|e| !e.eq_ignore_ascii_case(own.hex())) {
+                return Err(Error::ChecksumMismatch {
+                    name: rel.clone(),
+                    detail: format!(
+                        "the copy on store {store} hashes to {own}, the catalog says otherwise: \
+                         nothing was exported (verify and repair the drive first)"
+                    ),
+                });
+            }
+            b3.push_str(&sum_line(blake.hex(), rel));
+            sha.push_str(&sum_line(sha256.hex(), rel));
+        }
+        files.push((f, inst, entries));
+    }
+    progress.finish();
+
+    let items: Vec<ExportItem<'_>> = files
+        .iter()
+        .map(|(f, inst, _)| ExportItem {
+            name: &f.name,
+            size: f.size,
+            checksum: &f.checksum,
+            kind: f.kind,
+            uploader: &f.uploader,
+            source: &f.source,
+            path: &inst.path,
+        })
+        .collect();
+    let ids = site.catalog().record_export(to, row.id, &items, Timestamp::now())?;
+    let mut manifest_files = Vec::with_capacity(files.len());
+    for ((f, _, entries), id) in files.iter().zip(ids) {
+        // A file already on its way by the network stays on the drive and in the
+        // manifest (so the drive checks out whole) but with no transfer: the
+        // destination imports it or finds it there, and nobody waits for a callback.
+        if id.is_none() {
+            report.skipped.push(f.name.to_string());
+        }
+        manifest_files.push(ManifestFile {
+            name: f.name.to_string(),
+            size: f.size,
+            checksum: f.checksum.to_string(),
+            kind: f.kind.as_str().to_owned(),
+            uploader: f.uploader.clone(),
+            source: f.source.clone(),
+            created_at: Some(f.created_at),
+            transfer_id: id,
+            entries: manifest_entries(entries),
+        });
+    }
+    report.files = manifest_files.iter().map(|m| m.name.clone()).collect();
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        version: VERSION,
+        site: site.config().name.clone(),
+        store: store.to_owned(),
+        destination: to.to_owned(),
+        created_at: Timestamp::now(),
+        files: manifest_files,
+        legacy: false,
+    };
+    let text = manifest.to_json()?;
+    let drive = &row.root;
+    write_durably(drive, B3SUMS, &b3)?;
+    write_durably(drive, SHA256SUMS, &sha)?;
+    write_durably(drive, MANIFEST, &text)?;
+    write_durably(drive, MANIFEST_DIGEST, &sum_line(&blake3::hash(text.as_bytes()).to_hex(), MANIFEST))?;
+    crate::store::posix::sync_filesystem(drive)?;
+    Ok(report)
 }

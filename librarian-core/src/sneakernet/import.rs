@@ -11,11 +11,11 @@ use super::check::{DriveProblem, Found, ProblemKind, check_file, locate, parse_l
 use super::manifest::{Manifest, ManifestFile, duplicate_names};
 use crate::catalog::ImportItem;
 use crate::error::{Error, ObjectKind, Result};
-use crate::events::{Category, NewEvent, Severity};
 use crate::ingest::UploadOptions;
-use crate::librarian::Librarian;
 use crate::model::UploadStatus;
+use crate::model::{Category, NewEvent, Severity};
 use crate::progress::{NoProgress, Progress};
+use crate::site::Site;
 use crate::store::beneath::Dir;
 
 /// One manifest line being imported, with what it is checked against.
@@ -88,199 +88,194 @@ fn shape_problem(found: &Found, mf: &ManifestFile) -> Option<DriveProblem> {
     None
 }
 
-impl Librarian {
-    /// Import the drive at `drive` into `store` (default: a store with room). Every file
-    /// is verified while it is copied; bad ones are refused, good ones imported. The
-    /// exporting site must be a peer here (its `complete` calls wait in the outbox
-    /// until it can be reached); a drive in the existing Librarian's format needs no
-    /// peer and queues no calls.
-    pub fn sneakernet_import(
-        &self,
-        drive: &Path,
-        store: Option<&str>,
-        dry_run: bool,
-        progress: &dyn Progress,
-    ) -> Result<ImportReport> {
-        // Every path on the drive is resolved beneath this root, never following a link.
-        let root = Dir::open_root(drive)?;
-        let (manifest, manifest_ok) = Manifest::read_at(&root)?;
-        if !manifest.legacy {
-            self.peer(&manifest.site).map_err(|_| Error::NotFound {
-                kind: ObjectKind::Peer,
-                name: format!("{} (the drive's exporting site: add it as a peer before importing)", manifest.site),
-            })?;
-        }
-        if let Some(s) = store {
-            self.catalog().store(s)?;
-        }
-        let mut report = ImportReport {
-            drive: drive.to_owned(),
-            site: manifest.site.clone(),
-            legacy: manifest.legacy,
-            manifest_ok,
-            imported: Vec::new(),
-            already_present: Vec::new(),
-            already_imported: Vec::new(),
-            refused: Vec::new(),
-            callbacks_queued: 0,
-            dry_run,
-        };
-        if manifest_ok == Some(false) {
-            // Nothing on the drive can be trusted against an edited or damaged
-            // manifest: a checksum in it may have been changed to match bad bytes.
-            report.refused = manifest
-                .files
-                .iter()
-                .map(|mf| DriveProblem {
-                    name: mf.name.clone(),
-                    entry: None,
-                    kind: ProblemKind::ManifestAltered,
-                    detail: "the manifest does not match its digest; nothing was imported (run sneakernet verify)"
-                        .into(),
-                })
-                .collect();
-            return Ok(report);
-        }
-        let duplicates = duplicate_names(&manifest);
-        progress.start(manifest.files.iter().fold(0u64, |acc, f| acc.saturating_add(f.size)));
-        for mf in &manifest.files {
-            let line = Line { root: &root, manifest: &manifest, mf, duplicates: &duplicates };
-            self.import_one(&line, store, dry_run, progress, &mut report)?;
-        }
-        progress.finish();
-        Ok(report)
+/// Import the drive at `drive` into `store` (default: a store with room). Every file
+/// is verified while it is copied; bad ones are refused, good ones imported. The
+/// exporting site must be a peer here (its `complete` calls wait in the outbox
+/// until it can be reached); a drive in the existing Librarian's format needs no
+/// peer and queues no calls.
+pub(crate) fn sneakernet_import(
+    site: &Site,
+    drive: &Path,
+    store: Option<&str>,
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> Result<ImportReport> {
+    // Every path on the drive is resolved beneath this root, never following a link.
+    let root = Dir::open_root(drive)?;
+    let (manifest, manifest_ok) = Manifest::read_at(&root)?;
+    if !manifest.legacy {
+        crate::access::peer(site, &manifest.site).map_err(|_| Error::NotFound {
+            kind: ObjectKind::Peer,
+            name: format!("{} (the drive's exporting site: add it as a peer before importing)", manifest.site),
+        })?;
     }
+    if let Some(s) = store {
+        site.catalog().store(s)?;
+    }
+    let mut report = ImportReport {
+        drive: drive.to_owned(),
+        site: manifest.site.clone(),
+        legacy: manifest.legacy,
+        manifest_ok,
+        imported: Vec::new(),
+        already_present: Vec::new(),
+        already_imported: Vec::new(),
+        refused: Vec::new(),
+        callbacks_queued: 0,
+        dry_run,
+    };
+    if manifest_ok == Some(false) {
+        // Nothing on the drive can be trusted against an edited or damaged
+        // manifest: a checksum in it may have been changed to match bad bytes.
+        report.refused = manifest
+            .files
+            .iter()
+            .map(|mf| DriveProblem {
+                name: mf.name.clone(),
+                entry: None,
+                kind: ProblemKind::ManifestAltered,
+                detail: "the manifest does not match its digest; nothing was imported (run sneakernet verify)".into(),
+            })
+            .collect();
+        return Ok(report);
+    }
+    let duplicates = duplicate_names(&manifest);
+    progress.start(manifest.files.iter().fold(0u64, |acc, f| acc.saturating_add(f.size)));
+    for mf in &manifest.files {
+        let line = Line { root: &root, manifest: &manifest, mf, duplicates: &duplicates };
+        crate::sneakernet::import::import_one(site, &line, store, dry_run, progress, &mut report)?;
+    }
+    progress.finish();
+    Ok(report)
+}
 
-    fn import_one(
-        &self,
-        line: &Line<'_>,
-        store: Option<&str>,
-        dry_run: bool,
-        progress: &dyn Progress,
-        report: &mut ImportReport,
-    ) -> Result<()> {
-        let Line { root, manifest, mf, duplicates } = *line;
-        let refuse = |report: &mut ImportReport, kind, detail: String| {
-            report.refused.push(DriveProblem { name: mf.name.clone(), entry: None, kind, detail });
-        };
-        // A line that breaks the rules (a name with `..` or a leading `/`, a name
-        // twice, entries that do not add up) is refused before anything is looked at.
-        let (name, checksum, kind) = match parse_line(mf, duplicates) {
-            Ok(v) => v,
-            Err(p) => {
-                report.refused.push(p);
-                return Ok(());
-            }
-        };
-        let record = |report: &mut ImportReport, held_on: &str| -> Result<()> {
-            if manifest.legacy || dry_run || mf.transfer_id.is_none() {
-                return Ok(());
-            }
-            let item = ImportItem {
-                remote_id: mf.transfer_id,
-                name: &name,
-                size: mf.size,
-                checksum: &checksum,
-                kind,
-                uploader: &mf.uploader,
-                source: &mf.source,
-                store: held_on,
-            };
-            if self.catalog().record_import(&manifest.site, &item, Timestamp::now())? {
-                report.callbacks_queued += 1;
-            }
-            Ok(())
-        };
-        if let Some(id) = mf.transfer_id
-            && !manifest.legacy
-            && self.catalog().incoming_by_remote(&manifest.site, id)?.is_some()
-        {
-            report.already_imported.push(mf.name.clone());
-            return Ok(());
-        }
-        if let Some(existing) = self.catalog().file(&name)? {
-            let same = existing.checksum.matches(&checksum)?;
-            if same && let Some(held) = self.store_holding(existing.id)? {
-                report.already_present.push(mf.name.clone());
-                return record(report, &held);
-            }
-        }
-        if let Some(existing) = self.catalog().file(&name)?.filter(|e| !e.checksum.matches(&checksum).unwrap_or(false))
-        {
-            let detail =
-                format!("this site holds {name} with checksum {}, the drive has {checksum}", existing.checksum);
-            if !dry_run {
-                self.raise_event(&NewEvent {
-                    severity: Severity::Error,
-                    category: Category::Conflict,
-                    subject: name.to_string(),
-                    message: format!("drive from {}: {detail}; nothing was overwritten", manifest.site),
-                })?;
-            }
-            refuse(report, ProblemKind::Altered, format!("conflict: {detail}"));
-            return Ok(());
-        }
-        // What the manifest says must hold before any byte is read: a regular file or a
-        // directory beneath the drive, reached without following a link at any
-        // component (no link out of the drive, no FIFO, no device), of the size it gives.
-        let found = match locate(root, &name, kind) {
-            Ok(f) => f,
-            Err(p) => {
-                report.refused.push(p);
-                return Ok(());
-            }
-        };
-        if let Some(p) = shape_problem(&found, mf) {
+fn import_one(
+    site: &Site,
+    line: &Line<'_>,
+    store: Option<&str>,
+    dry_run: bool,
+    progress: &dyn Progress,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let Line { root, manifest, mf, duplicates } = *line;
+    let refuse = |report: &mut ImportReport, kind, detail: String| {
+        report.refused.push(DriveProblem { name: mf.name.clone(), entry: None, kind, detail });
+    };
+    // A line that breaks the rules (a name with `..` or a leading `/`, a name
+    // twice, entries that do not add up) is refused before anything is looked at.
+    let (name, checksum, kind) = match parse_line(mf, duplicates) {
+        Ok(v) => v,
+        Err(p) => {
             report.refused.push(p);
             return Ok(());
         }
-        if dry_run {
-            let problems = check_file(root, mf, duplicates, progress);
+    };
+    let record = |report: &mut ImportReport, held_on: &str| -> Result<()> {
+        if manifest.legacy || dry_run || mf.transfer_id.is_none() {
+            return Ok(());
+        }
+        let item = ImportItem {
+            remote_id: mf.transfer_id,
+            name: &name,
+            size: mf.size,
+            checksum: &checksum,
+            kind,
+            uploader: &mf.uploader,
+            source: &mf.source,
+            store: held_on,
+        };
+        if site.catalog().record_import(&manifest.site, &item, Timestamp::now())? {
+            report.callbacks_queued += 1;
+        }
+        Ok(())
+    };
+    if let Some(id) = mf.transfer_id
+        && !manifest.legacy
+        && site.catalog().incoming_by_remote(&manifest.site, id)?.is_some()
+    {
+        report.already_imported.push(mf.name.clone());
+        return Ok(());
+    }
+    if let Some(existing) = site.catalog().file(&name)? {
+        let same = existing.checksum.matches(&checksum)?;
+        if same && let Some(held) = crate::transfers::receive::store_holding(site, existing.id)? {
+            report.already_present.push(mf.name.clone());
+            return record(report, &held);
+        }
+    }
+    if let Some(existing) = site.catalog().file(&name)?.filter(|e| !e.checksum.matches(&checksum).unwrap_or(false)) {
+        let detail = format!("this site holds {name} with checksum {}, the drive has {checksum}", existing.checksum);
+        if !dry_run {
+            site.raise_event(&NewEvent {
+                severity: Severity::Error,
+                category: Category::Conflict,
+                subject: name.to_string(),
+                message: format!("drive from {}: {detail}; nothing was overwritten", manifest.site),
+            })?;
+        }
+        refuse(report, ProblemKind::Altered, format!("conflict: {detail}"));
+        return Ok(());
+    }
+    // What the manifest says must hold before any byte is read: a regular file or a
+    // directory beneath the drive, reached without following a link at any
+    // component (no link out of the drive, no FIFO, no device), of the size it gives.
+    let found = match locate(root, &name, kind) {
+        Ok(f) => f,
+        Err(p) => {
+            report.refused.push(p);
+            return Ok(());
+        }
+    };
+    if let Some(p) = shape_problem(&found, mf) {
+        report.refused.push(p);
+        return Ok(());
+    }
+    if dry_run {
+        let problems = check_file(root, mf, duplicates, progress);
+        if problems.is_empty() {
+            report.imported.push(mf.name.clone());
+        } else {
+            report.refused.extend(problems);
+        }
+        return Ok(());
+    }
+    let opts = UploadOptions {
+        store: store.map(str::to_owned),
+        expect_checksum: Some(checksum.clone()),
+        uploader: Some(mf.uploader.clone()),
+        source: Some(mf.source.clone()),
+        ..Default::default()
+    };
+    // The data is handed over through its open directory (`/proc/site/fd/N`), not
+    // by its name on the drive.
+    match crate::ingest::upload(site, &found.path(root), &name, &opts, progress) {
+        Ok(up) => {
+            let held = up.file.instances.first().map(|i| i.store.clone()).unwrap_or_default();
+            match up.status {
+                UploadStatus::Ingested => report.imported.push(mf.name.clone()),
+                _ => report.already_present.push(mf.name.clone()),
+            }
+            record(report, &held)
+        }
+        Err(
+            e @ (Error::ChecksumMismatch { .. }
+            | Error::UnsupportedEntry { .. }
+            | Error::NotFound { kind: ObjectKind::Path, .. }
+            | Error::InvalidName { .. }),
+        ) => {
+            // Say exactly what is wrong (which entry of a book), re-reading it.
+            let problems = check_file(root, mf, duplicates, &NoProgress);
             if problems.is_empty() {
-                report.imported.push(mf.name.clone());
+                refuse(report, ProblemKind::Altered, e.to_string());
             } else {
                 report.refused.extend(problems);
             }
-            return Ok(());
+            Ok(())
         }
-        let opts = UploadOptions {
-            store: store.map(str::to_owned),
-            expect_checksum: Some(checksum.clone()),
-            uploader: Some(mf.uploader.clone()),
-            source: Some(mf.source.clone()),
-            ..Default::default()
-        };
-        // The data is handed over through its open directory (`/proc/self/fd/N`), not
-        // by its name on the drive.
-        match self.upload(&found.path(root), &name, &opts, progress) {
-            Ok(up) => {
-                let held = up.file.instances.first().map(|i| i.store.clone()).unwrap_or_default();
-                match up.status {
-                    UploadStatus::Ingested => report.imported.push(mf.name.clone()),
-                    _ => report.already_present.push(mf.name.clone()),
-                }
-                record(report, &held)
-            }
-            Err(
-                e @ (Error::ChecksumMismatch { .. }
-                | Error::UnsupportedEntry { .. }
-                | Error::NotFound { kind: ObjectKind::Path, .. }
-                | Error::InvalidName { .. }),
-            ) => {
-                // Say exactly what is wrong (which entry of a book), re-reading it.
-                let problems = check_file(root, mf, duplicates, &NoProgress);
-                if problems.is_empty() {
-                    refuse(report, ProblemKind::Altered, e.to_string());
-                } else {
-                    report.refused.extend(problems);
-                }
-                Ok(())
-            }
-            Err(e @ Error::Conflict { .. }) => {
-                refuse(report, ProblemKind::Altered, e.to_string());
-                Ok(())
-            }
-            Err(e) => Err(e),
+        Err(e @ Error::Conflict { .. }) => {
+            refuse(report, ProblemKind::Altered, e.to_string());
+            Ok(())
         }
+        Err(e) => Err(e),
     }
 }

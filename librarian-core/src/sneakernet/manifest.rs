@@ -195,13 +195,6 @@ impl Manifest {
             .map_err(|e| Error::InvalidArgument(format!("cannot write the manifest: {e}")))
     }
 
-    /// Read the manifest in the drive directory `drive`: ours, else the existing
-    /// Librarian's `manifest.json`. Also returns whether ours matched its stored
-    /// digest (`None` for a legacy manifest, which has none).
-    pub fn read(drive: &Path) -> Result<(Manifest, Option<bool>)> {
-        Self::read_at(&Dir::open_root(drive)?)
-    }
-
     /// [`Manifest::read`] from the drive's open root: the manifest and its digest
     /// must be regular files at the top of the drive (never a link or a FIFO), of at
     /// most [`MAX_MANIFEST_BYTES`].

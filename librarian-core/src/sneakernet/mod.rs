@@ -4,12 +4,14 @@
 //! destination, queueing `complete` calls to the exporting site through the outbox.
 //! See `docs/sneakernet.md`.
 
-mod check;
-mod export;
-mod import;
+pub(crate) mod check;
+pub(crate) mod export;
+pub(crate) mod fill;
+pub(crate) mod import;
 pub mod manifest;
+pub(crate) mod recycle;
 
 pub use check::{DriveProblem, DriveReport, ProblemKind, verify_drive};
 pub use export::ExportReport;
+pub use fill::LocalCloneReport;
 pub use import::ImportReport;
-pub use manifest::{Manifest, ManifestEntry, ManifestFile};

@@ -1,26 +1,13 @@
-//! Transfers between sites: the state machine, the transfer managers, and (in the
-//! files beside this one) the sending and receiving sides of a clone.
+//! Transfers between sites: the transfer managers and the sending and receiving
+//! sides of a clone (the transfer state machine is a value type, in `model`).
 
-mod config;
 pub mod manager;
-mod model;
-mod payload;
-mod receive;
-mod reconcile;
+pub(crate) mod payload;
+pub(crate) mod receive;
+pub(crate) mod reconcile;
 pub mod rsync;
-mod send;
-pub mod state;
+pub(crate) mod send;
 
-pub use config::{CloneConfig, LocalClone, SendTo};
-pub use manager::{
-    AsyncTransferManager, BatchItem, BatchProgress, LocalManager, ManagerKind, Synchronous, TransferManager,
-};
-pub use model::{Direction, Transfer};
-pub(crate) use receive::call_digest;
-pub use receive::{
-    MAX_STAGE_ITEMS, StageItem, StageRequest, StageResponse, StageResult, TransferCall, ValidCall, ValidItem,
-};
+pub use crate::model::{Direction, ManagerKind, TransferStatus};
 pub use reconcile::ReconcileReport;
-pub use rsync::RsyncManager;
-pub use send::{SendReport, manager_for};
-pub use state::{TransferEvent, TransferStatus, next};
+pub use send::SendReport;

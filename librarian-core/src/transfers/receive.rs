@@ -6,244 +6,20 @@
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 
-use super::manager::{ManagerKind, clear_destination};
-use super::model::{Direction, Transfer};
+use super::manager::clear_destination;
 use super::payload::take_payload;
-use super::state::TransferEvent;
-use crate::catalog::{FileKind, NewIncoming};
-use crate::checksum::Checksum;
+use crate::catalog::NewIncoming;
 use crate::error::{Error, Result};
-use crate::events::{Category, NewEvent, Severity};
 use crate::ingest::UploadOptions;
-use crate::librarian::Librarian;
-use crate::name::{FileName, MAX_NAME_BYTES};
-use crate::outbox::CallKind;
+use crate::model::CallKind;
+use crate::model::TransferEvent;
+use crate::model::{Category, NewEvent, Severity};
+use crate::model::{Direction, Transfer};
+use crate::model::{MAX_STAGE_ITEMS, ManagerKind, StageRequest, StageResponse, StageResult, TransferCall, ValidItem};
 use crate::progress::NoProgress;
+use crate::site::Site;
 use crate::store::staging::PAYLOAD;
-use crate::text::{MAX_REASON_CHARS, MAX_UPLOADER_BYTES, check_identifier, clean_free_text};
-
-/// Most items in one `stage` call: a call with more is refused whole (400). The
-/// `[clone] max_stage_items` limit (at most this) refuses the items after it one by one.
-pub const MAX_STAGE_ITEMS: usize = 10_000;
-
-/// One file a sender wants to send (as it arrives: [`StageItem::validate`] makes the
-/// [`ValidItem`] that staging works with).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StageItem {
-    /// The sender's transfer id.
-    pub transfer_id: i64,
-    /// The file's name.
-    pub name: String,
-    /// Its size in bytes.
-    pub size: u64,
-    /// Its checksum.
-    pub checksum: String,
-    /// `file` or `directory`.
-    pub kind: String,
-    /// Who uploaded it at its source.
-    pub uploader: String,
-    /// The site where it was first ingested.
-    pub source: String,
-}
-
-/// A stage item whose every field was checked: what staging records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidItem {
-    /// The sender's transfer id.
-    pub transfer_id: i64,
-    /// The name (naming and look-alike rules).
-    pub name: FileName,
-    /// Size in bytes (at most `i64::MAX`).
-    pub size: u64,
-    /// The checksum.
-    pub checksum: Checksum,
-    /// File or book.
-    pub kind: FileKind,
-    /// Uploader: at most [`MAX_UPLOADER_BYTES`], no control or formatting character.
-    pub uploader: String,
-    /// Source: a site name.
-    pub source: String,
-}
-
-impl StageItem {
-    /// Check every field. [`Error::InvalidName`], [`Error::InvalidChecksum`] or
-    /// [`Error::InvalidArgument`] for the first field that is wrong.
-    pub fn validate(&self) -> Result<ValidItem> {
-        let name = FileName::new(&self.name)?;
-        let checksum = Checksum::parse(&self.checksum)?;
-        let kind = FileKind::from_sql(&self.kind).map_err(|_| {
-            Error::InvalidArgument(format!("kind must be \"file\" or \"directory\", not {:?}", self.kind))
-        })?;
-        if i64::try_from(self.size).is_err() {
-            return Err(Error::InvalidArgument(format!("size {} is too large", self.size)));
-        }
-        check_identifier("uploader", &self.uploader, MAX_UPLOADER_BYTES)?;
-        crate::config::validate_site_name(&self.source)
-            .map_err(|_| Error::InvalidArgument(format!("source {:?} is not a site name", self.source)))?;
-        Ok(ValidItem {
-            transfer_id: self.transfer_id,
-            name,
-            size: self.size,
-            checksum,
-            kind,
-            uploader: self.uploader.clone(),
-            source: self.source.clone(),
-        })
-    }
-}
-
-/// Body of `POST /api/v1/clone/stage`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StageRequest {
-    /// Managers the sender can use, in its order of preference.
-    pub managers: Vec<String>,
-    /// The files.
-    pub items: Vec<StageItem>,
-}
-
-/// The answer for one item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum StageResult {
-    /// Send the data to `destination` with `manager`; the receiver's transfer is `remote_id`.
-    Accepted {
-        /// The sender's transfer id.
-        transfer_id: i64,
-        /// The receiver's transfer id.
-        remote_id: i64,
-        /// Where the data must go (a path, or `host:path` for rsync over ssh).
-        destination: String,
-        /// The manager to use.
-        manager: ManagerKind,
-    },
-    /// The receiver already holds the file with this checksum: nothing to send.
-    AlreadyPresent {
-        /// The sender's transfer id.
-        transfer_id: i64,
-        /// The receiver's store holding it.
-        store: String,
-    },
-    /// The receiver will not take it.
-    Refused {
-        /// The sender's transfer id.
-        transfer_id: i64,
-        /// Stable code: `conflict`, `store_full`, `invalid_name`, `invalid_checksum`,
-        /// `invalid_argument`, `no_common_manager`, `failed`, and the "try later"
-        /// codes `too_many_items` (over `max_stage_items` in this call) and
-        /// `too_many_outstanding` (over the peer's unfinished transfers or bytes).
-        code: String,
-        /// Why.
-        message: String,
-    },
-}
-
-/// Body of `POST /api/v1/clone/stage`'s answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StageResponse {
-    /// One answer per item, in order.
-    pub items: Vec<StageResult>,
-}
-
-/// Body of the `staged`, `complete` and `fail` calls (as it arrives:
-/// [`TransferCall::validate`] makes the [`ValidCall`] that is applied).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransferCall {
-    /// The receiving site's transfer id.
-    pub transfer_id: i64,
-    /// The calling site's transfer id.
-    pub peer_transfer_id: i64,
-    /// The file (for people reading logs; not trusted).
-    pub file: String,
-    /// `complete`: the store that now holds the file (required).
-    #[serde(default)]
-    pub store: Option<String>,
-    /// `fail`: why.
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// `complete`: the checksum of what the receiver committed (required); the sender
-    /// records the copy only if it equals its own.
-    #[serde(default)]
-    pub checksum: Option<String>,
-}
-
-/// A transfer call whose fields were checked for its kind.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidCall {
-    /// The call.
-    pub kind: CallKind,
-    /// The receiving site's transfer id.
-    pub transfer_id: i64,
-    /// The calling site's transfer id.
-    pub peer_transfer_id: i64,
-    /// The file as the caller names it (at most [`MAX_NAME_BYTES`]; compared, never trusted).
-    pub file: String,
-    /// `complete`: the caller's store, a valid store name.
-    pub store: Option<String>,
-    /// `fail`: the reason, escaped and cut to [`MAX_REASON_CHARS`] characters.
-    pub reason: Option<String>,
-    /// `complete`: the checksum the caller committed.
-    pub checksum: Option<Checksum>,
-    /// Digest of the kind and the canonical body: what an idempotency key is bound to.
-    pub digest: String,
-}
-
-/// Digest of a call's kind and its canonical body (the parsed body serialized with
-/// its fields in a fixed order): the same call gives the same digest however its
-/// JSON was spaced or ordered.
-pub(crate) fn call_digest(kind: CallKind, canonical: &impl Serialize) -> Result<String> {
-    let body = serde_json::to_string(canonical).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    let mut h = blake3::Hasher::new();
-    h.update(kind.as_str().as_bytes());
-    h.update(b"\n");
-    h.update(body.as_bytes());
-    Ok(format!("blake3:{}", h.finalize().to_hex()))
-}
-
-impl TransferCall {
-    /// Check the call for `kind`: `complete` needs a valid `store` and a `checksum`;
-    /// a `fail` reason is escaped and cut. [`Error::InvalidArgument`] (or
-    /// [`Error::InvalidChecksum`]) for a call that is wrong.
-    pub fn validate(&self, kind: CallKind) -> Result<ValidCall> {
-        if self.file.len() > MAX_NAME_BYTES {
-            return Err(Error::InvalidArgument(format!("file is longer than {MAX_NAME_BYTES} bytes")));
-        }
-        let (store, checksum) = match kind {
-            CallKind::Complete => {
-                let store = self
-                    .store
-                    .as_deref()
-                    .ok_or_else(|| Error::InvalidArgument("a complete call must name its store".into()))?;
-                crate::config::validate_store_name(store)?;
-                let checksum = self.checksum.as_deref().ok_or_else(|| {
-                    Error::InvalidArgument("a complete call must give the checksum of the committed copy".into())
-                })?;
-                (Some(store.to_owned()), Some(Checksum::parse(checksum)?))
-            }
-            CallKind::Staged | CallKind::Fail => (None, None),
-            CallKind::Holds => return Err(Error::InvalidArgument("holds is not a transfer call".into())),
-        };
-        let reason = match kind {
-            CallKind::Fail => {
-                Some(clean_free_text(self.reason.as_deref().unwrap_or("the peer gave no reason"), MAX_REASON_CHARS))
-            }
-            _ => None,
-        };
-        Ok(ValidCall {
-            kind,
-            transfer_id: self.transfer_id,
-            peer_transfer_id: self.peer_transfer_id,
-            file: self.file.clone(),
-            store,
-            reason,
-            checksum,
-            digest: call_digest(kind, self)?,
-        })
-    }
-}
 
 fn refused(transfer_id: i64, code: &str, message: impl Into<String>) -> StageResult {
     StageResult::Refused { transfer_id, code: code.into(), message: message.into() }
@@ -268,427 +44,424 @@ struct Budget {
     reserved: u64,
 }
 
-impl Librarian {
-    /// Answer a peer's `stage`: for each item, accept it (creating an incoming
-    /// transfer and an empty staging directory), say it is already here, or refuse it.
-    /// Over the `[clone]` receiving limits, items are refused with `too_many_items` or
-    /// `too_many_outstanding`: the sender offers them again in a later round.
-    pub fn stage_incoming(&self, peer: &str, req: &StageRequest) -> Result<StageResponse> {
-        if req.items.len() > MAX_STAGE_ITEMS {
-            return Err(Error::InvalidArgument(format!("at most {MAX_STAGE_ITEMS} items per stage call")));
-        }
-        let cfg = &self.config().clone;
-        let _one_at_a_time = STAGE_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let ours = cfg.manager_kinds()?;
-        let theirs: Vec<ManagerKind> = req.managers.iter().filter_map(|m| m.parse().ok()).collect();
-        let manager = ours.iter().copied().find(|m| theirs.contains(m));
-        let (transfers, bytes) = self.catalog().incoming_outstanding(peer)?;
-        let mut budget = Budget { items: 0, transfers, bytes, reserved: 0 };
-        let mut out = Vec::with_capacity(req.items.len());
-        for item in &req.items {
-            budget.items += 1;
-            if budget.items > cfg.max_stage_items {
-                out.push(refused(
-                    item.transfer_id,
-                    "too_many_items",
-                    format!("at most {} items per stage call; offer the rest later", cfg.max_stage_items),
-                ));
-                continue;
-            }
-            let answer = match item.validate().and_then(|v| self.stage_one(peer, &v, manager, &mut budget)) {
-                Ok(a) => a,
-                Err(e) if e.is_usage() => refused(item.transfer_id, e.code(), e.to_string()),
-                Err(e @ (Error::StoreFull { .. } | Error::CrossDevice { .. })) => {
-                    refused(item.transfer_id, "store_full", e.to_string())
-                }
-                Err(e) => return Err(e),
-            };
-            out.push(answer);
-        }
-        Ok(StageResponse { items: out })
+/// Answer a peer's `stage`: for each item, accept it (creating an incoming
+/// transfer and an empty staging directory), say it is already here, or refuse it.
+/// Over the `[clone]` receiving limits, items are refused with `too_many_items` or
+/// `too_many_outstanding`: the sender offers them again in a later round.
+pub(crate) fn stage_incoming(site: &Site, peer: &str, req: &StageRequest) -> Result<StageResponse> {
+    if req.items.len() > MAX_STAGE_ITEMS {
+        return Err(Error::InvalidArgument(format!("at most {MAX_STAGE_ITEMS} items per stage call")));
     }
-
-    fn stage_one(
-        &self,
-        peer: &str,
-        item: &ValidItem,
-        manager: Option<ManagerKind>,
-        budget: &mut Budget,
-    ) -> Result<StageResult> {
-        let id = item.transfer_id;
-        let name = &item.name;
-        let checksum = &item.checksum;
-        if let Some(t) = self.catalog().incoming_by_remote(peer, id)? {
-            // The same stage call again (the sender did not get our answer).
-            return Ok(self.answer_for(&t));
-        }
-        if let Some(existing) = self.catalog().file(name)? {
-            let same = existing.checksum.matches(checksum)?;
-            if same && let Some(store) = self.store_holding(existing.id)? {
-                return Ok(StageResult::AlreadyPresent { transfer_id: id, store });
-            }
-        }
-        if let Some(existing) = self.catalog().file(name)?.filter(|e| !e.checksum.matches(checksum).unwrap_or(false)) {
-            let message = format!("{peer} offers {name} with checksum {checksum}; this site has {}", existing.checksum);
-            self.raise_event(&NewEvent {
-                severity: Severity::Error,
-                category: Category::Conflict,
-                subject: name.to_string(),
-                message: message.clone(),
-            })?;
-            return Ok(refused(id, "conflict", message));
-        }
-        self.catalog().check_nesting(name)?;
-        let Some(manager) = manager else {
-            return Ok(refused(
-                id,
-                "no_common_manager",
-                format!("this site accepts {:?}", self.config().clone.managers),
+    let cfg = &site.config().clone;
+    let _one_at_a_time = STAGE_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let ours = cfg.manager_kinds()?;
+    let theirs: Vec<ManagerKind> = req.managers.iter().filter_map(|m| m.parse().ok()).collect();
+    let manager = ours.iter().copied().find(|m| theirs.contains(m));
+    let (transfers, bytes) = site.catalog().incoming_outstanding(peer)?;
+    let mut budget = Budget { items: 0, transfers, bytes, reserved: 0 };
+    let mut out = Vec::with_capacity(req.items.len());
+    for item in &req.items {
+        budget.items += 1;
+        if budget.items > cfg.max_stage_items {
+            out.push(refused(
+                item.transfer_id,
+                "too_many_items",
+                format!("at most {} items per stage call; offer the rest later", cfg.max_stage_items),
             ));
-        };
-        let cfg = &self.config().clone;
-        if budget.transfers >= cfg.max_outstanding_transfers {
-            return Ok(refused(
-                id,
-                "too_many_outstanding",
-                format!(
-                    "{peer} has {} unfinished transfers here (limit {}); offer it later",
-                    budget.transfers, cfg.max_outstanding_transfers
-                ),
-            ));
+            continue;
         }
-        if budget.bytes.saturating_add(item.size) > cfg.max_outstanding_bytes {
-            return Ok(refused(
-                id,
-                "too_many_outstanding",
-                format!(
-                    "{peer}'s unfinished transfers here hold {} bytes; {} more would pass the limit of {}; offer it later",
-                    budget.bytes, item.size, cfg.max_outstanding_bytes
-                ),
-            ));
-        }
-        let (store_row, _store) = self.choose_store(None, item.size.saturating_add(budget.reserved), None)?;
-        let dir = store_row.staging.join(format!("incoming-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir(&dir).map_err(|e| Error::io("cannot create staging directory", &dir, e))?;
-        let new = NewIncoming {
-            remote_id: id,
-            name,
-            size: item.size,
-            checksum,
-            kind: item.kind,
-            uploader: &item.uploader,
-            source: &item.source,
-            store: &store_row.name,
-            local_path: &dir,
-            manager,
-        };
-        let (t, stale) = match self.catalog().create_incoming(peer, &new, Timestamp::now()) {
-            Ok(x) => x,
-            Err(e) => {
-                let _ = std::fs::remove_dir(&dir);
-                return Err(e);
+        let answer = match item
+            .validate()
+            .and_then(|v| crate::transfers::receive::stage_one(site, peer, &v, manager, &mut budget))
+        {
+            Ok(a) => a,
+            Err(e) if e.is_usage() => refused(item.transfer_id, e.code(), e.to_string()),
+            Err(e @ (Error::StoreFull { .. } | Error::CrossDevice { .. })) => {
+                refused(item.transfer_id, "store_full", e.to_string())
             }
-        };
-        budget.reserved = budget.reserved.saturating_add(item.size);
-        budget.bytes = budget.bytes.saturating_add(item.size);
-        budget.transfers += 1;
-        if let Some(stale) = stale {
-            remove_staging(&stale);
-        }
-        Ok(self.answer_for(&t))
-    }
-
-    /// The store of the first available instance of `file`, if any: what this site
-    /// tells a peer that offers a file it already holds. A file catalogued with no
-    /// available copy here (a retired drive copy, remote copies only) is not "held".
-    pub(crate) fn store_holding(&self, file: crate::catalog::FileId) -> Result<Option<String>> {
-        Ok(self.catalog().instances(file)?.into_iter().find(|i| i.available).map(|i| i.store))
-    }
-
-    /// The stage answer that describes incoming transfer `t`.
-    fn answer_for(&self, t: &Transfer) -> StageResult {
-        let remote = t.remote_id.unwrap_or_default();
-        match (t.status.is_terminal(), &t.local_path, t.manager) {
-            (false, Some(dir), Some(manager)) => {
-                let data = dir.join(PAYLOAD);
-                let destination = match (&self.config().clone.rsync_host, manager) {
-                    (Some(host), ManagerKind::Rsync) => format!("{host}:{}", data.display()),
-                    _ => data.display().to_string(),
-                };
-                StageResult::Accepted { transfer_id: remote, remote_id: t.id, destination, manager }
-            }
-            _ => refused(remote, "failed", format!("transfer {} is {}", t.id, t.status)),
-        }
-    }
-
-    /// Apply a transfer call (`staged`, `complete`, `fail`) from `peer`, once per `key`.
-    /// The call is validated first ([`TransferCall::validate`]); the key is bound to
-    /// the call's kind and body, so the same key with another call is refused
-    /// ([`Error::Conflict`]).
-    pub fn receive_transfer_call(
-        &self,
-        peer: &str,
-        key: &str,
-        kind: CallKind,
-        call: &TransferCall,
-    ) -> Result<serde_json::Value> {
-        crate::outbox::validate_call_key(key)?;
-        let call = call.validate(kind)?;
-        let mut remove: Option<PathBuf> = None;
-        let (mut answer, replayed) = self.catalog().apply_once(peer, key, kind, &call.digest, |c| {
-            let (direction, event) = match kind {
-                CallKind::Staged => (Some(Direction::Incoming), TransferEvent::Staged),
-                CallKind::Complete => (Some(Direction::Outgoing), TransferEvent::Completed),
-                CallKind::Fail => (None, TransferEvent::Failed),
-                CallKind::Holds => {
-                    return Err(Error::InvalidArgument("holds is not a transfer call".into()));
-                }
-            };
-            let t = c.transfer(call.transfer_id, direction)?;
-            if t.remote_id.is_some_and(|r| r != call.peer_transfer_id) {
-                return Err(Error::InvalidArgument(format!(
-                    "transfer {} belongs to {}'s transfer {:?}, not {}",
-                    t.id, t.peer, t.remote_id, call.peer_transfer_id
-                )));
-            }
-            if call.file != t.file.as_str() {
-                return Err(Error::InvalidArgument(format!("transfer {} is of {}, not {:?}", t.id, t.file, call.file)));
-            }
-            if let Some(theirs) = &call.checksum
-                && !t.checksum.matches(theirs)?
-            {
-                return Err(Error::Conflict {
-                    name: t.file.to_string(),
-                    existing: t.checksum.to_string(),
-                    incoming: theirs.to_string(),
-                });
-            }
-            // A callback that arrives after the state it announces was already passed
-            // (a `staged` delayed in the sender's outbox while reconciliation moved
-            // the transfer on and this site committed it) is acknowledged as a no-op:
-            // both sides have converged, and refusing it would raise a false error.
-            if kind == CallKind::Staged && t.status == super::TransferStatus::Completed {
-                return Ok(serde_json::json!({ "transfer_id": t.id, "status": t.status, "already_past": true }));
-            }
-            let error = call.reason.as_deref().map(|r| ("peer_failed", r));
-            let status = c.step(&t, event, error)?;
-            if let (CallKind::Complete, Some(store)) = (kind, &call.store) {
-                c.record_remote_instance(&t, store)?;
-                if t.manager == Some(ManagerKind::Sneakernet) {
-                    c.finish_drive_copy(&t)?;
-                }
-            }
-            if kind == CallKind::Fail && t.direction == Direction::Incoming {
-                remove = t.local_path.clone();
-            }
-            Ok(serde_json::json!({ "transfer_id": t.id, "status": status }))
-        })?;
-        if let Some(dir) = remove {
-            remove_staging(&dir);
-        }
-        if let Some(o) = answer.as_object_mut() {
-            o.insert("replayed".into(), replayed.into());
-        }
-        Ok(answer)
-    }
-
-    /// Transfers, newest first (at most `limit`), optionally of one status, direction
-    /// or peer.
-    pub fn transfers(
-        &self,
-        status: Option<super::TransferStatus>,
-        direction: Option<Direction>,
-        peer: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Transfer>> {
-        if let Some(p) = peer {
-            self.peer(p)?;
-        }
-        self.catalog().transfers(status, direction, peer, limit)
-    }
-
-    /// Every peer with its backlog, its queued calls and whether transfers to it are
-    /// enabled (`librarian status`). Reads the whole catalog once per peer.
-    pub fn peer_statuses(&self) -> Result<Vec<serde_json::Value>> {
-        let queues = self.catalog().outbox_peers()?;
-        let mut out = Vec::new();
-        for p in self.peers()? {
-            let backlog = self.catalog().peer_backlog(&p.name)?;
-            let calls = queues.iter().find(|q| q.peer == p.name).map_or(0, |q| q.calls);
-            out.push(serde_json::json!({
-                "peer": p.name,
-                "transfers_enabled": p.transfers_enabled,
-                "sending": self.config().clone.to.contains_key(&p.name),
-                "files_without_copy": backlog.files_without_copy,
-                "bytes_without_copy": backlog.bytes_without_copy,
-                "files_with_copy": backlog.files_with_copy,
-                "active_transfers": backlog.active_transfers,
-                "queued_calls": calls,
-            }));
-        }
-        Ok(out)
-    }
-
-    /// Cancel transfer `id` (an operator's decision): it becomes `cancelled`, the peer
-    /// is told (`fail`, through the outbox) and an incoming transfer's staged data is
-    /// removed. A cancelled outgoing transfer's file is planned again by the next
-    /// send round unless the `[clone.to]` filters exclude it or the peer is disabled.
-    /// [`Error::IllegalTransition`] for a transfer that has already ended.
-    pub fn cancel_transfer(&self, id: i64) -> Result<Transfer> {
-        let reason = format!("cancelled by an operator at {}", self.config().name);
-        let call = (CallKind::Fail, serde_json::json!({ "reason": reason }));
-        let t = self.catalog().transfer_step(
-            id,
-            TransferEvent::Cancelled,
-            Some(("cancelled", &reason)),
-            Some(call),
-            Timestamp::now(),
-        )?;
-        if let (Direction::Incoming, Some(dir)) = (t.direction, &t.local_path) {
-            remove_staging(dir);
-        }
-        Ok(t)
-    }
-
-    /// How far `peer` is behind this site (files and bytes without a copy there).
-    pub fn peer_backlog(&self, peer: &str) -> Result<crate::catalog::PeerBacklog> {
-        self.catalog().peer_backlog(peer)
-    }
-
-    /// Our transfer `id`, if it is one of `peer`'s ([`Error::Forbidden`] otherwise).
-    pub fn peer_transfer(&self, peer: &str, id: i64) -> Result<Transfer> {
-        let t = self
-            .catalog()
-            .transfer(id)?
-            .ok_or_else(|| Error::NotFound { kind: crate::error::ObjectKind::Transfer, name: id.to_string() })?;
-        if t.peer != peer {
-            return Err(Error::Forbidden(format!("transfer {id} is not one of {peer}'s transfers")));
-        }
-        Ok(t)
-    }
-
-    /// The `receive-clones` task: verify and commit incoming transfers whose data
-    /// has arrived. Returns (completed, failed).
-    pub fn receive_clones(&self) -> Result<(u64, u64)> {
-        let mut done = (0, 0);
-        let mut first_error = None;
-        for t in self.catalog().staged_incoming(self.config().clone.receive_per_run)? {
-            match self.receive_one(&t) {
-                Ok(true) => done.0 += 1,
-                Ok(false) => done.1 += 1,
-                Err(e) => {
-                    log::warn!("cannot receive transfer {} ({}): {e}", t.id, t.file);
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        match first_error {
-            Some(e) if done == (0, 0) => Err(e),
-            _ => Ok(done),
-        }
-    }
-
-    /// Verify and commit one staged transfer: true when completed, false when failed.
-    ///
-    /// The payload is taken out of the peer-writable staging directory first
-    /// ([`take_payload`]: no link is followed, nothing but regular files and
-    /// directories is accepted, the entry itself is moved into a private directory),
-    /// so nothing outside staging is ever read, hashed or moved.
-    fn receive_one(&self, t: &Transfer) -> Result<bool> {
-        let Some(dir) = t.local_path.clone() else {
-            return self
-                .fail_incoming(
-                    t,
-                    &Error::DataMissing {
-                        name: t.file.to_string(),
-                        detail: "the transfer has no staging directory".into(),
-                    },
-                )
-                .map(|()| false);
-        };
-        let store = t.store.clone().unwrap_or_default();
-        let taken = match take_payload(&dir) {
-            Ok(taken) => taken,
-            Err(e @ Error::UnsupportedEntry { .. }) => return self.fail_incoming(t, &e).map(|()| false),
             Err(e) => return Err(e),
         };
-        let Some(taken) = taken else {
-            // Committed before a crash stopped us from completing the transfer?
-            if let Some(f) = self.catalog().file(&t.file)?
-                && f.checksum.matches(&t.checksum)?
-                && !self.catalog().instances(f.id)?.is_empty()
-            {
-                return self.complete_incoming(t, &store, &dir).map(|()| true);
-            }
-            let e = Error::DataMissing {
-                name: t.file.to_string(),
-                detail: "no data arrived at the staging destination".into(),
-            };
-            return self.fail_incoming(t, &e).map(|()| false);
-        };
-        let opts = UploadOptions {
-            store: t.store.clone(),
-            move_source: taken.movable,
-            expect_checksum: Some(t.checksum.clone()),
-            uploader: Some(t.uploader.clone()),
-            source: Some(t.source.clone()),
-            ..Default::default()
-        };
-        let mut result = self.upload(&taken.path(), &t.file, &opts, &NoProgress);
-        if let Err(Error::CrossDevice { .. }) = result {
-            let opts = UploadOptions { move_source: false, ..opts };
-            result = self.upload(&taken.path(), &t.file, &opts, &NoProgress);
-        }
-        log::debug!("received transfer {} from {} via {}", t.id, t.peer, taken.shown().display());
-        drop(taken);
-        match result {
-            Ok(up) => {
-                let held = up.file.instances.first().map(|i| i.store.clone()).unwrap_or(store);
-                self.complete_incoming(t, &held, &dir)?;
-                Ok(true)
-            }
-            Err(e @ (Error::ChecksumMismatch { .. } | Error::Conflict { .. } | Error::UnsupportedEntry { .. })) => {
-                self.fail_incoming(t, &e)?;
-                Ok(false)
-            }
-            Err(e @ Error::NotFound { kind: crate::error::ObjectKind::Path, .. }) => {
-                self.fail_incoming(t, &e)?;
-                Ok(false)
-            }
-            Err(e) => Err(e),
+        out.push(answer);
+    }
+    Ok(StageResponse { items: out })
+}
+
+fn stage_one(
+    site: &Site,
+    peer: &str,
+    item: &ValidItem,
+    manager: Option<ManagerKind>,
+    budget: &mut Budget,
+) -> Result<StageResult> {
+    let id = item.transfer_id;
+    let name = &item.name;
+    let checksum = &item.checksum;
+    if let Some(t) = site.catalog().incoming_by_remote(peer, id)? {
+        // The same stage call again (the sender did not get our answer).
+        return Ok(crate::transfers::receive::answer_for(site, &t));
+    }
+    if let Some(existing) = site.catalog().file(name)? {
+        let same = existing.checksum.matches(checksum)?;
+        if same && let Some(store) = crate::transfers::receive::store_holding(site, existing.id)? {
+            return Ok(StageResult::AlreadyPresent { transfer_id: id, store });
         }
     }
-
-    fn complete_incoming(&self, t: &Transfer, store: &str, dir: &Path) -> Result<()> {
-        let call = (CallKind::Complete, serde_json::json!({ "store": store, "checksum": t.checksum.to_string() }));
-        self.catalog().transfer_step(t.id, TransferEvent::Completed, None, Some(call), Timestamp::now())?;
-        remove_staging(dir);
-        Ok(())
-    }
-
-    /// Fail incoming transfer `t` because of `e`: remove its staged data, tell the
-    /// sender (with [`peer_reason`]: what went wrong, never what was found), and raise
-    /// an event with the whole story for this site's operators.
-    fn fail_incoming(&self, t: &Transfer, e: &Error) -> Result<()> {
-        let code = match e {
-            Error::NotFound { .. } => "data_missing",
-            other => other.code(),
-        };
-        let why = e.to_string();
-        let call = (CallKind::Fail, serde_json::json!({ "reason": format!("{code}: {}", peer_reason(e)) }));
-        self.catalog().transfer_step(t.id, TransferEvent::Failed, Some((code, &why)), Some(call), Timestamp::now())?;
-        if let Some(dir) = &t.local_path {
-            remove_staging(dir);
-        }
-        let category = if code == "conflict" { Category::Conflict } else { Category::TransferFailed };
-        self.raise_event(&NewEvent {
+    if let Some(existing) = site.catalog().file(name)?.filter(|e| !e.checksum.matches(checksum).unwrap_or(false)) {
+        let message = format!("{peer} offers {name} with checksum {checksum}; this site has {}", existing.checksum);
+        site.raise_event(&NewEvent {
             severity: Severity::Error,
-            category,
-            subject: format!("{}/{}", t.peer, t.file),
-            message: format!("incoming transfer {} of {} from {} failed: {why}", t.id, t.file, t.peer),
+            category: Category::Conflict,
+            subject: name.to_string(),
+            message: message.clone(),
         })?;
-        Ok(())
+        return Ok(refused(id, "conflict", message));
     }
+    site.catalog().check_nesting(name)?;
+    let Some(manager) = manager else {
+        return Ok(refused(id, "no_common_manager", format!("this site accepts {:?}", site.config().clone.managers)));
+    };
+    let cfg = &site.config().clone;
+    if budget.transfers >= cfg.max_outstanding_transfers {
+        return Ok(refused(
+            id,
+            "too_many_outstanding",
+            format!(
+                "{peer} has {} unfinished transfers here (limit {}); offer it later",
+                budget.transfers, cfg.max_outstanding_transfers
+            ),
+        ));
+    }
+    if budget.bytes.saturating_add(item.size) > cfg.max_outstanding_bytes {
+        return Ok(refused(
+            id,
+            "too_many_outstanding",
+            format!(
+                "{peer}'s unfinished transfers here hold {} bytes; {} more would pass the limit of {}; offer it later",
+                budget.bytes, item.size, cfg.max_outstanding_bytes
+            ),
+        ));
+    }
+    let (store_row, _store) =
+        crate::ingest::choose_store(site.catalog().stores()?, None, item.size.saturating_add(budget.reserved), None)?;
+    let dir = store_row.staging.join(format!("incoming-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir(&dir).map_err(|e| Error::io("cannot create staging directory", &dir, e))?;
+    let new = NewIncoming {
+        remote_id: id,
+        name,
+        size: item.size,
+        checksum,
+        kind: item.kind,
+        uploader: &item.uploader,
+        source: &item.source,
+        store: &store_row.name,
+        local_path: &dir,
+        manager,
+    };
+    let (t, stale) = match site.catalog().create_incoming(peer, &new, Timestamp::now()) {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = std::fs::remove_dir(&dir);
+            return Err(e);
+        }
+    };
+    budget.reserved = budget.reserved.saturating_add(item.size);
+    budget.bytes = budget.bytes.saturating_add(item.size);
+    budget.transfers += 1;
+    if let Some(stale) = stale {
+        remove_staging(&stale);
+    }
+    Ok(crate::transfers::receive::answer_for(site, &t))
+}
+
+/// The store of the first available instance of `file`, if any: what this site
+/// tells a peer that offers a file it already holds. A file catalogued with no
+/// available copy here (a retired drive copy, remote copies only) is not "held".
+pub(crate) fn store_holding(site: &Site, file: crate::catalog::FileId) -> Result<Option<String>> {
+    Ok(site.catalog().instances(file)?.into_iter().find(|i| i.available).map(|i| i.store))
+}
+
+/// The stage answer that describes incoming transfer `t`.
+fn answer_for(site: &Site, t: &Transfer) -> StageResult {
+    let remote = t.remote_id.unwrap_or_default();
+    match (t.status.is_terminal(), &t.local_path, t.manager) {
+        (false, Some(dir), Some(manager)) => {
+            let data = dir.join(PAYLOAD);
+            let destination = match (&site.config().clone.rsync_host, manager) {
+                (Some(host), ManagerKind::Rsync) => format!("{host}:{}", data.display()),
+                _ => data.display().to_string(),
+            };
+            StageResult::Accepted { transfer_id: remote, remote_id: t.id, destination, manager }
+        }
+        _ => refused(remote, "failed", format!("transfer {} is {}", t.id, t.status)),
+    }
+}
+
+/// Apply a transfer call (`staged`, `complete`, `fail`) from `peer`, once per `key`.
+/// The call is validated first ([`TransferCall::validate`]); the key is bound to
+/// the call's kind and body, so the same key with another call is refused
+/// ([`Error::Conflict`]).
+pub(crate) fn receive_transfer_call(
+    site: &Site,
+    peer: &str,
+    key: &str,
+    kind: CallKind,
+    call: &TransferCall,
+) -> Result<serde_json::Value> {
+    crate::model::validate_call_key(key)?;
+    let call = call.validate(kind)?;
+    let mut remove: Option<PathBuf> = None;
+    let (mut answer, replayed) = site.catalog().apply_once(peer, key, kind, &call.digest, |c| {
+        let (direction, event) = match kind {
+            CallKind::Staged => (Some(Direction::Incoming), TransferEvent::Staged),
+            CallKind::Complete => (Some(Direction::Outgoing), TransferEvent::Completed),
+            CallKind::Fail => (None, TransferEvent::Failed),
+            CallKind::Holds => {
+                return Err(Error::InvalidArgument("holds is not a transfer call".into()));
+            }
+        };
+        let t = c.transfer(call.transfer_id, direction)?;
+        if t.remote_id.is_some_and(|r| r != call.peer_transfer_id) {
+            return Err(Error::InvalidArgument(format!(
+                "transfer {} belongs to {}'s transfer {:?}, not {}",
+                t.id, t.peer, t.remote_id, call.peer_transfer_id
+            )));
+        }
+        if call.file != t.file.as_str() {
+            return Err(Error::InvalidArgument(format!("transfer {} is of {}, not {:?}", t.id, t.file, call.file)));
+        }
+        if let Some(theirs) = &call.checksum
+            && !t.checksum.matches(theirs)?
+        {
+            return Err(Error::Conflict {
+                name: t.file.to_string(),
+                existing: t.checksum.to_string(),
+                incoming: theirs.to_string(),
+            });
+        }
+        // A callback that arrives after the state it announces was already passed
+        // (a `staged` delayed in the sender's outbox while reconciliation moved
+        // the transfer on and this site committed it) is acknowledged as a no-op:
+        // both sides have converged, and refusing it would raise a false error.
+        if kind == CallKind::Staged && t.status == super::TransferStatus::Completed {
+            return Ok(serde_json::json!({ "transfer_id": t.id, "status": t.status, "already_past": true }));
+        }
+        let error = call.reason.as_deref().map(|r| ("peer_failed", r));
+        let status = c.step(&t, event, error)?;
+        if let (CallKind::Complete, Some(store)) = (kind, &call.store) {
+            c.record_remote_instance(&t, store)?;
+            if t.manager == Some(ManagerKind::Sneakernet) {
+                c.finish_drive_copy(&t)?;
+            }
+        }
+        if kind == CallKind::Fail && t.direction == Direction::Incoming {
+            remove = t.local_path.clone();
+        }
+        Ok(serde_json::json!({ "transfer_id": t.id, "status": status }))
+    })?;
+    if let Some(dir) = remove {
+        remove_staging(&dir);
+    }
+    if let Some(o) = answer.as_object_mut() {
+        o.insert("replayed".into(), replayed.into());
+    }
+    Ok(answer)
+}
+
+/// Transfers, newest first (at most `limit`), optionally of one status, direction
+/// or peer.
+pub(crate) fn transfers(
+    site: &Site,
+    status: Option<super::TransferStatus>,
+    direction: Option<Direction>,
+    peer: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Transfer>> {
+    if let Some(p) = peer {
+        crate::access::peer(site, p)?;
+    }
+    site.catalog().transfers(status, direction, peer, limit)
+}
+
+/// Every peer with its backlog, its queued calls and whether transfers to it are
+/// enabled (`librarian status`). Reads the whole catalog once per peer.
+pub(crate) fn peer_statuses(site: &Site) -> Result<Vec<serde_json::Value>> {
+    let queues = site.catalog().outbox_peers()?;
+    let mut out = Vec::new();
+    for p in crate::access::peers(site)? {
+        let backlog = site.catalog().peer_backlog(&p.name)?;
+        let calls = queues.iter().find(|q| q.peer == p.name).map_or(0, |q| q.calls);
+        out.push(serde_json::json!({
+            "peer": p.name,
+            "transfers_enabled": p.transfers_enabled,
+            "sending": site.config().clone.to.contains_key(&p.name),
+            "files_without_copy": backlog.files_without_copy,
+            "bytes_without_copy": backlog.bytes_without_copy,
+            "files_with_copy": backlog.files_with_copy,
+            "active_transfers": backlog.active_transfers,
+            "queued_calls": calls,
+        }));
+    }
+    Ok(out)
+}
+
+/// Cancel transfer `id` (an operator's decision): it becomes `cancelled`, the peer
+/// is told (`fail`, through the outbox) and an incoming transfer's staged data is
+/// removed. A cancelled outgoing transfer's file is planned again by the next
+/// send round unless the `[clone.to]` filters exclude it or the peer is disabled.
+/// [`Error::IllegalTransition`] for a transfer that has already ended.
+pub(crate) fn cancel_transfer(site: &Site, id: i64) -> Result<Transfer> {
+    let reason = format!("cancelled by an operator at {}", site.config().name);
+    let call = (CallKind::Fail, serde_json::json!({ "reason": reason }));
+    let t = site.catalog().transfer_step(
+        id,
+        TransferEvent::Cancelled,
+        Some(("cancelled", &reason)),
+        Some(call),
+        Timestamp::now(),
+    )?;
+    if let (Direction::Incoming, Some(dir)) = (t.direction, &t.local_path) {
+        remove_staging(dir);
+    }
+    Ok(t)
+}
+
+/// How far `peer` is behind this site (files and bytes without a copy there).
+pub(crate) fn peer_backlog(site: &Site, peer: &str) -> Result<crate::catalog::PeerBacklog> {
+    site.catalog().peer_backlog(peer)
+}
+
+/// Our transfer `id`, if it is one of `peer`'s ([`Error::Forbidden`] otherwise).
+pub(crate) fn peer_transfer(site: &Site, peer: &str, id: i64) -> Result<Transfer> {
+    let t = site
+        .catalog()
+        .transfer(id)?
+        .ok_or_else(|| Error::NotFound { kind: crate::error::ObjectKind::Transfer, name: id.to_string() })?;
+    if t.peer != peer {
+        return Err(Error::Forbidden(format!("transfer {id} is not one of {peer}'s transfers")));
+    }
+    Ok(t)
+}
+
+/// The `receive-clones` task: verify and commit incoming transfers whose data
+/// has arrived. Returns (completed, failed).
+pub(crate) fn receive_clones(site: &Site) -> Result<(u64, u64)> {
+    let mut done = (0, 0);
+    let mut first_error = None;
+    for t in site.catalog().staged_incoming(site.config().clone.receive_per_run)? {
+        match crate::transfers::receive::receive_one(site, &t) {
+            Ok(true) => done.0 += 1,
+            Ok(false) => done.1 += 1,
+            Err(e) => {
+                log::warn!("cannot receive transfer {} ({}): {e}", t.id, t.file);
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) if done == (0, 0) => Err(e),
+        _ => Ok(done),
+    }
+}
+
+/// Verify and commit one staged transfer: true when completed, false when failed.
+///
+/// The payload is taken out of the peer-writable staging directory first
+/// ([`take_payload`]: no link is followed, nothing but regular files and
+/// directories is accepted, the entry itself is moved into a private directory),
+/// so nothing outside staging is ever read, hashed or moved.
+fn receive_one(site: &Site, t: &Transfer) -> Result<bool> {
+    let Some(dir) = t.local_path.clone() else {
+        return fail_incoming(
+            site,
+            t,
+            &Error::DataMissing { name: t.file.to_string(), detail: "the transfer has no staging directory".into() },
+        )
+        .map(|()| false);
+    };
+    let store = t.store.clone().unwrap_or_default();
+    let taken = match take_payload(&dir) {
+        Ok(taken) => taken,
+        Err(e @ Error::UnsupportedEntry { .. }) => {
+            return crate::transfers::receive::fail_incoming(site, t, &e).map(|()| false);
+        }
+        Err(e) => return Err(e),
+    };
+    let Some(taken) = taken else {
+        // Committed before a crash stopped us from completing the transfer?
+        if let Some(f) = site.catalog().file(&t.file)?
+            && f.checksum.matches(&t.checksum)?
+            && !site.catalog().instances(f.id)?.is_empty()
+        {
+            return crate::transfers::receive::complete_incoming(site, t, &store, &dir).map(|()| true);
+        }
+        let e = Error::DataMissing {
+            name: t.file.to_string(),
+            detail: "no data arrived at the staging destination".into(),
+        };
+        return crate::transfers::receive::fail_incoming(site, t, &e).map(|()| false);
+    };
+    let opts = UploadOptions {
+        store: t.store.clone(),
+        move_source: taken.movable,
+        expect_checksum: Some(t.checksum.clone()),
+        uploader: Some(t.uploader.clone()),
+        source: Some(t.source.clone()),
+        ..Default::default()
+    };
+    let mut result = crate::ingest::upload(site, &taken.path(), &t.file, &opts, &NoProgress);
+    if let Err(Error::CrossDevice { .. }) = result {
+        let opts = UploadOptions { move_source: false, ..opts };
+        result = crate::ingest::upload(site, &taken.path(), &t.file, &opts, &NoProgress);
+    }
+    log::debug!("received transfer {} from {} via {}", t.id, t.peer, taken.shown().display());
+    drop(taken);
+    match result {
+        Ok(up) => {
+            let held = up.file.instances.first().map(|i| i.store.clone()).unwrap_or(store);
+            crate::transfers::receive::complete_incoming(site, t, &held, &dir)?;
+            Ok(true)
+        }
+        Err(e @ (Error::ChecksumMismatch { .. } | Error::Conflict { .. } | Error::UnsupportedEntry { .. })) => {
+            crate::transfers::receive::fail_incoming(site, t, &e)?;
+            Ok(false)
+        }
+        Err(e @ Error::NotFound { kind: crate::error::ObjectKind::Path, .. }) => {
+            crate::transfers::receive::fail_incoming(site, t, &e)?;
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn complete_incoming(site: &Site, t: &Transfer, store: &str, dir: &Path) -> Result<()> {
+    let call = (CallKind::Complete, serde_json::json!({ "store": store, "checksum": t.checksum.to_string() }));
+    site.catalog().transfer_step(t.id, TransferEvent::Completed, None, Some(call), Timestamp::now())?;
+    remove_staging(dir);
+    Ok(())
+}
+
+/// Fail incoming transfer `t` because of `e`: remove its staged data, tell the
+/// sender (with [`peer_reason`]: what went wrong, never what was found), and raise
+/// an event with the whole story for this site's operators.
+fn fail_incoming(site: &Site, t: &Transfer, e: &Error) -> Result<()> {
+    let code = match e {
+        Error::NotFound { .. } => "data_missing",
+        other => other.code(),
+    };
+    let why = e.to_string();
+    let call = (CallKind::Fail, serde_json::json!({ "reason": format!("{code}: {}", peer_reason(e)) }));
+    site.catalog().transfer_step(t.id, TransferEvent::Failed, Some((code, &why)), Some(call), Timestamp::now())?;
+    if let Some(dir) = &t.local_path {
+        remove_staging(dir);
+    }
+    let category = if code == "conflict" { Category::Conflict } else { Category::TransferFailed };
+    site.raise_event(&NewEvent {
+        severity: Severity::Error,
+        category,
+        subject: format!("{}/{}", t.peer, t.file),
+        message: format!("incoming transfer {} of {} from {} failed: {why}", t.id, t.file, t.peer),
+    })?;
+    Ok(())
 }
 
 /// What a peer is told when its transfer fails here: the kind of failure in words,

@@ -5,12 +5,12 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::model::{Direction, Transfer};
-use super::state::{TransferEvent, TransferStatus};
 use crate::error::{Error, Result};
-use crate::librarian::Librarian;
-use crate::outbox::CallKind;
+use crate::model::CallKind;
+use crate::model::{Direction, Transfer};
+use crate::model::{TransferEvent, TransferStatus};
 use crate::peer::client::PeerClient;
+use crate::site::Site;
 
 /// What one reconciliation run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -77,113 +77,111 @@ fn rule(direction: Direction, local: TransferStatus, remote: Remote) -> Action {
     }
 }
 
-impl Librarian {
-    /// The `reconcile-transfers` task.
-    pub fn reconcile_transfers(&self) -> Result<ReconcileReport> {
-        let stale_after = crate::tasks::parse_interval(&self.config().clone.stale_after)?;
-        let cutoff = Timestamp::now().checked_sub(stale_after).unwrap_or(Timestamp::UNIX_EPOCH);
-        let running: Vec<i64> = self.catalog().running_batches()?.iter().map(|b| b.id).collect();
-        let mut report = ReconcileReport::default();
-        let mut unreachable: Vec<String> = Vec::new();
-        let mut clients: std::collections::HashMap<String, PeerClient> = std::collections::HashMap::new();
-        for t in self.catalog().stale_transfers(cutoff, 10_000)? {
-            report.examined += 1;
-            // A batch still moving bytes is not stuck, however long it takes.
-            if t.batch.is_some_and(|b| running.contains(&b)) || unreachable.contains(&t.peer) {
-                report.unchanged += 1;
-                continue;
-            }
-            if !clients.contains_key(&t.peer) {
-                match self.peer_client(&t.peer) {
-                    Ok(c) => {
-                        clients.insert(t.peer.clone(), c);
-                    }
-                    Err(e) => {
-                        log::warn!("cannot reconcile transfers with {}: {e}", t.peer);
-                        unreachable.push(t.peer.clone());
-                        report.unchanged += 1;
-                        continue;
-                    }
+/// The `reconcile-transfers` task.
+pub(crate) fn reconcile_transfers(site: &Site) -> Result<ReconcileReport> {
+    let stale_after = crate::model::parse_interval(&site.config().clone.stale_after)?;
+    let cutoff = Timestamp::now().checked_sub(stale_after).unwrap_or(Timestamp::UNIX_EPOCH);
+    let running: Vec<i64> = site.catalog().running_batches()?.iter().map(|b| b.id).collect();
+    let mut report = ReconcileReport::default();
+    let mut unreachable: Vec<String> = Vec::new();
+    let mut clients: std::collections::HashMap<String, PeerClient> = std::collections::HashMap::new();
+    for t in site.catalog().stale_transfers(cutoff, 10_000)? {
+        report.examined += 1;
+        // A batch still moving bytes is not stuck, however long it takes.
+        if t.batch.is_some_and(|b| running.contains(&b)) || unreachable.contains(&t.peer) {
+            report.unchanged += 1;
+            continue;
+        }
+        if !clients.contains_key(&t.peer) {
+            match crate::access::peer_client(site, &t.peer) {
+                Ok(c) => {
+                    clients.insert(t.peer.clone(), c);
                 }
-            }
-            let Some(client) = clients.get(&t.peer) else { continue };
-            let (remote, store) = match self.ask(client, &t) {
-                Ok(r) => r,
-                Err(e @ (Error::PeerUnreachable { .. } | Error::PeerRefused { .. })) => {
+                Err(e) => {
                     log::warn!("cannot reconcile transfers with {}: {e}", t.peer);
                     unreachable.push(t.peer.clone());
                     report.unchanged += 1;
                     continue;
                 }
-                Err(e) => return Err(e),
-            };
-            let now = Timestamp::now();
-            // A drive takes weeks: its transfer is only ever completed early (the
-            // destination already holds the file), never failed for being slow.
-            let action = match (t.manager, rule(t.direction, t.status, remote)) {
-                (Some(super::ManagerKind::Sneakernet), Action::Complete) => Action::Complete,
-                (Some(super::ManagerKind::Sneakernet), _) => Action::Leave,
-                (_, action) => action,
-            };
-            match action {
-                Action::Leave => {
-                    // Looked at: go to the back of the queue, so a long list of drives
-                    // in transit does not starve the transfers that are really stuck.
-                    self.catalog().touch_transfer(t.id, now)?;
-                    report.unchanged += 1;
-                }
-                Action::Complete => {
-                    self.catalog().complete_outgoing(t.id, store.as_deref().unwrap_or(""), now)?;
-                    report.completed += 1;
-                }
-                Action::Fail => {
-                    let why = format!("reconciliation: {} says {remote:?}", t.peer);
-                    self.catalog().transfer_step(t.id, TransferEvent::Failed, Some(("stale", &why)), None, now)?;
-                    if let (Direction::Incoming, Some(dir)) = (t.direction, &t.local_path) {
-                        let _ = super::manager::clear_destination(dir);
-                    }
-                    report.failed += 1;
-                }
-                Action::Resume => {
-                    match t.direction {
-                        Direction::Outgoing => {
-                            self.catalog().requeue_call(t.id, CallKind::Staged, now)?;
-                        }
-                        Direction::Incoming => {
-                            self.catalog().transfer_step(t.id, TransferEvent::Staged, None, None, now)?;
-                        }
-                    }
-                    report.resumed += 1;
-                }
             }
         }
-        Ok(report)
-    }
-
-    /// The other side's view of `t`, and the store that holds its copy (if known).
-    fn ask(&self, client: &PeerClient, t: &Transfer) -> Result<(Remote, Option<String>)> {
-        let Some(remote_id) = t.remote_id.filter(|_| t.manager != Some(super::ManagerKind::Sneakernet)) else {
-            // An outgoing transfer the receiver never acknowledged: it can only have
-            // been completed by other means.
-            return Ok(if client.has(t.file.as_str(), &t.checksum.to_string())? {
-                (Remote::Is(TransferStatus::Completed), None)
-            } else {
-                (Remote::Missing, None)
-            });
+        let Some(client) = clients.get(&t.peer) else { continue };
+        let (remote, store) = match crate::transfers::reconcile::ask(site, client, &t) {
+            Ok(r) => r,
+            Err(e @ (Error::PeerUnreachable { .. } | Error::PeerRefused { .. })) => {
+                log::warn!("cannot reconcile transfers with {}: {e}", t.peer);
+                unreachable.push(t.peer.clone());
+                report.unchanged += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
         };
-        match client.transfer(remote_id) {
-            Ok(j) => {
-                if j["remote_id"].as_i64() != Some(t.id) {
-                    return Ok((Remote::Missing, None));
-                }
-                let status = j["status"].as_str().unwrap_or("").parse::<TransferStatus>();
-                // The peer's store name is recorded only if it is a valid one.
-                let store = j["store"].as_str().filter(|s| crate::config::validate_store_name(s).is_ok());
-                Ok((status.map_or(Remote::Missing, Remote::Is), store.map(str::to_owned)))
+        let now = Timestamp::now();
+        // A drive takes weeks: its transfer is only ever completed early (the
+        // destination already holds the file), never failed for being slow.
+        let action = match (t.manager, rule(t.direction, t.status, remote)) {
+            (Some(super::ManagerKind::Sneakernet), Action::Complete) => Action::Complete,
+            (Some(super::ManagerKind::Sneakernet), _) => Action::Leave,
+            (_, action) => action,
+        };
+        match action {
+            Action::Leave => {
+                // Looked at: go to the back of the queue, so a long list of drives
+                // in transit does not starve the transfers that are really stuck.
+                site.catalog().touch_transfer(t.id, now)?;
+                report.unchanged += 1;
             }
-            Err(Error::PeerRefused { status: 404, code, .. }) if code == "not_found" => Ok((Remote::Missing, None)),
-            Err(e) => Err(e),
+            Action::Complete => {
+                site.catalog().complete_outgoing(t.id, store.as_deref().unwrap_or(""), now)?;
+                report.completed += 1;
+            }
+            Action::Fail => {
+                let why = format!("reconciliation: {} says {remote:?}", t.peer);
+                site.catalog().transfer_step(t.id, TransferEvent::Failed, Some(("stale", &why)), None, now)?;
+                if let (Direction::Incoming, Some(dir)) = (t.direction, &t.local_path) {
+                    let _ = super::manager::clear_destination(dir);
+                }
+                report.failed += 1;
+            }
+            Action::Resume => {
+                match t.direction {
+                    Direction::Outgoing => {
+                        site.catalog().requeue_call(t.id, CallKind::Staged, now)?;
+                    }
+                    Direction::Incoming => {
+                        site.catalog().transfer_step(t.id, TransferEvent::Staged, None, None, now)?;
+                    }
+                }
+                report.resumed += 1;
+            }
         }
+    }
+    Ok(report)
+}
+
+/// The other side's view of `t`, and the store that holds its copy (if known).
+fn ask(_site: &Site, client: &PeerClient, t: &Transfer) -> Result<(Remote, Option<String>)> {
+    let Some(remote_id) = t.remote_id.filter(|_| t.manager != Some(super::ManagerKind::Sneakernet)) else {
+        // An outgoing transfer the receiver never acknowledged: it can only have
+        // been completed by other means.
+        return Ok(if client.has(t.file.as_str(), &t.checksum.to_string())? {
+            (Remote::Is(TransferStatus::Completed), None)
+        } else {
+            (Remote::Missing, None)
+        });
+    };
+    match client.transfer(remote_id) {
+        Ok(j) => {
+            if j["remote_id"].as_i64() != Some(t.id) {
+                return Ok((Remote::Missing, None));
+            }
+            let status = j["status"].as_str().unwrap_or("").parse::<TransferStatus>();
+            // The peer's store name is recorded only if it is a valid one.
+            let store = j["store"].as_str().filter(|s| crate::config::validate_store_name(s).is_ok());
+            Ok((status.map_or(Remote::Missing, Remote::Is), store.map(str::to_owned)))
+        }
+        Err(Error::PeerRefused { status: 404, code, .. }) if code == "not_found" => Ok((Remote::Missing, None)),
+        Err(e) => Err(e),
     }
 }
 

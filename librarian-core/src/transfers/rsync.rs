@@ -78,9 +78,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::manager::{AsyncTransferManager, BatchItem, BatchProgress, ManagerKind, local_destination};
-use crate::catalog::FileKind;
+use super::manager::{AsyncTransferManager, BatchItem, BatchProgress, local_destination};
 use crate::error::{Error, Result};
+use crate::model::FileKind;
+use crate::model::ManagerKind;
 #[cfg(test)]
 use crate::process::parse_stat;
 use crate::process::{boot_id, proc_stat};
@@ -143,21 +144,6 @@ pub struct RsyncManager {
 impl Default for RsyncManager {
     fn default() -> Self {
         RsyncManager { program: PathBuf::from("rsync"), ssh: None, extra_args: Vec::new() }
-    }
-}
-
-impl RsyncManager {
-    /// The manager with `rsync` from `PATH`, the default remote shell and no extra
-    /// arguments.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The same manager, reaching remote destinations with the remote shell `ssh`
-    /// (passed to rsync as `-e`).
-    pub fn with_ssh(mut self, ssh: impl Into<String>) -> Self {
-        self.ssh = Some(ssh.into());
-        self
     }
 }
 
@@ -729,7 +715,7 @@ mod tests {
         ];
 
         let work = dir.path().join("work");
-        let m = RsyncManager::new();
+        let m = RsyncManager::default();
         let state = m.start(&work, &items).expect("start");
         for field in
             ["pid", "pgid", "proc_start", "boot_id", "work_dir", "status_file", "log_file", "items", "started_at"]
@@ -775,7 +761,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = dir.path().join("no such source");
         let dest = dir.path().join("stage/out");
-        let m = RsyncManager::new();
+        let m = RsyncManager::default();
         let state = m
             .start(&dir.path().join("work"), &[item(1, &missing, dest.to_str().expect("utf8"), FileKind::File)])
             .expect("start");
@@ -996,7 +982,7 @@ mod tests {
 
     #[test]
     fn rsync_rejects_unusable_state() {
-        let m = RsyncManager::new();
+        let m = RsyncManager::default();
         let dir = tempfile::tempdir().expect("tempdir");
         let good = RsyncState {
             version: STATE_VERSION,

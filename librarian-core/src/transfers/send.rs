@@ -7,15 +7,16 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::config::DestinationRoot;
-use super::manager::{AsyncTransferManager, BatchItem, BatchProgress, LocalManager, ManagerKind, Synchronous};
-use super::model::Transfer;
-use super::receive::{StageItem, StageRequest, StageResult};
+use super::manager::{AsyncTransferManager, BatchItem, BatchProgress, LocalManager, Synchronous};
 use super::rsync::RsyncManager;
 use crate::catalog::{BatchRow, PlanFilter, StageAnswer};
+use crate::config::{DestinationRoot, SendTo, plain_absolute, plain_host};
 use crate::error::{Error, Result};
-use crate::events::{Category, NewEvent, Severity};
-use crate::librarian::Librarian;
+use crate::model::ManagerKind;
+use crate::model::Transfer;
+use crate::model::{Category, NewEvent, Severity};
+use crate::model::{StageItem, StageRequest, StageResult};
+use crate::site::Site;
 
 /// What one run of `send-clones` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -75,14 +76,6 @@ pub fn manager_for(kind: ManagerKind) -> Result<Box<dyn AsyncTransferManager>> {
     }
 }
 
-/// A plain host name (optionally `user@`) for rsync over ssh: nothing an option parser
-/// or a shell could take for something else.
-pub(crate) fn plain_host(host: &str) -> bool {
-    !host.is_empty()
-        && !host.starts_with('-')
-        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@' | b'[' | b']'))
-}
-
 /// A destination a peer gave is only ever a fresh staging path below the root this
 /// site was configured with for that peer (`[clone.to.PEER] destination_root`):
 /// absolute, no `.`/`..` components, ending in `incoming-<id>/data` (what `stage`
@@ -110,7 +103,7 @@ pub(crate) fn check_destination(
         return bad("not on the host of the configured destination_root");
     }
     let p = std::path::Path::new(path);
-    if let Err(why) = super::config::plain_absolute(p) {
+    if let Err(why) = plain_absolute(p) {
         return bad(why);
     }
     if !p.starts_with(&root.path) || p == root.path {
@@ -137,335 +130,323 @@ fn batch_item(t: &Transfer, root: Option<&DestinationRoot>) -> Option<BatchItem>
     })
 }
 
-impl Librarian {
-    /// A fresh directory for a batch's manager files, under the site directory.
-    fn batch_dir(&self) -> Result<PathBuf> {
-        let base = self.config_path().parent().map(|p| p.join("batches")).unwrap_or_else(|| PathBuf::from("batches"));
-        let dir = base.join(uuid::Uuid::now_v7().to_string());
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create batch directory", &dir, e))?;
-        Ok(dir)
-    }
+/// A fresh directory for a batch's manager files, under the site directory.
+fn batch_dir(site: &Site) -> Result<PathBuf> {
+    let base = site.config_path().parent().map(|p| p.join("batches")).unwrap_or_else(|| PathBuf::from("batches"));
+    let dir = base.join(uuid::Uuid::now_v7().to_string());
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create batch directory", &dir, e))?;
+    Ok(dir)
+}
 
-    /// `[clone.to.PEER] destination_root`, parsed (validated when the config loaded).
-    fn destination_root(&self, peer: &str) -> Result<Option<DestinationRoot>> {
-        self.config()
-            .clone
-            .to
-            .get(peer)
-            .and_then(|t| t.destination_root.as_deref())
-            .map(DestinationRoot::parse)
-            .transpose()
-    }
+/// `[clone.to.PEER] destination_root`, parsed (validated when the config loaded).
+fn destination_root(site: &Site, peer: &str) -> Result<Option<DestinationRoot>> {
+    site.config().clone.to.get(peer).and_then(|t| t.destination_root.as_deref()).map(DestinationRoot::parse).transpose()
+}
 
-    /// The `send-clones` task: poll running batches, then send to every `[clone.to.*]` peer.
-    pub fn send_clones(&self) -> Result<SendReport> {
-        self.send_clones_to(None)
-    }
+/// The `send-clones` task: poll running batches, then send to every `[clone.to.*]` peer.
+pub(crate) fn send_clones(site: &Site) -> Result<SendReport> {
+    crate::transfers::send::send_clones_to(site, None)
+}
 
-    /// What one batch to `peer` would hold now (`clone remote --dry-run`): nothing changes.
-    pub fn plan_clones(&self, peer: &str) -> Result<Vec<crate::catalog::PlanItem>> {
-        let cfg = &self.config().clone;
-        let to = cfg.to.get(peer).cloned().unwrap_or_default();
-        let filter = self.plan_filter(&to)?;
-        self.catalog().plan_outgoing(peer, &filter, cfg.batch_files, cfg.batch_bytes)
-    }
+/// What one batch to `peer` would hold now (`clone remote --dry-run`): nothing changes.
+pub(crate) fn plan_clones(site: &Site, peer: &str) -> Result<Vec<crate::catalog::PlanItem>> {
+    let cfg = &site.config().clone;
+    let to = cfg.to.get(peer).cloned().unwrap_or_default();
+    let filter = crate::transfers::send::plan_filter(site, &to)?;
+    site.catalog().plan_outgoing(peer, &filter, cfg.batch_files, cfg.batch_bytes)
+}
 
-    fn plan_filter(&self, to: &super::SendTo) -> Result<PlanFilter> {
-        let since = match &to.max_age {
-            Some(age) => {
-                let d = crate::tasks::parse_interval(age)?;
-                Some(Timestamp::now().checked_sub(d).unwrap_or(Timestamp::UNIX_EPOCH))
-            }
-            None => None,
+fn plan_filter(_site: &Site, to: &SendTo) -> Result<PlanFilter> {
+    let since = match &to.max_age {
+        Some(age) => {
+            let d = crate::model::parse_interval(age)?;
+            Some(Timestamp::now().checked_sub(d).unwrap_or(Timestamp::UNIX_EPOCH))
+        }
+        None => None,
+    };
+    Ok(PlanFilter { prefix: to.prefix.clone(), store: to.store.clone(), since })
+}
+
+/// One sending round now (`librarian clone remote`): poll running batches, then
+/// send to `only` (configured in `[clone.to]` or not), or to every configured peer.
+pub(crate) fn send_clones_to(site: &Site, only: Option<&str>) -> Result<SendReport> {
+    let mut report = SendReport::default();
+    for b in site.catalog().running_batches()? {
+        crate::transfers::send::poll_batch(site, &b, &mut report)?;
+    }
+    let cfg = &site.config().clone;
+    let managers = cfg.manager_kinds()?;
+    let peers = crate::access::peers(site)?;
+    let targets: Vec<(String, SendTo)> = match only {
+        Some(p) => vec![(p.to_owned(), cfg.to.get(p).cloned().unwrap_or_default())],
+        None => cfg.to.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    };
+    for (name, to) in &targets {
+        let Some(peer) = peers.iter().find(|p| &p.name == name) else {
+            return Err(Error::NotFound { kind: crate::error::ObjectKind::Peer, name: name.clone() });
         };
-        Ok(PlanFilter { prefix: to.prefix.clone(), store: to.store.clone(), since })
-    }
-
-    /// One sending round now (`librarian clone remote`): poll running batches, then
-    /// send to `only` (configured in `[clone.to]` or not), or to every configured peer.
-    pub fn send_clones_to(&self, only: Option<&str>) -> Result<SendReport> {
-        let mut report = SendReport::default();
-        for b in self.catalog().running_batches()? {
-            self.poll_batch(&b, &mut report)?;
+        if !peer.transfers_enabled {
+            report.skipped_peers.push(name.clone());
+            continue;
         }
-        let cfg = &self.config().clone;
-        let managers = cfg.manager_kinds()?;
-        let peers = self.peers()?;
-        let targets: Vec<(String, super::SendTo)> = match only {
-            Some(p) => vec![(p.to_owned(), cfg.to.get(p).cloned().unwrap_or_default())],
-            None => cfg.to.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        };
-        for (name, to) in &targets {
-            let Some(peer) = peers.iter().find(|p| &p.name == name) else {
-                return Err(Error::NotFound { kind: crate::error::ObjectKind::Peer, name: name.clone() });
-            };
-            if !peer.transfers_enabled {
-                report.skipped_peers.push(name.clone());
-                continue;
-            }
-            let filter = self.plan_filter(to)?;
-            // Ask first: a peer that is down gets no transfers at all this round
-            // (rather than a failed transfer per file per round).
-            if let Err(e) = self.peer_client(name).and_then(|c| c.ping()) {
-                log::warn!("not sending to {name} this round: {e}");
-                self.raise_event(&NewEvent {
-                    severity: Severity::Warning,
-                    category: Category::PeerUnreachable,
-                    subject: name.clone(),
-                    message: format!("cannot offer files to {name}: {e}"),
-                })?;
-                report.skipped_peers.push(name.clone());
-                continue;
-            }
-            self.catalog().resolve_event(Category::PeerUnreachable, name, Timestamp::now())?;
-            let mut after = 0;
-            let mut stranded_done = false;
-            for _ in 0..cfg.batches_per_run {
-                let round = if stranded_done {
-                    self.send_batch(name, &filter, &mut after, &managers, &mut report)
-                } else {
-                    stranded_done = true;
-                    self.offer_stranded(name, &managers, &mut report)
-                        .and_then(|_| self.send_batch(name, &filter, &mut after, &managers, &mut report))
-                };
-                match round {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e @ (Error::PeerUnreachable { .. } | Error::PeerRefused { .. })) => {
-                        log::warn!("sending to {name} stopped: {e}");
-                        let (severity, category) = match e {
-                            Error::PeerRefused { .. } => (Severity::Error, Category::PeerRefused),
-                            _ => (Severity::Warning, Category::PeerUnreachable),
-                        };
-                        self.raise_event(&NewEvent {
-                            severity,
-                            category,
-                            subject: name.clone(),
-                            message: format!("cannot offer files to {name}: {e}"),
-                        })?;
-                        report.skipped_peers.push(name.clone());
-                        break;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+        let filter = crate::transfers::send::plan_filter(site, to)?;
+        // Ask first: a peer that is down gets no transfers at all this round
+        // (rather than a failed transfer per file per round).
+        if let Err(e) = crate::access::peer_client(site, name).and_then(|c| c.ping()) {
+            log::warn!("not sending to {name} this round: {e}");
+            site.raise_event(&NewEvent {
+                severity: Severity::Warning,
+                category: Category::PeerUnreachable,
+                subject: name.clone(),
+                message: format!("cannot offer files to {name}: {e}"),
+            })?;
+            report.skipped_peers.push(name.clone());
+            continue;
         }
-        Ok(report)
-    }
-
-    /// Plan, offer and start one batch to `peer`; false when nothing is left to send.
-    fn send_batch(
-        &self,
-        peer: &str,
-        filter: &PlanFilter,
-        after: &mut i64,
-        managers: &[ManagerKind],
-        report: &mut SendReport,
-    ) -> Result<bool> {
-        let cfg = &self.config().clone;
-        let plan = self.catalog().plan_outgoing_after(peer, filter, *after, cfg.batch_files, cfg.batch_bytes)?;
-        let Some(last) = plan.last() else { return Ok(false) };
-        *after = last.file_id;
-        let now = Timestamp::now();
-        let transfers = self.catalog().create_outgoing(peer, &plan, now)?;
-        if transfers.is_empty() {
-            return Ok(false);
-        }
-        self.offer(peer, &transfers, managers, report)
-    }
-
-    /// Offer again the transfers to `peer` whose answer was never recorded (the run
-    /// that offered them was killed between the peer's answer and recording it). The
-    /// peer answers a repeated offer from its records (the same incoming transfer and
-    /// destination), so both sides pick up where they were, in this round, without
-    /// waiting for reconciliation. Returns false when there were none.
-    fn offer_stranded(&self, peer: &str, managers: &[ManagerKind], report: &mut SendReport) -> Result<bool> {
-        let stranded = self.catalog().stranded_outgoing(peer, self.config().clone.batch_files)?;
-        if stranded.is_empty() {
-            return Ok(false);
-        }
-        log::info!("offering {} transfer(s) to {peer} again: their answer was never recorded", stranded.len());
-        self.offer(peer, &stranded, managers, report)
-    }
-
-    /// Offer `transfers` (outgoing, `initiated`) to `peer`, record the answers and start
-    /// a batch per manager; false when the peer cannot take anything now.
-    fn offer(
-        &self,
-        peer: &str,
-        transfers: &[Transfer],
-        managers: &[ManagerKind],
-        report: &mut SendReport,
-    ) -> Result<bool> {
-        let client = self.peer_client(peer)?;
-        let req = StageRequest {
-            managers: managers.iter().map(|m| m.as_str().to_owned()).collect(),
-            items: transfers
-                .iter()
-                .map(|t| StageItem {
-                    transfer_id: t.id,
-                    name: t.file.to_string(),
-                    size: t.size,
-                    checksum: t.checksum.to_string(),
-                    kind: t.kind.as_str().to_owned(),
-                    uploader: t.uploader.clone(),
-                    source: t.source.clone(),
+        site.catalog().resolve_event(Category::PeerUnreachable, name, Timestamp::now())?;
+        let mut after = 0;
+        let mut stranded_done = false;
+        for _ in 0..cfg.batches_per_run {
+            let round = if stranded_done {
+                crate::transfers::send::send_batch(site, name, &filter, &mut after, &managers, &mut report)
+            } else {
+                stranded_done = true;
+                crate::transfers::send::offer_stranded(site, name, &managers, &mut report).and_then(|_| {
+                    crate::transfers::send::send_batch(site, name, &filter, &mut after, &managers, &mut report)
                 })
-                .collect(),
-        };
-        report.offered += transfers.len() as u64;
-        let resp = match client.stage(&req) {
-            Ok(r) => r,
-            Err(e) => {
-                // The peer did not take the batch: these transfers end here (the
-                // files are planned again next time). A stage the peer did record
-                // is superseded by the next offer of the same file.
-                let answers: Vec<(i64, StageAnswer)> = transfers
-                    .iter()
-                    .map(|t| (t.id, StageAnswer::Refused { code: e.code().into(), message: e.to_string() }))
-                    .collect();
-                self.catalog().apply_stage_answers(peer, &answers, &[], &starting(), Timestamp::now())?;
-                return Err(e);
-            }
-        };
-        crate::fault::point("send.after-stage-answer");
-        self.catalog().resolve_event(Category::PeerRefused, peer, Timestamp::now())?;
-        let root = self.destination_root(peer)?;
-        let mut answers = Vec::with_capacity(transfers.len());
-        let mut events = Vec::new();
-        for (t, r) in transfers.iter().zip(resp.items) {
-            let answer = match r {
-                StageResult::Accepted { transfer_id, remote_id, destination, manager } if transfer_id == t.id => {
-                    match check_destination(&destination, manager, root.as_ref()) {
-                        Ok(()) => StageAnswer::Accepted { remote_id, destination, manager },
-                        Err(message) => {
-                            report.refused += 1;
-                            StageAnswer::Refused { code: "bad_destination".into(), message }
-                        }
-                    }
-                }
-                StageResult::AlreadyPresent { transfer_id, store }
-                    if transfer_id == t.id && crate::config::validate_store_name(&store).is_ok() =>
-                {
-                    report.already_present += 1;
-                    StageAnswer::AlreadyPresent { store }
-                }
-                StageResult::Refused { transfer_id, code, message } if transfer_id == t.id => {
-                    report.refused += 1;
-                    // The peer's words reach the catalog and the terminal: made safe here.
-                    let code = crate::text::peer_code(&code);
-                    let message = crate::text::clean_free_text(&message, crate::text::MAX_REASON_CHARS);
-                    if code == "conflict" {
-                        events.push(NewEvent {
-                            severity: Severity::Error,
-                            category: Category::Conflict,
-                            subject: t.file.to_string(),
-                            message: format!("{peer} holds {} with another checksum: {message}", t.file),
-                        });
-                    }
-                    StageAnswer::Refused { code, message }
-                }
-                other => {
-                    report.refused += 1;
-                    StageAnswer::Refused {
-                        code: "bad_response".into(),
-                        message: crate::text::clean_free_text(
-                            &format!("answer out of order: {other:?}"),
-                            crate::text::MAX_REASON_CHARS,
-                        ),
-                    }
-                }
             };
-            answers.push((t.id, answer));
-        }
-        let batches = self.catalog().apply_stage_answers(peer, &answers, &events, &starting(), Timestamp::now())?;
-        // The peer cannot take anything now (no room, no common manager): stop this
-        // round for it instead of offering batch after batch.
-        let peer_level = |a: &StageAnswer| {
-            matches!(a, StageAnswer::Refused { code, .. }
-                if matches!(code.as_str(), "store_full" | "no_common_manager" | "too_many_outstanding" | "too_many_items"))
-        };
-        if answers.iter().all(|(_, a)| peer_level(a)) {
-            log::warn!("{peer} refused a whole batch ({}); not offering more this round", answers.len());
-            return Ok(false);
-        }
-        for (batch, kind, _) in batches {
-            let items: Vec<BatchItem> =
-                self.catalog().batch_transfers(batch)?.iter().filter_map(|t| batch_item(t, root.as_ref())).collect();
-            let manager = manager_for(kind)?;
-            let state = manager.start(&self.batch_dir()?, &items)?;
-            self.catalog().set_batch_state(batch, &state, Timestamp::now())?;
-            report.batches_started += 1;
-            let row = BatchRow { id: batch, peer: peer.to_owned(), manager: kind, state, attempts: 1 };
-            self.poll_batch(&row, report)?;
-        }
-        Ok(true)
-    }
-
-    /// Check a running batch: finish it, restart it, or leave it running.
-    fn poll_batch(&self, b: &BatchRow, report: &mut SendReport) -> Result<()> {
-        let manager = manager_for(b.manager)?;
-        let now = Timestamp::now();
-        // Recorded, but not started yet: the run that starts it is still at it (leave
-        // it), or died first (start it again).
-        let progress = match b.state.get("starting") {
-            Some(who) => {
-                let alive = who.as_str().and_then(crate::process::ProcessId::parse).is_some_and(|p| !p.is_gone());
-                if alive {
-                    report.running += 1;
-                    return Ok(());
+            match round {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e @ (Error::PeerUnreachable { .. } | Error::PeerRefused { .. })) => {
+                    log::warn!("sending to {name} stopped: {e}");
+                    let (severity, category) = match e {
+                        Error::PeerRefused { .. } => (Severity::Error, Category::PeerRefused),
+                        _ => (Severity::Warning, Category::PeerUnreachable),
+                    };
+                    site.raise_event(&NewEvent {
+                        severity,
+                        category,
+                        subject: name.clone(),
+                        message: format!("cannot offer files to {name}: {e}"),
+                    })?;
+                    report.skipped_peers.push(name.clone());
+                    break;
                 }
-                BatchProgress::Failed("the run that was to start the batch stopped before it did".into())
+                Err(e) => return Err(e),
             }
-            None if b.state.is_null() => {
-                BatchProgress::Failed("the run that was to start the batch stopped before it did".into())
+        }
+    }
+    Ok(report)
+}
+
+/// Plan, offer and start one batch to `peer`; false when nothing is left to send.
+fn send_batch(
+    site: &Site,
+    peer: &str,
+    filter: &PlanFilter,
+    after: &mut i64,
+    managers: &[ManagerKind],
+    report: &mut SendReport,
+) -> Result<bool> {
+    let cfg = &site.config().clone;
+    let plan = site.catalog().plan_outgoing_after(peer, filter, *after, cfg.batch_files, cfg.batch_bytes)?;
+    let Some(last) = plan.last() else { return Ok(false) };
+    *after = last.file_id;
+    let now = Timestamp::now();
+    let transfers = site.catalog().create_outgoing(peer, &plan, now)?;
+    if transfers.is_empty() {
+        return Ok(false);
+    }
+    crate::transfers::send::offer(site, peer, &transfers, managers, report)
+}
+
+/// Offer again the transfers to `peer` whose answer was never recorded (the run
+/// that offered them was killed between the peer's answer and recording it). The
+/// peer answers a repeated offer from its records (the same incoming transfer and
+/// destination), so both sides pick up where they were, in this round, without
+/// waiting for reconciliation. Returns false when there were none.
+fn offer_stranded(site: &Site, peer: &str, managers: &[ManagerKind], report: &mut SendReport) -> Result<bool> {
+    let stranded = site.catalog().stranded_outgoing(peer, site.config().clone.batch_files)?;
+    if stranded.is_empty() {
+        return Ok(false);
+    }
+    log::info!("offering {} transfer(s) to {peer} again: their answer was never recorded", stranded.len());
+    crate::transfers::send::offer(site, peer, &stranded, managers, report)
+}
+
+/// Offer `transfers` (outgoing, `initiated`) to `peer`, record the answers and start
+/// a batch per manager; false when the peer cannot take anything now.
+fn offer(
+    site: &Site,
+    peer: &str,
+    transfers: &[Transfer],
+    managers: &[ManagerKind],
+    report: &mut SendReport,
+) -> Result<bool> {
+    let client = crate::access::peer_client(site, peer)?;
+    let req = StageRequest {
+        managers: managers.iter().map(|m| m.as_str().to_owned()).collect(),
+        items: transfers
+            .iter()
+            .map(|t| StageItem {
+                transfer_id: t.id,
+                name: t.file.to_string(),
+                size: t.size,
+                checksum: t.checksum.to_string(),
+                kind: t.kind.as_str().to_owned(),
+                uploader: t.uploader.clone(),
+                source: t.source.clone(),
+            })
+            .collect(),
+    };
+    report.offered += transfers.len() as u64;
+    let resp = match client.stage(&req) {
+        Ok(r) => r,
+        Err(e) => {
+            // The peer did not take the batch: these transfers end here (the
+            // files are planned again next time). A stage the peer did record
+            // is superseded by the next offer of the same file.
+            let answers: Vec<(i64, StageAnswer)> = transfers
+                .iter()
+                .map(|t| (t.id, StageAnswer::Refused { code: e.code().into(), message: e.to_string() }))
+                .collect();
+            site.catalog().apply_stage_answers(peer, &answers, &[], &starting(), Timestamp::now())?;
+            return Err(e);
+        }
+    };
+    crate::fault::point("send.after-stage-answer");
+    site.catalog().resolve_event(Category::PeerRefused, peer, Timestamp::now())?;
+    let root = crate::transfers::send::destination_root(site, peer)?;
+    let mut answers = Vec::with_capacity(transfers.len());
+    let mut events = Vec::new();
+    for (t, r) in transfers.iter().zip(resp.items) {
+        let answer = match r {
+            StageResult::Accepted { transfer_id, remote_id, destination, manager } if transfer_id == t.id => {
+                match check_destination(&destination, manager, root.as_ref()) {
+                    Ok(()) => StageAnswer::Accepted { remote_id, destination, manager },
+                    Err(message) => {
+                        report.refused += 1;
+                        StageAnswer::Refused { code: "bad_destination".into(), message }
+                    }
+                }
             }
-            None => manager.poll(&b.state)?,
+            StageResult::AlreadyPresent { transfer_id, store }
+                if transfer_id == t.id && crate::config::validate_store_name(&store).is_ok() =>
+            {
+                report.already_present += 1;
+                StageAnswer::AlreadyPresent { store }
+            }
+            StageResult::Refused { transfer_id, code, message } if transfer_id == t.id => {
+                report.refused += 1;
+                // The peer's words reach the catalog and the terminal: made safe here.
+                let code = crate::text::peer_code(&code);
+                let message = crate::text::clean_free_text(&message, crate::text::MAX_REASON_CHARS);
+                if code == "conflict" {
+                    events.push(NewEvent {
+                        severity: Severity::Error,
+                        category: Category::Conflict,
+                        subject: t.file.to_string(),
+                        message: format!("{peer} holds {} with another checksum: {message}", t.file),
+                    });
+                }
+                StageAnswer::Refused { code, message }
+            }
+            other => {
+                report.refused += 1;
+                StageAnswer::Refused {
+                    code: "bad_response".into(),
+                    message: crate::text::clean_free_text(
+                        &format!("answer out of order: {other:?}"),
+                        crate::text::MAX_REASON_CHARS,
+                    ),
+                }
+            }
         };
-        match progress {
-            BatchProgress::Running => report.running += 1,
-            BatchProgress::Done => {
-                let failed = manager.failed_items(&b.state);
-                let total = self.catalog().batch_transfers(b.id)?.len() as u64;
-                report.failed += failed.len() as u64;
-                report.staged += total.saturating_sub(failed.len() as u64);
-                self.catalog().finish_batch(b.id, &failed, false, now)?;
+        answers.push((t.id, answer));
+    }
+    let batches = site.catalog().apply_stage_answers(peer, &answers, &events, &starting(), Timestamp::now())?;
+    // The peer cannot take anything now (no room, no common manager): stop this
+    // round for it instead of offering batch after batch.
+    let peer_level = |a: &StageAnswer| {
+        matches!(a, StageAnswer::Refused { code, .. }
+            if matches!(code.as_str(), "store_full" | "no_common_manager" | "too_many_outstanding" | "too_many_items"))
+    };
+    if answers.iter().all(|(_, a)| peer_level(a)) {
+        log::warn!("{peer} refused a whole batch ({}); not offering more this round", answers.len());
+        return Ok(false);
+    }
+    for (batch, kind, _) in batches {
+        let items: Vec<BatchItem> =
+            site.catalog().batch_transfers(batch)?.iter().filter_map(|t| batch_item(t, root.as_ref())).collect();
+        let manager = manager_for(kind)?;
+        let state = manager.start(&crate::transfers::send::batch_dir(site)?, &items)?;
+        site.catalog().set_batch_state(batch, &state, Timestamp::now())?;
+        report.batches_started += 1;
+        let row = BatchRow { id: batch, peer: peer.to_owned(), manager: kind, state, attempts: 1 };
+        crate::transfers::send::poll_batch(site, &row, report)?;
+    }
+    Ok(true)
+}
+
+/// Check a running batch: finish it, restart it, or leave it running.
+fn poll_batch(site: &Site, b: &BatchRow, report: &mut SendReport) -> Result<()> {
+    let manager = manager_for(b.manager)?;
+    let now = Timestamp::now();
+    // Recorded, but not started yet: the run that starts it is still at it (leave
+    // it), or died first (start it again).
+    let progress = match b.state.get("starting") {
+        Some(who) => {
+            let alive = who.as_str().and_then(crate::process::ProcessId::parse).is_some_and(|p| !p.is_gone());
+            if alive {
+                report.running += 1;
+                return Ok(());
             }
-            BatchProgress::Failed(why) => {
-                let transfers = self.catalog().batch_transfers(b.id)?;
-                if b.attempts < self.config().clone.max_batch_attempts {
-                    log::warn!(
-                        "batch {} to {} failed (attempt {}), starting it again: {why}",
+            BatchProgress::Failed("the run that was to start the batch stopped before it did".into())
+        }
+        None if b.state.is_null() => {
+            BatchProgress::Failed("the run that was to start the batch stopped before it did".into())
+        }
+        None => manager.poll(&b.state)?,
+    };
+    match progress {
+        BatchProgress::Running => report.running += 1,
+        BatchProgress::Done => {
+            let failed = manager.failed_items(&b.state);
+            let total = site.catalog().batch_transfers(b.id)?.len() as u64;
+            report.failed += failed.len() as u64;
+            report.staged += total.saturating_sub(failed.len() as u64);
+            site.catalog().finish_batch(b.id, &failed, false, now)?;
+        }
+        BatchProgress::Failed(why) => {
+            let transfers = site.catalog().batch_transfers(b.id)?;
+            if b.attempts < site.config().clone.max_batch_attempts {
+                log::warn!("batch {} to {} failed (attempt {}), starting it again: {why}", b.id, b.peer, b.attempts);
+                let root = crate::transfers::send::destination_root(site, &b.peer)?;
+                let items: Vec<BatchItem> = transfers.iter().filter_map(|t| batch_item(t, root.as_ref())).collect();
+                let state = manager.start(&crate::transfers::send::batch_dir(site)?, &items)?;
+                site.catalog().restart_batch(b.id, &state, now)?;
+                report.running += 1;
+            } else {
+                let failed: Vec<(i64, String)> = transfers.iter().map(|t| (t.id, why.clone())).collect();
+                report.failed += failed.len() as u64;
+                site.catalog().finish_batch(b.id, &failed, true, now)?;
+                site.raise_event(&NewEvent {
+                    severity: Severity::Error,
+                    category: Category::TransferFailed,
+                    subject: format!("{}/batch {}", b.peer, b.id),
+                    message: format!(
+                        "batch {} of {} transfers to {} failed {} times and was given up (the files will be planned again): {why}",
                         b.id,
+                        failed.len(),
                         b.peer,
                         b.attempts
-                    );
-                    let root = self.destination_root(&b.peer)?;
-                    let items: Vec<BatchItem> = transfers.iter().filter_map(|t| batch_item(t, root.as_ref())).collect();
-                    let state = manager.start(&self.batch_dir()?, &items)?;
-                    self.catalog().restart_batch(b.id, &state, now)?;
-                    report.running += 1;
-                } else {
-                    let failed: Vec<(i64, String)> = transfers.iter().map(|t| (t.id, why.clone())).collect();
-                    report.failed += failed.len() as u64;
-                    self.catalog().finish_batch(b.id, &failed, true, now)?;
-                    self.raise_event(&NewEvent {
-                        severity: Severity::Error,
-                        category: Category::TransferFailed,
-                        subject: format!("{}/batch {}", b.peer, b.id),
-                        message: format!(
-                            "batch {} of {} transfers to {} failed {} times and was given up (the files will be planned again): {why}",
-                            b.id,
-                            failed.len(),
-                            b.peer,
-                            b.attempts
-                        ),
-                    })?;
-                }
+                    ),
+                })?;
             }
         }
-        Ok(())
     }
+    Ok(())
 }
 
 #[cfg(test)]

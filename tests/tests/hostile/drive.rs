@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use librarian_core::checksum::{Algorithm, Entry, EntryKind, directory_digest, hash_bytes};
+use librarian_core::{Algorithm, Entry, EntryKind, directory_digest, hash_bytes};
 use librarian_e2e::pair::outbox_len;
 use librarian_e2e::*;
 use serde_json::{Value, json};

@@ -20,9 +20,9 @@ use serde::Serialize;
 use crate::catalog::{DeletionPolicy, FileKind, FileRow, LocalCloneItem, StoreRow};
 use crate::checksum::Checksum;
 use crate::error::{Error, Result};
-use crate::events::{Category, NewEvent, Severity};
-use crate::librarian::Librarian;
+use crate::model::{Category, NewEvent, Severity};
 use crate::progress::{NoProgress, Progress};
+use crate::site::Site;
 use crate::store::posix::sync_filesystem;
 use crate::store::{PosixStore, Store};
 use crate::tree;
@@ -97,320 +97,315 @@ fn hash_in_place(file: &FileRow, path: &Path, progress: &dyn Progress) -> Option
     }
 }
 
-impl Librarian {
-    /// Copy the files that have an available instance on store `from` and no instance
-    /// on store `to` onto `to`, oldest first, each verified against its catalogued
-    /// checksum, until `to` would keep less than its reserve free: then stop (order is
-    /// kept; smaller files are not squeezed in), set `full` and raise a `store_full`
-    /// event. `to` must be enabled (it need not be ingestable). A copy whose bytes do
-    /// not match the catalog (a corrupt source) is not committed and is listed in
-    /// `failed`; the others go on. With `dry_run`, nothing changes and `planned` lists
-    /// what would be copied (as far as the free space now allows).
-    pub fn clone_local(
-        &self,
-        from: &str,
-        to: &str,
-        dry_run: bool,
-        progress: &dyn Progress,
-    ) -> Result<LocalCloneReport> {
-        self.clone_local_skipping(from, to, &[], dry_run, progress)
+/// Copy the files that have an available instance on store `from` and no instance
+/// on store `to` onto `to`, oldest first, each verified against its catalogued
+/// checksum, until `to` would keep less than its reserve free: then stop (order is
+/// kept; smaller files are not squeezed in), set `full` and raise a `store_full`
+/// event. `to` must be enabled (it need not be ingestable). A copy whose bytes do
+/// not match the catalog (a corrupt source) is not committed and is listed in
+/// `failed`; the others go on. With `dry_run`, nothing changes and `planned` lists
+/// what would be copied (as far as the free space now allows).
+pub(crate) fn clone_local(
+    site: &Site,
+    from: &str,
+    to: &str,
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> Result<LocalCloneReport> {
+    crate::sneakernet::fill::clone_local_skipping(site, from, to, &[], dry_run, progress)
+}
+
+/// [`Librarian::clone_local`], leaving out too the files that have an instance on
+/// any store of `not_on` (the other drives of the same set: one copy among them is
+/// enough). Stores of `not_on` that do not exist are ignored.
+pub(crate) fn clone_local_skipping(
+    site: &Site,
+    from: &str,
+    to: &str,
+    not_on: &[String],
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> Result<LocalCloneReport> {
+    crate::sneakernet::fill::clone_local_inner(site, from, to, not_on, dry_run, progress, &|s| s.free_bytes())
+}
+
+/// The local clone, with the target's free space measured by `free_bytes` (the
+/// filesystem's, except in tests).
+fn clone_local_inner(
+    site: &Site,
+    from: &str,
+    to: &str,
+    not_on: &[String],
+    dry_run: bool,
+    progress: &dyn Progress,
+    free_bytes: &dyn Fn(&PosixStore) -> Result<u64>,
+) -> Result<LocalCloneReport> {
+    let cat = site.catalog();
+    if from == to {
+        return Err(Error::InvalidArgument(format!("cannot clone store {from} onto itself")));
     }
-
-    /// [`Librarian::clone_local`], leaving out too the files that have an instance on
-    /// any store of `not_on` (the other drives of the same set: one copy among them is
-    /// enough). Stores of `not_on` that do not exist are ignored.
-    pub fn clone_local_skipping(
-        &self,
-        from: &str,
-        to: &str,
-        not_on: &[String],
-        dry_run: bool,
-        progress: &dyn Progress,
-    ) -> Result<LocalCloneReport> {
-        self.clone_local_inner(from, to, not_on, dry_run, progress, &|s| s.free_bytes())
-    }
-
-    /// The local clone, with the target's free space measured by `free_bytes` (the
-    /// filesystem's, except in tests).
-    fn clone_local_inner(
-        &self,
-        from: &str,
-        to: &str,
-        not_on: &[String],
-        dry_run: bool,
-        progress: &dyn Progress,
-        free_bytes: &dyn Fn(&PosixStore) -> Result<u64>,
-    ) -> Result<LocalCloneReport> {
-        let cat = self.catalog();
-        if from == to {
-            return Err(Error::InvalidArgument(format!("cannot clone store {from} onto itself")));
-        }
-        let source = cat.store(from)?;
-        let target = cat.store(to)?;
-        for s in [&source, &target] {
-            if !s.enabled {
-                return Err(Error::InvalidArgument(format!(
-                    "store {} is disabled (librarian store enable {} first)",
-                    s.name, s.name
-                )));
-            }
-        }
-        let mut excluded = vec![target.id];
-        for name in not_on.iter().filter(|n| *n != to && *n != from) {
-            match cat.store(name) {
-                Ok(s) => excluded.push(s.id),
-                Err(Error::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let items = cat.plan_local_clone(source.id, &excluded)?;
-        let mut report =
-            LocalCloneReport { already_there: cat.count_local_copies(source.id, target.id)?, ..Default::default() };
-        let store = PosixStore::new(&target.name, &target.root, &target.staging);
-        let usable = || -> Result<u64> { Ok(free_bytes(&store)?.saturating_sub(target.reserve_bytes)) };
-
-        if !dry_run {
-            // Staging directories of killed runs hold space the drive needs: remove them
-            // (only unlocked ones that no ingest intent or incoming transfer owns).
-            let mut owned: Vec<std::path::PathBuf> = cat.intents()?.into_iter().map(|i| i.staging_dir).collect();
-            owned.extend(cat.active_incoming_dirs()?);
-            for dir in store.clean_staging(&|p| owned.iter().any(|o| o == p))? {
-                log::info!("removed the staging directory {} of an interrupted run", dir.display());
-            }
-        }
-
-        // What fits now: the dry run's plan, and the progress bar's total.
-        let mut room = usable()?;
-        let fitting = items
-            .iter()
-            .take_while(|it| {
-                let fits = it.file.size <= room;
-                room = room.saturating_sub(it.file.size);
-                fits
-            })
-            .count();
-        if dry_run {
-            report.planned = items[..fitting].iter().map(|it| it.file.name.to_string()).collect();
-            report.left_for_next_drive = (items.len() - fitting) as u64;
-            report.full = fitting < items.len();
-            return Ok(report);
-        }
-
-        progress.start(items[..fitting].iter().map(|it| it.file.size).sum());
-        let mut result = Ok(());
-        for (k, item) in items.iter().enumerate() {
-            match self.clone_one(item, &target, &store, &usable, progress) {
-                Ok(Step::Copied) => {
-                    report.copied += 1;
-                    report.bytes += item.file.size;
-                }
-                Ok(Step::Adopted) => report.already_there += 1,
-                Ok(Step::Failed(why)) => {
-                    log::warn!("not copying {} to store {to}: {why}", item.file.name);
-                    report.failed.push((item.file.name.to_string(), why));
-                }
-                Ok(Step::Full) => {
-                    report.full = true;
-                    report.left_for_next_drive = (items.len() - k) as u64;
-                    break;
-                }
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-        }
-        progress.finish();
-        result?;
-        if report.full {
-            let left_bytes: u64 =
-                items[items.len() - report.left_for_next_drive as usize..].iter().map(|it| it.file.size).sum();
-            let message = format!(
-                "store {to} is full (reserve {} bytes): copied {} files ({} bytes) from {from} in this run; \
-                 {} files ({left_bytes} bytes) wait for the next drive",
-                target.reserve_bytes, report.copied, report.bytes, report.left_for_next_drive
-            );
-            log::warn!("{message}");
-            self.raise_event(&NewEvent {
-                severity: Severity::Warning,
-                category: Category::StoreFull,
-                subject: to.to_owned(),
-                message,
-            })?;
-        }
-        Ok(report)
-    }
-
-    /// Copy one file onto the target (or record the intact copy an interrupted run
-    /// left there). `Err` only for failures of the target or the catalog, which end
-    /// the run.
-    fn clone_one(
-        &self,
-        item: &LocalCloneItem,
-        target: &StoreRow,
-        store: &PosixStore,
-        usable: &dyn Fn() -> Result<u64>,
-        progress: &dyn Progress,
-    ) -> Result<Step> {
-        let file = &item.file;
-        if file.checksum.algorithm().hasher().is_err() {
-            return Ok(Step::Failed(format!("{} checksums cannot be recomputed", file.checksum.algorithm())));
-        }
-        let dest = store.data_path(&file.name);
-        if std::fs::symlink_metadata(&dest).is_ok() && self.adopt_or_move_out(file, target, store, progress)? {
-            return Ok(Step::Adopted);
-        }
-        if std::fs::symlink_metadata(&item.source).is_ok_and(|m| m.file_type().is_symlink()) {
-            // Never followed: what it points to is not the copy the catalog holds.
-            return Ok(Step::Failed(format!("the source copy {} is a symbolic link", item.source.display())));
-        }
-        if file.size > usable()? {
-            return Ok(Step::Full);
-        }
-        let staging = match store.new_staging() {
-            Ok(s) => s,
-            Err(e) if is_no_space(&e) => return Ok(Step::Full),
-            Err(e) => return Err(e),
-        };
-        let payload = staging.payload();
-        let algorithm = file.checksum.algorithm();
-        let copied = match file.kind {
-            FileKind::File => {
-                tree::copy_file(&item.source, &payload, algorithm, true, progress, &mut tree::scratch()).map(|(c, _)| c)
-            }
-            FileKind::Directory => tree::walk(&item.source).and_then(|mut entries| {
-                let c = tree::copy_book(&item.source, &payload, &mut entries, algorithm, progress)?;
-                sync_filesystem(staging.dir())?;
-                Ok(c)
-            }),
-        };
-        crate::fault::point("local-clone.after-copy");
-        let sum = match copied {
-            Ok(sum) => sum,
-            Err(e) if is_no_space(&e) => return Ok(Step::Full),
-            Err(e) if on_target(&e, target) => return Err(e),
-            Err(e) => return Ok(Step::Failed(e.to_string())),
-        };
-        if !sum.matches(&file.checksum)? {
-            return Ok(Step::Failed(format!(
-                "the copy on store {} does not match the catalog (expected {}, got {sum}): the source copy {} is corrupt",
-                target.name,
-                file.checksum,
-                item.source.display()
+    let source = cat.store(from)?;
+    let target = cat.store(to)?;
+    for s in [&source, &target] {
+        if !s.enabled {
+            return Err(Error::InvalidArgument(format!(
+                "store {} is disabled (librarian store enable {} first)",
+                s.name, s.name
             )));
         }
-        match store.commit(&payload, &file.name) {
-            Ok(()) => {}
-            Err(Error::AlreadyExists { .. }) => {
-                // Another run committed it meanwhile: take its copy if intact.
-                drop(staging);
-                return Ok(if self.adopt_or_move_out(file, target, store, &NoProgress)? {
-                    Step::Adopted
-                } else {
-                    Step::Failed(format!("{} appeared on store {} during the copy", file.name, target.name))
-                });
-            }
-            Err(e) if is_no_space(&e) => return Ok(Step::Full),
-            Err(e) if on_target(&e, target) => return Ok(Step::Failed(e.to_string())),
+    }
+    let mut excluded = vec![target.id];
+    for name in not_on.iter().filter(|n| *n != to && *n != from) {
+        match cat.store(name) {
+            Ok(s) => excluded.push(s.id),
+            Err(Error::NotFound { .. }) => {}
             Err(e) => return Err(e),
         }
-        self.catalog().insert_instance_for(
-            file.id,
-            target.id,
-            Path::new(file.name.as_str()),
-            DeletionPolicy::Disallowed,
-            Timestamp::now(),
-        )?;
-        drop(staging);
-        Ok(Step::Copied)
+    }
+    let items = cat.plan_local_clone(source.id, &excluded)?;
+    let mut report =
+        LocalCloneReport { already_there: cat.count_local_copies(source.id, target.id)?, ..Default::default() };
+    let store = PosixStore::new(&target.name, &target.root, &target.staging);
+    let usable = || -> Result<u64> { Ok(free_bytes(&store)?.saturating_sub(target.reserve_bytes)) };
+
+    if !dry_run {
+        // Staging directories of killed runs hold space the drive needs: remove them
+        // (only unlocked ones that no ingest intent or incoming transfer owns).
+        let mut owned: Vec<std::path::PathBuf> = cat.intents()?.into_iter().map(|i| i.staging_dir).collect();
+        owned.extend(cat.active_incoming_dirs()?);
+        for dir in store.clean_staging(&|p| owned.iter().any(|o| o == p))? {
+            log::info!("removed the staging directory {} of an interrupted run", dir.display());
+        }
     }
 
-    /// Data sits at the file's path on the target but the catalog has no instance
-    /// there: left by a run killed between its rename and its insert. If it is an
-    /// intact copy, record it (true); otherwise move it out of the data area, through a
-    /// staging directory that is then removed, so the file can be copied again (false).
-    fn adopt_or_move_out(
-        &self,
-        file: &FileRow,
-        target: &StoreRow,
-        store: &PosixStore,
-        progress: &dyn Progress,
-    ) -> Result<bool> {
-        let dest = store.data_path(&file.name);
-        let rel = Path::new(file.name.as_str());
-        if let Some(sum) = hash_in_place(file, &dest, progress)
-            && sum.matches(&file.checksum)?
-        {
-            log::info!("{} was already on store {} (an interrupted copy): recording it", file.name, target.name);
-            self.catalog().insert_instance_for(
-                file.id,
-                target.id,
-                rel,
-                DeletionPolicy::Disallowed,
-                Timestamp::now(),
-            )?;
-            return Ok(true);
+    // What fits now: the dry run's plan, and the progress bar's total.
+    let mut room = usable()?;
+    let fitting = items
+        .iter()
+        .take_while(|it| {
+            let fits = it.file.size <= room;
+            room = room.saturating_sub(it.file.size);
+            fits
+        })
+        .count();
+    if dry_run {
+        report.planned = items[..fitting].iter().map(|it| it.file.name.to_string()).collect();
+        report.left_for_next_drive = (items.len() - fitting) as u64;
+        report.full = fitting < items.len();
+        return Ok(report);
+    }
+
+    progress.start(items[..fitting].iter().map(|it| it.file.size).sum());
+    let mut result = Ok(());
+    for (k, item) in items.iter().enumerate() {
+        match crate::sneakernet::fill::clone_one(site, item, &target, &store, &usable, progress) {
+            Ok(Step::Copied) => {
+                report.copied += 1;
+                report.bytes += item.file.size;
+            }
+            Ok(Step::Adopted) => report.already_there += 1,
+            Ok(Step::Failed(why)) => {
+                log::warn!("not copying {} to store {to}: {why}", item.file.name);
+                report.failed.push((item.file.name.to_string(), why));
+            }
+            Ok(Step::Full) => {
+                report.full = true;
+                report.left_for_next_drive = (items.len() - k) as u64;
+                break;
+            }
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
         }
-        if self.catalog().instance_at(target.id, file.name.as_str())? {
-            return Err(Error::AlreadyExists {
-                kind: crate::error::ObjectKind::Instance,
-                name: dest.display().to_string(),
+    }
+    progress.finish();
+    result?;
+    if report.full {
+        let left_bytes: u64 =
+            items[items.len() - report.left_for_next_drive as usize..].iter().map(|it| it.file.size).sum();
+        let message = format!(
+            "store {to} is full (reserve {} bytes): copied {} files ({} bytes) from {from} in this run; \
+             {} files ({left_bytes} bytes) wait for the next drive",
+            target.reserve_bytes, report.copied, report.bytes, report.left_for_next_drive
+        );
+        log::warn!("{message}");
+        site.raise_event(&NewEvent {
+            severity: Severity::Warning,
+            category: Category::StoreFull,
+            subject: to.to_owned(),
+            message,
+        })?;
+    }
+    Ok(report)
+}
+
+/// Copy one file onto the target (or record the intact copy an interrupted run
+/// left there). `Err` only for failures of the target or the catalog, which end
+/// the run.
+fn clone_one(
+    site: &Site,
+    item: &LocalCloneItem,
+    target: &StoreRow,
+    store: &PosixStore,
+    usable: &dyn Fn() -> Result<u64>,
+    progress: &dyn Progress,
+) -> Result<Step> {
+    let file = &item.file;
+    if file.checksum.algorithm().hasher().is_err() {
+        return Ok(Step::Failed(format!("{} checksums cannot be recomputed", file.checksum.algorithm())));
+    }
+    let dest = store.data_path(&file.name);
+    if std::fs::symlink_metadata(&dest).is_ok()
+        && crate::sneakernet::fill::adopt_or_move_out(site, file, target, store, progress)?
+    {
+        return Ok(Step::Adopted);
+    }
+    if std::fs::symlink_metadata(&item.source).is_ok_and(|m| m.file_type().is_symlink()) {
+        // Never followed: what it points to is not the copy the catalog holds.
+        return Ok(Step::Failed(format!("the source copy {} is a symbolic link", item.source.display())));
+    }
+    if file.size > usable()? {
+        return Ok(Step::Full);
+    }
+    let staging = match store.new_staging() {
+        Ok(s) => s,
+        Err(e) if is_no_space(&e) => return Ok(Step::Full),
+        Err(e) => return Err(e),
+    };
+    let payload = staging.payload();
+    let algorithm = file.checksum.algorithm();
+    let copied = match file.kind {
+        FileKind::File => {
+            tree::copy_file(&item.source, &payload, algorithm, true, progress, &mut tree::scratch()).map(|(c, _)| c)
+        }
+        FileKind::Directory => tree::walk(&item.source).and_then(|mut entries| {
+            let c = tree::copy_book(&item.source, &payload, &mut entries, algorithm, progress)?;
+            sync_filesystem(staging.dir())?;
+            Ok(c)
+        }),
+    };
+    crate::fault::point("local-clone.after-copy");
+    let sum = match copied {
+        Ok(sum) => sum,
+        Err(e) if is_no_space(&e) => return Ok(Step::Full),
+        Err(e) if on_target(&e, target) => return Err(e),
+        Err(e) => return Ok(Step::Failed(e.to_string())),
+    };
+    if !sum.matches(&file.checksum)? {
+        return Ok(Step::Failed(format!(
+            "the copy on store {} does not match the catalog (expected {}, got {sum}): the source copy {} is corrupt",
+            target.name,
+            file.checksum,
+            item.source.display()
+        )));
+    }
+    match store.commit(&payload, &file.name) {
+        Ok(()) => {}
+        Err(Error::AlreadyExists { .. }) => {
+            // Another run committed it meanwhile: take its copy if intact.
+            drop(staging);
+            return Ok(if crate::sneakernet::fill::adopt_or_move_out(site, file, target, store, &NoProgress)? {
+                Step::Adopted
+            } else {
+                Step::Failed(format!("{} appeared on store {} during the copy", file.name, target.name))
             });
         }
-        log::warn!(
-            "{} on store {} is not an intact copy of {} (an interrupted copy?): removing it to copy again",
-            dest.display(),
-            target.name,
-            file.name
-        );
-        let trash = store.new_staging()?;
-        crate::store::posix::durable_rename(&dest, &trash.payload())?;
-        drop(trash);
-        Ok(false)
+        Err(e) if is_no_space(&e) => return Ok(Step::Full),
+        Err(e) if on_target(&e, target) => return Ok(Step::Failed(e.to_string())),
+        Err(e) => return Err(e),
     }
+    site.catalog().insert_instance_for(
+        file.id,
+        target.id,
+        Path::new(file.name.as_str()),
+        DeletionPolicy::Disallowed,
+        Timestamp::now(),
+    )?;
+    drop(staging);
+    Ok(Step::Copied)
+}
 
-    /// The `clone-local` task: fill the `[clone.local]` stores in order.
-    pub(crate) fn clone_local_task(&self) -> Result<String> {
-        let Some(cfg) = &self.config().clone.local else {
-            return Ok("nothing to do: no [clone.local] in the configuration".into());
-        };
-        let mut parts = Vec::new();
-        let mut failed: BTreeMap<String, String> = BTreeMap::new();
-        for to in &cfg.to {
-            match self.catalog().store(to) {
-                Ok(row) if !row.enabled => {
-                    parts.push(format!("{to} disabled, skipped"));
-                    continue;
-                }
-                Ok(_) => {}
-                Err(Error::NotFound { .. }) => {
-                    parts.push(format!("{to}: no such store, skipped"));
-                    continue;
-                }
-                Err(e) => return Err(e),
-            }
-            let r = self.clone_local_skipping(&cfg.from, to, &cfg.to, false, &NoProgress)?;
-            failed.extend(r.failed.iter().cloned());
-            parts.push(format!("copied {} files ({} bytes) to {to}", r.copied, r.bytes));
-            if r.full {
-                parts.push(format!("{to} full, {} files wait for the next drive", r.left_for_next_drive));
+/// Data sits at the file's path on the target but the catalog has no instance
+/// there: left by a run killed between its rename and its insert. If it is an
+/// intact copy, record it (true); otherwise move it out of the data area, through a
+/// staging directory that is then removed, so the file can be copied again (false).
+fn adopt_or_move_out(
+    site: &Site,
+    file: &FileRow,
+    target: &StoreRow,
+    store: &PosixStore,
+    progress: &dyn Progress,
+) -> Result<bool> {
+    let dest = store.data_path(&file.name);
+    let rel = Path::new(file.name.as_str());
+    if let Some(sum) = hash_in_place(file, &dest, progress)
+        && sum.matches(&file.checksum)?
+    {
+        log::info!("{} was already on store {} (an interrupted copy): recording it", file.name, target.name);
+        site.catalog().insert_instance_for(file.id, target.id, rel, DeletionPolicy::Disallowed, Timestamp::now())?;
+        return Ok(true);
+    }
+    if site.catalog().instance_at(target.id, file.name.as_str())? {
+        return Err(Error::AlreadyExists {
+            kind: crate::error::ObjectKind::Instance,
+            name: dest.display().to_string(),
+        });
+    }
+    log::warn!(
+        "{} on store {} is not an intact copy of {} (an interrupted copy?): removing it to copy again",
+        dest.display(),
+        target.name,
+        file.name
+    );
+    let trash = store.new_staging()?;
+    crate::store::posix::durable_rename(&dest, &trash.payload())?;
+    drop(trash);
+    Ok(false)
+}
+
+/// The `clone-local` task: fill the `[clone.local]` stores in order.
+pub(crate) fn clone_local_task(site: &Site) -> Result<String> {
+    let Some(cfg) = &site.config().clone.local else {
+        return Ok("nothing to do: no [clone.local] in the configuration".into());
+    };
+    let mut parts = Vec::new();
+    let mut failed: BTreeMap<String, String> = BTreeMap::new();
+    for to in &cfg.to {
+        match site.catalog().store(to) {
+            Ok(row) if !row.enabled => {
+                parts.push(format!("{to} disabled, skipped"));
                 continue;
             }
-            break;
+            Ok(_) => {}
+            Err(Error::NotFound { .. }) => {
+                parts.push(format!("{to}: no such store, skipped"));
+                continue;
+            }
+            Err(e) => return Err(e),
         }
-        if parts.is_empty() {
-            parts.push("no store to fill".into());
+        let r = crate::sneakernet::fill::clone_local_skipping(site, &cfg.from, to, &cfg.to, false, &NoProgress)?;
+        failed.extend(r.failed.iter().cloned());
+        parts.push(format!("copied {} files ({} bytes) to {to}", r.copied, r.bytes));
+        if r.full {
+            parts.push(format!("{to} full, {} files wait for the next drive", r.left_for_next_drive));
+            continue;
         }
-        if let Some((name, why)) = failed.iter().next() {
-            parts.push(format!("{} failed (first: {name}: {why})", failed.len()));
-        }
-        Ok(parts.join("; "))
+        break;
     }
+    if parts.is_empty() {
+        parts.push("no store to fill".into());
+    }
+    if let Some((name, why)) = failed.iter().next() {
+        parts.push(format!("{} failed (first: {name}: {why})", failed.len()));
+    }
+    Ok(parts.join("; "))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Librarian;
     use crate::{FileName, StoreSpec, UploadOptions};
 
     fn site() -> (tempfile::TempDir, Librarian) {
@@ -515,10 +510,11 @@ mod tests {
             let used: u64 = crate::tree::walk(&root)?.iter().map(|e| e.size).sum();
             Ok(2500u64.saturating_sub(used))
         };
-        let dry = lib.clone_local_inner("main", "drive1", &[], true, &NoProgress, &small_disk).expect("dry run");
+        let dry =
+            clone_local_inner(lib.site(), "main", "drive1", &[], true, &NoProgress, &small_disk).expect("dry run");
         assert_eq!((dry.planned.as_slice(), dry.left_for_next_drive, dry.full), (&["a".to_owned()][..], 2, true));
         assert!(lib.events(false).expect("events").is_empty(), "a dry run raises nothing");
-        let r = lib.clone_local_inner("main", "drive1", &[], false, &NoProgress, &small_disk).expect("clone");
+        let r = clone_local_inner(lib.site(), "main", "drive1", &[], false, &NoProgress, &small_disk).expect("clone");
         assert_eq!((r.copied, r.bytes, r.full), (1, 100, true), "{r:?}");
         assert_eq!(r.left_for_next_drive, 2);
         assert_eq!(stores_of(&lib, "c"), ["main"], "order is kept");
@@ -527,7 +523,8 @@ mod tests {
         assert_eq!(full.len(), 1, "{ev:?}");
         assert_eq!(full[0].subject, "drive1");
         assert!(full[0].message.contains("2 files (5010 bytes)"), "{}", full[0].message);
-        let again = lib.clone_local_inner("main", "drive1", &[], false, &NoProgress, &small_disk).expect("again");
+        let again =
+            clone_local_inner(lib.site(), "main", "drive1", &[], false, &NoProgress, &small_disk).expect("again");
         assert_eq!((again.copied, again.full, again.left_for_next_drive), (0, true, 2));
         let ev = lib.events(false).expect("events");
         assert_eq!(ev.iter().find(|e| e.category == Category::StoreFull).map(|e| e.count), Some(2), "counted");
@@ -584,7 +581,7 @@ mod tests {
     #[test]
     fn the_task_fills_drives_in_order() {
         let (d, lib) = site();
-        let msg = lib.clone_local_task().expect("task");
+        let msg = clone_local_task(lib.site()).expect("task");
         assert!(msg.contains("no [clone.local]"), "{msg}");
         upload(&lib, d.path(), "a", b"aaaa");
         upload(&lib, d.path(), "b", b"bbbb");
@@ -597,25 +594,25 @@ mod tests {
         )
         .expect("write config");
         let lib = Librarian::open(lib.config_path()).expect("reopen");
-        let msg = lib.clone_local_task().expect("task");
+        let msg = clone_local_task(lib.site()).expect("task");
         assert_eq!(msg, "copied 2 files (8 bytes) to drive1", "{msg}");
         lib.set_store_enabled("drive1", false).expect("disable");
         upload(&lib, d.path(), "c", b"cc");
-        let msg = lib.clone_local_task().expect("task");
+        let msg = clone_local_task(lib.site()).expect("task");
         assert_eq!(msg, "drive1 disabled, skipped; copied 1 files (2 bytes) to drive2", "{msg}");
         assert_eq!(stores_of(&lib, "a"), ["drive1", "main"], "one copy among the drives is enough");
     }
 
     #[test]
     fn config_is_validated() {
-        let ok = crate::transfers::LocalClone { from: "main".into(), to: vec!["d1".into(), "d2".into()] };
-        let mut cfg = crate::transfers::CloneConfig { local: Some(ok.clone()), ..Default::default() };
+        let ok = crate::config::LocalClone { from: "main".into(), to: vec!["d1".into(), "d2".into()] };
+        let mut cfg = crate::config::CloneConfig { local: Some(ok.clone()), ..Default::default() };
         assert!(cfg.validate().is_ok());
         for bad in [
-            crate::transfers::LocalClone { to: vec![], ..ok.clone() },
-            crate::transfers::LocalClone { to: vec!["main".into()], ..ok.clone() },
-            crate::transfers::LocalClone { to: vec!["d1".into(), "d1".into()], ..ok.clone() },
-            crate::transfers::LocalClone { from: "../x".into(), ..ok.clone() },
+            crate::config::LocalClone { to: vec![], ..ok.clone() },
+            crate::config::LocalClone { to: vec!["main".into()], ..ok.clone() },
+            crate::config::LocalClone { to: vec!["d1".into(), "d1".into()], ..ok.clone() },
+            crate::config::LocalClone { from: "../x".into(), ..ok.clone() },
         ] {
             cfg.local = Some(bad.clone());
             assert!(cfg.validate().is_err(), "{bad:?}");

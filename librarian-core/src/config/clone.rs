@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::manager::ManagerKind;
 use crate::error::{Error, Result};
+use crate::model::ManagerKind;
 
 /// `[clone]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,7 +133,7 @@ impl DestinationRoot {
             _ => (None, s),
         };
         if let Some(h) = &host
-            && !super::send::plain_host(h)
+            && !plain_host(h)
         {
             return bad("not a plain host name before ':'");
         }
@@ -177,7 +177,7 @@ impl CloneConfig {
 
     pub(crate) fn validate(&self) -> Result<()> {
         self.manager_kinds()?;
-        crate::tasks::parse_interval(&self.stale_after)?;
+        crate::model::parse_interval(&self.stale_after)?;
         if self.batch_files == 0 || self.batch_bytes == 0 || self.batches_per_run == 0 || self.receive_per_run == 0 {
             return Err(Error::InvalidArgument(
                 "clone.batch_files, batch_bytes, batches_per_run and receive_per_run must be at least 1".into(),
@@ -188,10 +188,10 @@ impl CloneConfig {
                 "clone.max_stage_items, max_outstanding_transfers and max_outstanding_bytes must be at least 1".into(),
             ));
         }
-        if self.max_stage_items > super::MAX_STAGE_ITEMS {
+        if self.max_stage_items > crate::model::MAX_STAGE_ITEMS {
             return Err(Error::InvalidArgument(format!(
                 "clone.max_stage_items must be at most {}",
-                super::MAX_STAGE_ITEMS
+                crate::model::MAX_STAGE_ITEMS
             )));
         }
         if self.max_batch_attempts == 0 {
@@ -203,7 +203,7 @@ impl CloneConfig {
         for (peer, to) in &self.to {
             crate::config::validate_site_name(peer)?;
             if let Some(age) = &to.max_age {
-                crate::tasks::parse_interval(age)?;
+                crate::model::parse_interval(age)?;
             }
             match &to.destination_root {
                 Some(root) => {
@@ -219,4 +219,11 @@ impl CloneConfig {
         }
         Ok(())
     }
+}
+/// A plain host name (optionally `user@`) for rsync over ssh: nothing an option parser
+/// or a shell could take for something else.
+pub(crate) fn plain_host(host: &str) -> bool {
+    !host.is_empty()
+        && !host.starts_with('-')
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@' | b'[' | b']'))
 }

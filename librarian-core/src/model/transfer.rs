@@ -4,11 +4,10 @@ use std::fmt;
 use std::path::PathBuf;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::manager::ManagerKind;
-use super::state::TransferStatus;
-use crate::catalog::FileKind;
+use super::ids::FileKind;
+use super::transfer_state::TransferStatus;
 use crate::checksum::Checksum;
 use crate::error::{Error, Result};
 use crate::name::FileName;
@@ -93,4 +92,46 @@ pub struct Transfer {
     pub error_code: Option<String>,
     /// Why it failed, for a person.
     pub error: Option<String>,
+}
+/// The managers there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ManagerKind {
+    /// A copy through a shared filesystem.
+    Local,
+    /// The `rsync` binary (local paths, or `host:path` over ssh).
+    Rsync,
+    /// A drive carried by hand (no bytes move over the network).
+    Sneakernet,
+}
+
+impl ManagerKind {
+    /// Every manager.
+    pub const ALL: [ManagerKind; 3] = [ManagerKind::Local, ManagerKind::Rsync, ManagerKind::Sneakernet];
+
+    /// The JSON, SQL and configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManagerKind::Local => "local",
+            ManagerKind::Rsync => "rsync",
+            ManagerKind::Sneakernet => "sneakernet",
+        }
+    }
+}
+
+impl fmt::Display for ManagerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ManagerKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        ManagerKind::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| Error::InvalidArgument(format!("unknown transfer manager {s:?}; managers: local, rsync")))
+    }
 }

@@ -1,4 +1,5 @@
-//! TLS for `librarian serve`: rustls, in process, with the `ring` provider.
+//! TLS files: PEM certificates and keys, the rustls configuration of `librarian serve`
+//! (rustls, in process, with the `ring` provider) and the peer client's CA bundle.
 //!
 //! The certificate chain and private key are PEM files named by `[server] tls_cert`
 //! and `tls_key`. They are read once, when the server binds; every problem with them

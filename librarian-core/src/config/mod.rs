@@ -6,12 +6,23 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod client;
+mod clone;
+mod outbox;
+mod server;
+mod tasks;
+
+pub use client::ClientConfig;
+pub use clone::{CloneConfig, LocalClone, SendTo};
+pub(crate) use clone::{DestinationRoot, plain_absolute, plain_host};
+pub use outbox::OutboxConfig;
+#[cfg(test)]
+pub(crate) use server::MAX_BODY_LIMIT;
+pub use server::ServerConfig;
+pub use tasks::TaskConfig;
+
 use crate::error::{Error, ObjectKind, Result};
-use crate::outbox::OutboxConfig;
-use crate::peer::ClientConfig;
-use crate::shim::ServerConfig;
-use crate::tasks::TaskConfig;
-use crate::transfers::CloneConfig;
+pub use crate::name::{validate_site_name, validate_store_name};
 
 /// Environment variable naming the configuration file.
 pub const CONFIG_ENV: &str = "LIBRARIAN_CONFIG";
@@ -74,7 +85,7 @@ impl Config {
         let cfg: Config =
             toml::from_str(&text).map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
         validate_site_name(&cfg.name).map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
-        crate::tasks::validate_config(&cfg.tasks)
+        tasks::validate_config(&cfg.tasks)
             .and_then(|()| cfg.server.validate())
             .and_then(|()| cfg.outbox.validate())
             .and_then(|()| cfg.clone.validate())
@@ -111,28 +122,4 @@ pub fn locate(explicit: Option<&Path>) -> PathBuf {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => PathBuf::from(DEFAULT_CONFIG),
     }
-}
-
-/// Site names: 1–64 bytes of ASCII letters, digits, `.`, `_` and `-`, not starting with `.`.
-pub fn validate_site_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument(format!(
-            "site name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"
-        )))
-    }
-}
-
-/// Store names follow the site-name rules.
-pub fn validate_store_name(name: &str) -> Result<()> {
-    validate_site_name(name).map_err(|_| {
-        Error::InvalidArgument(format!(
-            "store name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"
-        ))
-    })
 }

@@ -6,7 +6,32 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use serde::{Serialize, Serializer};
 
-use crate::catalog::{DeletionPolicy, FileKind, FileRow, InstanceId, InstanceRow, RemoteInstanceRow};
+mod account;
+mod call;
+mod event;
+mod ids;
+mod peer;
+mod protocol;
+mod store;
+mod task;
+mod transfer;
+mod transfer_state;
+
+pub use account::{Account, Level, Password};
+pub(crate) use account::{hash_password, verify_password};
+pub use call::{CallKind, HoldsCall, OutboxCall, PeerQueue, validate_call_key};
+pub use event::{Category, Event, NewEvent, Severity};
+pub(crate) use ids::corrupt_row;
+pub use ids::{DeletionPolicy, FileId, FileKind, InstanceId, IntentId, SearchQuery, StoreId};
+pub(crate) use peer::check_transport;
+pub use peer::{Peer, normalise_url};
+pub(crate) use protocol::call_digest;
+pub use protocol::{MAX_STAGE_ITEMS, StageItem, StageRequest, StageResponse, StageResult, TransferCall, ValidItem};
+pub use store::{DEFAULT_STORE, StoreSpec};
+pub use task::{TaskKind, TaskOutcome, TaskStatus, parse_interval};
+pub use transfer::{Direction, ManagerKind, Transfer};
+pub use transfer_state::{TransferEvent, TransferStatus, next};
+
 use crate::checksum::{Checksum, EntryKind};
 use crate::name::FileName;
 
@@ -70,22 +95,6 @@ pub struct File {
     pub remote_instances: Vec<RemoteInstance>,
 }
 
-impl File {
-    pub(crate) fn from_rows(f: FileRow, instances: Vec<InstanceRow>, remote: Vec<RemoteInstanceRow>) -> Self {
-        File {
-            name: f.name,
-            size: f.size,
-            checksum: f.checksum,
-            kind: f.kind,
-            uploader: f.uploader,
-            source: f.source,
-            created_at: f.created_at,
-            instances: instances.into_iter().map(Instance::from).collect(),
-            remote_instances: remote.into_iter().map(RemoteInstance::from).collect(),
-        }
-    }
-}
-
 /// A copy on a local store (JSON object "Instance").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Instance {
@@ -105,20 +114,6 @@ pub struct Instance {
     pub verified_at: Option<Timestamp>,
 }
 
-impl From<InstanceRow> for Instance {
-    fn from(r: InstanceRow) -> Self {
-        Instance {
-            id: r.id,
-            store: r.store,
-            path: r.path,
-            available: r.available,
-            deletion_policy: r.deletion_policy,
-            created_at: r.created_at,
-            verified_at: r.verified_at,
-        }
-    }
-}
-
 /// A copy at another Librarian (JSON object "RemoteInstance").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RemoteInstance {
@@ -130,12 +125,6 @@ pub struct RemoteInstance {
     pub copied_at: Timestamp,
     /// When it was last verified there (UTC).
     pub verified_at: Option<Timestamp>,
-}
-
-impl From<RemoteInstanceRow> for RemoteInstance {
-    fn from(r: RemoteInstanceRow) -> Self {
-        RemoteInstance { librarian: r.librarian, store: r.store, copied_at: r.copied_at, verified_at: r.verified_at }
-    }
 }
 
 /// How an upload ended.
@@ -267,7 +256,7 @@ pub struct VerifyReport {
     /// One item per instance checked.
     pub checked: Vec<InstanceCheck>,
     /// The catalog database's own integrity (`PRAGMA quick_check`).
-    pub catalog: crate::catalog::CatalogCheck,
+    pub catalog: CatalogCheck,
 }
 
 impl VerifyReport {
@@ -318,4 +307,20 @@ pub(crate) fn problem_word(p: EntryProblemKind) -> &'static str {
         EntryProblemKind::Unexpected => "unexpected",
         EntryProblemKind::Unreadable => "unreadable",
     }
+}
+/// The result of checking the catalog file (`verify`'s `catalog`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CatalogCheck {
+    /// The database file checked.
+    pub database: PathBuf,
+    /// True when `PRAGMA quick_check` found nothing wrong.
+    pub ok: bool,
+    /// `None` when sound; `"database"` (the code of [`Error::Database`]) when not.
+    pub code: Option<&'static str>,
+    /// What SQLite found (at most [`MAX_REPORTED_PROBLEMS`] lines), or why the check
+    /// itself could not run.
+    pub problems: Vec<String>,
+    /// The `catalog_corrupt` event raised for it, when the catalog could still be
+    /// written.
+    pub event: Option<i64>,
 }

@@ -9,7 +9,6 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::librarian::Librarian;
 
 /// How bad it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -155,26 +154,10 @@ pub struct Event {
     pub cleared_at: Option<Timestamp>,
 }
 
-impl Librarian {
-    /// Open events (or every event with `all`), newest first.
-    pub fn events(&self, all: bool) -> Result<Vec<Event>> {
-        self.catalog().events(all)
-    }
-
-    /// Clear an open event. [`Error::NotFound`] if there is no open event `id`.
-    pub fn clear_event(&self, id: i64) -> Result<Event> {
-        self.catalog().clear_event(id, Timestamp::now())
-    }
-
-    /// Record an event (or count one more occurrence of the same open event).
-    pub fn raise_event(&self, event: &NewEvent) -> Result<Event> {
-        self.catalog().raise_event(event, Timestamp::now())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Librarian;
 
     #[test]
     fn repeats_are_counted_and_cleared_events_reopen() {

@@ -1,0 +1,118 @@
+//! Row ids and the small enums every layer shares: file kinds, deletion policies, search filters.
+
+use jiff::Timestamp;
+
+use crate::error::{Error, Result};
+
+macro_rules! id_type {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub i64);
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Row id of a store.
+    StoreId
+);
+id_type!(
+    /// Row id of a file.
+    FileId
+);
+id_type!(
+    /// Row id of a local instance.
+    InstanceId
+);
+id_type!(
+    /// Row id of an ingest intent.
+    IntentId
+);
+/// A catalog file is a single file or a directory ("book").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A single regular file.
+    File,
+    /// A directory tree.
+    Directory,
+}
+
+impl FileKind {
+    /// `"file"` or `"directory"` (the JSON and SQL spelling).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::File => "file",
+            FileKind::Directory => "directory",
+        }
+    }
+
+    pub(crate) fn from_sql(s: &str) -> Result<Self> {
+        match s {
+            "file" => Ok(FileKind::File),
+            "directory" => Ok(FileKind::Directory),
+            other => Err(corrupt_row("files.kind", other)),
+        }
+    }
+}
+
+/// May an automatic task delete this instance?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeletionPolicy {
+    /// Deletion allowed (when enough other copies exist).
+    Allowed,
+    /// Never deleted automatically (the default).
+    #[default]
+    Disallowed,
+}
+
+impl DeletionPolicy {
+    /// `"allowed"` or `"disallowed"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletionPolicy::Allowed => "allowed",
+            DeletionPolicy::Disallowed => "disallowed",
+        }
+    }
+}
+
+impl std::str::FromStr for DeletionPolicy {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "allowed" => Ok(DeletionPolicy::Allowed),
+            "disallowed" => Ok(DeletionPolicy::Disallowed),
+            other => {
+                Err(Error::InvalidArgument(format!("deletion policy must be 'allowed' or 'disallowed', not {other:?}")))
+            }
+        }
+    }
+}
+
+/// Filters of a search; all optional, combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// SQLite GLOB pattern on the name (`*`, `?`, `[...]`; case-sensitive).
+    pub name_glob: Option<String>,
+    /// Created at or after.
+    pub since: Option<Timestamp>,
+    /// Created before.
+    pub until: Option<Timestamp>,
+    /// Exact uploader.
+    pub uploader: Option<String>,
+    /// Exact source site.
+    pub source: Option<String>,
+    /// At most this many results (default 100 when `None`).
+    pub limit: Option<u32>,
+}
+
+pub(crate) fn corrupt_row(column: &str, value: &str) -> Error {
+    Error::Database {
+        context: format!("reading {column}"),
+        source: rusqlite::Error::InvalidColumnType(0, format!("{column} = {value:?}"), rusqlite::types::Type::Text),
+    }
+}

@@ -1,0 +1,143 @@
+//! Background tasks as values: their names, default intervals, and how a turn went.
+
+use std::fmt;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// The tasks there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum TaskKind {
+    /// Roll back interrupted ingests and remove stale staging directories.
+    CleanupStaging,
+    /// Verify and commit incoming transfers whose data has arrived.
+    ReceiveClones,
+    /// Poll running batches; plan, offer and start new ones to the `[clone.to.*]` peers.
+    SendClones,
+    /// Send queued calls to peers ([`crate::outbox`]).
+    DeliverOutbox,
+    /// Ask peers about transfers stuck longer than `[clone] stale_after`.
+    ReconcileTransfers,
+    /// Fill the `[clone.local]` stores (drives) with verified copies.
+    CloneLocal,
+}
+
+impl TaskKind {
+    /// Every task, in the order `tasks run` runs them.
+    pub const ALL: [TaskKind; 6] = [
+        TaskKind::CleanupStaging,
+        TaskKind::ReceiveClones,
+        TaskKind::SendClones,
+        TaskKind::DeliverOutbox,
+        TaskKind::ReconcileTransfers,
+        TaskKind::CloneLocal,
+    ];
+
+    /// The task's name in the CLI, the config file and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::CleanupStaging => "cleanup-staging",
+            TaskKind::DeliverOutbox => "deliver-outbox",
+            TaskKind::ReceiveClones => "receive-clones",
+            TaskKind::SendClones => "send-clones",
+            TaskKind::ReconcileTransfers => "reconcile-transfers",
+            TaskKind::CloneLocal => "clone-local",
+        }
+    }
+
+    /// Interval between runs when the configuration does not say.
+    pub fn default_every(self) -> SignedDuration {
+        match self {
+            TaskKind::CleanupStaging => SignedDuration::from_hours(1),
+            TaskKind::DeliverOutbox => SignedDuration::from_secs(30),
+            TaskKind::ReceiveClones => SignedDuration::from_secs(60),
+            TaskKind::SendClones => SignedDuration::from_secs(300),
+            TaskKind::ReconcileTransfers => SignedDuration::from_hours(1),
+            TaskKind::CloneLocal => SignedDuration::from_hours(1),
+        }
+    }
+}
+
+impl fmt::Display for TaskKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TaskKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        TaskKind::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = TaskKind::ALL.iter().map(|t| t.as_str()).collect();
+            Error::InvalidArgument(format!("unknown task {s:?}; tasks are: {}", names.join(", ")))
+        })
+    }
+}
+
+/// Parse an interval such as `90s`, `15m`, `1h` or `2d`.
+pub fn parse_interval(text: &str) -> Result<SignedDuration> {
+    let bad =
+        || Error::InvalidArgument(format!("interval {text:?} must be a number and a unit s, m, h or d, e.g. \"15m\""));
+    let t = text.trim();
+    let unit_at = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (num, unit) = t.split_at(unit_at);
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit.trim() {
+        "s" => n,
+        "m" => n.checked_mul(60).ok_or_else(bad)?,
+        "h" => n.checked_mul(3600).ok_or_else(bad)?,
+        "d" => n.checked_mul(86_400).ok_or_else(bad)?,
+        _ => return Err(bad()),
+    };
+    if secs <= 0 {
+        return Err(bad());
+    }
+    Ok(SignedDuration::from_secs(secs))
+}
+
+/// How one task's turn went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    /// It ran and succeeded.
+    Ok,
+    /// It ran and failed.
+    Failed,
+    /// Not due yet.
+    NotDue,
+    /// Another run holds its lease.
+    Busy,
+    /// Disabled in the configuration.
+    Disabled,
+}
+
+impl TaskStatus {
+    /// `ok`, `failed`, `not_due`, `busy` or `disabled` (as in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Ok => "ok",
+            TaskStatus::Failed => "failed",
+            TaskStatus::NotDue => "not_due",
+            TaskStatus::Busy => "busy",
+            TaskStatus::Disabled => "disabled",
+        }
+    }
+}
+
+/// The result of one task's turn in [`Librarian::run_tasks`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskOutcome {
+    /// Task name.
+    pub task: String,
+    /// What happened.
+    pub status: TaskStatus,
+    /// What the task reported, or why it did not run.
+    pub message: String,
+    /// When it started (if it ran).
+    pub started_at: Option<Timestamp>,
+    /// When it finished (if it ran).
+    pub finished_at: Option<Timestamp>,
+}
