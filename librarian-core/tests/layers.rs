@@ -6,6 +6,8 @@
 //! not checked. Names the crate root re-exports (`crate::Error`) count as their home
 //! module.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
