@@ -200,7 +200,8 @@ impl Catalog {
 
     /// Catalogue files whose only copies are at another Librarian (catalog-only
     /// entries, e.g. read from a manifest), in one transaction. Existing names are
-    /// an error and nothing is inserted.
+    /// an error and nothing is inserted. (Benchmarks only, for now.)
+    #[cfg(feature = "internals")]
     pub fn insert_remote_files(
         &self,
         files: &[NewFile<'_>],
