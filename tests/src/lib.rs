@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod pair;
+mod server;
+
+pub use server::{Server, free_loopback_addr};
 
 /// Longest any single `librarian` command may take in these tests before it counts as
 /// hung (a generous bound for a loaded 2-core machine, not a performance check).
@@ -574,58 +577,6 @@ pub fn raw_catalog(db: &Path) -> Option<RawCatalog> {
         }
     }
     Some(raw)
-}
-
-/// A `librarian serve --listen 127.0.0.1:0` process (stderr discarded), killed when
-/// dropped. `url` is `http://ADDR` from its first stdout line.
-#[derive(Debug)]
-pub struct Served {
-    /// The server process.
-    pub child: std::process::Child,
-    /// Its base URL.
-    pub url: String,
-}
-
-impl Served {
-    /// Start serving `site` on a port of the system's choosing.
-    pub fn start(site: &Site) -> Served {
-        Served::start_at(site, "127.0.0.1:0")
-    }
-
-    /// Start serving `site` on `listen` (e.g. the address of a previous run).
-    pub fn start_at(site: &Site, listen: &str) -> Served {
-        use std::io::BufRead;
-        let mut child = site
-            .cmd()
-            .args(["serve", "--listen", listen])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn librarian serve");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let Some(addr) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
-            let _ = child.kill();
-            panic!("unexpected first line of librarian serve: {line:?}");
-        };
-        Served { url: format!("http://{addr}"), child }
-    }
-}
-
-/// A loopback address with a port that nothing listens on now (for a peer that is
-/// down and will be started there later).
-pub fn free_loopback_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local address").to_string()
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A tmpfs mounted for one test (needs root), unmounted when dropped.

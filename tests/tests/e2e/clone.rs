@@ -269,7 +269,7 @@ fn b_down_while_a_sends_delays_but_loses_and_duplicates_nothing() {
 
     // B is back for A's offer and copy; it goes down again before A tells it the data
     // is staged: the calls wait at A, the transfers stay staged, nothing is offered twice.
-    p.served_b = Some(Served::start_at(&p.b, &p.b_addr));
+    p.served_b = Some(Server::start_at(&p.b, &p.b_addr));
     ClonePair::tasks(&p.a, &["send-clones"]).ok();
     assert_eq!(ClonePair::transfers(&p.a, Some("staged")).len(), total);
     assert_eq!(outbox_len(&p.a), total);
@@ -285,7 +285,7 @@ fn b_down_while_a_sends_delays_but_loses_and_duplicates_nothing() {
 
     // B is back, A is down: A's calls arrive (after the operator skips the backoff),
     // B commits, and its `complete` calls wait for A.
-    p.served_b = Some(Served::start_at(&p.b, &p.b_addr));
+    p.served_b = Some(Server::start_at(&p.b, &p.b_addr));
     assert_eq!(p.a.json(["outbox", "retry", "--peer", "site-b"]).json()["rescheduled"], total);
     drop(p.served_a.take());
     ClonePair::tasks(&p.a, &["deliver-outbox"]).ok();
@@ -300,7 +300,7 @@ fn b_down_while_a_sends_delays_but_loses_and_duplicates_nothing() {
     assert!(p.a.files().iter().all(|f| f["remote_instances"].as_array().unwrap().is_empty()));
 
     // A is back: everything converges.
-    p.served_a = Some(Served::start_at(&p.a, &p.a_addr));
+    p.served_a = Some(Server::start_at(&p.a, &p.a_addr));
     p.b.json(["outbox", "retry"]).ok();
     p.converge(5);
     assert_converged(&p, total);
@@ -445,7 +445,7 @@ fn sigkilled_task_runs_at_random_moments_still_converge() {
             server_kills += 1;
             let status = child.wait().unwrap();
             assert!(status.code().is_some(), "{status:?}");
-            p.served_b = Some(Served::start_at(&p.b, &p.b_addr));
+            p.served_b = Some(Server::start_at(&p.b, &p.b_addr));
             continue;
         }
         match child.try_wait().unwrap() {

@@ -150,7 +150,7 @@ fn queued_calls_survive_a_down_peer_and_arrive_exactly_once() {
     // Its /metrics shows the queue and the open event (and no secret).
     let config = std::fs::read_to_string(a.config()).unwrap();
     std::fs::write(a.config(), format!("{config}\n[server]\nmetrics_auth = false\n")).unwrap();
-    let mut server = Served::start(&a);
+    let mut server = Server::start(&a);
     let metrics = ureq::get(format!("{}/metrics", server.url)).call().unwrap().body_mut().read_to_string().unwrap();
     assert!(metrics.contains("librarian_outbox_calls{peer=\"site-b\"} 7"), "{metrics}");
     assert!(metrics.contains("librarian_events_open{severity=\"warning\"} 1"), "{metrics}");
@@ -161,7 +161,7 @@ fn queued_calls_survive_a_down_peer_and_arrive_exactly_once() {
     assert_eq!(outbox(&a).len(), 7);
 
     // B is back. The operator skips the backoff; one run delivers everything.
-    let served_b = Served::start_at(&b, &b_addr);
+    let served_b = Server::start_at(&b, &b_addr);
     let retried = a.json(["outbox", "retry", "--peer", "site-b"]);
     retried.ok();
     assert_eq!(retried.json()["rescheduled"], 7);
@@ -249,7 +249,7 @@ fn a_disabled_peer_or_refused_credentials_keep_the_calls() {
     let (a, b) = pair(&b_addr);
     a.upload(&file(&a, "x", "x\n"), "x", &[]).ok();
     b.upload(&file(&b, "x", "x\n"), "x", &[]).ok();
-    let _served = Served::start_at(&b, &b_addr);
+    let _served = Server::start_at(&b, &b_addr);
     a.json(["peer", "announce", "site-b", "x"]).ok();
 
     // Disabled: nothing is attempted, nothing is lost.
@@ -298,7 +298,7 @@ fn the_callback_endpoint_refuses_bad_calls_with_a_code() {
     let (_a, b) = pair(&b_addr);
     b.upload(&file(&b, "x", "x\n"), "x", &[]).ok();
     let checksum = b.json(["info", "x"]).json()["checksum"].as_str().unwrap().to_owned();
-    let served = Served::start_at(&b, &b_addr);
+    let served = Server::start_at(&b, &b_addr);
     let url = &served.url;
     let good =
         format!(r#"{{"name":"x","checksum":"{checksum}","size":2,"store":"main","copied_at":"2026-11-25T00:00:00Z"}}"#);
@@ -339,7 +339,7 @@ fn an_operator_drops_a_call_the_peer_will_never_accept() {
     a.upload(&file(&a, "x", "x\n"), "x", &[]).ok();
     a.upload(&file(&a, "y", "y\n"), "y", &[]).ok();
     b.upload(&file(&b, "y", "y\n"), "y", &[]).ok();
-    let _served = Served::start_at(&b, &b_addr);
+    let _served = Server::start_at(&b, &b_addr);
     b.run(["account", "remove", "site-a"]).ok();
     a.json(["peer", "announce", "site-b", "x", "y"]).ok();
     assert!(deliver(&a).contains("postponed 1"), "401: the calls wait");

@@ -29,7 +29,7 @@ fn the_servers_commits_stay_visible_to_other_processes() {
     let site = Site::new();
     let config = std::fs::read_to_string(site.config()).unwrap();
     std::fs::write(site.config(), format!("{config}\n[tasks.deliver-outbox]\nevery = \"1s\"\n")).unwrap();
-    let _served = Served::start(&site);
+    let _served = Server::start(&site);
     let wal = site.db().with_extension("db-wal");
     // Other processes come and go while the server runs (and writes every second):
     // the CLI, and the stock sqlite3 CLI.

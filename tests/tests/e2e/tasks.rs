@@ -182,7 +182,7 @@ fn serve_runs_due_tasks_on_their_schedule() {
     let site = Site::new();
     let base = std::fs::read_to_string(site.config()).unwrap();
     std::fs::write(site.config(), format!("{base}\n[tasks.cleanup-staging]\nevery = \"1s\"\n")).unwrap();
-    let mut served = Served::start(&site);
+    let mut served = Server::start(&site);
     // Stale data appearing while the server runs is cleaned up by its scheduler,
     // without any `tasks run`.
     stale_staging(&site, "dead-while-serving", 2);
