@@ -13,6 +13,7 @@ use serde_json::Value;
 
 pub mod pair;
 mod server;
+pub mod sql;
 
 pub use server::{Server, free_loopback_addr};
 
@@ -524,36 +525,21 @@ pub fn flip_byte(path: &Path, offset: u64) {
     f.sync_all().expect("sync");
 }
 
-/// Run `sqlite3 DB SQL` (the stock CLI, if installed) and return its output lines;
-/// `None` when `sqlite3` is not installed. Panics if it fails.
-pub fn sqlite3(db: &Path, sql: &str, readonly: bool) -> Option<Vec<String>> {
-    let bin = which("sqlite3")?;
-    let mut cmd = Command::new(bin);
-    if readonly {
-        cmd.arg("-readonly");
-    }
-    let out = run(cmd.arg(db).arg(sql).stdin(Stdio::null()));
-    assert!(out.status.success(), "sqlite3 {sql:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    Some(String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect())
-}
-
 /// The one way a test gives up on (part of) a check because a tool, a privilege or a
 /// timed event it needs is missing. With `CI` set (non-empty) it panics, so the
-/// test fails: `.ci/run` installs `b3sum`, `sqlite3`, `rsync` and `xxhsum` and runs as
-/// root, so nothing there may pass without checking. Otherwise (a developer's machine)
-/// it prints `SKIPPED: …` (visible with `--nocapture` and in nextest's output) and the
+/// test fails: `.ci/run` installs `b3sum`, `rsync` and `xxhsum` and runs as root, so
+/// nothing there may pass without checking. Otherwise (a developer's machine) it
+/// prints `SKIPPED: …` (visible with `--nocapture` and in nextest's output) and the
 /// caller returns or goes on without that check.
 pub fn skip(what: &str) {
     if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!(
-            "{what}: not skipped because CI is set (.ci/run installs b3sum, sqlite3, rsync and xxhsum and runs as root)"
-        );
+        panic!("{what}: not skipped because CI is set (.ci/run installs b3sum, rsync and xxhsum and runs as root)");
     }
     eprintln!("SKIPPED: {what}");
 }
 
-/// What the catalog database says, read directly with the stock `sqlite3` CLI
-/// (read-only, so nothing is recovered or changed by looking).
+/// What the catalog database says, read directly (read-only, so nothing is recovered
+/// or changed by looking).
 #[derive(Debug, Default)]
 pub struct RawCatalog {
     /// Absolute paths of every instance row.
@@ -563,20 +549,19 @@ pub struct RawCatalog {
 }
 
 /// Read the instance and intent rows of the catalog at `db` without opening the site
-/// through librarian (which would roll dead ingests back). `None` without `sqlite3`.
-pub fn raw_catalog(db: &Path) -> Option<RawCatalog> {
-    let sql = "SELECT 'I ' || s.root || '/' || i.path FROM instances i JOIN stores s ON s.id = i.store_id \
-               UNION ALL SELECT 'N ' || s.root || '/' || n.name FROM ingest_intents n JOIN stores s ON s.id = n.store_id;";
-    let lines = sqlite3(db, sql, true)?;
+/// through librarian (which would roll dead ingests back).
+pub fn raw_catalog(db: &Path) -> RawCatalog {
+    let query = "SELECT 'I', s.root || '/' || i.path FROM instances i JOIN stores s ON s.id = i.store_id \
+                 UNION ALL SELECT 'N', s.root || '/' || n.name FROM ingest_intents n JOIN stores s ON s.id = n.store_id";
     let mut raw = RawCatalog::default();
-    for l in lines {
-        match l.split_once(' ') {
-            Some(("I", p)) => raw.instances.push(PathBuf::from(p)),
-            Some(("N", p)) => raw.intents.push(PathBuf::from(p)),
-            _ => panic!("unexpected sqlite3 output line {l:?}"),
+    for row in sql::rows(db, query) {
+        match row.as_slice() {
+            [kind, p] if kind == "I" => raw.instances.push(PathBuf::from(p)),
+            [kind, p] if kind == "N" => raw.intents.push(PathBuf::from(p)),
+            _ => panic!("unexpected row {row:?}"),
         }
     }
-    Some(raw)
+    raw
 }
 
 /// A tmpfs mounted for one test (needs root), unmounted when dropped.

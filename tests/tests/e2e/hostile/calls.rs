@@ -146,7 +146,7 @@ fn hostile_strings_in_calls_are_refused_or_cleaned_and_never_reach_the_terminal_
     // (A local upload refuses such an uploader now, like a peer's: plant it.)
     p.a.upload(&src, "esc/file", &[]).ok();
     let db = p.a.db();
-    sqlite3(
+    sql::write(
         &db,
         "UPDATE files SET uploader = char(27) || '[31mEVIL' || char(27) || ']0;pwned' || char(7) WHERE name = 'esc/file';
          UPDATE transfers SET error = 'oops ' || char(27) || '[2J' || char(8238) || ' done';
@@ -154,9 +154,7 @@ fn hostile_strings_in_calls_are_refused_or_cleaned_and_never_reach_the_terminal_
              SELECT id, 'site-' || char(27) || '[5m', '..' || char(27) || '[31mEVIL', 0 FROM files WHERE name = 'esc/file';
          INSERT INTO events (severity, category, subject, message, created_at, last_seen_at)
              VALUES ('error', 'conflict', 'x' || char(27) || '[2J', 'm' || char(7) || char(8203), 0, 0);",
-        false,
-    )
-    .expect("the stock sqlite3 CLI plants the hostile rows");
+    );
     for args in [
         vec!["info", "esc/file"],
         vec!["search", "--name", "esc/*"],
