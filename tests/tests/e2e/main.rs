@@ -3,10 +3,11 @@
 //! module per topic (linking one binary instead of twenty); the shared helpers are the
 //! library crate `librarian_e2e` (`tests/src/`).
 //!
-//! Run with `cargo nextest run -p librarian-e2e` (every test in its own process; a
-//! module with `-E 'test(/^serve::/)'`). The tests set no process-global state (no
-//! environment variable or working directory of the test process changes; children
-//! get theirs through `Command`), so `cargo test` runs them correctly too.
+//! Run with `cargo nextest run -p librarian-e2e` (every test in its own process; one
+//! module with `-E 'test(/^serve::/)'`), as `scripts/test-all` does. The tests do not
+//! change process-global state (environment variables and working directories are set
+//! on the `Command` of a child, never on the test process), so nothing depends on a
+//! test having its process to itself.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
