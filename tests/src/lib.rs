@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod pair;
+mod server;
+pub mod sql;
+
+pub use server::{Server, free_loopback_addr};
 
 /// Longest any single `librarian` command may take in these tests before it counts as
 /// hung (a generous bound for a loaded 2-core machine, not a performance check).
@@ -521,36 +525,21 @@ pub fn flip_byte(path: &Path, offset: u64) {
     f.sync_all().expect("sync");
 }
 
-/// Run `sqlite3 DB SQL` (the stock CLI, if installed) and return its output lines;
-/// `None` when `sqlite3` is not installed. Panics if it fails.
-pub fn sqlite3(db: &Path, sql: &str, readonly: bool) -> Option<Vec<String>> {
-    let bin = which("sqlite3")?;
-    let mut cmd = Command::new(bin);
-    if readonly {
-        cmd.arg("-readonly");
-    }
-    let out = run(cmd.arg(db).arg(sql).stdin(Stdio::null()));
-    assert!(out.status.success(), "sqlite3 {sql:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    Some(String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect())
-}
-
 /// The one way a test gives up on (part of) a check because a tool, a privilege or a
 /// timed event it needs is missing. With `CI` set (non-empty) it panics, so the
-/// test fails: `.ci/run` installs `b3sum`, `sqlite3`, `rsync` and `xxhsum` and runs as
-/// root, so nothing there may pass without checking. Otherwise (a developer's machine)
-/// it prints `SKIPPED: …` (visible with `--nocapture` and in nextest's output) and the
+/// test fails: `.ci/run` installs `b3sum`, `rsync` and `xxhsum` and runs as root, so
+/// nothing there may pass without checking. Otherwise (a developer's machine) it
+/// prints `SKIPPED: …` (visible with `--nocapture` and in nextest's output) and the
 /// caller returns or goes on without that check.
 pub fn skip(what: &str) {
     if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!(
-            "{what}: not skipped because CI is set (.ci/run installs b3sum, sqlite3, rsync and xxhsum and runs as root)"
-        );
+        panic!("{what}: not skipped because CI is set (.ci/run installs b3sum, rsync and xxhsum and runs as root)");
     }
     eprintln!("SKIPPED: {what}");
 }
 
-/// What the catalog database says, read directly with the stock `sqlite3` CLI
-/// (read-only, so nothing is recovered or changed by looking).
+/// What the catalog database says, read directly (read-only, so nothing is recovered
+/// or changed by looking).
 #[derive(Debug, Default)]
 pub struct RawCatalog {
     /// Absolute paths of every instance row.
@@ -560,72 +549,19 @@ pub struct RawCatalog {
 }
 
 /// Read the instance and intent rows of the catalog at `db` without opening the site
-/// through librarian (which would roll dead ingests back). `None` without `sqlite3`.
-pub fn raw_catalog(db: &Path) -> Option<RawCatalog> {
-    let sql = "SELECT 'I ' || s.root || '/' || i.path FROM instances i JOIN stores s ON s.id = i.store_id \
-               UNION ALL SELECT 'N ' || s.root || '/' || n.name FROM ingest_intents n JOIN stores s ON s.id = n.store_id;";
-    let lines = sqlite3(db, sql, true)?;
+/// through librarian (which would roll dead ingests back).
+pub fn raw_catalog(db: &Path) -> RawCatalog {
+    let query = "SELECT 'I', s.root || '/' || i.path FROM instances i JOIN stores s ON s.id = i.store_id \
+                 UNION ALL SELECT 'N', s.root || '/' || n.name FROM ingest_intents n JOIN stores s ON s.id = n.store_id";
     let mut raw = RawCatalog::default();
-    for l in lines {
-        match l.split_once(' ') {
-            Some(("I", p)) => raw.instances.push(PathBuf::from(p)),
-            Some(("N", p)) => raw.intents.push(PathBuf::from(p)),
-            _ => panic!("unexpected sqlite3 output line {l:?}"),
+    for row in sql::rows(db, query) {
+        match row.as_slice() {
+            [kind, p] if kind == "I" => raw.instances.push(PathBuf::from(p)),
+            [kind, p] if kind == "N" => raw.intents.push(PathBuf::from(p)),
+            _ => panic!("unexpected row {row:?}"),
         }
     }
-    Some(raw)
-}
-
-/// A `librarian serve --listen 127.0.0.1:0` process (stderr discarded), killed when
-/// dropped. `url` is `http://ADDR` from its first stdout line.
-#[derive(Debug)]
-pub struct Served {
-    /// The server process.
-    pub child: std::process::Child,
-    /// Its base URL.
-    pub url: String,
-}
-
-impl Served {
-    /// Start serving `site` on a port of the system's choosing.
-    pub fn start(site: &Site) -> Served {
-        Served::start_at(site, "127.0.0.1:0")
-    }
-
-    /// Start serving `site` on `listen` (e.g. the address of a previous run).
-    pub fn start_at(site: &Site, listen: &str) -> Served {
-        use std::io::BufRead;
-        let mut child = site
-            .cmd()
-            .args(["serve", "--listen", listen])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn librarian serve");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let Some(addr) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
-            let _ = child.kill();
-            panic!("unexpected first line of librarian serve: {line:?}");
-        };
-        Served { url: format!("http://{addr}"), child }
-    }
-}
-
-/// A loopback address with a port that nothing listens on now (for a peer that is
-/// down and will be started there later).
-pub fn free_loopback_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local address").to_string()
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    raw
 }
 
 /// A tmpfs mounted for one test (needs root), unmounted when dropped.

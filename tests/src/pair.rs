@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::{Outcome, Served, Site};
+use crate::{Outcome, Server, Site};
 
 /// Password of A's account at B (B knows it as its peer `site-a`).
 pub const A_AT_B: &str = "a-at-b-clone-secret";
@@ -25,9 +25,9 @@ pub struct ClonePair {
     /// The receiver.
     pub b: Site,
     /// A's server (B's callbacks arrive there).
-    pub served_a: Option<Served>,
+    pub served_a: Option<Server>,
     /// B's server (A stages there).
-    pub served_b: Option<Served>,
+    pub served_b: Option<Server>,
     /// B's address, kept to restart it on the same port.
     pub b_addr: String,
     /// A's address.
@@ -62,8 +62,8 @@ impl ClonePair {
             if send_to.contains("destination_root") { send_to.to_owned() } else { format!("{root}\n{send_to}") };
         append_config(&a, &format!("{disabled}[clone]\n{clone}\n[clone.to.site-b]\n{send_to}\n"));
         append_config(&b, &disabled);
-        let served_a = Served::start(&a);
-        let served_b = Served::start(&b);
+        let served_a = Server::start(&a);
+        let served_b = Server::start(&b);
         let a_addr = served_a.url.trim_start_matches("http://").to_owned();
         let b_addr = served_b.url.trim_start_matches("http://").to_owned();
         b.run([

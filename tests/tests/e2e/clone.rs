@@ -269,7 +269,7 @@ fn b_down_while_a_sends_delays_but_loses_and_duplicates_nothing() {
 
     // B is back for A's offer and copy; it goes down again before A tells it the data
     // is staged: the calls wait at A, the transfers stay staged, nothing is offered twice.
-    p.served_b = Some(Served::start_at(&p.b, &p.b_addr));
+    p.served_b = Some(Server::start_at(&p.b, &p.b_addr));
     ClonePair::tasks(&p.a, &["send-clones"]).ok();
     assert_eq!(ClonePair::transfers(&p.a, Some("staged")).len(), total);
     assert_eq!(outbox_len(&p.a), total);
@@ -285,7 +285,7 @@ fn b_down_while_a_sends_delays_but_loses_and_duplicates_nothing() {
 
     // B is back, A is down: A's calls arrive (after the operator skips the backoff),
     // B commits, and its `complete` calls wait for A.
-    p.served_b = Some(Served::start_at(&p.b, &p.b_addr));
+    p.served_b = Some(Server::start_at(&p.b, &p.b_addr));
     assert_eq!(p.a.json(["outbox", "retry", "--peer", "site-b"]).json()["rescheduled"], total);
     drop(p.served_a.take());
     ClonePair::tasks(&p.a, &["deliver-outbox"]).ok();
@@ -300,7 +300,7 @@ fn b_down_while_a_sends_delays_but_loses_and_duplicates_nothing() {
     assert!(p.a.files().iter().all(|f| f["remote_instances"].as_array().unwrap().is_empty()));
 
     // A is back: everything converges.
-    p.served_a = Some(Served::start_at(&p.a, &p.a_addr));
+    p.served_a = Some(Server::start_at(&p.a, &p.a_addr));
     p.b.json(["outbox", "retry"]).ok();
     p.converge(5);
     assert_converged(&p, total);
@@ -394,10 +394,6 @@ fn corrupted_staged_data_fails_at_b_and_is_sent_again_intact() {
 
 #[test]
 fn sigkilled_task_runs_at_random_moments_still_converge() {
-    if which("sqlite3").is_none() {
-        skip("sqlite3 is not installed: leases of killed runs cannot be released");
-        return;
-    }
     // Small batches and bounded runs, so that work is left for many runs and a kill
     // lands in the middle of some.
     let mut p = ClonePair::new("managers = [\"local\"]\nbatch_files = 6\nbatches_per_run = 2", "");
@@ -445,7 +441,7 @@ fn sigkilled_task_runs_at_random_moments_still_converge() {
             server_kills += 1;
             let status = child.wait().unwrap();
             assert!(status.code().is_some(), "{status:?}");
-            p.served_b = Some(Served::start_at(&p.b, &p.b_addr));
+            p.served_b = Some(Server::start_at(&p.b, &p.b_addr));
             continue;
         }
         match child.try_wait().unwrap() {
@@ -545,15 +541,11 @@ fn replayed_complete_calls_change_nothing() {
     assert_eq!(a_side.len(), total);
 
     // A remembers each `complete` it applied, by key; the answer names A's transfer.
-    let lines = sqlite3(&p.a.db(), "SELECT call_key, response FROM received_calls WHERE kind = 'complete'", true);
-    let Some(lines) = lines else {
-        skip("sqlite3 is not installed: the keys of the calls cannot be read");
-        return;
-    };
-    assert_eq!(lines.len(), total);
-    let received_before = sqlite3(&p.a.db(), "SELECT COUNT(*) FROM received_calls", true).unwrap();
-    for line in &lines {
-        let (key, response) = line.split_once('|').unwrap();
+    let rows = sql::rows(&p.a.db(), "SELECT call_key, response FROM received_calls WHERE kind = 'complete'");
+    assert_eq!(rows.len(), total);
+    let received_before = sql::count(&p.a.db(), "SELECT COUNT(*) FROM received_calls");
+    for row in &rows {
+        let [key, response] = row.as_slice() else { panic!("{row:?}") };
         let response: Value = serde_json::from_str(response).unwrap();
         let id = response["transfer_id"].as_i64().unwrap();
         let t = a_side.iter().find(|t| t["id"] == id).unwrap();
@@ -564,7 +556,7 @@ fn replayed_complete_calls_change_nothing() {
         .to_string();
         let url = format!("{a_url}/api/v1/clone/complete");
         // The same key: answered as a replay, with the first answer.
-        let (status, answer) = http(&url, Some(("site-b", B_AT_A)), Some(key), Some(&body));
+        let (status, answer) = http(&url, Some(("site-b", B_AT_A)), Some(key.as_str()), Some(&body));
         assert_eq!((status, answer["replayed"].as_bool()), (200, Some(true)), "{answer}");
         assert_eq!((answer["transfer_id"].as_i64(), answer["status"].as_str()), (Some(id), Some("completed")));
         // A new key (a second `complete` for a completed transfer): a no-op success.
@@ -594,18 +586,17 @@ fn replayed_complete_calls_change_nothing() {
         assert_eq!(status, 400);
     }
     // B remembers A's `staged` calls the same way.
-    let staged =
-        sqlite3(&p.b.db(), "SELECT call_key, response FROM received_calls WHERE kind = 'staged'", true).unwrap();
+    let staged = sql::rows(&p.b.db(), "SELECT call_key, response FROM received_calls WHERE kind = 'staged'");
     assert_eq!(staged.len(), total);
     let b_side = ClonePair::transfers(&p.b, None);
-    for line in &staged {
-        let (key, response) = line.split_once('|').unwrap();
+    for row in &staged {
+        let [key, response] = row.as_slice() else { panic!("{row:?}") };
         let id = serde_json::from_str::<Value>(response).unwrap()["transfer_id"].as_i64().unwrap();
         let t = b_side.iter().find(|t| t["id"] == id).unwrap();
         let body =
             serde_json::json!({ "transfer_id": id, "peer_transfer_id": t["remote_id"], "file": t["file"] }).to_string();
         let url = format!("{b_url}/api/v1/clone/staged");
-        let (status, answer) = http(&url, Some(("site-a", A_AT_B)), Some(key), Some(&body));
+        let (status, answer) = http(&url, Some(("site-a", A_AT_B)), Some(key.as_str()), Some(&body));
         assert_eq!((status, answer["replayed"].as_bool()), (200, Some(true)), "{answer}");
         // A `staged` with a new key for a transfer B completed (a late call) cannot move
         // it back: it is acknowledged as a no-op (the transfers are compared below).
@@ -619,17 +610,13 @@ fn replayed_complete_calls_change_nothing() {
     let after = ClonePair::transfers(&p.a, None);
     assert_eq!(after, a_side, "A's transfers are unchanged");
     assert_eq!(ClonePair::transfers(&p.b, None), b_side, "B's transfers are unchanged");
-    let received_after = sqlite3(&p.a.db(), "SELECT COUNT(*) FROM received_calls", true).unwrap();
+    let received_after = sql::count(&p.a.db(), "SELECT COUNT(*) FROM received_calls");
     assert_eq!(
-        received_after[0].parse::<usize>().unwrap(),
-        received_before[0].parse::<usize>().unwrap() + total,
+        received_after,
+        received_before + total as u64,
         "one new remembered call per new key, none for refused calls"
     );
-    if let Some(n) = sqlite3(&p.a.db(), "SELECT COUNT(*) FROM remote_instances", true) {
-        assert_eq!(n[0], total.to_string());
-    } else {
-        skip("sqlite3 is not installed: the remote instances were not counted");
-    }
+    assert_eq!(sql::count(&p.a.db(), "SELECT COUNT(*) FROM remote_instances"), total as u64);
 }
 
 // ---------------------------------------------------------------------------------
@@ -775,12 +762,7 @@ fn another_peers_account_cannot_act_on_a_transfer() {
     }
     assert_eq!(ClonePair::transfers(&p.a, None), staged, "A's transfers are unchanged");
     assert!(p.a.files().iter().all(|f| f["remote_instances"].as_array().unwrap().is_empty()));
-    let remembered = sqlite3(&p.a.db(), "SELECT COUNT(*) FROM received_calls", true);
-    if let Some(n) = remembered {
-        assert_eq!(n[0], "0", "refused calls are not remembered");
-    } else {
-        skip("sqlite3 is not installed: whether refused calls are remembered was not checked");
-    }
+    assert_eq!(sql::count(&p.a.db(), "SELECT COUNT(*) FROM received_calls"), 0, "refused calls are not remembered");
 
     // The real flow still completes; then B's read-append account may repeat a
     // `complete` (a no-op), its read-only account still may not.

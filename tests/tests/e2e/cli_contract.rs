@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use librarian_e2e::{Site, bare_librarian, list_dir, run_outcome, skip, walk, which, write_random, write_text};
+use librarian_e2e::{Site, bare_librarian, list_dir, run_outcome, skip, sql, walk, which, write_random, write_text};
 
 const BLAKE3_ABC: &str = "blake3:6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85";
 const SHA256_ABC: &str = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
@@ -143,12 +143,11 @@ fn json_objects_have_the_contract_fields() {
     assert_eq!(store["used_bytes"], 11);
 
     // RemoteInstance: the CLI cannot create one yet; record one the way a clone will.
-    let sql = "INSERT INTO remote_instances (file_id, librarian, store, copied_at) \
-               SELECT id, 'site-b', 'vault', 1700000000000000 FROM files WHERE name = '2026/11/abc.txt';";
-    if librarian_e2e::sqlite3(&site.db(), sql, false).is_none() {
-        skip("RemoteInstance fields (sqlite3 is not installed)");
-        return;
-    }
+    sql::write(
+        &site.db(),
+        "INSERT INTO remote_instances (file_id, librarian, store, copied_at) \
+         SELECT id, 'site-b', 'vault', 1700000000000000 FROM files WHERE name = '2026/11/abc.txt';",
+    );
     let info = site.json(["info", "2026/11/abc.txt"]);
     info.ok();
     let r = &info.json()["remote_instances"][0];
@@ -231,17 +230,14 @@ fn malformed_configuration_is_a_config_error() {
 #[test]
 fn newer_schema_is_refused() {
     let site = Site::new();
-    if librarian_e2e::sqlite3(&site.db(), "PRAGMA user_version = 99;", false).is_none() {
-        skip("schema_too_new (sqlite3 is not installed)");
-        return;
-    }
+    sql::write(&site.db(), "PRAGMA user_version = 99;");
     for args in [&["status"][..], &["search"], &["verify"]] {
         let out = site.json(args);
         let msg = out.expect_error(1, "schema_too_new");
         assert!(msg.contains("99"), "{out}");
     }
     // Refusing did not migrate or touch the database.
-    assert_eq!(librarian_e2e::sqlite3(&site.db(), "PRAGMA user_version;", true).unwrap(), ["99"]);
+    assert_eq!(sql::count(&site.db(), "PRAGMA user_version"), 99);
 }
 
 #[test]

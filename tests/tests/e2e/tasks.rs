@@ -127,54 +127,47 @@ fn overlapping_runs_never_run_a_task_at_the_same_time() {
     // A lease held by someone else (a run on another machine, or one that is still
     // going) makes the task busy until it expires.
     let far = jiff::Timestamp::now().as_microsecond() + 3_600_000_000;
-    if sqlite3(
+    sql::write(
         &site.db(),
         &format!("UPDATE task_runs SET lease_owner = 'elsewhere', lease_until = {far} WHERE task = 'cleanup-staging'"),
-        false,
-    )
-    .is_some()
-    {
-        stale_staging(&site, "waiting", 1);
-        let held = site.json(["tasks", "run", "--only", "cleanup-staging"]);
-        held.ok();
-        assert_eq!(outcome(&held)["status"], "busy", "{held}");
-        assert_eq!(list_dir(&site.staging()).len(), 1, "a busy task does not run");
+    );
+    stale_staging(&site, "waiting", 1);
+    let held = site.json(["tasks", "run", "--only", "cleanup-staging"]);
+    held.ok();
+    assert_eq!(outcome(&held)["status"], "busy", "{held}");
+    assert_eq!(list_dir(&site.staging()).len(), 1, "a busy task does not run");
 
-        // A lease held by a live process of this machine (this test) is respected...
-        let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap().trim().to_owned();
-        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-        let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
-        let start = after_comm.split_whitespace().nth(19).unwrap();
-        let me = std::process::id();
-        let lease = |owner: &str| {
-            sqlite3(
-                &site.db(),
-                &format!(
-                    "UPDATE task_runs SET lease_owner = '{owner}', lease_until = {far} WHERE task = 'cleanup-staging'"
-                ),
-                false,
-            );
-        };
-        lease(&format!("x@{me}:{start}:{boot}"));
-        let held = site.json(["tasks", "run", "--only", "cleanup-staging"]);
-        assert_eq!(outcome(&held)["status"], "busy", "a live holder: {held}");
-        // ...but one held by a process that died (killed mid-run) is taken over at once,
-        // not after the 15-minute lease: a pid with another start time is another
-        // process, and a pid with no process is gone.
-        for dead in [format!("x@{me}:1:{boot}"), format!("x@4194303:1:{boot}")] {
-            lease(&dead);
-            stale_staging(&site, "orphan", 1);
-            let taken = site.json(["tasks", "run", "--only", "cleanup-staging"]);
-            assert_eq!(outcome(&taken)["status"], "ok", "{dead}: {taken}");
-            assert!(list_dir(&site.staging()).is_empty(), "the task ran");
-        }
-        // Another machine's (another boot's) lease is respected: its process cannot be checked.
-        lease(&format!("x@{me}:1:another-boot"));
-        let held = site.json(["tasks", "run", "--only", "cleanup-staging"]);
-        assert_eq!(outcome(&held)["status"], "busy", "{held}");
-    } else {
-        skip("sqlite3 is not installed: leases held by others were not checked");
+    // A lease held by a live process of this machine (this test) is respected...
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap().trim().to_owned();
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+    let start = after_comm.split_whitespace().nth(19).unwrap();
+    let me = std::process::id();
+    let lease = |owner: &str| {
+        sql::write(
+            &site.db(),
+            &format!(
+                "UPDATE task_runs SET lease_owner = '{owner}', lease_until = {far} WHERE task = 'cleanup-staging'"
+            ),
+        );
+    };
+    lease(&format!("x@{me}:{start}:{boot}"));
+    let held = site.json(["tasks", "run", "--only", "cleanup-staging"]);
+    assert_eq!(outcome(&held)["status"], "busy", "a live holder: {held}");
+    // ...but one held by a process that died (killed mid-run) is taken over at once,
+    // not after the 15-minute lease: a pid with another start time is another
+    // process, and a pid with no process is gone.
+    for dead in [format!("x@{me}:1:{boot}"), format!("x@4194303:1:{boot}")] {
+        lease(&dead);
+        stale_staging(&site, "orphan", 1);
+        let taken = site.json(["tasks", "run", "--only", "cleanup-staging"]);
+        assert_eq!(outcome(&taken)["status"], "ok", "{dead}: {taken}");
+        assert!(list_dir(&site.staging()).is_empty(), "the task ran");
     }
+    // Another machine's (another boot's) lease is respected: its process cannot be checked.
+    lease(&format!("x@{me}:1:another-boot"));
+    let held = site.json(["tasks", "run", "--only", "cleanup-staging"]);
+    assert_eq!(outcome(&held)["status"], "busy", "{held}");
 }
 
 #[test]
@@ -182,7 +175,7 @@ fn serve_runs_due_tasks_on_their_schedule() {
     let site = Site::new();
     let base = std::fs::read_to_string(site.config()).unwrap();
     std::fs::write(site.config(), format!("{base}\n[tasks.cleanup-staging]\nevery = \"1s\"\n")).unwrap();
-    let mut served = Served::start(&site);
+    let mut served = Server::start(&site);
     // Stale data appearing while the server runs is cleaned up by its scheduler,
     // without any `tasks run`.
     stale_staging(&site, "dead-while-serving", 2);

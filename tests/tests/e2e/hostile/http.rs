@@ -18,7 +18,7 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -46,81 +46,6 @@ fn site_with(name: &str, lines: &str) -> Site {
     let base = std::fs::read_to_string(site.config()).unwrap();
     std::fs::write(site.config(), format!("{base}\n[server]\n{lines}")).unwrap();
     site
-}
-
-/// A running `librarian serve` (stderr kept in a file for failure messages), killed
-/// on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stderr: std::path::PathBuf,
-}
-
-impl Server {
-    fn start(site: &Site) -> Server {
-        use std::io::BufRead;
-        let stderr = site.tmp().join(format!("serve-{}.log", std::process::id()));
-        let mut child = site
-            .cmd()
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .expect("spawn librarian serve");
-        let mut line = String::new();
-        io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let Some(addr) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            panic!("unexpected first line of librarian serve: {line:?}\n{}", std::fs::read_to_string(&stderr).unwrap());
-        };
-        let addr = addr.trim_start_matches("https://").trim_start_matches("http://").parse().unwrap();
-        Server { child, addr, stderr }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// The server's resident memory, in KiB.
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
-    }
-
-    #[track_caller]
-    fn assert_running(&mut self, ctx: &str) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("{ctx}: librarian serve exited with {status}\n--- stderr\n{}", self.log());
-        }
-    }
-
-    /// SIGTERM; it must exit 0 within 15 s.
-    #[track_caller]
-    fn stop(mut self) {
-        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
-        // SAFETY: kill(2) on our own child, not yet reaped.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM\n{}", self.log());
-            thread::sleep(Duration::from_millis(20));
-        };
-        assert_eq!(status.code(), Some(0), "exit status after SIGTERM: {status}\n--- stderr\n{}", self.log());
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {

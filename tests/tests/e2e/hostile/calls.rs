@@ -34,7 +34,7 @@ fn post(url: &str, auth: (&str, &str), key: Option<&str>, body: &str) -> (u16, V
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-fn url(served: &Option<Served>, path: &str) -> String {
+fn url(served: &Option<Server>, path: &str) -> String {
     format!("{}{path}", served.as_ref().unwrap().url)
 }
 
@@ -146,7 +146,7 @@ fn hostile_strings_in_calls_are_refused_or_cleaned_and_never_reach_the_terminal_
     // (A local upload refuses such an uploader now, like a peer's: plant it.)
     p.a.upload(&src, "esc/file", &[]).ok();
     let db = p.a.db();
-    sqlite3(
+    sql::write(
         &db,
         "UPDATE files SET uploader = char(27) || '[31mEVIL' || char(27) || ']0;pwned' || char(7) WHERE name = 'esc/file';
          UPDATE transfers SET error = 'oops ' || char(27) || '[2J' || char(8238) || ' done';
@@ -154,9 +154,7 @@ fn hostile_strings_in_calls_are_refused_or_cleaned_and_never_reach_the_terminal_
              SELECT id, 'site-' || char(27) || '[5m', '..' || char(27) || '[31mEVIL', 0 FROM files WHERE name = 'esc/file';
          INSERT INTO events (severity, category, subject, message, created_at, last_seen_at)
              VALUES ('error', 'conflict', 'x' || char(27) || '[2J', 'm' || char(7) || char(8203), 0, 0);",
-        false,
-    )
-    .expect("the stock sqlite3 CLI plants the hostile rows");
+    );
     for args in [
         vec!["info", "esc/file"],
         vec!["search", "--name", "esc/*"],
@@ -310,7 +308,7 @@ fn stage_limits_per_peer_refuse_the_excess_with_try_later_codes() {
         "[clone]\nmax_stage_items = 50\nmax_outstanding_transfers = 120\nmax_outstanding_bytes = 1000000",
     );
     drop(p.served_b.take());
-    p.served_b = Some(Served::start_at(&p.b, &p.b_addr));
+    p.served_b = Some(Server::start_at(&p.b, &p.b_addr));
     let stage = url(&p.served_b, "/api/v1/clone/stage");
     let as_a = ("site-a", A_AT_B);
 
@@ -360,7 +358,7 @@ fn a_real_sender_over_the_limits_gets_everything_across_in_later_rounds() {
     let mut p = ClonePair::new("managers = [\"local\"]\nbatch_files = 12", "");
     append_config(&p.b, "[clone]\nmax_stage_items = 8\nmax_outstanding_transfers = 10");
     drop(p.served_b.take());
-    p.served_b = Some(Served::start_at(&p.b, &p.b_addr));
+    p.served_b = Some(Server::start_at(&p.b, &p.b_addr));
     upload_files(&p.a, "paced", 30);
 
     ClonePair::tasks(&p.a, &["send-clones"]).ok();
@@ -382,7 +380,7 @@ fn stage_calls_at_once_cannot_each_take_the_whole_allowance() {
     let mut p = ClonePair::new("managers = [\"local\"]", "");
     append_config(&p.b, "[clone]\nmax_stage_items = 50\nmax_outstanding_transfers = 60");
     drop(p.served_b.take());
-    p.served_b = Some(Served::start_at(&p.b, &p.b_addr));
+    p.served_b = Some(Server::start_at(&p.b, &p.b_addr));
     let stage = url(&p.served_b, "/api/v1/clone/stage");
     let accepted: usize = std::thread::scope(|s| {
         let handles: Vec<_> = (0..6i64)

@@ -84,9 +84,9 @@ fn out_of_inodes_in_the_middle_of_a_book_and_of_a_file() {
 
 #[test]
 fn the_catalog_disk_filling_up_during_an_upload_commits_nothing() {
-    let Some(base) =
-        Tmpfs::mount(&std::env::temp_dir().join(format!("librarian-e2e-db-{}", std::process::id())), "size=4m")
-    else {
+    // The mount point is a fresh temporary directory (removed after the unmount).
+    let mount_point = tempfile::Builder::new().prefix("librarian-e2e-db-").tempdir().unwrap();
+    let Some(base) = Tmpfs::mount(mount_point.path(), "size=4m") else {
         return;
     };
     // The site (and so its database) on the small tmpfs, its store on the big disk.

@@ -22,14 +22,11 @@ fn reconcile(site: &Site) -> String {
 #[test]
 fn a_lost_staged_call_is_sent_again_and_the_clone_completes() {
     let p = ClonePair::new("managers = [\"local\"]\nstale_after = \"1s\"", "");
-    if sqlite3(&p.a.db(), "SELECT 1", true).is_none() {
-        return skip("sqlite3 is not installed");
-    }
     upload_files(&p.a, "lost", 3);
     ClonePair::tasks(&p.a, &["send-clones"]).ok();
     assert_eq!(statuses(&p.a), ["staged"; 3]);
     // The `staged` calls are lost (an operator deleted them, a disk was restored...).
-    sqlite3(&p.a.db(), "DELETE FROM outbox", false);
+    sql::write(&p.a.db(), "DELETE FROM outbox");
     // Before the threshold nothing is stale.
     assert!(reconcile(&p.a).contains("examined 0"));
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -45,14 +42,11 @@ fn a_lost_staged_call_is_sent_again_and_the_clone_completes() {
 #[test]
 fn a_transfer_the_other_side_forgot_fails_and_is_planned_again() {
     let p = ClonePair::new("managers = [\"local\"]\nstale_after = \"1s\"", "");
-    if sqlite3(&p.a.db(), "SELECT 1", true).is_none() {
-        return skip("sqlite3 is not installed");
-    }
     upload_files(&p.a, "gone", 2);
     ClonePair::tasks(&p.a, &["send-clones"]).ok();
     // B loses its incoming transfers (say, a restored backup of its catalog).
-    sqlite3(&p.b.db(), "DELETE FROM transfers", false);
-    sqlite3(&p.a.db(), "DELETE FROM outbox", false);
+    sql::write(&p.b.db(), "DELETE FROM transfers");
+    sql::write(&p.a.db(), "DELETE FROM outbox");
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let msg = reconcile(&p.a);
     assert!(msg.contains("failed 2"), "{msg}");
@@ -94,9 +88,6 @@ fn an_unreachable_peer_is_skipped_not_failed() {
 #[test]
 fn a_drive_in_transit_is_never_failed_for_being_slow_and_a_lost_complete_is_found() {
     let p = ClonePair::new("managers = [\"local\"]\nstale_after = \"1s\"", "");
-    if sqlite3(&p.b.db(), "SELECT 1", true).is_none() {
-        return skip("sqlite3 is not installed");
-    }
     let drive = p.a.tmp().join("drive1");
     p.a.run(["store", "add", "drive1", "--root", drive.to_str().unwrap()]).ok();
     for i in 0..2 {
@@ -112,7 +103,7 @@ fn a_drive_in_transit_is_never_failed_for_being_slow_and_a_lost_complete_is_foun
     assert_eq!(statuses(&p.a), ["ongoing"; 2], "weeks on a truck are not a failure");
     // B imports, but its `complete` calls are lost.
     p.b.json(["sneakernet", "import", drive.to_str().unwrap()]).ok();
-    sqlite3(&p.b.db(), "DELETE FROM outbox", false);
+    sql::write(&p.b.db(), "DELETE FROM outbox");
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let msg = reconcile(&p.a);
     assert!(msg.contains("completed 2"), "{msg}");

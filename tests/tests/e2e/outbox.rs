@@ -81,10 +81,6 @@ fn deliver(site: &Site) -> String {
     v[0]["message"].as_str().unwrap().to_owned()
 }
 
-fn count(db: &std::path::Path, sql: &str) -> Option<u64> {
-    sqlite3(db, sql, true).map(|l| l[0].parse().unwrap())
-}
-
 /// POST a call to B's shim as `account`, like a peer would.
 fn post_call(url: &str, account: &str, pw: &str, key: Option<&str>, body: &str) -> (u16, Value) {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
@@ -150,7 +146,7 @@ fn queued_calls_survive_a_down_peer_and_arrive_exactly_once() {
     // Its /metrics shows the queue and the open event (and no secret).
     let config = std::fs::read_to_string(a.config()).unwrap();
     std::fs::write(a.config(), format!("{config}\n[server]\nmetrics_auth = false\n")).unwrap();
-    let mut server = Served::start(&a);
+    let mut server = Server::start(&a);
     let metrics = ureq::get(format!("{}/metrics", server.url)).call().unwrap().body_mut().read_to_string().unwrap();
     assert!(metrics.contains("librarian_outbox_calls{peer=\"site-b\"} 7"), "{metrics}");
     assert!(metrics.contains("librarian_events_open{severity=\"warning\"} 1"), "{metrics}");
@@ -161,7 +157,7 @@ fn queued_calls_survive_a_down_peer_and_arrive_exactly_once() {
     assert_eq!(outbox(&a).len(), 7);
 
     // B is back. The operator skips the backoff; one run delivers everything.
-    let served_b = Served::start_at(&b, &b_addr);
+    let served_b = Server::start_at(&b, &b_addr);
     let retried = a.json(["outbox", "retry", "--peer", "site-b"]);
     retried.ok();
     assert_eq!(retried.json()["rescheduled"], 7);
@@ -195,10 +191,8 @@ fn queued_calls_survive_a_down_peer_and_arrive_exactly_once() {
     );
     // Nothing was delivered twice, nothing overwritten.
     let bdb = b.db();
-    if let Some(n) = count(&bdb, "SELECT COUNT(*) FROM remote_instances") {
-        assert_eq!(n, 5);
-        assert_eq!(count(&bdb, "SELECT COUNT(*) FROM received_calls"), Some(5));
-    }
+    assert_eq!(sql::count(&bdb, "SELECT COUNT(*) FROM remote_instances"), 5);
+    assert_eq!(sql::count(&bdb, "SELECT COUNT(*) FROM received_calls"), 5);
 
     // Exactly once by key: the same call again (an acknowledgement lost on the way)
     // is answered as a replay and changes nothing.
@@ -209,24 +203,19 @@ fn queued_calls_survive_a_down_peer_and_arrive_exactly_once() {
     assert_eq!((status, answer["replayed"].as_bool()), (200, Some(true)), "{answer}");
     // A sender that crashed after B applied a call but before removing it from its
     // outbox sends it again: put it back (same key) and deliver.
-    if sqlite3(&a.db(), "SELECT 1", true).is_some() {
-        let body_sql = body.replace('\'', "''");
-        sqlite3(
-            &a.db(),
-            &format!(
-                "INSERT INTO outbox (peer_id, call_key, kind, body, created_at, next_attempt_at)
-                 SELECT id, '{key}', 'holds', '{body_sql}', 0, 0 FROM peers WHERE name = 'site-b'"
-            ),
-            false,
-        );
-        let msg = deliver(&a);
-        assert!(msg.contains("delivered 1"), "{msg}");
-        assert!(outbox(&a).is_empty());
-        assert_eq!(count(&bdb, "SELECT COUNT(*) FROM remote_instances"), Some(5));
-        assert_eq!(count(&bdb, "SELECT COUNT(*) FROM received_calls"), Some(5));
-    } else {
-        skip("sqlite3 not installed: the re-delivery after a sender crash is not exercised");
-    }
+    let body_sql = body.replace('\'', "''");
+    sql::write(
+        &a.db(),
+        &format!(
+            "INSERT INTO outbox (peer_id, call_key, kind, body, created_at, next_attempt_at)
+             SELECT id, '{key}', 'holds', '{body_sql}', 0, 0 FROM peers WHERE name = 'site-b'"
+        ),
+    );
+    let msg = deliver(&a);
+    assert!(msg.contains("delivered 1"), "{msg}");
+    assert!(outbox(&a).is_empty());
+    assert_eq!(sql::count(&bdb, "SELECT COUNT(*) FROM remote_instances"), 5);
+    assert_eq!(sql::count(&bdb, "SELECT COUNT(*) FROM received_calls"), 5);
     // The peer cannot be removed while calls are queued for it (there are none now).
     a.json(["peer", "announce", "site-b", "run/f0"]).ok();
     let refused = a.json(["peer", "remove", "site-b"]);
@@ -249,7 +238,7 @@ fn a_disabled_peer_or_refused_credentials_keep_the_calls() {
     let (a, b) = pair(&b_addr);
     a.upload(&file(&a, "x", "x\n"), "x", &[]).ok();
     b.upload(&file(&b, "x", "x\n"), "x", &[]).ok();
-    let _served = Served::start_at(&b, &b_addr);
+    let _served = Server::start_at(&b, &b_addr);
     a.json(["peer", "announce", "site-b", "x"]).ok();
 
     // Disabled: nothing is attempted, nothing is lost.
@@ -298,7 +287,7 @@ fn the_callback_endpoint_refuses_bad_calls_with_a_code() {
     let (_a, b) = pair(&b_addr);
     b.upload(&file(&b, "x", "x\n"), "x", &[]).ok();
     let checksum = b.json(["info", "x"]).json()["checksum"].as_str().unwrap().to_owned();
-    let served = Served::start_at(&b, &b_addr);
+    let served = Server::start_at(&b, &b_addr);
     let url = &served.url;
     let good =
         format!(r#"{{"name":"x","checksum":"{checksum}","size":2,"store":"main","copied_at":"2026-11-25T00:00:00Z"}}"#);
@@ -327,9 +316,7 @@ fn the_callback_endpoint_refuses_bad_calls_with_a_code() {
     let remote = b.json(["info", "x"]).json()["remote_instances"].as_array().unwrap().clone();
     assert_eq!(remote.len(), 1, "{remote:?}");
     assert_eq!((remote[0]["librarian"].as_str(), remote[0]["store"].as_str()), (Some("site-a"), Some("main")));
-    if let Some(n) = count(&b.db(), "SELECT COUNT(*) FROM received_calls") {
-        assert_eq!(n, 1);
-    }
+    assert_eq!(sql::count(&b.db(), "SELECT COUNT(*) FROM received_calls"), 1);
 }
 
 #[test]
@@ -339,7 +326,7 @@ fn an_operator_drops_a_call_the_peer_will_never_accept() {
     a.upload(&file(&a, "x", "x\n"), "x", &[]).ok();
     a.upload(&file(&a, "y", "y\n"), "y", &[]).ok();
     b.upload(&file(&b, "y", "y\n"), "y", &[]).ok();
-    let _served = Served::start_at(&b, &b_addr);
+    let _served = Server::start_at(&b, &b_addr);
     b.run(["account", "remove", "site-a"]).ok();
     a.json(["peer", "announce", "site-b", "x", "y"]).ok();
     assert!(deliver(&a).contains("postponed 1"), "401: the calls wait");

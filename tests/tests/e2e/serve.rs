@@ -17,9 +17,8 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -106,158 +105,6 @@ fn upload_text(site: &Site, name: &str, text: &str) -> String {
 
 fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
-}
-
-// ---------------------------------------------------------------------------------
-// The server process
-// ---------------------------------------------------------------------------------
-
-/// A running `librarian serve`; killed and reaped on drop (also when a test panics).
-#[derive(Debug)]
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    pumps: Vec<JoinHandle<()>>,
-}
-
-fn pump(mut from: impl Read + Send + 'static, sink: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
-    thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-    })
-}
-
-impl Server {
-    /// `librarian --config CFG serve --listen 127.0.0.1:0`; waits for the first stdout
-    /// line, which must be exactly `listening on 127.0.0.1:PORT`.
-    fn start(site: &Site) -> Server {
-        Self::start_with_env(site, &[])
-    }
-
-    fn start_with_env(site: &Site, env: &[(&str, &str)]) -> Server {
-        Self::spawn(site, env, &["serve", "--listen", "127.0.0.1:0"])
-    }
-
-    /// `librarian --config CFG ARGS` (ARGS starting with `serve`).
-    fn spawn(site: &Site, env: &[(&str, &str)], args: &[&str]) -> Server {
-        let mut cmd = site.cmd();
-        cmd.envs(env.iter().copied()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn librarian serve");
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let pumps = vec![
-            pump(child.stdout.take().unwrap(), Arc::clone(&stdout)),
-            pump(child.stderr.take().unwrap(), Arc::clone(&stderr)),
-        ];
-        let mut srv = Server { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), stdout, stderr, pumps };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let line = loop {
-            let out = srv.stdout.lock().unwrap().clone();
-            if let Some(p) = out.iter().position(|&b| b == b'\n') {
-                break String::from_utf8_lossy(&out[..p]).into_owned();
-            }
-            if let Ok(Some(status)) = srv.child.try_wait() {
-                let (out, err) = srv.drain();
-                panic!(
-                    "librarian serve exited with {status} before printing its address\n--- stdout\n{out}\n--- stderr\n{err}"
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "librarian serve printed no complete first line within 30 s (not flushed?)\n--- stdout so far\n{}\n--- stderr so far\n{}",
-                srv.stdout_text(),
-                srv.stderr_text()
-            );
-            thread::sleep(Duration::from_millis(10));
-        };
-        let port = line.strip_prefix("listening on 127.0.0.1:").and_then(|p| p.parse::<u16>().ok()).filter(|&p| p != 0);
-        let Some(port) = port else {
-            panic!("the first stdout line of librarian serve is {line:?}, not `listening on 127.0.0.1:PORT`");
-        };
-        srv.addr = SocketAddr::from(([127, 0, 0, 1], port));
-        srv
-    }
-
-    fn stdout_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
-    }
-
-    fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
-    }
-
-    /// Wait for the pipes to close (the process has exited); all of stdout and stderr.
-    fn drain(&mut self) -> (String, String) {
-        for h in self.pumps.drain(..) {
-            let _ = h.join();
-        }
-        (self.stdout_text(), self.stderr_text())
-    }
-
-    fn signal(&self, sig: libc::c_int) {
-        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
-        // SAFETY: kill(2) on our own child, which has not been reaped yet.
-        let rc = unsafe { libc::kill(pid, sig) };
-        assert_eq!(rc, 0, "kill({pid}, {sig}) failed: {}", io::Error::last_os_error());
-    }
-
-    /// Panic (with its stderr) if the server has exited.
-    #[track_caller]
-    fn assert_running(&mut self, ctx: &str) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            let (out, err) = self.drain();
-            panic!("{ctx}: librarian serve exited on its own with {status}\n--- stdout\n{out}\n--- stderr\n{err}");
-        }
-    }
-
-    /// The exit status, if the server exits within `limit`.
-    fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(s) = self.child.try_wait().expect("wait for librarian serve") {
-                return Some(s);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// SIGTERM; the server must exit 0 within [`STOP_LIMIT`]. Returns all of its
-    /// stdout and stderr.
-    #[track_caller]
-    fn stop(mut self) -> (String, String) {
-        self.signal(libc::SIGTERM);
-        let status = self.wait_exit(STOP_LIMIT);
-        let Some(status) = status else {
-            panic!(
-                "librarian serve did not exit within {STOP_LIMIT:?} of SIGTERM\n--- stderr so far\n{}",
-                self.stderr_text()
-            );
-        };
-        let (out, err) = self.drain();
-        assert_eq!(status.code(), Some(0), "librarian serve exited with {status} after SIGTERM\n--- stderr\n{err}");
-        (out, err)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -730,7 +577,7 @@ fn ping_is_open_status_needs_valid_credentials_and_enough_level() {
         "forbidden",
         "callback account on /files/has",
     );
-    srv.stop();
+    srv.stop_within(STOP_LIMIT);
 }
 
 // ---------------------------------------------------------------------------------
@@ -878,7 +725,7 @@ fn files_has_answers_and_refuses_bad_requests_with_json_errors() {
     }
     assert!(wrong.is_empty(), "answers to malformed requests that are not 4xx JSON errors:\n\n{}", wrong.join("\n\n"));
     assert_eq!(Req::get(PING).send(addr).status, 200, "the server stopped serving after garbage");
-    srv.stop();
+    srv.stop_within(STOP_LIMIT);
 }
 
 #[test]
@@ -928,7 +775,7 @@ fn absurd_chunk_sizes_are_refused_without_a_panic() {
     );
     assert_eq!(Req::get(PING).send(addr).status, 200);
     // A connection thread that panicked shows here as a non-zero exit.
-    srv.stop();
+    srv.stop_within(STOP_LIMIT);
 }
 
 #[test]
@@ -1049,7 +896,7 @@ fn silent_clients_do_not_block_others_and_are_dropped_after_the_io_timeout() {
     }
     srv.assert_running("after the stalled connections were closed");
     assert_eq!(Req::get(PING).send(addr).status, 200);
-    srv.stop();
+    srv.stop_within(STOP_LIMIT);
 }
 
 #[test]
@@ -1070,7 +917,7 @@ fn an_idle_server_keeps_accepting_connections() {
             ),
         }
     }
-    srv.stop();
+    srv.stop_within(STOP_LIMIT);
 }
 
 #[test]
@@ -1078,14 +925,15 @@ fn listen_comes_from_the_config_unless_overridden_and_unknown_keys_are_refused()
     // `listen` in the config, no --listen.
     let site = serve_site("serve-listen", "listen = \"127.0.0.1:0\"\n");
     let srv = Server::spawn(&site, &[], &["serve"]);
+    assert_eq!(srv.addr.ip(), std::net::Ipv4Addr::LOCALHOST, "the configured address");
     assert_eq!(Req::get(PING).send(srv.addr).ok_json()["site"], "serve-listen");
-    srv.stop();
+    srv.stop_within(STOP_LIMIT);
 
     // An address this host does not have in the config: --listen wins.
     let site = serve_site("serve-override", "listen = \"192.0.2.1:8420\"\n");
     let srv = Server::start(&site);
     assert_eq!(Req::get(PING).send(srv.addr).ok_json()["site"], "serve-override");
-    srv.stop();
+    srv.stop_within(STOP_LIMIT);
 
     // A typo in [server] is an error, not a silent default.
     let site = serve_site("serve-typo", "max_body_byte = 10\n");
@@ -1146,7 +994,7 @@ fn slow_body_senders_do_not_block_others() {
         }
         Err(e) => panic!("ping while 10 clients trickle bodies (waited {took:?}): {e}"),
     }
-    srv.stop();
+    srv.stop_within(STOP_LIMIT);
 }
 
 #[test]
@@ -1194,7 +1042,7 @@ fn trickling_clients_do_not_block_others() {
     for t in tricklers {
         t.join().unwrap();
     }
-    srv.stop();
+    srv.stop_within(STOP_LIMIT);
 }
 
 // ---------------------------------------------------------------------------------
@@ -1420,7 +1268,7 @@ fn passwords_appear_in_no_response_log_or_metric() {
     responses.push(metrics);
     responses.push(Req::get(METRICS).send(addr));
     responses.push(Req::get(PING).send(addr));
-    let (stdout, stderr) = srv.stop();
+    let (stdout, stderr) = srv.stop_within(STOP_LIMIT);
     // Logs go to stderr: stdout is the address line only.
     assert_eq!(stdout.lines().count(), 1, "stdout holds more than the `listening on` line:\n{stdout}");
 
@@ -1495,7 +1343,7 @@ fn the_credential_cache_never_accepts_a_removed_changed_or_wrong_credential() {
     // And back: the old cached level is not resurrected by a removal either.
     site.run(["account", "remove", "alice"]).ok();
     status("alice", PW2).expect_error(401, "unauthorized", "removed again");
-    srv.stop();
+    srv.stop_within(STOP_LIMIT);
 }
 
 // ---------------------------------------------------------------------------------
@@ -1595,7 +1443,7 @@ fn metrics_report_files_bytes_free_space_and_tasks() {
     let (m, _) = parse_metrics(&r);
     assert_eq!(sample(&m, r#"librarian_files{store="main"}"#, &r), 2.0, "{r}");
     assert_eq!(sample(&m, r#"librarian_bytes{store="main"}"#, &r), 1237.0, "{r}");
-    srv.stop();
+    srv.stop_within(STOP_LIMIT);
 
     // metrics_auth = false: /metrics is open, nothing else is.
     let base = std::fs::read_to_string(site.config()).unwrap();
@@ -1606,5 +1454,5 @@ fn metrics_report_files_bytes_free_space_and_tasks() {
     let (m, _) = parse_metrics(&r);
     assert_eq!(sample(&m, r#"librarian_files{store="main"}"#, &r), 2.0, "{r}");
     Req::get(STATUS).send(srv.addr).expect_error(401, "unauthorized", "/status with metrics_auth = false");
-    srv.stop();
+    srv.stop_within(STOP_LIMIT);
 }

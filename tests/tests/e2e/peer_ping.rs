@@ -17,7 +17,7 @@ fn ping_tells_reachable_refusing_and_unreachable_peers_apart() {
     let b = Site::named("site-b");
     b.run(["account", "add", "site-a", "--level", "read-only", "--password-file", &pw_file(&b, "pw", "a-at-b-secret")])
         .ok();
-    let served = Served::start(&b);
+    let served = Server::start(&b);
 
     let good = pw_file(&a, "good", "a-at-b-secret");
     let bad = pw_file(&a, "bad", "not-the-secret");

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 /// Files uploaded one by one (rows in `files`, `instances`), plus one book.
 const FILES: usize = 40;
-/// Entries of the book (rows in `entries`).
+/// Entries of the book (rows in `file_entries`).
 const BOOK_ENTRIES: usize = 300;
 /// Pages corrupted at most (all of them when the file has fewer).
 const MAX_CASES: u64 = 90;
@@ -61,27 +61,15 @@ fn copy_site(site: &Site, dir: &Path) -> PathBuf {
     dir.join("librarian.toml")
 }
 
-/// `PRAGMA quick_check` by the stock `sqlite3` when installed (an oracle independent
-/// of librarian), else by librarian's own `verify` report.
-fn quick_check_passes(config: &Path, db: &Path) -> bool {
-    if let Some(bin) = which("sqlite3") {
-        let out = run(std::process::Command::new(bin).arg("-readonly").arg(db).arg("PRAGMA quick_check;"));
-        return out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok";
-    }
-    skip("sqlite3 is not installed: the catalog is checked by librarian's own verify only");
-    let v = run_outcome(librarian(config).args(["--json", "verify"]));
-    serde_json::from_str::<Value>(&v.stdout).is_ok_and(|j| j["catalog"]["ok"] == true)
-}
-
-/// The stock `sqlite3`'s output lines for `sql` (read-only), or `None` when it is not
-/// installed or fails (no dbstat, a damaged page in the way).
-fn try_sqlite3(db: &Path, sql: &str) -> Option<Vec<String>> {
-    let Some(bin) = which("sqlite3") else {
-        skip(&format!("sqlite3 is not installed: {sql} not run"));
-        return None;
+/// `PRAGMA quick_check` by SQLite itself, read-only (an oracle independent of
+/// librarian): it passes when the only row is `ok`; an error (a page so damaged that
+/// the check cannot even run) is a failed check.
+fn quick_check_passes(db: &Path) -> bool {
+    let conn = match rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) {
+        Ok(c) => c,
+        Err(_) => return false,
     };
-    let out = run(std::process::Command::new(bin).arg("-readonly").arg(db).arg(sql));
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect())
+    sql::try_rows(&conn, "PRAGMA quick_check").is_ok_and(|rows| rows == [["ok"]])
 }
 
 fn page_size(db: &Path) -> u64 {
@@ -107,11 +95,8 @@ fn damaged_pages_never_end_in_exit_0() {
     // Checkpointed: every row is in the main file (the last process to close the
     // database checkpoints it; make sure).
     let wal = PathBuf::from(format!("{}-wal", site.db().display()));
-    if let Some(out) = sqlite3(&site.db(), "PRAGMA wal_checkpoint(TRUNCATE);", false) {
-        assert!(out.iter().any(|l| l.starts_with("0|")), "checkpoint: {out:?}");
-    } else {
-        skip("sqlite3 is not installed: the WAL was not checkpointed by it");
-    }
+    let out = sql::try_rows(&sql::read_write(&site.db()), "PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+    assert!(out.first().is_some_and(|r| r[0] == "0"), "checkpoint (busy, log, checkpointed): {out:?}");
     assert!(std::fs::metadata(&wal).map_or(0, |m| m.len()) == 0, "the WAL still holds pages");
     let db_len = std::fs::metadata(site.db()).unwrap().len();
     let page = page_size(&site.db());
@@ -141,7 +126,7 @@ fn damaged_pages_never_end_in_exit_0() {
         f.write_all_at(&junk, (pgno - 1) * page).unwrap();
         f.sync_all().unwrap();
         drop(f);
-        let sound = quick_check_passes(&config, &db);
+        let sound = quick_check_passes(&db);
         if !sound {
             rejected += 1;
         }
@@ -210,17 +195,13 @@ fn damaged_pages_never_end_in_exit_0() {
 
 #[test]
 fn verify_reports_a_damaged_catalog_and_raises_an_event() {
-    // One chosen case, end to end: a page of the `entries` table (the book's rows)
-    // overwritten, found with dbstat when the stock sqlite3 has it, else a page in the
-    // middle of the file.
+    // One chosen case, end to end: a page of the `file_entries` table (the book's rows)
+    // overwritten, found with SQLite's dbstat table.
     let (site, _) = build();
     let db = site.db();
     let page = page_size(&db);
-    let pages = std::fs::metadata(&db).unwrap().len() / page;
     let pgno =
-        try_sqlite3(&db, "SELECT pageno FROM dbstat WHERE name = 'entries' AND pagetype = 'leaf' LIMIT 1 OFFSET 2;")
-            .and_then(|l| l.first().and_then(|s| s.parse::<u64>().ok()))
-            .unwrap_or(pages / 2);
+        sql::count(&db, "SELECT pageno FROM dbstat WHERE name = 'file_entries' AND pagetype = 'leaf' LIMIT 1 OFFSET 2");
     let mut junk = vec![0u8; page as usize];
     Rng::new(77).fill(&mut junk);
     let f = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
@@ -243,12 +224,11 @@ fn verify_reports_a_damaged_catalog_and_raises_an_event() {
     for args in [vec!["search"], vec!["info", "2026/books/b0"], vec!["status"], vec!["events", "list"]] {
         site.json(&args).expect_error(1, "database");
     }
-    // The event is in the catalog (read by the stock sqlite3, which does not need the
-    // damaged page for it), when the catalog could still be written.
-    if r["catalog"]["event"].is_i64()
-        && let Some(rows) = try_sqlite3(&db, "SELECT category FROM events WHERE category = 'catalog_corrupt';")
-    {
-        assert_eq!(rows, vec!["catalog_corrupt".to_owned()], "{v}");
+    // The event is in the catalog (read directly, which does not need the damaged page
+    // for it), when the catalog could still be written.
+    if r["catalog"]["event"].is_i64() {
+        let rows = sql::column(&db, "SELECT category FROM events WHERE category = 'catalog_corrupt'");
+        assert_eq!(rows, ["catalog_corrupt"], "{v}");
     }
     // A verify of one name checks the catalog too (the file changed since it passed).
     site.json(["verify", "2026/obs/file_000_with_a_longer_name_to_fill_pages"]).expect_code(1);

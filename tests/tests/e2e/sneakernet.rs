@@ -382,7 +382,7 @@ fn drive_from_a_to_b_while_a_is_down() {
     assert!(p.a.files().iter().all(|f| f["remote_instances"] == json!([])));
 
     // A is back on the same address; B delivers.
-    p.served_a = Some(Served::start_at(&p.a, &p.a_addr));
+    p.served_a = Some(Server::start_at(&p.a, &p.a_addr));
     p.b.run(["outbox", "retry"]).ok();
     for _ in 0..10 {
         ClonePair::tasks(&p.b, &["deliver-outbox"]).ok();

@@ -14,9 +14,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -29,8 +28,6 @@ use serde_json::Value;
 const IO_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long the test client waits on a socket before calling the server hung.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long a SIGTERM may take to stop the server.
-const STOP_LIMIT: Duration = Duration::from_secs(15);
 
 const READER_PW: &str = "reader-secret-7f3a";
 const PEER_PW: &str = "a-at-b-secret-91c2";
@@ -112,143 +109,14 @@ fn caller(name: &str, bundle: Option<&str>) -> Site {
 // The server process
 // ---------------------------------------------------------------------------------
 
-/// A running `librarian serve` (log level info); killed and reaped on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    pumps: Vec<JoinHandle<()>>,
+/// `librarian serve --listen LISTEN` logging at `info` (the tests read the log).
+fn serve_at(site: &Site, listen: &str) -> Server {
+    Server::spawn(site, &[("LIBRARIAN_LOG", "info")], &["serve", "--listen", listen])
 }
 
-fn pump(mut from: impl Read + Send + 'static, sink: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
-    thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-    })
-}
-
-impl Server {
-    /// `librarian serve --listen 127.0.0.1:0`.
-    fn start(site: &Site) -> Server {
-        Self::spawn(site, "127.0.0.1:0")
-    }
-
-    /// `librarian serve --listen LISTEN`; waits for `listening on ADDR`.
-    fn spawn(site: &Site, listen: &str) -> Server {
-        let mut child = site
-            .cmd()
-            .env("LIBRARIAN_LOG", "info")
-            .args(["serve", "--listen", listen])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn librarian serve");
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let pumps = vec![
-            pump(child.stdout.take().unwrap(), Arc::clone(&stdout)),
-            pump(child.stderr.take().unwrap(), Arc::clone(&stderr)),
-        ];
-        let mut srv = Server { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), stdout, stderr, pumps };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let line = loop {
-            let out = srv.stdout.lock().unwrap().clone();
-            if let Some(p) = out.iter().position(|&b| b == b'\n') {
-                break String::from_utf8_lossy(&out[..p]).into_owned();
-            }
-            if let Ok(Some(status)) = srv.child.try_wait() {
-                let (out, err) = srv.drain();
-                panic!("librarian serve exited with {status} before listening\n--- stdout\n{out}\n--- stderr\n{err}");
-            }
-            assert!(Instant::now() < deadline, "librarian serve printed no first line within 30 s");
-            thread::sleep(Duration::from_millis(10));
-        };
-        let Some(addr) = line.strip_prefix("listening on ").and_then(|a| a.parse::<SocketAddr>().ok()) else {
-            panic!("the first stdout line of librarian serve is {line:?}, not `listening on ADDR`");
-        };
-        srv.addr = addr;
-        srv
-    }
-
-    /// The address to connect to (loopback even when listening on 0.0.0.0).
-    fn local(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.addr.port()))
-    }
-
-    fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
-    }
-
-    fn drain(&mut self) -> (String, String) {
-        for h in self.pumps.drain(..) {
-            let _ = h.join();
-        }
-        let out = String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned();
-        (out, self.stderr_text())
-    }
-
-    /// Wait (up to 10 s) for the log to contain `text`.
-    #[track_caller]
-    fn wait_log(&self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.stderr_text().contains(text) {
-            assert!(Instant::now() < deadline, "the log never said {text:?}:\n{}", self.stderr_text());
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    #[track_caller]
-    fn assert_running(&mut self, ctx: &str) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            let (out, err) = self.drain();
-            panic!("{ctx}: librarian serve exited on its own with {status}\n--- stdout\n{out}\n--- stderr\n{err}");
-        }
-    }
-
-    fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(s) = self.child.try_wait().expect("wait for librarian serve") {
-                return Some(s);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// SIGTERM; the server must exit 0 within [`STOP_LIMIT`]. Returns its stderr.
-    #[track_caller]
-    fn stop(mut self) -> String {
-        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
-        // SAFETY: kill(2) on our own child, which has not been reaped yet.
-        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
-        assert_eq!(rc, 0, "kill({pid}) failed: {}", io::Error::last_os_error());
-        let Some(status) = self.wait_exit(STOP_LIMIT) else {
-            panic!("librarian serve did not exit within {STOP_LIMIT:?} of SIGTERM\n--- stderr\n{}", self.stderr_text());
-        };
-        let (_, err) = self.drain();
-        assert_eq!(status.code(), Some(0), "librarian serve exited with {status} after SIGTERM\n--- stderr\n{err}");
-        err
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// `librarian serve --listen 127.0.0.1:0` logging at `info`.
+fn serve(site: &Site) -> Server {
+    serve_at(site, "127.0.0.1:0")
 }
 
 // ---------------------------------------------------------------------------------
@@ -350,7 +218,7 @@ fn peer_ping_over_https_needs_the_peers_ca_in_the_bundle() {
     let cert = Cert::new();
     let b = tls_site("site-b", &cert);
     add_account(&b, "site-a", "read-only", PEER_PW);
-    let mut srv = Server::start(&b);
+    let mut srv = serve(&b);
     let port = srv.addr.port();
     srv.wait_log(&format!("on https://127.0.0.1:{port}"));
 
@@ -394,7 +262,7 @@ fn peer_ping_over_https_needs_the_peers_ca_in_the_bundle() {
 
     // An https:// URL to a server that speaks plain HTTP: a TLS failure, not a hang.
     let plain = Site::named("site-p");
-    let plain_srv = Served::start(&plain);
+    let plain_srv = Server::start(&plain);
     let a = caller("site-a", Some(&cert.cert_pem));
     add_peer(&a, "site-p", &plain_srv.url.replace("http://", "https://")).ok();
     let out = a.json(["peer", "ping", "site-p"]);
@@ -402,7 +270,7 @@ fn peer_ping_over_https_needs_the_peers_ca_in_the_bundle() {
     assert!(msg.contains("TLS"), "{out}");
 
     srv.assert_running("after the failed handshakes");
-    let err = srv.stop();
+    let (_, err) = srv.stop();
     assert_no_secret(&[&err], "the server's log");
 }
 
@@ -411,7 +279,7 @@ fn authenticated_status_over_tls_with_a_raw_rustls_client() {
     let cert = Cert::new();
     let site = tls_site("tls-status", &cert);
     add_account(&site, "reader", "read-only", READER_PW);
-    let srv = Server::start(&site);
+    let srv = serve(&site);
     let cfg = cert.client_config();
 
     // (i) Authenticated status, then refusals, over one keep-alive connection.
@@ -438,7 +306,7 @@ fn authenticated_status_over_tls_with_a_raw_rustls_client() {
     assert!(err.to_string().contains("certificate") || err.to_string().contains("UnknownIssuer"), "{err}");
 
     assert_eq!(https_get(srv.addr, &cfg, "/api/v1/ping", None).status, 200);
-    let log = srv.stop();
+    let (_, log) = srv.stop();
     assert!(log.contains("GET /api/v1/status"), "no request log:\n{log}");
     assert_no_secret(&[&log], "the server's log");
 }
@@ -447,7 +315,7 @@ fn authenticated_status_over_tls_with_a_raw_rustls_client() {
 fn plain_http_and_silent_clients_on_the_tls_port_stop_nobody() {
     let cert = Cert::new();
     let site = tls_site("tls-robust", &cert);
-    let mut srv = Server::start(&site);
+    let mut srv = serve(&site);
     let cfg = cert.client_config();
 
     // (c) Plain HTTP to the TLS port: no HTTP answer (a TLS alert or nothing), the
@@ -491,7 +359,7 @@ fn plain_http_and_silent_clients_on_the_tls_port_stop_nobody() {
 fn sigterm_with_tls_exits_zero_with_idle_and_half_open_connections() {
     let cert = Cert::new();
     let site = tls_site("tls-stop", &cert);
-    let srv = Server::start(&site);
+    let srv = serve(&site);
     let cfg = cert.client_config();
     // (e) An idle keep-alive TLS connection and a TCP connection that never shakes
     // hands are open when SIGTERM arrives.
@@ -561,11 +429,11 @@ fn plain_http_is_refused_off_loopback() {
     append_config(&site, "\n[server]\nlisten = \"0.0.0.0:0\"\n");
     run_outcome(site.cmd().args(["--json", "serve"])).expect_error(2, "invalid_argument");
     // --listen on loopback overrides it.
-    Server::start(&site).stop();
+    serve(&site).stop();
 
     // With insecure_plain_http = true it serves (plain HTTP).
     append_config(&site, "insecure_plain_http = true\n");
-    let srv = Server::spawn(&site, "0.0.0.0:0");
+    let srv = serve_at(&site, "0.0.0.0:0");
     let mut s = TcpStream::connect(srv.local()).unwrap();
     s.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
     s.write_all(b"GET /api/v1/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
@@ -577,7 +445,7 @@ fn plain_http_is_refused_off_loopback() {
     // With TLS, any address.
     let cert = Cert::new();
     let tls = tls_site("tls-wide", &cert);
-    let srv = Server::spawn(&tls, "0.0.0.0:0");
+    let srv = serve_at(&tls, "0.0.0.0:0");
     assert_eq!(https_get(srv.local(), &cert.client_config(), "/api/v1/ping", None).json()["site"], "tls-wide");
     srv.stop();
 }
