@@ -96,7 +96,7 @@ pub use transfers::{ReconcileReport, SendReport};
 #[allow(clippy::panic)]
 pub(crate) fn test_skip(what: &str) {
     if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!("{what}: not skipped because CI is set (.ci/run installs b3sum, sqlite3, rsync and xxhsum)");
+        panic!("{what}: not skipped because CI is set (.ci/run installs b3sum, rsync and xxhsum)");
     }
     eprintln!("SKIPPED: {what}");
 }
