@@ -124,7 +124,7 @@ pub(crate) fn remove_peer(site: &Site, name: &str) -> Result<()> {
 /// credentials. [`Error::PeerUnreachable`] when it cannot be reached,
 /// [`Error::PeerRefused`] when it answers but refuses (or is another site).
 pub(crate) fn ping_peer(site: &Site, name: &str) -> Result<PeerPing> {
-    let client = crate::access::peer_client(site, name)?;
+    let client = peer_client(site, name)?;
     let peer = client.peer().clone();
     let started = std::time::Instant::now();
     let (site, version) = client.ping()?;

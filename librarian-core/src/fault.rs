@@ -16,6 +16,12 @@
 //!   open moves the data back out and drops the intent);
 //! * `ingest.after-commit`: after the catalog commit, before the staging directory is
 //!   removed (`cleanup` removes the empty directory later);
+//! * `receive.after-ingest`: receiving a clone, killed after the staged data was
+//!   committed and before the transfer was completed and its `complete` call queued
+//!   (the next `receive-clones` finds the file catalogued and completes it);
+//! * `import.after-ingest`: importing a drive, killed after a file was committed and
+//!   before its transfer and `complete` call were recorded (the next import finds it
+//!   already present and records them);
 //! * `local-clone.after-copy`: filling a drive, killed with a copied payload in the
 //!   drive's staging area, before it is checked and committed.
 

@@ -84,7 +84,7 @@ pub(crate) fn add_store(site: &Site, spec: &StoreSpec) -> Result<StoreStatus> {
         spec.reserve_bytes,
         Timestamp::now(),
     )?;
-    crate::stores::store_status(site, row)
+    store_status(site, row)
 }
 
 /// All stores with their usage.
@@ -108,7 +108,7 @@ fn store_status(site: &Site, row: StoreRow) -> Result<StoreStatus> {
 /// Enable or disable a store.
 pub(crate) fn set_store_enabled(site: &Site, name: &str, enabled: bool) -> Result<StoreStatus> {
     let row = site.catalog().set_store_enabled(name, enabled)?;
-    crate::stores::store_status(site, row)
+    store_status(site, row)
 }
 
 /// Forget store `name`. Refused while it holds available instances or active
@@ -119,7 +119,7 @@ pub(crate) fn remove_store(site: &Site, name: &str) -> Result<()> {
 
 /// The site at a glance.
 pub(crate) fn status(site: &Site) -> Result<SiteStatus> {
-    let stores = crate::stores::stores(site)?;
+    let stores = stores(site)?;
     let (files, bytes) = site.catalog().totals()?;
     Ok(SiteStatus {
         site: site.config().name.clone(),
@@ -138,7 +138,13 @@ pub(crate) fn cleanup_staging(site: &Site) -> Result<Vec<PathBuf>> {
     crate::ingest::recover_interrupted(site);
     let mut open: Vec<PathBuf> = site.catalog().intents()?.into_iter().map(|i| i.staging_dir).collect();
     // Incoming transfers' staging directories stay while the transfer is active.
-    open.extend(site.catalog().active_incoming_dirs()?);
+    for incoming in site.catalog().active_incoming_dirs()? {
+        // ... and the private directory their payload is taken into.
+        let mut taken = incoming.clone().into_os_string();
+        taken.push(crate::store::staging::TAKEN_SUFFIX);
+        open.push(PathBuf::from(taken));
+        open.push(incoming);
+    }
     let mut removed = Vec::new();
     for row in site.catalog().stores()? {
         let store = PosixStore::new(&row.name, &row.root, &row.staging);

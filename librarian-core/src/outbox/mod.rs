@@ -165,7 +165,7 @@ pub(crate) fn deliver_outbox(site: &Site) -> Result<DeliveryReport> {
             }
         };
         for call in site.catalog().outbox(Some(&queue.peer), batch)? {
-            if !crate::outbox::deliver_one(site, &client, &call, settings, &mut report)? {
+            if !deliver_one(site, &client, &call, settings, &mut report)? {
                 break;
             }
         }

@@ -112,7 +112,7 @@ pub(crate) fn clone_local(
     dry_run: bool,
     progress: &dyn Progress,
 ) -> Result<LocalCloneReport> {
-    crate::sneakernet::fill::clone_local_skipping(site, from, to, &[], dry_run, progress)
+    clone_local_skipping(site, from, to, &[], dry_run, progress)
 }
 
 /// [`Librarian::clone_local`], leaving out too the files that have an instance on
@@ -126,7 +126,7 @@ pub(crate) fn clone_local_skipping(
     dry_run: bool,
     progress: &dyn Progress,
 ) -> Result<LocalCloneReport> {
-    crate::sneakernet::fill::clone_local_inner(site, from, to, not_on, dry_run, progress, &|s| s.free_bytes())
+    clone_local_inner(site, from, to, not_on, dry_run, progress, &|s| s.free_bytes())
 }
 
 /// The local clone, with the target's free space measured by `free_bytes` (the
@@ -198,7 +198,7 @@ fn clone_local_inner(
     progress.start(items[..fitting].iter().map(|it| it.file.size).sum());
     let mut result = Ok(());
     for (k, item) in items.iter().enumerate() {
-        match crate::sneakernet::fill::clone_one(site, item, &target, &store, &usable, progress) {
+        match clone_one(site, item, &target, &store, &usable, progress) {
             Ok(Step::Copied) => {
                 report.copied += 1;
                 report.bytes += item.file.size;
@@ -256,9 +256,7 @@ fn clone_one(
         return Ok(Step::Failed(format!("{} checksums cannot be recomputed", file.checksum.algorithm())));
     }
     let dest = store.data_path(&file.name);
-    if std::fs::symlink_metadata(&dest).is_ok()
-        && crate::sneakernet::fill::adopt_or_move_out(site, file, target, store, progress)?
-    {
+    if std::fs::symlink_metadata(&dest).is_ok() && adopt_or_move_out(site, file, target, store, progress)? {
         return Ok(Step::Adopted);
     }
     if std::fs::symlink_metadata(&item.source).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -305,7 +303,7 @@ fn clone_one(
         Err(Error::AlreadyExists { .. }) => {
             // Another run committed it meanwhile: take its copy if intact.
             drop(staging);
-            return Ok(if crate::sneakernet::fill::adopt_or_move_out(site, file, target, store, &NoProgress)? {
+            return Ok(if adopt_or_move_out(site, file, target, store, &NoProgress)? {
                 Step::Adopted
             } else {
                 Step::Failed(format!("{} appeared on store {} during the copy", file.name, target.name))
@@ -384,7 +382,7 @@ pub(crate) fn clone_local_task(site: &Site) -> Result<String> {
             }
             Err(e) => return Err(e),
         }
-        let r = crate::sneakernet::fill::clone_local_skipping(site, &cfg.from, to, &cfg.to, false, &NoProgress)?;
+        let r = clone_local_skipping(site, &cfg.from, to, &cfg.to, false, &NoProgress)?;
         failed.extend(r.failed.iter().cloned());
         parts.push(format!("copied {} files ({} bytes) to {to}", r.copied, r.bytes));
         if r.full {

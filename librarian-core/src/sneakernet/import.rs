@@ -143,7 +143,7 @@ pub(crate) fn sneakernet_import(
     progress.start(manifest.files.iter().fold(0u64, |acc, f| acc.saturating_add(f.size)));
     for mf in &manifest.files {
         let line = Line { root: &root, manifest: &manifest, mf, duplicates: &duplicates };
-        crate::sneakernet::import::import_one(site, &line, store, dry_run, progress, &mut report)?;
+        import_one(site, &line, store, dry_run, progress, &mut report)?;
     }
     progress.finish();
     Ok(report)
@@ -246,10 +246,11 @@ fn import_one(
         source: Some(mf.source.clone()),
         ..Default::default()
     };
-    // The data is handed over through its open directory (`/proc/site/fd/N`), not
+    // The data is handed over through its open directory (`/proc/self/fd/N`), not
     // by its name on the drive.
     match crate::ingest::upload(site, &found.path(root), &name, &opts, progress) {
         Ok(up) => {
+            crate::fault::point("import.after-ingest");
             let held = up.file.instances.first().map(|i| i.store.clone()).unwrap_or_default();
             match up.status {
                 UploadStatus::Ingested => report.imported.push(mf.name.clone()),

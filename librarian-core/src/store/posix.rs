@@ -217,7 +217,21 @@ impl Store for PosixStore {
 
     fn commit(&self, staged: &Path, name: &FileName) -> Result<()> {
         let target = self.data_path(name);
-        durable_rename_checked(staged, &target, &self.root)
+        // A rollback of another ingest prunes the empty parent directories it made;
+        // if it pruned one we had just created (or found), create them again.
+        let mut attempts = 0;
+        loop {
+            match durable_rename_checked(staged, &target, &self.root) {
+                Err(Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound
+                        && attempts < 3
+                        && std::fs::symlink_metadata(staged).is_ok() =>
+                {
+                    attempts += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     fn same_filesystem(&self, path: &Path) -> Result<bool> {

@@ -8,6 +8,12 @@ use crate::error::{Error, Result};
 /// Name of the payload (file or directory) inside each staging directory.
 pub(crate) const PAYLOAD: &str = "data";
 
+/// Suffix of the private directory a payload is taken into: `incoming-ID.taken`, a
+/// sibling of the peer-writable `incoming-ID` in the staging root (which only this
+/// site writes). The name is fixed so that a payload taken by a run that died before
+/// committing it is found again by the next run, instead of being lost and sent again.
+pub(crate) const TAKEN_SUFFIX: &str = ".taken";
+
 /// A staging directory `<staging>/<uuid>/` holding the payload. The directory itself
 /// is flock'ed while this value lives, so other processes can tell a running ingest
 /// from a dead one (the kernel drops the lock when the process dies). Locking the
@@ -26,6 +32,29 @@ impl StagingDir {
         let lock = File::open(&dir).map_err(|e| Error::io("cannot open staging directory", &dir, e))?;
         lock.lock().map_err(|e| Error::io("cannot lock", &dir, e))?;
         Ok(StagingDir { dir, _lock: lock })
+    }
+
+    /// The staging directory `<staging_root>/<name>` with a name of the caller's
+    /// choosing: created when missing, taken over when a dead process left it (its
+    /// lock is free), [`Error::Busy`] while a live one holds it. Never follows a link.
+    pub(crate) fn create_or_adopt(staging_root: &Path, name: &str) -> Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = staging_root.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("cannot create staging directory", &dir, e)),
+        }
+        let lock = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+            .open(&dir)
+            .map_err(|e| Error::io("cannot open staging directory", &dir, e))?;
+        match lock.try_lock() {
+            Ok(()) => Ok(StagingDir { dir, _lock: lock }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Busy { name: dir.display().to_string() }),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io("cannot lock", &dir, e)),
+        }
     }
 
     /// The directory.

@@ -49,7 +49,7 @@ pub(crate) fn run_tasks(site: &Site, only: &[TaskKind]) -> Result<Vec<TaskOutcom
     let tasks: Vec<TaskKind> = if only.is_empty() { TaskKind::ALL.to_vec() } else { only.to_vec() };
     let mut outcomes = Vec::with_capacity(tasks.len());
     for task in tasks {
-        let (every, enabled) = crate::tasks::task_schedule(site, task);
+        let (every, enabled) = task_schedule(site, task);
         let skipped = |status, message: String| TaskOutcome {
             task: task.as_str().to_owned(),
             status,
@@ -80,7 +80,7 @@ pub(crate) fn run_tasks(site: &Site, only: &[TaskKind]) -> Result<Vec<TaskOutcom
             Lease::NotDue(at) => outcomes.push(skipped(TaskStatus::NotDue, format!("next due at {at}"))),
             Lease::Granted(_) => {
                 let started = Timestamp::now();
-                let result = crate::tasks::run_task_renewing(site, task, &owner);
+                let result = run_task_renewing(site, task, &owner);
                 let finished = Timestamp::now();
                 let (ok, message) = match result {
                     Ok(m) => (true, m),
@@ -125,7 +125,7 @@ fn run_task_renewing(site: &Site, task: TaskKind, owner: &str) -> Result<String>
                 }
             }
         });
-        let result = crate::tasks::run_task(site, task);
+        let result = run_task(site, task);
         done.store(true, std::sync::atomic::Ordering::SeqCst);
         renewer.thread().unpark();
         result

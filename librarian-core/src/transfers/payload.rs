@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::store::StagingDir;
 use crate::store::beneath::{Dir, EntryStat, EntryType};
-use crate::store::staging::PAYLOAD;
+use crate::store::staging::{PAYLOAD, TAKEN_SUFFIX};
 
 /// The staged payload, moved where only this site can reach it.
 #[derive(Debug)]
@@ -58,30 +58,46 @@ pub(crate) fn take_payload(incoming: &Path) -> Result<Option<TakenPayload>> {
         return Err(Error::InvalidArgument(format!("{} is not a staging directory", incoming.display())));
     };
     let root = Dir::open_root(root)?;
-    let inbox = match root.open_dir(Path::new(name)) {
-        Ok(d) => d,
-        Err(Error::NotFound { .. }) => return Ok(None),
-        Err(Error::UnsupportedEntry { .. }) => {
-            return Err(refuse(incoming, "the staging directory was replaced by a link or a file"));
-        }
-        Err(e) => return Err(e),
-    };
-    let Some(seen) = inbox.stat(OsStr::new(PAYLOAD))? else { return Ok(None) };
-    check_kind(incoming, &seen)?;
-
-    let holder = StagingDir::create(root.shown())?;
-    let dir = Dir::open_root(holder.dir())?;
-    std::fs::set_permissions(dir.fd_path(), std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| Error::io("cannot restrict", holder.dir(), e))?;
-    inbox.rename_noreplace(OsStr::new(PAYLOAD), &dir, OsStr::new(PAYLOAD))?;
-    // What we moved must be what we looked at: a swap in between is refused.
-    let moved = dir.stat(OsStr::new(PAYLOAD))?.ok_or_else(|| refuse(incoming, "the payload vanished"))?;
-    if (moved.dev, moved.ino) != (seen.dev, seen.ino) {
-        return Err(refuse(incoming, "the payload was replaced while it was being taken"));
-    }
-    check_kind(incoming, &moved)?;
+    let held = format!("{}{TAKEN_SUFFIX}", name.to_string_lossy());
     // SAFETY: geteuid cannot fail.
     let me = unsafe { libc::geteuid() };
+    // Taken before by a run that died before committing it?
+    let earlier = match root.stat(OsStr::new(&held))? {
+        Some(st) if st.kind == EntryType::Directory && st.uid == me => {
+            let holder = StagingDir::create_or_adopt(root.shown(), &held)?;
+            let dir = Dir::open_root(holder.dir())?;
+            dir.stat(OsStr::new(PAYLOAD))?.map(|st| (holder, dir, st))
+        }
+        Some(_) => return Err(refuse(incoming, "the private directory of its payload was replaced")),
+        None => None,
+    };
+    let (holder, dir, moved) = match earlier {
+        Some(found) => found,
+        None => {
+            let inbox = match root.open_dir(Path::new(name)) {
+                Ok(d) => d,
+                Err(Error::NotFound { .. }) => return Ok(None),
+                Err(Error::UnsupportedEntry { .. }) => {
+                    return Err(refuse(incoming, "the staging directory was replaced by a link or a file"));
+                }
+                Err(e) => return Err(e),
+            };
+            let Some(seen) = inbox.stat(OsStr::new(PAYLOAD))? else { return Ok(None) };
+            check_kind(incoming, &seen)?;
+            let holder = StagingDir::create_or_adopt(root.shown(), &held)?;
+            let dir = Dir::open_root(holder.dir())?;
+            std::fs::set_permissions(dir.fd_path(), std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io("cannot restrict", holder.dir(), e))?;
+            inbox.rename_noreplace(OsStr::new(PAYLOAD), &dir, OsStr::new(PAYLOAD))?;
+            // What we moved must be what we looked at: a swap in between is refused.
+            let moved = dir.stat(OsStr::new(PAYLOAD))?.ok_or_else(|| refuse(incoming, "the payload vanished"))?;
+            if (moved.dev, moved.ino) != (seen.dev, seen.ino) {
+                return Err(refuse(incoming, "the payload was replaced while it was being taken"));
+            }
+            (holder, dir, moved)
+        }
+    };
+    check_kind(incoming, &moved)?;
     let mut movable = moved.uid == me;
     if moved.kind == EntryType::Directory {
         let top = dir.open_dir(Path::new(PAYLOAD))?;

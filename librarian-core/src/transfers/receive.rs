@@ -70,10 +70,7 @@ pub(crate) fn stage_incoming(site: &Site, peer: &str, req: &StageRequest) -> Res
             ));
             continue;
         }
-        let answer = match item
-            .validate()
-            .and_then(|v| crate::transfers::receive::stage_one(site, peer, &v, manager, &mut budget))
-        {
+        let answer = match item.validate().and_then(|v| stage_one(site, peer, &v, manager, &mut budget)) {
             Ok(a) => a,
             Err(e) if e.is_usage() => refused(item.transfer_id, e.code(), e.to_string()),
             Err(e @ (Error::StoreFull { .. } | Error::CrossDevice { .. })) => {
@@ -98,11 +95,11 @@ fn stage_one(
     let checksum = &item.checksum;
     if let Some(t) = site.catalog().incoming_by_remote(peer, id)? {
         // The same stage call again (the sender did not get our answer).
-        return Ok(crate::transfers::receive::answer_for(site, &t));
+        return Ok(answer_for(site, &t));
     }
     if let Some(existing) = site.catalog().file(name)? {
         let same = existing.checksum.matches(checksum)?;
-        if same && let Some(store) = crate::transfers::receive::store_holding(site, existing.id)? {
+        if same && let Some(store) = store_holding(site, existing.id)? {
             return Ok(StageResult::AlreadyPresent { transfer_id: id, store });
         }
     }
@@ -170,7 +167,7 @@ fn stage_one(
     if let Some(stale) = stale {
         remove_staging(&stale);
     }
-    Ok(crate::transfers::receive::answer_for(site, &t))
+    Ok(answer_for(site, &t))
 }
 
 /// The store of the first available instance of `file`, if any: what this site
@@ -348,7 +345,7 @@ pub(crate) fn receive_clones(site: &Site) -> Result<(u64, u64)> {
     let mut done = (0, 0);
     let mut first_error = None;
     for t in site.catalog().staged_incoming(site.config().clone.receive_per_run)? {
-        match crate::transfers::receive::receive_one(site, &t) {
+        match receive_one(site, &t) {
             Ok(true) => done.0 += 1,
             Ok(false) => done.1 += 1,
             Err(e) => {
@@ -382,7 +379,7 @@ fn receive_one(site: &Site, t: &Transfer) -> Result<bool> {
     let taken = match take_payload(&dir) {
         Ok(taken) => taken,
         Err(e @ Error::UnsupportedEntry { .. }) => {
-            return crate::transfers::receive::fail_incoming(site, t, &e).map(|()| false);
+            return fail_incoming(site, t, &e).map(|()| false);
         }
         Err(e) => return Err(e),
     };
@@ -392,13 +389,13 @@ fn receive_one(site: &Site, t: &Transfer) -> Result<bool> {
             && f.checksum.matches(&t.checksum)?
             && !site.catalog().instances(f.id)?.is_empty()
         {
-            return crate::transfers::receive::complete_incoming(site, t, &store, &dir).map(|()| true);
+            return complete_incoming(site, t, &store, &dir).map(|()| true);
         }
         let e = Error::DataMissing {
             name: t.file.to_string(),
             detail: "no data arrived at the staging destination".into(),
         };
-        return crate::transfers::receive::fail_incoming(site, t, &e).map(|()| false);
+        return fail_incoming(site, t, &e).map(|()| false);
     };
     let opts = UploadOptions {
         store: t.store.clone(),
@@ -417,16 +414,17 @@ fn receive_one(site: &Site, t: &Transfer) -> Result<bool> {
     drop(taken);
     match result {
         Ok(up) => {
+            crate::fault::point("receive.after-ingest");
             let held = up.file.instances.first().map(|i| i.store.clone()).unwrap_or(store);
-            crate::transfers::receive::complete_incoming(site, t, &held, &dir)?;
+            complete_incoming(site, t, &held, &dir)?;
             Ok(true)
         }
         Err(e @ (Error::ChecksumMismatch { .. } | Error::Conflict { .. } | Error::UnsupportedEntry { .. })) => {
-            crate::transfers::receive::fail_incoming(site, t, &e)?;
+            fail_incoming(site, t, &e)?;
             Ok(false)
         }
         Err(e @ Error::NotFound { kind: crate::error::ObjectKind::Path, .. }) => {
-            crate::transfers::receive::fail_incoming(site, t, &e)?;
+            fail_incoming(site, t, &e)?;
             Ok(false)
         }
         Err(e) => Err(e),

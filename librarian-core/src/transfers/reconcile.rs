@@ -106,7 +106,7 @@ pub(crate) fn reconcile_transfers(site: &Site) -> Result<ReconcileReport> {
             }
         }
         let Some(client) = clients.get(&t.peer) else { continue };
-        let (remote, store) = match crate::transfers::reconcile::ask(site, client, &t) {
+        let (remote, store) = match ask(site, client, &t) {
             Ok(r) => r,
             Err(e @ (Error::PeerUnreachable { .. } | Error::PeerRefused { .. })) => {
                 log::warn!("cannot reconcile transfers with {}: {e}", t.peer);

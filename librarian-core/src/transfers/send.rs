@@ -145,14 +145,14 @@ fn destination_root(site: &Site, peer: &str) -> Result<Option<DestinationRoot>> 
 
 /// The `send-clones` task: poll running batches, then send to every `[clone.to.*]` peer.
 pub(crate) fn send_clones(site: &Site) -> Result<SendReport> {
-    crate::transfers::send::send_clones_to(site, None)
+    send_clones_to(site, None)
 }
 
 /// What one batch to `peer` would hold now (`clone remote --dry-run`): nothing changes.
 pub(crate) fn plan_clones(site: &Site, peer: &str) -> Result<Vec<crate::catalog::PlanItem>> {
     let cfg = &site.config().clone;
     let to = cfg.to.get(peer).cloned().unwrap_or_default();
-    let filter = crate::transfers::send::plan_filter(site, &to)?;
+    let filter = plan_filter(site, &to)?;
     site.catalog().plan_outgoing(peer, &filter, cfg.batch_files, cfg.batch_bytes)
 }
 
@@ -172,7 +172,7 @@ fn plan_filter(_site: &Site, to: &SendTo) -> Result<PlanFilter> {
 pub(crate) fn send_clones_to(site: &Site, only: Option<&str>) -> Result<SendReport> {
     let mut report = SendReport::default();
     for b in site.catalog().running_batches()? {
-        crate::transfers::send::poll_batch(site, &b, &mut report)?;
+        poll_batch(site, &b, &mut report)?;
     }
     let cfg = &site.config().clone;
     let managers = cfg.manager_kinds()?;
@@ -189,7 +189,7 @@ pub(crate) fn send_clones_to(site: &Site, only: Option<&str>) -> Result<SendRepo
             report.skipped_peers.push(name.clone());
             continue;
         }
-        let filter = crate::transfers::send::plan_filter(site, to)?;
+        let filter = plan_filter(site, to)?;
         // Ask first: a peer that is down gets no transfers at all this round
         // (rather than a failed transfer per file per round).
         if let Err(e) = crate::access::peer_client(site, name).and_then(|c| c.ping()) {
@@ -208,12 +208,11 @@ pub(crate) fn send_clones_to(site: &Site, only: Option<&str>) -> Result<SendRepo
         let mut stranded_done = false;
         for _ in 0..cfg.batches_per_run {
             let round = if stranded_done {
-                crate::transfers::send::send_batch(site, name, &filter, &mut after, &managers, &mut report)
+                send_batch(site, name, &filter, &mut after, &managers, &mut report)
             } else {
                 stranded_done = true;
-                crate::transfers::send::offer_stranded(site, name, &managers, &mut report).and_then(|_| {
-                    crate::transfers::send::send_batch(site, name, &filter, &mut after, &managers, &mut report)
-                })
+                offer_stranded(site, name, &managers, &mut report)
+                    .and_then(|_| send_batch(site, name, &filter, &mut after, &managers, &mut report))
             };
             match round {
                 Ok(true) => {}
@@ -258,7 +257,7 @@ fn send_batch(
     if transfers.is_empty() {
         return Ok(false);
     }
-    crate::transfers::send::offer(site, peer, &transfers, managers, report)
+    offer(site, peer, &transfers, managers, report)
 }
 
 /// Offer again the transfers to `peer` whose answer was never recorded (the run
@@ -272,7 +271,7 @@ fn offer_stranded(site: &Site, peer: &str, managers: &[ManagerKind], report: &mu
         return Ok(false);
     }
     log::info!("offering {} transfer(s) to {peer} again: their answer was never recorded", stranded.len());
-    crate::transfers::send::offer(site, peer, &stranded, managers, report)
+    offer(site, peer, &stranded, managers, report)
 }
 
 /// Offer `transfers` (outgoing, `initiated`) to `peer`, record the answers and start
@@ -317,7 +316,7 @@ fn offer(
     };
     crate::fault::point("send.after-stage-answer");
     site.catalog().resolve_event(Category::PeerRefused, peer, Timestamp::now())?;
-    let root = crate::transfers::send::destination_root(site, peer)?;
+    let root = destination_root(site, peer)?;
     let mut answers = Vec::with_capacity(transfers.len());
     let mut events = Vec::new();
     for (t, r) in transfers.iter().zip(resp.items) {
@@ -380,11 +379,11 @@ fn offer(
         let items: Vec<BatchItem> =
             site.catalog().batch_transfers(batch)?.iter().filter_map(|t| batch_item(t, root.as_ref())).collect();
         let manager = manager_for(kind)?;
-        let state = manager.start(&crate::transfers::send::batch_dir(site)?, &items)?;
+        let state = manager.start(&batch_dir(site)?, &items)?;
         site.catalog().set_batch_state(batch, &state, Timestamp::now())?;
         report.batches_started += 1;
         let row = BatchRow { id: batch, peer: peer.to_owned(), manager: kind, state, attempts: 1 };
-        crate::transfers::send::poll_batch(site, &row, report)?;
+        poll_batch(site, &row, report)?;
     }
     Ok(true)
 }
@@ -422,9 +421,9 @@ fn poll_batch(site: &Site, b: &BatchRow, report: &mut SendReport) -> Result<()> 
             let transfers = site.catalog().batch_transfers(b.id)?;
             if b.attempts < site.config().clone.max_batch_attempts {
                 log::warn!("batch {} to {} failed (attempt {}), starting it again: {why}", b.id, b.peer, b.attempts);
-                let root = crate::transfers::send::destination_root(site, &b.peer)?;
+                let root = destination_root(site, &b.peer)?;
                 let items: Vec<BatchItem> = transfers.iter().filter_map(|t| batch_item(t, root.as_ref())).collect();
-                let state = manager.start(&crate::transfers::send::batch_dir(site)?, &items)?;
+                let state = manager.start(&batch_dir(site)?, &items)?;
                 site.catalog().restart_batch(b.id, &state, now)?;
                 report.running += 1;
             } else {

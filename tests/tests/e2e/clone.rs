@@ -933,3 +933,29 @@ fn a_peer_with_transfers_on_record_is_refused_removal_naming_why_and_keeps_its_h
     .ok();
     p.a.run(["peer", "remove", "site-c"]).ok();
 }
+
+/// A receiver killed at each step of committing a staged transfer (through its fault
+/// point, so every step is hit every run): the next rounds complete every transfer
+/// once without sending any data again (the payload a dead run took out of the
+/// peer-writable staging directory is found in `incoming-ID.taken`), B holds and
+/// verifies every file, A records them, nothing is left over.
+#[test]
+fn a_receiver_killed_at_each_step_of_committing_converges() {
+    use std::os::unix::process::ExitStatusExt;
+    for point in ["ingest.after-intent", "ingest.after-rename", "ingest.after-commit", "receive.after-ingest"] {
+        let p = ClonePair::new("managers = [\"local\"]", "");
+        upload_files(&p.a, "k", 3);
+        upload_book(&p.a, "books/k", 4);
+        ClonePair::tasks(&p.a, &["send-clones", "deliver-outbox"]).ok();
+        assert!(!ClonePair::transfers(&p.b, Some("staged")).is_empty(), "{point}: B has staged transfers");
+        let killed = run_outcome(
+            p.b.cmd().args(["--json", "tasks", "run", "--only", "receive-clones"]).env("LIBRARIAN_FAULT", point),
+        );
+        assert_eq!(killed.status.signal(), Some(libc::SIGKILL), "{point}: {killed}");
+        p.converge(8);
+        assert_converged(&p, 4);
+        // The data that had arrived was committed, not thrown away and sent again.
+        let at_b = ClonePair::transfers(&p.b, None);
+        assert_eq!(at_b.len(), 4, "{point}: B failed and re-received a transfer: {at_b:?}");
+    }
+}

@@ -960,3 +960,37 @@ fn dry_runs_change_nothing() {
     let ev = b.json(["events", "list"]);
     assert_eq!(ev.json(), json!([]), "{ev}");
 }
+
+/// An import killed at each step of committing a file from the drive (through its
+/// fault point): the next import takes what is left and records what the killed one
+/// committed, B is consistent, and A learns of every file exactly once.
+#[test]
+fn an_import_killed_at_each_step_converges() {
+    use std::os::unix::process::ExitStatusExt;
+    for point in ["ingest.after-intent", "ingest.after-rename", "ingest.after-commit", "import.after-ingest"] {
+        let p = ClonePair::new("", "");
+        let drive = drive_for_pair(&p);
+        let killed = run_outcome(
+            p.b.cmd().arg("--json").args(["sneakernet", "import"]).arg(&drive).env("LIBRARIAN_FAULT", point),
+        );
+        assert_eq!(killed.status.signal(), Some(libc::SIGKILL), "{point}: {killed}");
+        p.b.assert_consistent_after_kill();
+        let again = import(&p.b, &drive, &[]);
+        again.ok();
+        let r = again.json();
+        let mut seen = strings(&r["imported"]);
+        seen.extend(strings(&r["already_imported"]));
+        seen.extend(strings(&r["already_present"]));
+        assert_eq!(seen, all_names(), "{point}: {again}");
+        // (An ingest killed after its commit leaves its empty staging directory for
+        // `cleanup`.)
+        p.b.assert_consistent_after_kill();
+        verify_drive(&drive).ok();
+        ClonePair::tasks(&p.b, &["deliver-outbox"]).ok();
+        assert_eq!(outbox_len(&p.b), 0, "{point}");
+        for f in p.a.files() {
+            assert_eq!(f["remote_instances"].as_array().unwrap().len(), 1, "{point}: {f}");
+        }
+        assert_eq!(events(&p.a, "drive_done").len(), 1, "{point}");
+    }
+}
