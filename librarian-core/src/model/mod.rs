@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use serde::{Serialize, Serializer};
 
-mod account;
+mod access;
 mod call;
 mod event;
 mod ids;
@@ -17,8 +17,8 @@ mod task;
 mod transfer;
 mod transfer_state;
 
-pub use account::{Account, Level, Password};
-pub(crate) use account::{hash_password, verify_password};
+pub use access::{Account, Level, Password};
+pub(crate) use access::{hash_password, verify_password};
 pub use call::{CallKind, HoldsCall, OutboxCall, PeerQueue, validate_call_key};
 pub use event::{Category, Event, NewEvent, Severity};
 pub(crate) use ids::corrupt_row;

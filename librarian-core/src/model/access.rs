@@ -1,4 +1,5 @@
-//! Accounts that may call this site's HTTP shim, their levels, and passwords.
+//! Access as values: the accounts that may call this site's HTTP shim, their levels,
+//! and passwords. (`crate::access` holds the flows over them, `catalog/access.rs` their SQL.)
 //!
 //! Passwords are stored only as argon2id PHC strings. A [`Password`] never prints its
 //! contents (`Debug` and `Display` show `***`), so it cannot leak into logs or output.
