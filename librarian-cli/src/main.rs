@@ -130,8 +130,9 @@ enum StoreCommand {
         /// Do not accept new uploads on this store.
         #[arg(long)]
         no_ingest: bool,
-        /// Bytes of free space to keep in reserve.
-        #[arg(long, default_value_t = 0)]
+        /// Free space to keep in reserve: bytes, or a size such as 500G, 2T, 1.5TiB
+        /// (K/M/G/T/P and KiB.. are powers of 1024; KB/MB/GB/TB/PB powers of 1000).
+        #[arg(long, default_value = "0", value_parser = parse_size)]
         reserve: u64,
     },
     /// List stores.
@@ -221,6 +222,10 @@ struct SearchArgs {
     /// At most this many results (more matches: said on stderr).
     #[arg(long, default_value_t = 100)]
     limit: u32,
+}
+
+fn parse_size(text: &str) -> Result<u64, Error> {
+    librarian_core::parse_size(text)
 }
 
 fn parse_time(text: &str) -> Result<jiff::Timestamp, Error> {

@@ -20,7 +20,9 @@ pub struct CloneConfig {
     pub rsync_host: Option<String>,
     /// Most files in one batch.
     pub batch_files: usize,
-    /// Most bytes in one batch (a single larger file still goes alone).
+    /// Most bytes in one batch (a single larger file still goes alone); a number of
+    /// bytes or a size such as `"64G"`.
+    #[serde(deserialize_with = "crate::model::size_serde::deserialize")]
     pub batch_bytes: u64,
     /// Batches planned per peer in one run of the `send-clones` task.
     pub batches_per_run: usize,
@@ -37,7 +39,9 @@ pub struct CloneConfig {
     /// ongoing or staged); items over it are refused with code `too_many_outstanding`.
     pub max_outstanding_transfers: u64,
     /// Receiving: most bytes (as declared) of one peer's unfinished incoming
-    /// transfers; items over it are refused with code `too_many_outstanding`.
+    /// transfers; items over it are refused with code `too_many_outstanding`. A
+    /// number of bytes or a size such as `"2T"`.
+    #[serde(deserialize_with = "crate::model::size_serde::deserialize")]
     pub max_outstanding_bytes: u64,
     /// Peers to send to, by name: `[clone.to.site-b]`.
     pub to: BTreeMap<String, SendTo>,

@@ -15,7 +15,8 @@ pub struct ServerConfig {
     pub listen: String,
     /// Worker threads (requests handled at once).
     pub workers: usize,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted: a number of bytes or a size such as `"4M"`.
+    #[serde(deserialize_with = "crate::model::size_serde::deserialize")]
     pub max_body_bytes: u64,
     /// Seconds a connection may stay silent (reading) or stalled (writing).
     pub io_timeout_secs: u64,

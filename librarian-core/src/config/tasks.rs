@@ -11,7 +11,8 @@ use crate::model::{TaskKind, parse_interval};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskConfig {
-    /// Interval between runs: a number and a unit, `s`, `m`, `h` or `d` (e.g. `"15m"`).
+    /// Interval between runs, e.g. `"15m"`, `"1h30m"`, `"5 minutes"`, `"2d"` (see
+    /// [`crate::parse_interval`]).
     pub every: Option<String>,
     /// Run on schedule at all (default true). `tasks run --only` ignores it.
     pub enabled: Option<bool>,

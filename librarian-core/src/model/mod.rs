@@ -16,6 +16,7 @@ mod store;
 mod task;
 mod transfer;
 mod transfer_state;
+mod units;
 
 pub use access::{Account, Level, Password};
 pub(crate) use access::{hash_password, verify_password};
@@ -28,9 +29,11 @@ pub use peer::{Peer, normalise_url};
 pub(crate) use protocol::call_digest;
 pub use protocol::{MAX_STAGE_ITEMS, StageItem, StageRequest, StageResponse, StageResult, TransferCall, ValidItem};
 pub use store::{DEFAULT_STORE, StoreSpec};
-pub use task::{TaskKind, TaskOutcome, TaskStatus, parse_interval};
+pub use task::{TaskKind, TaskOutcome, TaskStatus};
 pub use transfer::{Direction, ManagerKind, Transfer};
 pub use transfer_state::{TransferEvent, TransferStatus, next};
+pub(crate) use units::size_serde;
+pub use units::{parse_interval, parse_size};
 
 use crate::checksum::{Checksum, EntryKind};
 use crate::name::FileName;

@@ -77,27 +77,6 @@ impl std::str::FromStr for TaskKind {
     }
 }
 
-/// Parse an interval such as `90s`, `15m`, `1h` or `2d`.
-pub fn parse_interval(text: &str) -> Result<SignedDuration> {
-    let bad =
-        || Error::InvalidArgument(format!("interval {text:?} must be a number and a unit s, m, h or d, e.g. \"15m\""));
-    let t = text.trim();
-    let unit_at = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (num, unit) = t.split_at(unit_at);
-    let n: i64 = num.parse().map_err(|_| bad())?;
-    let secs = match unit.trim() {
-        "s" => n,
-        "m" => n.checked_mul(60).ok_or_else(bad)?,
-        "h" => n.checked_mul(3600).ok_or_else(bad)?,
-        "d" => n.checked_mul(86_400).ok_or_else(bad)?,
-        _ => return Err(bad()),
-    };
-    if secs <= 0 {
-        return Err(bad());
-    }
-    Ok(SignedDuration::from_secs(secs))
-}
-
 /// How one task's turn went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

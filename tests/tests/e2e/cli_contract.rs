@@ -359,6 +359,17 @@ fn stores_add_list_disable_reserve_and_unknown() {
     let msg = out.expect_error(1, "store_full");
     assert!(msg.contains("fourth") && msg.contains("reserved"), "{out}");
 
+    // Reserves the way people write them; a size nobody can read is a usage error.
+    let root5 = site.tmp().join("fifth/data");
+    let fifth = site.json(["store", "add", "fifth", "--root", root5.to_str().unwrap(), "--reserve", "1.5T"]);
+    fifth.ok();
+    assert_eq!(fifth.json()["reserve_bytes"], 3u64 << 39, "{fifth}");
+    let root6 = site.tmp().join("sixth/data");
+    let bad = site.json(["store", "add", "sixth", "--root", root6.to_str().unwrap(), "--reserve", "10 bananas"]);
+    assert_eq!(bad.code(), Some(2), "{bad}");
+    assert!(bad.stderr.contains("10 bananas") && bad.stderr.contains("10G"), "{bad}");
+    site.json(["store", "remove", "fifth"]).ok();
+
     // Every store unusable: each one's reason is given.
     site.json(["store", "disable", "main"]).ok();
     site.json(["store", "disable", "second"]).ok();

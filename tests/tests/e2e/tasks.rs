@@ -72,6 +72,12 @@ fn schedules_come_from_the_configuration() {
     std::fs::write(site.config(), format!("{base}\n[tasks.cleanup-staging]\nevery = \"30s\"\n")).unwrap();
     let list = site.json(["tasks", "list"]);
     assert_eq!(list.json()[0]["every_seconds"], 30, "{list}");
+    // Intervals the way people write them.
+    for (every, secs) in [("1h30m", 5400), ("5 minutes", 300), ("2d", 172_800)] {
+        std::fs::write(site.config(), format!("{base}\n[tasks.cleanup-staging]\nevery = \"{every}\"\n")).unwrap();
+        let list = site.json(["tasks", "list"]);
+        assert_eq!(list.json()[0]["every_seconds"], secs, "{every}: {list}");
+    }
 
     for bad in ["every = \"soon\"", "often = true"] {
         std::fs::write(site.config(), format!("{base}\n[tasks.cleanup-staging]\n{bad}\n")).unwrap();
