@@ -89,7 +89,7 @@ impl Config {
 
     /// The configuration text.
     pub fn to_toml(&self) -> Result<String> {
-        toml::to_string(self).map_err(|e| Error::InvalidArgument(e.to_string()))
+        toml::to_string(self).map_err(|e| Error::internal(format!("cannot encode the configuration: {e}")))
     }
 }
 
@@ -122,17 +122,19 @@ pub fn validate_site_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidArgument(format!(
-            "site name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"
-        )))
+        Err(Error::invalid(
+            "site name",
+            format!("{name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"),
+        ))
     }
 }
 
 /// Store names follow the site-name rules.
 pub fn validate_store_name(name: &str) -> Result<()> {
     validate_site_name(name).map_err(|_| {
-        Error::InvalidArgument(format!(
-            "store name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"
-        ))
+        Error::invalid(
+            "store name",
+            format!("{name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"),
+        )
     })
 }

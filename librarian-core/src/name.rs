@@ -97,9 +97,10 @@ impl FileName {
 
     /// A name read back from a catalog: held to the structural rules only (it can
     /// never escape a store), so a name recorded before the look-alike rules existed
-    /// stays readable.
+    /// stays readable. A name that breaks them is [`Error::Corrupt`]: no librarian
+    /// wrote it, and the caller's input is not at fault.
     pub(crate) fn from_catalog(name: &str) -> Result<Self> {
-        check(name).map_err(|reason| Error::InvalidName { name: name.to_owned(), reason })?;
+        check(name).map_err(|reason| Error::corrupt("the catalog", format!("file name {name:?}: {reason}")))?;
         Ok(FileName(name.to_owned()))
     }
 
@@ -331,7 +332,7 @@ mod tests {
             FileName::from_catalog("n/cafe\u{301}").map(|n| n.to_string()).ok().as_deref(),
             Some("n/cafe\u{301}")
         );
-        assert!(FileName::from_catalog("../x").is_err());
+        assert!(matches!(FileName::from_catalog("../x"), Err(Error::Corrupt { .. })));
     }
 
     #[test]

@@ -142,7 +142,7 @@ impl ServerConfig {
 
     pub(crate) fn validate(&self) -> Result<()> {
         if self.workers == 0 || self.workers > 256 {
-            return Err(Error::InvalidArgument("server.workers must be between 1 and 256".into()));
+            return Err(Error::invalid("server.workers", "must be between 1 and 256"));
         }
         for (name, secs) in [
             ("io_timeout_secs", self.io_timeout_secs),
@@ -150,32 +150,36 @@ impl ServerConfig {
             ("idle_timeout_secs", self.idle_timeout_secs),
         ] {
             if secs == 0 || secs > 3600 {
-                return Err(Error::InvalidArgument(format!("server.{name} must be between 1 and 3600")));
+                return Err(Error::invalid(format!("server.{name}"), "must be between 1 and 3600"));
             }
         }
         if self.max_body_bytes > MAX_BODY_LIMIT {
-            return Err(Error::InvalidArgument(format!(
-                "server.max_body_bytes = {} is too large: at most {MAX_BODY_LIMIT} (64 MiB); requests to the \
-                 server are small JSON documents",
-                self.max_body_bytes
-            )));
+            return Err(Error::invalid(
+                "server.max_body_bytes",
+                format!(
+                    "{} is too large: at most {MAX_BODY_LIMIT} (64 MiB); requests to the server are small JSON \
+                     documents",
+                    self.max_body_bytes
+                ),
+            ));
         }
         if self.auth_cache_secs > 86_400 {
-            return Err(Error::InvalidArgument("server.auth_cache_secs must be at most 86400 (a day)".into()));
+            return Err(Error::invalid("server.auth_cache_secs", "must be at most 86400 (a day)"));
         }
         if self.min_body_rate == 0 {
-            return Err(Error::InvalidArgument("server.min_body_rate must be at least 1 (bytes per second)".into()));
+            return Err(Error::invalid("server.min_body_rate", "must be at least 1 (bytes per second)"));
         }
         if self.max_connections == 0 || self.max_connections > 10_000 {
-            return Err(Error::InvalidArgument("server.max_connections must be between 1 and 10000".into()));
+            return Err(Error::invalid("server.max_connections", "must be between 1 and 10000"));
         }
         // (More than max_connections is allowed: it then never applies.)
         if self.max_waiting_per_client == 0 {
-            return Err(Error::InvalidArgument("server.max_waiting_per_client must be at least 1".into()));
+            return Err(Error::invalid("server.max_waiting_per_client", "must be at least 1"));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
-            return Err(Error::InvalidArgument(
-                "server.tls_cert and server.tls_key must be set together (or neither, for plain HTTP)".into(),
+            return Err(Error::invalid(
+                "server.tls_cert",
+                "server.tls_cert and server.tls_key must be set together (or neither, for plain HTTP)",
             ));
         }
         Ok(())
@@ -325,9 +329,9 @@ impl Shim {
         let listen = listen.unwrap_or(&settings.listen).to_owned();
         let addr = listen
             .to_socket_addrs()
-            .map_err(|e| Error::InvalidArgument(format!("cannot resolve listen address {listen:?}: {e}")))?
+            .map_err(|e| Error::invalid("listen address", format!("cannot resolve {listen:?}: {e}")))?
             .next()
-            .ok_or_else(|| Error::InvalidArgument(format!("listen address {listen:?} resolves to nothing")))?;
+            .ok_or_else(|| Error::invalid("listen address", format!("{listen:?} resolves to nothing")))?;
         let tls = match (&settings.tls_cert, &settings.tls_key) {
             (Some(cert), Some(key)) => Some(tls::server_config(
                 config_path,
@@ -337,13 +341,16 @@ impl Shim {
             _ => None,
         };
         if tls.is_none() && !addr.ip().to_canonical().is_loopback() && !settings.insecure_plain_http {
-            return Err(Error::InvalidArgument(format!(
-                "refusing to serve plain HTTP on {addr}, which is not a loopback address: callers send their \
+            return Err(Error::invalid(
+                "listen address",
+                format!(
+                    "refusing to serve plain HTTP on {addr}, which is not a loopback address: callers send their \
                  passwords with every request. Set [server] tls_cert and tls_key in {} to serve HTTPS (or, only \
                  behind a TLS-terminating proxy on this host or on a private network you trust, \
                  insecure_plain_http = true)",
-                config_path.display()
-            )));
+                    config_path.display()
+                ),
+            ));
         }
         let listener = TcpListener::bind(addr).map_err(|e| Error::io("cannot listen on", listen.clone(), e))?;
         listener.set_nonblocking(true).map_err(|e| Error::io("cannot configure", listen.clone(), e))?;
