@@ -4,8 +4,9 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use clap::Subcommand;
-use librarian_core::{Error, FileName, Level, Librarian, Password};
+use librarian_core::{FileName, Level, Librarian, Password};
 
+use crate::error::{CliError, Result};
 use crate::output::Out;
 
 /// Environment variable holding a password (for scripts; prefer `--password-file`).
@@ -90,30 +91,29 @@ pub enum PeerCommand {
 
 /// The password: from `file`, else `$LIBRARIAN_PASSWORD`, else asked on the terminal
 /// without echo. Never from the command line itself.
-fn password(file: Option<&Path>, what: &str) -> Result<Password, Error> {
+fn password(file: Option<&Path>, what: &str) -> Result<Password> {
     if let Some(f) = file {
-        return Password::from_file(f);
+        return Ok(Password::from_file(f)?);
     }
     if let Some(v) = std::env::var_os(PASSWORD_ENV) {
-        let v = v.into_string().map_err(|_| Error::InvalidArgument(format!("${PASSWORD_ENV} is not UTF-8")))?;
-        return Password::new(v);
+        let v = v.into_string().map_err(|_| CliError::Usage(format!("${PASSWORD_ENV} is not UTF-8")))?;
+        return Ok(Password::new(v)?);
     }
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password(format!("password for {what}: "))
-            .map_err(|e| Error::InvalidArgument(format!("cannot read the password: {e}")))?;
-        let again = rpassword::prompt_password("again: ")
-            .map_err(|e| Error::InvalidArgument(format!("cannot read the password: {e}")))?;
+            .map_err(CliError::io("cannot read the password"))?;
+        let again = rpassword::prompt_password("again: ").map_err(CliError::io("cannot read the password"))?;
         if first != again {
-            return Err(Error::InvalidArgument("the two passwords differ".into()));
+            return Err(CliError::Usage("the two passwords differ".into()));
         }
-        return Password::new(first);
+        return Ok(Password::new(first)?);
     }
-    Err(Error::InvalidArgument(format!(
+    Err(CliError::Usage(format!(
         "no password for {what}: give --password-file FILE, set ${PASSWORD_ENV}, or run on a terminal"
     )))
 }
 
-pub fn account(lib: &Librarian, cmd: &AccountCommand, out: &Out) -> Result<(), Error> {
+pub fn account(lib: &Librarian, cmd: &AccountCommand, out: &Out) -> Result<()> {
     match cmd {
         AccountCommand::Add { name, level, for_peer, password_file } => {
             let level: Level = level.parse()?;
@@ -128,7 +128,7 @@ pub fn account(lib: &Librarian, cmd: &AccountCommand, out: &Out) -> Result<(), E
     }
 }
 
-pub fn peer(lib: &Librarian, cmd: &PeerCommand, out: &Out) -> Result<(), Error> {
+pub fn peer(lib: &Librarian, cmd: &PeerCommand, out: &Out) -> Result<()> {
     match cmd {
         PeerCommand::Add { name, url, account, password_file } => {
             let pw = password(password_file.as_deref(), &format!("account {account} at {name}"))?;

@@ -1,9 +1,9 @@
 //! `librarian transfers list` and `librarian clone remote`.
 
 use clap::Subcommand;
-use librarian_core::{Direction, Transfer, TransferStatus};
-use librarian_core::{Error, Librarian};
+use librarian_core::{Direction, Librarian, Transfer, TransferStatus};
 
+use crate::error::Result;
 use crate::output::{Out, say};
 
 #[derive(Subcommand, Debug)]
@@ -62,7 +62,7 @@ pub enum CloneCommand {
     },
 }
 
-pub fn transfers(lib: &Librarian, cmd: &TransfersCommand, out: &Out) -> Result<(), Error> {
+pub fn transfers(lib: &Librarian, cmd: &TransfersCommand, out: &Out) -> Result<()> {
     match cmd {
         TransfersCommand::List { status, peer, direction, limit } => {
             let status = status.as_deref().map(str::parse::<TransferStatus>).transpose()?;
@@ -75,7 +75,7 @@ pub fn transfers(lib: &Librarian, cmd: &TransfersCommand, out: &Out) -> Result<(
         TransfersCommand::Cancel { id } => {
             let t = lib.cancel_transfer(*id)?;
             if out.json() {
-                let v = serde_json::to_value(&t).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                let v = serde_json::to_value(&t)?;
                 return out.emit_value(&v);
             }
             list(out, std::slice::from_ref(&t))
@@ -83,9 +83,9 @@ pub fn transfers(lib: &Librarian, cmd: &TransfersCommand, out: &Out) -> Result<(
     }
 }
 
-fn list(out: &Out, transfers: &[Transfer]) -> Result<(), Error> {
+fn list(out: &Out, transfers: &[Transfer]) -> Result<()> {
     if out.json() {
-        let v = serde_json::to_value(transfers).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let v = serde_json::to_value(transfers)?;
         return out.emit_value(&v);
     }
     for t in transfers {
@@ -102,7 +102,7 @@ fn list(out: &Out, transfers: &[Transfer]) -> Result<(), Error> {
     Ok(())
 }
 
-pub fn clone(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result<(), Error> {
+pub fn clone(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result<()> {
     match cmd {
         CloneCommand::Local { .. } => clone_with_exit(lib, cmd, out).map(drop),
         CloneCommand::Remote { to, dry_run: true } => {
@@ -125,7 +125,7 @@ pub fn clone(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result<(), Error
         CloneCommand::Remote { to, dry_run: false } => {
             let report = lib.send_clones_to(to.as_deref())?;
             if out.json() {
-                let v = serde_json::to_value(&report).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                let v = serde_json::to_value(&report)?;
                 return out.emit_value(&v);
             }
             crate::output::put!("{report}");
@@ -171,8 +171,8 @@ pub enum SneakernetCommand {
     },
 }
 
-fn emit<T: serde::Serialize>(out: &Out, v: &T) -> Result<(), Error> {
-    let v = serde_json::to_value(v).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+fn emit<T: serde::Serialize>(out: &Out, v: &T) -> Result<()> {
+    let v = serde_json::to_value(v)?;
     out.emit_value(&v)
 }
 
@@ -185,7 +185,7 @@ fn print_problems(problems: &[librarian_core::DriveProblem]) {
 }
 
 /// `sneakernet verify`: needs no site.
-pub fn sneakernet_verify(path: &std::path::Path, out: &Out) -> Result<std::process::ExitCode, Error> {
+pub fn sneakernet_verify(path: &std::path::Path, out: &Out) -> Result<std::process::ExitCode> {
     let bar = crate::progress::Bar::new("verify");
     let report = librarian_core::verify_drive(path, &bar)?;
     if out.json() {
@@ -207,7 +207,7 @@ pub fn sneakernet_verify(path: &std::path::Path, out: &Out) -> Result<std::proce
     Ok(if report.ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
 }
 
-pub fn sneakernet(lib: &Librarian, cmd: &SneakernetCommand, out: &Out) -> Result<std::process::ExitCode, Error> {
+pub fn sneakernet(lib: &Librarian, cmd: &SneakernetCommand, out: &Out) -> Result<std::process::ExitCode> {
     match cmd {
         SneakernetCommand::Export { store, to, dry_run } => {
             let bar = crate::progress::Bar::new("export");
@@ -241,7 +241,7 @@ pub fn sneakernet(lib: &Librarian, cmd: &SneakernetCommand, out: &Out) -> Result
             let bar = crate::progress::Bar::new("import");
             let r = lib.sneakernet_import(path, store.as_deref(), *dry_run, &bar)?;
             if out.json() {
-                let mut v = serde_json::to_value(&r).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                let mut v = serde_json::to_value(&r)?;
                 if let Some(o) = v.as_object_mut() {
                     o.insert("ok".into(), r.ok().into());
                 }
@@ -270,7 +270,7 @@ pub fn sneakernet(lib: &Librarian, cmd: &SneakernetCommand, out: &Out) -> Result
 // --- `librarian clone local` (SneakerNet: filling a drive) ---
 
 /// `librarian clone ...` with its exit code: `clone local` exits 1 when a file failed.
-pub fn clone_with_exit(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result<std::process::ExitCode, Error> {
+pub fn clone_with_exit(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result<std::process::ExitCode> {
     let CloneCommand::Local { from, to, not_on, dry_run } = cmd else {
         clone(lib, cmd, out)?;
         return Ok(std::process::ExitCode::SUCCESS);
@@ -278,7 +278,7 @@ pub fn clone_with_exit(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result
     let bar = crate::progress::Bar::new("copy");
     let report = lib.clone_local_skipping(from, to, not_on, *dry_run, &bar)?;
     if out.json() {
-        let v = serde_json::to_value(&report).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let v = serde_json::to_value(&report)?;
         out.emit_value(&v)?;
     } else if *dry_run {
         for name in &report.planned {

@@ -10,10 +10,13 @@ use std::time::Instant;
 
 use librarian_core::{Error, FileName, Level, Librarian, NoProgress, Password, TaskKind, TaskStatus, UploadOptions};
 
+use crate::error::{CliError, Result};
 use crate::output::Out;
 
-fn io(what: &'static str) -> impl Fn(std::io::Error) -> Error {
-    move |e| Error::InvalidArgument(format!("demo: {what}: {e}"))
+/// A failed file or process operation of the demo: code `io`, exit 1 (never a usage
+/// error: `librarian demo` takes no input that could be wrong).
+fn io(what: &'static str) -> impl Fn(std::io::Error) -> CliError {
+    move |source| CliError::Io { context: format!("demo: {what}"), source }
 }
 
 /// A `librarian serve` child process, stopped (SIGTERM, then waited for) when dropped.
@@ -23,7 +26,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(config: &Path) -> Result<Server, Error> {
+    fn start(config: &Path) -> Result<Server> {
         let exe = std::env::current_exe().map_err(io("finding the librarian binary"))?;
         let mut child = Command::new(exe)
             .arg("--config")
@@ -43,7 +46,7 @@ impl Server {
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
-                Err(Error::InvalidArgument(format!("demo: librarian serve did not start (it said {line:?})")))
+                Err(Error::internal(format!("demo: librarian serve did not start (it said {line:?})")).into())
             }
         }
     }
@@ -62,7 +65,7 @@ impl Drop for Server {
 }
 
 /// A site whose scheduled tasks are off (the demo runs them in rounds itself).
-fn site(root: &Path, name: &str, extra: &str) -> Result<Librarian, Error> {
+fn site(root: &Path, name: &str, extra: &str) -> Result<Librarian> {
     let lib = Librarian::init(&root.join(name), name)?;
     let config = lib.config_path().to_owned();
     let mut text = std::fs::read_to_string(&config).map_err(io("reading a configuration"))?;
@@ -71,10 +74,10 @@ fn site(root: &Path, name: &str, extra: &str) -> Result<Librarian, Error> {
     }
     text.push_str(extra);
     std::fs::write(&config, text).map_err(io("writing a configuration"))?;
-    Librarian::open(&config)
+    Ok(Librarian::open(&config)?)
 }
 
-fn sample_data(raw: &Path) -> Result<(), Error> {
+fn sample_data(raw: &Path) -> Result<()> {
     std::fs::create_dir_all(raw.join("book_0001/detector_1")).map_err(io("sample data"))?;
     let obs: Vec<u8> = (0u32..(4 << 20)).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
     std::fs::write(raw.join("obs_0001.dat"), &obs).map_err(io("sample data"))?;
@@ -90,8 +93,8 @@ fn sample_data(raw: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn secret() -> Result<Password, Error> {
-    Password::new(format!("demo-{}", uuid_like()))
+fn secret() -> Result<Password> {
+    Ok(Password::new(format!("demo-{}", uuid_like()))?)
 }
 
 /// A random secret for a throwaway demo (never printed): 16 bytes of /dev/urandom.
@@ -106,7 +109,7 @@ fn uuid_like() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode, Error> {
+pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode> {
     let tmp = tempfile::Builder::new().prefix("librarian-demo-").tempdir().map_err(io("temporary directory"))?;
     let root: PathBuf = tmp.path().to_owned();
     let json = out.json();
@@ -160,7 +163,7 @@ pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode, Error> {
         ] {
             for o in lib.run_tasks(&tasks)? {
                 if o.status == TaskStatus::Failed {
-                    return Err(Error::InvalidArgument(format!("demo: task {} failed: {}", o.task, o.message)));
+                    return Err(Error::internal(format!("demo: task {} failed: {}", o.task, o.message)).into());
                 }
             }
         }

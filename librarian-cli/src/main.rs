@@ -1,11 +1,12 @@
 //! `librarian`: the command-line front end. Each command parses its arguments, makes
 //! one call into `librarian-core`, and prints the result (human text, or one JSON
 //! document with `--json`). Exit codes: 0 success, 1 the operation failed or found a
-//! problem, 2 usage error.
+//! problem, 2 usage error (the caller's input was wrong: see [`error::CliError::exit_code`]).
 
 mod access;
 mod clone;
 mod demo;
+mod error;
 mod notices;
 mod output;
 mod progress;
@@ -16,10 +17,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use librarian_core::{
-    Algorithm, Checksum, DeletionPolicy, Error, FileName, Librarian, SearchQuery, StoreSpec, TaskKind, TaskStatus,
+    Algorithm, Checksum, DeletionPolicy, FileName, Librarian, SearchQuery, StoreSpec, TaskKind, TaskStatus,
     UploadOptions,
 };
 
+use crate::error::{CliError, Result};
 use crate::output::Out;
 
 #[derive(Parser, Debug)]
@@ -28,7 +30,8 @@ use crate::output::Out;
     version,
     about = "Move research data between sites and prove every copy is intact.",
     after_help = "Exit codes: 0 success; 1 the operation failed or found a problem (e.g. verify found \
-                  corruption); 2 usage error.\nLogging: LIBRARIAN_LOG=info|debug|trace (on stderr; default warn).\n\
+                  corruption, a damaged catalog, a failed demo); 2 usage error (the command line or an \
+                  argument's value is wrong).\nLogging: LIBRARIAN_LOG=info|debug|trace (on stderr; default warn).\n\
                   Documentation: docs/operations.md"
 )]
 struct Cli {
@@ -224,28 +227,30 @@ struct SearchArgs {
     limit: u32,
 }
 
-fn parse_size(text: &str) -> Result<u64, Error> {
+/// The value of `--reserve`: a size (clap shows the core's message).
+fn parse_size(text: &str) -> std::result::Result<u64, librarian_core::Error> {
     librarian_core::parse_size(text)
 }
 
-fn parse_time(text: &str) -> Result<jiff::Timestamp, Error> {
+/// The value of `--since` or `--until` (`flag`).
+fn parse_time(flag: &str, text: &str) -> Result<jiff::Timestamp> {
     if let Ok(t) = text.parse::<jiff::Timestamp>() {
         return Ok(t);
     }
     text.parse::<jiff::civil::Date>()
         .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC))
         .map(|z| z.timestamp())
-        .map_err(|_| Error::InvalidArgument(format!("{text:?} is not an RFC 3339 time or a YYYY-MM-DD date")))
+        .map_err(|_| CliError::Usage(format!("{flag}: {text:?} is not an RFC 3339 time or a YYYY-MM-DD date")))
 }
 
-fn name_arg(s: &OsStr) -> Result<FileName, Error> {
-    FileName::from_os(s)
+fn name_arg(s: &OsStr) -> Result<FileName> {
+    Ok(FileName::from_os(s)?)
 }
 
 /// Open the site for a command. The catalog must pass its integrity check first
 /// (`PRAGMA quick_check`, skipped when the file is unchanged since it last passed): a
 /// command never answers from a damaged catalog (exit 1, code `database`).
-fn open(cli: &Cli) -> Result<Librarian, Error> {
+fn open(cli: &Cli) -> Result<Librarian> {
     let lib = open_unchecked(cli)?;
     lib.require_intact()?;
     let _ = CHECKED.set(lib.catalog_path().to_owned());
@@ -259,11 +264,11 @@ static CHECKED: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::n
 
 /// Open the site without the integrity check: for `verify`, which runs the check
 /// itself and reports it.
-fn open_unchecked(cli: &Cli) -> Result<Librarian, Error> {
-    Librarian::open_default(cli.config.as_deref())
+fn open_unchecked(cli: &Cli) -> Result<Librarian> {
+    Ok(Librarian::open_default(cli.config.as_deref())?)
 }
 
-fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
+fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
     match &cli.command {
         Command::Init { dir, name } => {
             let lib = Librarian::init(dir, name)?;
@@ -330,8 +335,8 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
         Command::Search(a) => {
             let q = SearchQuery {
                 name_glob: a.name.clone(),
-                since: a.since.as_deref().map(parse_time).transpose()?,
-                until: a.until.as_deref().map(parse_time).transpose()?,
+                since: a.since.as_deref().map(|t| parse_time("--since", t)).transpose()?,
+                until: a.until.as_deref().map(|t| parse_time("--until", t)).transpose()?,
                 uploader: a.uploader.clone(),
                 source: a.source.clone(),
                 // One more than asked, to tell a complete answer from a cut one.
@@ -388,18 +393,18 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
 }
 
 /// `librarian serve`: stop cleanly on SIGTERM or SIGINT.
-fn serve(cli: &Cli, listen: Option<&str>) -> Result<(), Error> {
+fn serve(cli: &Cli, listen: Option<&str>) -> Result<()> {
     use std::io::Write;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
-            .map_err(|e| Error::InvalidArgument(format!("cannot handle signal {signal}: {e}")))?;
+            .map_err(CliError::io(format!("cannot handle signal {signal}")))?;
     }
     let lib = open(cli)?;
     let shim = librarian_core::Shim::bind(&lib, listen)?;
     crate::output::put!("listening on {}", shim.local_addr());
     let _ = std::io::stdout().flush();
-    shim.run(&stop)
+    Ok(shim.run(&stop)?)
 }
 
 fn main() -> ExitCode {
@@ -414,9 +419,8 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(error::clap_exit_code(&e));
         }
     };
     let mut out = Out::new(cli.json);
@@ -430,7 +434,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             out.error(&e);
-            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+            ExitCode::from(e.exit_code())
         }
     }
 }

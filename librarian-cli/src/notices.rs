@@ -2,8 +2,9 @@
 //! operator must know).
 
 use clap::Subcommand;
-use librarian_core::{Error, Event, Librarian, OutboxCall};
+use librarian_core::{Event, Librarian, OutboxCall};
 
+use crate::error::Result;
 use crate::output::{Out, say};
 
 #[derive(Subcommand, Debug)]
@@ -44,7 +45,7 @@ pub enum EventsCommand {
     },
 }
 
-pub fn outbox(lib: &Librarian, cmd: &OutboxCommand, out: &Out) -> Result<(), Error> {
+pub fn outbox(lib: &Librarian, cmd: &OutboxCommand, out: &Out) -> Result<()> {
     match cmd {
         OutboxCommand::List { peer } => calls(out, &lib.outbox(peer.as_deref())?),
         OutboxCommand::Drop { id } => calls(out, std::slice::from_ref(&lib.drop_call(*id)?)),
@@ -60,9 +61,9 @@ pub fn outbox(lib: &Librarian, cmd: &OutboxCommand, out: &Out) -> Result<(), Err
 }
 
 /// Print queued calls.
-pub fn calls(out: &Out, calls: &[OutboxCall]) -> Result<(), Error> {
+pub fn calls(out: &Out, calls: &[OutboxCall]) -> Result<()> {
     if out.json() {
-        let v = serde_json::to_value(calls).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let v = serde_json::to_value(calls)?;
         return out.emit_value(&v);
     }
     for c in calls {
@@ -83,16 +84,16 @@ pub fn calls(out: &Out, calls: &[OutboxCall]) -> Result<(), Error> {
     Ok(())
 }
 
-pub fn events(lib: &Librarian, cmd: &EventsCommand, out: &Out) -> Result<(), Error> {
+pub fn events(lib: &Librarian, cmd: &EventsCommand, out: &Out) -> Result<()> {
     match cmd {
         EventsCommand::List { all } => list(out, &lib.events(*all)?),
         EventsCommand::Clear { id } => list(out, std::slice::from_ref(&lib.clear_event(*id)?)),
     }
 }
 
-fn list(out: &Out, events: &[Event]) -> Result<(), Error> {
+fn list(out: &Out, events: &[Event]) -> Result<()> {
     if out.json() {
-        let v = serde_json::to_value(events).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let v = serde_json::to_value(events)?;
         return out.emit_value(&v);
     }
     for e in events {

@@ -48,19 +48,17 @@ use std::path::PathBuf;
 
 use librarian_core::TaskRecord;
 use librarian_core::{
-    Account, CheckStatus, Error, File, Librarian, Peer, PeerPing, SiteStatus, StoreStatus, TaskKind, TaskOutcome,
-    TaskStatus, Upload, UploadStatus, VerifyReport,
+    Account, CheckStatus, File, Librarian, Peer, PeerPing, SiteStatus, StoreStatus, TaskKind, TaskOutcome, TaskStatus,
+    Upload, UploadStatus, VerifyReport,
 };
 use serde::Serialize;
+
+use crate::error::{CliError, Result};
 
 /// Where results go.
 #[derive(Debug)]
 pub struct Out {
     json: bool,
-}
-
-fn json_err(e: serde_json::Error) -> Error {
-    Error::InvalidArgument(format!("cannot encode JSON: {e}"))
 }
 
 fn bytes(n: u64) -> String {
@@ -79,13 +77,13 @@ impl Out {
         Out { json }
     }
 
-    fn emit<T: Serialize>(&self, value: &T) -> Result<(), Error> {
-        let text = serde_json::to_string_pretty(value).map_err(json_err)?;
+    fn emit<T: Serialize>(&self, value: &T) -> Result<()> {
+        let text = serde_json::to_string_pretty(value)?;
         print_line(&text);
         Ok(())
     }
 
-    pub fn error(&self, e: &Error) {
+    pub fn error(&self, e: &CliError) {
         if self.json {
             let doc = serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
             put!("{doc}");
@@ -93,7 +91,7 @@ impl Out {
         say_err!("librarian: error: {e}");
     }
 
-    pub fn init(&self, lib: &Librarian) -> Result<(), Error> {
+    pub fn init(&self, lib: &Librarian) -> Result<()> {
         let status = lib.status()?;
         if self.json {
             return self.emit(&serde_json::json!({
@@ -110,14 +108,14 @@ impl Out {
         Ok(())
     }
 
-    pub fn store(&self, s: &StoreStatus) -> Result<(), Error> {
+    pub fn store(&self, s: &StoreStatus) -> Result<()> {
         if self.json {
             return self.emit(s);
         }
         self.stores(std::slice::from_ref(s))
     }
 
-    pub fn stores(&self, stores: &[StoreStatus]) -> Result<(), Error> {
+    pub fn stores(&self, stores: &[StoreStatus]) -> Result<()> {
         if self.json {
             return self.emit(&stores);
         }
@@ -140,7 +138,7 @@ impl Out {
         Ok(())
     }
 
-    pub fn upload(&self, up: &Upload) -> Result<(), Error> {
+    pub fn upload(&self, up: &Upload) -> Result<()> {
         if self.json {
             return self.emit(up);
         }
@@ -155,7 +153,7 @@ impl Out {
         Ok(())
     }
 
-    pub fn file(&self, f: &File) -> Result<(), Error> {
+    pub fn file(&self, f: &File) -> Result<()> {
         if self.json {
             return self.emit(f);
         }
@@ -184,7 +182,7 @@ impl Out {
         Ok(())
     }
 
-    pub fn files(&self, files: &[File]) -> Result<(), Error> {
+    pub fn files(&self, files: &[File]) -> Result<()> {
         if self.json {
             return self.emit(&files);
         }
@@ -197,7 +195,7 @@ impl Out {
         Ok(())
     }
 
-    pub fn verify(&self, r: &VerifyReport) -> Result<(), Error> {
+    pub fn verify(&self, r: &VerifyReport) -> Result<()> {
         if self.json {
             return self.emit(r);
         }
@@ -241,9 +239,9 @@ impl Out {
         Ok(())
     }
 
-    pub fn status(&self, s: &SiteStatus, peers: &[serde_json::Value]) -> Result<(), Error> {
+    pub fn status(&self, s: &SiteStatus, peers: &[serde_json::Value]) -> Result<()> {
         if self.json {
-            let mut v = serde_json::to_value(s).map_err(json_err)?;
+            let mut v = serde_json::to_value(s)?;
             if let Some(o) = v.as_object_mut() {
                 o.insert("peers".into(), serde_json::Value::from(peers.to_vec()));
             }
@@ -271,7 +269,7 @@ impl Out {
         Ok(())
     }
 
-    pub fn cleanup(&self, removed: &[PathBuf]) -> Result<(), Error> {
+    pub fn cleanup(&self, removed: &[PathBuf]) -> Result<()> {
         if self.json {
             return self.emit(&serde_json::json!({ "removed": removed }));
         }
@@ -286,18 +284,18 @@ impl Out {
         self.json
     }
 
-    pub fn emit_value(&self, v: &serde_json::Value) -> Result<(), Error> {
+    pub fn emit_value(&self, v: &serde_json::Value) -> Result<()> {
         self.emit(v)
     }
 
-    pub fn account(&self, a: &Account) -> Result<(), Error> {
+    pub fn account(&self, a: &Account) -> Result<()> {
         if self.json {
             return self.emit(a);
         }
         self.accounts(std::slice::from_ref(a))
     }
 
-    pub fn accounts(&self, accounts: &[Account]) -> Result<(), Error> {
+    pub fn accounts(&self, accounts: &[Account]) -> Result<()> {
         if self.json {
             return self.emit(&accounts);
         }
@@ -311,14 +309,14 @@ impl Out {
         Ok(())
     }
 
-    pub fn peer(&self, p: &Peer) -> Result<(), Error> {
+    pub fn peer(&self, p: &Peer) -> Result<()> {
         if self.json {
             return self.emit(p);
         }
         self.peers(std::slice::from_ref(p))
     }
 
-    pub fn peers(&self, peers: &[Peer]) -> Result<(), Error> {
+    pub fn peers(&self, peers: &[Peer]) -> Result<()> {
         if self.json {
             return self.emit(&peers);
         }
@@ -332,7 +330,7 @@ impl Out {
         Ok(())
     }
 
-    pub fn removed(&self, what: &str, name: &str) -> Result<(), Error> {
+    pub fn removed(&self, what: &str, name: &str) -> Result<()> {
         if self.json {
             return self.emit(&serde_json::json!({ "removed": { "kind": what, "name": name } }));
         }
@@ -340,7 +338,7 @@ impl Out {
         Ok(())
     }
 
-    pub fn task_outcomes(&self, outcomes: &[TaskOutcome]) -> Result<(), Error> {
+    pub fn task_outcomes(&self, outcomes: &[TaskOutcome]) -> Result<()> {
         if self.json {
             return self.emit(&outcomes);
         }
@@ -357,7 +355,7 @@ impl Out {
         Ok(())
     }
 
-    pub fn task_list(&self, lib: &Librarian, records: &[TaskRecord]) -> Result<(), Error> {
+    pub fn task_list(&self, lib: &Librarian, records: &[TaskRecord]) -> Result<()> {
         let rows: Vec<serde_json::Value> = TaskKind::ALL
             .iter()
             .map(|t| {
@@ -391,7 +389,7 @@ impl Out {
         Ok(())
     }
 
-    pub fn peer_ping(&self, p: &PeerPing) -> Result<(), Error> {
+    pub fn peer_ping(&self, p: &PeerPing) -> Result<()> {
         if self.json {
             return self.emit(p);
         }

@@ -79,7 +79,10 @@ impl FromStr for Algorithm {
             "sha256" => Ok(Algorithm::Sha256),
             "xxh3" => Ok(Algorithm::Xxh3),
             "md5" => Ok(Algorithm::Md5),
-            other => Err(Error::InvalidArgument(format!("unknown checksum algorithm {other:?}"))),
+            other => Err(Error::invalid(
+                "algorithm",
+                format!("unknown checksum algorithm {other:?}; algorithms: blake3, sha256, xxh3, md5"),
+            )),
         }
     }
 }
@@ -323,7 +326,7 @@ pub(crate) fn pipe(
     match (result, joined) {
         (Err(e), _) => Ok(Err(e)),
         (Ok(()), Ok((hasher, total))) => Ok(Ok((hasher.finish(), total))),
-        (Ok(()), Err(_)) => Err(Error::InvalidArgument("hashing thread panicked".into())),
+        (Ok(()), Err(_)) => Err(Error::internal("the hashing thread panicked")),
     }
 }
 
@@ -421,7 +424,7 @@ pub fn legacy_directory_digest(algorithm: Algorithm, entries: &[Entry]) -> Resul
     let mut digests = Vec::with_capacity(entries.len());
     for e in entries.iter().filter(|e| e.kind == EntryKind::File) {
         let Some(d) = e.digest.as_deref() else {
-            return Err(Error::InvalidArgument(format!("book entry {:?} has no digest", e.path)));
+            return Err(Error::invalid("entries", format!("book entry {:?} has no digest", e.path)));
         };
         digests.push(d.to_ascii_lowercase());
     }

@@ -8,10 +8,10 @@
 //! ```
 //! use librarian_core::{FileName, Librarian, NoProgress, UploadOptions};
 //! # fn main() -> Result<(), librarian_core::Error> {
-//! let dir = tempfile::tempdir().map_err(|e| librarian_core::Error::InvalidArgument(e.to_string()))?;
+//! let dir = tempfile::tempdir().map_err(|e| librarian_core::Error::internal(e.to_string()))?;
 //! let lib = Librarian::init(&dir.path().join("site"), "site-a")?;
 //! let src = dir.path().join("obs.dat");
-//! std::fs::write(&src, b"photons").map_err(|e| librarian_core::Error::InvalidArgument(e.to_string()))?;
+//! std::fs::write(&src, b"photons").map_err(|e| librarian_core::Error::internal(e.to_string()))?;
 //! let name = FileName::new("2026/11/obs.dat")?;
 //! let up = lib.upload(&src, &name, &UploadOptions::default(), &NoProgress)?;
 //! assert_eq!(up.file.size, 7);
@@ -68,7 +68,7 @@ pub use catalog::{Catalog, IntentClaim};
 pub use catalog::{NewFile, PlanFilter, PlanItem, TaskRecord, record_intact};
 pub use checksum::{Algorithm, Checksum, Entry, EntryKind, directory_digest, hash_bytes};
 pub use config::{ClientConfig, CloneConfig, Config, LocalClone, OutboxConfig, SendTo, ServerConfig, TaskConfig};
-pub use error::{Error, ObjectKind, Result};
+pub use error::{ERROR_CODES, Error, ErrorCode, ObjectKind, Result};
 pub use ingest::UploadOptions;
 pub use librarian::Librarian;
 pub use model::{

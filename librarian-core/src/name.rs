@@ -40,9 +40,10 @@ impl FileName {
 
     /// A name read back from a catalog: held to the structural rules only (it can
     /// never escape a store), so a name recorded before the look-alike rules existed
-    /// stays readable.
+    /// stays readable. A name that breaks them is [`Error::Corrupt`]: no librarian
+    /// wrote it, and the caller's input is not at fault.
     pub(crate) fn from_catalog(name: &str) -> Result<Self> {
-        check(name).map_err(|reason| Error::InvalidName { name: name.to_owned(), reason })?;
+        check(name).map_err(|reason| Error::corrupt("the catalog", format!("file name {name:?}: {reason}")))?;
         Ok(FileName(name.to_owned()))
     }
 
@@ -211,18 +212,20 @@ pub fn validate_site_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidArgument(format!(
-            "site name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"
-        )))
+        Err(Error::invalid(
+            "site name",
+            format!("{name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"),
+        ))
     }
 }
 
 /// Store names follow the site-name rules.
 pub fn validate_store_name(name: &str) -> Result<()> {
     validate_site_name(name).map_err(|_| {
-        Error::InvalidArgument(format!(
-            "store name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"
-        ))
+        Error::invalid(
+            "store name",
+            format!("{name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"),
+        )
     })
 }
 
@@ -298,7 +301,7 @@ mod tests {
             FileName::from_catalog("n/cafe\u{301}").map(|n| n.to_string()).ok().as_deref(),
             Some("n/cafe\u{301}")
         );
-        assert!(FileName::from_catalog("../x").is_err());
+        assert!(matches!(FileName::from_catalog("../x"), Err(Error::Corrupt { .. })));
     }
 
     #[test]

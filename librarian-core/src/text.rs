@@ -25,14 +25,13 @@ pub fn is_hazard(c: char) -> bool {
 /// field and the character.
 pub fn check_identifier(what: &str, value: &str, max: usize) -> Result<()> {
     if value.len() > max {
-        return Err(Error::InvalidArgument(format!("{what} is {} bytes long; the limit is {max}", value.len())));
+        return Err(Error::invalid(what, format!("{} bytes long; the limit is {max}", value.len())));
     }
     if let Some(c) = value.chars().find(|c| is_hazard(*c)) {
-        return Err(Error::InvalidArgument(format!(
-            "{what} {} contains control or formatting character U+{:04X}",
-            escape(value),
-            c as u32
-        )));
+        return Err(Error::invalid(
+            what,
+            format!("{} contains control or formatting character U+{:04X}", escape(value), c as u32),
+        ));
     }
     Ok(())
 }

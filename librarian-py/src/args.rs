@@ -46,9 +46,9 @@ pub fn password(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Password> {
     let s = obj
         .cast::<PyString>()
         .map_err(|_| PyTypeError::new_err(format!("a password must be str, not {}", type_name(obj))))?;
-    let text = s.to_cow().map_err(|_| {
-        to_py(py, Error::InvalidArgument("the password is not valid Unicode (it holds a lone surrogate)".into()))
-    })?;
+    let text = s
+        .to_cow()
+        .map_err(|_| to_py(py, Error::invalid("password", "not valid Unicode (it holds a lone surrogate)")))?;
     Password::new(text.into_owned()).or_raise(py)
 }
 
@@ -61,9 +61,10 @@ pub fn instant(py: Python<'_>, what: &str, obj: Option<&Bound<'_, PyAny>>) -> Py
     if dt.call_method0("utcoffset")?.is_none() {
         return Err(to_py(
             py,
-            Error::InvalidArgument(format!(
-                "{what} must be a timezone-aware datetime (e.g. datetime.now(timezone.utc)), not a naive one"
-            )),
+            Error::invalid(
+                what,
+                "must be a timezone-aware datetime (e.g. datetime.now(timezone.utc)), not a naive one",
+            ),
         ));
     }
     Ok(Some(dt.extract::<Timestamp>()?))
@@ -72,7 +73,7 @@ pub fn instant(py: Python<'_>, what: &str, obj: Option<&Bound<'_, PyAny>>) -> Py
 /// A count that must fit in `u32`.
 pub fn count(py: Python<'_>, what: &str, n: i64) -> PyResult<u32> {
     u32::try_from(n)
-        .map_err(|_| to_py(py, Error::InvalidArgument(format!("{what} must be between 0 and {}, not {n}", u32::MAX))))
+        .map_err(|_| to_py(py, Error::invalid(what, format!("must be between 0 and {}, not {n}", u32::MAX))))
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {

@@ -1,154 +1,36 @@
-//! The exception hierarchy: `librarian.LibrarianError` and one subclass per core
-//! [`Error`] variant.
+//! The exception hierarchy: `librarian.LibrarianError` and one subclass per row of
+//! the core's [`ERROR_CODES`] table (one per core [`Error`] code).
 //!
-//! The classes are made with `type(name, bases, dict)` when the module loads, so that
-//! `InvalidName`, `InvalidArgument` and `InvalidChecksum` can also subclass
+//! The classes are made from that table with `type(name, bases, dict)` when the
+//! module loads, so that the classes of usage codes (`InvalidName`,
+//! `InvalidArgument`, `InvalidChecksum`, `AlgorithmMismatch`) can also subclass
 //! `ValueError` (`create_exception!` allows one base only). Each class has a `code`
 //! class attribute, and each raised instance a `code` attribute, equal to
 //! [`Error::code`].
 
-use librarian_core::Error;
+use librarian_core::{ERROR_CODES, Error, ErrorCode};
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
-/// A Python exception class of the module.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Exc {
-    Base,
-    InvalidName,
-    NotFound,
-    AlreadyExists,
-    Conflict,
-    ChecksumMismatch,
-    DataMissing,
-    StoreFull,
-    InvalidChecksum,
-    AlgorithmMismatch,
-    UnsupportedEntry,
-    CrossDevice,
-    Busy,
-    Unauthorized,
-    ConfigError,
-    SchemaTooNew,
-    InvalidArgument,
-    DatabaseError,
-    IoError,
-    PeerUnreachable,
-    PeerRefused,
-    IllegalTransition,
-    Forbidden,
+/// The base class: no row of its own.
+const BASE: ErrorCode = ErrorCode {
+    code: "error",
+    usage: false,
+    python_class: "LibrarianError",
+    meaning: "Base class of every error raised by librarian.",
+};
+
+/// Every class, base first (the order the classes are built and stored in).
+fn specs() -> impl Iterator<Item = &'static ErrorCode> {
+    std::iter::once(&BASE).chain(ERROR_CODES)
 }
 
-/// Python name, `code`, whether it also subclasses `ValueError`, docstring.
-type Spec = (&'static str, &'static str, bool, &'static str);
-
-impl Exc {
-    /// Every class, base first (the order the classes are built and stored in).
-    const ALL: [Exc; 23] = [
-        Exc::Base,
-        Exc::InvalidName,
-        Exc::NotFound,
-        Exc::AlreadyExists,
-        Exc::Conflict,
-        Exc::ChecksumMismatch,
-        Exc::DataMissing,
-        Exc::StoreFull,
-        Exc::InvalidChecksum,
-        Exc::AlgorithmMismatch,
-        Exc::UnsupportedEntry,
-        Exc::CrossDevice,
-        Exc::Busy,
-        Exc::Unauthorized,
-        Exc::ConfigError,
-        Exc::SchemaTooNew,
-        Exc::InvalidArgument,
-        Exc::DatabaseError,
-        Exc::IoError,
-        Exc::PeerUnreachable,
-        Exc::PeerRefused,
-        Exc::IllegalTransition,
-        Exc::Forbidden,
-    ];
-
-    fn spec(self) -> Spec {
-        match self {
-            Exc::Base => ("LibrarianError", "error", false, "Base class of every error raised by librarian."),
-            Exc::InvalidName => ("InvalidName", "invalid_name", true, "A name broke the naming rules."),
-            Exc::NotFound => ("NotFound", "not_found", false, "The file, store, path or configuration does not exist."),
-            Exc::AlreadyExists => ("AlreadyExists", "already_exists", false, "The object exists already."),
-            Exc::Conflict => {
-                ("Conflict", "conflict", false, "The name is already catalogued with a different checksum.")
-            }
-            Exc::ChecksumMismatch => {
-                ("ChecksumMismatch", "checksum_mismatch", false, "Data did not hash to the checksum it should have.")
-            }
-            Exc::DataMissing => ("DataMissing", "data_missing", false, "A catalogued copy (or entry) is missing."),
-            Exc::StoreFull => ("StoreFull", "store_full", false, "No enabled, ingestable store has room."),
-            Exc::InvalidChecksum => {
-                ("InvalidChecksum", "invalid_checksum", true, "A checksum string could not be parsed.")
-            }
-            Exc::AlgorithmMismatch => {
-                ("AlgorithmMismatch", "algorithm_mismatch", false, "Checksums of different algorithms were compared.")
-            }
-            Exc::UnsupportedEntry => {
-                ("UnsupportedEntry", "unsupported_entry", false, "A book holds a symlink, socket, device or bad name.")
-            }
-            Exc::CrossDevice => {
-                ("CrossDevice", "cross_device", false, "move=True but the source is on another filesystem.")
-            }
-            Exc::Busy => ("Busy", "busy", false, "Another live process is ingesting the same name."),
-            Exc::Unauthorized => ("Unauthorized", "unauthorized", false, "A name and password did not authenticate."),
-            Exc::ConfigError => ("ConfigError", "config", false, "A configuration file is missing or malformed."),
-            Exc::SchemaTooNew => {
-                ("SchemaTooNew", "schema_too_new", false, "The database was written by a newer librarian.")
-            }
-            Exc::InvalidArgument => {
-                ("InvalidArgument", "invalid_argument", true, "An argument is out of range or inconsistent.")
-            }
-            Exc::DatabaseError => ("DatabaseError", "database", false, "The catalog database failed."),
-            Exc::IoError => ("IoError", "io", false, "A filesystem operation failed."),
-            Exc::PeerUnreachable => {
-                ("PeerUnreachable", "peer_unreachable", false, "Another Librarian could not be reached.")
-            }
-            Exc::PeerRefused => ("PeerRefused", "peer_refused", false, "Another Librarian answered and refused."),
-            Exc::Forbidden => ("Forbidden", "forbidden", false, "The caller may not do this."),
-            Exc::IllegalTransition => {
-                ("IllegalTransition", "illegal_transition", false, "A transfer cannot take this step from its state.")
-            }
-        }
-    }
-
-    /// The class for a core error: one-to-one, the base class for variants added
-    /// to the core after this module was written.
-    fn of(e: &Error) -> Exc {
-        match e {
-            Error::InvalidName { .. } => Exc::InvalidName,
-            Error::NotFound { .. } => Exc::NotFound,
-            Error::AlreadyExists { .. } => Exc::AlreadyExists,
-            Error::Conflict { .. } => Exc::Conflict,
-            Error::ChecksumMismatch { .. } => Exc::ChecksumMismatch,
-            Error::DataMissing { .. } => Exc::DataMissing,
-            Error::StoreFull { .. } => Exc::StoreFull,
-            Error::InvalidChecksum { .. } => Exc::InvalidChecksum,
-            Error::AlgorithmMismatch { .. } => Exc::AlgorithmMismatch,
-            Error::UnsupportedEntry { .. } => Exc::UnsupportedEntry,
-            Error::CrossDevice { .. } => Exc::CrossDevice,
-            Error::Busy { .. } => Exc::Busy,
-            Error::Unauthorized { .. } => Exc::Unauthorized,
-            Error::Config { .. } => Exc::ConfigError,
-            Error::SchemaTooNew { .. } => Exc::SchemaTooNew,
-            Error::InvalidArgument(_) => Exc::InvalidArgument,
-            Error::Database { .. } => Exc::DatabaseError,
-            Error::Io { .. } => Exc::IoError,
-            Error::PeerUnreachable { .. } => Exc::PeerUnreachable,
-            Error::PeerRefused { .. } => Exc::PeerRefused,
-            Error::IllegalTransition { .. } => Exc::IllegalTransition,
-            Error::Forbidden(_) => Exc::Forbidden,
-            _ => Exc::Base,
-        }
-    }
+/// Where the class of `code` is in [`classes`]: the base class for a code this
+/// module does not know (none, while it is built from the table).
+fn position(code: &str) -> usize {
+    ERROR_CODES.iter().position(|c| c.code == code).map_or(0, |i| i + 1)
 }
 
 static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
@@ -159,32 +41,29 @@ fn classes(py: Python<'_>) -> PyResult<&'static [Py<PyType>]> {
 
 fn build(py: Python<'_>) -> PyResult<Vec<Py<PyType>>> {
     let metaclass = py.get_type::<PyType>();
-    let mut out: Vec<Py<PyType>> = Vec::with_capacity(Exc::ALL.len());
-    for exc in Exc::ALL {
-        let (name, code, value_error, doc) = exc.spec();
+    let mut out: Vec<Py<PyType>> = Vec::with_capacity(ERROR_CODES.len() + 1);
+    for spec in specs() {
         let base = match out.first() {
             Some(b) => b.bind(py).clone(),
             None => py.get_type::<PyException>(),
         };
-        let bases = if value_error {
+        let bases = if spec.usage {
             PyTuple::new(py, [base, py.get_type::<PyValueError>()])?
         } else {
             PyTuple::new(py, [base])?
         };
         let dict = PyDict::new(py);
         dict.set_item("__module__", "librarian")?;
-        dict.set_item("__doc__", doc)?;
-        dict.set_item("code", code)?;
-        let class = metaclass.call1((name, bases, dict))?.cast_into::<PyType>()?;
+        dict.set_item("__doc__", spec.meaning)?;
+        dict.set_item("code", spec.code)?;
+        let class = metaclass.call1((spec.python_class, bases, dict))?.cast_into::<PyType>()?;
         out.push(class.unbind());
     }
     Ok(out)
 }
 
-fn class(py: Python<'_>, exc: Exc) -> PyResult<Bound<'_, PyType>> {
-    let all = classes(py)?;
-    let pos = Exc::ALL.iter().position(|e| *e == exc).unwrap_or(0);
-    match all.get(pos) {
+fn class<'py>(py: Python<'py>, code: &str) -> PyResult<Bound<'py, PyType>> {
+    match classes(py)?.get(position(code)) {
         Some(c) => Ok(c.bind(py).clone()),
         None => Err(PyException::new_err("librarian: exception classes are not initialised")),
     }
@@ -192,8 +71,8 @@ fn class(py: Python<'_>, exc: Exc) -> PyResult<Bound<'_, PyType>> {
 
 /// Add every exception class to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    for (exc, class) in Exc::ALL.iter().zip(classes(m.py())?) {
-        m.add(exc.spec().0, class.bind(m.py()))?;
+    for (spec, class) in specs().zip(classes(m.py())?) {
+        m.add(spec.python_class, class.bind(m.py()))?;
     }
     Ok(())
 }
@@ -201,7 +80,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// The Python exception for a core error, with `.code` set to [`Error::code`].
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     let build = || -> PyResult<PyErr> {
-        let value = class(py, Exc::of(&e))?.call1((e.to_string(),))?;
+        let value = class(py, e.code())?.call1((e.to_string(),))?;
         value.setattr("code", e.code())?;
         Ok(PyErr::from_value(value))
     };
@@ -217,5 +96,95 @@ pub trait OrRaise<T> {
 impl<T> OrRaise<T> for librarian_core::Result<T> {
     fn or_raise(self, py: Python<'_>) -> PyResult<T> {
         self.map_err(|e| to_py(py, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use librarian_core::ObjectKind;
+
+    use super::*;
+
+    /// The module's classes, as Python sees them, against the core's table: one class
+    /// per code, named as the table says, `ValueError` exactly for usage codes.
+    #[test]
+    fn the_classes_are_the_core_table_one_to_one() -> PyResult<()> {
+        Python::initialize();
+        Python::attach(|py| {
+            let m = PyModule::new(py, "librarian")?;
+            register(&m)?;
+            let base = m.getattr("LibrarianError")?.cast_into::<PyType>()?;
+            let value_error = py.get_type::<PyValueError>();
+            let mut seen = BTreeSet::new();
+            for name in m.dir()?.iter().map(|n| n.extract::<String>()).collect::<PyResult<Vec<_>>>()? {
+                let Ok(class) = m.getattr(name.as_str())?.cast_into::<PyType>() else { continue };
+                if !class.is_subclass(&base)? || class.is(&base) {
+                    continue;
+                }
+                let code: String = class.getattr("code")?.extract()?;
+                let row = ERROR_CODES.iter().find(|r| r.code == code);
+                let Some(row) = row else { panic!("class {name} has code {code:?}, which is not in ERROR_CODES") };
+                assert_eq!(row.python_class, name, "the class of {code:?}");
+                assert_eq!(class.name()?.to_string(), name);
+                assert_eq!(class.getattr("__module__")?.extract::<String>()?, "librarian");
+                assert_eq!(class.is_subclass(&value_error)?, row.usage, "{name}: ValueError iff a usage code");
+                assert!(seen.insert(code.clone()), "two classes for {code:?}");
+            }
+            let table: BTreeSet<String> = ERROR_CODES.iter().map(|r| r.code.to_owned()).collect();
+            assert_eq!(seen, table, "every code of ERROR_CODES has exactly one class");
+            assert!(!base.is_subclass(&value_error)?);
+            assert_eq!(base.getattr("code")?.extract::<String>()?, "error");
+
+            // A raised error is an instance of its row's class, with its code.
+            for e in [
+                Error::corrupt_row("files.kind", "symlink"),
+                Error::internal("cannot hash the password"),
+                Error::invalid("limit", "must be at least 1"),
+                Error::NotFound { kind: ObjectKind::File, name: "x".into() },
+            ] {
+                let (code, usage) = (e.code(), e.is_usage());
+                let err = to_py(py, e);
+                let value = err.value(py);
+                let class = m.getattr(e_class(code))?.cast_into::<PyType>()?;
+                assert!(value.is_instance(&class)?, "{code}");
+                assert_eq!(value.is_instance(&value_error)?, usage, "{code}");
+                assert_eq!(value.getattr("code")?.extract::<String>()?, code);
+            }
+            Ok(())
+        })
+    }
+
+    fn e_class(code: &str) -> &'static str {
+        ERROR_CODES.iter().find(|r| r.code == code).map_or("LibrarianError", |r| r.python_class)
+    }
+
+    /// The hand-written typing stub and the package's `__init__.py` declare the same
+    /// classes as the table, with the same bases and codes.
+    #[test]
+    fn the_stub_and_the_package_list_every_class() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/librarian");
+        let stub = std::fs::read_to_string(dir.join("_librarian.pyi")).unwrap_or_default();
+        let init = std::fs::read_to_string(dir.join("__init__.py")).unwrap_or_default();
+        assert!(stub.contains("class LibrarianError(Exception):"), "stub not found in {}", dir.display());
+        let declared: BTreeSet<&str> = stub
+            .lines()
+            .filter(|l| l.starts_with("class ") && l.contains("(LibrarianError"))
+            .filter_map(|l| l.strip_prefix("class ")?.split('(').next())
+            .collect();
+        let table: BTreeSet<&str> = ERROR_CODES.iter().map(|r| r.python_class).collect();
+        assert_eq!(declared, table, "_librarian.pyi's exception classes");
+        for row in ERROR_CODES {
+            let bases = if row.usage { "(LibrarianError, ValueError):" } else { "(LibrarianError):" };
+            let head = format!("class {}{bases}", row.python_class);
+            let Some(at) = stub.find(&head) else { panic!("_librarian.pyi: no `{head}`") };
+            let body = stub[at + head.len()..].split("\nclass ").next().unwrap_or("");
+            assert!(body.contains(&format!("``code == \"{}\"``", row.code)), "{head}: docstring lacks its code");
+            let quoted = format!("\"{}\",", row.python_class);
+            assert_eq!(stub.matches(&quoted).count(), 1, "_librarian.pyi __all__: {}", row.python_class);
+            assert_eq!(init.matches(&quoted).count(), 1, "__init__.py __all__: {}", row.python_class);
+            assert!(init.contains(&format!("    {},\n", row.python_class)), "__init__.py import: {}", row.python_class);
+        }
     }
 }

@@ -37,8 +37,11 @@ CODES = {
     "PeerRefused": "peer_refused",
     "IllegalTransition": "illegal_transition",
     "Forbidden": "forbidden",
+    "CorruptData": "corrupt",
+    "InternalError": "internal",
 }
-VALUE_ERRORS = {"InvalidName", "InvalidArgument", "InvalidChecksum"}
+# The usage codes (the core's ERROR_CODES rows with usage = true; the CLI exits 2).
+VALUE_ERRORS = {"InvalidName", "InvalidArgument", "InvalidChecksum", "AlgorithmMismatch"}
 CLASSES = [
     "Librarian",
     "File",
@@ -99,6 +102,22 @@ def test_exception_hierarchy():
     assert len(set(CODES.values())) == len(CODES)
     assert issubclass(librarian.NotFound, librarian.LibrarianError)
     assert not issubclass(librarian.NotFound, librarian.Conflict)
+
+
+def test_a_catalog_row_that_does_not_parse_raises_corrupt_data(site, src):
+    import sqlite3
+
+    site.upload(src, "2026/obs")
+    db = sqlite3.connect(site.status().database)
+    with db:
+        db.execute("UPDATE files SET checksum = 'nonsense' WHERE name = '2026/obs'")
+    db.close()
+    with pytest.raises(librarian.CorruptData) as e:
+        site.file("2026/obs")
+    assert e.value.code == "corrupt" and "nonsense" in str(e.value)
+    # Not the caller's fault: no ValueError, and not the InvalidChecksum of a bad argument.
+    assert not isinstance(e.value, ValueError)
+    assert not isinstance(e.value, librarian.InvalidChecksum)
 
 
 def test_exceptions_pickle_with_their_code(site):

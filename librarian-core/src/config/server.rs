@@ -90,7 +90,7 @@ impl ServerConfig {
 
     pub(crate) fn validate(&self) -> Result<()> {
         if self.workers == 0 || self.workers > 256 {
-            return Err(Error::InvalidArgument("server.workers must be between 1 and 256".into()));
+            return Err(Error::invalid("server.workers", "must be between 1 and 256"));
         }
         for (name, secs) in [
             ("io_timeout_secs", self.io_timeout_secs),
@@ -98,32 +98,36 @@ impl ServerConfig {
             ("idle_timeout_secs", self.idle_timeout_secs),
         ] {
             if secs == 0 || secs > 3600 {
-                return Err(Error::InvalidArgument(format!("server.{name} must be between 1 and 3600")));
+                return Err(Error::invalid(format!("server.{name}"), "must be between 1 and 3600"));
             }
         }
         if self.max_body_bytes > MAX_BODY_LIMIT {
-            return Err(Error::InvalidArgument(format!(
-                "server.max_body_bytes = {} is too large: at most {MAX_BODY_LIMIT} (64 MiB); requests to the \
-                 server are small JSON documents",
-                self.max_body_bytes
-            )));
+            return Err(Error::invalid(
+                "server.max_body_bytes",
+                format!(
+                    "{} is too large: at most {MAX_BODY_LIMIT} (64 MiB); requests to the server are small JSON \
+                     documents",
+                    self.max_body_bytes
+                ),
+            ));
         }
         if self.auth_cache_secs > 86_400 {
-            return Err(Error::InvalidArgument("server.auth_cache_secs must be at most 86400 (a day)".into()));
+            return Err(Error::invalid("server.auth_cache_secs", "must be at most 86400 (a day)"));
         }
         if self.min_body_rate == 0 {
-            return Err(Error::InvalidArgument("server.min_body_rate must be at least 1 (bytes per second)".into()));
+            return Err(Error::invalid("server.min_body_rate", "must be at least 1 (bytes per second)"));
         }
         if self.max_connections == 0 || self.max_connections > 10_000 {
-            return Err(Error::InvalidArgument("server.max_connections must be between 1 and 10000".into()));
+            return Err(Error::invalid("server.max_connections", "must be between 1 and 10000"));
         }
         // (More than max_connections is allowed: it then never applies.)
         if self.max_waiting_per_client == 0 {
-            return Err(Error::InvalidArgument("server.max_waiting_per_client must be at least 1".into()));
+            return Err(Error::invalid("server.max_waiting_per_client", "must be at least 1"));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
-            return Err(Error::InvalidArgument(
-                "server.tls_cert and server.tls_key must be set together (or neither, for plain HTTP)".into(),
+            return Err(Error::invalid(
+                "server.tls_cert",
+                "server.tls_cert and server.tls_key must be set together (or neither, for plain HTTP)",
             ));
         }
         Ok(())

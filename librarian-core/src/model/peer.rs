@@ -25,7 +25,7 @@ pub struct Peer {
 /// fragment, no whitespace. A trailing `/` is removed.
 pub fn normalise_url(url: &str) -> Result<String> {
     let shown = redact_userinfo(url);
-    let bad = |why: &str| Error::InvalidArgument(format!("peer URL {shown:?} {why}"));
+    let bad = |why: &str| Error::invalid("peer URL", format!("{shown:?} {why}"));
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
@@ -56,11 +56,14 @@ pub(crate) fn check_transport(url: &str) -> Result<()> {
     if is_loopback_host(authority) {
         return Ok(());
     }
-    Err(Error::InvalidArgument(format!(
-        "peer URL {:?} uses plain http:// to a host that is not loopback; our password would cross the \
-         network in clear: use https:// (plain http:// is only for localhost, 127.0.0.0/8 and [::1])",
-        redact_userinfo(url)
-    )))
+    Err(Error::invalid(
+        "peer URL",
+        format!(
+            "{:?} uses plain http:// to a host that is not loopback; our password would cross the network in \
+             clear: use https:// (plain http:// is only for localhost, 127.0.0.0/8 and [::1])",
+            redact_userinfo(url)
+        ),
+    ))
 }
 
 /// Whether `authority` (`host`, `host:port`, `[v6]`, `[v6]:port`) names this host.

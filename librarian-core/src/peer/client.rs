@@ -136,7 +136,8 @@ impl PeerClient {
 
     /// `POST /api/v1/clone/stage`: offer files; one answer per item.
     pub fn stage(&self, req: &crate::model::StageRequest) -> Result<crate::model::StageResponse> {
-        let body = serde_json::to_value(req).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let body =
+            serde_json::to_value(req).map_err(|e| Error::internal(format!("cannot encode the stage call: {e}")))?;
         let answer = self.post_call("/api/v1/clone/stage", &uuid::Uuid::now_v7().to_string(), &body)?;
         let resp: crate::model::StageResponse = serde_json::from_value(answer).map_err(|e| Error::PeerRefused {
             peer: self.peer.name.clone(),

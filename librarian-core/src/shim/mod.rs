@@ -198,9 +198,9 @@ impl Shim {
         let listen = listen.unwrap_or(&settings.listen).to_owned();
         let addr = listen
             .to_socket_addrs()
-            .map_err(|e| Error::InvalidArgument(format!("cannot resolve listen address {listen:?}: {e}")))?
+            .map_err(|e| Error::invalid("listen address", format!("cannot resolve {listen:?}: {e}")))?
             .next()
-            .ok_or_else(|| Error::InvalidArgument(format!("listen address {listen:?} resolves to nothing")))?;
+            .ok_or_else(|| Error::invalid("listen address", format!("{listen:?} resolves to nothing")))?;
         let tls = match (&settings.tls_cert, &settings.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::server_config(
                 config_path,
@@ -210,13 +210,16 @@ impl Shim {
             _ => None,
         };
         if tls.is_none() && !addr.ip().to_canonical().is_loopback() && !settings.insecure_plain_http {
-            return Err(Error::InvalidArgument(format!(
-                "refusing to serve plain HTTP on {addr}, which is not a loopback address: callers send their \
+            return Err(Error::invalid(
+                "listen address",
+                format!(
+                    "refusing to serve plain HTTP on {addr}, which is not a loopback address: callers send their \
                  passwords with every request. Set [server] tls_cert and tls_key in {} to serve HTTPS (or, only \
                  behind a TLS-terminating proxy on this host or on a private network you trust, \
                  insecure_plain_http = true)",
-                config_path.display()
-            )));
+                    config_path.display()
+                ),
+            ));
         }
         let listener = TcpListener::bind(addr).map_err(|e| Error::io("cannot listen on", listen.clone(), e))?;
         listener.set_nonblocking(true).map_err(|e| Error::io("cannot configure", listen.clone(), e))?;

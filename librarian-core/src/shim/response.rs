@@ -70,10 +70,8 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let status = match &e {
-            Error::InvalidName { .. }
-            | Error::InvalidArgument(_)
-            | Error::InvalidChecksum { .. }
-            | Error::AlgorithmMismatch { .. } => 400,
+            // The caller's input was wrong: the usage rows of `ERROR_CODES`.
+            e if e.is_usage() => 400,
             Error::Unauthorized { .. } => return ApiError::unauthorized(),
             Error::NotFound { .. } => 404,
             Error::Forbidden(_) => 403,

@@ -103,7 +103,7 @@ pub(crate) struct Dir {
 
 fn c_name(name: &OsStr, shown: &Path) -> Result<CString> {
     CString::new(name.as_bytes())
-        .map_err(|_| Error::InvalidArgument(format!("path {} contains a NUL byte", shown.display())))
+        .map_err(|_| Error::invalid("path", format!("{} contains a NUL byte", shown.display())))
 }
 
 /// One plain component (`a`, not `..`, `.`, `/` or empty), else an error naming `rel`.

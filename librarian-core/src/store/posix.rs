@@ -45,12 +45,15 @@ impl PosixStore {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create store directory", dir, e))?;
         }
         if !self.same_filesystem(&self.staging)? {
-            return Err(Error::InvalidArgument(format!(
-                "staging area {} and data area {} of store {} must be on one filesystem",
-                self.staging.display(),
-                self.root.display(),
-                self.name
-            )));
+            return Err(Error::invalid(
+                "staging",
+                format!(
+                    "staging area {} and data area {} of store {} must be on one filesystem",
+                    self.staging.display(),
+                    self.root.display(),
+                    self.name
+                ),
+            ));
         }
         Ok(())
     }
@@ -58,7 +61,7 @@ impl PosixStore {
 
 fn cstring(p: &Path) -> Result<CString> {
     CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| Error::InvalidArgument(format!("path {} contains a NUL byte", p.display())))
+        .map_err(|_| Error::invalid("path", format!("{} contains a NUL byte", p.display())))
 }
 
 /// `rename(2)` that fails with `AlreadyExists` instead of replacing the target.
@@ -115,7 +118,9 @@ fn durable_rename_checked(from: &Path, to: &Path, root: &Path) -> Result<()> {
 }
 
 fn durable_rename_inner(from: &Path, to: &Path, confine: Option<&Path>) -> Result<()> {
-    let parent = to.parent().ok_or_else(|| Error::InvalidArgument(format!("{} has no parent", to.display())))?;
+    // Every target is a path inside a store, built by this crate.
+    let parent =
+        to.parent().ok_or_else(|| Error::internal(format!("cannot rename onto {}: it has no parent", to.display())))?;
     // Create missing parents one by one and fsync each one's parent, so the new
     // directory entries are durable too.
     let mut missing = Vec::new();

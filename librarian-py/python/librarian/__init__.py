@@ -19,6 +19,7 @@ from ._librarian import (
     ChecksumMismatch,
     ConfigError,
     Conflict,
+    CorruptData,
     CrossDevice,
     DatabaseError,
     DataMissing,
@@ -33,6 +34,7 @@ from ._librarian import (
     ImportReport,
     Instance,
     InstanceCheck,
+    InternalError,
     InvalidArgument,
     InvalidChecksum,
     InvalidName,
@@ -113,4 +115,6 @@ __all__ = [
     "PeerRefused",
     "IllegalTransition",
     "Forbidden",
+    "CorruptData",
+    "InternalError",
 ]

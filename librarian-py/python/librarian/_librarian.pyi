@@ -56,6 +56,8 @@ __all__ = [
     "PeerRefused",
     "IllegalTransition",
     "Forbidden",
+    "CorruptData",
+    "InternalError",
 ]
 
 _StrPath: TypeAlias = Union[str, "os.PathLike[str]"]
@@ -1276,8 +1278,10 @@ class StoreFull(LibrarianError):
 class InvalidChecksum(LibrarianError, ValueError):
     """A checksum string could not be parsed. ``code == "invalid_checksum"``."""
 
-class AlgorithmMismatch(LibrarianError):
-    """Checksums of different algorithms were compared. ``code == "algorithm_mismatch"``."""
+class AlgorithmMismatch(LibrarianError, ValueError):
+    """Checksums of different algorithms were compared (e.g. ``algorithm`` disagrees with
+    ``expect_checksum``): the arguments were wrong, hence also a ``ValueError``.
+    ``code == "algorithm_mismatch"``."""
 
 class UnsupportedEntry(LibrarianError):
     """A book holds a symlink, socket, device or badly named entry. ``code == "unsupported_entry"``."""
@@ -1321,3 +1325,12 @@ class Forbidden(LibrarianError):
 class IllegalTransition(LibrarianError):
     """A transfer cannot take this step from the state it is in (e.g. a completed
     transfer told it failed). ``code == "illegal_transition"``."""
+
+class CorruptData(LibrarianError):
+    """Data read back from the catalog or a store does not parse (a damaged or
+    hand-edited row, an unknown value in a column). Not a ``ValueError``: the
+    arguments were not at fault. ``code == "corrupt"``."""
+
+class InternalError(LibrarianError):
+    """A bug or an environment failure (e.g. the password cannot be hashed). Not a
+    ``ValueError``: the arguments were not at fault. ``code == "internal"``."""

@@ -19,6 +19,7 @@ mod clone;
 mod concurrency;
 mod corruption;
 mod crash;
+mod error_codes;
 mod full_disk;
 mod hostile;
 mod legacy_recipe;
