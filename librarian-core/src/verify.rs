@@ -47,7 +47,7 @@ pub(crate) fn verify(
         Ok(()) => {}
         // A damaged catalog may fail the very listing of what to check: the report
         // still says so (with what could be checked), rather than only an error.
-        Err(e @ Error::Database { .. }) if !catalog.ok => {
+        Err(e @ (Error::Database { .. } | Error::Corrupt { .. })) if !catalog.ok => {
             catalog.problems.push(format!("verify stopped: {e}"));
         }
         Err(e) => return Err(e),

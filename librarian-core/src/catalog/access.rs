@@ -8,23 +8,11 @@ use crate::error::{Error, ObjectKind, Result};
 use crate::model::Peer;
 use crate::model::{Account, Level, Password};
 
-fn level_from_sql(s: &str) -> rusqlite::Result<Level> {
-    s.parse().map_err(|e: Error| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
-}
-
 const ACCOUNT_SELECT: &str = "SELECT a.name, a.level, p.name, a.created_at, a.password_hash
      FROM accounts a LEFT JOIN peers p ON p.id = a.peer_id";
 
 fn account_from_row(r: &Row<'_>) -> rusqlite::Result<(Account, String)> {
-    Ok((
-        Account {
-            name: r.get(0)?,
-            level: level_from_sql(&r.get::<_, String>(1)?)?,
-            peer: r.get(2)?,
-            created_at: ts_from_sql(r.get(3)?)?,
-        },
-        r.get(4)?,
-    ))
+    Ok((Account { name: r.get(0)?, level: r.get(1)?, peer: r.get(2)?, created_at: ts_from_sql(r.get(3)?)? }, r.get(4)?))
 }
 
 const PEER_SELECT: &str = "SELECT name, url, account, transfers_enabled, created_at, password FROM peers";

@@ -10,11 +10,10 @@ use crate::model::{Category, Event, NewEvent, Severity};
 const EVENT_COLUMNS: &str = "id, severity, category, subject, message, count, created_at, last_seen_at, cleared_at";
 
 fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
-    let conv = |e: Error| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e));
     Ok(Event {
         id: r.get(0)?,
-        severity: Severity::from_sql(&r.get::<_, String>(1)?).map_err(conv)?,
-        category: Category::from_sql(&r.get::<_, String>(2)?).map_err(conv)?,
+        severity: r.get(1)?,
+        category: r.get(2)?,
         subject: r.get(3)?,
         message: r.get(4)?,
         count: u64_from_sql(r.get(5)?)?,
@@ -84,12 +83,12 @@ impl Catalog {
             .prepare_cached("SELECT severity, COUNT(*) FROM events WHERE cleared_at IS NULL GROUP BY severity")
             .map_err(Error::db("counting events"))?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, u64_from_sql(r.get(1)?)?)))
+            .query_map([], |r| Ok((r.get::<_, Severity>(0)?, u64_from_sql(r.get(1)?)?)))
             .map_err(Error::db("counting events"))?;
         let mut out = Vec::new();
         for row in rows {
             let (s, n) = row.map_err(Error::db("counting events"))?;
-            out.push((Severity::from_sql(&s)?, n));
+            out.push((s, n));
         }
         Ok(out)
     }

@@ -6,10 +6,10 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter, types::Value};
 
 use super::{
-    Catalog, DeletionPolicy, FileId, FileKind, FileRow, InstanceId, InstanceRow, NewFile, RemoteInstanceRow,
-    SearchQuery, StoreId, corrupt_row, ts_from_sql, ts_to_sql, u64_from_sql, u64_to_sql,
+    Catalog, DeletionPolicy, FileId, FileRow, InstanceId, InstanceRow, NewFile, RemoteInstanceRow, SearchQuery,
+    StoreId, ts_from_sql, ts_to_sql, u64_from_sql, u64_to_sql,
 };
-use crate::checksum::{Checksum, Entry, EntryKind};
+use crate::checksum::{Checksum, Entry};
 use crate::error::{Error, ObjectKind, Result};
 use crate::name::FileName;
 
@@ -30,7 +30,7 @@ fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileRow> {
         name: FileName::from_catalog(&r.get::<_, String>(1)?).map_err(text_err)?,
         size: u64_from_sql(r.get(2)?)?,
         checksum: Checksum::parse(&r.get::<_, String>(3)?).map_err(text_err)?,
-        kind: FileKind::from_sql(&r.get::<_, String>(4)?).map_err(text_err)?,
+        kind: r.get(4)?,
         uploader: r.get(5)?,
         source: r.get(6)?,
         created_at: ts_from_sql(r.get(7)?)?,
@@ -40,7 +40,6 @@ fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileRow> {
 fn instance_from_row(r: &Row<'_>) -> rusqlite::Result<InstanceRow> {
     let root = PathBuf::from(r.get::<_, String>(4)?);
     let rel: String = r.get(5)?;
-    let policy: String = r.get(7)?;
     Ok(InstanceRow {
         id: InstanceId(r.get(0)?),
         file_id: FileId(r.get(1)?),
@@ -48,7 +47,7 @@ fn instance_from_row(r: &Row<'_>) -> rusqlite::Result<InstanceRow> {
         store: r.get(3)?,
         path: root.join(rel),
         available: r.get(6)?,
-        deletion_policy: policy.parse().map_err(|_| text_err(corrupt_row("instances.deletion_policy", &policy)))?,
+        deletion_policy: r.get(7)?,
         created_at: ts_from_sql(r.get(8)?)?,
         verified_at: r.get::<_, Option<i64>>(9)?.map(ts_from_sql).transpose()?,
     })
@@ -102,7 +101,7 @@ impl Catalog {
                     store: r.get(11)?,
                     path: PathBuf::from(r.get::<_, String>(12)?).join(r.get::<_, String>(13)?),
                     available: r.get(14)?,
-                    deletion_policy: r.get::<_, String>(15)?.parse().map_err(|e: Error| text_err(e))?,
+                    deletion_policy: r.get(15)?,
                     created_at: ts_from_sql(r.get(16)?)?,
                     verified_at: r.get::<_, Option<i64>>(17)?.map(ts_from_sql).transpose()?,
                 };
@@ -142,17 +141,7 @@ impl Catalog {
             .map_err(Error::db("listing entries"))?;
         let rows = stmt
             .query_map([file.0], |r| {
-                let kind: String = r.get(1)?;
-                Ok(Entry {
-                    path: r.get(0)?,
-                    kind: match kind.as_str() {
-                        "file" => EntryKind::File,
-                        "directory" => EntryKind::Directory,
-                        other => return Err(text_err(corrupt_row("file_entries.kind", other))),
-                    },
-                    size: u64_from_sql(r.get(2)?)?,
-                    digest: r.get(3)?,
-                })
+                Ok(Entry { path: r.get(0)?, kind: r.get(1)?, size: u64_from_sql(r.get(2)?)?, digest: r.get(3)? })
             })
             .map_err(Error::db("listing entries"))?;
         rows.collect::<rusqlite::Result<_>>().map_err(Error::db("listing entries"))
@@ -273,7 +262,7 @@ pub(super) fn insert_instance(
 ) -> Result<InstanceId> {
     let rel = rel_path
         .to_str()
-        .ok_or_else(|| Error::InvalidArgument(format!("instance path {} is not UTF-8", rel_path.display())))?;
+        .ok_or_else(|| Error::internal(format!("instance path {} is not UTF-8", rel_path.display())))?;
     tx.prepare_cached(
         "INSERT INTO instances (file_id, store_id, path, available, deletion_policy, created_at, verified_at)
          VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5)",

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, TransactionBehavior, params, params_from_iter, types::Value};
 
 use super::files::insert_instance;
-use super::{Catalog, DeletionPolicy, FileId, FileKind, FileRow, InstanceId, StoreId, ts_from_sql, u64_from_sql};
+use super::{Catalog, DeletionPolicy, FileId, FileRow, InstanceId, StoreId, ts_from_sql, u64_from_sql};
 use crate::checksum::Checksum;
 use crate::error::{Error, ObjectKind, Result};
 use crate::name::FileName;
@@ -55,7 +55,7 @@ impl Catalog {
                     name: FileName::from_catalog(&r.get::<_, String>(1)?).map_err(|e| conv(1, e))?,
                     size: u64_from_sql(r.get(2)?)?,
                     checksum: Checksum::parse(&r.get::<_, String>(3)?).map_err(|e| conv(3, e))?,
-                    kind: FileKind::from_sql(&r.get::<_, String>(4)?).map_err(|e| conv(4, e))?,
+                    kind: r.get(4)?,
                     uploader: r.get(5)?,
                     source: r.get(6)?,
                     created_at: ts_from_sql(r.get(7)?)?,
@@ -95,7 +95,7 @@ impl Catalog {
         let ctx = "recording a copy";
         let rel = rel_path
             .to_str()
-            .ok_or_else(|| Error::InvalidArgument(format!("instance path {} is not UTF-8", rel_path.display())))?;
+            .ok_or_else(|| Error::internal(format!("instance path {} is not UTF-8", rel_path.display())))?;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::db(ctx))?;
         let there: Option<(i64, i64)> = tx

@@ -15,6 +15,7 @@ mod retire;
 mod rows;
 mod schema;
 mod sneakernet;
+mod sql_types;
 mod stores;
 mod tasks;
 mod transfers;
@@ -32,9 +33,7 @@ pub use intents::IntentClaim;
 pub use local_clone::LocalCloneItem;
 pub use rows::{FileRow, InstanceRow, IntentRow, NewFile, RemoteInstanceRow, StoreRow, StoreUsage};
 
-pub(crate) use crate::model::{
-    DeletionPolicy, FileId, FileKind, InstanceId, IntentId, SearchQuery, StoreId, corrupt_row,
-};
+pub(crate) use crate::model::{DeletionPolicy, FileId, FileKind, InstanceId, IntentId, SearchQuery, StoreId};
 pub use sneakernet::{ExportItem, ImportItem};
 pub use tasks::{Lease, TaskRecord};
 pub use transfers::{BatchRow, NewIncoming, PeerBacklog, PlanFilter, PlanItem, StageAnswer};

@@ -15,13 +15,12 @@ const CALL_SELECT: &str = "SELECT o.id, p.name, o.call_key, o.kind, o.body, o.cr
      FROM outbox o JOIN peers p ON p.id = o.peer_id";
 
 fn call_from_row(r: &Row<'_>) -> rusqlite::Result<OutboxCall> {
-    let conv = |e: Error| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e));
     let body: String = r.get(4)?;
     Ok(OutboxCall {
         id: r.get(0)?,
         peer: r.get(1)?,
         key: r.get(2)?,
-        kind: CallKind::from_sql(&r.get::<_, String>(3)?).map_err(conv)?,
+        kind: r.get(3)?,
         body: serde_json::from_str(&body)
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e)))?,
         created_at: ts_from_sql(r.get(5)?)?,

@@ -30,17 +30,17 @@ fn transfer_from_row(r: &Row<'_>) -> rusqlite::Result<Transfer> {
     let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
     Ok(Transfer {
         id: r.get(0)?,
-        direction: text(1)?.parse().map_err(|e| conv(1, e))?,
+        direction: r.get(1)?,
         peer: r.get(2)?,
         remote_id: r.get(3)?,
         file: FileName::from_catalog(&text(4)?).map_err(|e| conv(4, e))?,
         size: u64_from_sql(r.get(5)?)?,
         checksum: Checksum::parse(&text(6)?).map_err(|e| conv(6, e))?,
-        kind: FileKind::from_sql(&text(7)?).map_err(|e| conv(7, e))?,
+        kind: r.get(7)?,
         uploader: r.get(8)?,
         source: r.get(9)?,
-        status: text(10)?.parse().map_err(|e| conv(10, e))?,
-        manager: r.get::<_, Option<String>>(11)?.map(|m| m.parse().map_err(|e| conv(11, e))).transpose()?,
+        status: r.get(10)?,
+        manager: r.get(11)?,
         store: r.get(12)?,
         local_path: r.get::<_, Option<String>>(13)?.map(PathBuf::from),
         remote_path: r.get(14)?,
@@ -342,11 +342,7 @@ impl Catalog {
             .prepare_cached("SELECT direction, status, COUNT(*) FROM transfers GROUP BY direction, status")
             .map_err(Error::db("counting transfers"))?;
         let rows = stmt
-            .query_map([], |r| {
-                let d: String = r.get(0)?;
-                let s: String = r.get(1)?;
-                Ok((d.parse().map_err(|e| conv(0, e))?, s.parse().map_err(|e| conv(1, e))?, u64_from_sql(r.get(2)?)?))
-            })
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, u64_from_sql(r.get(2)?)?)))
             .map_err(Error::db("counting transfers"))?;
         rows.collect::<rusqlite::Result<_>>().map_err(Error::db("counting transfers"))
     }
@@ -417,7 +413,7 @@ impl Catalog {
                         name: FileName::from_catalog(&r.get::<_, String>(0)?).map_err(|e| conv(0, e))?,
                         size: u64_from_sql(r.get(1)?)?,
                         checksum: Checksum::parse(&r.get::<_, String>(2)?).map_err(|e| conv(2, e))?,
-                        kind: FileKind::from_sql(&r.get::<_, String>(3)?).map_err(|e| conv(3, e))?,
+                        kind: r.get(3)?,
                         uploader: r.get(4)?,
                         source: r.get(5)?,
                         store: r.get(6)?,
@@ -596,7 +592,7 @@ impl Catalog {
                 Ok(BatchRow {
                     id: r.get(0)?,
                     peer: r.get(1)?,
-                    manager: r.get::<_, String>(2)?.parse().map_err(|e| conv(2, e))?,
+                    manager: r.get(2)?,
                     state: serde_json::from_str(&state).map_err(|e| {
                         rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
                     })?,

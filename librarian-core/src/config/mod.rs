@@ -100,7 +100,7 @@ impl Config {
 
     /// The configuration text.
     pub fn to_toml(&self) -> Result<String> {
-        toml::to_string(self).map_err(|e| Error::InvalidArgument(e.to_string()))
+        toml::to_string(self).map_err(|e| Error::internal(format!("cannot encode the configuration: {e}")))
     }
 }
 

@@ -147,7 +147,7 @@ pub(crate) fn hash_password(password: &Password) -> Result<String> {
     Argon2::default()
         .hash_password(password.expose().as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| Error::InvalidArgument(format!("cannot hash the password: {e}")))
+        .map_err(|e| Error::internal(format!("cannot hash the password: {e}")))
 }
 
 /// Does `password` match the PHC string `hash`? (False for a malformed hash.)

@@ -46,13 +46,6 @@ impl CallKind {
             CallKind::Fail => "/api/v1/clone/fail",
         }
     }
-
-    pub(crate) fn from_sql(s: &str) -> Result<Self> {
-        CallKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| Error::InvalidArgument(format!("unknown call kind {s:?} in the catalog")))
-    }
 }
 
 impl fmt::Display for CallKind {

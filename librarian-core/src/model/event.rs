@@ -8,8 +8,6 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
-
 /// How bad it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -34,13 +32,6 @@ impl Severity {
             Severity::Warning => "warning",
             Severity::Error => "error",
         }
-    }
-
-    pub(crate) fn from_sql(s: &str) -> Result<Self> {
-        Severity::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| Error::InvalidArgument(format!("unknown event severity {s:?} in the catalog")))
     }
 }
 
@@ -103,13 +94,6 @@ impl Category {
             Category::CatalogCorrupt => "catalog_corrupt",
         }
     }
-
-    pub(crate) fn from_sql(s: &str) -> Result<Self> {
-        Category::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| Error::InvalidArgument(format!("unknown event category {s:?} in the catalog")))
-    }
 }
 
 impl fmt::Display for Category {
@@ -158,6 +142,7 @@ pub struct Event {
 mod tests {
     use super::*;
     use crate::Librarian;
+    use crate::error::Error;
 
     #[test]
     fn repeats_are_counted_and_cleared_events_reopen() {

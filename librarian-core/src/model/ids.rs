@@ -50,12 +50,15 @@ impl FileKind {
             FileKind::Directory => "directory",
         }
     }
+}
 
-    pub(crate) fn from_sql(s: &str) -> Result<Self> {
+impl std::str::FromStr for FileKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         match s {
             "file" => Ok(FileKind::File),
             "directory" => Ok(FileKind::Directory),
-            other => Err(corrupt_row("files.kind", other)),
+            other => Err(Error::invalid("kind", format!("must be 'file' or 'directory', not {other:?}"))),
         }
     }
 }
@@ -108,11 +111,4 @@ pub struct SearchQuery {
     pub source: Option<String>,
     /// At most this many results (default 100 when `None`).
     pub limit: Option<u32>,
-}
-
-pub(crate) fn corrupt_row(column: &str, value: &str) -> Error {
-    Error::Database {
-        context: format!("reading {column}"),
-        source: rusqlite::Error::InvalidColumnType(0, format!("{column} = {value:?}"), rusqlite::types::Type::Text),
-    }
 }

@@ -22,7 +22,6 @@ pub use access::{Account, Level, Password};
 pub(crate) use access::{hash_password, verify_password};
 pub use call::{CallKind, HoldsCall, OutboxCall, PeerQueue, validate_call_key};
 pub use event::{Category, Event, NewEvent, Severity};
-pub(crate) use ids::corrupt_row;
 pub use ids::{DeletionPolicy, FileId, FileKind, InstanceId, IntentId, SearchQuery, StoreId};
 pub(crate) use peer::check_transport;
 pub use peer::{Peer, normalise_url};
@@ -67,7 +66,7 @@ macro_rules! deserialize_from_str {
 }
 deserialize_from_str!(FileName, FileName::new);
 deserialize_from_str!(Checksum, Checksum::parse);
-deserialize_from_str!(FileKind, FileKind::from_sql);
+deserialize_from_str!(FileKind, str::parse);
 
 impl Serialize for InstanceId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

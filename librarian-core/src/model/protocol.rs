@@ -59,7 +59,7 @@ impl StageItem {
     pub fn validate(&self) -> Result<ValidItem> {
         let name = FileName::new(&self.name)?;
         let checksum = Checksum::parse(&self.checksum)?;
-        let kind = FileKind::from_sql(&self.kind).map_err(|_| {
+        let kind = self.kind.parse::<FileKind>().map_err(|_| {
             Error::InvalidArgument(format!("kind must be \"file\" or \"directory\", not {:?}", self.kind))
         })?;
         if i64::try_from(self.size).is_err() {
@@ -180,7 +180,7 @@ pub struct ValidCall {
 /// its fields in a fixed order): the same call gives the same digest however its
 /// JSON was spaced or ordered.
 pub(crate) fn call_digest(kind: CallKind, canonical: &impl Serialize) -> Result<String> {
-    let body = serde_json::to_string(canonical).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let body = serde_json::to_string(canonical).map_err(|e| Error::internal(format!("cannot encode a call: {e}")))?;
     let mut h = blake3::Hasher::new();
     h.update(kind.as_str().as_bytes());
     h.update(b"\n");

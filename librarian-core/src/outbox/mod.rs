@@ -82,7 +82,7 @@ pub(crate) fn announce(site: &Site, peer: &str, names: &[FileName]) -> Result<Ve
     for name in names {
         let file = crate::queries::file(site, name)?;
         let inst = file.instances.iter().find(|i| i.available).ok_or_else(|| {
-            Error::InvalidArgument(format!("{name} has no available copy here; there is nothing to announce"))
+            Error::invalid("file", format!("{name} has no available copy here; there is nothing to announce"))
         })?;
         let call = HoldsCall {
             name: name.to_string(),
@@ -91,7 +91,8 @@ pub(crate) fn announce(site: &Site, peer: &str, names: &[FileName]) -> Result<Ve
             store: inst.store.clone(),
             copied_at: inst.created_at,
         };
-        let body = serde_json::to_value(&call).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let body =
+            serde_json::to_value(&call).map_err(|e| Error::internal(format!("cannot encode a holds call: {e}")))?;
         calls.push((CallKind::Holds, body));
     }
     let ids = site.catalog().queue_calls(peer, &calls, Timestamp::now())?;

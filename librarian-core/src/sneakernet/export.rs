@@ -110,7 +110,7 @@ pub(crate) fn sneakernet_export(
         for (path, rel, entry_digest) in &payloads {
             let (sums, _) = hash_many(path, &algs, progress)?;
             let (Some(blake), Some(sha256), Some(own)) = (sums.first(), sums.get(1), sums.get(idx)) else {
-                return Err(Error::InvalidArgument("hashing produced no digest".into()));
+                return Err(Error::internal("hashing produced no digest"));
             };
             let expected = match (f.kind, entry_digest) {
                 (FileKind::File, _) => Some(f.checksum.hex().to_owned()),

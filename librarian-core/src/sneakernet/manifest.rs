@@ -103,8 +103,11 @@ impl ManifestFile {
 
     /// File or book.
     pub fn file_kind(&self) -> Result<FileKind> {
-        FileKind::from_sql(&self.kind).map_err(|_| {
-            Error::InvalidArgument(format!("{}: kind {:?} is not file or directory", self.name, self.kind))
+        self.kind.parse::<FileKind>().map_err(|_| {
+            Error::corrupt(
+                "the drive manifest",
+                format!("{}: kind {:?} is not file or directory", self.name, self.kind),
+            )
         })
     }
 }
@@ -192,7 +195,7 @@ impl Manifest {
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string_pretty(self)
             .map(|s| s + "\n")
-            .map_err(|e| Error::InvalidArgument(format!("cannot write the manifest: {e}")))
+            .map_err(|e| Error::internal(format!("cannot encode the manifest: {e}")))
     }
 
     /// [`Manifest::read`] from the drive's open root: the manifest and its digest

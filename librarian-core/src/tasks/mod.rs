@@ -163,7 +163,11 @@ mod tests {
         assert_eq!(parse_interval("90s").ok(), Some(SignedDuration::from_secs(90)));
         assert_eq!(parse_interval("15m").ok(), Some(SignedDuration::from_secs(900)));
         assert_eq!(parse_interval("2d").ok(), Some(SignedDuration::from_secs(172_800)));
-        for bad in ["", "h", "0s", "-1h", "1w", "1.5h", "1 hour"] {
+        // Written the way people write them (model/units.rs has the rest).
+        assert_eq!(parse_interval("1 hour").ok(), Some(SignedDuration::from_secs(3600)));
+        assert_eq!(parse_interval("1.5h").ok(), Some(SignedDuration::from_secs(5400)));
+        assert_eq!(parse_interval("1w").ok(), Some(SignedDuration::from_secs(604_800)));
+        for bad in ["", "h", "0s", "-1h", "1 fortnight"] {
             assert!(parse_interval(bad).is_err(), "{bad}");
         }
         assert_eq!("cleanup-staging".parse::<TaskKind>().ok(), Some(TaskKind::CleanupStaging));

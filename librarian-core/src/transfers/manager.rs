@@ -110,10 +110,10 @@ pub(crate) fn clear_destination(dst: &Path) -> Result<()> {
 pub(crate) fn local_destination(item: &BatchItem) -> Result<(&Path, PathBuf)> {
     let dst = Path::new(&item.destination);
     let refuse = |why: &str| {
-        Err(Error::InvalidArgument(format!(
-            "transfer {}: refusing destination {:?}: {why}",
-            item.transfer, item.destination
-        )))
+        Err(Error::corrupt(
+            format!("the destination of transfer {}", item.transfer),
+            format!("refusing {:?}: {why}", item.destination),
+        ))
     };
     let Some(root) = item.destination_root.as_deref() else {
         return refuse("no destination_root is configured for this peer");
@@ -141,7 +141,7 @@ impl TransferManager for LocalManager {
     fn copy(&self, item: &BatchItem) -> Result<()> {
         let (root, rel) = local_destination(item)?;
         let (Some(parent_rel), Some(last)) = (rel.parent(), rel.file_name()) else {
-            return Err(Error::InvalidArgument(format!("transfer {}: destination too short", item.transfer)));
+            return Err(Error::corrupt(format!("the destination of transfer {}", item.transfer), "too short"));
         };
         let parent = Dir::open_root(root)?.create_dirs(parent_rel)?;
         if parent.stat(last)?.is_some() {
@@ -221,12 +221,12 @@ impl<M: TransferManager> AsyncTransferManager for Synchronous<M> {
                 state.failed.push((item.transfer, e.to_string()));
             }
         }
-        serde_json::to_value(&state).map_err(|e| Error::InvalidArgument(e.to_string()))
+        serde_json::to_value(&state).map_err(|e| Error::internal(format!("cannot encode a batch state: {e}")))
     }
 
     fn poll(&self, state: &serde_json::Value) -> Result<BatchProgress> {
         let s: SyncState = serde_json::from_value(state.clone())
-            .map_err(|e| Error::InvalidArgument(format!("unreadable {} batch state: {e}", self.kind())))?;
+            .map_err(|e| Error::corrupt(format!("a {} batch state in the catalog", self.kind()), e.to_string()))?;
         Ok(if s.done { BatchProgress::Done } else { BatchProgress::Failed("interrupted before it finished".into()) })
     }
 

@@ -55,7 +55,7 @@ fn refuse(incoming: &Path, reason: &str) -> Error {
 /// site created as `<staging root>/incoming-…`). `Ok(None)` when nothing arrived.
 pub(crate) fn take_payload(incoming: &Path) -> Result<Option<TakenPayload>> {
     let (Some(root), Some(name)) = (incoming.parent(), incoming.file_name()) else {
-        return Err(Error::InvalidArgument(format!("{} is not a staging directory", incoming.display())));
+        return Err(Error::internal(format!("{} is not a staging directory", incoming.display())));
     };
     let root = Dir::open_root(root)?;
     let held = format!("{}{TAKEN_SUFFIX}", name.to_string_lossy());

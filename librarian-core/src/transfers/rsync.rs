@@ -177,19 +177,19 @@ struct RsyncState {
 impl RsyncState {
     fn from_value(state: &serde_json::Value) -> Result<Self> {
         let s: RsyncState = serde_json::from_value(state.clone())
-            .map_err(|e| Error::InvalidArgument(format!("unreadable rsync batch state: {e}")))?;
+            .map_err(|e| Error::corrupt("an rsync batch state in the catalog", e.to_string()))?;
         if s.version != STATE_VERSION {
-            return Err(Error::InvalidArgument(format!(
-                "rsync batch state version {} is not supported (expected {STATE_VERSION})",
-                s.version
-            )));
+            return Err(Error::corrupt(
+                "an rsync batch state in the catalog",
+                format!("version {} is not supported (expected {STATE_VERSION})", s.version),
+            ));
         }
         // Never signal pid 0 (our own group) or 1 (init; -1 is every process).
         if s.pid < 2 || s.pgid != s.pid {
-            return Err(Error::InvalidArgument(format!(
-                "rsync batch state names an impossible process (pid {}, process group {})",
-                s.pid, s.pgid
-            )));
+            return Err(Error::corrupt(
+                "an rsync batch state in the catalog",
+                format!("it names an impossible process (pid {}, process group {})", s.pid, s.pgid),
+            ));
         }
         Ok(s)
     }
@@ -283,7 +283,7 @@ impl AsyncTransferManager for RsyncManager {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(Error::InvalidArgument(format!("pid {} out of range", child.id())));
+                return Err(Error::internal(format!("pid {} out of range", child.id())));
             }
         };
         // The child is not reaped yet, so /proc/PID exists (at worst as a zombie), and
@@ -317,7 +317,7 @@ impl AsyncTransferManager for RsyncManager {
             items: items.len(),
             started_at,
         };
-        serde_json::to_value(&state).map_err(|e| Error::InvalidArgument(format!("rsync batch state: {e}")))
+        serde_json::to_value(&state).map_err(|e| Error::internal(format!("cannot encode an rsync batch state: {e}")))
     }
 
     fn poll(&self, state: &serde_json::Value) -> Result<BatchProgress> {
@@ -393,7 +393,7 @@ impl Operands {
     fn of(item: &BatchItem) -> Result<Self> {
         if !item.source.is_absolute() {
             // A relative `a:b` would be taken by rsync for a remote path.
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::internal(format!(
                 "transfer {}: the rsync manager needs an absolute source path, not {:?}",
                 item.transfer, item.source
             )));
@@ -406,10 +406,10 @@ impl Operands {
             match dest.split_once(':') {
                 Some((host, path)) if !host.is_empty() && !host.contains('/') && !path.is_empty() => None,
                 _ => {
-                    return Err(Error::InvalidArgument(format!(
-                        "transfer {}: the rsync destination {dest:?} is neither an absolute path nor host:path",
-                        item.transfer
-                    )));
+                    return Err(Error::corrupt(
+                        format!("the destination of transfer {}", item.transfer),
+                        format!("{dest:?} is neither an absolute path nor host:path"),
+                    ));
                 }
             }
         };
@@ -438,7 +438,7 @@ impl Operands {
 /// removed.
 fn prepare_local_destination(root: &Path, rel: &Path) -> Result<()> {
     let (Some(parent_rel), Some(last)) = (rel.parent(), rel.file_name()) else {
-        return Err(Error::InvalidArgument(format!("rsync destination {} too short", rel.display())));
+        return Err(Error::corrupt("an rsync destination", format!("{} is too short", rel.display())));
     };
     let parent = Dir::open_root(root)?.create_dirs(parent_rel)?;
     // SAFETY: geteuid cannot fail.
@@ -466,7 +466,7 @@ fn resolve_program(program: &Path) -> Result<PathBuf> {
         Error::io("cannot find the rsync program", program, std::io::Error::new(std::io::ErrorKind::NotFound, detail))
     };
     if program.as_os_str().is_empty() {
-        return Err(Error::InvalidArgument("the rsync program is an empty path".into()));
+        return Err(Error::invalid("rsync program", "is an empty path"));
     }
     if program.as_os_str().as_bytes().contains(&b'/') {
         let p = std::path::absolute(program).map_err(|e| Error::io("cannot resolve", program, e))?;
@@ -622,7 +622,7 @@ fn wait_group_gone(pgid: i32, timeout: Duration) -> bool {
 
 fn signal_group(pgid: i32, signal: libc::c_int) -> Result<()> {
     if pgid < 2 {
-        return Err(Error::InvalidArgument(format!("refusing to signal process group {pgid}")));
+        return Err(Error::internal(format!("refusing to signal process group {pgid}")));
     }
     // SAFETY: kill(2) has no memory-safety preconditions; pgid >= 2 so this signals
     // exactly that group (never our own group, nor every process).
@@ -827,13 +827,16 @@ mod tests {
         assert_eq!(read(1), second);
         assert!(!dir.path().join("work/pwned").exists() && !dir.path().join("pwned").exists());
 
-        // Bad operands are refused before anything starts.
+        // Bad operands are refused before anything starts: a relative source is our
+        // bug (internal), a bad destination came from a peer's answer kept in the
+        // catalog (corrupt); neither is the caller's usage error.
         for (src, dst) in
             [("relative", "/abs"), ("/abs", "relative/path"), ("/abs", ":/x"), ("/abs", "host:"), ("/abs", "/")]
         {
             let it = item(1, Path::new(src), dst, FileKind::File);
             let err = m.start(&dir.path().join("work2"), &[it]).expect_err("refused");
-            assert_eq!(err.code(), "invalid_argument", "{src} {dst}: {err}");
+            let want = if src == "relative" { "internal" } else { "corrupt" };
+            assert_eq!(err.code(), want, "{src} {dst}: {err}");
         }
     }
 

@@ -70,9 +70,7 @@ pub fn manager_for(kind: ManagerKind) -> Result<Box<dyn AsyncTransferManager>> {
     match kind {
         ManagerKind::Local => Ok(Box::new(Synchronous(LocalManager))),
         ManagerKind::Rsync => Ok(Box::new(RsyncManager::default())),
-        ManagerKind::Sneakernet => {
-            Err(Error::InvalidArgument("sneakernet transfers move on drives, not through a manager".into()))
-        }
+        ManagerKind::Sneakernet => Err(Error::internal("sneakernet transfers move on drives, not through a manager")),
     }
 }
 

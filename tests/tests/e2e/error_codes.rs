@@ -141,3 +141,28 @@ fn a_catalog_row_that_does_not_parse_is_corrupt() {
     let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok");
 }
+
+/// An enum column holding text no version of librarian writes (possible only past
+/// the schema's CHECK constraints: a hand edit with `ignore_check_constraints`, another
+/// tool) is caught by the integrity check every command runs first: `database`, exit 1,
+/// naming the table; never `invalid_argument` or exit 2 (it used to reach the
+/// per-severity count of `status` as a usage error). A value that passes the CHECKs
+/// but still does not parse is `corrupt` (the test above; the enums' `FromSql` has a
+/// unit test in `catalog/sql_types.rs`).
+#[test]
+fn an_unknown_enum_value_in_the_catalog_is_damage_not_a_usage_error() {
+    let site = Site::new();
+    let conn = rusqlite::Connection::open(site.db()).unwrap();
+    conn.execute_batch(
+        "PRAGMA ignore_check_constraints = ON;
+         INSERT INTO events (severity, category, subject, message, count, created_at, last_seen_at)
+         VALUES ('apocalyptic', 'peer_unreachable', 'site-x', 'm', 1, 0, 0);",
+    )
+    .unwrap();
+    drop(conn);
+    for args in [&["events", "list"][..], &["status"][..]] {
+        let out = site.json(args);
+        let msg = out.expect_error(1, "database");
+        assert!(msg.contains("CHECK constraint failed in events"), "{out}");
+    }
+}
