@@ -165,10 +165,16 @@ enum StoreCommand {
     },
 }
 
+/// Exit code of `tasks run` when no task failed but one could not make all its
+/// progress (a cron wrapper can alert on it).
+const EXIT_DEGRADED: u8 = 3;
+
 #[derive(Subcommand, Debug)]
 enum TasksCommand {
-    /// Run every task that is due, once, and exit (0 only if none failed). Tasks that
-    /// another run is executing are skipped.
+    /// Run every task that is due, once, and exit: 0 when every task that ran
+    /// succeeded, 1 when one failed, 3 when none failed but one could not make all its
+    /// progress ("degraded": a peer did not answer or refused, every drive is full).
+    /// Tasks that another run is executing are skipped.
     Run {
         /// Run only these tasks, now, whatever their schedule (tasks: cleanup-staging, receive-clones, send-clones, deliver-outbox).
         #[arg(long, value_name = "TASK", num_args = 1..)]
@@ -378,6 +384,9 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
             out.task_outcomes(&outcomes)?;
             if outcomes.iter().any(|o| o.status == TaskStatus::Failed) {
                 return Ok(ExitCode::from(1));
+            }
+            if outcomes.iter().any(|o| o.status == TaskStatus::Degraded) {
+                return Ok(ExitCode::from(EXIT_DEGRADED));
             }
         }
         Command::Tasks(TasksCommand::List) => {

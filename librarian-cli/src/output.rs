@@ -346,6 +346,7 @@ impl Out {
             let word = match o.status {
                 TaskStatus::Ok => "ok",
                 TaskStatus::Failed => "FAILED",
+                TaskStatus::Degraded => "DEGRADED",
                 TaskStatus::NotDue => "not due",
                 TaskStatus::Busy => "busy",
                 TaskStatus::Disabled => "disabled",

@@ -509,7 +509,9 @@ impl PyTaskOutcome {
     fn task(&self) -> String {
         self.0.task.clone()
     }
-    /// "ok", "failed", "not_due", "busy" (another run holds it) or "disabled".
+    /// "ok", "failed", "degraded" (it ran but could not make all its progress: a peer
+    /// did not answer, every drive is full), "not_due", "busy" (another run holds it)
+    /// or "disabled".
     #[getter]
     fn status(&self) -> &'static str {
         self.0.status.as_str()

@@ -105,6 +105,14 @@ impl Outcome {
         self.expect_code(0)
     }
 
+    /// Panic unless `tasks run` made all its progress (exit 0) or was held up by a
+    /// peer that does not answer (exit 3, a task "degraded"): never a failure.
+    #[track_caller]
+    pub fn ok_or_degraded(&self) -> &Self {
+        assert!(matches!(self.code(), Some(0 | 3)), "{self}");
+        self
+    }
+
     /// Standard output parsed as one JSON document.
     #[track_caller]
     pub fn json(&self) -> Value {

@@ -85,6 +85,9 @@ pub enum TaskStatus {
     Ok,
     /// It ran and failed.
     Failed,
+    /// It ran, but could not make all its progress: a peer did not answer or
+    /// refused, every drive is full. Its work waits; an operator may have to act.
+    Degraded,
     /// Not due yet.
     NotDue,
     /// Another run holds its lease.
@@ -94,11 +97,12 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
-    /// `ok`, `failed`, `not_due`, `busy` or `disabled` (as in JSON).
+    /// `ok`, `failed`, `degraded`, `not_due`, `busy` or `disabled` (as in JSON).
     pub fn as_str(self) -> &'static str {
         match self {
             TaskStatus::Ok => "ok",
             TaskStatus::Failed => "failed",
+            TaskStatus::Degraded => "degraded",
             TaskStatus::NotDue => "not_due",
             TaskStatus::Busy => "busy",
             TaskStatus::Disabled => "disabled",

@@ -39,6 +39,10 @@ pub struct DeliveryReport {
     /// Peers whose calls wait for a later attempt (backoff), or whose transfers are
     /// disabled.
     pub waiting_peers: Vec<String>,
+    /// Of those, the peers whose calls are failing: postponed in this run, or still
+    /// waiting out the backoff of an earlier failure (`tasks run` reports the task
+    /// `degraded`). Peers an operator disabled are not in it.
+    pub failing_peers: Vec<String>,
 }
 
 impl fmt::Display for DeliveryReport {
@@ -151,6 +155,10 @@ pub(crate) fn deliver_outbox(site: &Site) -> Result<DeliveryReport> {
     let now = Timestamp::now();
     for queue in site.catalog().outbox_peers()? {
         if !queue.transfers_enabled || queue.head_due > now {
+            if queue.transfers_enabled {
+                // Only a failed attempt puts the head of a queue in the future.
+                report.failing_peers.push(queue.peer.clone());
+            }
             report.waiting_peers.push(queue.peer);
             continue;
         }
@@ -161,6 +169,7 @@ pub(crate) fn deliver_outbox(site: &Site) -> Result<DeliveryReport> {
                 // is gone); its calls wait, the other peers' go.
                 let event = unreachable_event(&queue.peer, &e);
                 site.catalog().raise_event(&event, now)?;
+                report.failing_peers.push(queue.peer.clone());
                 report.waiting_peers.push(queue.peer);
                 continue;
             }
@@ -188,6 +197,7 @@ fn deliver_one(
         site.catalog().outbox_postpone(call.id, next, &error.to_string(), &event, now)?;
         report.postponed += 1;
         report.waiting_peers.push(call.peer.clone());
+        report.failing_peers.push(call.peer.clone());
         log::warn!("call {} ({}) to {} postponed until {next}: {error}", call.key, call.kind, call.peer);
         Ok(false)
     };

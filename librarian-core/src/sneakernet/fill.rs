@@ -363,11 +363,14 @@ fn adopt_or_move_out(
 }
 
 /// The `clone-local` task: fill the `[clone.local]` stores in order.
-pub(crate) fn clone_local_task(site: &Site) -> Result<String> {
+/// The `clone-local` task: fill the `[clone.local]` drives in order. Returns what it
+/// did, and why it could not finish when every drive is full with files left over.
+pub(crate) fn clone_local_task(site: &Site) -> Result<(String, Option<String>)> {
     let Some(cfg) = &site.config().clone.local else {
-        return Ok("nothing to do: no [clone.local] in the configuration".into());
+        return Ok(("nothing to do: no [clone.local] in the configuration".into(), None));
     };
     let mut parts = Vec::new();
+    let mut waiting = None;
     let mut failed: BTreeMap<String, String> = BTreeMap::new();
     for to in &cfg.to {
         match site.catalog().store(to) {
@@ -387,8 +390,10 @@ pub(crate) fn clone_local_task(site: &Site) -> Result<String> {
         parts.push(format!("copied {} files ({} bytes) to {to}", r.copied, r.bytes));
         if r.full {
             parts.push(format!("{to} full, {} files wait for the next drive", r.left_for_next_drive));
+            waiting = Some(r.left_for_next_drive);
             continue;
         }
+        waiting = None;
         break;
     }
     if parts.is_empty() {
@@ -397,7 +402,9 @@ pub(crate) fn clone_local_task(site: &Site) -> Result<String> {
     if let Some((name, why)) = failed.iter().next() {
         parts.push(format!("{} failed (first: {name}: {why})", failed.len()));
     }
-    Ok(parts.join("; "))
+    let stalled =
+        waiting.map(|n| format!("every [clone.local] drive is full and {n} files wait: mount the next drive"));
+    Ok((parts.join("; "), stalled))
 }
 
 #[cfg(test)]
@@ -579,8 +586,8 @@ mod tests {
     #[test]
     fn the_task_fills_drives_in_order() {
         let (d, lib) = site();
-        let msg = clone_local_task(lib.site()).expect("task");
-        assert!(msg.contains("no [clone.local]"), "{msg}");
+        let (msg, stalled) = clone_local_task(lib.site()).expect("task");
+        assert!(msg.contains("no [clone.local]") && stalled.is_none(), "{msg}");
         upload(&lib, d.path(), "a", b"aaaa");
         upload(&lib, d.path(), "b", b"bbbb");
         add_drive(&lib, d.path(), "drive1", 0);
@@ -592,13 +599,27 @@ mod tests {
         )
         .expect("write config");
         let lib = Librarian::open(lib.config_path()).expect("reopen");
-        let msg = clone_local_task(lib.site()).expect("task");
-        assert_eq!(msg, "copied 2 files (8 bytes) to drive1", "{msg}");
+        let (msg, stalled) = clone_local_task(lib.site()).expect("task");
+        assert_eq!((msg.as_str(), stalled), ("copied 2 files (8 bytes) to drive1", None));
         lib.set_store_enabled("drive1", false).expect("disable");
         upload(&lib, d.path(), "c", b"cc");
-        let msg = clone_local_task(lib.site()).expect("task");
-        assert_eq!(msg, "drive1 disabled, skipped; copied 1 files (2 bytes) to drive2", "{msg}");
+        let (msg, stalled) = clone_local_task(lib.site()).expect("task");
+        assert_eq!((msg.as_str(), stalled), ("drive1 disabled, skipped; copied 1 files (2 bytes) to drive2", None));
         assert_eq!(stores_of(&lib, "a"), ["drive1", "main"], "one copy among the drives is enough");
+    }
+
+    #[test]
+    fn the_task_says_when_every_drive_is_full() {
+        let (d, lib) = site();
+        upload(&lib, d.path(), "a", b"aaaa");
+        add_drive(&lib, d.path(), "drive1", u64::MAX / 4);
+        let text = std::fs::read_to_string(lib.config_path()).expect("config");
+        std::fs::write(lib.config_path(), format!("{text}\n[clone.local]\nfrom = \"main\"\nto = [\"drive1\"]\n"))
+            .expect("write config");
+        let lib = Librarian::open(lib.config_path()).expect("reopen");
+        let (msg, stalled) = clone_local_task(lib.site()).expect("task");
+        let stalled = stalled.unwrap_or_default();
+        assert!(stalled.contains("full") && stalled.contains("1 files wait"), "{msg} / {stalled}");
     }
 
     #[test]

@@ -82,14 +82,16 @@ pub(crate) fn run_tasks(site: &Site, only: &[TaskKind]) -> Result<Vec<TaskOutcom
                 let started = Timestamp::now();
                 let result = run_task_renewing(site, task, &owner);
                 let finished = Timestamp::now();
-                let (ok, message) = match result {
-                    Ok(m) => (true, m),
-                    Err(e) => (false, e.to_string()),
+                let (status, message) = match result {
+                    Ok((m, None)) => (TaskStatus::Ok, m),
+                    Ok((m, Some(why))) => (TaskStatus::Degraded, format!("{m}; could not make progress: {why}")),
+                    Err(e) => (TaskStatus::Failed, e.to_string()),
                 };
+                let ok = status != TaskStatus::Failed;
                 site.catalog().finish_task(task.as_str(), &owner, started, finished, ok, &message)?;
                 outcomes.push(TaskOutcome {
                     task: task.as_str().to_owned(),
-                    status: if ok { TaskStatus::Ok } else { TaskStatus::Failed },
+                    status,
                     message,
                     started_at: Some(started),
                     finished_at: Some(finished),
@@ -107,7 +109,7 @@ pub(crate) fn task_records(site: &Site) -> Result<Vec<TaskRecord>> {
 
 /// Run `task` while a second thread renews its lease every [`LEASE_RENEWAL`], so
 /// a run that lasts hours keeps it (and a run that dies loses it: no renewal).
-fn run_task_renewing(site: &Site, task: TaskKind, owner: &str) -> Result<String> {
+fn run_task_renewing(site: &Site, task: TaskKind, owner: &str) -> Result<TaskRun> {
     let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         let renewer = s.spawn(|| {
@@ -132,23 +134,44 @@ fn run_task_renewing(site: &Site, task: TaskKind, owner: &str) -> Result<String>
     })
 }
 
-fn run_task(site: &Site, task: TaskKind) -> Result<String> {
+/// What a task did, and why it could not make all its progress (then `tasks run`
+/// reports it `degraded`: a peer that does not answer, every drive full).
+type TaskRun = (String, Option<String>);
+
+/// "peers a, b unreachable" for a non-empty list.
+fn peers_blocked(peers: &[String], what: &str) -> Option<String> {
+    let mut peers = peers.to_vec();
+    peers.sort();
+    peers.dedup();
+    (!peers.is_empty()).then(|| format!("{what}: {}", peers.join(", ")))
+}
+
+fn run_task(site: &Site, task: TaskKind) -> Result<TaskRun> {
     match task {
         TaskKind::CleanupStaging => {
             let removed = crate::stores::cleanup_staging(site)?;
-            Ok(format!(
-                "removed {} stale staging director{}",
-                removed.len(),
-                if removed.len() == 1 { "y" } else { "ies" }
-            ))
+            let n = removed.len();
+            Ok((format!("removed {n} stale staging director{}", if n == 1 { "y" } else { "ies" }), None))
         }
-        TaskKind::DeliverOutbox => Ok(crate::outbox::deliver_outbox(site)?.to_string()),
+        TaskKind::DeliverOutbox => {
+            let r = crate::outbox::deliver_outbox(site)?;
+            let stalled = peers_blocked(&r.failing_peers, "calls to these peers are failing (see `outbox list`)");
+            Ok((r.to_string(), stalled))
+        }
         TaskKind::ReceiveClones => {
             let (completed, failed) = crate::transfers::receive::receive_clones(site)?;
-            Ok(format!("completed {completed}, failed {failed}"))
+            Ok((format!("completed {completed}, failed {failed}"), None))
         }
-        TaskKind::SendClones => Ok(crate::transfers::send::send_clones(site)?.to_string()),
-        TaskKind::ReconcileTransfers => Ok(crate::transfers::reconcile::reconcile_transfers(site)?.to_string()),
+        TaskKind::SendClones => {
+            let r = crate::transfers::send::send_clones(site)?;
+            let stalled = peers_blocked(&r.unreachable_peers, "these peers did not answer or refused the offer");
+            Ok((r.to_string(), stalled))
+        }
+        TaskKind::ReconcileTransfers => {
+            let r = crate::transfers::reconcile::reconcile_transfers(site)?;
+            let stalled = peers_blocked(&r.unreachable_peers, "these peers could not be asked");
+            Ok((r.to_string(), stalled))
+        }
         TaskKind::CloneLocal => crate::sneakernet::fill::clone_local_task(site),
     }
 }

@@ -25,6 +25,8 @@ pub struct ReconcileReport {
     pub resumed: u64,
     /// Left as they are (still moving, or the peer could not be asked).
     pub unchanged: u64,
+    /// Peers that could not be asked (`tasks run` reports the task `degraded`).
+    pub unreachable_peers: Vec<String>,
 }
 
 impl std::fmt::Display for ReconcileReport {
@@ -156,6 +158,7 @@ pub(crate) fn reconcile_transfers(site: &Site) -> Result<ReconcileReport> {
             }
         }
     }
+    report.unreachable_peers = unreachable;
     Ok(report)
 }
 

@@ -37,6 +37,9 @@ pub struct SendReport {
     pub running: u64,
     /// Peers skipped: transfers disabled, unreachable, or refusing the offer.
     pub skipped_peers: Vec<String>,
+    /// Of those, the peers that could not be reached or refused us (not the ones an
+    /// operator disabled): `tasks run` reports the task `degraded`.
+    pub unreachable_peers: Vec<String>,
 }
 
 impl std::fmt::Display for SendReport {
@@ -199,6 +202,7 @@ pub(crate) fn send_clones_to(site: &Site, only: Option<&str>) -> Result<SendRepo
                 message: format!("cannot offer files to {name}: {e}"),
             })?;
             report.skipped_peers.push(name.clone());
+            report.unreachable_peers.push(name.clone());
             continue;
         }
         site.catalog().resolve_event(Category::PeerUnreachable, name, Timestamp::now())?;
@@ -228,6 +232,7 @@ pub(crate) fn send_clones_to(site: &Site, only: Option<&str>) -> Result<SendRepo
                         message: format!("cannot offer files to {name}: {e}"),
                     })?;
                     report.skipped_peers.push(name.clone());
+                    report.unreachable_peers.push(name.clone());
                     break;
                 }
                 Err(e) => return Err(e),

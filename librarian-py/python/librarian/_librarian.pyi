@@ -837,7 +837,7 @@ class TaskOutcome:
     def task(self) -> str:
         """Task name, e.g. ``"cleanup-staging"``."""
     @property
-    def status(self) -> Literal["ok", "failed", "not_due", "busy", "disabled"]:
+    def status(self) -> Literal["ok", "failed", "degraded", "not_due", "busy", "disabled"]:
         """What happened: ran (``"ok"``/``"failed"``), or why it did not run."""
     @property
     def message(self) -> str:

@@ -68,8 +68,12 @@ fn an_unreachable_peer_is_skipped_not_failed() {
     ClonePair::tasks(&p.a, &["send-clones"]).ok();
     drop(p.served_b.take());
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let msg = reconcile(&p.a);
-    assert!(msg.contains("unchanged 2") && msg.contains("failed 0"), "{msg}");
+    // Not failed: degraded (exit 3), naming the peer it could not ask.
+    let out = ClonePair::tasks(&p.a, &["reconcile-transfers"]);
+    out.expect_code(3);
+    let msg = out.json()[0]["message"].as_str().unwrap().to_owned();
+    assert_eq!(out.json()[0]["status"], "degraded", "{out}");
+    assert!(msg.contains("unchanged 2") && msg.contains("failed 0") && msg.contains("site-b"), "{msg}");
     assert_eq!(statuses(&p.a), ["staged"; 2]);
     // `status` shows what waits for the peer.
     let status = p.a.json(["status"]);

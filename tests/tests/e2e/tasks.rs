@@ -199,3 +199,54 @@ fn serve_runs_due_tasks_on_their_schedule() {
     let list = site.json(["tasks", "list"]);
     assert_eq!(list.json()[0]["last_result"], "ok", "{list}");
 }
+
+/// `tasks run` tells a cron wrapper when work is stuck: a peer that does not answer
+/// makes `send-clones` and `deliver-outbox` "degraded" and the run exit 3 (1 stays for
+/// a task that failed, 0 for a run where everything progressed); the outcome names
+/// the peer. A peer an operator disabled is not "stuck": exit 0.
+#[test]
+fn a_run_that_cannot_reach_a_peer_exits_3_naming_it() {
+    let site = Site::named("site-a");
+    let pw = site.tmp().join("pw");
+    write_secret(&pw, "secret-for-a-dead-peer\n");
+    site.run([
+        "peer",
+        "add",
+        "site-b",
+        "--url",
+        "http://127.0.0.1:9",
+        "--account",
+        "x",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ])
+    .ok();
+    let base = std::fs::read_to_string(site.config()).unwrap();
+    std::fs::write(site.config(), format!("{base}\n[clone.to.site-b]\ndestination_root = \"/srv/b\"\n")).unwrap();
+    let src = site.src("obs.dat");
+    write_random(&src, 1000, 1);
+    site.upload(&src, "obs.dat", &[]).ok();
+
+    let send = site.json(["tasks", "run", "--only", "send-clones"]);
+    assert_eq!(send.code(), Some(3), "{send}");
+    let o = send.json()[0].clone();
+    assert_eq!(o["status"], "degraded", "{send}");
+    assert!(o["message"].as_str().unwrap().contains("site-b"), "{send}");
+
+    site.run(["peer", "announce", "site-b", "obs.dat"]).ok();
+    for attempt in ["first attempt", "waiting out the backoff"] {
+        let deliver = site.json(["tasks", "run", "--only", "deliver-outbox"]);
+        assert_eq!(deliver.code(), Some(3), "{attempt}: {deliver}");
+        assert_eq!(deliver.json()[0]["status"], "degraded", "{attempt}: {deliver}");
+    }
+    let text = site.run(["tasks", "run", "--only", "deliver-outbox"]);
+    assert_eq!(text.code(), Some(3), "{text}");
+    assert!(text.stdout.contains("DEGRADED") && text.stdout.contains("site-b"), "{text}");
+
+    // Disabled by an operator: waiting is what was asked for.
+    site.run(["peer", "disable", "site-b"]).ok();
+    let quiet = site.json(["tasks", "run", "--only", "send-clones", "--only", "deliver-outbox"]);
+    assert_eq!(quiet.code(), Some(0), "{quiet}");
+    // Cleanup has nothing to do with peers.
+    site.json(["tasks", "run", "--only", "cleanup-staging"]).ok();
+}
