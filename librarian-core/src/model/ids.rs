@@ -43,6 +43,11 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    all_variants!(
+        /// Both kinds.
+        File, Directory
+    );
+
     /// `"file"` or `"directory"` (the JSON and SQL spelling).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,6 +76,11 @@ pub enum DeletionPolicy {
 }
 
 impl DeletionPolicy {
+    all_variants!(
+        /// Both policies.
+        Allowed, Disallowed
+    );
+
     /// `"allowed"` or `"disallowed"`.
     pub fn as_str(self) -> &'static str {
         match self {
