@@ -226,9 +226,18 @@ struct SearchArgs {
     /// Source site.
     #[arg(long)]
     source: Option<String>,
-    /// At most this many results (more matches: said on stderr).
+    /// At most this many results (more matches: said on stderr, with the --after to
+    /// continue from).
     #[arg(long, default_value_t = 100)]
     limit: u32,
+    /// Only names after NAME in the listing's order: the next page after one that
+    /// ended with NAME (any text works; files catalogued meanwhile never shift a page).
+    #[arg(long, value_name = "NAME")]
+    after: Option<String>,
+    /// With --json, print {"files": [...], "truncated": BOOL, "next": NAME|null} instead
+    /// of the bare array (pass "next" as --after for the next page).
+    #[arg(long)]
+    page: bool,
 }
 
 fn parse_time(text: &str) -> Result<jiff::Timestamp, Error> {
@@ -337,20 +346,10 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
                 until: a.until.as_deref().map(parse_time).transpose()?,
                 uploader: a.uploader.clone(),
                 source: a.source.clone(),
-                // One more than asked, to tell a complete answer from a cut one.
-                limit: Some(a.limit.saturating_add(1)),
+                limit: Some(a.limit),
+                after: a.after.clone(),
             };
-            let mut found = open(cli)?.search(&q)?;
-            let cut = found.len() > a.limit as usize;
-            found.truncate(a.limit as usize);
-            out.files(&found)?;
-            if cut {
-                // On stderr, so the JSON document and the listing stay what they were.
-                output::say_err!(
-                    "search: showing the first {} matches; there are more (raise --limit, or narrow the query)",
-                    a.limit
-                );
-            }
+            out.search_page(&open(cli)?.search_page(&q)?, a.limit, a.page)?;
         }
         Command::Verify { names, store } => {
             let names = names.iter().map(|n| name_arg(n)).collect::<Result<Vec<_>, _>>()?;

@@ -92,9 +92,9 @@ pub use librarian::Librarian;
 pub use model::{
     Account, CallKind, CatalogCheck, Category, CheckStatus, DEFAULT_STORE, DeletionPolicy, Direction, EntryProblem,
     EntryProblemKind, Event, File, FileKind, HoldsCall, Instance, InstanceCheck, InstanceId, Level, ManagerKind,
-    NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, SearchQuery, Severity, SiteStatus, StageItem,
-    StageRequest, StageResponse, StageResult, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer,
-    TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyReport,
+    NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, SearchPage, SearchQuery, Severity, SiteStatus,
+    StageItem, StageRequest, StageResponse, StageResult, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus,
+    Transfer, TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyReport,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;

@@ -36,6 +36,7 @@ fn _librarian(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyDriveProblem>()?;
     m.add_class::<types::PyDriveReport>()?;
     m.add_class::<types::PyImportReport>()?;
+    m.add_class::<site::PySearchIterator>()?;
     m.add_function(wrap_pyfunction!(site::verify_drive, m)?)?;
     errors::register(m)?;
     Ok(())

@@ -41,6 +41,7 @@ CODES = {
 VALUE_ERRORS = {"InvalidName", "InvalidArgument", "InvalidChecksum"}
 CLASSES = [
     "Librarian",
+    "SearchIterator",
     "File",
     "Instance",
     "RemoteInstance",

@@ -118,6 +118,12 @@ pub struct SearchQuery {
     pub source: Option<String>,
     /// At most this many results (default 100 when `None`).
     pub limit: Option<u32>,
+    /// Only names after this one in the results' order (byte order of UTF-8, as SQLite
+    /// compares text): keyset pagination. Pass the last name of the previous page, or
+    /// [`SearchPage::next`](super::SearchPage::next), to get the next one; unlike an
+    /// offset, a file catalogued meanwhile never shifts a page. Any text is a cursor
+    /// (it need not be a catalogued name, or a valid new one).
+    pub after: Option<String>,
 }
 
 pub(crate) fn corrupt_row(column: &str, value: &str) -> Error {

@@ -95,6 +95,20 @@ pub struct File {
     pub remote_instances: Vec<RemoteInstance>,
 }
 
+/// One page of a search ([`Librarian::search_page`](crate::Librarian::search_page)),
+/// as `librarian search --page --json` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchPage {
+    /// The matches, by name: at most the query's limit.
+    pub files: Vec<File>,
+    /// More files match after these.
+    pub truncated: bool,
+    /// When `truncated`: the cursor of the next page, to pass as
+    /// [`SearchQuery::after`] (the last name of this page; with a limit of 0, the
+    /// query's own cursor). `None` otherwise.
+    pub next: Option<String>,
+}
+
 /// A copy on a local store (JSON object "Instance").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Instance {

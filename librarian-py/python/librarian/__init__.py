@@ -48,6 +48,7 @@ from ._librarian import (
     PlannedFile,
     RemoteInstance,
     SchemaTooNew,
+    SearchIterator,
     SendReport,
     SiteStatus,
     Store,
@@ -65,6 +66,7 @@ __all__ = [
     "__version__",
     # the site
     "Librarian",
+    "SearchIterator",
     # results
     "File",
     "Instance",

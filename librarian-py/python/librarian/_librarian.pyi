@@ -11,6 +11,7 @@ __version__: str
 __all__ = [
     "__version__",
     "Librarian",
+    "SearchIterator",
     "File",
     "Instance",
     "RemoteInstance",
@@ -184,8 +185,11 @@ class Librarian:
         uploader: Optional[str] = None,
         source: Optional[str] = None,
         limit: int = 100,
+        after: Optional[str] = None,
     ) -> "list[File]":
-        """Files matching every filter given, ordered by name.
+        """Files matching every filter given, ordered by name: the first ``limit``
+        (100 by default). To get every match, iterate :meth:`search_iter`, or page
+        with ``after``.
 
         Args:
             name: glob on the name (``*``, ``?``, ``[...]``; case-sensitive;
@@ -195,10 +199,42 @@ class Librarian:
             uploader: exact uploader.
             source: exact source site.
             limit: at most this many files.
+            after: only names after this one in the results' order (code point
+                order): pass the last name of the previous page for the next page.
+                Files catalogued meanwhile never shift a page. Any text works.
 
         Raises:
             InvalidArgument: a naive ``since``/``until`` (also a ``ValueError``),
                 or a ``limit`` out of range.
+            TypeError: ``since``/``until`` is not a ``datetime.datetime``.
+        """
+
+    def search_iter(
+        self,
+        name: Optional[str] = None,
+        since: Optional[datetime.datetime] = None,
+        until: Optional[datetime.datetime] = None,
+        uploader: Optional[str] = None,
+        source: Optional[str] = None,
+        after: Optional[str] = None,
+        page_size: int = 1000,
+    ) -> "SearchIterator":
+        """Every file matching the filters (as :meth:`search`), ordered by name,
+        with no limit: an iterator that reads ``page_size`` files from the catalog
+        at a time, each page one call with the GIL released.
+
+        >>> for f in lib.search_iter(name="2026/*"):    # doctest: +SKIP
+        ...     print(f.name)
+
+        The filters are checked at once; the catalog is read as the iterator
+        advances. Pages follow each other by name (keyset pagination), so a file
+        catalogued during the iteration is never returned twice and never makes
+        another one be skipped: it is returned if its name comes after the current
+        page.
+
+        Raises:
+            InvalidArgument: as :meth:`search`, or ``page_size`` is 0 or out of
+                range.
             TypeError: ``since``/``until`` is not a ``datetime.datetime``.
         """
 
@@ -597,6 +633,13 @@ class Librarian:
                 or ``store`` is not a store.
             InvalidArgument: the manifest is unreadable or of an unknown version.
         """
+
+@final
+class SearchIterator:
+    """Every match of a search, read a page at a time (:meth:`Librarian.search_iter`)."""
+
+    def __iter__(self) -> "SearchIterator": ...
+    def __next__(self) -> "File": ...
 
 @final
 class File:
