@@ -1,10 +1,17 @@
-"""Type stubs of the extension module ``librarian._librarian`` (hand-written; keep
-in step with ``librarian-py/src``). Import from ``librarian``, not from here."""
+"""Type stubs of the extension module ``librarian._librarian``. Import from
+``librarian``, not from here.
+
+Hand-written, and kept in step with ``librarian-py/src`` by two checks that
+``scripts/test-all`` runs: mypy's ``stubtest`` (every name, signature and default
+here exists at runtime and the reverse; see ``librarian-py/stubtest-allowlist.txt``)
+and ``tests/test_stub_literals.py`` (every ``Literal`` below is an alias whose
+strings equal the core's enum, from the runtime's ``_LITERALS``)."""
 
 import datetime
 import os
 import pathlib
 from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any, Literal, Optional, TypeAlias, Union, final
 
 __version__: str
@@ -74,6 +81,20 @@ _ProblemKind: TypeAlias = Literal[
     "manifest_altered", "bad_entry", "missing", "extra", "truncated", "grown", "altered", "wrong_kind", "unreadable",
     "unsupported"
 ]
+_CallKind: TypeAlias = Literal["holds", "staged", "complete", "fail"]
+_TaskName: TypeAlias = Literal[
+    "cleanup-staging", "receive-clones", "send-clones", "deliver-outbox", "reconcile-transfers", "clone-local"
+]
+_TaskStatus: TypeAlias = Literal["ok", "failed", "not_due", "busy", "disabled"]
+_CheckStatus: TypeAlias = Literal["ok", "mismatch", "missing", "unreadable"]
+_EntryProblem: TypeAlias = Literal["missing", "mismatch", "unexpected", "unreadable"]
+_FileKind: TypeAlias = Literal["file", "directory"]
+_DeletionPolicy: TypeAlias = Literal["allowed", "disallowed"]
+_Algorithm: TypeAlias = Literal["blake3", "sha256", "xxh3", "md5"]
+
+_LITERALS: dict[str, tuple[str, ...]]
+"""For each ``Literal`` alias above (by name), the strings the core's enum has, from
+its ``ALL`` list: what ``tests/test_stub_literals.py`` checks the aliases against."""
 
 @final
 class Librarian:
@@ -124,9 +145,9 @@ class Librarian:
         *,
         store: Optional[str] = None,
         move: bool = False,
-        deletion_policy: Literal["allowed", "disallowed"] = "disallowed",
+        deletion_policy: _DeletionPolicy = "disallowed",
         expect_checksum: Optional[str] = None,
-        algorithm: Optional[Literal["blake3", "sha256", "xxh3", "md5"]] = None,
+        algorithm: Optional[_Algorithm] = None,
         uploader: Optional[str] = None,
     ) -> "File":
         """Ingest the file or directory ("book") at ``src`` under the catalog name ``name``.
@@ -252,7 +273,7 @@ class Librarian:
             NotFound: no such file.
         """
 
-    def run_tasks(self, only: Optional[list[str]] = None) -> list["TaskOutcome"]:
+    def run_tasks(self, only: Optional[Sequence[_TaskName]] = None) -> list["TaskOutcome"]:
         """Run each background task that is due, once, like ``librarian tasks run``.
 
         The tasks, in the order they run: ``"cleanup-staging"`` (roll back
@@ -655,7 +676,7 @@ class File:
     def checksum(self) -> str:
         """Checksum text, e.g. ``"blake3:<64 hex>"``."""
     @property
-    def kind(self) -> Literal["file", "directory"]:
+    def kind(self) -> _FileKind:
         """``"file"`` or ``"directory"`` (a book)."""
     @property
     def uploader(self) -> str:
@@ -691,7 +712,7 @@ class Instance:
     def available(self) -> bool:
         """Whether the copy is readable."""
     @property
-    def deletion_policy(self) -> Literal["allowed", "disallowed"]:
+    def deletion_policy(self) -> _DeletionPolicy:
         """May automatic tasks delete this copy?"""
     @property
     def created_at(self) -> datetime.datetime:
@@ -796,7 +817,7 @@ class InstanceCheck:
     def path(self) -> pathlib.Path:
         """Path checked."""
     @property
-    def status(self) -> Literal["ok", "mismatch", "missing", "unreadable"]:
+    def status(self) -> _CheckStatus:
         """Outcome."""
     @property
     def expected(self) -> str:
@@ -805,7 +826,7 @@ class InstanceCheck:
     def actual(self) -> Optional[str]:
         """Checksum of what is on disk, when it could be computed."""
     @property
-    def problems(self) -> "list[tuple[str, Literal['missing', 'mismatch', 'unexpected', 'unreadable']]]":
+    def problems(self) -> "list[tuple[str, _EntryProblem]]":
         """For books: ``(entry, problem)`` for each bad entry."""
     @property
     def error(self) -> Optional[str]:
@@ -875,10 +896,10 @@ class TaskOutcome:
     """How one background task's turn went. Compares equal by value."""
 
     @property
-    def task(self) -> str:
+    def task(self) -> _TaskName:
         """Task name, e.g. ``"cleanup-staging"``."""
     @property
-    def status(self) -> Literal["ok", "failed", "not_due", "busy", "disabled"]:
+    def status(self) -> _TaskStatus:
         """What happened: ran (``"ok"``/``"failed"``), or why it did not run."""
     @property
     def message(self) -> str:
@@ -938,7 +959,7 @@ class OutboxCall:
     def key(self) -> str:
         """Its idempotency key (unique; the peer applies a key once)."""
     @property
-    def kind(self) -> Literal["holds", "staged", "complete", "fail"]:
+    def kind(self) -> _CallKind:
         """What it asks: ``"holds"`` (this site holds a file), ``"staged"`` (a
         transfer's data is at the receiver), ``"complete"`` (the receiver committed
         it, e.g. after a SneakerNet import) or ``"fail"``."""
@@ -1005,7 +1026,7 @@ class Transfer:
     def checksum(self) -> str:
         """Its checksum, e.g. ``"blake3:<64 hex>"``."""
     @property
-    def kind(self) -> Literal["file", "directory"]:
+    def kind(self) -> _FileKind:
         """``"file"`` or ``"directory"`` (a book)."""
     @property
     def uploader(self) -> str:
@@ -1095,7 +1116,7 @@ class PlannedFile:
     def checksum(self) -> str:
         """Its checksum, e.g. ``"blake3:<64 hex>"``."""
     @property
-    def kind(self) -> Literal["file", "directory"]:
+    def kind(self) -> _FileKind:
         """``"file"`` or ``"directory"`` (a book)."""
     @property
     def store(self) -> str:
