@@ -43,6 +43,10 @@ def main() -> int:
         found = lib.search(name="2026/11/*")
         print("found:", [x.name for x in found])
         check([x.name for x in found] == ["2026/11/book_0001", "2026/11/obs_0001.dat"], "search")
+        # search() returns at most `limit` (100) files; search_iter() yields every match,
+        # reading the catalog a page at a time.
+        every = [x.name for x in lib.search_iter(name="2026/*")]
+        check(every == [x.name for x in found], "search_iter")
         for inst in lib.instances("2026/11/book_0001"):
             print("copy on", inst.store, "at", inst.path)
 

@@ -176,12 +176,20 @@ enum TasksCommand {
     /// progress ("degraded": a peer did not answer or refused, every drive is full).
     /// Tasks that another run is executing are skipped.
     Run {
-        /// Run only these tasks, now, whatever their schedule (tasks: cleanup-staging, receive-clones, send-clones, deliver-outbox).
-        #[arg(long, value_name = "TASK", num_args = 1..)]
+        // The help names every task: see `only_help`.
+        #[arg(long, value_name = "TASK", num_args = 1.., help = only_help())]
         only: Vec<String>,
     },
     /// Show each task's schedule and last run.
     List,
+}
+
+/// `tasks run --only`'s help, naming every task of `TaskKind::ALL` (so a new task is
+/// listed without anyone editing this). The names are parsed by the core, so an
+/// unknown one is an `invalid_argument` error like any other, also in `--json`.
+fn only_help() -> String {
+    let names: Vec<&str> = TaskKind::ALL.iter().map(|t| t.as_str()).collect();
+    format!("Run only these tasks, now, whatever their schedule (tasks: {})", names.join(", "))
 }
 
 #[derive(Args, Debug)]
@@ -228,9 +236,18 @@ struct SearchArgs {
     /// Source site.
     #[arg(long)]
     source: Option<String>,
-    /// At most this many results (more matches: said on stderr).
+    /// At most this many results (more matches: said on stderr, with the --after to
+    /// continue from).
     #[arg(long, default_value_t = 100)]
     limit: u32,
+    /// Only names after NAME in the listing's order: the next page after one that
+    /// ended with NAME (any text works; files catalogued meanwhile never shift a page).
+    #[arg(long, value_name = "NAME")]
+    after: Option<String>,
+    /// With --json, print {"files": [...], "truncated": BOOL, "next": NAME|null} instead
+    /// of the bare array (pass "next" as --after for the next page).
+    #[arg(long)]
+    page: bool,
 }
 
 /// The value of `--reserve`: a size (clap shows the core's message).
@@ -345,20 +362,10 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
                 until: a.until.as_deref().map(|t| parse_time("--until", t)).transpose()?,
                 uploader: a.uploader.clone(),
                 source: a.source.clone(),
-                // One more than asked, to tell a complete answer from a cut one.
-                limit: Some(a.limit.saturating_add(1)),
+                limit: Some(a.limit),
+                after: a.after.clone(),
             };
-            let mut found = open(cli)?.search(&q)?;
-            let cut = found.len() > a.limit as usize;
-            found.truncate(a.limit as usize);
-            out.files(&found)?;
-            if cut {
-                // On stderr, so the JSON document and the listing stay what they were.
-                output::say_err!(
-                    "search: showing the first {} matches; there are more (raise --limit, or narrow the query)",
-                    a.limit
-                );
-            }
+            out.search_page(&open(cli)?.search_page(&q)?, a.limit, a.page)?;
         }
         Command::Verify { names, store } => {
             let names = names.iter().map(|n| name_arg(n)).collect::<Result<Vec<_>, _>>()?;

@@ -42,18 +42,26 @@ macro_rules! say_err {
     };
 }
 pub(crate) use say;
-pub(crate) use say_err;
 
 use std::path::PathBuf;
 
 use librarian_core::TaskRecord;
 use librarian_core::{
-    Account, CheckStatus, File, Librarian, Peer, PeerPing, SiteStatus, StoreStatus, TaskKind, TaskOutcome, TaskStatus,
-    Upload, UploadStatus, VerifyReport,
+    Account, CheckStatus, File, Librarian, Peer, PeerPing, SearchPage, SiteStatus, StoreStatus, TaskKind, TaskOutcome,
+    TaskStatus, Upload, UploadStatus, VerifyReport,
 };
 use serde::Serialize;
 
 use crate::error::{CliError, Result};
+
+/// `text` as one POSIX shell word: in single quotes unless it needs none.
+fn shell_quoted(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        return text.to_owned();
+    }
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
 
 /// Where results go.
 #[derive(Debug)]
@@ -191,6 +199,27 @@ impl Out {
         }
         if files.is_empty() {
             say_err!("no files match");
+        }
+        Ok(())
+    }
+
+    /// A search: the bare array (or, with `as_page`, the whole page object) in JSON, the
+    /// listing in text; a cut answer is said on stderr either way, with the cursor.
+    pub fn search_page(&self, page: &SearchPage, limit: u32, as_page: bool) -> Result<()> {
+        if self.json && as_page {
+            self.emit(page)?;
+        } else {
+            self.files(&page.files)?;
+        }
+        if page.truncated {
+            // On stderr, so the JSON array and the listing stay what they were.
+            let next = match &page.next {
+                Some(n) => format!("continue with --after {}, ", shell_quoted(n)),
+                None => String::new(),
+            };
+            say_err!(
+                "search: showing the first {limit} matches; there are more ({next}raise --limit, or narrow the query)"
+            );
         }
         Ok(())
     }

@@ -30,6 +30,11 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
+    all_variants!(
+        /// Every algorithm, the default first.
+        Blake3, Sha256, Xxh3, Md5
+    );
+
     /// The lowercase name used in the text form.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -22,6 +22,24 @@
 //! Everything the CLI, the Python module and the HTTP shim do is a call into
 //! this crate; see `docs/architecture.md` for the design.
 
+/// `pub const ALL: [Self; N]`: every variant of a fieldless enum, in the order listed.
+/// The list is also matched with no wildcard, so a variant added to the enum fails to
+/// compile until it is listed here: `ALL` cannot miss one (and neither can what is built
+/// from it: parsers, metrics, the Python module's `_LITERALS` that the stub is tested
+/// against). Used inside the enum's `impl`. Defined before the modules so every layer
+/// sees it without a `crate::` path.
+macro_rules! all_variants {
+    ($(#[$doc:meta])* $($variant:ident),+ $(,)?) => {
+        $(#[$doc])*
+        pub const ALL: [Self; [$(stringify!($variant)),+].len()] = {
+            let _every_variant_is_listed: fn(Self) = |v| match v {
+                $(Self::$variant)|+ => {}
+            };
+            [$(Self::$variant),+]
+        };
+    };
+}
+
 // Layers, bottom up; each module imports only from the layers below it (and, within
 // the flows, from the flows listed before it). `docs/architecture.md` shows the graph;
 // `tests/layers.rs` fails if an import points up.
@@ -74,9 +92,10 @@ pub use librarian::Librarian;
 pub use model::{
     Account, CallKind, CatalogCheck, Category, CheckStatus, DEFAULT_STORE, DeletionPolicy, Direction, EntryProblem,
     EntryProblemKind, Event, File, FileKind, HoldsCall, Instance, InstanceCheck, InstanceId, Level, ManagerKind,
-    NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, SearchQuery, Severity, SiteStatus, StageItem,
-    StageRequest, StageResponse, StageResult, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer,
-    TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyReport, parse_interval, parse_size,
+    NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, SearchPage, SearchQuery, Severity, SiteStatus,
+    StageItem, StageRequest, StageResponse, StageResult, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus,
+    Transfer, TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyReport, parse_interval,
+    parse_size,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::ingest::UploadOptions;
 use crate::model::{
     Account, CallKind, Direction, Event, File, HoldsCall, Instance, Level, NewEvent, OutboxCall, Password, Peer,
-    RemoteInstance, SearchQuery, SiteStatus, StageRequest, StageResponse, StoreSpec, StoreStatus, TaskKind,
+    RemoteInstance, SearchPage, SearchQuery, SiteStatus, StageRequest, StageResponse, StoreSpec, StoreStatus, TaskKind,
     TaskOutcome, Transfer, TransferCall, TransferStatus, Upload, VerifyReport,
 };
 use crate::name::FileName;
@@ -163,9 +163,16 @@ impl Librarian {
         crate::queries::file(&self.site, name)
     }
 
-    /// Files matching `query`, by name.
+    /// Files matching `query`, by name (at most its limit, 100 when `None`).
     pub fn search(&self, query: &SearchQuery) -> Result<Vec<File>> {
         crate::queries::search(&self.site, query)
+    }
+
+    /// One page of `query`'s matches, saying whether more follow and where the next
+    /// page starts: set `query.after` to `next` and ask again until `truncated` is
+    /// false to get every match.
+    pub fn search_page(&self, query: &SearchQuery) -> Result<SearchPage> {
+        crate::queries::search_page(&self.site, query)
     }
 
     /// Local copies of `name`.

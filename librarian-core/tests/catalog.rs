@@ -161,6 +161,73 @@ fn search_returns_at_most_100_by_default() {
     assert_eq!(search(&site.lib, SearchQuery { limit: Some(500), ..Default::default() }).len(), 120);
 }
 
+/// Catalogue `names` as files held only elsewhere (no data needed: fast).
+fn catalogue_remote(site: &Site, names: &[String]) {
+    let sum = Checksum::parse(&blake3_text(b"same")).unwrap();
+    let fnames: Vec<_> = names.iter().map(|n| name(n)).collect();
+    let rows: Vec<NewFile<'_>> = fnames
+        .iter()
+        .map(|n| NewFile {
+            name: n,
+            size: 4,
+            checksum: &sum,
+            kind: FileKind::File,
+            uploader: "u",
+            source: "elsewhere",
+            entries: &[],
+        })
+        .collect();
+    site.lib.catalog().insert_remote_files(&rows, "elsewhere", "s", Timestamp::now()).unwrap();
+}
+
+#[test]
+fn search_pages_reach_every_match_once_even_while_files_arrive() {
+    let site = Site::new();
+    catalogue_remote(&site, &(0..305).map(|i| format!("obs/{i:04}")).collect::<Vec<_>>());
+    catalogue_remote(&site, &["other/x".to_owned()]);
+    let mut q = SearchQuery { name_glob: Some("obs/*".into()), limit: Some(100), ..Default::default() };
+    let mut seen = Vec::new();
+    let mut sizes = Vec::new();
+    loop {
+        let page = site.lib.search_page(&q).unwrap();
+        sizes.push(page.files.len());
+        seen.extend(page.files.iter().map(|f| f.name.as_str().to_owned()));
+        if sizes.len() == 1 {
+            // Files catalogued between two pages: one before the cursor (not seen, and
+            // no match is shifted onto the next page twice or skipped), one after it.
+            catalogue_remote(&site, &["obs/0000a".to_owned(), "obs/9999".to_owned()]);
+        }
+        if !page.truncated {
+            assert_eq!(page.next, None);
+            break;
+        }
+        assert_eq!(page.next.as_deref(), seen.last().map(String::as_str), "next is the last name of the page");
+        q.after = page.next;
+    }
+    assert_eq!(sizes, [100, 100, 100, 6]);
+    let mut want: Vec<String> = (0..305).map(|i| format!("obs/{i:04}")).collect();
+    want.push("obs/9999".into());
+    assert_eq!(seen, want);
+
+    // A page that holds everything says so; `search` itself is unchanged.
+    let all = SearchQuery { limit: Some(1000), ..Default::default() };
+    let page = site.lib.search_page(&all).unwrap();
+    assert_eq!((page.files.len(), page.truncated, page.next), (308, false, None));
+    assert_eq!(search(&site.lib, SearchQuery::default()).len(), 100);
+    let page = site.lib.search_page(&SearchQuery::default()).unwrap();
+    assert_eq!((page.files.len(), page.truncated), (100, true), "100 by default");
+
+    // Any text is a cursor: it need not be a catalogued (or valid) name.
+    let q = SearchQuery { after: Some("obs/0299z".into()), name_glob: Some("obs/*".into()), ..Default::default() };
+    assert_eq!(names(&search(&site.lib, q)), ["obs/0300", "obs/0301", "obs/0302", "obs/0303", "obs/0304", "obs/9999"]);
+    let q = SearchQuery { after: Some("zzz".into()), ..Default::default() };
+    assert!(site.lib.search_page(&q).unwrap().files.is_empty());
+    // A limit of 0 says whether anything matches and keeps the cursor.
+    let q = SearchQuery { after: Some("obs/0100".into()), limit: Some(0), ..Default::default() };
+    let page = site.lib.search_page(&q).unwrap();
+    assert_eq!((page.files.len(), page.truncated, page.next.as_deref()), (0, true, Some("obs/0100")));
+}
+
 /// Run `f` on two threads, each with its own `Librarian::open` of the site, released
 /// together by a barrier.
 fn race<T: Send>(site: &Site, f: impl Fn(&Librarian, usize) -> T + Sync) -> (T, T) {

@@ -4,7 +4,12 @@
 //! No behaviour lives here: each method converts its arguments, makes one core call
 //! with the GIL released, and converts the result (see `site.rs`).
 
+use librarian_core::{
+    Algorithm, CallKind, Category, CheckStatus, DeletionPolicy, Direction, EntryProblemKind, FileKind, Level,
+    ManagerKind, ProblemKind, Severity, TaskKind, TaskStatus, TransferStatus,
+};
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
 
 mod args;
 mod errors;
@@ -36,7 +41,42 @@ fn _librarian(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyDriveProblem>()?;
     m.add_class::<types::PyDriveReport>()?;
     m.add_class::<types::PyImportReport>()?;
+    m.add_class::<site::PySearchIterator>()?;
     m.add_function(wrap_pyfunction!(site::verify_drive, m)?)?;
     errors::register(m)?;
+    // `setattr`, not `add`: a private name, kept out of the module's `__all__`.
+    m.setattr("_LITERALS", literals(m.py())?)?;
     Ok(())
+}
+
+/// `_LITERALS`: for each `Literal[...]` alias of `_librarian.pyi`, the strings the
+/// module can return or accept there, from the core's `ALL` lists and `as_str` (the
+/// same functions the getters use). `tests/test_stub_literals.py` compares each alias
+/// with its entry, so a variant added in Rust fails the tests until the stub has it.
+fn literals(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    fn put<'py, T: Copy>(
+        d: &Bound<'py, PyDict>,
+        alias: &str,
+        all: &[T],
+        as_str: fn(T) -> &'static str,
+    ) -> PyResult<()> {
+        d.set_item(alias, PyTuple::new(d.py(), all.iter().map(|v| as_str(*v)))?)
+    }
+    let d = PyDict::new(py);
+    put(&d, "_Level", &Level::ALL, Level::as_str)?;
+    put(&d, "_Severity", &Severity::ALL, Severity::as_str)?;
+    put(&d, "_Category", &Category::ALL, Category::as_str)?;
+    put(&d, "_TransferStatus", &TransferStatus::ALL, TransferStatus::as_str)?;
+    put(&d, "_Direction", &Direction::ALL, Direction::as_str)?;
+    put(&d, "_Manager", &ManagerKind::ALL, ManagerKind::as_str)?;
+    put(&d, "_ProblemKind", &ProblemKind::ALL, ProblemKind::as_str)?;
+    put(&d, "_CallKind", &CallKind::ALL, CallKind::as_str)?;
+    put(&d, "_TaskName", &TaskKind::ALL, TaskKind::as_str)?;
+    put(&d, "_TaskStatus", &TaskStatus::ALL, TaskStatus::as_str)?;
+    put(&d, "_CheckStatus", &CheckStatus::ALL, CheckStatus::as_str)?;
+    put(&d, "_EntryProblem", &EntryProblemKind::ALL, EntryProblemKind::as_str)?;
+    put(&d, "_FileKind", &FileKind::ALL, FileKind::as_str)?;
+    put(&d, "_DeletionPolicy", &DeletionPolicy::ALL, DeletionPolicy::as_str)?;
+    put(&d, "_Algorithm", &Algorithm::ALL, Algorithm::as_str)?;
+    Ok(d)
 }

@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 
 use librarian_core::{
-    Algorithm, Checksum, DeletionPolicy, Level, Librarian, NoProgress, SearchQuery, StoreSpec, TaskKind, UploadOptions,
-    VerifyReport,
+    Algorithm, Checksum, DeletionPolicy, Error, File, Level, Librarian, NoProgress, SearchQuery, StoreSpec, TaskKind,
+    UploadOptions, VerifyReport,
 };
 use librarian_core::{Direction, TransferStatus};
 use pyo3::prelude::*;
 
 use crate::args;
-use crate::errors::OrRaise;
+use crate::errors::{OrRaise, to_py};
 use crate::types::{
     PyAccount, PyDeliveryReport, PyDriveReport, PyEvent, PyExportReport, PyFile, PyImportReport, PyInstance,
     PyLocalCloneReport, PyOutboxCall, PyPeer, PyPlannedFile, PyRemoteInstance, PySendReport, PySiteStatus, PyStore,
@@ -97,8 +97,9 @@ impl PyLibrarian {
         py.detach(|| self.inner.file(&name)).or_raise(py).map(PyFile)
     }
 
-    /// Files matching every filter given, ordered by name.
-    #[pyo3(signature = (name=None, since=None, until=None, uploader=None, source=None, limit=100))]
+    /// Files matching every filter given, ordered by name: at most `limit`, after the
+    /// name `after` when given (the last name of the previous page).
+    #[pyo3(signature = (name=None, since=None, until=None, uploader=None, source=None, limit=100, after=None))]
     #[allow(clippy::too_many_arguments)]
     fn search(
         &self,
@@ -109,6 +110,7 @@ impl PyLibrarian {
         uploader: Option<String>,
         source: Option<String>,
         limit: i64,
+        after: Option<String>,
     ) -> PyResult<Vec<PyFile>> {
         let query = SearchQuery {
             name_glob: name,
@@ -117,9 +119,43 @@ impl PyLibrarian {
             uploader,
             source,
             limit: Some(args::count(py, "limit", limit)?),
+            after,
         };
         let files = py.detach(|| self.inner.search(&query)).or_raise(py)?;
         Ok(files.into_iter().map(PyFile).collect())
+    }
+
+    /// Every file matching the filters, ordered by name, as an iterator that fetches
+    /// `page_size` files at a time (keyset pagination: no match is skipped or repeated
+    /// when files are catalogued meanwhile). The filters are checked now; the catalog
+    /// is read as the iterator advances.
+    #[pyo3(signature = (name=None, since=None, until=None, uploader=None, source=None, after=None, page_size=1000))]
+    #[allow(clippy::too_many_arguments)]
+    fn search_iter(
+        slf: &Bound<'_, Self>,
+        name: Option<String>,
+        since: Option<&Bound<'_, PyAny>>,
+        until: Option<&Bound<'_, PyAny>>,
+        uploader: Option<String>,
+        source: Option<String>,
+        after: Option<String>,
+        page_size: i64,
+    ) -> PyResult<PySearchIterator> {
+        let py = slf.py();
+        let page_size = args::count(py, "page_size", page_size)?;
+        if page_size == 0 {
+            return Err(to_py(py, Error::InvalidArgument("page_size must be at least 1".into())));
+        }
+        let query = SearchQuery {
+            name_glob: name,
+            since: args::instant(py, "since", since)?,
+            until: args::instant(py, "until", until)?,
+            uploader,
+            source,
+            limit: Some(page_size),
+            after,
+        };
+        Ok(PySearchIterator { lib: slf.clone().unbind(), query, page: Vec::new().into_iter(), done: false })
     }
 
     /// Local copies of `name`.
@@ -415,6 +451,42 @@ impl PyLibrarian {
         let name = self.inner.config().name.as_str().into_pyobject(py)?.repr()?;
         let path = self.inner.config_path().to_string_lossy().into_pyobject(py)?.repr()?;
         Ok(format!("Librarian(name={name}, config_path={path})"))
+    }
+}
+
+/// `Librarian.search_iter`: every match of a search, read a page at a time (each page
+/// one core call with the GIL released).
+#[pyclass(module = "librarian", name = "SearchIterator")]
+#[derive(Debug)]
+pub struct PySearchIterator {
+    lib: Py<PyLibrarian>,
+    /// The next page's query: its `after` moves on after each page.
+    query: SearchQuery,
+    page: std::vec::IntoIter<File>,
+    done: bool,
+}
+
+#[pymethods]
+impl PySearchIterator {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<PyFile>> {
+        loop {
+            if let Some(f) = self.page.next() {
+                return Ok(Some(PyFile(f)));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            let lib = &self.lib.get().inner;
+            let query = &self.query;
+            let page = py.detach(|| lib.search_page(query)).or_raise(py)?;
+            self.done = !page.truncated;
+            self.query.after = page.next;
+            self.page = page.files.into_iter();
+        }
     }
 }
 

@@ -7,10 +7,10 @@ use std::path::Path;
 use jiff::Timestamp;
 use librarian_core::PlanItem;
 use librarian_core::{
-    Account, CheckStatus, DeliveryReport, EntryProblemKind, Event, File, Instance, InstanceCheck, LocalCloneReport,
-    OutboxCall, Peer, RemoteInstance, SiteStatus, StoreStatus, TaskOutcome, VerifyReport,
+    Account, CheckStatus, DeliveryReport, Event, File, Instance, InstanceCheck, LocalCloneReport, OutboxCall, Peer,
+    RemoteInstance, SiteStatus, StoreStatus, TaskOutcome, VerifyReport,
 };
-use librarian_core::{DriveProblem, DriveReport, ExportReport, ImportReport, ProblemKind};
+use librarian_core::{DriveProblem, DriveReport, ExportReport, ImportReport};
 use librarian_core::{SendReport, Transfer};
 use pyo3::prelude::*;
 
@@ -296,24 +296,6 @@ impl PySiteStatus {
     }
 }
 
-fn status_str(s: CheckStatus) -> &'static str {
-    match s {
-        CheckStatus::Ok => "ok",
-        CheckStatus::Mismatch => "mismatch",
-        CheckStatus::Missing => "missing",
-        CheckStatus::Unreadable => "unreadable",
-    }
-}
-
-fn problem_str(p: EntryProblemKind) -> &'static str {
-    match p {
-        EntryProblemKind::Missing => "missing",
-        EntryProblemKind::Mismatch => "mismatch",
-        EntryProblemKind::Unexpected => "unexpected",
-        EntryProblemKind::Unreadable => "unreadable",
-    }
-}
-
 /// The check of one instance by `verify`.
 #[pyclass(frozen, eq, module = "librarian", name = "InstanceCheck")]
 #[derive(Debug, Clone, PartialEq)]
@@ -344,7 +326,7 @@ impl PyInstanceCheck {
     /// `"ok"`, `"mismatch"`, `"missing"` or `"unreadable"`.
     #[getter]
     fn status(&self) -> &'static str {
-        status_str(self.0.status)
+        self.0.status.as_str()
     }
     /// Checksum the catalog holds.
     #[getter]
@@ -359,7 +341,7 @@ impl PyInstanceCheck {
     /// For books: `(entry, problem)` for each bad entry.
     #[getter]
     fn problems(&self) -> Vec<(String, &'static str)> {
-        self.0.problems.iter().map(|p| (p.entry.clone(), problem_str(p.problem))).collect()
+        self.0.problems.iter().map(|p| (p.entry.clone(), p.problem.as_str())).collect()
     }
     /// Error text when the copy was unreadable.
     #[getter]
@@ -371,7 +353,7 @@ impl PyInstanceCheck {
             "InstanceCheck(name={}, store={}, status={}, path={})",
             r(py, self.0.name.as_str()),
             r(py, &self.0.store),
-            r(py, status_str(self.0.status)),
+            r(py, self.0.status.as_str()),
             rp(py, &self.0.path),
         )
     }
@@ -1014,21 +996,6 @@ fn opt_bool(b: Option<bool>) -> &'static str {
     b.map_or("None", py_bool)
 }
 
-fn problem_kind_str(k: ProblemKind) -> &'static str {
-    match k {
-        ProblemKind::ManifestAltered => "manifest_altered",
-        ProblemKind::BadEntry => "bad_entry",
-        ProblemKind::Missing => "missing",
-        ProblemKind::Extra => "extra",
-        ProblemKind::Truncated => "truncated",
-        ProblemKind::Grown => "grown",
-        ProblemKind::Altered => "altered",
-        ProblemKind::WrongKind => "wrong_kind",
-        ProblemKind::Unreadable => "unreadable",
-        ProblemKind::Unsupported => "unsupported",
-    }
-}
-
 /// One problem found on a drive (`DriveReport.problems`, `ImportReport.refused`).
 #[pyclass(frozen, eq, module = "librarian", name = "DriveProblem")]
 #[derive(Debug, Clone, PartialEq)]
@@ -1050,7 +1017,7 @@ impl PyDriveProblem {
     /// "altered", "wrong_kind" or "unreadable".
     #[getter]
     fn kind(&self) -> &'static str {
-        problem_kind_str(self.0.kind)
+        self.0.kind.as_str()
     }
     /// Details for a person.
     #[getter]
@@ -1062,7 +1029,7 @@ impl PyDriveProblem {
             "DriveProblem(name={}, entry={}, kind={}, detail={})",
             r(py, &self.0.name),
             opt_r(py, self.0.entry.as_deref()),
-            r(py, problem_kind_str(self.0.kind)),
+            r(py, self.0.kind.as_str()),
             r(py, &self.0.detail),
         )
     }

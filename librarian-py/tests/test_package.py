@@ -44,6 +44,7 @@ CODES = {
 VALUE_ERRORS = {"InvalidName", "InvalidArgument", "InvalidChecksum", "AlgorithmMismatch"}
 CLASSES = [
     "Librarian",
+    "SearchIterator",
     "File",
     "Instance",
     "RemoteInstance",

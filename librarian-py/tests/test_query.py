@@ -167,3 +167,58 @@ def test_search_rejects_naive_and_non_datetimes(site, populated):
             site.search(**{kw: "2026-01-01T00:00:00Z"})
         with pytest.raises(TypeError):
             site.search(**{kw: datetime.date(2026, 1, 1)})
+
+
+@pytest.fixture
+def many(site, tmp_path):
+    """305 catalogued files under ``many/`` (more than three default pages) and one
+    elsewhere."""
+    src = write_file(tmp_path / "raw" / "tiny", 16, seed=3)
+    for i in range(305):
+        site.upload(src, f"many/{i:04}")
+    site.upload(src, "other/x")
+    return [f"many/{i:04}" for i in range(305)]
+
+
+def test_search_stops_at_its_limit_and_pages_with_after(site, many):
+    first = site.search(name="many/*")
+    assert names(first) == many[:100], "search keeps its limit of 100"
+    second = site.search(name="many/*", after=first[-1].name)
+    assert names(second) == many[100:200]
+    assert names(site.search(name="many/*", after="many/0299z")) == many[300:]
+    assert site.search(after="zzz") == []
+
+
+def test_search_iter_returns_every_match(site, many):
+    it = site.search_iter(name="many/*")
+    assert isinstance(it, librarian.SearchIterator)
+    assert iter(it) is it
+    got = list(it)
+    assert names(got) == many, "all 305, once each, by name"
+    assert all(isinstance(f, librarian.File) for f in got)
+    assert next(it, None) is None, "an exhausted iterator stays exhausted"
+    # Small pages, a starting cursor, and the other filters.
+    assert names(site.search_iter(name="many/*", page_size=7)) == many
+    assert names(site.search_iter(name="many/*", after="many/0299", page_size=1)) == many[300:]
+    assert len(list(site.search_iter())) == 306
+    assert list(site.search_iter(uploader="nobody")) == []
+
+
+def test_search_iter_sees_files_catalogued_meanwhile_once(site, many, tmp_path):
+    it = site.search_iter(name="many/*", page_size=50)
+    head = [next(it).name for _ in range(60)]
+    src = write_file(tmp_path / "raw" / "late", 16, seed=4)
+    site.upload(src, "many/0000a")  # before the cursor: not returned
+    site.upload(src, "many/9999")  # after it: returned, at its place
+    rest = [f.name for f in it]
+    assert head + rest == many + ["many/9999"]
+
+
+def test_search_iter_checks_its_arguments_at_once(site):
+    for bad in (0, -1):
+        with pytest.raises(librarian.InvalidArgument):
+            site.search_iter(page_size=bad)
+    with pytest.raises(librarian.InvalidArgument):
+        site.search_iter(since=datetime.datetime(2026, 1, 1))
+    with pytest.raises(TypeError):
+        site.search_iter(until="2026-01-01")

@@ -17,7 +17,7 @@ const FILE_COLUMNS: &str = "id, name, size, checksum, kind, uploader, source, cr
 const INSTANCE_COLUMNS: &str = "i.id, i.file_id, i.store_id, s.name, s.root, i.path, i.available, \
      i.deletion_policy, i.created_at, i.verified_at";
 
-/// Default and maximum number of search results.
+/// Number of search results when the query sets no limit.
 pub const DEFAULT_SEARCH_LIMIT: u32 = 100;
 
 fn text_err(e: Error) -> rusqlite::Error {
@@ -170,6 +170,11 @@ impl Catalog {
         if let Some(s) = &q.source {
             sql.push_str(" AND source = ?");
             args.push(Value::Text(s.clone()));
+        }
+        if let Some(a) = &q.after {
+            // Keyset pagination on the unique index: the order below is the same one.
+            sql.push_str(" AND name > ?");
+            args.push(Value::Text(a.clone()));
         }
         sql.push_str(" ORDER BY name LIMIT ?");
         args.push(Value::Integer(i64::from(q.limit.unwrap_or(DEFAULT_SEARCH_LIMIT))));

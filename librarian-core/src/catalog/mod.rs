@@ -28,6 +28,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags};
 
+pub(crate) use files::DEFAULT_SEARCH_LIMIT;
 pub use integrity::record_intact;
 pub use intents::IntentClaim;
 pub use local_clone::LocalCloneItem;

@@ -30,6 +30,11 @@ pub enum Level {
 }
 
 impl Level {
+    all_variants!(
+        /// Every level, most powerful first.
+        Admin, ReadAppend, ReadOnly, Callback
+    );
+
     /// `admin`, `read-append`, `read-only` or `callback`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -24,8 +24,10 @@ pub enum CallKind {
 }
 
 impl CallKind {
-    /// Every kind.
-    pub const ALL: [CallKind; 4] = [CallKind::Holds, CallKind::Staged, CallKind::Complete, CallKind::Fail];
+    all_variants!(
+        /// Every kind.
+        Holds, Staged, Complete, Fail
+    );
 
     /// The JSON and SQL spelling.
     pub fn as_str(self) -> &'static str {

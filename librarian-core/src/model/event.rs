@@ -22,8 +22,10 @@ pub enum Severity {
 }
 
 impl Severity {
-    /// Every severity, least severe first.
-    pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Error];
+    all_variants!(
+        /// Every severity, least severe first.
+        Info, Warning, Error
+    );
 
     /// `info`, `warning` or `error` (JSON and SQL spelling).
     pub fn as_str(self) -> &'static str {
@@ -69,17 +71,10 @@ pub enum Category {
 }
 
 impl Category {
-    /// Every category.
-    pub const ALL: [Category; 8] = [
-        Category::PeerUnreachable,
-        Category::PeerRefused,
-        Category::CallRefused,
-        Category::Conflict,
-        Category::TransferFailed,
-        Category::StoreFull,
-        Category::DriveDone,
-        Category::CatalogCorrupt,
-    ];
+    all_variants!(
+        /// Every category.
+        PeerUnreachable, PeerRefused, CallRefused, Conflict, TransferFailed, StoreFull, DriveDone, CatalogCorrupt
+    );
 
     /// The JSON and SQL spelling, e.g. `peer_unreachable`.
     pub fn as_str(self) -> &'static str {

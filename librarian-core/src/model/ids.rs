@@ -43,6 +43,11 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    all_variants!(
+        /// Both kinds.
+        File, Directory
+    );
+
     /// `"file"` or `"directory"` (the JSON and SQL spelling).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -74,6 +79,11 @@ pub enum DeletionPolicy {
 }
 
 impl DeletionPolicy {
+    all_variants!(
+        /// Both policies.
+        Allowed, Disallowed
+    );
+
     /// `"allowed"` or `"disallowed"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -111,4 +121,10 @@ pub struct SearchQuery {
     pub source: Option<String>,
     /// At most this many results (default 100 when `None`).
     pub limit: Option<u32>,
+    /// Only names after this one in the results' order (byte order of UTF-8, as SQLite
+    /// compares text): keyset pagination. Pass the last name of the previous page, or
+    /// [`SearchPage::next`](super::SearchPage::next), to get the next one; unlike an
+    /// offset, a file catalogued meanwhile never shifts a page. Any text is a cursor
+    /// (it need not be a catalogued name, or a valid new one).
+    pub after: Option<String>,
 }

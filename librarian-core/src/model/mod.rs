@@ -97,6 +97,20 @@ pub struct File {
     pub remote_instances: Vec<RemoteInstance>,
 }
 
+/// One page of a search ([`Librarian::search_page`](crate::Librarian::search_page)),
+/// as `librarian search --page --json` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchPage {
+    /// The matches, by name: at most the query's limit.
+    pub files: Vec<File>,
+    /// More files match after these.
+    pub truncated: bool,
+    /// When `truncated`: the cursor of the next page, to pass as
+    /// [`SearchQuery::after`] (the last name of this page; with a limit of 0, the
+    /// query's own cursor). `None` otherwise.
+    pub next: Option<String>,
+}
+
 /// A copy on a local store (JSON object "Instance").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Instance {
@@ -204,6 +218,23 @@ pub enum EntryProblemKind {
     Unreadable,
 }
 
+impl EntryProblemKind {
+    all_variants!(
+        /// Every kind of problem.
+        Missing, Mismatch, Unexpected, Unreadable
+    );
+
+    /// `missing`, `mismatch`, `unexpected` or `unreadable` (as in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryProblemKind::Missing => "missing",
+            EntryProblemKind::Mismatch => "mismatch",
+            EntryProblemKind::Unexpected => "unexpected",
+            EntryProblemKind::Unreadable => "unreadable",
+        }
+    }
+}
+
 /// One bad entry of a book.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EntryProblem {
@@ -225,6 +256,23 @@ pub enum CheckStatus {
     Missing,
     /// The copy could not be read.
     Unreadable,
+}
+
+impl CheckStatus {
+    all_variants!(
+        /// Every outcome.
+        Ok, Mismatch, Missing, Unreadable
+    );
+
+    /// `ok`, `mismatch`, `missing` or `unreadable` (as in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Ok => "ok",
+            CheckStatus::Mismatch => "mismatch",
+            CheckStatus::Missing => "missing",
+            CheckStatus::Unreadable => "unreadable",
+        }
+    }
 }
 
 /// The check of one instance.
@@ -325,4 +373,31 @@ pub struct CatalogCheck {
     /// The `catalog_corrupt` event raised for it, when the catalog could still be
     /// written.
     pub event: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `as_str` (what the CLI's text, the catalog and the Python module show) and the
+    /// serde name (what JSON shows) are one spelling, for every variant in `ALL`.
+    fn same_spelling<T: Serialize + Copy + std::fmt::Debug>(all: &[T], as_str: fn(T) -> &'static str) {
+        for v in all {
+            assert_eq!(serde_json::to_value(v).ok(), Some(serde_json::Value::from(as_str(*v))), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn as_str_is_the_json_spelling() {
+        same_spelling(&Level::ALL, Level::as_str);
+        same_spelling(&Severity::ALL, Severity::as_str);
+        same_spelling(&Category::ALL, Category::as_str);
+        same_spelling(&CallKind::ALL, CallKind::as_str);
+        same_spelling(&TaskStatus::ALL, TaskStatus::as_str);
+        same_spelling(&TransferStatus::ALL, TransferStatus::as_str);
+        same_spelling(&Direction::ALL, Direction::as_str);
+        same_spelling(&ManagerKind::ALL, ManagerKind::as_str);
+        same_spelling(&CheckStatus::ALL, CheckStatus::as_str);
+        same_spelling(&EntryProblemKind::ALL, EntryProblemKind::as_str);
+    }
 }

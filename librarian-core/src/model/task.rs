@@ -26,15 +26,10 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
-    /// Every task, in the order `tasks run` runs them.
-    pub const ALL: [TaskKind; 6] = [
-        TaskKind::CleanupStaging,
-        TaskKind::ReceiveClones,
-        TaskKind::SendClones,
-        TaskKind::DeliverOutbox,
-        TaskKind::ReconcileTransfers,
-        TaskKind::CloneLocal,
-    ];
+    all_variants!(
+        /// Every task, in the order `tasks run` runs them.
+        CleanupStaging, ReceiveClones, SendClones, DeliverOutbox, ReconcileTransfers, CloneLocal
+    );
 
     /// The task's name in the CLI, the config file and JSON.
     pub fn as_str(self) -> &'static str {
@@ -97,6 +92,11 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
+    all_variants!(
+        /// Every status.
+        Ok, Failed, Degraded, NotDue, Busy, Disabled
+    );
+
     /// `ok`, `failed`, `degraded`, `not_due`, `busy` or `disabled` (as in JSON).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -23,6 +23,11 @@ pub enum Direction {
 }
 
 impl Direction {
+    all_variants!(
+        /// Both directions.
+        Outgoing, Incoming
+    );
+
     /// `outgoing` or `incoming`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -107,8 +112,10 @@ pub enum ManagerKind {
 }
 
 impl ManagerKind {
-    /// Every manager.
-    pub const ALL: [ManagerKind; 3] = [ManagerKind::Local, ManagerKind::Rsync, ManagerKind::Sneakernet];
+    all_variants!(
+        /// Every manager.
+        Local, Rsync, Sneakernet
+    );
 
     /// The JSON, SQL and configuration spelling.
     pub fn as_str(self) -> &'static str {

@@ -29,15 +29,10 @@ pub enum TransferStatus {
 }
 
 impl TransferStatus {
-    /// Every status, in the order of a successful transfer, then the side exits.
-    pub const ALL: [TransferStatus; 6] = [
-        TransferStatus::Initiated,
-        TransferStatus::Ongoing,
-        TransferStatus::Staged,
-        TransferStatus::Completed,
-        TransferStatus::Failed,
-        TransferStatus::Cancelled,
-    ];
+    all_variants!(
+        /// Every status, in the order of a successful transfer, then the side exits.
+        Initiated, Ongoing, Staged, Completed, Failed, Cancelled
+    );
 
     /// The JSON and SQL spelling.
     pub fn as_str(self) -> &'static str {
@@ -91,14 +86,10 @@ pub enum TransferEvent {
 }
 
 impl TransferEvent {
-    /// Every event.
-    pub const ALL: [TransferEvent; 5] = [
-        TransferEvent::Started,
-        TransferEvent::Staged,
-        TransferEvent::Completed,
-        TransferEvent::Failed,
-        TransferEvent::Cancelled,
-    ];
+    all_variants!(
+        /// Every event.
+        Started, Staged, Completed, Failed, Cancelled
+    );
 
     /// The state this event leads to.
     pub fn target(self) -> TransferStatus {

@@ -48,6 +48,29 @@ pub enum ProblemKind {
     Unsupported,
 }
 
+impl ProblemKind {
+    all_variants!(
+        /// Every kind of problem.
+        ManifestAltered, BadEntry, Missing, Extra, Truncated, Grown, Altered, WrongKind, Unreadable, Unsupported
+    );
+
+    /// The JSON spelling, e.g. `manifest_altered`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::ManifestAltered => "manifest_altered",
+            ProblemKind::BadEntry => "bad_entry",
+            ProblemKind::Missing => "missing",
+            ProblemKind::Extra => "extra",
+            ProblemKind::Truncated => "truncated",
+            ProblemKind::Grown => "grown",
+            ProblemKind::Altered => "altered",
+            ProblemKind::WrongKind => "wrong_kind",
+            ProblemKind::Unreadable => "unreadable",
+            ProblemKind::Unsupported => "unsupported",
+        }
+    }
+}
+
 /// One problem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DriveProblem {
@@ -438,4 +461,16 @@ pub fn verify_drive(drive: &Path, progress: &dyn Progress) -> Result<DriveReport
         ok: problems.is_empty(),
         problems,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProblemKind;
+
+    #[test]
+    fn problem_kind_as_str_is_the_json_spelling() {
+        for k in ProblemKind::ALL {
+            assert_eq!(serde_json::to_value(k).ok(), Some(serde_json::Value::from(k.as_str())), "{k:?}");
+        }
+    }
 }

@@ -50,6 +50,7 @@ from ._librarian import (
     PlannedFile,
     RemoteInstance,
     SchemaTooNew,
+    SearchIterator,
     SendReport,
     SiteStatus,
     Store,
@@ -67,6 +68,7 @@ __all__ = [
     "__version__",
     # the site
     "Librarian",
+    "SearchIterator",
     # results
     "File",
     "Instance",

@@ -1,16 +1,24 @@
-"""Type stubs of the extension module ``librarian._librarian`` (hand-written; keep
-in step with ``librarian-py/src``). Import from ``librarian``, not from here."""
+"""Type stubs of the extension module ``librarian._librarian``. Import from
+``librarian``, not from here.
+
+Hand-written, and kept in step with ``librarian-py/src`` by two checks that
+``scripts/test-all`` runs: mypy's ``stubtest`` (every name, signature and default
+here exists at runtime and the reverse; see ``librarian-py/stubtest-allowlist.txt``)
+and ``tests/test_stub_literals.py`` (every ``Literal`` below is an alias whose
+strings equal the core's enum, from the runtime's ``_LITERALS``)."""
 
 import datetime
 import os
 import pathlib
 from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any, Literal, Optional, TypeAlias, Union, final
 
 __version__: str
 __all__ = [
     "__version__",
     "Librarian",
+    "SearchIterator",
     "File",
     "Instance",
     "RemoteInstance",
@@ -75,6 +83,20 @@ _ProblemKind: TypeAlias = Literal[
     "manifest_altered", "bad_entry", "missing", "extra", "truncated", "grown", "altered", "wrong_kind", "unreadable",
     "unsupported"
 ]
+_CallKind: TypeAlias = Literal["holds", "staged", "complete", "fail"]
+_TaskName: TypeAlias = Literal[
+    "cleanup-staging", "receive-clones", "send-clones", "deliver-outbox", "reconcile-transfers", "clone-local"
+]
+_TaskStatus: TypeAlias = Literal["ok", "failed", "degraded", "not_due", "busy", "disabled"]
+_CheckStatus: TypeAlias = Literal["ok", "mismatch", "missing", "unreadable"]
+_EntryProblem: TypeAlias = Literal["missing", "mismatch", "unexpected", "unreadable"]
+_FileKind: TypeAlias = Literal["file", "directory"]
+_DeletionPolicy: TypeAlias = Literal["allowed", "disallowed"]
+_Algorithm: TypeAlias = Literal["blake3", "sha256", "xxh3", "md5"]
+
+_LITERALS: dict[str, tuple[str, ...]]
+"""For each ``Literal`` alias above (by name), the strings the core's enum has, from
+its ``ALL`` list: what ``tests/test_stub_literals.py`` checks the aliases against."""
 
 @final
 class Librarian:
@@ -125,9 +147,9 @@ class Librarian:
         *,
         store: Optional[str] = None,
         move: bool = False,
-        deletion_policy: Literal["allowed", "disallowed"] = "disallowed",
+        deletion_policy: _DeletionPolicy = "disallowed",
         expect_checksum: Optional[str] = None,
-        algorithm: Optional[Literal["blake3", "sha256", "xxh3", "md5"]] = None,
+        algorithm: Optional[_Algorithm] = None,
         uploader: Optional[str] = None,
     ) -> "File":
         """Ingest the file or directory ("book") at ``src`` under the catalog name ``name``.
@@ -186,8 +208,11 @@ class Librarian:
         uploader: Optional[str] = None,
         source: Optional[str] = None,
         limit: int = 100,
+        after: Optional[str] = None,
     ) -> "list[File]":
-        """Files matching every filter given, ordered by name.
+        """Files matching every filter given, ordered by name: the first ``limit``
+        (100 by default). To get every match, iterate :meth:`search_iter`, or page
+        with ``after``.
 
         Args:
             name: glob on the name (``*``, ``?``, ``[...]``; case-sensitive;
@@ -197,10 +222,42 @@ class Librarian:
             uploader: exact uploader.
             source: exact source site.
             limit: at most this many files.
+            after: only names after this one in the results' order (code point
+                order): pass the last name of the previous page for the next page.
+                Files catalogued meanwhile never shift a page. Any text works.
 
         Raises:
             InvalidArgument: a naive ``since``/``until`` (also a ``ValueError``),
                 or a ``limit`` out of range.
+            TypeError: ``since``/``until`` is not a ``datetime.datetime``.
+        """
+
+    def search_iter(
+        self,
+        name: Optional[str] = None,
+        since: Optional[datetime.datetime] = None,
+        until: Optional[datetime.datetime] = None,
+        uploader: Optional[str] = None,
+        source: Optional[str] = None,
+        after: Optional[str] = None,
+        page_size: int = 1000,
+    ) -> "SearchIterator":
+        """Every file matching the filters (as :meth:`search`), ordered by name,
+        with no limit: an iterator that reads ``page_size`` files from the catalog
+        at a time, each page one call with the GIL released.
+
+        >>> for f in lib.search_iter(name="2026/*"):    # doctest: +SKIP
+        ...     print(f.name)
+
+        The filters are checked at once; the catalog is read as the iterator
+        advances. Pages follow each other by name (keyset pagination), so a file
+        catalogued during the iteration is never returned twice and never makes
+        another one be skipped: it is returned if its name comes after the current
+        page.
+
+        Raises:
+            InvalidArgument: as :meth:`search`, or ``page_size`` is 0 or out of
+                range.
             TypeError: ``since``/``until`` is not a ``datetime.datetime``.
         """
 
@@ -218,7 +275,7 @@ class Librarian:
             NotFound: no such file.
         """
 
-    def run_tasks(self, only: Optional[list[str]] = None) -> list["TaskOutcome"]:
+    def run_tasks(self, only: Optional[Sequence[_TaskName]] = None) -> list["TaskOutcome"]:
         """Run each background task that is due, once, like ``librarian tasks run``.
 
         The tasks, in the order they run: ``"cleanup-staging"`` (roll back
@@ -601,6 +658,13 @@ class Librarian:
         """
 
 @final
+class SearchIterator:
+    """Every match of a search, read a page at a time (:meth:`Librarian.search_iter`)."""
+
+    def __iter__(self) -> "SearchIterator": ...
+    def __next__(self) -> "File": ...
+
+@final
 class File:
     """An immutable catalogued file or directory ("book"). Compares equal by value."""
 
@@ -614,7 +678,7 @@ class File:
     def checksum(self) -> str:
         """Checksum text, e.g. ``"blake3:<64 hex>"``."""
     @property
-    def kind(self) -> Literal["file", "directory"]:
+    def kind(self) -> _FileKind:
         """``"file"`` or ``"directory"`` (a book)."""
     @property
     def uploader(self) -> str:
@@ -650,7 +714,7 @@ class Instance:
     def available(self) -> bool:
         """Whether the copy is readable."""
     @property
-    def deletion_policy(self) -> Literal["allowed", "disallowed"]:
+    def deletion_policy(self) -> _DeletionPolicy:
         """May automatic tasks delete this copy?"""
     @property
     def created_at(self) -> datetime.datetime:
@@ -755,7 +819,7 @@ class InstanceCheck:
     def path(self) -> pathlib.Path:
         """Path checked."""
     @property
-    def status(self) -> Literal["ok", "mismatch", "missing", "unreadable"]:
+    def status(self) -> _CheckStatus:
         """Outcome."""
     @property
     def expected(self) -> str:
@@ -764,7 +828,7 @@ class InstanceCheck:
     def actual(self) -> Optional[str]:
         """Checksum of what is on disk, when it could be computed."""
     @property
-    def problems(self) -> "list[tuple[str, Literal['missing', 'mismatch', 'unexpected', 'unreadable']]]":
+    def problems(self) -> "list[tuple[str, _EntryProblem]]":
         """For books: ``(entry, problem)`` for each bad entry."""
     @property
     def error(self) -> Optional[str]:
@@ -834,10 +898,10 @@ class TaskOutcome:
     """How one background task's turn went. Compares equal by value."""
 
     @property
-    def task(self) -> str:
+    def task(self) -> _TaskName:
         """Task name, e.g. ``"cleanup-staging"``."""
     @property
-    def status(self) -> Literal["ok", "failed", "degraded", "not_due", "busy", "disabled"]:
+    def status(self) -> _TaskStatus:
         """What happened: ran (``"ok"``/``"failed"``), or why it did not run."""
     @property
     def message(self) -> str:
@@ -897,7 +961,7 @@ class OutboxCall:
     def key(self) -> str:
         """Its idempotency key (unique; the peer applies a key once)."""
     @property
-    def kind(self) -> Literal["holds", "staged", "complete", "fail"]:
+    def kind(self) -> _CallKind:
         """What it asks: ``"holds"`` (this site holds a file), ``"staged"`` (a
         transfer's data is at the receiver), ``"complete"`` (the receiver committed
         it, e.g. after a SneakerNet import) or ``"fail"``."""
@@ -964,7 +1028,7 @@ class Transfer:
     def checksum(self) -> str:
         """Its checksum, e.g. ``"blake3:<64 hex>"``."""
     @property
-    def kind(self) -> Literal["file", "directory"]:
+    def kind(self) -> _FileKind:
         """``"file"`` or ``"directory"`` (a book)."""
     @property
     def uploader(self) -> str:
@@ -1054,7 +1118,7 @@ class PlannedFile:
     def checksum(self) -> str:
         """Its checksum, e.g. ``"blake3:<64 hex>"``."""
     @property
-    def kind(self) -> Literal["file", "directory"]:
+    def kind(self) -> _FileKind:
         """``"file"`` or ``"directory"`` (a book)."""
     @property
     def store(self) -> str:

@@ -9,7 +9,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use librarian_e2e::{Site, bare_librarian, list_dir, run_outcome, skip, sql, walk, which, write_random, write_text};
+use librarian_e2e::{
+    Outcome, Site, bare_librarian, list_dir, run_outcome, skip, sql, walk, which, write_random, write_text,
+};
 
 const BLAKE3_ABC: &str = "blake3:6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85";
 const SHA256_ABC: &str = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
@@ -593,4 +595,70 @@ fn a_cut_search_says_so_on_stderr() {
     whole.ok();
     assert_eq!(whole.json().as_array().unwrap().len(), 5);
     assert!(!whole.stderr.contains("more"), "a complete answer says nothing: {whole}");
+}
+
+/// `search --after NAME` pages through every match; `--page --json` marks a cut answer
+/// (`truncated`, `next`) while plain `--json` keeps the bare array (scripts rely on it),
+/// and the stderr note names the `--after` to continue with.
+#[test]
+fn search_pages_with_after_and_a_truncation_marker() {
+    let site = Site::new();
+    let names: Vec<String> = (0..7).map(|i| format!("pg/f{i}")).collect();
+    for (i, n) in names.iter().enumerate() {
+        let src = site.src(&format!("p{i}"));
+        write_text(&src, &format!("{i}\n"));
+        site.upload(&src, n, &[]).ok();
+    }
+    let listed = |out: &Outcome| -> Vec<String> {
+        out.json().as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_owned()).collect()
+    };
+
+    // The bare array, cut, says where to go on.
+    let first = site.json(["search", "--limit", "3"]);
+    first.ok();
+    assert_eq!(listed(&first), names[..3]);
+    assert!(first.stderr.contains("continue with --after pg/f2"), "{first}");
+    let second = site.json(["search", "--limit", "3", "--after", "pg/f2"]);
+    second.ok();
+    assert_eq!(listed(&second), names[3..6]);
+
+    // Page objects, followed until the end, give every match once.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut args = vec!["search", "--page", "--limit", "3"];
+        if let Some(a) = &after {
+            args.extend(["--after", a.as_str()]);
+        }
+        let out = site.json(&args);
+        out.ok();
+        pages += 1;
+        let page = out.json();
+        let files = page["files"].as_array().unwrap_or_else(|| panic!("not a page: {out}"));
+        seen.extend(files.iter().map(|f| f["name"].as_str().unwrap().to_owned()));
+        if page["truncated"] == false {
+            assert_eq!(page["next"], Value::Null, "{out}");
+            assert!(!out.stderr.contains("more"), "{out}");
+            break;
+        }
+        assert_eq!(page["truncated"], true, "{out}");
+        assert_eq!(page["next"].as_str(), seen.last().map(String::as_str), "{out}");
+        after = page["next"].as_str().map(str::to_owned);
+        assert!(pages < 10, "no end: {out}");
+    }
+    assert_eq!((seen, pages), (names.clone(), 3));
+
+    // The cursor need not be a catalogued name; text output pages the same way.
+    let tail = site.run(["search", "--after", "pg/f4x"]);
+    tail.ok();
+    let lines: Vec<&str> = tail.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{tail}");
+    assert!(lines[0].ends_with("pg/f5") && lines[1].ends_with("pg/f6"), "{tail}");
+    // A name that needs quoting is quoted for the shell in the note.
+    let odd = site.src("odd");
+    write_text(&odd, "odd\n");
+    site.upload(&odd, "pg/a b's", &[]).ok();
+    let cut = site.run(["search", "--limit", "1"]);
+    assert!(cut.stderr.contains(r"continue with --after 'pg/a b'\''s'"), "{cut}");
 }

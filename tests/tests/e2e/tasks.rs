@@ -27,6 +27,24 @@ fn outcome(out: &Outcome) -> Value {
     mine[0].clone()
 }
 
+/// `tasks run --help` and `tasks list` name every task there is (both come from the
+/// core's `TaskKind::ALL`, so a new task cannot be left out).
+#[test]
+fn tasks_help_and_list_name_every_task() {
+    let help = run_outcome(bare_librarian().args(["tasks", "run", "--help"]));
+    help.ok();
+    let site = Site::new();
+    let list = site.json(["tasks", "list"]);
+    list.ok();
+    let listed: Vec<String> =
+        list.json().as_array().unwrap().iter().map(|r| r["task"].as_str().unwrap().to_owned()).collect();
+    let all: Vec<&str> = librarian_core::TaskKind::ALL.iter().map(|t| t.as_str()).collect();
+    for task in &all {
+        assert!(help.stdout.contains(task), "tasks run --help does not name {task}: {help}");
+    }
+    assert_eq!(listed, all, "tasks list: {list}");
+}
+
 #[test]
 fn due_tasks_run_once_then_wait_for_their_interval() {
     let site = Site::new();
