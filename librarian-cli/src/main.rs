@@ -93,7 +93,9 @@ enum Command {
         #[arg(long)]
         store: Option<String>,
     },
-    /// Show the site: stores with used and free bytes and file counts.
+    /// Show the site: stores with used and free bytes and file counts; per peer, the
+    /// files a send round may offer it (its [clone.to.PEER] filters) that have no copy
+    /// there yet, active transfers and queued calls.
     Status,
     /// Roll back interrupted ingests and remove stale staging directories.
     Cleanup,

@@ -418,7 +418,9 @@ impl Librarian {
         crate::transfers::receive::cancel_transfer(&self.site, id)
     }
 
-    /// How far `peer` is behind this site (files and bytes without a copy there).
+    /// How far `peer` is behind this site: of the files a send round may offer it
+    /// (its `[clone.to.PEER]` filters, the same eligibility as planning), those
+    /// without a copy there and their bytes (what `librarian status` shows).
     pub fn peer_backlog(&self, peer: &str) -> Result<crate::catalog::PeerBacklog> {
         crate::transfers::receive::peer_backlog(&self.site, peer)
     }

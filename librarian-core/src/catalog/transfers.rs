@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, named_params, params};
 
 use super::events::raise;
 use super::outbox::enqueue;
@@ -21,6 +21,23 @@ const TRANSFER_SELECT: &str = "SELECT t.id, t.direction, p.name, t.remote_id, t.
         t.kind, t.uploader, t.source, t.status, t.manager, s.name, t.local_path, t.remote_path, t.batch_id,
         t.created_at, t.updated_at, t.error_code, t.error
      FROM transfers t JOIN peers p ON p.id = t.peer_id LEFT JOIN stores s ON s.id = t.store_id";
+
+/// The files the `[clone.to.PEER]` filters let planning send (named parameters
+/// `:prefix`, `:prefix_end`, `:since`): one definition for planning and for the backlog
+/// `status` shows, so the two cannot disagree.
+const ELIGIBLE_FILE: &str = "(:prefix IS NULL OR f.name >= :prefix) AND (:prefix_end IS NULL OR f.name < :prefix_end)
+       AND (:since IS NULL OR f.created_at >= :since)";
+
+/// An instance `i2` (on store `s2`) of file `f` that planning may send from:
+/// available, on an enabled store, and on the `[clone.to]` store if one is set
+/// (named parameter `:store`).
+const SENDABLE_INSTANCE: &str =
+    "i2.file_id = f.id AND i2.available = 1 AND s2.enabled = 1 AND (:store IS NULL OR s2.name = :store)";
+
+/// The first name after every name starting with `prefix` (the end of its range scan).
+fn range_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
 
 fn conv(col: usize, e: Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e))
@@ -97,16 +114,18 @@ fn queue_call(
     Ok(())
 }
 
-/// How far a peer is behind this site.
+/// How far a peer is behind this site, counting the files planning may send it
+/// (see [`Catalog::peer_backlog`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PeerBacklog {
     /// The peer.
     pub peer: String,
-    /// Files with an available copy here and none recorded at the peer.
+    /// Files planning may send the peer that have no copy recorded there (those with
+    /// an active transfer included).
     pub files_without_copy: u64,
     /// Their bytes.
     pub bytes_without_copy: u64,
-    /// Files with a copy recorded at the peer.
+    /// Files planning may send the peer that have a copy recorded there.
     pub files_with_copy: u64,
     /// Outgoing transfers to the peer not yet finished.
     pub active_transfers: u64,
@@ -247,23 +266,38 @@ impl Catalog {
         rows.collect::<rusqlite::Result<_>>().map_err(Error::db("listing transfers"))
     }
 
-    /// How far `peer` is behind: files here (with an available copy) that it does
-    /// not hold, their bytes, files it holds, and active outgoing transfers to it.
-    pub fn peer_backlog(&self, peer: &str) -> Result<PeerBacklog> {
+    /// How far `peer` is behind: of the files planning may send it (the same
+    /// eligibility as [`Catalog::plan_outgoing`]: an available instance on an enabled
+    /// store, and through `filter`, the peer's `[clone.to]` filters), those it does not
+    /// hold and their bytes, and those it holds; and the active outgoing transfers to it.
+    pub fn peer_backlog(&self, peer: &str, filter: &PlanFilter) -> Result<PeerBacklog> {
         let conn = self.conn();
         let pid = peer_id(&conn, peer)?;
+        let prefix_end = filter.prefix.as_deref().map(range_end);
         let (missing, missing_bytes, held): (i64, i64, i64) = conn
-            .query_row(
+            .prepare_cached(&format!(
                 "SELECT COALESCE(SUM(NOT held), 0), COALESCE(SUM(CASE WHEN held THEN 0 ELSE size END), 0),
                         COALESCE(SUM(held), 0)
                  FROM (SELECT f.size AS size,
-                              EXISTS (SELECT 1 FROM remote_instances r WHERE r.librarian = ?1 AND r.file_id = f.id)
+                              EXISTS (SELECT 1 FROM remote_instances r WHERE r.librarian = :peer AND r.file_id = f.id)
                                   AS held
                        FROM files f
-                       WHERE EXISTS (SELECT 1 FROM instances i WHERE i.file_id = f.id AND i.available = 1))",
-                [peer],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+                       WHERE {ELIGIBLE_FILE}
+                         AND EXISTS (SELECT 1 FROM instances i2 JOIN stores s2 ON s2.id = i2.store_id
+                                     WHERE {SENDABLE_INSTANCE}))"
+            ))
+            .and_then(|mut s| {
+                s.query_row(
+                    named_params! {
+                        ":peer": peer,
+                        ":prefix": filter.prefix,
+                        ":prefix_end": prefix_end,
+                        ":since": filter.since.map(ts_to_sql),
+                        ":store": filter.store,
+                    },
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+            })
             .map_err(Error::db("measuring a backlog"))?;
         let active: i64 = conn
             .query_row(
@@ -377,40 +411,38 @@ impl Catalog {
     ) -> Result<Vec<PlanItem>> {
         let conn = self.conn();
         let pid = peer_id(&conn, peer)?;
-        let prefix_end = filter.prefix.as_deref().map(|p| format!("{p}\u{10FFFF}"));
+        let prefix_end = filter.prefix.as_deref().map(range_end);
         let mut stmt = conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT f.name, f.size, f.checksum, f.kind, f.uploader, f.source, s.name, s.root || '/' || i.path, f.id
                  FROM files f
                  JOIN instances i ON i.id = (SELECT i2.id FROM instances i2 JOIN stores s2 ON s2.id = i2.store_id
-                                             WHERE i2.file_id = f.id AND i2.available = 1 AND s2.enabled = 1
-                                               AND (?5 IS NULL OR s2.name = ?5)
+                                             WHERE {SENDABLE_INSTANCE}
                                              ORDER BY i2.id LIMIT 1)
                  JOIN stores s ON s.id = i.store_id
-                 WHERE (?2 IS NULL OR f.name >= ?2) AND (?3 IS NULL OR f.name < ?3)
-                   AND (?4 IS NULL OR f.created_at >= ?4) AND f.id > ?8
-                   AND NOT EXISTS (SELECT 1 FROM remote_instances r WHERE r.librarian = ?6 AND r.file_id = f.id)
-                   AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.peer_id = ?1 AND t.file_name = f.name
+                 WHERE {ELIGIBLE_FILE} AND f.id > :after
+                   AND NOT EXISTS (SELECT 1 FROM remote_instances r WHERE r.librarian = :peer AND r.file_id = f.id)
+                   AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.peer_id = :pid AND t.file_name = f.name
                                      AND t.direction = 'outgoing'
                                      AND (t.status IN ('initiated', 'ongoing', 'staged')
                                           OR (t.status = 'failed' AND t.error_code IN
                                               ('conflict', 'invalid_name', 'invalid_checksum',
                                                'algorithm_mismatch', 'bad_destination'))))
-                 ORDER BY f.id LIMIT ?7",
-            )
+                 ORDER BY f.id LIMIT :limit"
+            ))
             .map_err(Error::db("planning transfers"))?;
         let rows = stmt
             .query_map(
-                params![
-                    pid,
-                    filter.prefix,
-                    prefix_end,
-                    filter.since.map(ts_to_sql),
-                    filter.store,
-                    peer,
-                    i64::try_from(max_files).unwrap_or(i64::MAX),
-                    after
-                ],
+                named_params! {
+                    ":pid": pid,
+                    ":prefix": filter.prefix,
+                    ":prefix_end": prefix_end,
+                    ":since": filter.since.map(ts_to_sql),
+                    ":store": filter.store,
+                    ":peer": peer,
+                    ":limit": i64::try_from(max_files).unwrap_or(i64::MAX),
+                    ":after": after,
+                },
                 |r| {
                     Ok(PlanItem {
                         file_id: r.get(8)?,

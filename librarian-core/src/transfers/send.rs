@@ -151,9 +151,16 @@ pub(crate) fn send_clones(site: &Site) -> Result<SendReport> {
 /// What one batch to `peer` would hold now (`clone remote --dry-run`): nothing changes.
 pub(crate) fn plan_clones(site: &Site, peer: &str) -> Result<Vec<crate::catalog::PlanItem>> {
     let cfg = &site.config().clone;
-    let to = cfg.to.get(peer).cloned().unwrap_or_default();
-    let filter = crate::transfers::send::plan_filter(site, &to)?;
+    let filter = crate::transfers::send::peer_filter(site, peer)?;
     site.catalog().plan_outgoing(peer, &filter, cfg.batch_files, cfg.batch_bytes)
+}
+
+/// The files a send round may offer `peer`: its `[clone.to.PEER]` filters, or every
+/// file for a peer without that table (what `clone remote --to PEER` sends). Planning
+/// and the backlog `status` shows both use it.
+pub(crate) fn peer_filter(site: &Site, peer: &str) -> Result<PlanFilter> {
+    let to = site.config().clone.to.get(peer).cloned().unwrap_or_default();
+    crate::transfers::send::plan_filter(site, &to)
 }
 
 fn plan_filter(_site: &Site, to: &SendTo) -> Result<PlanFilter> {

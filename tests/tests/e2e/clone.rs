@@ -933,3 +933,35 @@ fn a_peer_with_transfers_on_record_is_refused_removal_naming_why_and_keeps_its_h
     .ok();
     p.a.run(["peer", "remove", "site-c"]).ok();
 }
+
+// ---------------------------------------------------------------------------------
+// 9. Times and filters (issue 11).
+
+/// Issue 11, bug 8: `status` counts as waiting for a peer only the files the
+/// `[clone.to.PEER]` filters let planning send; a filtered-out file is not a backlog
+/// that never drains.
+#[test]
+fn status_backlog_counts_only_what_the_peer_filters_let_through() {
+    let p = ClonePair::new("managers = [\"local\"]", "prefix = \"sent/\"\nstore = \"main\"");
+    upload_files(&p.a, "sent", 3);
+    upload_files(&p.a, "kept", 1);
+    let other = p.a.tmp().join("other-store");
+    p.a.run(["store", "add", "other", "--root", other.to_str().unwrap()]).ok();
+    let src = p.a.src("elsewhere");
+    write_text(&src, "on another store\n");
+    p.a.upload(&src, "sent/elsewhere", &["--store", "other"]).ok();
+    let backlog = |site: &Site| {
+        let out = site.json(["status"]);
+        out.ok();
+        let peer = out.json()["peers"][0].clone();
+        assert_eq!(peer["peer"], "site-b", "{out}");
+        (peer["files_without_copy"].as_u64().unwrap(), peer["files_with_copy"].as_u64().unwrap())
+    };
+    assert_eq!(backlog(&p.a), (3, 0), "only sent/ files on store main would be sent");
+    p.converge(5);
+    assert_eq!(files_at(&p.b), 3);
+    assert_eq!(backlog(&p.a), (0, 3), "everything eligible was sent: no backlog left");
+    let text = p.a.run(["status"]);
+    text.ok();
+    assert!(text.stdout.contains("without a copy there: 0 files"), "{text}");
+}
