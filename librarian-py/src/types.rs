@@ -980,10 +980,16 @@ impl PyExportReport {
     fn bytes(&self) -> u64 {
         self.0.bytes
     }
-    /// Files left out: already on their way to the destination by the network.
+    /// Files with no transfer: already on their way to the destination by the network.
     #[getter]
     fn skipped(&self) -> Vec<String> {
         self.0.skipped.clone()
+    }
+    /// Files with no transfer: the destination already holds them (their drive copies
+    /// are retired); empty with `include_held=True`.
+    #[getter]
+    fn held(&self) -> Vec<String> {
+        self.0.held.clone()
     }
     /// Nothing was written or changed.
     #[getter]
@@ -992,13 +998,14 @@ impl PyExportReport {
     }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "ExportReport(store={}, destination={}, drive={}, files={}, bytes={}, skipped={}, dry_run={})",
+            "ExportReport(store={}, destination={}, drive={}, files={}, bytes={}, skipped={}, held={}, dry_run={})",
             r(py, &self.0.store),
             r(py, &self.0.destination),
             rp(py, &self.0.drive),
             self.0.files.len(),
             self.0.bytes,
             self.0.skipped.len(),
+            self.0.held.len(),
             py_bool(self.0.dry_run),
         )
     }

@@ -35,7 +35,7 @@ pub use rows::{FileRow, InstanceRow, IntentRow, NewFile, RemoteInstanceRow, Stor
 pub(crate) use crate::model::{
     DeletionPolicy, FileId, FileKind, InstanceId, IntentId, SearchQuery, StoreId, corrupt_row,
 };
-pub use sneakernet::{ExportItem, ImportItem};
+pub use sneakernet::{ExportItem, Exported, ImportItem};
 pub use tasks::{Lease, TaskRecord};
 pub use transfers::{BatchRow, NewIncoming, PeerBacklog, PlanFilter, PlanItem, StageAnswer};
 

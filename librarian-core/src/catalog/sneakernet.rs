@@ -30,6 +30,24 @@ pub struct ExportItem<'a> {
     pub source: &'a str,
     /// The instance on the drive.
     pub path: &'a Path,
+    /// The destination already holds the file (a remote instance there) and the
+    /// export was not asked to include such files: no transfer, the drive copy retired.
+    pub held: bool,
+}
+
+/// What an export recorded for one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exported {
+    /// Delivered by the drive: its outgoing transfer (new, or the one an earlier,
+    /// interrupted export of the same store made).
+    Transfer(i64),
+    /// Another active transfer of the file to the peer exists (it is on its way by the
+    /// network): no transfer.
+    OnItsWay,
+    /// The peer already holds the file: no transfer, and the drive's copy is retired
+    /// (marked unavailable, as a delivered copy is), so recycling the drive is not
+    /// held up by it.
+    Held,
 }
 
 /// A file an import committed (or found already here).
@@ -54,18 +72,40 @@ pub struct ImportItem<'a> {
 }
 
 impl Catalog {
+    /// The files with an instance on `store` that `peer` holds (a remote instance
+    /// there), by name.
+    pub fn held_by_peer(&self, peer: &str, store: StoreId) -> Result<Vec<FileName>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT f.name FROM instances i JOIN files f ON f.id = i.file_id
+                 WHERE i.store_id = ?1
+                   AND EXISTS (SELECT 1 FROM remote_instances r WHERE r.librarian = ?2 AND r.file_id = f.id)
+                 ORDER BY f.name",
+            )
+            .map_err(Error::db("listing held files"))?;
+        let rows = stmt
+            .query_map(params![store.0, peer], |r| {
+                FileName::from_catalog(&r.get::<_, String>(0)?)
+                    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+            })
+            .map_err(Error::db("listing held files"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Error::db("listing held files"))
+    }
+
     /// Record an export in one transaction: an outgoing transfer (`ongoing`, manager
     /// `sneakernet`) to `peer` per item (reusing the one an earlier, interrupted
-    /// export of this store made), and the store disabled. Returns per item its
-    /// transfer id, or `None` when another active transfer of that file to the peer
-    /// exists (it is already on its way by the network).
+    /// export of this store made), and the store disabled. An item the peer holds
+    /// (`held`) gets no transfer and its drive instance is retired; an item with
+    /// another active transfer to the peer (on its way by the network) gets none
+    /// either. Returns what was recorded, per item.
     pub fn record_export(
         &self,
         peer: &str,
         store: StoreId,
         items: &[ExportItem<'_>],
         now: Timestamp,
-    ) -> Result<Vec<Option<i64>>> {
+    ) -> Result<Vec<Exported>> {
         let mut conn = self.conn();
         let tx =
             conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::db("recording an export"))?;
@@ -82,8 +122,17 @@ impl Catalog {
                 .optional()
                 .map_err(Error::db("recording an export"))?;
             let id = match active {
-                Some((id, Some(m), Some(s))) if m == "sneakernet" && s == store.0 => Some(id),
-                Some(_) => None,
+                Some((id, Some(m), Some(s))) if m == "sneakernet" && s == store.0 => Exported::Transfer(id),
+                _ if it.held => {
+                    tx.execute(
+                        "UPDATE instances SET available = 0
+                         WHERE store_id = ?1 AND file_id = (SELECT id FROM files WHERE name = ?2)",
+                        params![store.0, it.name.as_str()],
+                    )
+                    .map_err(Error::db("recording an export"))?;
+                    Exported::Held
+                }
+                Some(_) => Exported::OnItsWay,
                 None => {
                     tx.execute(
                         "INSERT INTO transfers (direction, peer_id, file_name, size, checksum, kind, uploader, source,
@@ -103,7 +152,7 @@ impl Catalog {
                         ],
                     )
                     .map_err(Error::db("recording an export"))?;
-                    Some(tx.last_insert_rowid())
+                    Exported::Transfer(tx.last_insert_rowid())
                 }
             };
             ids.push(id);
