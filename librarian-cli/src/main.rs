@@ -208,7 +208,8 @@ struct SearchArgs {
     /// Glob on the name (`*`, `?`, `[..]`; case-sensitive), e.g. '2026/11/*'.
     #[arg(long)]
     name: Option<String>,
-    /// Created at or after (RFC 3339 time or YYYY-MM-DD, UTC).
+    /// Created at or after (RFC 3339 time or YYYY-MM-DD, UTC). A file's creation
+    /// time is the one at its origin site: a clone or a drive keeps it.
     #[arg(long)]
     since: Option<String>,
     /// Created before (RFC 3339 time or YYYY-MM-DD, UTC).
@@ -314,6 +315,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode, Error> {
                 algorithm: a.algorithm.as_deref().map(str::parse::<Algorithm>).transpose()?,
                 uploader: a.uploader.clone(),
                 source: None,
+                created_at: None,
             };
             let lib = open(cli)?;
             let bar = progress::Bar::new("upload");

@@ -86,6 +86,7 @@ impl PyLibrarian {
             algorithm: algorithm.as_deref().map(str::parse::<Algorithm>).transpose().or_raise(py)?,
             uploader,
             source: None,
+            created_at: None,
         };
         let up = py.detach(|| self.inner.upload(&src, &name, &opts, &NoProgress)).or_raise(py)?;
         Ok(PyFile(up.file))

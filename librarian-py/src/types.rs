@@ -60,10 +60,17 @@ impl PyFile {
     fn source(&self) -> String {
         self.0.source.clone()
     }
-    /// When it was catalogued (UTC).
+    /// When it was created (UTC) at its origin, the site that first ingested it; a
+    /// clone or a drive keeps it. Never later than `arrived_at`.
     #[getter]
     fn created_at(&self) -> Timestamp {
         self.0.created_at
+    }
+    /// When it was catalogued at this site (UTC): `created_at` for a file ingested
+    /// here, its arrival for one that came from another site.
+    #[getter]
+    fn arrived_at(&self) -> Timestamp {
+        self.0.arrived_at
     }
     /// Local copies.
     #[getter]
@@ -769,6 +776,13 @@ impl PyTransfer {
     #[getter]
     fn source(&self) -> String {
         self.0.source.clone()
+    }
+    /// When the file was created there (UTC), if known, as the sender gave it: what
+    /// the receiver records as its `created_at`, unless later than its arrival (then
+    /// the arrival). `None`: an older sender did not say.
+    #[getter]
+    fn file_created_at(&self) -> Option<Timestamp> {
+        self.0.file_created_at
     }
     /// "initiated", "ongoing", "staged", "completed", "failed" or "cancelled".
     #[getter]

@@ -288,6 +288,15 @@ def test_a_store_with_available_copies_is_neither_recycled_nor_removed(site_a, l
     assert (tmp_path / "spare").is_dir(), "remove_store touches nothing on disk"
 
 
+def test_import_keeps_the_creation_time_and_records_the_arrival(site_a, site_b, loaded):
+    drive = site_a.sneakernet_export("drive1", "site-b").drive
+    site_b.sneakernet_import(drive)
+    for n in loaded:
+        there, here = site_a.file(n), site_b.file(n)
+        assert here.created_at == there.created_at  # the time it was created at site A
+        assert here.arrived_at >= here.created_at and here.arrived_at > there.arrived_at
+
+
 def test_export_sends_no_transfer_for_files_the_destination_holds(site_a, loaded):
     import sqlite3
 

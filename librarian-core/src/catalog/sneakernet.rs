@@ -28,6 +28,8 @@ pub struct ExportItem<'a> {
     pub uploader: &'a str,
     /// Source site.
     pub source: &'a str,
+    /// When it was created at its origin.
+    pub created_at: Timestamp,
     /// The instance on the drive.
     pub path: &'a Path,
     /// The destination already holds the file (a remote instance there) and the
@@ -67,6 +69,8 @@ pub struct ImportItem<'a> {
     pub uploader: &'a str,
     /// Source site.
     pub source: &'a str,
+    /// When it was created at its origin, if the manifest says.
+    pub created_at: Option<Timestamp>,
     /// The store holding it here.
     pub store: &'a str,
 }
@@ -136,8 +140,9 @@ impl Catalog {
                 None => {
                     tx.execute(
                         "INSERT INTO transfers (direction, peer_id, file_name, size, checksum, kind, uploader, source,
-                             status, manager, store_id, local_path, created_at, updated_at)
-                         VALUES ('outgoing', ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'ongoing', 'sneakernet', ?8, ?9, ?10, ?10)",
+                             status, manager, store_id, local_path, created_at, updated_at, file_created_at)
+                         VALUES ('outgoing', ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'ongoing', 'sneakernet', ?8, ?9, ?10, ?10,
+                                 ?11)",
                         params![
                             pid,
                             it.name.as_str(),
@@ -148,7 +153,8 @@ impl Catalog {
                             it.source,
                             store.0,
                             it.path.to_string_lossy(),
-                            ts_to_sql(now)
+                            ts_to_sql(now),
+                            ts_to_sql(it.created_at)
                         ],
                     )
                     .map_err(Error::db("recording an export"))?;
@@ -191,8 +197,8 @@ impl Catalog {
             .map_err(Error::db("recording an import"))?;
         tx.execute(
             "INSERT INTO transfers (direction, peer_id, remote_id, file_name, size, checksum, kind, uploader, source,
-                 status, manager, store_id, created_at, updated_at)
-             VALUES ('incoming', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'completed', 'sneakernet', ?9, ?10, ?10)",
+                 status, manager, store_id, created_at, updated_at, file_created_at)
+             VALUES ('incoming', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'completed', 'sneakernet', ?9, ?10, ?10, ?11)",
             params![
                 pid,
                 item.remote_id,
@@ -203,7 +209,8 @@ impl Catalog {
                 item.uploader,
                 item.source,
                 store,
-                ts_to_sql(now)
+                ts_to_sql(now),
+                item.created_at.map(ts_to_sql)
             ],
         )
         .map_err(Error::db("recording an import"))?;

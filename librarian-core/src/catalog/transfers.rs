@@ -19,14 +19,14 @@ use crate::name::FileName;
 
 const TRANSFER_SELECT: &str = "SELECT t.id, t.direction, p.name, t.remote_id, t.file_name, t.size, t.checksum,
         t.kind, t.uploader, t.source, t.status, t.manager, s.name, t.local_path, t.remote_path, t.batch_id,
-        t.created_at, t.updated_at, t.error_code, t.error
+        t.created_at, t.updated_at, t.error_code, t.error, t.file_created_at
      FROM transfers t JOIN peers p ON p.id = t.peer_id LEFT JOIN stores s ON s.id = t.store_id";
 
 /// The files the `[clone.to.PEER]` filters let planning send (named parameters
 /// `:prefix`, `:prefix_end`, `:since`): one definition for planning and for the backlog
 /// `status` shows, so the two cannot disagree.
 const ELIGIBLE_FILE: &str = "(:prefix IS NULL OR f.name >= :prefix) AND (:prefix_end IS NULL OR f.name < :prefix_end)
-       AND (:since IS NULL OR f.created_at >= :since)";
+       AND (:since IS NULL OR f.arrived_at >= :since)";
 
 /// An instance `i2` (on store `s2`) of file `f` that planning may send from:
 /// available, on an enabled store, and on the `[clone.to]` store if one is set
@@ -56,6 +56,7 @@ fn transfer_from_row(r: &Row<'_>) -> rusqlite::Result<Transfer> {
         kind: FileKind::from_sql(&text(7)?).map_err(|e| conv(7, e))?,
         uploader: r.get(8)?,
         source: r.get(9)?,
+        file_created_at: r.get::<_, Option<i64>>(20)?.map(ts_from_sql).transpose()?,
         status: text(10)?.parse().map_err(|e| conv(10, e))?,
         manager: r.get::<_, Option<String>>(11)?.map(|m| m.parse().map_err(|e| conv(11, e))).transpose()?,
         store: r.get(12)?,
@@ -148,6 +149,8 @@ pub struct PlanItem {
     pub uploader: String,
     /// Where it was first ingested.
     pub source: String,
+    /// When it was created there.
+    pub created_at: Timestamp,
     /// The store of the instance to send.
     pub store: String,
     /// The instance's absolute path.
@@ -161,7 +164,7 @@ pub struct PlanFilter {
     pub prefix: Option<String>,
     /// Only instances on this store.
     pub store: Option<String>,
-    /// Only files catalogued at or after this time.
+    /// Only files catalogued here (`arrived_at`) at or after this time.
     pub since: Option<Timestamp>,
 }
 
@@ -223,6 +226,8 @@ pub struct NewIncoming<'a> {
     pub uploader: &'a str,
     /// The source site.
     pub source: &'a str,
+    /// When it was created there, if the sender said.
+    pub created_at: Option<Timestamp>,
     /// The store it goes to.
     pub store: &'a str,
     /// The staging directory the data arrives in.
@@ -414,7 +419,8 @@ impl Catalog {
         let prefix_end = filter.prefix.as_deref().map(range_end);
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT f.name, f.size, f.checksum, f.kind, f.uploader, f.source, s.name, s.root || '/' || i.path, f.id
+                "SELECT f.name, f.size, f.checksum, f.kind, f.uploader, f.source, s.name, s.root || '/' || i.path, f.id,
+                        f.created_at
                  FROM files f
                  JOIN instances i ON i.id = (SELECT i2.id FROM instances i2 JOIN stores s2 ON s2.id = i2.store_id
                                              WHERE {SENDABLE_INSTANCE}
@@ -452,6 +458,7 @@ impl Catalog {
                         kind: FileKind::from_sql(&r.get::<_, String>(3)?).map_err(|e| conv(3, e))?,
                         uploader: r.get(4)?,
                         source: r.get(5)?,
+                        created_at: ts_from_sql(r.get(9)?)?,
                         store: r.get(6)?,
                         path: PathBuf::from(r.get::<_, String>(7)?),
                     })
@@ -486,8 +493,8 @@ impl Catalog {
             let id: Option<i64> = tx
                 .prepare_cached(
                     "INSERT INTO transfers (direction, peer_id, file_name, size, checksum, kind, uploader, source,
-                         status, store_id, local_path, created_at, updated_at)
-                     VALUES ('outgoing', ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'initiated', ?8, ?9, ?10, ?10)
+                         status, store_id, local_path, created_at, updated_at, file_created_at)
+                     VALUES ('outgoing', ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'initiated', ?8, ?9, ?10, ?10, ?11)
                      ON CONFLICT DO NOTHING RETURNING id",
                 )
                 .and_then(|mut s| {
@@ -502,7 +509,8 @@ impl Catalog {
                             it.source,
                             store_id,
                             it.path.to_string_lossy(),
-                            ts_to_sql(now)
+                            ts_to_sql(now),
+                            ts_to_sql(it.created_at)
                         ],
                         |r| r.get(0),
                     )
@@ -752,8 +760,8 @@ impl Catalog {
             .map_err(Error::db("staging"))?;
         tx.execute(
             "INSERT INTO transfers (direction, peer_id, remote_id, file_name, size, checksum, kind, uploader, source,
-                 status, manager, store_id, local_path, created_at, updated_at)
-             VALUES ('incoming', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'initiated', ?9, ?10, ?11, ?12, ?12)",
+                 status, manager, store_id, local_path, created_at, updated_at, file_created_at)
+             VALUES ('incoming', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'initiated', ?9, ?10, ?11, ?12, ?12, ?13)",
             params![
                 pid,
                 item.remote_id,
@@ -766,7 +774,8 @@ impl Catalog {
                 item.manager.as_str(),
                 store_id,
                 item.local_path.to_string_lossy(),
-                ts_to_sql(now)
+                ts_to_sql(now),
+                item.created_at.map(ts_to_sql)
             ],
         )
         .map_err(Error::db("staging"))?;

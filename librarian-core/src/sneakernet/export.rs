@@ -162,6 +162,7 @@ pub(crate) fn sneakernet_export(
             kind: f.kind,
             uploader: &f.uploader,
             source: &f.source,
+            created_at: f.created_at,
             path: &inst.path,
             held: held.contains(&f.name),
         })

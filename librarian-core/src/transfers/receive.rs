@@ -153,6 +153,8 @@ fn stage_one(
         kind: item.kind,
         uploader: &item.uploader,
         source: &item.source,
+        // As the peer said; the commit takes a time after the arrival as the arrival.
+        created_at: item.created_at,
         store: &store_row.name,
         local_path: &dir,
         manager,
@@ -410,6 +412,7 @@ fn receive_one(site: &Site, t: &Transfer) -> Result<bool> {
         expect_checksum: Some(t.checksum.clone()),
         uploader: Some(t.uploader.clone()),
         source: Some(t.source.clone()),
+        created_at: t.file_created_at,
         ..Default::default()
     };
     let mut result = crate::ingest::upload(site, &taken.path(), &t.file, &opts, &NoProgress);

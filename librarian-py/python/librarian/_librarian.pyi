@@ -628,7 +628,14 @@ class File:
         """The site it came from."""
     @property
     def created_at(self) -> datetime.datetime:
-        """When it was catalogued (timezone-aware, UTC)."""
+        """When it was created at its origin, the site that first ingested it
+        (timezone-aware, UTC): a clone or a drive keeps it. Never later than
+        :attr:`arrived_at`."""
+    @property
+    def arrived_at(self) -> datetime.datetime:
+        """When it was catalogued at this site (timezone-aware, UTC): equal to
+        :attr:`created_at` for a file ingested here, its arrival for one that came
+        from another site."""
     @property
     def instances(self) -> "list[Instance]":
         """Local copies."""
@@ -976,6 +983,11 @@ class Transfer:
     @property
     def source(self) -> str:
         """The site where it was first ingested."""
+    @property
+    def file_created_at(self) -> Optional[datetime.datetime]:
+        """When the file was created there (timezone-aware, UTC), if known, as the
+        sender gave it: what the receiver records as its ``created_at``, unless later
+        than its arrival (then the arrival). ``None``: an older sender did not say."""
     @property
     def status(self) -> _TransferStatus:
         """Where the transfer is: ``"initiated"``, ``"ongoing"`` (data moving),

@@ -937,6 +937,40 @@ fn a_peer_with_transfers_on_record_is_refused_removal_naming_why_and_keeps_its_h
 // ---------------------------------------------------------------------------------
 // 9. Times and filters (issue 11).
 
+fn ts(v: &Value) -> jiff::Timestamp {
+    v.as_str().unwrap_or_else(|| panic!("not a time: {v}")).parse().unwrap_or_else(|e| panic!("{v}: {e}"))
+}
+
+/// Issue 11, bug 7: a file keeps its creation time at its origin when it is cloned;
+/// the time it arrived is kept apart (`arrived_at`), so `search --since` at B means
+/// the same as at A.
+#[test]
+fn creation_time_travels_with_the_file_and_arrival_is_kept_apart() {
+    let p = ClonePair::new("managers = [\"local\"]", "");
+    upload_files(&p.a, "times", 2);
+    // B receives them more than a second after they were created at A.
+    std::thread::sleep(Duration::from_millis(1200));
+    p.converge(5);
+    let mut latest = jiff::Timestamp::UNIX_EPOCH;
+    for name in ["times/f000", "times/f001"] {
+        let at_a = info(&p.a, name);
+        let at_b = info(&p.b, name);
+        assert_eq!(at_a["arrived_at"], at_a["created_at"], "a local upload arrives when it is created: {at_a}");
+        assert_eq!(at_b["created_at"], at_a["created_at"], "B keeps A's creation time: {at_b}");
+        let (created, arrived) = (ts(&at_b["created_at"]), ts(&at_b["arrived_at"]));
+        assert!(arrived.duration_since(created).as_secs_f64() >= 1.2, "arrived_at is B's arrival: {at_b}");
+        latest = latest.max(created);
+    }
+    // Searching by time at B finds the files by when they were created, not arrived.
+    let since = |t: jiff::Timestamp| {
+        let out = p.b.json(["search", "--since", &t.to_string()]);
+        out.ok();
+        out.json().as_array().unwrap().len()
+    };
+    assert_eq!(since(latest), 1);
+    assert_eq!(since(latest + jiff::SignedDuration::from_millis(500)), 0, "nothing was created after that");
+}
+
 /// Issue 11, bug 8: `status` counts as waiting for a peer only the files the
 /// `[clone.to.PEER]` filters let planning send; a filtered-out file is not a backlog
 /// that never drains.

@@ -859,6 +859,7 @@ fn legacy_manifest_of_the_existing_librarian() {
         let f = info(&b, name);
         assert_eq!(f["checksum"].as_str(), Some(want.as_str()), "{f}");
         assert_eq!((f["uploader"].as_str(), f["source"].as_str()), (Some("hera"), Some("karoo")), "{f}");
+        assert_eq!(f["created_at"], "2026-01-02T03:04:05Z", "the existing Librarian's create_time: {f}");
     }
     assert_eq!(info(&b, "2019/book.ms")["kind"], "directory");
 
@@ -962,8 +963,29 @@ fn dry_runs_change_nothing() {
 }
 
 // ---------------------------------------------------------------------------------
-// 6. Issue 11: files the destination already holds
+// 6. Issue 11: creation times on a drive; files the destination already holds
 // ---------------------------------------------------------------------------------
+
+fn time(v: &Value) -> jiff::Timestamp {
+    v.as_str().unwrap_or_else(|| panic!("not a time: {v}")).parse().unwrap()
+}
+
+/// Bug 7: a file imported from a drive keeps its creation time at its origin (the
+/// manifest's `created_at`); its arrival is `arrived_at`.
+#[test]
+fn creation_time_travels_on_the_drive() {
+    let ex = exported_drive();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let b = importer();
+    import(&b, &ex.drive, &[]).ok();
+    for name in all_names() {
+        let (at_a, at_b) = (info(&ex.a, &name), info(&b, &name));
+        assert_eq!(at_b["created_at"], at_a["created_at"], "{at_b}");
+        assert_eq!(at_a["arrived_at"], at_a["created_at"], "{at_a}");
+        let waited = time(&at_b["arrived_at"]).duration_since(time(&at_b["created_at"]));
+        assert!(waited.as_secs_f64() >= 1.1, "arrived_at is the import: {at_b}");
+    }
+}
 
 /// Bug 9: export leaves out of the delivery the files the destination already holds
 /// (a remote instance there): they stay on the drive and in the manifest (so the drive
