@@ -45,6 +45,7 @@ pub fn catalog(ctx: &mut Ctx) -> Res<()> {
                         kind: FileKind::File,
                         uploader: "bench",
                         source: "site-b",
+                        created_at: None,
                         entries: &[],
                     })
                     .collect();

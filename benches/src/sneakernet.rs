@@ -223,7 +223,7 @@ fn ours(a: &Librarian, run: usize, run_dir: &Path, shape: Shape, warm_src: &Path
     if c.copied != items || !c.failed.is_empty() || c.full {
         return Err(format!("clone_local: {c}").into());
     }
-    let (export, e) = time(|| Ok(a.sneakernet_export(&drive, &b_name, false, &NoProgress)?))?;
+    let (export, e) = time(|| Ok(a.sneakernet_export(&drive, &b_name, false, false, &NoProgress)?))?;
     if e.files.len() as u64 != items || e.bytes != shape.bytes() {
         return Err(format!("export: {} files, {} bytes", e.files.len(), e.bytes).into());
     }

@@ -138,7 +138,8 @@ pub fn clone(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result<()> {
 pub enum SneakernetCommand {
     /// Make a drive store ready to ship to PEER: re-read every byte on it, write the
     /// manifest (with its digest) and b3sum/sha256sum lists at its root, record the
-    /// outgoing transfers and disable the store.
+    /// outgoing transfers and disable the store. Files PEER already holds get no
+    /// transfer (see --include-held).
     Export {
         /// The drive's store.
         #[arg(long)]
@@ -149,6 +150,11 @@ pub enum SneakernetCommand {
         /// Print what would be exported; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Record a transfer for the files PEER already holds too. Without it they
+        /// stay on the drive and in the manifest with no transfer, and their drive
+        /// copies are retired (listed as held).
+        #[arg(long)]
+        include_held: bool,
     },
     /// Check a drive against its manifest: no configuration or catalog needed. Every
     /// byte is re-read; exit 1 on any missing, extra, truncated or altered file.
@@ -209,19 +215,29 @@ pub fn sneakernet_verify(path: &std::path::Path, out: &Out) -> Result<std::proce
 
 pub fn sneakernet(lib: &Librarian, cmd: &SneakernetCommand, out: &Out) -> Result<std::process::ExitCode> {
     match cmd {
-        SneakernetCommand::Export { store, to, dry_run } => {
+        SneakernetCommand::Export { store, to, dry_run, include_held } => {
             let bar = crate::progress::Bar::new("export");
-            let r = lib.sneakernet_export(store, to, *dry_run, &bar)?;
+            let r = lib.sneakernet_export(store, to, *dry_run, *include_held, &bar)?;
             if out.json() {
                 emit(out, &r)?;
             } else {
                 let verb = if r.dry_run { "would export" } else { "exported" };
+                let held = if r.held.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", {} already held at {} (on the drive, no transfer; --include-held to send them too)",
+                        r.held.len(),
+                        r.destination
+                    )
+                };
                 crate::output::put!(
-                    "{verb} {} files ({} bytes) on store {} for {}",
+                    "{verb} {} files ({} bytes) on store {} for {}: {} to deliver{held}",
                     r.files.len(),
                     r.bytes,
                     r.store,
-                    r.destination
+                    r.destination,
+                    r.files.len().saturating_sub(r.held.len() + r.skipped.len()),
                 );
                 for s in &r.skipped {
                     crate::output::put!("  already on its way by the network (on the drive, no transfer): {s}");

@@ -96,7 +96,9 @@ enum Command {
         #[arg(long)]
         store: Option<String>,
     },
-    /// Show the site: stores with used and free bytes and file counts.
+    /// Show the site: stores with used and free bytes and file counts; per peer, the
+    /// files a send round may offer it (its [clone.to.PEER] filters) that have no copy
+    /// there yet, active transfers and queued calls.
     Status,
     /// Roll back interrupted ingests and remove stale staging directories.
     Cleanup,
@@ -224,7 +226,8 @@ struct SearchArgs {
     /// Glob on the name (`*`, `?`, `[..]`; case-sensitive), e.g. '2026/11/*'.
     #[arg(long)]
     name: Option<String>,
-    /// Created at or after (RFC 3339 time or YYYY-MM-DD, UTC).
+    /// Created at or after (RFC 3339 time or YYYY-MM-DD, UTC). A file's creation
+    /// time is the one at its origin site: a clone or a drive keeps it.
     #[arg(long)]
     since: Option<String>,
     /// Created before (RFC 3339 time or YYYY-MM-DD, UTC).
@@ -345,6 +348,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
                 algorithm: a.algorithm.as_deref().map(str::parse::<Algorithm>).transpose()?,
                 uploader: a.uploader.clone(),
                 source: None,
+                created_at: None,
             };
             let lib = open(cli)?;
             let bar = progress::Bar::new("upload");

@@ -172,6 +172,7 @@ impl Out {
         say!("uploader:   {}", f.uploader);
         say!("source:     {}", f.source);
         say!("created_at: {}", f.created_at);
+        say!("arrived_at: {}", f.arrived_at);
         for i in &f.instances {
             let verified = i.verified_at.map(|t| t.to_string()).unwrap_or_else(|| "never".into());
             say!(

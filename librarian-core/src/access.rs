@@ -127,7 +127,7 @@ pub(crate) fn ping_peer(site: &Site, name: &str) -> Result<PeerPing> {
     let client = peer_client(site, name)?;
     let peer = client.peer().clone();
     let started = std::time::Instant::now();
-    let (site, version) = client.ping()?;
+    let crate::peer::client::PingAnswer { site, version, .. } = client.ping()?;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     if site != peer.name {
         return Err(Error::PeerRefused {

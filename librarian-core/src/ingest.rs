@@ -52,6 +52,10 @@ pub struct UploadOptions {
     /// Site recorded as the file's source (default: this site; a clone keeps the
     /// source of the original).
     pub source: Option<String>,
+    /// The file's creation time at its origin, for data created elsewhere (a clone or
+    /// a drive keeps the original's); default: the time of this ingest, which is
+    /// always its `arrived_at`. A time after the ingest is taken as the ingest's.
+    pub created_at: Option<Timestamp>,
 }
 
 struct Hashed {
@@ -296,6 +300,7 @@ pub(crate) fn upload(
         kind: file_kind,
         uploader: &uploader,
         source: opts.source.as_deref().unwrap_or(&lib.config().name),
+        created_at: opts.created_at,
         entries: &hashed.entries,
     };
     let rel = Path::new(name.as_str());

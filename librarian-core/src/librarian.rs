@@ -230,15 +230,19 @@ impl Librarian {
     /// Export the drive store `store` to peer `to`: re-read every byte on it (checking
     /// each file against the catalog), write the checksum lists and the manifest with
     /// its digest, and record the outgoing transfers and the store disabled in one
-    /// transaction. With `dry_run`, only say what would be exported.
+    /// transaction. Files `to` already holds (a remote instance there) stay on the
+    /// drive and in the manifest but get no transfer, and their drive copies are
+    /// retired ([`ExportReport::held`]), unless `include_held`. With `dry_run`, only
+    /// say what would be exported.
     pub fn sneakernet_export(
         &self,
         store: &str,
         to: &str,
         dry_run: bool,
+        include_held: bool,
         progress: &dyn Progress,
     ) -> Result<ExportReport> {
-        crate::sneakernet::export::sneakernet_export(&self.site, store, to, dry_run, progress)
+        crate::sneakernet::export::sneakernet_export(&self.site, store, to, dry_run, include_held, progress)
     }
 
     /// Import the drive at `drive` into `store` (default: a store with room). Every file
@@ -425,7 +429,9 @@ impl Librarian {
         crate::transfers::receive::cancel_transfer(&self.site, id)
     }
 
-    /// How far `peer` is behind this site (files and bytes without a copy there).
+    /// How far `peer` is behind this site: of the files a send round may offer it
+    /// (its `[clone.to.PEER]` filters, the same eligibility as planning), those
+    /// without a copy there and their bytes (what `librarian status` shows).
     pub fn peer_backlog(&self, peer: &str) -> Result<crate::catalog::PeerBacklog> {
         crate::transfers::receive::peer_backlog(&self.site, peer)
     }

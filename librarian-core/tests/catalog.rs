@@ -107,6 +107,7 @@ fn search_by_uploader_source_and_limit() {
             kind: FileKind::File,
             uploader: "carol",
             source: "site-b",
+            created_at: None,
             entries: &[],
         })
         .collect();
@@ -150,6 +151,7 @@ fn search_returns_at_most_100_by_default() {
             kind: FileKind::File,
             uploader: "u",
             source: "elsewhere",
+            created_at: None,
             entries: &[],
         })
         .collect();
@@ -175,6 +177,7 @@ fn catalogue_remote(site: &Site, names: &[String]) {
             uploader: "u",
             source: "elsewhere",
             entries: &[],
+            created_at: None,
         })
         .collect();
     site.lib.catalog().insert_remote_files(&rows, "elsewhere", "s", Timestamp::now()).unwrap();

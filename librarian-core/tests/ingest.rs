@@ -681,6 +681,7 @@ fn catalogue_remote_only(site: &Site, src: &Path, n: &str) -> librarian_core::Fi
         kind: up.file.kind,
         uploader: "someone",
         source: "site-b",
+        created_at: None,
         entries: &entries,
     };
     site.lib.catalog().insert_remote_files(&[new], "site-b", "main", jiff::Timestamp::now()).unwrap();
@@ -731,4 +732,29 @@ fn different_bytes_under_a_remote_only_name_conflict_and_change_nothing() {
     assert!(site.lib.file(&name("remote/f")).unwrap().instances.is_empty());
     assert!(non_dirs(&site.root("main")).is_empty(), "nothing reached the data area");
     assert_staging_empty(&site.lib);
+}
+
+/// Issue 11, bug 7: a file created elsewhere keeps its creation time; its arrival is
+/// `arrived_at`; a creation time after the arrival is taken as the arrival.
+#[test]
+fn created_at_is_the_origins_and_never_after_the_arrival() {
+    let site = Site::new();
+    let at = |n: &str, created_at: Option<jiff::Timestamp>| {
+        let src = site.src(n);
+        write(&src, n.as_bytes());
+        let opts = UploadOptions { created_at, ..Default::default() };
+        let before = jiff::Timestamp::now();
+        let f = upload_with(&site.lib, &src, n, &opts).unwrap().file;
+        let after = jiff::Timestamp::now();
+        assert!(before <= f.arrived_at && f.arrived_at <= after, "{f:?}");
+        assert_eq!(site.lib.file(&name(n)).unwrap(), f, "read back the same");
+        f
+    };
+    let here = at("t/here", None);
+    assert_eq!(here.created_at, here.arrived_at, "ingested here: created when it arrived");
+    let past: jiff::Timestamp = "2020-05-01T12:00:00Z".parse().unwrap();
+    assert_eq!(at("t/past", Some(past)).created_at, past);
+    let future: jiff::Timestamp = "2999-01-01T00:00:00Z".parse().unwrap();
+    let f = at("t/future", Some(future));
+    assert_eq!(f.created_at, f.arrived_at, "clamped to the arrival");
 }

@@ -18,6 +18,7 @@ fn stage_item(id: i64, name: &str) -> StageItem {
         kind: "file".into(),
         uploader: "alice".into(),
         source: "site-b".into(),
+        created_at: None,
     }
 }
 
@@ -48,6 +49,22 @@ fn stage_items_are_validated_field_by_field() {
     for source in ["", "../x", "a b", "site\x1b", ".hidden"] {
         assert!(matches!(bad(&|i| i.source = source.into()), Error::InvalidArgument(_)), "{source:?}");
     }
+    // The creation time at the origin: an RFC 3339 time with an offset, or absent.
+    assert_eq!(good.created_at, None, "an older sender says nothing: unknown");
+    let mut timed = stage_item(1, "ok/name");
+    timed.created_at = Some("2021-06-01T14:00:00+02:00".into());
+    assert_eq!(timed.validate().unwrap().created_at.map(|t| t.to_string()).as_deref(), Some("2021-06-01T12:00:00Z"));
+    for t in ["yesterday", "2021-06-01T14:00:00", "", "\x1b[2J2021-06-01T14:00:00Z"] {
+        let e = bad(&|i| i.created_at = Some(t.into()));
+        assert!(matches!(&e, Error::InvalidArgument(m) if m.contains("created_at")), "{t:?}: {e}");
+        assert!(!e.to_string().contains('\x1b'), "the message escapes what it quotes: {e}");
+    }
+    // Absent from the JSON when unknown (a sender talking to an older peer leaves it
+    // out), and an item without it is read as unknown.
+    let json = serde_json::to_value(stage_item(1, "ok/name")).unwrap();
+    assert!(json.get("created_at").is_none(), "{json}");
+    let read: StageItem = serde_json::from_value(json).unwrap();
+    assert_eq!(read.created_at, None);
 }
 
 #[test]

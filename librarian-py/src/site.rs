@@ -86,6 +86,7 @@ impl PyLibrarian {
             algorithm: algorithm.as_deref().map(str::parse::<Algorithm>).transpose().or_raise(py)?,
             uploader,
             source: None,
+            created_at: None,
         };
         let up = py.detach(|| self.inner.upload(&src, &name, &opts, &NoProgress)).or_raise(py)?;
         Ok(PyFile(up.file))
@@ -426,10 +427,20 @@ impl PyLibrarian {
 
     /// Export the drive store `store` to peer `to`: re-read every byte, write the
     /// manifest and checksum lists on the drive, record the outgoing transfers and
-    /// disable the store.
-    #[pyo3(signature = (store, to, dry_run=false))]
-    fn sneakernet_export(&self, py: Python<'_>, store: String, to: String, dry_run: bool) -> PyResult<PyExportReport> {
-        py.detach(|| self.inner.sneakernet_export(&store, &to, dry_run, &NoProgress)).or_raise(py).map(PyExportReport)
+    /// disable the store. Files `to` already holds get no transfer (their drive
+    /// copies are retired) unless `include_held`.
+    #[pyo3(signature = (store, to, dry_run=false, include_held=false))]
+    fn sneakernet_export(
+        &self,
+        py: Python<'_>,
+        store: String,
+        to: String,
+        dry_run: bool,
+        include_held: bool,
+    ) -> PyResult<PyExportReport> {
+        py.detach(|| self.inner.sneakernet_export(&store, &to, dry_run, include_held, &NoProgress))
+            .or_raise(py)
+            .map(PyExportReport)
     }
 
     /// Import the drive at `path` into `store` (default: a store with room), verifying

@@ -60,10 +60,17 @@ impl PyFile {
     fn source(&self) -> String {
         self.0.source.clone()
     }
-    /// When it was catalogued (UTC).
+    /// When it was created (UTC) at its origin, the site that first ingested it; a
+    /// clone or a drive keeps it. Never later than `arrived_at`.
     #[getter]
     fn created_at(&self) -> Timestamp {
         self.0.created_at
+    }
+    /// When it was catalogued at this site (UTC): `created_at` for a file ingested
+    /// here, its arrival for one that came from another site.
+    #[getter]
+    fn arrived_at(&self) -> Timestamp {
+        self.0.arrived_at
     }
     /// Local copies.
     #[getter]
@@ -754,6 +761,13 @@ impl PyTransfer {
     fn source(&self) -> String {
         self.0.source.clone()
     }
+    /// When the file was created there (UTC), if known, as the sender gave it: what
+    /// the receiver records as its `created_at`, unless later than its arrival (then
+    /// the arrival). `None`: an older sender did not say.
+    #[getter]
+    fn file_created_at(&self) -> Option<Timestamp> {
+        self.0.file_created_at
+    }
     /// "initiated", "ongoing", "staged", "completed", "failed" or "cancelled".
     #[getter]
     fn status(&self) -> &'static str {
@@ -964,10 +978,16 @@ impl PyExportReport {
     fn bytes(&self) -> u64 {
         self.0.bytes
     }
-    /// Files left out: already on their way to the destination by the network.
+    /// Files with no transfer: already on their way to the destination by the network.
     #[getter]
     fn skipped(&self) -> Vec<String> {
         self.0.skipped.clone()
+    }
+    /// Files with no transfer: the destination already holds them (their drive copies
+    /// are retired); empty with `include_held=True`.
+    #[getter]
+    fn held(&self) -> Vec<String> {
+        self.0.held.clone()
     }
     /// Nothing was written or changed.
     #[getter]
@@ -976,13 +996,14 @@ impl PyExportReport {
     }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "ExportReport(store={}, destination={}, drive={}, files={}, bytes={}, skipped={}, dry_run={})",
+            "ExportReport(store={}, destination={}, drive={}, files={}, bytes={}, skipped={}, held={}, dry_run={})",
             r(py, &self.0.store),
             r(py, &self.0.destination),
             rp(py, &self.0.drive),
             self.0.files.len(),
             self.0.bytes,
             self.0.skipped.len(),
+            self.0.held.len(),
             py_bool(self.0.dry_run),
         )
     }

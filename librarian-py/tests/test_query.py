@@ -23,6 +23,8 @@ def test_file_attributes_and_types(site, src):
     assert isinstance(f.created_at, datetime.datetime)
     assert f.created_at.tzinfo is UTC
     assert f.created_at.utcoffset() == datetime.timedelta(0)
+    assert isinstance(f.arrived_at, datetime.datetime) and f.arrived_at.tzinfo is UTC
+    assert f.arrived_at == f.created_at  # uploaded here: it arrived when it was created
     assert isinstance(f.instances, list) and len(f.instances) == 1
     assert isinstance(f.instances[0], librarian.Instance)
     assert f.remote_instances == []

@@ -286,3 +286,41 @@ def test_a_store_with_available_copies_is_neither_recycled_nor_removed(site_a, l
     site_a.remove_store("spare")
     assert "spare" not in [s.name for s in site_a.stores()]
     assert (tmp_path / "spare").is_dir(), "remove_store touches nothing on disk"
+
+
+def test_import_keeps_the_creation_time_and_records_the_arrival(site_a, site_b, loaded):
+    drive = site_a.sneakernet_export("drive1", "site-b").drive
+    site_b.sneakernet_import(drive)
+    for n in loaded:
+        there, here = site_a.file(n), site_b.file(n)
+        assert here.created_at == there.created_at  # the time it was created at site A
+        assert here.arrived_at >= here.created_at and here.arrived_at > there.arrived_at
+
+
+def test_export_sends_no_transfer_for_files_the_destination_holds(site_a, loaded):
+    import sqlite3
+
+    held = loaded[:2]
+    # Site A learns that site-b holds two of them (as a `complete` call would record).
+    db = sqlite3.connect(site_a.status().database)
+    with db:
+        db.executemany(
+            "INSERT INTO remote_instances (file_id, librarian, store, copied_at)"
+            " SELECT id, 'site-b', 'main', 0 FROM files WHERE name = ?",
+            [(n,) for n in held],
+        )
+    db.close()
+
+    dry = site_a.sneakernet_export("drive1", "site-b", dry_run=True)
+    assert sorted(dry.held) == held and sorted(dry.files) == loaded
+    asked = site_a.sneakernet_export("drive1", "site-b", dry_run=True, include_held=True)
+    assert asked.held == [] and sorted(asked.files) == loaded
+    assert "held=2" in repr(dry)
+
+    rep = site_a.sneakernet_export("drive1", "site-b")
+    assert sorted(rep.held) == held and sorted(rep.files) == loaded and rep.skipped == []
+    out = site_a.transfers(direction="outgoing", peer="site-b")
+    assert sorted(t.file for t in out) == loaded[2:]
+    for n in held:
+        assert [i.available for i in site_a.instances(n) if i.store == "drive1"] == [False]
+    assert librarian.verify_drive(rep.drive).ok

@@ -246,6 +246,9 @@ def test_a_peer_that_refuses_the_offer_fails_the_transfers(refused_a, fake_peer)
         item = offered[t.id]
         assert (item["name"], item["size"], item["checksum"], item["kind"]) == (t.file, t.size, t.checksum, t.kind)
         assert (item["uploader"], item["source"]) == (t.uploader, t.source)
+        # Its ping lists no "features" (an older peer): it is not sent the creation
+        # time, a field such a peer would refuse.
+        assert "created_at" not in item
         assert (t.direction, t.peer, t.status) == ("outgoing", "site-b", "failed")
         assert t.error_code == "peer_refused"
         assert t.error and "site-b" in t.error and "503" in t.error and "shutting_down" in t.error
@@ -257,14 +260,15 @@ def test_a_peer_that_refuses_the_offer_fails_the_transfers(refused_a, fake_peer)
         assert (t.remote_id, t.remote_path, t.manager, t.batch) == (None, None, None, None)
         assert is_recent_utc(t.created_at) and is_recent_utc(t.updated_at)
         assert t.updated_at >= t.created_at
+        assert t.file_created_at == refused_a.file(t.file).created_at
     assert repr(transfers[0]) == (
         f"Transfer(id={transfers[0].id}, direction='outgoing', peer='site-b', file='2026/obs_2.dat', "
         "status='failed', error_code='peer_refused')"
     )
     public = {m for m in dir(transfers[0]) if not m.startswith("_")}
     assert public == set(
-        "id direction peer remote_id file size checksum kind uploader source status manager store "
-        "local_path remote_path batch created_at updated_at error_code error".split()
+        "id direction peer remote_id file size checksum kind uploader source file_created_at status manager "
+        "store local_path remote_path batch created_at updated_at error_code error".split()
     )
     with pytest.raises(AttributeError):
         transfers[0].status = "completed"

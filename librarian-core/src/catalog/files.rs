@@ -13,7 +13,7 @@ use crate::checksum::{Checksum, Entry};
 use crate::error::{Error, ObjectKind, Result};
 use crate::name::FileName;
 
-const FILE_COLUMNS: &str = "id, name, size, checksum, kind, uploader, source, created_at";
+const FILE_COLUMNS: &str = "id, name, size, checksum, kind, uploader, source, created_at, arrived_at";
 const INSTANCE_COLUMNS: &str = "i.id, i.file_id, i.store_id, s.name, s.root, i.path, i.available, \
      i.deletion_policy, i.created_at, i.verified_at";
 
@@ -34,6 +34,7 @@ fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileRow> {
         uploader: r.get(5)?,
         source: r.get(6)?,
         created_at: ts_from_sql(r.get(7)?)?,
+        arrived_at: ts_from_sql(r.get(8)?)?,
     })
 }
 
@@ -86,7 +87,8 @@ impl Catalog {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT f.id, f.name, f.size, f.checksum, f.kind, f.uploader, f.source, f.created_at, {INSTANCE_COLUMNS}
+                "SELECT f.id, f.name, f.size, f.checksum, f.kind, f.uploader, f.source, f.created_at, f.arrived_at,
+                        {INSTANCE_COLUMNS}
                  FROM instances i JOIN stores s ON s.id = i.store_id JOIN files f ON f.id = i.file_id
                  WHERE i.store_id = ?1 ORDER BY f.name"
             ))
@@ -95,15 +97,15 @@ impl Catalog {
             .query_map([store.0], |r| {
                 let file = file_from_row(r)?;
                 let inst = InstanceRow {
-                    id: InstanceId(r.get(8)?),
-                    file_id: FileId(r.get(9)?),
-                    store_id: StoreId(r.get(10)?),
-                    store: r.get(11)?,
-                    path: PathBuf::from(r.get::<_, String>(12)?).join(r.get::<_, String>(13)?),
-                    available: r.get(14)?,
-                    deletion_policy: r.get(15)?,
-                    created_at: ts_from_sql(r.get(16)?)?,
-                    verified_at: r.get::<_, Option<i64>>(17)?.map(ts_from_sql).transpose()?,
+                    id: InstanceId(r.get(9)?),
+                    file_id: FileId(r.get(10)?),
+                    store_id: StoreId(r.get(11)?),
+                    store: r.get(12)?,
+                    path: PathBuf::from(r.get::<_, String>(13)?).join(r.get::<_, String>(14)?),
+                    available: r.get(15)?,
+                    deletion_policy: r.get(16)?,
+                    created_at: ts_from_sql(r.get(17)?)?,
+                    verified_at: r.get::<_, Option<i64>>(18)?.map(ts_from_sql).transpose()?,
                 };
                 Ok((file, inst))
             })
@@ -217,12 +219,15 @@ impl Catalog {
     }
 }
 
-/// Insert a file row and its entries; the name must be new.
+/// Insert a file row and its entries; the name must be new. It arrives `now`; its
+/// creation time is the one it brings (never later than `now`: a time in the future,
+/// from a peer's or a drive's clock, is taken as `now`), else `now`.
 pub(super) fn insert_file(tx: &Transaction<'_>, f: &NewFile<'_>, now: Timestamp) -> Result<FileId> {
+    let created = f.created_at.map_or(now, |t| t.min(now));
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO files (name, size, checksum, kind, uploader, source, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO files (name, size, checksum, kind, uploader, source, created_at, arrived_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (name) DO NOTHING",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -232,6 +237,7 @@ pub(super) fn insert_file(tx: &Transaction<'_>, f: &NewFile<'_>, now: Timestamp)
                 f.kind.as_str(),
                 f.uploader,
                 f.source,
+                ts_to_sql(created),
                 ts_to_sql(now)
             ])
         })

@@ -36,7 +36,8 @@ impl Catalog {
             (0..not_on.len()).map(|k| format!("?{}", k + 2)).collect::<Vec<_>>().join(", ")
         };
         let sql = format!(
-            "SELECT f.id, f.name, f.size, f.checksum, f.kind, f.uploader, f.source, f.created_at, s.root, i.path
+            "SELECT f.id, f.name, f.size, f.checksum, f.kind, f.uploader, f.source, f.created_at, f.arrived_at,
+                    s.root, i.path
              FROM instances i JOIN files f ON f.id = i.file_id JOIN stores s ON s.id = i.store_id
              WHERE i.store_id = ?1 AND i.available = 1
                AND i.id = (SELECT MIN(i2.id) FROM instances i2
@@ -59,8 +60,9 @@ impl Catalog {
                     uploader: r.get(5)?,
                     source: r.get(6)?,
                     created_at: ts_from_sql(r.get(7)?)?,
+                    arrived_at: ts_from_sql(r.get(8)?)?,
                 };
-                let source = PathBuf::from(r.get::<_, String>(8)?).join(r.get::<_, String>(9)?);
+                let source = PathBuf::from(r.get::<_, String>(9)?).join(r.get::<_, String>(10)?);
                 Ok(LocalCloneItem { file, source })
             })
             .map_err(Error::db(ctx))?;

@@ -35,7 +35,7 @@ pub use local_clone::LocalCloneItem;
 pub use rows::{FileRow, InstanceRow, IntentRow, NewFile, RemoteInstanceRow, StoreRow, StoreUsage};
 
 pub(crate) use crate::model::{DeletionPolicy, FileId, FileKind, InstanceId, IntentId, SearchQuery, StoreId};
-pub use sneakernet::{ExportItem, ImportItem};
+pub use sneakernet::{ExportItem, Exported, ImportItem};
 pub use tasks::{Lease, TaskRecord};
 pub use transfers::{BatchRow, NewIncoming, PeerBacklog, PlanFilter, PlanItem, StageAnswer};
 
@@ -159,6 +159,39 @@ mod tests {
         assert_eq!(cat.as_ref().ok().and_then(|c| c.schema_version().ok()), Some(SCHEMA_VERSION));
         drop(cat);
         assert!(Catalog::open(&db).is_ok(), "reopening an up-to-date database works");
+    }
+
+    #[test]
+    fn migration_9_takes_the_arrival_of_existing_files_from_created_at() {
+        let dir = tempfile::tempdir().ok();
+        let dir = dir.as_ref().map(|d| d.path().to_owned()).unwrap_or_default();
+        let db = dir.join("c.db");
+        {
+            // A version 8 catalog, where `created_at` was the arrival, with one file.
+            let conn = Connection::open(&db);
+            assert!(conn.is_ok(), "{conn:?}");
+            let Ok(conn) = conn else { return };
+            for sql in &schema::MIGRATIONS[..8] {
+                assert!(conn.execute_batch(sql).is_ok());
+            }
+            assert!(conn.pragma_update(None, "user_version", 8).is_ok());
+            let inserted = conn.execute(
+                "INSERT INTO files (name, size, checksum, kind, uploader, source, created_at)
+                 VALUES ('old/f', 1, 'blake3:00', 'file', 'u', 'site-a', 1234567)",
+                [],
+            );
+            assert_eq!(inserted.ok(), Some(1));
+        }
+        let cat = Catalog::open(&db);
+        assert!(cat.is_ok(), "{cat:?}");
+        let Ok(cat) = cat else { return };
+        let times: Option<(i64, i64)> = cat
+            .conn()
+            .query_row("SELECT created_at, arrived_at FROM files WHERE name = 'old/f'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .ok();
+        assert_eq!(times, Some((1234567, 1234567)));
     }
 
     #[test]

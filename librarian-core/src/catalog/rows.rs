@@ -47,8 +47,10 @@ pub struct FileRow {
     pub uploader: String,
     /// The site it came from.
     pub source: String,
-    /// When it was catalogued.
+    /// When it was created at its origin (the site that first ingested it).
     pub created_at: Timestamp,
+    /// When it was catalogued here (`created_at` for a file ingested here).
+    pub arrived_at: Timestamp,
 }
 
 /// A copy of a file on a local store.
@@ -119,6 +121,10 @@ pub struct NewFile<'a> {
     pub uploader: &'a str,
     /// Source site.
     pub source: &'a str,
+    /// When it was created at its origin, if it was created elsewhere and that is
+    /// known; `None`: now (it is created by this ingest). A time after the ingest is
+    /// taken as the ingest's time.
+    pub created_at: Option<Timestamp>,
     /// Entries of a book (empty for a file).
     pub entries: &'a [Entry],
 }
@@ -142,6 +148,7 @@ impl File {
             uploader: f.uploader,
             source: f.source,
             created_at: f.created_at,
+            arrived_at: f.arrived_at,
             instances: instances.into_iter().map(Instance::from).collect(),
             remote_instances: remote.into_iter().map(RemoteInstance::from).collect(),
         }

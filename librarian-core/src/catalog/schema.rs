@@ -268,4 +268,14 @@ DROP TABLE events;
 ALTER TABLE events_v8 RENAME TO events;
 CREATE UNIQUE INDEX events_open ON events (category, subject) WHERE cleared_at IS NULL;
 "#,
+    // 9: a file keeps its creation time at its origin (`created_at`, which a clone or
+    // a drive now carries) and records its arrival here apart (`arrived_at`). Until
+    // now `created_at` was the arrival, so it is copied. A transfer carries the
+    // origin's creation time to the receiver (NULL: unknown, an older sender).
+    r#"
+ALTER TABLE files ADD COLUMN arrived_at INTEGER NOT NULL DEFAULT 0;
+UPDATE files SET arrived_at = created_at;
+CREATE INDEX files_arrived_at ON files (arrived_at);
+ALTER TABLE transfers ADD COLUMN file_created_at INTEGER;
+"#,
 ];

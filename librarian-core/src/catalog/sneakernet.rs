@@ -28,8 +28,28 @@ pub struct ExportItem<'a> {
     pub uploader: &'a str,
     /// Source site.
     pub source: &'a str,
+    /// When it was created at its origin.
+    pub created_at: Timestamp,
     /// The instance on the drive.
     pub path: &'a Path,
+    /// The destination already holds the file (a remote instance there) and the
+    /// export was not asked to include such files: no transfer, the drive copy retired.
+    pub held: bool,
+}
+
+/// What an export recorded for one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exported {
+    /// Delivered by the drive: its outgoing transfer (new, or the one an earlier,
+    /// interrupted export of the same store made).
+    Transfer(i64),
+    /// Another active transfer of the file to the peer exists (it is on its way by the
+    /// network): no transfer.
+    OnItsWay,
+    /// The peer already holds the file: no transfer, and the drive's copy is retired
+    /// (marked unavailable, as a delivered copy is), so recycling the drive is not
+    /// held up by it.
+    Held,
 }
 
 /// A file an import committed (or found already here).
@@ -49,23 +69,47 @@ pub struct ImportItem<'a> {
     pub uploader: &'a str,
     /// Source site.
     pub source: &'a str,
+    /// When it was created at its origin, if the manifest says.
+    pub created_at: Option<Timestamp>,
     /// The store holding it here.
     pub store: &'a str,
 }
 
 impl Catalog {
+    /// The files with an instance on `store` that `peer` holds (a remote instance
+    /// there), by name.
+    pub fn held_by_peer(&self, peer: &str, store: StoreId) -> Result<Vec<FileName>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT f.name FROM instances i JOIN files f ON f.id = i.file_id
+                 WHERE i.store_id = ?1
+                   AND EXISTS (SELECT 1 FROM remote_instances r WHERE r.librarian = ?2 AND r.file_id = f.id)
+                 ORDER BY f.name",
+            )
+            .map_err(Error::db("listing held files"))?;
+        let rows = stmt
+            .query_map(params![store.0, peer], |r| {
+                FileName::from_catalog(&r.get::<_, String>(0)?)
+                    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+            })
+            .map_err(Error::db("listing held files"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Error::db("listing held files"))
+    }
+
     /// Record an export in one transaction: an outgoing transfer (`ongoing`, manager
     /// `sneakernet`) to `peer` per item (reusing the one an earlier, interrupted
-    /// export of this store made), and the store disabled. Returns per item its
-    /// transfer id, or `None` when another active transfer of that file to the peer
-    /// exists (it is already on its way by the network).
+    /// export of this store made), and the store disabled. An item the peer holds
+    /// (`held`) gets no transfer and its drive instance is retired; an item with
+    /// another active transfer to the peer (on its way by the network) gets none
+    /// either. Returns what was recorded, per item.
     pub fn record_export(
         &self,
         peer: &str,
         store: StoreId,
         items: &[ExportItem<'_>],
         now: Timestamp,
-    ) -> Result<Vec<Option<i64>>> {
+    ) -> Result<Vec<Exported>> {
         let mut conn = self.conn();
         let tx =
             conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::db("recording an export"))?;
@@ -82,13 +126,23 @@ impl Catalog {
                 .optional()
                 .map_err(Error::db("recording an export"))?;
             let id = match active {
-                Some((id, Some(m), Some(s))) if m == "sneakernet" && s == store.0 => Some(id),
-                Some(_) => None,
+                Some((id, Some(m), Some(s))) if m == "sneakernet" && s == store.0 => Exported::Transfer(id),
+                _ if it.held => {
+                    tx.execute(
+                        "UPDATE instances SET available = 0
+                         WHERE store_id = ?1 AND file_id = (SELECT id FROM files WHERE name = ?2)",
+                        params![store.0, it.name.as_str()],
+                    )
+                    .map_err(Error::db("recording an export"))?;
+                    Exported::Held
+                }
+                Some(_) => Exported::OnItsWay,
                 None => {
                     tx.execute(
                         "INSERT INTO transfers (direction, peer_id, file_name, size, checksum, kind, uploader, source,
-                             status, manager, store_id, local_path, created_at, updated_at)
-                         VALUES ('outgoing', ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'ongoing', 'sneakernet', ?8, ?9, ?10, ?10)",
+                             status, manager, store_id, local_path, created_at, updated_at, file_created_at)
+                         VALUES ('outgoing', ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'ongoing', 'sneakernet', ?8, ?9, ?10, ?10,
+                                 ?11)",
                         params![
                             pid,
                             it.name.as_str(),
@@ -99,11 +153,12 @@ impl Catalog {
                             it.source,
                             store.0,
                             it.path.to_string_lossy(),
-                            ts_to_sql(now)
+                            ts_to_sql(now),
+                            ts_to_sql(it.created_at)
                         ],
                     )
                     .map_err(Error::db("recording an export"))?;
-                    Some(tx.last_insert_rowid())
+                    Exported::Transfer(tx.last_insert_rowid())
                 }
             };
             ids.push(id);
@@ -142,8 +197,8 @@ impl Catalog {
             .map_err(Error::db("recording an import"))?;
         tx.execute(
             "INSERT INTO transfers (direction, peer_id, remote_id, file_name, size, checksum, kind, uploader, source,
-                 status, manager, store_id, created_at, updated_at)
-             VALUES ('incoming', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'completed', 'sneakernet', ?9, ?10, ?10)",
+                 status, manager, store_id, created_at, updated_at, file_created_at)
+             VALUES ('incoming', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'completed', 'sneakernet', ?9, ?10, ?10, ?11)",
             params![
                 pid,
                 item.remote_id,
@@ -154,7 +209,8 @@ impl Catalog {
                 item.uploader,
                 item.source,
                 store,
-                ts_to_sql(now)
+                ts_to_sql(now),
+                item.created_at.map(ts_to_sql)
             ],
         )
         .map_err(Error::db("recording an import"))?;

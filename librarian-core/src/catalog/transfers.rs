@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, named_params, params};
 
 use super::events::raise;
 use super::outbox::enqueue;
@@ -19,8 +19,25 @@ use crate::name::FileName;
 
 const TRANSFER_SELECT: &str = "SELECT t.id, t.direction, p.name, t.remote_id, t.file_name, t.size, t.checksum,
         t.kind, t.uploader, t.source, t.status, t.manager, s.name, t.local_path, t.remote_path, t.batch_id,
-        t.created_at, t.updated_at, t.error_code, t.error
+        t.created_at, t.updated_at, t.error_code, t.error, t.file_created_at
      FROM transfers t JOIN peers p ON p.id = t.peer_id LEFT JOIN stores s ON s.id = t.store_id";
+
+/// The files the `[clone.to.PEER]` filters let planning send (named parameters
+/// `:prefix`, `:prefix_end`, `:since`): one definition for planning and for the backlog
+/// `status` shows, so the two cannot disagree.
+const ELIGIBLE_FILE: &str = "(:prefix IS NULL OR f.name >= :prefix) AND (:prefix_end IS NULL OR f.name < :prefix_end)
+       AND (:since IS NULL OR f.arrived_at >= :since)";
+
+/// An instance `i2` (on store `s2`) of file `f` that planning may send from:
+/// available, on an enabled store, and on the `[clone.to]` store if one is set
+/// (named parameter `:store`).
+const SENDABLE_INSTANCE: &str =
+    "i2.file_id = f.id AND i2.available = 1 AND s2.enabled = 1 AND (:store IS NULL OR s2.name = :store)";
+
+/// The first name after every name starting with `prefix` (the end of its range scan).
+fn range_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
 
 fn conv(col: usize, e: Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e))
@@ -39,6 +56,7 @@ fn transfer_from_row(r: &Row<'_>) -> rusqlite::Result<Transfer> {
         kind: r.get(7)?,
         uploader: r.get(8)?,
         source: r.get(9)?,
+        file_created_at: r.get::<_, Option<i64>>(20)?.map(ts_from_sql).transpose()?,
         status: r.get(10)?,
         manager: r.get(11)?,
         store: r.get(12)?,
@@ -97,16 +115,18 @@ fn queue_call(
     Ok(())
 }
 
-/// How far a peer is behind this site.
+/// How far a peer is behind this site, counting the files planning may send it
+/// (see [`Catalog::peer_backlog`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PeerBacklog {
     /// The peer.
     pub peer: String,
-    /// Files with an available copy here and none recorded at the peer.
+    /// Files planning may send the peer that have no copy recorded there (those with
+    /// an active transfer included).
     pub files_without_copy: u64,
     /// Their bytes.
     pub bytes_without_copy: u64,
-    /// Files with a copy recorded at the peer.
+    /// Files planning may send the peer that have a copy recorded there.
     pub files_with_copy: u64,
     /// Outgoing transfers to the peer not yet finished.
     pub active_transfers: u64,
@@ -129,6 +149,8 @@ pub struct PlanItem {
     pub uploader: String,
     /// Where it was first ingested.
     pub source: String,
+    /// When it was created there.
+    pub created_at: Timestamp,
     /// The store of the instance to send.
     pub store: String,
     /// The instance's absolute path.
@@ -142,7 +164,7 @@ pub struct PlanFilter {
     pub prefix: Option<String>,
     /// Only instances on this store.
     pub store: Option<String>,
-    /// Only files catalogued at or after this time.
+    /// Only files catalogued here (`arrived_at`) at or after this time.
     pub since: Option<Timestamp>,
 }
 
@@ -204,6 +226,8 @@ pub struct NewIncoming<'a> {
     pub uploader: &'a str,
     /// The source site.
     pub source: &'a str,
+    /// When it was created there, if the sender said.
+    pub created_at: Option<Timestamp>,
     /// The store it goes to.
     pub store: &'a str,
     /// The staging directory the data arrives in.
@@ -247,23 +271,38 @@ impl Catalog {
         rows.collect::<rusqlite::Result<_>>().map_err(Error::db("listing transfers"))
     }
 
-    /// How far `peer` is behind: files here (with an available copy) that it does
-    /// not hold, their bytes, files it holds, and active outgoing transfers to it.
-    pub fn peer_backlog(&self, peer: &str) -> Result<PeerBacklog> {
+    /// How far `peer` is behind: of the files planning may send it (the same
+    /// eligibility as [`Catalog::plan_outgoing`]: an available instance on an enabled
+    /// store, and through `filter`, the peer's `[clone.to]` filters), those it does not
+    /// hold and their bytes, and those it holds; and the active outgoing transfers to it.
+    pub fn peer_backlog(&self, peer: &str, filter: &PlanFilter) -> Result<PeerBacklog> {
         let conn = self.conn();
         let pid = peer_id(&conn, peer)?;
+        let prefix_end = filter.prefix.as_deref().map(range_end);
         let (missing, missing_bytes, held): (i64, i64, i64) = conn
-            .query_row(
+            .prepare_cached(&format!(
                 "SELECT COALESCE(SUM(NOT held), 0), COALESCE(SUM(CASE WHEN held THEN 0 ELSE size END), 0),
                         COALESCE(SUM(held), 0)
                  FROM (SELECT f.size AS size,
-                              EXISTS (SELECT 1 FROM remote_instances r WHERE r.librarian = ?1 AND r.file_id = f.id)
+                              EXISTS (SELECT 1 FROM remote_instances r WHERE r.librarian = :peer AND r.file_id = f.id)
                                   AS held
                        FROM files f
-                       WHERE EXISTS (SELECT 1 FROM instances i WHERE i.file_id = f.id AND i.available = 1))",
-                [peer],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+                       WHERE {ELIGIBLE_FILE}
+                         AND EXISTS (SELECT 1 FROM instances i2 JOIN stores s2 ON s2.id = i2.store_id
+                                     WHERE {SENDABLE_INSTANCE}))"
+            ))
+            .and_then(|mut s| {
+                s.query_row(
+                    named_params! {
+                        ":peer": peer,
+                        ":prefix": filter.prefix,
+                        ":prefix_end": prefix_end,
+                        ":since": filter.since.map(ts_to_sql),
+                        ":store": filter.store,
+                    },
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+            })
             .map_err(Error::db("measuring a backlog"))?;
         let active: i64 = conn
             .query_row(
@@ -373,40 +412,39 @@ impl Catalog {
     ) -> Result<Vec<PlanItem>> {
         let conn = self.conn();
         let pid = peer_id(&conn, peer)?;
-        let prefix_end = filter.prefix.as_deref().map(|p| format!("{p}\u{10FFFF}"));
+        let prefix_end = filter.prefix.as_deref().map(range_end);
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT f.name, f.size, f.checksum, f.kind, f.uploader, f.source, s.name, s.root || '/' || i.path, f.id
+            .prepare_cached(&format!(
+                "SELECT f.name, f.size, f.checksum, f.kind, f.uploader, f.source, s.name, s.root || '/' || i.path, f.id,
+                        f.created_at
                  FROM files f
                  JOIN instances i ON i.id = (SELECT i2.id FROM instances i2 JOIN stores s2 ON s2.id = i2.store_id
-                                             WHERE i2.file_id = f.id AND i2.available = 1 AND s2.enabled = 1
-                                               AND (?5 IS NULL OR s2.name = ?5)
+                                             WHERE {SENDABLE_INSTANCE}
                                              ORDER BY i2.id LIMIT 1)
                  JOIN stores s ON s.id = i.store_id
-                 WHERE (?2 IS NULL OR f.name >= ?2) AND (?3 IS NULL OR f.name < ?3)
-                   AND (?4 IS NULL OR f.created_at >= ?4) AND f.id > ?8
-                   AND NOT EXISTS (SELECT 1 FROM remote_instances r WHERE r.librarian = ?6 AND r.file_id = f.id)
-                   AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.peer_id = ?1 AND t.file_name = f.name
+                 WHERE {ELIGIBLE_FILE} AND f.id > :after
+                   AND NOT EXISTS (SELECT 1 FROM remote_instances r WHERE r.librarian = :peer AND r.file_id = f.id)
+                   AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.peer_id = :pid AND t.file_name = f.name
                                      AND t.direction = 'outgoing'
                                      AND (t.status IN ('initiated', 'ongoing', 'staged')
                                           OR (t.status = 'failed' AND t.error_code IN
                                               ('conflict', 'invalid_name', 'invalid_checksum',
                                                'algorithm_mismatch', 'bad_destination'))))
-                 ORDER BY f.id LIMIT ?7",
-            )
+                 ORDER BY f.id LIMIT :limit"
+            ))
             .map_err(Error::db("planning transfers"))?;
         let rows = stmt
             .query_map(
-                params![
-                    pid,
-                    filter.prefix,
-                    prefix_end,
-                    filter.since.map(ts_to_sql),
-                    filter.store,
-                    peer,
-                    i64::try_from(max_files).unwrap_or(i64::MAX),
-                    after
-                ],
+                named_params! {
+                    ":pid": pid,
+                    ":prefix": filter.prefix,
+                    ":prefix_end": prefix_end,
+                    ":since": filter.since.map(ts_to_sql),
+                    ":store": filter.store,
+                    ":peer": peer,
+                    ":limit": i64::try_from(max_files).unwrap_or(i64::MAX),
+                    ":after": after,
+                },
                 |r| {
                     Ok(PlanItem {
                         file_id: r.get(8)?,
@@ -416,6 +454,7 @@ impl Catalog {
                         kind: r.get(3)?,
                         uploader: r.get(4)?,
                         source: r.get(5)?,
+                        created_at: ts_from_sql(r.get(9)?)?,
                         store: r.get(6)?,
                         path: PathBuf::from(r.get::<_, String>(7)?),
                     })
@@ -450,8 +489,8 @@ impl Catalog {
             let id: Option<i64> = tx
                 .prepare_cached(
                     "INSERT INTO transfers (direction, peer_id, file_name, size, checksum, kind, uploader, source,
-                         status, store_id, local_path, created_at, updated_at)
-                     VALUES ('outgoing', ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'initiated', ?8, ?9, ?10, ?10)
+                         status, store_id, local_path, created_at, updated_at, file_created_at)
+                     VALUES ('outgoing', ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'initiated', ?8, ?9, ?10, ?10, ?11)
                      ON CONFLICT DO NOTHING RETURNING id",
                 )
                 .and_then(|mut s| {
@@ -466,7 +505,8 @@ impl Catalog {
                             it.source,
                             store_id,
                             it.path.to_string_lossy(),
-                            ts_to_sql(now)
+                            ts_to_sql(now),
+                            ts_to_sql(it.created_at)
                         ],
                         |r| r.get(0),
                     )
@@ -716,8 +756,8 @@ impl Catalog {
             .map_err(Error::db("staging"))?;
         tx.execute(
             "INSERT INTO transfers (direction, peer_id, remote_id, file_name, size, checksum, kind, uploader, source,
-                 status, manager, store_id, local_path, created_at, updated_at)
-             VALUES ('incoming', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'initiated', ?9, ?10, ?11, ?12, ?12)",
+                 status, manager, store_id, local_path, created_at, updated_at, file_created_at)
+             VALUES ('incoming', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'initiated', ?9, ?10, ?11, ?12, ?12, ?13)",
             params![
                 pid,
                 item.remote_id,
@@ -730,7 +770,8 @@ impl Catalog {
                 item.manager.as_str(),
                 store_id,
                 item.local_path.to_string_lossy(),
-                ts_to_sql(now)
+                ts_to_sql(now),
+                item.created_at.map(ts_to_sql)
             ],
         )
         .map_err(Error::db("staging"))?;

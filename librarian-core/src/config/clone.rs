@@ -108,7 +108,8 @@ pub struct SendTo {
     pub prefix: Option<String>,
     /// Only instances on this store.
     pub store: Option<String>,
-    /// Only files catalogued within this interval (e.g. `"30d"`).
+    /// Only files catalogued at this site (their `arrived_at`) within this interval
+    /// (e.g. `"30d"`).
     pub max_age: Option<String>,
     /// Where this site may write for that peer: an absolute path (`local` manager,
     /// rsync to a local path) or `host:/path` (rsync over ssh). A staging destination

@@ -26,7 +26,10 @@ pub use ids::{DeletionPolicy, FileId, FileKind, InstanceId, IntentId, SearchQuer
 pub(crate) use peer::check_transport;
 pub use peer::{Peer, normalise_url};
 pub(crate) use protocol::call_digest;
-pub use protocol::{MAX_STAGE_ITEMS, StageItem, StageRequest, StageResponse, StageResult, TransferCall, ValidItem};
+pub use protocol::{
+    FEATURES, MAX_STAGE_ITEMS, STAGE_CREATED_AT, StageItem, StageRequest, StageResponse, StageResult, TransferCall,
+    ValidItem,
+};
 pub use store::{DEFAULT_STORE, StoreSpec};
 pub use task::{TaskKind, TaskOutcome, TaskStatus};
 pub use transfer::{Direction, ManagerKind, Transfer};
@@ -89,8 +92,12 @@ pub struct File {
     pub uploader: String,
     /// Site it came from.
     pub source: String,
-    /// When it was catalogued (UTC).
+    /// When it was created (UTC) at its origin, the site that first ingested it: a
+    /// clone or a drive keeps it. Never later than `arrived_at`.
     pub created_at: Timestamp,
+    /// When it was catalogued at this site (UTC): equal to `created_at` for a file
+    /// ingested here, its arrival for one that came from another site.
+    pub arrived_at: Timestamp,
     /// Local copies.
     pub instances: Vec<Instance>,
     /// Copies at other Librarians.

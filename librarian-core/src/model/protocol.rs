@@ -1,6 +1,7 @@
 //! The peer protocol's request and response bodies for clones (`stage` and the calls
 //! about a transfer), and how each is checked before anything acts on it.
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{CallKind, FileKind, ManagerKind};
@@ -32,7 +33,18 @@ pub struct StageItem {
     pub uploader: String,
     /// The site where it was first ingested.
     pub source: String,
+    /// When it was created there (RFC 3339). Sent only to a peer whose `ping` lists
+    /// the feature [`STAGE_CREATED_AT`] (an older receiver refuses fields it does not
+    /// know); absent (an older sender): unknown, the file is created at its arrival.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
 }
+
+/// The `ping` feature saying that `stage` takes [`StageItem::created_at`].
+pub const STAGE_CREATED_AT: &str = "stage_created_at";
+
+/// The protocol features this site understands, listed in its `ping` answer.
+pub const FEATURES: &[&str] = &[STAGE_CREATED_AT];
 
 /// A stage item whose every field was checked: what staging records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +63,9 @@ pub struct ValidItem {
     pub uploader: String,
     /// Source: a site name.
     pub source: String,
+    /// When it was created at its origin, if the sender said (as sent: the commit
+    /// never records a time later than the file's arrival).
+    pub created_at: Option<Timestamp>,
 }
 
 impl StageItem {
@@ -68,6 +83,18 @@ impl StageItem {
         check_identifier("uploader", &self.uploader, MAX_UPLOADER_BYTES)?;
         crate::name::validate_site_name(&self.source)
             .map_err(|_| Error::InvalidArgument(format!("source {:?} is not a site name", self.source)))?;
+        let created_at = self
+            .created_at
+            .as_deref()
+            .map(|t| {
+                t.parse::<Timestamp>().map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "created_at {:?} is not an RFC 3339 time",
+                        clean_free_text(t, MAX_TIME_CHARS)
+                    ))
+                })
+            })
+            .transpose()?;
         Ok(ValidItem {
             transfer_id: self.transfer_id,
             name,
@@ -76,9 +103,13 @@ impl StageItem {
             kind,
             uploader: self.uploader.clone(),
             source: self.source.clone(),
+            created_at,
         })
     }
 }
+
+/// How much of a `created_at` that is no time a refusal quotes.
+const MAX_TIME_CHARS: usize = 40;
 
 /// Body of `POST /api/v1/clone/stage`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

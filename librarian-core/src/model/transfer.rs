@@ -77,6 +77,10 @@ pub struct Transfer {
     pub uploader: String,
     /// The site where it was first ingested.
     pub source: String,
+    /// When the file was created there, if known, as the sender gave it (the receiver
+    /// records it as the file's `created_at`, unless it is later than the file's
+    /// arrival: then the arrival; `null`: an older sender did not say).
+    pub file_created_at: Option<Timestamp>,
     /// Where the transfer is.
     pub status: TransferStatus,
     /// What moves (moved) the bytes.

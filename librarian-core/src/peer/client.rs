@@ -22,6 +22,25 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time allowed for a whole call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A peer's answer to `ping`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingAnswer {
+    /// The site name it answers as.
+    pub site: String,
+    /// Its version.
+    pub version: String,
+    /// The protocol features it understands (e.g. [`crate::model::STAGE_CREATED_AT`]);
+    /// none for an older peer.
+    pub features: Vec<String>,
+}
+
+impl PingAnswer {
+    /// Does the peer understand `feature`?
+    pub fn has(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
+}
+
 /// A client for one peer, with the credentials we use there.
 pub struct PeerClient {
     peer: Peer,
@@ -121,11 +140,17 @@ impl PeerClient {
         })
     }
 
-    /// `GET /api/v1/ping` (no credentials): the peer's site name and version.
-    pub fn ping(&self) -> Result<(String, String)> {
+    /// `GET /api/v1/ping` (no credentials): the peer's site name, version and
+    /// protocol features.
+    pub fn ping(&self) -> Result<PingAnswer> {
         let j = self.get("/api/v1/ping", false)?;
         let text = |k: &str| j[k].as_str().unwrap_or("").to_owned();
-        Ok((text("site"), text("version")))
+        // An older peer lists no features; only plain codes are kept.
+        let features = j["features"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f.as_str()).map(crate::text::peer_code).collect())
+            .unwrap_or_default();
+        Ok(PingAnswer { site: text("site"), version: text("version"), features })
     }
 
     /// `GET /api/v1/whoami` with our credentials: proves they are accepted, whatever

@@ -249,9 +249,14 @@ fn dispatch(
     let endpoint = route(&req.method, &req.path)?;
     let account = authorize(req, lib, ctx, endpoint.access(), checked)?;
     let reply = match endpoint {
-        Endpoint::Ping => {
-            response::json(200, &serde_json::json!({ "site": lib.config().name, "version": env!("CARGO_PKG_VERSION") }))
-        }
+        Endpoint::Ping => response::json(
+            200,
+            &serde_json::json!({
+                "site": lib.config().name,
+                "version": env!("CARGO_PKG_VERSION"),
+                "features": crate::model::FEATURES,
+            }),
+        ),
         Endpoint::Whoami => {
             let a = account.as_ref().ok_or_else(ApiError::unauthorized)?;
             response::json(200, &serde_json::json!({ "account": a.name, "level": a.level.as_str(), "peer": a.peer }))

@@ -1,6 +1,7 @@
 //! `sneakernet export`: make a drive store self-describing, record the outgoing
 //! transfers and disable the store.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,9 +13,10 @@ use super::manifest::{
     B3SUMS, FORMAT, MANIFEST, MANIFEST_DIGEST, Manifest, ManifestFile, RESERVED_PREFIX, SHA256SUMS, VERSION,
     manifest_entries, sum_line,
 };
-use crate::catalog::{ExportItem, FileKind};
+use crate::catalog::{ExportItem, Exported, FileKind};
 use crate::checksum::{Algorithm, EntryKind};
 use crate::error::{Error, Result};
+use crate::name::FileName;
 use crate::progress::Progress;
 use crate::site::Site;
 
@@ -34,6 +36,11 @@ pub struct ExportReport {
     /// Files already on their way to the destination by the network: on the drive and
     /// in the manifest, but with no transfer (nothing waits for their callback).
     pub skipped: Vec<String>,
+    /// Files the destination already holds (a remote instance there), left out of the
+    /// delivery unless `include_held`: on the drive and in the manifest (so the drive
+    /// checks out whole), but with no transfer, and their drive copies retired
+    /// (unavailable, as delivered copies are).
+    pub held: Vec<String>,
     /// Nothing was written or changed.
     pub dry_run: bool,
 }
@@ -50,18 +57,31 @@ fn write_durably(dir: &Path, name: &str, text: &str) -> Result<()> {
 /// Export the drive store `store` to peer `to`: re-read every byte on it (checking
 /// each file against the catalog), write the checksum lists and the manifest with
 /// its digest, and record the outgoing transfers and the store disabled in one
-/// transaction. With `dry_run`, only say what would be exported.
+/// transaction. Files `to` already holds get no transfer (their drive copies are
+/// retired) unless `include_held`. With `dry_run`, only say what would be exported.
+///
+/// The drive's files are its available copies and its retired ones (delivered, or
+/// held by the destination) whose data is still on it (not recycled): a second run
+/// after an interruption lists the same files, and the manifest accounts for
+/// everything on the drive.
 pub(crate) fn sneakernet_export(
     site: &Site,
     store: &str,
     to: &str,
     dry_run: bool,
+    include_held: bool,
     progress: &dyn Progress,
 ) -> Result<ExportReport> {
     let row = site.catalog().store(store)?;
     crate::access::peer(site, to)?;
-    let on_store: Vec<_> =
-        site.catalog().instances_on_store(row.id)?.into_iter().filter(|(_, i)| i.available).collect();
+    let on_store: Vec<_> = site
+        .catalog()
+        .instances_on_store(row.id)?
+        .into_iter()
+        .filter(|(_, i)| i.available || std::fs::symlink_metadata(&i.path).is_ok())
+        .collect();
+    let held: HashSet<FileName> =
+        if include_held { HashSet::new() } else { site.catalog().held_by_peer(to, row.id)?.into_iter().collect() };
     if let Some((f, _)) = on_store.iter().find(|(f, _)| f.name.as_str().starts_with(RESERVED_PREFIX)) {
         return Err(Error::InvalidArgument(format!(
             "{} starts with {RESERVED_PREFIX}, which a drive keeps for its manifest",
@@ -76,6 +96,7 @@ pub(crate) fn sneakernet_export(
         files: on_store.iter().map(|(f, _)| f.name.to_string()).collect(),
         bytes,
         skipped: Vec::new(),
+        held: on_store.iter().filter(|(f, _)| held.contains(&f.name)).map(|(f, _)| f.name.to_string()).collect(),
         dry_run,
     };
     if dry_run {
@@ -141,18 +162,30 @@ pub(crate) fn sneakernet_export(
             kind: f.kind,
             uploader: &f.uploader,
             source: &f.source,
+            created_at: f.created_at,
             path: &inst.path,
+            held: held.contains(&f.name),
         })
         .collect();
-    let ids = site.catalog().record_export(to, row.id, &items, Timestamp::now())?;
+    let outcomes = site.catalog().record_export(to, row.id, &items, Timestamp::now())?;
     let mut manifest_files = Vec::with_capacity(files.len());
-    for ((f, _, entries), id) in files.iter().zip(ids) {
-        // A file already on its way by the network stays on the drive and in the
-        // manifest (so the drive checks out whole) but with no transfer: the
-        // destination imports it or finds it there, and nobody waits for a callback.
-        if id.is_none() {
-            report.skipped.push(f.name.to_string());
-        }
+    report.held.clear();
+    for ((f, _, entries), outcome) in files.iter().zip(outcomes) {
+        // A file already on its way by the network, or already at the destination,
+        // stays on the drive and in the manifest (so the drive checks out whole) but
+        // with no transfer: the destination imports it or finds it there, and nobody
+        // waits for a callback.
+        let id = match outcome {
+            Exported::Transfer(id) => Some(id),
+            Exported::OnItsWay => {
+                report.skipped.push(f.name.to_string());
+                None
+            }
+            Exported::Held => {
+                report.held.push(f.name.to_string());
+                None
+            }
+        };
         manifest_files.push(ManifestFile {
             name: f.name.to_string(),
             size: f.size,

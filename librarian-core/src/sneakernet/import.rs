@@ -182,6 +182,7 @@ fn import_one(
             kind,
             uploader: &mf.uploader,
             source: &mf.source,
+            created_at: mf.created_at,
             store: held_on,
         };
         if site.catalog().record_import(&manifest.site, &item, Timestamp::now())? {
@@ -244,6 +245,8 @@ fn import_one(
         expect_checksum: Some(checksum.clone()),
         uploader: Some(mf.uploader.clone()),
         source: Some(mf.source.clone()),
+        // The time it was created at its origin (never later than now: clamped).
+        created_at: mf.created_at,
         ..Default::default()
     };
     // The data is handed over through its open directory (`/proc/self/fd/N`), not

@@ -150,6 +150,8 @@ fn stage_one(
         kind: item.kind,
         uploader: &item.uploader,
         source: &item.source,
+        // As the peer said; the commit takes a time after the arrival as the arrival.
+        created_at: item.created_at,
         store: &store_row.name,
         local_path: &dir,
         manager,
@@ -279,13 +281,14 @@ pub(crate) fn transfers(
     site.catalog().transfers(status, direction, peer, limit)
 }
 
-/// Every peer with its backlog, its queued calls and whether transfers to it are
-/// enabled (`librarian status`). Reads the whole catalog once per peer.
+/// Every peer with its backlog (as [`peer_backlog`] counts it), its queued calls and
+/// whether transfers to it are enabled (`librarian status`). Reads the whole catalog
+/// once per peer.
 pub(crate) fn peer_statuses(site: &Site) -> Result<Vec<serde_json::Value>> {
     let queues = site.catalog().outbox_peers()?;
     let mut out = Vec::new();
     for p in crate::access::peers(site)? {
-        let backlog = site.catalog().peer_backlog(&p.name)?;
+        let backlog = crate::transfers::receive::peer_backlog(site, &p.name)?;
         let calls = queues.iter().find(|q| q.peer == p.name).map_or(0, |q| q.calls);
         out.push(serde_json::json!({
             "peer": p.name,
@@ -322,9 +325,12 @@ pub(crate) fn cancel_transfer(site: &Site, id: i64) -> Result<Transfer> {
     Ok(t)
 }
 
-/// How far `peer` is behind this site (files and bytes without a copy there).
+/// How far `peer` is behind this site: of the files a send round may offer it (its
+/// `[clone.to.PEER]` filters; every file for a peer without that table, as `clone
+/// remote --to PEER` would), those without a copy there and their bytes.
 pub(crate) fn peer_backlog(site: &Site, peer: &str) -> Result<crate::catalog::PeerBacklog> {
-    site.catalog().peer_backlog(peer)
+    let filter = crate::transfers::send::peer_filter(site, peer)?;
+    site.catalog().peer_backlog(peer, &filter)
 }
 
 /// Our transfer `id`, if it is one of `peer`'s ([`Error::Forbidden`] otherwise).
@@ -403,6 +409,7 @@ fn receive_one(site: &Site, t: &Transfer) -> Result<bool> {
         expect_checksum: Some(t.checksum.clone()),
         uploader: Some(t.uploader.clone()),
         source: Some(t.source.clone()),
+        created_at: t.file_created_at,
         ..Default::default()
     };
     let mut result = crate::ingest::upload(site, &taken.path(), &t.file, &opts, &NoProgress);

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::model::ManagerKind;
 use crate::model::Transfer;
 use crate::model::{Category, NewEvent, Severity};
-use crate::model::{StageItem, StageRequest, StageResult};
+use crate::model::{STAGE_CREATED_AT, StageItem, StageRequest, StageResult};
 use crate::site::Site;
 
 /// What one run of `send-clones` did.
@@ -152,9 +152,16 @@ pub(crate) fn send_clones(site: &Site) -> Result<SendReport> {
 /// What one batch to `peer` would hold now (`clone remote --dry-run`): nothing changes.
 pub(crate) fn plan_clones(site: &Site, peer: &str) -> Result<Vec<crate::catalog::PlanItem>> {
     let cfg = &site.config().clone;
-    let to = cfg.to.get(peer).cloned().unwrap_or_default();
-    let filter = plan_filter(site, &to)?;
+    let filter = peer_filter(site, peer)?;
     site.catalog().plan_outgoing(peer, &filter, cfg.batch_files, cfg.batch_bytes)
+}
+
+/// The files a send round may offer `peer`: its `[clone.to.PEER]` filters, or every
+/// file for a peer without that table (what `clone remote --to PEER` sends). Planning
+/// and the backlog `status` shows both use it.
+pub(crate) fn peer_filter(site: &Site, peer: &str) -> Result<PlanFilter> {
+    let to = site.config().clone.to.get(peer).cloned().unwrap_or_default();
+    crate::transfers::send::plan_filter(site, &to)
 }
 
 fn plan_filter(_site: &Site, to: &SendTo) -> Result<PlanFilter> {
@@ -193,28 +200,33 @@ pub(crate) fn send_clones_to(site: &Site, only: Option<&str>) -> Result<SendRepo
         let filter = plan_filter(site, to)?;
         // Ask first: a peer that is down gets no transfers at all this round
         // (rather than a failed transfer per file per round).
-        if let Err(e) = crate::access::peer_client(site, name).and_then(|c| c.ping()) {
-            log::warn!("not sending to {name} this round: {e}");
-            site.raise_event(&NewEvent {
-                severity: Severity::Warning,
-                category: Category::PeerUnreachable,
-                subject: name.clone(),
-                message: format!("cannot offer files to {name}: {e}"),
-            })?;
-            report.skipped_peers.push(name.clone());
-            report.unreachable_peers.push(name.clone());
-            continue;
-        }
+        let answer = match crate::access::peer_client(site, name).and_then(|c| c.ping()) {
+            Ok(a) => a,
+            Err(e) => {
+                log::warn!("not sending to {name} this round: {e}");
+                site.raise_event(&NewEvent {
+                    severity: Severity::Warning,
+                    category: Category::PeerUnreachable,
+                    subject: name.clone(),
+                    message: format!("cannot offer files to {name}: {e}"),
+                })?;
+                report.skipped_peers.push(name.clone());
+                report.unreachable_peers.push(name.clone());
+                continue;
+            }
+        };
         site.catalog().resolve_event(Category::PeerUnreachable, name, Timestamp::now())?;
+        // An older peer refuses stage items with fields it does not know.
+        let offer = Offer { peer: name, managers: &managers, created_at: answer.has(STAGE_CREATED_AT) };
         let mut after = 0;
         let mut stranded_done = false;
         for _ in 0..cfg.batches_per_run {
             let round = if stranded_done {
-                send_batch(site, name, &filter, &mut after, &managers, &mut report)
+                send_batch(site, &offer, &filter, &mut after, &mut report)
             } else {
                 stranded_done = true;
-                offer_stranded(site, name, &managers, &mut report)
-                    .and_then(|_| send_batch(site, name, &filter, &mut after, &managers, &mut report))
+                offer_stranded(site, &offer, &mut report)
+                    .and_then(|_| send_batch(site, &offer, &filter, &mut after, &mut report))
             };
             match round {
                 Ok(true) => {}
@@ -242,25 +254,51 @@ pub(crate) fn send_clones_to(site: &Site, only: Option<&str>) -> Result<SendRepo
     Ok(report)
 }
 
-/// Plan, offer and start one batch to `peer`; false when nothing is left to send.
+/// To whom and how this round offers files.
+struct Offer<'a> {
+    /// The peer.
+    peer: &'a str,
+    /// The managers this site can send with, by preference.
+    managers: &'a [ManagerKind],
+    /// The peer takes a stage item's `created_at` (its `ping` lists
+    /// [`STAGE_CREATED_AT`]).
+    created_at: bool,
+}
+
+impl Offer<'_> {
+    /// The stage item offering transfer `t`.
+    fn item(&self, t: &Transfer) -> StageItem {
+        StageItem {
+            transfer_id: t.id,
+            name: t.file.to_string(),
+            size: t.size,
+            checksum: t.checksum.to_string(),
+            kind: t.kind.as_str().to_owned(),
+            uploader: t.uploader.clone(),
+            source: t.source.clone(),
+            created_at: t.file_created_at.filter(|_| self.created_at).map(|c| c.to_string()),
+        }
+    }
+}
+
+/// Plan, offer and start one batch to the peer; false when nothing is left to send.
 fn send_batch(
     site: &Site,
-    peer: &str,
+    offer: &Offer<'_>,
     filter: &PlanFilter,
     after: &mut i64,
-    managers: &[ManagerKind],
     report: &mut SendReport,
 ) -> Result<bool> {
     let cfg = &site.config().clone;
-    let plan = site.catalog().plan_outgoing_after(peer, filter, *after, cfg.batch_files, cfg.batch_bytes)?;
+    let plan = site.catalog().plan_outgoing_after(offer.peer, filter, *after, cfg.batch_files, cfg.batch_bytes)?;
     let Some(last) = plan.last() else { return Ok(false) };
     *after = last.file_id;
     let now = Timestamp::now();
-    let transfers = site.catalog().create_outgoing(peer, &plan, now)?;
+    let transfers = site.catalog().create_outgoing(offer.peer, &plan, now)?;
     if transfers.is_empty() {
         return Ok(false);
     }
-    offer(site, peer, &transfers, managers, report)
+    self::offer(site, offer, &transfers, report)
 }
 
 /// Offer again the transfers to `peer` whose answer was never recorded (the run
@@ -268,39 +306,24 @@ fn send_batch(
 /// peer answers a repeated offer from its records (the same incoming transfer and
 /// destination), so both sides pick up where they were, in this round, without
 /// waiting for reconciliation. Returns false when there were none.
-fn offer_stranded(site: &Site, peer: &str, managers: &[ManagerKind], report: &mut SendReport) -> Result<bool> {
+fn offer_stranded(site: &Site, offer: &Offer<'_>, report: &mut SendReport) -> Result<bool> {
+    let peer = offer.peer;
     let stranded = site.catalog().stranded_outgoing(peer, site.config().clone.batch_files)?;
     if stranded.is_empty() {
         return Ok(false);
     }
     log::info!("offering {} transfer(s) to {peer} again: their answer was never recorded", stranded.len());
-    offer(site, peer, &stranded, managers, report)
+    self::offer(site, offer, &stranded, report)
 }
 
-/// Offer `transfers` (outgoing, `initiated`) to `peer`, record the answers and start
-/// a batch per manager; false when the peer cannot take anything now.
-fn offer(
-    site: &Site,
-    peer: &str,
-    transfers: &[Transfer],
-    managers: &[ManagerKind],
-    report: &mut SendReport,
-) -> Result<bool> {
+/// Offer `transfers` (outgoing, `initiated`) to the peer, record the answers and
+/// start a batch per manager; false when the peer cannot take anything now.
+fn offer(site: &Site, offer: &Offer<'_>, transfers: &[Transfer], report: &mut SendReport) -> Result<bool> {
+    let peer = offer.peer;
     let client = crate::access::peer_client(site, peer)?;
     let req = StageRequest {
-        managers: managers.iter().map(|m| m.as_str().to_owned()).collect(),
-        items: transfers
-            .iter()
-            .map(|t| StageItem {
-                transfer_id: t.id,
-                name: t.file.to_string(),
-                size: t.size,
-                checksum: t.checksum.to_string(),
-                kind: t.kind.as_str().to_owned(),
-                uploader: t.uploader.clone(),
-                source: t.source.clone(),
-            })
-            .collect(),
+        managers: offer.managers.iter().map(|m| m.as_str().to_owned()).collect(),
+        items: transfers.iter().map(|t| offer.item(t)).collect(),
     };
     report.offered += transfers.len() as u64;
     let resp = match client.stage(&req) {

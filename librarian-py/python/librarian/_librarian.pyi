@@ -614,7 +614,9 @@ class Librarian:
             InvalidArgument: ``to_store`` is disabled, or is ``from_store``.
         """
 
-    def sneakernet_export(self, store: str, to: str, dry_run: bool = False) -> "ExportReport":
+    def sneakernet_export(
+        self, store: str, to: str, dry_run: bool = False, include_held: bool = False
+    ) -> "ExportReport":
         """Export the drive store ``store`` to peer ``to`` (``librarian sneakernet export``).
 
         Every byte on the drive is re-read once (BLAKE3, SHA-256 and each file's
@@ -622,11 +624,15 @@ class Librarian:
         ``.librarian-b3sums.txt``, ``.librarian-sha256sums.txt``, the manifest
         ``.librarian-manifest.json`` and its digest ``.librarian-manifest.json.b3``,
         and, in one transaction, an outgoing transfer is recorded per file and the
-        store is disabled. Files already on their way to ``to`` by the network are
-        left out (``skipped``).
+        store is disabled. Every file on the drive is in the manifest, but these get
+        no transfer: files already on their way to ``to`` by the network
+        (``skipped``), and files ``to`` already holds (``held``; their drive copies
+        are retired, as delivered ones are).
 
         Args:
             dry_run: change and write nothing; only say what would be exported.
+            include_held: record a transfer for the files ``to`` already holds too
+                (``held`` is then empty).
 
         Raises:
             NotFound: ``store`` is not a store, or ``to`` is not a peer.
@@ -688,7 +694,14 @@ class File:
         """The site it came from."""
     @property
     def created_at(self) -> datetime.datetime:
-        """When it was catalogued (timezone-aware, UTC)."""
+        """When it was created at its origin, the site that first ingested it
+        (timezone-aware, UTC): a clone or a drive keeps it. Never later than
+        :attr:`arrived_at`."""
+    @property
+    def arrived_at(self) -> datetime.datetime:
+        """When it was catalogued at this site (timezone-aware, UTC): equal to
+        :attr:`created_at` for a file ingested here, its arrival for one that came
+        from another site."""
     @property
     def instances(self) -> "list[Instance]":
         """Local copies."""
@@ -1037,6 +1050,11 @@ class Transfer:
     def source(self) -> str:
         """The site where it was first ingested."""
     @property
+    def file_created_at(self) -> Optional[datetime.datetime]:
+        """When the file was created there (timezone-aware, UTC), if known, as the
+        sender gave it: what the receiver records as its ``created_at``, unless later
+        than its arrival (then the arrival). ``None``: an older sender did not say."""
+    @property
     def status(self) -> _TransferStatus:
         """Where the transfer is: ``"initiated"``, ``"ongoing"`` (data moving),
         ``"staged"`` (at the destination, not yet committed), or ended:
@@ -1179,7 +1197,11 @@ class ExportReport:
         """Their bytes."""
     @property
     def skipped(self) -> "list[str]":
-        """Files left out: already on their way to the destination by the network."""
+        """Files with no transfer: already on their way to the destination by the network."""
+    @property
+    def held(self) -> "list[str]":
+        """Files with no transfer: the destination already holds them (their drive
+        copies are retired); empty with ``include_held=True``."""
     @property
     def dry_run(self) -> bool:
         """Nothing was written or changed."""

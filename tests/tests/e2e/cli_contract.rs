@@ -56,11 +56,23 @@ fn assert_has_keys(v: &Value, want: &[&str]) {
 fn assert_file_shape(f: &Value, kind: &str) {
     assert_has_keys(
         f,
-        &["name", "size", "checksum", "kind", "uploader", "source", "created_at", "instances", "remote_instances"],
+        &[
+            "name",
+            "size",
+            "checksum",
+            "kind",
+            "uploader",
+            "source",
+            "created_at",
+            "arrived_at",
+            "instances",
+            "remote_instances",
+        ],
     );
     assert!(f["name"].is_string() && f["size"].is_u64() && f["checksum"].is_string(), "{f}");
     assert_eq!(f["kind"], kind, "{f}");
     assert!(is_utc_rfc3339(&f["created_at"]), "created_at is not RFC 3339 UTC: {f}");
+    assert!(is_utc_rfc3339(&f["arrived_at"]), "arrived_at is not RFC 3339 UTC: {f}");
     assert!(f["remote_instances"].is_array(), "{f}");
     for i in f["instances"].as_array().expect("instances array") {
         assert_has_keys(i, &["id", "store", "path", "available", "deletion_policy", "created_at", "verified_at"]);

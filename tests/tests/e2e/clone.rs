@@ -959,3 +959,69 @@ fn a_receiver_killed_at_each_step_of_committing_converges() {
         assert_eq!(at_b.len(), 4, "{point}: B failed and re-received a transfer: {at_b:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------
+// 9. Times and filters (issue 11).
+
+fn ts(v: &Value) -> jiff::Timestamp {
+    v.as_str().unwrap_or_else(|| panic!("not a time: {v}")).parse().unwrap_or_else(|e| panic!("{v}: {e}"))
+}
+
+/// Issue 11, bug 7: a file keeps its creation time at its origin when it is cloned;
+/// the time it arrived is kept apart (`arrived_at`), so `search --since` at B means
+/// the same as at A.
+#[test]
+fn creation_time_travels_with_the_file_and_arrival_is_kept_apart() {
+    let p = ClonePair::new("managers = [\"local\"]", "");
+    upload_files(&p.a, "times", 2);
+    // B receives them more than a second after they were created at A.
+    std::thread::sleep(Duration::from_millis(1200));
+    p.converge(5);
+    let mut latest = jiff::Timestamp::UNIX_EPOCH;
+    for name in ["times/f000", "times/f001"] {
+        let at_a = info(&p.a, name);
+        let at_b = info(&p.b, name);
+        assert_eq!(at_a["arrived_at"], at_a["created_at"], "a local upload arrives when it is created: {at_a}");
+        assert_eq!(at_b["created_at"], at_a["created_at"], "B keeps A's creation time: {at_b}");
+        let (created, arrived) = (ts(&at_b["created_at"]), ts(&at_b["arrived_at"]));
+        assert!(arrived.duration_since(created).as_secs_f64() >= 1.2, "arrived_at is B's arrival: {at_b}");
+        latest = latest.max(created);
+    }
+    // Searching by time at B finds the files by when they were created, not arrived.
+    let since = |t: jiff::Timestamp| {
+        let out = p.b.json(["search", "--since", &t.to_string()]);
+        out.ok();
+        out.json().as_array().unwrap().len()
+    };
+    assert_eq!(since(latest), 1);
+    assert_eq!(since(latest + jiff::SignedDuration::from_millis(500)), 0, "nothing was created after that");
+}
+
+/// Issue 11, bug 8: `status` counts as waiting for a peer only the files the
+/// `[clone.to.PEER]` filters let planning send; a filtered-out file is not a backlog
+/// that never drains.
+#[test]
+fn status_backlog_counts_only_what_the_peer_filters_let_through() {
+    let p = ClonePair::new("managers = [\"local\"]", "prefix = \"sent/\"\nstore = \"main\"");
+    upload_files(&p.a, "sent", 3);
+    upload_files(&p.a, "kept", 1);
+    let other = p.a.tmp().join("other-store");
+    p.a.run(["store", "add", "other", "--root", other.to_str().unwrap()]).ok();
+    let src = p.a.src("elsewhere");
+    write_text(&src, "on another store\n");
+    p.a.upload(&src, "sent/elsewhere", &["--store", "other"]).ok();
+    let backlog = |site: &Site| {
+        let out = site.json(["status"]);
+        out.ok();
+        let peer = out.json()["peers"][0].clone();
+        assert_eq!(peer["peer"], "site-b", "{out}");
+        (peer["files_without_copy"].as_u64().unwrap(), peer["files_with_copy"].as_u64().unwrap())
+    };
+    assert_eq!(backlog(&p.a), (3, 0), "only sent/ files on store main would be sent");
+    p.converge(5);
+    assert_eq!(files_at(&p.b), 3);
+    assert_eq!(backlog(&p.a), (0, 3), "everything eligible was sent: no backlog left");
+    let text = p.a.run(["status"]);
+    text.ok();
+    assert!(text.stdout.contains("without a copy there: 0 files"), "{text}");
+}

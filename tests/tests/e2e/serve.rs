@@ -517,6 +517,7 @@ fn ping_is_open_status_needs_valid_credentials_and_enough_level() {
 
     let ping = Req::get(PING).send(addr).ok_json();
     assert_eq!((ping["site"].as_str(), ping["version"].as_str()), (Some("serve-auth"), Some("0.1.0")), "{ping}");
+    assert_eq!(ping["features"], serde_json::json!(["stage_created_at"]), "{ping}");
 
     // No credentials, a wrong password (also: empty, another account's, a prefix and
     // an extension of the right one), an unknown account: 401 `unauthorized`.

@@ -859,6 +859,7 @@ fn legacy_manifest_of_the_existing_librarian() {
         let f = info(&b, name);
         assert_eq!(f["checksum"].as_str(), Some(want.as_str()), "{f}");
         assert_eq!((f["uploader"].as_str(), f["source"].as_str()), (Some("hera"), Some("karoo")), "{f}");
+        assert_eq!(f["created_at"], "2026-01-02T03:04:05Z", "the existing Librarian's create_time: {f}");
     }
     assert_eq!(info(&b, "2019/book.ms")["kind"], "directory");
 
@@ -993,4 +994,104 @@ fn an_import_killed_at_each_step_converges() {
         }
         assert_eq!(events(&p.a, "drive_done").len(), 1, "{point}");
     }
+}
+
+// ---------------------------------------------------------------------------------
+// 6. Issue 11: creation times on a drive; files the destination already holds
+// ---------------------------------------------------------------------------------
+
+fn time(v: &Value) -> jiff::Timestamp {
+    v.as_str().unwrap_or_else(|| panic!("not a time: {v}")).parse().unwrap()
+}
+
+/// Bug 7: a file imported from a drive keeps its creation time at its origin (the
+/// manifest's `created_at`); its arrival is `arrived_at`.
+#[test]
+fn creation_time_travels_on_the_drive() {
+    let ex = exported_drive();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let b = importer();
+    import(&b, &ex.drive, &[]).ok();
+    for name in all_names() {
+        let (at_a, at_b) = (info(&ex.a, &name), info(&b, &name));
+        assert_eq!(at_b["created_at"], at_a["created_at"], "{at_b}");
+        assert_eq!(at_a["arrived_at"], at_a["created_at"], "{at_a}");
+        let waited = time(&at_b["arrived_at"]).duration_since(time(&at_b["created_at"]));
+        assert!(waited.as_secs_f64() >= 1.1, "arrived_at is the import: {at_b}");
+    }
+}
+
+/// Bug 9: export leaves out of the delivery the files the destination already holds
+/// (a remote instance there): they stay on the drive and in the manifest (so the drive
+/// checks out whole) but get no transfer and their drive copies are retired; the
+/// report says how many. `--include-held` exports them like the others.
+#[test]
+fn export_sends_no_transfer_for_files_the_destination_holds_unless_asked() {
+    let p = ClonePair::new("managers = [\"local\"]", "");
+    upload_fixtures(&p.a);
+    p.converge(5);
+    assert_eq!(catalog(&p.b).len(), 4, "B holds the fixtures");
+    let fresh = ["y/new0", "y/new1"];
+    for name in fresh {
+        let src = p.a.src(name);
+        write_text(&src, &format!("{name} is new\n"));
+        p.a.upload(&src, name, &[]).ok();
+    }
+    let drive = p.a.tmp().join("drive1");
+    let r = fill_drive(&p.a, "drive1", &drive, &p.a.tmp().join("drive1.staging"), 0);
+    assert_eq!(r["copied"], 6, "{r}");
+    let everything: BTreeSet<String> = all_names().into_iter().chain(fresh.map(str::to_owned)).collect();
+
+    let dry = p.a.run(["sneakernet", "export", "--store", "drive1", "--to", "site-b", "--dry-run"]);
+    dry.ok();
+    assert!(dry.stdout.contains("4 already held at site-b"), "{dry}");
+    let out = p.a.json(["sneakernet", "export", "--store", "drive1", "--to", "site-b"]);
+    out.ok();
+    let ex = out.json();
+    assert_eq!(strings(&ex["files"]), everything, "{out}");
+    assert_eq!(strings(&ex["held"]), all_names(), "{out}");
+    assert_eq!(ex["skipped"], json!([]), "{out}");
+    let sent: BTreeSet<String> =
+        ClonePair::transfers(&p.a, Some("ongoing")).iter().map(|t| t["file"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(sent, set(&fresh), "transfers only for what B lacks");
+    let m: Value = serde_json::from_slice(&std::fs::read(drive.join(MANIFEST)).unwrap()).unwrap();
+    for f in m["files"].as_array().unwrap() {
+        let held = all_names().contains(f["name"].as_str().unwrap());
+        assert_eq!(f["transfer_id"].is_null(), held, "{f}");
+    }
+    for name in all_names() {
+        let f = info(&p.a, &name);
+        let on_drive = f["instances"].as_array().unwrap().iter().find(|i| i["store"] == "drive1").unwrap().clone();
+        assert_eq!(on_drive["available"], false, "the drive copy of a held file is retired: {f}");
+    }
+    verify_drive(&drive).ok();
+    // Run again (after an interruption, say): the same files, the same transfers.
+    let before = ClonePair::transfers(&p.a, None);
+    let again = p.a.json(["sneakernet", "export", "--store", "drive1", "--to", "site-b"]);
+    again.ok();
+    assert_eq!((strings(&again.json()["files"]), strings(&again.json()["held"])), (everything.clone(), all_names()));
+    assert_eq!(ClonePair::transfers(&p.a, None), before);
+    verify_drive(&drive).ok();
+
+    // B imports what it lacks and finds the rest; only the fresh files call back.
+    let out = import(&p.b, &drive, &[]);
+    out.ok();
+    let r = out.json();
+    assert_eq!(strings(&r["imported"]), set(&fresh), "{out}");
+    assert_eq!(strings(&r["already_present"]), all_names(), "{out}");
+    assert_eq!(r["callbacks_queued"], 2, "{out}");
+    ClonePair::tasks(&p.b, &["deliver-outbox"]).ok();
+    assert_eq!(events(&p.a, "drive_done").len(), 1);
+    p.a.run(["store", "recycle", "drive1"]).ok();
+
+    // Asked to, export makes a transfer for every file, held or not.
+    let drive2 = p.a.tmp().join("drive2");
+    let r = fill_drive(&p.a, "drive2", &drive2, &p.a.tmp().join("drive2.staging"), 0);
+    assert_eq!(r["copied"], 6, "{r}");
+    let out = p.a.json(["sneakernet", "export", "--store", "drive2", "--to", "site-b", "--include-held"]);
+    out.ok();
+    assert_eq!(out.json()["held"], json!([]), "{out}");
+    let ongoing = ClonePair::transfers(&p.a, Some("ongoing"));
+    assert_eq!(ongoing.len(), 6, "{ongoing:?}");
+    assert!(ongoing.iter().all(|t| t["store"] == "drive2"));
 }

@@ -400,3 +400,80 @@ fn stage_calls_at_once_cannot_each_take_the_whole_allowance() {
     assert_eq!(accepted, 60, "six calls at once share the allowance of 60");
     assert_eq!(incoming_dirs(&p.b), 60);
 }
+
+// ---------------------------------------------------------------------------------
+// Issue 11, bug 7: the creation time a peer sends.
+
+/// A stage item's `created_at` (the file's creation time at its origin) is kept as
+/// the file's `created_at` at B; an item without one (an older sender) is created at
+/// its arrival; a time after the arrival (a hostile or badly set clock) is clamped to
+/// the arrival; one that is not a time refuses that item.
+#[test]
+fn a_peers_creation_time_is_kept_clamped_to_the_arrival_or_unknown() {
+    let p = ClonePair::new("managers = [\"local\"]", "");
+    let stage = url(&p.served_b, "/api/v1/clone/stage");
+    let staged = url(&p.served_b, "/api/v1/clone/staged");
+    let as_a = ("site-a", A_AT_B);
+    let bytes = |name: &str| format!("{name} bytes\n").into_bytes();
+    let offered = |id: i64, name: &str, created_at: Option<&str>| {
+        let data = bytes(name);
+        let sum = librarian_core::hash_bytes(librarian_core::Algorithm::Blake3, &data).unwrap();
+        let mut i = item(id, name, data.len() as u64);
+        i["checksum"] = Value::from(sum.to_string());
+        if let Some(t) = created_at {
+            i["created_at"] = Value::from(t);
+        }
+        i
+    };
+    let items = [
+        offered(1, "t/past", Some("2020-05-01T12:00:00Z")),
+        offered(2, "t/unknown", None),
+        offered(3, "t/future", Some("2999-01-01T00:00:00Z")),
+        offered(4, "t/offset", Some("2021-06-01T14:00:00+02:00")),
+        offered(5, "t/garbage", Some("yesterday")),
+    ];
+    let before = jiff::Timestamp::now();
+    let (status, answer) = post(&stage, as_a, None, &stage_body(&items));
+    assert_eq!(status, 200, "{answer}");
+    let results = answer["items"].as_array().unwrap();
+    assert_eq!(
+        (results[4]["result"].as_str(), results[4]["code"].as_str()),
+        (Some("refused"), Some("invalid_argument")),
+        "{answer}"
+    );
+    // Deliver the data as A's manager would, and say so.
+    for (k, name) in ["t/past", "t/unknown", "t/future", "t/offset"].iter().enumerate() {
+        let r = &results[k];
+        assert_eq!(r["result"], "accepted", "{r}");
+        std::fs::write(r["destination"].as_str().unwrap(), bytes(name)).unwrap();
+        let body =
+            serde_json::json!({ "transfer_id": r["remote_id"], "peer_transfer_id": r["transfer_id"], "file": name });
+        let (status, answer) = post(&staged, as_a, Some(&format!("staged-{k}")), &body.to_string());
+        assert_eq!(status, 200, "{answer}");
+    }
+    ClonePair::tasks(&p.b, &["receive-clones"]).ok();
+    let after = jiff::Timestamp::now();
+    let at_b = |name: &str| {
+        let out = p.b.json(["info", name]);
+        out.ok();
+        let f = out.json();
+        let t = |k: &str| f[k].as_str().unwrap_or_else(|| panic!("no {k}: {f}")).parse::<jiff::Timestamp>().unwrap();
+        (t("created_at"), t("arrived_at"))
+    };
+    let (created, arrived) = at_b("t/past");
+    assert_eq!(created.to_string(), "2020-05-01T12:00:00Z");
+    assert!(before <= arrived && arrived <= after, "{arrived}");
+    assert_eq!(at_b("t/offset").0.to_string(), "2021-06-01T12:00:00Z", "times are kept in UTC");
+    for name in ["t/unknown", "t/future"] {
+        let (created, arrived) = at_b(name);
+        assert_eq!(created, arrived, "{name}: created when it arrived");
+        assert!(before <= arrived && arrived <= after, "{name}: {arrived}");
+    }
+    assert!(p.b.json(["info", "t/garbage"]).code() != Some(0));
+    // Searching B by time finds the file by its origin's time.
+    let found = p.b.json(["search", "--until", "2022-01-01T00:00:00Z"]);
+    found.ok();
+    let names: Vec<String> =
+        found.json().as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["t/offset", "t/past"]);
+}
