@@ -5,12 +5,15 @@
 //! transaction survives power loss. The file is created with mode 0600.
 
 mod access;
+mod batches;
 mod events;
 mod files;
+mod incoming;
 mod integrity;
 mod intents;
 mod local_clone; // SneakerNet: the local clone
 mod outbox;
+mod planning;
 mod retire;
 mod rows;
 mod schema;
@@ -35,9 +38,11 @@ pub use local_clone::LocalCloneItem;
 pub use rows::{FileRow, InstanceRow, IntentRow, NewFile, RemoteInstanceRow, StoreRow, StoreUsage};
 
 pub(crate) use crate::model::{DeletionPolicy, FileId, FileKind, InstanceId, IntentId, SearchQuery, StoreId};
+pub use batches::{BatchRow, StageAnswer};
+pub use incoming::NewIncoming;
+pub use planning::{PeerBacklog, PlanFilter, PlanItem};
 pub use sneakernet::{ExportItem, Exported, ImportItem};
 pub use tasks::{Lease, TaskRecord};
-pub use transfers::{BatchRow, NewIncoming, PeerBacklog, PlanFilter, PlanItem, StageAnswer};
 
 use crate::error::{Error, Result};
 

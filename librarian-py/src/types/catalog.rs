@@ -1,0 +1,392 @@
+//! Files, their copies, stores, the site status and verification.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use librarian_core::{
+    CheckStatus, File, Instance, InstanceCheck, RemoteInstance, SiteStatus, StoreStatus, VerifyReport,
+};
+use pyo3::prelude::*;
+
+use super::{r, rp};
+
+/// A catalogued file or book (design §2, "File").
+#[pyclass(frozen, eq, module = "librarian", name = "File")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyFile(pub File);
+
+#[pymethods]
+impl PyFile {
+    /// Unique name in the site's namespace.
+    #[getter]
+    fn name(&self) -> String {
+        self.0.name.to_string()
+    }
+    /// Size in bytes (sum of the entries for a book).
+    #[getter]
+    fn size(&self) -> u64 {
+        self.0.size
+    }
+    /// Checksum text, e.g. `blake3:<64 hex>`.
+    #[getter]
+    fn checksum(&self) -> String {
+        self.0.checksum.to_string()
+    }
+    /// `"file"` or `"directory"`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.0.kind.as_str()
+    }
+    /// Who uploaded it.
+    #[getter]
+    fn uploader(&self) -> String {
+        self.0.uploader.clone()
+    }
+    /// The site it came from.
+    #[getter]
+    fn source(&self) -> String {
+        self.0.source.clone()
+    }
+    /// When it was created (UTC) at its origin, the site that first ingested it; a
+    /// clone or a drive keeps it. Never later than `arrived_at`.
+    #[getter]
+    fn created_at(&self) -> Timestamp {
+        self.0.created_at
+    }
+    /// When it was catalogued at this site (UTC): `created_at` for a file ingested
+    /// here, its arrival for one that came from another site.
+    #[getter]
+    fn arrived_at(&self) -> Timestamp {
+        self.0.arrived_at
+    }
+    /// Local copies.
+    #[getter]
+    fn instances(&self) -> Vec<PyInstance> {
+        self.0.instances.iter().cloned().map(PyInstance).collect()
+    }
+    /// Copies known to exist at other Librarians.
+    #[getter]
+    fn remote_instances(&self) -> Vec<PyRemoteInstance> {
+        self.0.remote_instances.iter().cloned().map(PyRemoteInstance).collect()
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "File(name={}, size={}, kind={}, checksum={}, created_at={})",
+            r(py, self.0.name.as_str()),
+            self.0.size,
+            r(py, self.0.kind.as_str()),
+            r(py, &self.0.checksum.to_string()),
+            r(py, &self.0.created_at.to_string()),
+        )
+    }
+}
+
+/// A copy of a file on a local store (design §2, "Instance").
+#[pyclass(frozen, eq, module = "librarian", name = "Instance")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyInstance(pub Instance);
+
+#[pymethods]
+impl PyInstance {
+    /// Instance id.
+    #[getter]
+    fn id(&self) -> i64 {
+        self.0.id.0
+    }
+    /// Store name.
+    #[getter]
+    fn store(&self) -> String {
+        self.0.store.clone()
+    }
+    /// Absolute path of the copy (`pathlib.Path`).
+    #[getter]
+    fn path(&self) -> &Path {
+        &self.0.path
+    }
+    /// Whether the copy is readable.
+    #[getter]
+    fn available(&self) -> bool {
+        self.0.available
+    }
+    /// `"allowed"` or `"disallowed"`.
+    #[getter]
+    fn deletion_policy(&self) -> &'static str {
+        self.0.deletion_policy.as_str()
+    }
+    /// When the copy was made (UTC).
+    #[getter]
+    fn created_at(&self) -> Timestamp {
+        self.0.created_at
+    }
+    /// When it was last re-read and found intact (UTC), or `None`.
+    #[getter]
+    fn verified_at(&self) -> Option<Timestamp> {
+        self.0.verified_at
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "Instance(id={}, store={}, path={}, available={}, deletion_policy={})",
+            self.0.id.0,
+            r(py, &self.0.store),
+            rp(py, &self.0.path),
+            if self.0.available { "True" } else { "False" },
+            r(py, self.0.deletion_policy.as_str()),
+        )
+    }
+}
+
+/// A copy of a file at another Librarian (design §2, "RemoteInstance").
+#[pyclass(frozen, eq, module = "librarian", name = "RemoteInstance")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyRemoteInstance(pub RemoteInstance);
+
+#[pymethods]
+impl PyRemoteInstance {
+    /// The other site.
+    #[getter]
+    fn librarian(&self) -> String {
+        self.0.librarian.clone()
+    }
+    /// Its store.
+    #[getter]
+    fn store(&self) -> String {
+        self.0.store.clone()
+    }
+    /// When it was copied there (UTC).
+    #[getter]
+    fn copied_at(&self) -> Timestamp {
+        self.0.copied_at
+    }
+    /// When it was last verified there (UTC), or `None`.
+    #[getter]
+    fn verified_at(&self) -> Option<Timestamp> {
+        self.0.verified_at
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "RemoteInstance(librarian={}, store={}, copied_at={})",
+            r(py, &self.0.librarian),
+            r(py, &self.0.store),
+            r(py, &self.0.copied_at.to_string()),
+        )
+    }
+}
+
+/// A store with its usage.
+#[pyclass(frozen, eq, module = "librarian", name = "Store")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyStore(pub StoreStatus);
+
+#[pymethods]
+impl PyStore {
+    /// Store name.
+    #[getter]
+    fn name(&self) -> String {
+        self.0.name.clone()
+    }
+    /// Data area.
+    #[getter]
+    fn root(&self) -> &Path {
+        &self.0.root
+    }
+    /// Staging area.
+    #[getter]
+    fn staging(&self) -> &Path {
+        &self.0.staging
+    }
+    /// New data may be ingested here.
+    #[getter]
+    fn ingestable(&self) -> bool {
+        self.0.ingestable
+    }
+    /// Enabled.
+    #[getter]
+    fn enabled(&self) -> bool {
+        self.0.enabled
+    }
+    /// Bytes of free space kept in reserve.
+    #[getter]
+    fn reserve_bytes(&self) -> u64 {
+        self.0.reserve_bytes
+    }
+    /// Instances on the store.
+    #[getter]
+    fn files(&self) -> u64 {
+        self.0.files
+    }
+    /// Bytes of those instances.
+    #[getter]
+    fn used_bytes(&self) -> u64 {
+        self.0.used_bytes
+    }
+    /// Free bytes on its filesystem, or `None` when it cannot be reached.
+    #[getter]
+    fn free_bytes(&self) -> Option<u64> {
+        self.0.free_bytes
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "Store(name={}, root={}, enabled={}, ingestable={}, files={}, used_bytes={})",
+            r(py, &self.0.name),
+            rp(py, &self.0.root),
+            if self.0.enabled { "True" } else { "False" },
+            if self.0.ingestable { "True" } else { "False" },
+            self.0.files,
+            self.0.used_bytes,
+        )
+    }
+}
+
+/// The site at a glance.
+#[pyclass(frozen, eq, module = "librarian", name = "SiteStatus")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct PySiteStatus(pub SiteStatus);
+
+#[pymethods]
+impl PySiteStatus {
+    /// Site name.
+    #[getter]
+    fn site(&self) -> String {
+        self.0.site.clone()
+    }
+    /// The catalog database file.
+    #[getter]
+    fn database(&self) -> &Path {
+        &self.0.database
+    }
+    /// Catalog schema version.
+    #[getter]
+    fn schema_version(&self) -> i64 {
+        self.0.schema_version
+    }
+    /// Files catalogued.
+    #[getter]
+    fn files(&self) -> u64 {
+        self.0.files
+    }
+    /// Their bytes.
+    #[getter]
+    fn bytes(&self) -> u64 {
+        self.0.bytes
+    }
+    /// Ingests between data commit and catalog commit right now (normally 0).
+    #[getter]
+    fn ingests_in_progress(&self) -> usize {
+        self.0.ingests_in_progress
+    }
+    /// The stores.
+    #[getter]
+    fn stores(&self) -> Vec<PyStore> {
+        self.0.stores.iter().cloned().map(PyStore).collect()
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "SiteStatus(site={}, files={}, bytes={}, stores={})",
+            r(py, &self.0.site),
+            self.0.files,
+            self.0.bytes,
+            self.0.stores.len()
+        )
+    }
+}
+
+/// The check of one instance by `verify`.
+#[pyclass(frozen, eq, module = "librarian", name = "InstanceCheck")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyInstanceCheck(pub InstanceCheck);
+
+#[pymethods]
+impl PyInstanceCheck {
+    /// File name.
+    #[getter]
+    fn name(&self) -> String {
+        self.0.name.to_string()
+    }
+    /// Store name.
+    #[getter]
+    fn store(&self) -> String {
+        self.0.store.clone()
+    }
+    /// Instance id.
+    #[getter]
+    fn instance(&self) -> i64 {
+        self.0.instance.0
+    }
+    /// Path checked.
+    #[getter]
+    fn path(&self) -> &Path {
+        &self.0.path
+    }
+    /// `"ok"`, `"mismatch"`, `"missing"` or `"unreadable"`.
+    #[getter]
+    fn status(&self) -> &'static str {
+        self.0.status.as_str()
+    }
+    /// Checksum the catalog holds.
+    #[getter]
+    fn expected(&self) -> String {
+        self.0.expected.to_string()
+    }
+    /// Checksum of what is on disk, when it could be computed.
+    #[getter]
+    fn actual(&self) -> Option<String> {
+        self.0.actual.as_ref().map(ToString::to_string)
+    }
+    /// For books: `(entry, problem)` for each bad entry.
+    #[getter]
+    fn problems(&self) -> Vec<(String, &'static str)> {
+        self.0.problems.iter().map(|p| (p.entry.clone(), p.problem.as_str())).collect()
+    }
+    /// Error text when the copy was unreadable.
+    #[getter]
+    fn error(&self) -> Option<String> {
+        self.0.error.clone()
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "InstanceCheck(name={}, store={}, status={}, path={})",
+            r(py, self.0.name.as_str()),
+            r(py, &self.0.store),
+            r(py, self.0.status.as_str()),
+            rp(py, &self.0.path),
+        )
+    }
+}
+
+/// The result of `verify`.
+#[pyclass(frozen, eq, module = "librarian", name = "VerifyReport")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyVerifyReport(pub VerifyReport);
+
+#[pymethods]
+impl PyVerifyReport {
+    /// True when every instance checked is intact.
+    #[getter]
+    fn ok(&self) -> bool {
+        self.0.ok
+    }
+    /// One item per instance checked.
+    #[getter]
+    fn checked(&self) -> Vec<PyInstanceCheck> {
+        self.0.checked.iter().cloned().map(PyInstanceCheck).collect()
+    }
+    /// True when the catalog database passed its own integrity check (`PRAGMA quick_check`).
+    #[getter]
+    fn catalog_ok(&self) -> bool {
+        self.0.catalog.ok
+    }
+    /// What the catalog's integrity check found (empty when it passed).
+    #[getter]
+    fn catalog_problems(&self) -> Vec<String> {
+        self.0.catalog.problems.clone()
+    }
+    fn __repr__(&self) -> String {
+        let bad = self.0.checked.iter().filter(|c| c.status != CheckStatus::Ok).count();
+        format!(
+            "VerifyReport(ok={}, checked={}, bad={bad}, catalog_ok={})",
+            if self.0.ok { "True" } else { "False" },
+            self.0.checked.len(),
+            if self.0.catalog.ok { "True" } else { "False" }
+        )
+    }
+}
