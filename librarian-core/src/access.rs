@@ -29,7 +29,7 @@ pub struct PeerPing {
 
 fn validate_account_name(name: &str) -> Result<()> {
     validate_site_name(name).map_err(|_| {
-        Error::InvalidArgument(format!(
+        Error::invalid("account name", format!(
             "account name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-', not starting with '.'"
         ))
     })
@@ -55,8 +55,9 @@ pub(crate) fn add_account(
 ) -> Result<Account> {
     validate_account_name(name)?;
     if level == Level::Callback && for_peer.is_none() {
-        return Err(Error::InvalidArgument(
-            "a callback account must belong to a peer: name it (--for-peer PEER, for_peer=...)".into(),
+        return Err(Error::invalid(
+            "for_peer",
+            "a callback account must belong to a peer: name it (--for-peer PEER, for_peer=...)",
         ));
     }
     let hash = crate::model::hash_password(password)?;
@@ -180,7 +181,10 @@ mod tests {
         assert!(matches!(lib.authenticate("alice", &pw("wrong")), Err(Error::Unauthorized { .. })));
         assert!(matches!(lib.authenticate("nobody", &pw("s3cret-alice")), Err(Error::Unauthorized { .. })));
         assert!(matches!(lib.add_account("alice", Level::Admin, None, &pw("x")), Err(Error::AlreadyExists { .. })));
-        assert!(matches!(lib.add_account("bad name", Level::Admin, None, &pw("x")), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            lib.add_account("bad name", Level::Admin, None, &pw("x")),
+            Err(Error::InvalidArgument { .. })
+        ));
         lib.remove_account("alice").expect("remove");
         assert!(matches!(lib.authenticate("alice", &pw("s3cret-alice")), Err(Error::Unauthorized { .. })));
         assert!(matches!(lib.remove_account("alice"), Err(Error::NotFound { .. })));
@@ -189,7 +193,7 @@ mod tests {
     #[test]
     fn callback_accounts_belong_to_a_peer_and_pin_it() {
         let (_d, lib) = site();
-        assert!(matches!(lib.add_account("cb", Level::Callback, None, &pw("x")), Err(Error::InvalidArgument(_))));
+        assert!(matches!(lib.add_account("cb", Level::Callback, None, &pw("x")), Err(Error::InvalidArgument { .. })));
         assert!(matches!(
             lib.add_account("cb", Level::Callback, Some("site-b"), &pw("x")),
             Err(Error::NotFound { .. })
@@ -198,7 +202,7 @@ mod tests {
         assert_eq!(p.url, "https://b.example:8443");
         let cb = lib.add_account("cb", Level::Callback, Some("site-b"), &pw("x")).expect("cb");
         assert_eq!(cb.peer.as_deref(), Some("site-b"));
-        assert!(matches!(lib.remove_peer("site-b"), Err(Error::InvalidArgument(_))), "accounts pin their peer");
+        assert!(matches!(lib.remove_peer("site-b"), Err(Error::InvalidArgument { .. })), "accounts pin their peer");
         lib.remove_account("cb").expect("remove account");
         let off = lib.set_peer_transfers("site-b", false).expect("disable");
         assert!(!off.transfers_enabled);
@@ -206,6 +210,6 @@ mod tests {
         assert_eq!(secret.expose(), "pw-at-b");
         lib.remove_peer("site-b").expect("remove peer");
         assert!(lib.peers().expect("peers").is_empty());
-        assert!(matches!(lib.add_peer("x", "ftp://x", "a", &pw("p")), Err(Error::InvalidArgument(_))));
+        assert!(matches!(lib.add_peer("x", "ftp://x", "a", &pw("p")), Err(Error::InvalidArgument { .. })));
     }
 }

@@ -623,7 +623,7 @@ mod tests {
         }
         // A file entry without a digest cannot be summed.
         let missing = vec![Entry { digest: None, ..f("a", b"") }];
-        assert!(matches!(directory_digest(Algorithm::Md5, &missing), Err(Error::InvalidArgument(_))));
+        assert!(matches!(directory_digest(Algorithm::Md5, &missing), Err(Error::InvalidArgument { .. })));
     }
 
     #[test]

@@ -209,8 +209,14 @@ pub enum Error {
     },
     /// An argument is out of range or inconsistent: the caller's input was wrong.
     /// Build it with [`Error::invalid`], which names the argument.
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
+    #[error("invalid {argument}: {reason}")]
+    InvalidArgument {
+        /// Which argument (a parameter, option, configuration key or field of a
+        /// peer's call), e.g. `"interval"`, `"--reserve"`, `"clone.batch_files"`.
+        argument: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// Data read back from the catalog or a store does not parse (a damaged or
     /// hand-edited row, an unknown enum value, a number out of range). Not the
     /// caller's fault: retrying with other arguments will not help.
@@ -383,7 +389,7 @@ impl Error {
             Error::Forbidden(_) => &FORBIDDEN,
             Error::Config { .. } => &CONFIG,
             Error::SchemaTooNew { .. } => &SCHEMA_TOO_NEW,
-            Error::InvalidArgument(_) => &INVALID_ARGUMENT,
+            Error::InvalidArgument { .. } => &INVALID_ARGUMENT,
             Error::Corrupt { .. } => &CORRUPT,
             Error::Internal(_) => &INTERNAL,
             Error::Database { .. } => &DATABASE,
@@ -404,9 +410,9 @@ impl Error {
 
     /// [`Error::InvalidArgument`] naming the argument and why it was refused:
     /// `invalid("interval", "must be a number and a unit")` reads
-    /// "invalid argument: interval: must be a number and a unit".
+    /// "invalid interval: must be a number and a unit".
     pub fn invalid(argument: impl std::fmt::Display, reason: impl std::fmt::Display) -> Self {
-        Error::InvalidArgument(format!("{argument}: {reason}"))
+        Error::InvalidArgument { argument: argument.to_string(), reason: reason.to_string() }
     }
 
     /// [`Error::Corrupt`]: `detail` is wrong with the data read from `what`.
@@ -501,7 +507,7 @@ mod tests {
             Error::Forbidden(_) => 16,
             Error::Config { .. } => 17,
             Error::SchemaTooNew { .. } => 18,
-            Error::InvalidArgument(_) => 19,
+            Error::InvalidArgument { .. } => 19,
             Error::Corrupt { .. } => 20,
             Error::Internal(_) => 21,
             Error::Database { .. } => 22,
@@ -584,7 +590,7 @@ mod tests {
     #[test]
     fn constructors_say_what_they_mean() {
         let e = Error::invalid("interval", "must be a number and a unit");
-        assert_eq!(e.to_string(), "invalid argument: interval: must be a number and a unit");
+        assert_eq!(e.to_string(), "invalid interval: must be a number and a unit");
         assert!(e.is_usage());
         let e = Error::corrupt_row("files.kind", "symlink");
         assert_eq!((e.code(), e.is_usage()), ("corrupt", false));
@@ -600,7 +606,7 @@ mod tests {
         let cases = [
             // A parse failure inside a row closure (what the catalog's readers do).
             boxed(Error::InvalidChecksum { text: "nonsense".into(), reason: "no algorithm".into() }),
-            boxed(Error::InvalidArgument("unknown event category \"x\" in the catalog".into())),
+            boxed(Error::invalid("category", "unknown event category \"x\" in the catalog")),
             boxed(Error::corrupt_row("files.kind", "symlink")),
             // `catalog::rows::corrupt_row`'s present form.
             boxed(Error::Database {

@@ -38,11 +38,14 @@ fn resolved(p: &Path) -> PathBuf {
 /// The data area and the staging area must not contain each other.
 fn apart(root: &Path, staging: &Path) -> Result<()> {
     if root.starts_with(staging) || staging.starts_with(root) {
-        return Err(Error::InvalidArgument(format!(
-            "the data area {} and staging area {} must not contain each other",
-            root.display(),
-            staging.display()
-        )));
+        return Err(Error::invalid(
+            "staging",
+            format!(
+                "the data area {} and staging area {} must not contain each other",
+                root.display(),
+                staging.display()
+            ),
+        ));
     }
     Ok(())
 }

@@ -98,7 +98,7 @@ mod tests {
         assert!(check_identifier("uploader", "Ålice Bø", MAX_UPLOADER_BYTES).is_ok());
         for bad in ["a\x1b[2J", "a\nb", "a\u{202E}b", "a\u{85}"] {
             match check_identifier("uploader", bad, MAX_UPLOADER_BYTES) {
-                Err(Error::InvalidArgument(m)) => assert!(!m.chars().any(is_hazard), "{m:?}"),
+                Err(e @ Error::InvalidArgument { .. }) => assert!(!e.to_string().chars().any(is_hazard), "{e:?}"),
                 other => panic!("{bad:?} accepted: {other:?}"),
             }
         }

@@ -344,7 +344,7 @@ fn claiming_a_name_refuses_names_nesting_in_a_claimed_or_catalogued_one() {
     };
     for n in ["a", "a/b/c"] {
         match claim(n) {
-            Err(Error::InvalidArgument(msg)) => assert!(msg.contains("a/b"), "{msg}"),
+            Err(e @ Error::InvalidArgument { .. }) => assert!(e.to_string().contains("a/b"), "{e}"),
             other => panic!("{n} claimed while a/b is being ingested: {other:?}"),
         }
     }

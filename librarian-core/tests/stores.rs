@@ -81,7 +81,7 @@ fn bad_store_names_are_refused() {
     for bad in ["", ".hidden", "a/b", "a b", "a\\b", "ü", "a\nb", "..", long.as_str()] {
         let root = site.path().join("bad-root");
         match site.lib.add_store(&StoreSpec::new(bad, &root)) {
-            Err(Error::InvalidArgument(msg)) => assert!(msg.contains("store name"), "{msg}"),
+            Err(e @ Error::InvalidArgument { .. }) => assert!(e.to_string().contains("store name"), "{e}"),
             other => panic!("store name {bad:?} accepted: {other:?}"),
         }
         assert!(!root.exists(), "nothing created for {bad:?}");
@@ -114,7 +114,7 @@ fn staging_and_data_areas_must_not_contain_each_other() {
     for (root, staging) in cases {
         let sp = StoreSpec { staging: Some(staging.clone()), ..StoreSpec::new("bad", &root) };
         match site.lib.add_store(&sp) {
-            Err(Error::InvalidArgument(msg)) => assert!(msg.contains("must not contain"), "{msg}"),
+            Err(e @ Error::InvalidArgument { .. }) => assert!(e.to_string().contains("must not contain"), "{e}"),
             other => panic!("root {} with staging {} accepted: {other:?}", root.display(), staging.display()),
         }
         assert!(site.lib.stores().unwrap().iter().all(|s| s.name != "bad"));

@@ -82,6 +82,9 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let value = class(py, e.code())?.call1((e.to_string(),))?;
         value.setattr("code", e.code())?;
+        if let Error::InvalidArgument { argument, .. } = &e {
+            value.setattr("argument", argument)?;
+        }
         Ok(PyErr::from_value(value))
     };
     build().unwrap_or_else(|err| err)

@@ -145,7 +145,7 @@ impl PyLibrarian {
         let py = slf.py();
         let page_size = args::count(py, "page_size", page_size)?;
         if page_size == 0 {
-            return Err(to_py(py, Error::InvalidArgument("page_size must be at least 1".into())));
+            return Err(to_py(py, Error::invalid("page_size", "page_size must be at least 1")));
         }
         let query = SearchQuery {
             name_glob: name,

@@ -56,12 +56,16 @@ def test_every_level(site):
 
 
 def test_bad_level_name_and_password(site):
-    with pytest.raises(librarian.InvalidArgument):
+    # Each refusal names the argument it refused (``.argument``).
+    with pytest.raises(librarian.InvalidArgument) as e:
         site.add_account("alice", "root", "pw")
-    with pytest.raises(librarian.InvalidArgument):
+    assert e.value.argument == "level" and e.value.code == "invalid_argument"
+    with pytest.raises(librarian.InvalidArgument) as e:
         site.add_account("bad name", "admin", "pw")
-    with pytest.raises(librarian.InvalidArgument):
+    assert e.value.argument == "account name"
+    with pytest.raises(librarian.InvalidArgument) as e:
         site.add_account("alice", "admin", "")
+    assert e.value.argument == "password"
     with pytest.raises(librarian.InvalidArgument):
         site.add_account("alice", "admin", "two\nlines")
     with pytest.raises(librarian.InvalidArgument):

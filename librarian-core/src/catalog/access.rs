@@ -146,10 +146,10 @@ impl Catalog {
             rows.collect::<rusqlite::Result<_>>().map_err(Error::db("removing a peer"))?
         };
         if !owners.is_empty() {
-            return Err(Error::InvalidArgument(format!(
-                "peer {name} still has accounts ({}); remove them first",
-                owners.join(", ")
-            )));
+            return Err(Error::invalid(
+                "peer",
+                format!("peer {name} still has accounts ({}); remove them first", owners.join(", ")),
+            ));
         }
         let queued: i64 = tx
             .query_row(
@@ -159,10 +159,13 @@ impl Catalog {
             )
             .map_err(Error::db("removing a peer"))?;
         if queued > 0 {
-            return Err(Error::InvalidArgument(format!(
-                "peer {name} has {queued} queued call(s) (see `librarian outbox list --peer {name}`); \
+            return Err(Error::invalid(
+                "peer",
+                format!(
+                    "peer {name} has {queued} queued call(s) (see `librarian outbox list --peer {name}`); \
                  they would be lost: deliver them first"
-            )));
+                ),
+            ));
         }
         // Transfers (and their batches) are the history of what was copied where: kept,
         // never deleted with a peer. A peer with history is disabled, not removed.
@@ -175,11 +178,14 @@ impl Catalog {
             )
             .map_err(Error::db("removing a peer"))?;
         if transfers > 0 {
-            return Err(Error::InvalidArgument(format!(
-                "peer {name} has {transfers} transfer(s) in its history ({active} still active); the history of \
+            return Err(Error::invalid(
+                "peer",
+                format!(
+                    "peer {name} has {transfers} transfer(s) in its history ({active} still active); the history of \
                  what was copied where is kept, so the peer cannot be removed: stop transfers with \
                  `librarian peer disable {name}` instead"
-            )));
+                ),
+            ));
         }
         let n = tx.execute("DELETE FROM peers WHERE name = ?1", [name]).map_err(Error::db("removing a peer"))?;
         if n == 0 {

@@ -37,7 +37,7 @@ fn intent_from_row(r: &Row<'_>) -> rusqlite::Result<IntentRow> {
 const INTENT_COLUMNS: &str = "id, name, store_id, staging_dir, moved_from, created_at";
 
 fn utf8(p: &Path) -> Result<&str> {
-    p.to_str().ok_or_else(|| Error::InvalidArgument(format!("path {} is not valid UTF-8", p.display())))
+    p.to_str().ok_or_else(|| Error::invalid("path", format!("path {} is not valid UTF-8", p.display())))
 }
 
 /// Names may not nest: `a/b` cannot be catalogued while `a` is (it would land inside
@@ -83,9 +83,12 @@ fn check_nesting(conn: &rusqlite::Connection, name: &FileName) -> Result<()> {
 }
 
 fn nesting_error(name: &FileName, other: &str) -> Error {
-    Error::InvalidArgument(format!(
-        "cannot catalogue {name}: {other} is already catalogued (or being ingested), and one name cannot lie inside another"
-    ))
+    Error::invalid(
+        "name",
+        format!(
+            "cannot catalogue {name}: {other} is already catalogued (or being ingested), and one name cannot lie inside another"
+        ),
+    )
 }
 
 /// Delete our intent and commit `tx`; if the intent is gone, someone recovered it as

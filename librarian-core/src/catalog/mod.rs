@@ -144,7 +144,7 @@ pub(crate) fn u64_from_sql(v: i64) -> rusqlite::Result<u64> {
 }
 
 pub(crate) fn u64_to_sql(v: u64) -> Result<i64> {
-    i64::try_from(v).map_err(|_| Error::InvalidArgument(format!("{v} bytes is beyond the catalog's range")))
+    i64::try_from(v).map_err(|_| Error::invalid("size", format!("{v} bytes is beyond the catalog's range")))
 }
 
 #[cfg(test)]

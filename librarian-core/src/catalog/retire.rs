@@ -35,10 +35,13 @@ impl Catalog {
         let row = self.store_in(&tx, name)?;
         let (available, active) = Self::retire_blockers(&tx, row)?;
         if available > 0 || active > 0 {
-            return Err(Error::InvalidArgument(format!(
-                "store {name} still holds {available} available instance(s) and {active} active transfer(s); \
+            return Err(Error::invalid(
+                "store",
+                format!(
+                    "store {name} still holds {available} available instance(s) and {active} active transfer(s); \
                  it can be removed once its copies are elsewhere (a drive: once its drive_done event is raised)"
-            )));
+                ),
+            ));
         }
         tx.execute("DELETE FROM instances WHERE store_id = ?1", [row]).map_err(Error::db("removing a store"))?;
         tx.execute("UPDATE transfers SET store_id = NULL WHERE store_id = ?1", [row])
@@ -55,10 +58,13 @@ impl Catalog {
         let row = self.store_in(&tx, name)?;
         let (available, active) = Self::retire_blockers(&tx, row)?;
         if available > 0 || active > 0 {
-            return Err(Error::InvalidArgument(format!(
-                "store {name} still holds {available} available instance(s) and {active} active transfer(s); \
+            return Err(Error::invalid(
+                "store",
+                format!(
+                    "store {name} still holds {available} available instance(s) and {active} active transfer(s); \
                  it can be recycled once its copies are delivered (its drive_done event)"
-            )));
+                ),
+            ));
         }
         let mut stmt = tx
             .prepare("SELECT s.root || '/' || i.path FROM instances i JOIN stores s ON s.id = i.store_id WHERE i.store_id = ?1")

@@ -25,7 +25,7 @@ fn store_from_row(r: &Row<'_>) -> rusqlite::Result<StoreRow> {
 }
 
 fn path_text(p: &Path) -> Result<&str> {
-    p.to_str().ok_or_else(|| Error::InvalidArgument(format!("store path {} is not valid UTF-8", p.display())))
+    p.to_str().ok_or_else(|| Error::invalid("store path", format!("store path {} is not valid UTF-8", p.display())))
 }
 
 impl Catalog {

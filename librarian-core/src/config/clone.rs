@@ -85,15 +85,15 @@ impl LocalClone {
     fn validate(&self) -> Result<()> {
         crate::config::validate_store_name(&self.from)?;
         if self.to.is_empty() {
-            return Err(Error::InvalidArgument("clone.local.to must name at least one store".into()));
+            return Err(Error::invalid("clone.local.to", "clone.local.to must name at least one store"));
         }
         for (k, s) in self.to.iter().enumerate() {
             crate::config::validate_store_name(s)?;
             if *s == self.from {
-                return Err(Error::InvalidArgument(format!("clone.local: store {s:?} is both from and to")));
+                return Err(Error::invalid("clone.local", format!("clone.local: store {s:?} is both from and to")));
             }
             if self.to[..k].contains(s) {
-                return Err(Error::InvalidArgument(format!("clone.local.to names store {s:?} twice")));
+                return Err(Error::invalid("clone.local.to", format!("clone.local.to names store {s:?} twice")));
             }
         }
         Ok(())
@@ -132,7 +132,7 @@ impl DestinationRoot {
     /// Parse `"/abs/path"` or `"host:/abs/path"`; the path must be absolute with no
     /// `.`/`..` components.
     pub(crate) fn parse(s: &str) -> Result<Self> {
-        let bad = |why: &str| Err(Error::InvalidArgument(format!("destination_root {s:?}: {why}")));
+        let bad = |why: &str| Err(Error::invalid("destination_root", format!("destination_root {s:?}: {why}")));
         let (host, path) = match s.split_once(':') {
             Some((h, p)) if !s.starts_with('/') => (Some(h.to_owned()), p),
             _ => (None, s),
@@ -173,7 +173,7 @@ impl CloneConfig {
             .iter()
             .map(|m| match m.parse()? {
                 ManagerKind::Sneakernet => {
-                    Err(Error::InvalidArgument("clone.managers: sneakernet is not a network manager".into()))
+                    Err(Error::invalid("clone.managers", "clone.managers: sneakernet is not a network manager"))
                 }
                 k => Ok(k),
             })
@@ -184,23 +184,25 @@ impl CloneConfig {
         self.manager_kinds()?;
         crate::model::parse_interval(&self.stale_after)?;
         if self.batch_files == 0 || self.batch_bytes == 0 || self.batches_per_run == 0 || self.receive_per_run == 0 {
-            return Err(Error::InvalidArgument(
-                "clone.batch_files, batch_bytes, batches_per_run and receive_per_run must be at least 1".into(),
+            return Err(Error::invalid(
+                "clone",
+                "clone.batch_files, batch_bytes, batches_per_run and receive_per_run must be at least 1",
             ));
         }
         if self.max_stage_items == 0 || self.max_outstanding_transfers == 0 || self.max_outstanding_bytes == 0 {
-            return Err(Error::InvalidArgument(
-                "clone.max_stage_items, max_outstanding_transfers and max_outstanding_bytes must be at least 1".into(),
+            return Err(Error::invalid(
+                "clone",
+                "clone.max_stage_items, max_outstanding_transfers and max_outstanding_bytes must be at least 1",
             ));
         }
         if self.max_stage_items > crate::model::MAX_STAGE_ITEMS {
-            return Err(Error::InvalidArgument(format!(
-                "clone.max_stage_items must be at most {}",
-                crate::model::MAX_STAGE_ITEMS
-            )));
+            return Err(Error::invalid(
+                "clone",
+                format!("clone.max_stage_items must be at most {}", crate::model::MAX_STAGE_ITEMS),
+            ));
         }
         if self.max_batch_attempts == 0 {
-            return Err(Error::InvalidArgument("clone.max_batch_attempts must be at least 1".into()));
+            return Err(Error::invalid("clone.max_batch_attempts", "clone.max_batch_attempts must be at least 1"));
         }
         if let Some(local) = &self.local {
             local.validate()?;
@@ -215,10 +217,13 @@ impl CloneConfig {
                     DestinationRoot::parse(root)?;
                 }
                 None => {
-                    return Err(Error::InvalidArgument(format!(
-                        "[clone.to.{peer}] needs destination_root: the directory (or host:/directory for rsync \
+                    return Err(Error::invalid(
+                        "clone.to",
+                        format!(
+                            "[clone.to.{peer}] needs destination_root: the directory (or host:/directory for rsync \
                          over ssh) below which this site may write {peer}'s staged data; see docs/cloning.md"
-                    )));
+                        ),
+                    ));
                 }
             }
         }

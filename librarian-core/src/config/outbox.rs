@@ -28,7 +28,7 @@ impl OutboxConfig {
         self.retry_initial.as_deref().map(crate::model::parse_interval).transpose()?;
         self.retry_max.as_deref().map(crate::model::parse_interval).transpose()?;
         if self.batch == Some(0) {
-            return Err(Error::InvalidArgument("outbox.batch must be at least 1".into()));
+            return Err(Error::invalid("outbox.batch", "outbox.batch must be at least 1"));
         }
         Ok(())
     }

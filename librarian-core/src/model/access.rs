@@ -75,9 +75,10 @@ impl std::str::FromStr for Level {
             "read-append" => Ok(Level::ReadAppend),
             "read-only" => Ok(Level::ReadOnly),
             "callback" => Ok(Level::Callback),
-            other => Err(Error::InvalidArgument(format!(
-                "level must be admin, read-append, read-only or callback, not {other:?}"
-            ))),
+            other => Err(Error::invalid(
+                "level",
+                format!("level must be admin, read-append, read-only or callback, not {other:?}"),
+            )),
         }
     }
 }
@@ -90,13 +91,13 @@ impl Password {
     /// Wrap a password: non-empty, at most 1024 bytes, no line breaks or NUL.
     pub fn new(secret: String) -> Result<Self> {
         if secret.is_empty() {
-            return Err(Error::InvalidArgument("the password is empty".into()));
+            return Err(Error::invalid("password", "the password is empty"));
         }
         if secret.len() > 1024 {
-            return Err(Error::InvalidArgument("the password is longer than 1024 bytes".into()));
+            return Err(Error::invalid("password", "the password is longer than 1024 bytes"));
         }
         if secret.contains(['\n', '\r', '\0']) {
-            return Err(Error::InvalidArgument("the password contains a line break or NUL".into()));
+            return Err(Error::invalid("password", "the password contains a line break or NUL"));
         }
         Ok(Password(secret))
     }
@@ -114,13 +115,16 @@ impl Password {
             let mode =
                 file.metadata().map_err(|e| Error::io("cannot read password file", path, e))?.permissions().mode();
             if mode & 0o077 != 0 {
-                return Err(Error::InvalidArgument(format!(
-                    "password file {} is accessible by its group or others (mode {:03o}); make it private with \
+                return Err(Error::invalid(
+                    "password file",
+                    format!(
+                        "password file {} is accessible by its group or others (mode {:03o}); make it private with \
                      `chmod 600 {}`",
-                    path.display(),
-                    mode & 0o777,
-                    path.display()
-                )));
+                        path.display(),
+                        mode & 0o777,
+                        path.display()
+                    ),
+                ));
             }
         }
         let mut text = String::new();

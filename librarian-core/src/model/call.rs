@@ -118,8 +118,9 @@ pub fn validate_call_key(key: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidArgument(
-            "the Idempotency-Key header must be 1-128 characters of letters, digits, '-', '_', '.' or ':'".into(),
+        Err(Error::invalid(
+            "Idempotency-Key",
+            "the Idempotency-Key header must be 1-128 characters of letters, digits, '-', '_', '.' or ':'",
         ))
     }
 }

@@ -99,9 +99,10 @@ impl std::str::FromStr for DeletionPolicy {
         match s {
             "allowed" => Ok(DeletionPolicy::Allowed),
             "disallowed" => Ok(DeletionPolicy::Disallowed),
-            other => {
-                Err(Error::InvalidArgument(format!("deletion policy must be 'allowed' or 'disallowed', not {other:?}")))
-            }
+            other => Err(Error::invalid(
+                "deletion policy",
+                format!("deletion policy must be 'allowed' or 'disallowed', not {other:?}"),
+            )),
         }
     }
 }

@@ -75,23 +75,23 @@ impl StageItem {
         let name = FileName::new(&self.name)?;
         let checksum = Checksum::parse(&self.checksum)?;
         let kind = self.kind.parse::<FileKind>().map_err(|_| {
-            Error::InvalidArgument(format!("kind must be \"file\" or \"directory\", not {:?}", self.kind))
+            Error::invalid("kind", format!("kind must be \"file\" or \"directory\", not {:?}", self.kind))
         })?;
         if i64::try_from(self.size).is_err() {
-            return Err(Error::InvalidArgument(format!("size {} is too large", self.size)));
+            return Err(Error::invalid("size", format!("size {} is too large", self.size)));
         }
         check_identifier("uploader", &self.uploader, MAX_UPLOADER_BYTES)?;
         crate::name::validate_site_name(&self.source)
-            .map_err(|_| Error::InvalidArgument(format!("source {:?} is not a site name", self.source)))?;
+            .map_err(|_| Error::invalid("source", format!("source {:?} is not a site name", self.source)))?;
         let created_at = self
             .created_at
             .as_deref()
             .map(|t| {
                 t.parse::<Timestamp>().map_err(|_| {
-                    Error::InvalidArgument(format!(
-                        "created_at {:?} is not an RFC 3339 time",
-                        clean_free_text(t, MAX_TIME_CHARS)
-                    ))
+                    Error::invalid(
+                        "created_at",
+                        format!("created_at {:?} is not an RFC 3339 time", clean_free_text(t, MAX_TIME_CHARS)),
+                    )
                 })
             })
             .transpose()?;
@@ -225,22 +225,22 @@ impl TransferCall {
     /// [`Error::InvalidChecksum`]) for a call that is wrong.
     pub fn validate(&self, kind: CallKind) -> Result<ValidCall> {
         if self.file.len() > MAX_NAME_BYTES {
-            return Err(Error::InvalidArgument(format!("file is longer than {MAX_NAME_BYTES} bytes")));
+            return Err(Error::invalid("file", format!("file is longer than {MAX_NAME_BYTES} bytes")));
         }
         let (store, checksum) = match kind {
             CallKind::Complete => {
                 let store = self
                     .store
                     .as_deref()
-                    .ok_or_else(|| Error::InvalidArgument("a complete call must name its store".into()))?;
+                    .ok_or_else(|| Error::invalid("store", "a complete call must name its store"))?;
                 crate::name::validate_store_name(store)?;
                 let checksum = self.checksum.as_deref().ok_or_else(|| {
-                    Error::InvalidArgument("a complete call must give the checksum of the committed copy".into())
+                    Error::invalid("checksum", "a complete call must give the checksum of the committed copy")
                 })?;
                 (Some(store.to_owned()), Some(Checksum::parse(checksum)?))
             }
             CallKind::Staged | CallKind::Fail => (None, None),
-            CallKind::Holds => return Err(Error::InvalidArgument("holds is not a transfer call".into())),
+            CallKind::Holds => return Err(Error::invalid("kind", "holds is not a transfer call")),
         };
         let reason = match kind {
             CallKind::Fail => {

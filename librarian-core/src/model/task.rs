@@ -67,7 +67,7 @@ impl std::str::FromStr for TaskKind {
     fn from_str(s: &str) -> Result<Self> {
         TaskKind::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
             let names: Vec<&str> = TaskKind::ALL.iter().map(|t| t.as_str()).collect();
-            Error::InvalidArgument(format!("unknown task {s:?}; tasks are: {}", names.join(", ")))
+            Error::invalid("task", format!("unknown task {s:?}; tasks are: {}", names.join(", ")))
         })
     }
 }

@@ -49,7 +49,7 @@ impl std::str::FromStr for Direction {
         match s {
             "outgoing" => Ok(Direction::Outgoing),
             "incoming" => Ok(Direction::Incoming),
-            _ => Err(Error::InvalidArgument(format!("unknown direction {s:?}; directions: outgoing, incoming"))),
+            _ => Err(Error::invalid("direction", format!("unknown direction {s:?}; directions: outgoing, incoming"))),
         }
     }
 }
@@ -143,6 +143,6 @@ impl std::str::FromStr for ManagerKind {
         ManagerKind::ALL
             .into_iter()
             .find(|m| m.as_str() == s)
-            .ok_or_else(|| Error::InvalidArgument(format!("unknown transfer manager {s:?}; managers: local, rsync")))
+            .ok_or_else(|| Error::invalid("manager", format!("unknown transfer manager {s:?}; managers: local, rsync")))
     }
 }

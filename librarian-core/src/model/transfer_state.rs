@@ -62,7 +62,7 @@ impl std::str::FromStr for TransferStatus {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         TransferStatus::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
-            Error::InvalidArgument(format!(
+            Error::invalid("status", format!(
                 "unknown transfer status {s:?}; statuses are: initiated, ongoing, staged, completed, failed, cancelled"
             ))
         })

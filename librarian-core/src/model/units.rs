@@ -10,9 +10,12 @@ use crate::error::{Error, Result};
 /// 24 hours.
 pub fn parse_interval(text: &str) -> Result<SignedDuration> {
     let bad = || {
-        Error::InvalidArgument(format!(
-            "interval {text:?} must be a positive duration such as \"90s\", \"15m\", \"1h30m\", \"5 minutes\" or \"2d\""
-        ))
+        Error::invalid(
+            "interval",
+            format!(
+                "interval {text:?} must be a positive duration such as \"90s\", \"15m\", \"1h30m\", \"5 minutes\" or \"2d\""
+            ),
+        )
     };
     let t = text.trim();
     let duration = match t.parse::<SignedDuration>() {
@@ -36,9 +39,12 @@ pub fn parse_interval(text: &str) -> Result<SignedDuration> {
 /// a space between number and unit is allowed.
 pub fn parse_size(text: &str) -> Result<u64> {
     let bad = || {
-        Error::InvalidArgument(format!(
-            "size {text:?} must be a number of bytes, or a number and a unit such as \"500M\", \"10G\", \"1.5TiB\" or \"20GB\""
-        ))
+        Error::invalid(
+            "size",
+            format!(
+                "size {text:?} must be a number of bytes, or a number and a unit such as \"500M\", \"10G\", \"1.5TiB\" or \"20GB\""
+            ),
+        )
     };
     let t = text.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
@@ -116,7 +122,7 @@ mod tests {
             assert_eq!(parse_interval(text).ok(), Some(SignedDuration::from_secs(secs)), "{text}");
         }
         for bad in ["", "soon", "0s", "-5m", "15", "1h-", "3 fortnights"] {
-            assert!(matches!(parse_interval(bad), Err(Error::InvalidArgument(_))), "{bad}");
+            assert!(matches!(parse_interval(bad), Err(Error::InvalidArgument { .. })), "{bad}");
         }
     }
 
@@ -138,7 +144,7 @@ mod tests {
             assert_eq!(parse_size(text).ok(), Some(bytes), "{text}");
         }
         for bad in ["", "G", "ten", "1.2.3G", ".5G", "5.G", "-1G", "10X", "99999999999P", "1e9"] {
-            assert!(matches!(parse_size(bad), Err(Error::InvalidArgument(_))), "{bad}");
+            assert!(matches!(parse_size(bad), Err(Error::InvalidArgument { .. })), "{bad}");
         }
     }
 }

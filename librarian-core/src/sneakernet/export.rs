@@ -83,10 +83,10 @@ pub(crate) fn sneakernet_export(
     let held: HashSet<FileName> =
         if include_held { HashSet::new() } else { site.catalog().held_by_peer(to, row.id)?.into_iter().collect() };
     if let Some((f, _)) = on_store.iter().find(|(f, _)| f.name.as_str().starts_with(RESERVED_PREFIX)) {
-        return Err(Error::InvalidArgument(format!(
-            "{} starts with {RESERVED_PREFIX}, which a drive keeps for its manifest",
-            f.name
-        )));
+        return Err(Error::invalid(
+            "file",
+            format!("{} starts with {RESERVED_PREFIX}, which a drive keeps for its manifest", f.name),
+        ));
     }
     let bytes = on_store.iter().map(|(f, _)| f.size).sum();
     let mut report = ExportReport {

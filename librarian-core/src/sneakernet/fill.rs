@@ -142,16 +142,16 @@ fn clone_local_inner(
 ) -> Result<LocalCloneReport> {
     let cat = site.catalog();
     if from == to {
-        return Err(Error::InvalidArgument(format!("cannot clone store {from} onto itself")));
+        return Err(Error::invalid("to", format!("cannot clone store {from} onto itself")));
     }
     let source = cat.store(from)?;
     let target = cat.store(to)?;
     for s in [&source, &target] {
         if !s.enabled {
-            return Err(Error::InvalidArgument(format!(
-                "store {} is disabled (librarian store enable {} first)",
-                s.name, s.name
-            )));
+            return Err(Error::invalid(
+                "to",
+                format!("store {} is disabled (librarian store enable {} first)", s.name, s.name),
+            ));
         }
     }
     let mut excluded = vec![target.id];
@@ -495,10 +495,10 @@ mod tests {
         let (d, lib) = site();
         assert!(matches!(lib.clone_local("main", "nope", false, &NoProgress), Err(Error::NotFound { .. })));
         assert!(matches!(lib.clone_local("nope", "main", false, &NoProgress), Err(Error::NotFound { .. })));
-        assert!(matches!(lib.clone_local("main", "main", false, &NoProgress), Err(Error::InvalidArgument(_))));
+        assert!(matches!(lib.clone_local("main", "main", false, &NoProgress), Err(Error::InvalidArgument { .. })));
         add_drive(&lib, d.path(), "drive1", 0);
         lib.set_store_enabled("drive1", false).expect("disable");
-        assert!(matches!(lib.clone_local("main", "drive1", false, &NoProgress), Err(Error::InvalidArgument(_))));
+        assert!(matches!(lib.clone_local("main", "drive1", false, &NoProgress), Err(Error::InvalidArgument { .. })));
     }
 
     #[test]

@@ -50,7 +50,7 @@ struct Budget {
 /// `too_many_outstanding`: the sender offers them again in a later round.
 pub(crate) fn stage_incoming(site: &Site, peer: &str, req: &StageRequest) -> Result<StageResponse> {
     if req.items.len() > MAX_STAGE_ITEMS {
-        return Err(Error::InvalidArgument(format!("at most {MAX_STAGE_ITEMS} items per stage call")));
+        return Err(Error::invalid("items", format!("at most {MAX_STAGE_ITEMS} items per stage call")));
     }
     let cfg = &site.config().clone;
     let _one_at_a_time = STAGE_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -215,18 +215,21 @@ pub(crate) fn receive_transfer_call(
             CallKind::Complete => (Some(Direction::Outgoing), TransferEvent::Completed),
             CallKind::Fail => (None, TransferEvent::Failed),
             CallKind::Holds => {
-                return Err(Error::InvalidArgument("holds is not a transfer call".into()));
+                return Err(Error::invalid("kind", "holds is not a transfer call"));
             }
         };
         let t = c.transfer(call.transfer_id, direction)?;
         if t.remote_id.is_some_and(|r| r != call.peer_transfer_id) {
-            return Err(Error::InvalidArgument(format!(
-                "transfer {} belongs to {}'s transfer {:?}, not {}",
-                t.id, t.peer, t.remote_id, call.peer_transfer_id
-            )));
+            return Err(Error::invalid(
+                "transfer",
+                format!(
+                    "transfer {} belongs to {}'s transfer {:?}, not {}",
+                    t.id, t.peer, t.remote_id, call.peer_transfer_id
+                ),
+            ));
         }
         if call.file != t.file.as_str() {
-            return Err(Error::InvalidArgument(format!("transfer {} is of {}, not {:?}", t.id, t.file, call.file)));
+            return Err(Error::invalid("file", format!("transfer {} is of {}, not {:?}", t.id, t.file, call.file)));
         }
         if let Some(theirs) = &call.checksum
             && !t.checksum.matches(theirs)?

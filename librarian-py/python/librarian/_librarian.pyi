@@ -1391,6 +1391,10 @@ class SchemaTooNew(LibrarianError):
 class InvalidArgument(LibrarianError, ValueError):
     """An argument is out of range or inconsistent. ``code == "invalid_argument"``."""
 
+    argument: str
+    """Which argument was refused (a parameter, option, configuration key or field),
+    e.g. ``"interval"``, ``"page_size"``, ``"peer URL"``."""
+
 class DatabaseError(LibrarianError):
     """The catalog database failed. ``code == "database"``."""
 
