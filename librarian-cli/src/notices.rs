@@ -48,7 +48,14 @@ pub enum EventsCommand {
 pub fn outbox(lib: &Librarian, cmd: &OutboxCommand, out: &Out) -> Result<()> {
     match cmd {
         OutboxCommand::List { peer } => calls(out, &lib.outbox(peer.as_deref())?),
-        OutboxCommand::Drop { id } => calls(out, std::slice::from_ref(&lib.drop_call(*id)?)),
+        // One call, as Python's `drop_call` returns it: one object under --json.
+        OutboxCommand::Drop { id } => {
+            let call = lib.drop_call(*id)?;
+            if out.json() {
+                return out.emit_value(&serde_json::to_value(&call)?);
+            }
+            calls(out, std::slice::from_ref(&call))
+        }
         OutboxCommand::Retry { peer } => {
             let n = lib.retry_outbox(peer.as_deref())?;
             if out.json() {
@@ -87,7 +94,14 @@ pub fn calls(out: &Out, calls: &[OutboxCall]) -> Result<()> {
 pub fn events(lib: &Librarian, cmd: &EventsCommand, out: &Out) -> Result<()> {
     match cmd {
         EventsCommand::List { all } => list(out, &lib.events(*all)?),
-        EventsCommand::Clear { id } => list(out, std::slice::from_ref(&lib.clear_event(*id)?)),
+        // One event, as Python's `clear_event` returns it: one object under --json.
+        EventsCommand::Clear { id } => {
+            let event = lib.clear_event(*id)?;
+            if out.json() {
+                return out.emit_value(&serde_json::to_value(&event)?);
+            }
+            list(out, std::slice::from_ref(&event))
+        }
     }
 }
 
