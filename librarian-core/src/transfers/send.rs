@@ -351,12 +351,19 @@ fn offer(
             }
             other => {
                 report.refused += 1;
+                let why = match &other {
+                    StageResult::AlreadyPresent { transfer_id, store } if *transfer_id == t.id => {
+                        format!("the peer names a store that is no store name: {store:?}")
+                    }
+                    StageResult::Accepted { transfer_id, .. }
+                    | StageResult::AlreadyPresent { transfer_id, .. }
+                    | StageResult::Refused { transfer_id, .. } => {
+                        format!("answer out of order: it is about transfer {transfer_id}, not {}", t.id)
+                    }
+                };
                 StageAnswer::Refused {
                     code: "bad_response".into(),
-                    message: crate::text::clean_free_text(
-                        &format!("answer out of order: {other:?}"),
-                        crate::text::MAX_REASON_CHARS,
-                    ),
+                    message: crate::text::clean_free_text(&why, crate::text::MAX_REASON_CHARS),
                 }
             }
         };

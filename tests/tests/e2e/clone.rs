@@ -582,8 +582,12 @@ fn replayed_complete_calls_change_nothing() {
         // A `complete` naming another transfer of B's is refused.
         let wrong = body.replace(&format!("\"peer_transfer_id\":{}", t["remote_id"]), "\"peer_transfer_id\":999999");
         assert_ne!(wrong, body);
-        let (status, _) = http(&url, Some(("site-b", B_AT_A)), Some(&format!("wrong-{id}")), Some(&wrong));
+        let (status, answer) = http(&url, Some(("site-b", B_AT_A)), Some(&format!("wrong-{id}")), Some(&wrong));
         assert_eq!(status, 400);
+        // Plain values in the message, never Rust's `Some(5)`.
+        let why = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(why.contains(&format!("belongs to site-b's transfer {}, not 999999", t["remote_id"])), "{answer}");
+        assert!(!why.contains("Some("), "{answer}");
     }
     // B remembers A's `staged` calls the same way.
     let staged = sql::rows(&p.b.db(), "SELECT call_key, response FROM received_calls WHERE kind = 'staged'");

@@ -51,6 +51,13 @@ fn a_transfer_the_other_side_forgot_fails_and_is_planned_again() {
     let msg = reconcile(&p.a);
     assert!(msg.contains("failed 2"), "{msg}");
     assert_eq!(statuses(&p.a), ["failed"; 2]);
+    // Why, in plain words (not Rust's debug text of the answer).
+    for t in ClonePair::transfers(&p.a, Some("failed")) {
+        assert_eq!(t["error"], "reconciliation: site-b has no such transfer", "{t}");
+    }
+    let human = p.a.run(["transfers", "list", "--status", "failed"]);
+    human.ok();
+    assert!(human.stdout.contains("(reconciliation: site-b has no such transfer)"), "{human}");
     // B's view: an unreachable peer is skipped, not failed.
     let b_served = p.served_b.as_ref().map(|s| s.url.clone());
     assert!(b_served.is_some());
