@@ -38,8 +38,9 @@ pub enum CloneCommand {
         /// Only this peer (default: every peer in [clone.to]).
         #[arg(long, value_name = "PEER")]
         to: Option<String>,
-        /// Print what the next batch would hold; change nothing (needs --to).
-        #[arg(long, requires = "to")]
+        /// Print what the next batch to each peer (or only --to) would hold; change
+        /// nothing and call no peer. Peers whose transfers are disabled are skipped.
+        #[arg(long)]
         dry_run: bool,
     },
     /// Fill a store (a mounted drive) with verified copies of the files of another
@@ -106,20 +107,33 @@ pub fn clone(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result<()> {
     match cmd {
         CloneCommand::Local { .. } => clone_with_exit(lib, cmd, out).map(drop),
         CloneCommand::Remote { to, dry_run: true } => {
-            let plan = lib.plan_clones(to.as_deref().unwrap_or_default())?;
-            let files: Vec<serde_json::Value> = plan
-                .iter()
-                .map(
-                    |p| serde_json::json!({ "name": p.name, "size": p.size, "checksum": p.checksum, "store": p.store }),
-                )
-                .collect();
+            let plan = lib.plan_clones_to(to.as_deref())?;
             if out.json() {
-                return out.emit_value(&serde_json::json!({ "files": files }));
+                let files: Vec<serde_json::Value> = plan
+                    .peers
+                    .iter()
+                    .flat_map(|pp| {
+                        pp.files.iter().map(|p| {
+                            serde_json::json!({
+                                "peer": pp.peer, "name": p.name, "size": p.size, "checksum": p.checksum, "store": p.store
+                            })
+                        })
+                    })
+                    .collect();
+                return out.emit_value(&serde_json::json!({ "files": files, "skipped_peers": plan.skipped_peers }));
             }
-            for p in &plan {
-                say!("{}  {} bytes  from {}", p.name, p.size, p.store);
+            for pp in &plan.peers {
+                for p in &pp.files {
+                    say!("{}  {}  {} bytes  from {}", pp.peer, p.name, p.size, p.store);
+                }
+                eprintln!("{}: {} file(s) would be offered in the next batch", pp.peer, pp.files.len());
             }
-            eprintln!("{} file(s) would be offered in the next batch", plan.len());
+            for peer in &plan.skipped_peers {
+                eprintln!("{peer}: transfers disabled (peer enable {peer}); nothing would be sent");
+            }
+            if plan.peers.is_empty() && plan.skipped_peers.is_empty() {
+                eprintln!("no peer to send to: add a [clone.to.PEER] table (docs/cloning.md) or give --to");
+            }
             Ok(())
         }
         CloneCommand::Remote { to, dry_run: false } => {

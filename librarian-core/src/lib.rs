@@ -87,7 +87,7 @@ pub use sneakernet::{
 };
 pub use store::{PosixStore, Store};
 pub use text::escape;
-pub use transfers::{ReconcileReport, SendReport};
+pub use transfers::{ClonePlan, PeerPlan, ReconcileReport, SendReport};
 
 /// The one way a unit test gives up because a tool or privilege it needs is missing:
 /// with `CI` set it panics (fails the test), since `.ci/run` installs the tools; without
