@@ -104,7 +104,8 @@ enum Command {
     #[command(subcommand)]
     Tasks(TasksCommand),
     /// Serve this site's HTTP API (for other Librarians and monitoring) until SIGTERM
-    /// or SIGINT. Prints `listening on ADDR` first.
+    /// or SIGINT. Prints `listening on ADDR` first; with --json, one JSON line instead:
+    /// {"listening": "http://ADDR", "address": "ADDR", "site", "tls", "pid"}.
     Serve {
         /// Address to listen on (default: [server] listen in the config, 127.0.0.1:8420).
         #[arg(long, value_name = "HOST:PORT")]
@@ -402,7 +403,21 @@ fn serve(cli: &Cli, listen: Option<&str>) -> Result<()> {
     }
     let lib = open(cli)?;
     let shim = librarian_core::Shim::bind(&lib, listen)?;
-    crate::output::put!("listening on {}", shim.local_addr());
+    let addr = shim.local_addr();
+    if cli.json {
+        // One line a script can parse as soon as it is printed (the server runs on).
+        let scheme = if shim.is_tls() { "https" } else { "http" };
+        let doc = serde_json::json!({
+            "listening": format!("{scheme}://{addr}"),
+            "address": addr.to_string(),
+            "site": lib.config().name,
+            "tls": shim.is_tls(),
+            "pid": std::process::id(),
+        });
+        crate::output::put!("{doc}");
+    } else {
+        crate::output::put!("listening on {addr}");
+    }
     let _ = std::io::stdout().flush();
     Ok(shim.run(&stop)?)
 }
