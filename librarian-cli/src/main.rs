@@ -434,8 +434,14 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
+            let code = error::clap_exit_code(&e);
+            // A script asked for JSON: it gets the error document on stdout too
+            // (`--help` and `--version` are text, exit 0).
+            if code != 0 && error::json_requested(std::env::args_os()) {
+                crate::output::put!("{}", error::clap_error_document(&e));
+            }
             let _ = e.print();
-            return ExitCode::from(error::clap_exit_code(&e));
+            return ExitCode::from(code);
         }
     };
     let mut out = Out::new(cli.json);

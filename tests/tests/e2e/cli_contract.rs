@@ -509,6 +509,32 @@ fn help_of_every_subcommand_exits_0() {
 }
 
 #[test]
+fn usage_errors_under_json_print_the_error_document() {
+    // A script that asked for JSON gets JSON on stdout even when clap refuses the line.
+    for (bad, needle) in [
+        (&["--json", "frobnicate"][..], "frobnicate"),
+        (&["--json", "upload"], "required"),
+        (&["search", "--json", "--limit", "x"], "--limit"),
+        (&["--json", "store", "add", "s", "--root", "/tmp/x", "--reserve", "10 bananas"], "10 bananas"),
+    ] {
+        let out = run_outcome(bare_librarian().args(bad));
+        let msg = out.expect_error(2, "invalid_argument");
+        assert!(msg.contains(needle), "{bad:?}: {out}");
+        assert!(!msg.starts_with("error:"), "{bad:?}: {out}");
+        assert!(out.stderr.contains("error:") && out.stderr.contains("--help"), "clap's text stays on stderr: {out}");
+    }
+    // Without --json, stdout stays empty; --help and --version are text and exit 0.
+    let plain = run_outcome(bare_librarian().arg("frobnicate"));
+    plain.expect_code(2);
+    assert!(plain.stdout.is_empty(), "{plain}");
+    for ok in [&["--json", "--help"][..], &["--json", "--version"], &["--json", "upload", "--help"]] {
+        let out = run_outcome(bare_librarian().args(ok));
+        out.ok();
+        assert!(out.stdout.contains("librarian"), "{out}");
+    }
+}
+
+#[test]
 fn no_progress_bars_on_a_pipe() {
     let site = Site::new();
     let src = site.src("big.bin");
