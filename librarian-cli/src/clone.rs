@@ -5,6 +5,7 @@ use librarian_core::{Direction, Librarian, Transfer, TransferStatus};
 
 use crate::error::Result;
 use crate::output::{Out, say};
+use crate::table::{Align, Table};
 
 #[derive(Subcommand, Debug)]
 pub enum TransfersCommand {
@@ -89,14 +90,23 @@ fn list(out: &Out, transfers: &[Transfer]) -> Result<()> {
         let v = serde_json::to_value(transfers)?;
         return out.emit_value(&v);
     }
+    let mut table = Table::new(&[Align::Right]);
     for t in transfers {
         let err = t.error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default();
         let arrow = match t.direction {
             Direction::Outgoing => "->",
             Direction::Incoming => "<-",
         };
-        say!("{:>7}  {:<9} {arrow} {:<16} {}  {}{err}", t.id, t.status, t.peer, t.file, t.updated_at);
+        table.row([
+            t.id.to_string(),
+            t.status.to_string(),
+            arrow.to_owned(),
+            t.peer.clone(),
+            t.file.to_string(),
+            format!("{}{err}", t.updated_at),
+        ]);
     }
+    table.print();
     if transfers.is_empty() {
         eprintln!("no transfers");
     }

@@ -10,6 +10,7 @@ mod error;
 mod notices;
 mod output;
 mod progress;
+mod table;
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
