@@ -159,7 +159,8 @@ enum StoreCommand {
         name: String,
     },
     /// Recycle a drive whose copies were all delivered (its drive_done event): delete
-    /// its retired data and manifest and enable it again (the catalog keeps a record of
+    /// its retired data, the directories left empty (never the root) and the manifest,
+    /// and enable it again (the catalog keeps a record of
     /// what it carried, so those files are not copied onto it again).
     Recycle {
         /// Store name.

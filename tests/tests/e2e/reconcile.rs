@@ -134,7 +134,10 @@ fn a_drive_in_transit_is_never_failed_for_being_slow_and_a_lost_complete_is_foun
     let recycled = p.a.json(["store", "recycle", "drive1"]);
     recycled.ok();
     assert_eq!(recycled.json()["copies_deleted"], 2, "{recycled}");
-    assert!(walk(&drive).iter().all(|x| x.is_dir()), "data or manifest left on the drive: {:?}", walk(&drive));
+    // Nothing is left: no data, no manifest, and no directory the data needed (the
+    // store's root stays, empty, for the next round).
+    assert!(walk(&drive).is_empty(), "data, manifest or empty directories left on the drive: {:?}", walk(&drive));
+    assert!(drive.is_dir(), "the store's root was removed");
     let stores = p.a.json(["store", "list"]).json();
     let d = stores.as_array().unwrap().iter().find(|s| s["name"] == "drive1").unwrap().clone();
     assert_eq!((d["enabled"].as_bool(), d["files"].as_u64()), (Some(true), Some(0)), "{d}");
