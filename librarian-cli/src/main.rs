@@ -16,7 +16,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use librarian_core::{
     Algorithm, Checksum, DeletionPolicy, FileName, Librarian, SearchQuery, StoreSpec, TaskKind, TaskStatus,
     UploadOptions,
@@ -118,6 +118,15 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Print a shell completion script on stdout, e.g.
+    /// `librarian completions bash > /etc/bash_completion.d/librarian`.
+    Completions {
+        /// The shell (bash, zsh, fish, elvish, powershell).
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout, e.g. `librarian man | man -l -`, or
+    /// `librarian man > /usr/local/share/man/man1/librarian.1`.
+    Man,
 }
 
 #[derive(Subcommand, Debug)]
@@ -389,10 +398,29 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
         }
         Command::Serve { listen } => serve(cli, listen.as_deref())?,
         Command::Demo { keep } => return demo::run(out, *keep),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "librarian", &mut script);
+            print_text(&script);
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(CliError::io("cannot render the man page"))?;
+            print_text(&page);
+        }
         Command::Sneakernet(clone::SneakernetCommand::Verify { path }) => return clone::sneakernet_verify(path, out),
         Command::Sneakernet(sc) => return clone::sneakernet(&open(cli)?, sc, out),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Print generated text (a completion script, a man page) through [`output::print_line`],
+/// so a closed pipe ends the command quietly.
+fn print_text(text: &[u8]) {
+    let text = String::from_utf8_lossy(text);
+    output::print_line(text.strip_suffix('\n').unwrap_or(&text));
 }
 
 /// `librarian serve`: stop cleanly on SIGTERM or SIGINT.
