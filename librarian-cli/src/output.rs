@@ -73,17 +73,6 @@ fn bytes(n: u64) -> String {
     if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
-/// An interval the way `every` is written in `librarian.toml`: `90s`, `5m`, `1h`, `2d`.
-fn interval(secs: u64) -> String {
-    match secs {
-        0 => "0s".into(),
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
-}
-
 impl Out {
     pub fn new(json: bool) -> Self {
         Out { json }
@@ -409,7 +398,12 @@ impl Out {
         for r in &rows {
             t.row([
                 r["task"].as_str().unwrap_or("").to_owned(),
-                format!("every {}", interval(r["every_seconds"].as_u64().unwrap_or(0))),
+                format!(
+                    "every {}",
+                    librarian_core::format_interval(jiff::SignedDuration::from_secs(
+                        r["every_seconds"].as_i64().unwrap_or(0)
+                    ))
+                ),
                 (if r["enabled"] == true { "enabled" } else { "DISABLED" }).to_owned(),
                 format!("last: {}", r["last_finished"].as_str().unwrap_or("never")),
                 r["last_message"].as_str().unwrap_or("").to_owned(),

@@ -76,7 +76,8 @@ pub use model::{
     EntryProblemKind, Event, File, FileKind, HoldsCall, Instance, InstanceCheck, InstanceId, Level, ManagerKind,
     NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, SearchQuery, Severity, SiteStatus, StageItem,
     StageRequest, StageResponse, StageResult, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer,
-    TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyReport, parse_interval, parse_size,
+    TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyReport, format_interval, parse_interval,
+    parse_size,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;
