@@ -36,7 +36,8 @@ use crate::output::Out;
                   Documentation: docs/operations.md"
 )]
 struct Cli {
-    /// Configuration file (default: $LIBRARIAN_CONFIG, else ./librarian.toml).
+    /// Configuration file (default: $LIBRARIAN_CONFIG, else /etc/librarian/librarian.toml,
+    /// else ./librarian.toml).
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Print one JSON document on stdout instead of text.
@@ -56,6 +57,9 @@ enum Command {
         #[arg(long)]
         name: String,
     },
+    /// The configuration: `config show [--defaults]`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Manage stores.
     #[command(subcommand)]
     Store(StoreCommand),
@@ -178,6 +182,19 @@ enum StoreCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print the configuration in effect as TOML, and where it was found (--config,
+    /// else $LIBRARIAN_CONFIG, else /etc/librarian/librarian.toml, else ./librarian.toml).
+    /// Needs no catalog.
+    Show {
+        /// Every table and key with the defaults filled in (unset keys that have no
+        /// default as comments): the reference of all settings.
+        #[arg(long)]
+        defaults: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum TasksCommand {
     /// Run every task that is due, once, and exit (0 only if none failed). Tasks that
     /// another run is executing are skipped.
@@ -285,6 +302,16 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
         Command::Init { dir, name } => {
             let lib = Librarian::init(dir, name)?;
             out.init(&lib)?;
+        }
+        Command::Config(ConfigCommand::Show { defaults }) => {
+            let path = librarian_core::locate_config(cli.config.as_deref())?;
+            let config = librarian_core::Config::load(&path)?;
+            if out.json() {
+                out.emit_value(&serde_json::json!({ "path": path, "config": config.show_json(*defaults)? }))?;
+            } else {
+                output::say!("# {}", path.display());
+                crate::output::put!("{}", config.show(*defaults)?.trim_end());
+            }
         }
         Command::Store(sc) => {
             let lib = open(cli)?;

@@ -67,7 +67,10 @@ pub use access::PeerPing;
 pub use catalog::{Catalog, IntentClaim};
 pub use catalog::{NewFile, PlanFilter, PlanItem, TaskRecord, record_intact};
 pub use checksum::{Algorithm, Checksum, Entry, EntryKind, directory_digest, hash_bytes};
-pub use config::{ClientConfig, CloneConfig, Config, LocalClone, OutboxConfig, SendTo, ServerConfig, TaskConfig};
+pub use config::{
+    ClientConfig, CloneConfig, Config, LocalClone, OutboxConfig, SendTo, ServerConfig, TaskConfig,
+    locate as locate_config,
+};
 pub use error::{ERROR_CODES, Error, ErrorCode, ObjectKind, Result};
 pub use ingest::UploadOptions;
 pub use librarian::Librarian;

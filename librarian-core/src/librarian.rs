@@ -49,10 +49,11 @@ impl Librarian {
         Ok(Librarian::recovered(Site::open(config_path)?))
     }
 
-    /// Open the site found by the usual rule: `explicit`, else `$LIBRARIAN_CONFIG`,
-    /// else `./librarian.toml`.
+    /// Open the site found by the usual rule ([`crate::locate_config`]): `explicit`,
+    /// else `$LIBRARIAN_CONFIG`, else `/etc/librarian/librarian.toml`, else
+    /// `./librarian.toml`.
     pub fn open_default(explicit: Option<&Path>) -> Result<Self> {
-        Self::open(&config::locate(explicit))
+        Self::open(&config::locate(explicit)?)
     }
 
     /// Open another handle on the site `self` is (its own catalog connection, the
