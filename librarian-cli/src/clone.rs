@@ -201,11 +201,13 @@ fn emit<T: serde::Serialize>(out: &Out, v: &T) -> Result<()> {
 }
 
 fn print_problems(problems: &[librarian_core::DriveProblem]) {
+    let mut t = Table::new(&[Align::Left]);
     for p in problems {
         let entry = p.entry.as_deref().map(|e| format!(" entry {e}")).unwrap_or_default();
         let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        crate::output::put!("  {kind:<15} {}{entry}: {}", p.name, p.detail);
+        t.row([String::new(), kind, format!("{}{entry}: {}", p.name, p.detail)]);
     }
+    t.print();
 }
 
 /// `sneakernet verify`: needs no site.
