@@ -5,6 +5,7 @@ use librarian_core::{Direction, Librarian, Transfer, TransferStatus};
 
 use crate::error::Result;
 use crate::output::{Out, say};
+use crate::table::{Align, Table};
 
 #[derive(Subcommand, Debug)]
 pub enum TransfersCommand {
@@ -38,8 +39,9 @@ pub enum CloneCommand {
         /// Only this peer (default: every peer in [clone.to]).
         #[arg(long, value_name = "PEER")]
         to: Option<String>,
-        /// Print what the next batch would hold; change nothing (needs --to).
-        #[arg(long, requires = "to")]
+        /// Print what the next batch to each peer (or only --to) would hold; change
+        /// nothing and call no peer. Peers whose transfers are disabled are skipped.
+        #[arg(long)]
         dry_run: bool,
     },
     /// Fill a store (a mounted drive) with verified copies of the files of another
@@ -88,14 +90,23 @@ fn list(out: &Out, transfers: &[Transfer]) -> Result<()> {
         let v = serde_json::to_value(transfers)?;
         return out.emit_value(&v);
     }
+    let mut table = Table::new(&[Align::Right]);
     for t in transfers {
         let err = t.error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default();
         let arrow = match t.direction {
             Direction::Outgoing => "->",
             Direction::Incoming => "<-",
         };
-        say!("{:>7}  {:<9} {arrow} {:<16} {}  {}{err}", t.id, t.status, t.peer, t.file, t.updated_at);
+        table.row([
+            t.id.to_string(),
+            t.status.to_string(),
+            arrow.to_owned(),
+            t.peer.clone(),
+            t.file.to_string(),
+            format!("{}{err}", t.updated_at),
+        ]);
     }
+    table.print();
     if transfers.is_empty() {
         eprintln!("no transfers");
     }
@@ -106,20 +117,33 @@ pub fn clone(lib: &Librarian, cmd: &CloneCommand, out: &Out) -> Result<()> {
     match cmd {
         CloneCommand::Local { .. } => clone_with_exit(lib, cmd, out).map(drop),
         CloneCommand::Remote { to, dry_run: true } => {
-            let plan = lib.plan_clones(to.as_deref().unwrap_or_default())?;
-            let files: Vec<serde_json::Value> = plan
-                .iter()
-                .map(
-                    |p| serde_json::json!({ "name": p.name, "size": p.size, "checksum": p.checksum, "store": p.store }),
-                )
-                .collect();
+            let plan = lib.plan_clones_to(to.as_deref())?;
             if out.json() {
-                return out.emit_value(&serde_json::json!({ "files": files }));
+                let files: Vec<serde_json::Value> = plan
+                    .peers
+                    .iter()
+                    .flat_map(|pp| {
+                        pp.files.iter().map(|p| {
+                            serde_json::json!({
+                                "peer": pp.peer, "name": p.name, "size": p.size, "checksum": p.checksum, "store": p.store
+                            })
+                        })
+                    })
+                    .collect();
+                return out.emit_value(&serde_json::json!({ "files": files, "skipped_peers": plan.skipped_peers }));
             }
-            for p in &plan {
-                say!("{}  {} bytes  from {}", p.name, p.size, p.store);
+            for pp in &plan.peers {
+                for p in &pp.files {
+                    say!("{}  {}  {} bytes  from {}", pp.peer, p.name, p.size, p.store);
+                }
+                eprintln!("{}: {} file(s) would be offered in the next batch", pp.peer, pp.files.len());
             }
-            eprintln!("{} file(s) would be offered in the next batch", plan.len());
+            for peer in &plan.skipped_peers {
+                eprintln!("{peer}: transfers disabled (peer enable {peer}); nothing would be sent");
+            }
+            if plan.peers.is_empty() && plan.skipped_peers.is_empty() {
+                eprintln!("no peer to send to: add a [clone.to.PEER] table (docs/cloning.md) or give --to");
+            }
             Ok(())
         }
         CloneCommand::Remote { to, dry_run: false } => {
@@ -183,11 +207,13 @@ fn emit<T: serde::Serialize>(out: &Out, v: &T) -> Result<()> {
 }
 
 fn print_problems(problems: &[librarian_core::DriveProblem]) {
+    let mut t = Table::new(&[Align::Left]);
     for p in problems {
         let entry = p.entry.as_deref().map(|e| format!(" entry {e}")).unwrap_or_default();
         let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        crate::output::put!("  {kind:<15} {}{entry}: {}", p.name, p.detail);
+        t.row([String::new(), kind, format!("{}{entry}: {}", p.name, p.detail)]);
     }
+    t.print();
 }
 
 /// `sneakernet verify`: needs no site.

@@ -57,15 +57,44 @@ impl CliError {
     }
 }
 
+/// The code of a command line clap refused: `invalid_argument`, the core's code for
+/// "the caller's input was wrong" (the table has no separate code for syntax).
+pub const CLAP_ERROR_CODE: &str = "invalid_argument";
+
 /// The exit code of a command line clap refused: 0 for `--help` and `--version`
 /// (printed on stdout), 2 for a usage error.
 pub fn clap_exit_code(e: &clap::Error) -> u8 {
-    if e.use_stderr() { ErrorCode::find("invalid_argument").map_or(2, ErrorCode::exit_code) } else { 0 }
+    if e.use_stderr() { ErrorCode::find(CLAP_ERROR_CODE).map_or(2, ErrorCode::exit_code) } else { 0 }
+}
+
+/// The `--json` error document of a command line clap refused: code
+/// [`CLAP_ERROR_CODE`], and clap's first line as the message (its full text, with the
+/// usage, still goes to stderr).
+pub fn clap_error_document(e: &clap::Error) -> serde_json::Value {
+    let text = e.render().to_string();
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("invalid command line");
+    let message = first.strip_prefix("error:").map_or(first, str::trim);
+    serde_json::json!({ "error": { "code": CLAP_ERROR_CODE, "message": message } })
+}
+
+/// Whether the command line asks for `--json` (before any `--`): for the errors clap
+/// finds before there is a parsed command line to ask.
+pub fn json_requested(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    args.into_iter().skip(1).take_while(|a| a != "--").any(|a| a == "--json")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_is_seen_before_a_double_dash_only() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert!(json_requested(args(&["librarian", "--json", "frob"])));
+        assert!(json_requested(args(&["librarian", "upload", "--json"])));
+        assert!(!json_requested(args(&["librarian", "upload", "--", "--json"])));
+        assert!(!json_requested(args(&["--json"])), "argv[0] is the program");
+    }
 
     #[test]
     fn exit_2_only_for_usage_codes() {

@@ -10,12 +10,13 @@ mod error;
 mod notices;
 mod output;
 mod progress;
+mod table;
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use librarian_core::{
     Algorithm, Checksum, DeletionPolicy, FileName, Librarian, SearchQuery, StoreSpec, TaskKind, TaskStatus,
     UploadOptions,
@@ -35,7 +36,8 @@ use crate::output::Out;
                   Documentation: docs/operations.md"
 )]
 struct Cli {
-    /// Configuration file (default: $LIBRARIAN_CONFIG, else ./librarian.toml).
+    /// Configuration file (default: $LIBRARIAN_CONFIG, else /etc/librarian/librarian.toml,
+    /// else ./librarian.toml).
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Print one JSON document on stdout instead of text.
@@ -55,6 +57,9 @@ enum Command {
         #[arg(long)]
         name: String,
     },
+    /// The configuration: `config show [--defaults]`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Manage stores.
     #[command(subcommand)]
     Store(StoreCommand),
@@ -106,7 +111,8 @@ enum Command {
     #[command(subcommand)]
     Tasks(TasksCommand),
     /// Serve this site's HTTP API (for other Librarians and monitoring) until SIGTERM
-    /// or SIGINT. Prints `listening on ADDR` first.
+    /// or SIGINT. Prints `listening on ADDR` first; with --json, one JSON line instead:
+    /// {"listening": "http://ADDR", "address": "ADDR", "site", "tls", "pid"}.
     Serve {
         /// Address to listen on (default: [server] listen in the config, 127.0.0.1:8420).
         #[arg(long, value_name = "HOST:PORT")]
@@ -118,6 +124,15 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Print a shell completion script on stdout, e.g.
+    /// `librarian completions bash > /etc/bash_completion.d/librarian`.
+    Completions {
+        /// The shell (bash, zsh, fish, elvish, powershell).
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout, e.g. `librarian man | man -l -`, or
+    /// `librarian man > /usr/local/share/man/man1/librarian.1`.
+    Man,
 }
 
 #[derive(Subcommand, Debug)]
@@ -159,7 +174,8 @@ enum StoreCommand {
         name: String,
     },
     /// Recycle a drive whose copies were all delivered (its drive_done event): delete
-    /// its retired data and manifest and enable it again (the catalog keeps a record of
+    /// its retired data, the directories left empty (never the root) and the manifest,
+    /// and enable it again (the catalog keeps a record of
     /// what it carried, so those files are not copied onto it again).
     Recycle {
         /// Store name.
@@ -170,6 +186,19 @@ enum StoreCommand {
 /// Exit code of `tasks run` when no task failed but one could not make all its
 /// progress (a cron wrapper can alert on it).
 const EXIT_DEGRADED: u8 = 3;
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print the configuration in effect as TOML, and where it was found (--config,
+    /// else $LIBRARIAN_CONFIG, else /etc/librarian/librarian.toml, else ./librarian.toml).
+    /// Needs no catalog.
+    Show {
+        /// Every table and key with the defaults filled in (unset keys that have no
+        /// default as comments): the reference of all settings.
+        #[arg(long)]
+        defaults: bool,
+    },
+}
 
 #[derive(Subcommand, Debug)]
 enum TasksCommand {
@@ -300,6 +329,16 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
             let lib = Librarian::init(dir, name)?;
             out.init(&lib)?;
         }
+        Command::Config(ConfigCommand::Show { defaults }) => {
+            let path = librarian_core::locate_config(cli.config.as_deref())?;
+            let config = librarian_core::Config::load(&path)?;
+            if out.json() {
+                out.emit_value(&serde_json::json!({ "path": path, "config": config.show_json(*defaults)? }))?;
+            } else {
+                output::say!("# {}", path.display());
+                crate::output::put!("{}", config.show(*defaults)?.trim_end());
+            }
+        }
         Command::Store(sc) => {
             let lib = open(cli)?;
             match sc {
@@ -406,10 +445,29 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
         }
         Command::Serve { listen } => serve(cli, listen.as_deref())?,
         Command::Demo { keep } => return demo::run(out, *keep),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "librarian", &mut script);
+            print_text(&script);
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(CliError::io("cannot render the man page"))?;
+            print_text(&page);
+        }
         Command::Sneakernet(clone::SneakernetCommand::Verify { path }) => return clone::sneakernet_verify(path, out),
         Command::Sneakernet(sc) => return clone::sneakernet(&open(cli)?, sc, out),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Print generated text (a completion script, a man page) through [`output::print_line`],
+/// so a closed pipe ends the command quietly.
+fn print_text(text: &[u8]) {
+    let text = String::from_utf8_lossy(text);
+    output::print_line(text.strip_suffix('\n').unwrap_or(&text));
 }
 
 /// `librarian serve`: stop cleanly on SIGTERM or SIGINT.
@@ -422,7 +480,21 @@ fn serve(cli: &Cli, listen: Option<&str>) -> Result<()> {
     }
     let lib = open(cli)?;
     let shim = librarian_core::Shim::bind(&lib, listen)?;
-    crate::output::put!("listening on {}", shim.local_addr());
+    let addr = shim.local_addr();
+    if cli.json {
+        // One line a script can parse as soon as it is printed (the server runs on).
+        let scheme = if shim.is_tls() { "https" } else { "http" };
+        let doc = serde_json::json!({
+            "listening": format!("{scheme}://{addr}"),
+            "address": addr.to_string(),
+            "site": lib.config().name,
+            "tls": shim.is_tls(),
+            "pid": std::process::id(),
+        });
+        crate::output::put!("{doc}");
+    } else {
+        crate::output::put!("listening on {addr}");
+    }
     let _ = std::io::stdout().flush();
     Ok(shim.run(&stop)?)
 }
@@ -439,8 +511,14 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
+            let code = error::clap_exit_code(&e);
+            // A script asked for JSON: it gets the error document on stdout too
+            // (`--help` and `--version` are text, exit 0).
+            if code != 0 && error::json_requested(std::env::args_os()) {
+                crate::output::put!("{}", error::clap_error_document(&e));
+            }
             let _ = e.print();
-            return ExitCode::from(error::clap_exit_code(&e));
+            return ExitCode::from(code);
         }
     };
     let mut out = Out::new(cli.json);

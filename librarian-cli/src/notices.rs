@@ -5,7 +5,8 @@ use clap::Subcommand;
 use librarian_core::{Event, Librarian, OutboxCall};
 
 use crate::error::Result;
-use crate::output::{Out, say};
+use crate::output::Out;
+use crate::table::{Align, Table};
 
 #[derive(Subcommand, Debug)]
 pub enum OutboxCommand {
@@ -48,7 +49,14 @@ pub enum EventsCommand {
 pub fn outbox(lib: &Librarian, cmd: &OutboxCommand, out: &Out) -> Result<()> {
     match cmd {
         OutboxCommand::List { peer } => calls(out, &lib.outbox(peer.as_deref())?),
-        OutboxCommand::Drop { id } => calls(out, std::slice::from_ref(&lib.drop_call(*id)?)),
+        // One call, as Python's `drop_call` returns it: one object under --json.
+        OutboxCommand::Drop { id } => {
+            let call = lib.drop_call(*id)?;
+            if out.json() {
+                return out.emit_value(&serde_json::to_value(&call)?);
+            }
+            calls(out, std::slice::from_ref(&call))
+        }
         OutboxCommand::Retry { peer } => {
             let n = lib.retry_outbox(peer.as_deref())?;
             if out.json() {
@@ -66,18 +74,19 @@ pub fn calls(out: &Out, calls: &[OutboxCall]) -> Result<()> {
         let v = serde_json::to_value(calls)?;
         return out.emit_value(&v);
     }
+    let mut t = Table::new(&[Align::Right]);
     for c in calls {
         let why = c.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default();
-        say!(
-            "{:>6}  {:<16} {:<8} key {}  attempts {}  next {}{why}",
-            c.id,
-            c.peer,
-            c.kind,
-            c.key,
-            c.attempts,
-            c.next_attempt_at
-        );
+        t.row([
+            c.id.to_string(),
+            c.peer.clone(),
+            c.kind.to_string(),
+            format!("key {}", c.key),
+            format!("attempts {}", c.attempts),
+            format!("next {}{why}", c.next_attempt_at),
+        ]);
     }
+    t.print();
     if calls.is_empty() {
         eprintln!("the outbox is empty");
     }
@@ -87,7 +96,14 @@ pub fn calls(out: &Out, calls: &[OutboxCall]) -> Result<()> {
 pub fn events(lib: &Librarian, cmd: &EventsCommand, out: &Out) -> Result<()> {
     match cmd {
         EventsCommand::List { all } => list(out, &lib.events(*all)?),
-        EventsCommand::Clear { id } => list(out, std::slice::from_ref(&lib.clear_event(*id)?)),
+        // One event, as Python's `clear_event` returns it: one object under --json.
+        EventsCommand::Clear { id } => {
+            let event = lib.clear_event(*id)?;
+            if out.json() {
+                return out.emit_value(&serde_json::to_value(&event)?);
+            }
+            list(out, std::slice::from_ref(&event))
+        }
     }
 }
 
@@ -96,12 +112,20 @@ fn list(out: &Out, events: &[Event]) -> Result<()> {
         let v = serde_json::to_value(events)?;
         return out.emit_value(&v);
     }
+    let mut t = Table::new(&[Align::Right]);
     for e in events {
         let cleared = e.cleared_at.map(|t| format!("  cleared {t}")).unwrap_or_default();
         let times = if e.count > 1 { format!(" (x{}, last {})", e.count, e.last_seen_at) } else { String::new() };
-        say!("{:>6}  {:<7} {:<16} {}  {}{times}{cleared}", e.id, e.severity, e.category, e.subject, e.created_at);
-        say!("        {}", e.message);
+        t.row([
+            e.id.to_string(),
+            e.severity.to_string(),
+            e.category.to_string(),
+            e.subject.clone(),
+            format!("{}{times}{cleared}", e.created_at),
+        ]);
+        t.free(&format!("        {}", e.message));
     }
+    t.print();
     if events.is_empty() {
         eprintln!("no events");
     }

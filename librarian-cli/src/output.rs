@@ -53,6 +53,7 @@ use librarian_core::{
 use serde::Serialize;
 
 use crate::error::{CliError, Result};
+use crate::table::{Align, Table};
 
 /// `text` as one POSIX shell word: in single quotes unless it needs none.
 fn shell_quoted(text: &str) -> String {
@@ -127,22 +128,24 @@ impl Out {
         if self.json {
             return self.emit(&stores);
         }
+        let mut t = Table::new(&[Align::Left, Align::Right, Align::Right, Align::Right]);
         for s in stores {
             let flags = format!(
-                "{}{}",
+                "[{}{}]",
                 if s.enabled { "enabled" } else { "DISABLED" },
                 if s.ingestable { "" } else { ", no-ingest" }
             );
             let free = s.free_bytes.map(bytes).unwrap_or_else(|| "unavailable".into());
-            say!(
-                "{:<16} {:>8} files {:>12} used {:>12} free  [{flags}]  {}",
-                s.name,
-                s.files,
-                bytes(s.used_bytes),
-                free,
-                s.root.display()
-            );
+            t.row([
+                s.name.clone(),
+                format!("{} files", s.files),
+                format!("{} used", bytes(s.used_bytes)),
+                format!("{free} free"),
+                flags,
+                s.root.display().to_string(),
+            ]);
         }
+        t.print();
         Ok(())
     }
 
@@ -195,9 +198,11 @@ impl Out {
         if self.json {
             return self.emit(&files);
         }
+        let mut t = Table::new(&[Align::Left, Align::Right]);
         for f in files {
-            say!("{}  {:>12}  {}  {}", f.created_at, f.size, f.checksum, f.name);
+            t.row([f.created_at.to_string(), f.size.to_string(), f.checksum.to_string(), f.name.to_string()]);
         }
+        t.print();
         if files.is_empty() {
             say_err!("no files match");
         }
@@ -283,19 +288,26 @@ impl Out {
             say!("ingests in progress: {}", s.ingests_in_progress);
         }
         self.stores(&s.stores)?;
+        let mut t = Table::new(&[Align::Left]);
         for p in peers {
             let n = |k: &str| p[k].as_u64().unwrap_or(0);
-            say!(
-                "peer {:<16} {}{} without a copy there: {} files, {}; {} transfer(s) active, {} call(s) queued",
-                p["peer"].as_str().unwrap_or(""),
-                if p["transfers_enabled"] == true { "" } else { "[TRANSFERS DISABLED] " },
-                if p["sending"] == true { "[sending]" } else { "[not sending]" },
-                n("files_without_copy"),
-                bytes(n("bytes_without_copy")),
-                n("active_transfers"),
-                n("queued_calls")
-            );
+            t.row([
+                format!("peer {}", p["peer"].as_str().unwrap_or("")),
+                format!(
+                    "{}{}",
+                    if p["transfers_enabled"] == true { "" } else { "[TRANSFERS DISABLED] " },
+                    if p["sending"] == true { "[sending]" } else { "[not sending]" }
+                ),
+                format!(
+                    "without a copy there: {} files, {}; {} transfer(s) active, {} call(s) queued",
+                    n("files_without_copy"),
+                    bytes(n("bytes_without_copy")),
+                    n("active_transfers"),
+                    n("queued_calls")
+                ),
+            ]);
         }
+        t.print();
         Ok(())
     }
 
@@ -329,10 +341,12 @@ impl Out {
         if self.json {
             return self.emit(&accounts);
         }
+        let mut t = Table::new(&[Align::Left]);
         for a in accounts {
-            let peer = a.peer.as_deref().map(|p| format!("  peer {p}")).unwrap_or_default();
-            say!("{:<24} {:<12}{peer}  created {}", a.name, a.level.as_str(), a.created_at);
+            let peer = a.peer.as_deref().map(|p| format!("peer {p}")).unwrap_or_default();
+            t.row([a.name.clone(), a.level.as_str().to_owned(), peer, format!("created {}", a.created_at)]);
         }
+        t.print();
         if accounts.is_empty() {
             say_err!("no accounts");
         }
@@ -350,10 +364,12 @@ impl Out {
         if self.json {
             return self.emit(&peers);
         }
+        let mut t = Table::new(&[Align::Left]);
         for p in peers {
             let state = if p.transfers_enabled { "transfers enabled" } else { "TRANSFERS DISABLED" };
-            say!("{:<24} {}  as {}  [{state}]", p.name, p.url, p.account);
+            t.row([p.name.clone(), p.url.to_string(), format!("as {}", p.account), format!("[{state}]")]);
         }
+        t.print();
         if peers.is_empty() {
             say_err!("no peers");
         }
@@ -372,6 +388,7 @@ impl Out {
         if self.json {
             return self.emit(&outcomes);
         }
+        let mut t = Table::new(&[Align::Left]);
         for o in outcomes {
             let word = match o.status {
                 TaskStatus::Ok => "ok",
@@ -381,8 +398,9 @@ impl Out {
                 TaskStatus::Busy => "busy",
                 TaskStatus::Disabled => "disabled",
             };
-            say!("{:<18} {word:<9} {}", o.task, o.message);
+            t.row([o.task.clone(), word.to_owned(), o.message.clone()]);
         }
+        t.print();
         Ok(())
     }
 
@@ -407,16 +425,22 @@ impl Out {
         if self.json {
             return self.emit(&rows);
         }
+        let mut t = Table::new(&[Align::Left]);
         for r in &rows {
-            say!(
-                "{:<18} every {:>7}s {:<8} last: {} {}",
-                r["task"].as_str().unwrap_or(""),
-                r["every_seconds"],
-                if r["enabled"] == true { "enabled" } else { "DISABLED" },
-                r["last_finished"].as_str().unwrap_or("never"),
-                r["last_message"].as_str().unwrap_or("")
-            );
+            t.row([
+                r["task"].as_str().unwrap_or("").to_owned(),
+                format!(
+                    "every {}",
+                    librarian_core::format_interval(jiff::SignedDuration::from_secs(
+                        r["every_seconds"].as_i64().unwrap_or(0)
+                    ))
+                ),
+                (if r["enabled"] == true { "enabled" } else { "DISABLED" }).to_owned(),
+                format!("last: {}", r["last_finished"].as_str().unwrap_or("never")),
+                r["last_message"].as_str().unwrap_or("").to_owned(),
+            ]);
         }
+        t.print();
         Ok(())
     }
 

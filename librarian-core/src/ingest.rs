@@ -355,7 +355,7 @@ pub(crate) fn recover_intent(lib: &Site, intent: &IntentRow) -> Result<()> {
                 origin.display()
             );
             durable_rename(&target, &origin)?;
-            prune_empty_parents(&target, &row.root);
+            crate::store::prune_empty_parents(&target, &row.root);
         }
     }
     lib.catalog().drop_intent(intent.id)?;
@@ -363,21 +363,6 @@ pub(crate) fn recover_intent(lib: &Site, intent: &IntentRow) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("cannot remove staging directory", &intent.staging_dir, e)),
-    }
-}
-
-/// Remove the directories above `path`, up to (not including) the store root `root`,
-/// that are empty: the ones a rolled-back ingest created for its name. `rmdir` only
-/// removes an empty directory, so nothing another file needs is touched; an ingest
-/// that created one of them and has not renamed into it yet creates it again
-/// ([`crate::store::Store::commit`] retries).
-fn prune_empty_parents(path: &Path, root: &Path) {
-    let mut next = path.parent();
-    while let Some(dir) = next {
-        if dir == root || !dir.starts_with(root) || std::fs::remove_dir(dir).is_err() {
-            break;
-        }
-        next = dir.parent();
     }
 }
 

@@ -85,7 +85,10 @@ pub use access::PeerPing;
 pub use catalog::{Catalog, IntentClaim};
 pub use catalog::{NewFile, PlanFilter, PlanItem, TaskRecord, record_intact};
 pub use checksum::{Algorithm, Checksum, Entry, EntryKind, directory_digest, hash_bytes};
-pub use config::{ClientConfig, CloneConfig, Config, LocalClone, OutboxConfig, SendTo, ServerConfig, TaskConfig};
+pub use config::{
+    ClientConfig, CloneConfig, Config, LocalClone, OutboxConfig, SendTo, ServerConfig, TaskConfig,
+    locate as locate_config,
+};
 pub use error::{ERROR_CODES, Error, ErrorCode, ObjectKind, Result};
 pub use ingest::UploadOptions;
 pub use librarian::Librarian;
@@ -94,8 +97,8 @@ pub use model::{
     EntryProblemKind, Event, File, FileKind, HoldsCall, Instance, InstanceCheck, InstanceId, Level, ManagerKind,
     NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, SearchPage, SearchQuery, Severity, SiteStatus,
     StageItem, StageRequest, StageResponse, StageResult, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus,
-    Transfer, TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyReport, parse_interval,
-    parse_size,
+    Transfer, TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyReport, format_interval,
+    parse_interval, parse_size,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;
@@ -106,7 +109,7 @@ pub use sneakernet::{
 };
 pub use store::{PosixStore, Store};
 pub use text::escape;
-pub use transfers::{ReconcileReport, SendReport};
+pub use transfers::{ClonePlan, PeerPlan, ReconcileReport, SendReport};
 
 /// The one way a unit test gives up because a tool or privilege it needs is missing:
 /// with `CI` set it panics (fails the test), since `.ci/run` installs the tools; without

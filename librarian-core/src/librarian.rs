@@ -21,7 +21,7 @@ use crate::outbox::DeliveryReport;
 use crate::progress::Progress;
 use crate::site::Site;
 use crate::sneakernet::{ExportReport, ImportReport, LocalCloneReport};
-use crate::transfers::{ReconcileReport, SendReport};
+use crate::transfers::{ClonePlan, ReconcileReport, SendReport};
 
 /// A site's Librarian: its configuration and its catalog.
 #[derive(Debug)]
@@ -49,10 +49,11 @@ impl Librarian {
         Ok(Librarian::recovered(Site::open(config_path)?))
     }
 
-    /// Open the site found by the usual rule: `explicit`, else `$LIBRARIAN_CONFIG`,
-    /// else `./librarian.toml`.
+    /// Open the site found by the usual rule ([`crate::locate_config`]): `explicit`,
+    /// else `$LIBRARIAN_CONFIG`, else `/etc/librarian/librarian.toml`, else
+    /// `./librarian.toml`.
     pub fn open_default(explicit: Option<&Path>) -> Result<Self> {
-        Self::open(&config::locate(explicit))
+        Self::open(&config::locate(explicit)?)
     }
 
     /// Open another handle on the site `self` is (its own catalog connection, the
@@ -455,6 +456,14 @@ impl Librarian {
     /// What one batch to `peer` would hold now (`clone remote --dry-run`): nothing changes.
     pub fn plan_clones(&self, peer: &str) -> Result<Vec<crate::catalog::PlanItem>> {
         crate::transfers::send::plan_clones(&self.site, peer)
+    }
+
+    /// What a sending round would offer, changing nothing (`clone remote --dry-run`):
+    /// the next batch for `only`, or for every peer of `[clone.to]`; peers whose
+    /// transfers are disabled are listed as skipped. A peer that is not a peer of
+    /// this site is [`crate::Error::NotFound`].
+    pub fn plan_clones_to(&self, only: Option<&str>) -> Result<ClonePlan> {
+        crate::transfers::send::plan_clones_to(&self.site, only)
     }
 
     /// One sending round now (`librarian clone remote`): poll running batches, then

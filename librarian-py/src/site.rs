@@ -28,7 +28,7 @@ pub struct PyLibrarian {
 #[pymethods]
 impl PyLibrarian {
     /// Open the site whose configuration file is `config`; when `None`,
-    /// `$LIBRARIAN_CONFIG`, else `./librarian.toml`.
+    /// `$LIBRARIAN_CONFIG`, else `/etc/librarian/librarian.toml`, else `./librarian.toml`.
     #[new]
     #[pyo3(signature = (config=None))]
     fn open(py: Python<'_>, config: Option<PathBuf>) -> PyResult<Self> {

@@ -1,5 +1,6 @@
 //! The one way the tests run `librarian serve`: start it, wait for its `listening on
-//! ADDR` line, keep everything it writes, stop it with a signal and check how it ended.
+//! ADDR` line (or, with `--json`, its JSON line), keep everything it writes, stop it
+//! with a signal and check how it ended.
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
@@ -17,7 +18,8 @@ use crate::Site;
 pub struct Server {
     /// The server process.
     pub child: Child,
-    /// The address from its first stdout line, `listening on ADDR`.
+    /// The address from its first stdout line, `listening on ADDR` (with `--json`:
+    /// `{"listening": "http://ADDR", "address": "ADDR", ...}`).
     pub addr: SocketAddr,
     /// `http://ADDR`.
     pub url: String,
@@ -66,9 +68,11 @@ impl Server {
     }
 
     /// `librarian --config SITE ARGS` (ARGS starting with `serve`) with `env` added.
-    /// Waits for the first stdout line, which must be exactly `listening on ADDR` with
-    /// a real port (and, when ARGS has `--listen IP:PORT`, that IP, and that port unless
-    /// it is 0). Panics, with what the server wrote, if it exits or stays silent first.
+    /// Waits for the first stdout line, which must be exactly `listening on ADDR` (or,
+    /// when `--json` is among ARGS, one JSON object whose `address` is ADDR and whose
+    /// `listening` is its URL) with a real port (and, when ARGS has `--listen IP:PORT`,
+    /// that IP, and that port unless it is 0). Panics, with what the server wrote, if it
+    /// exits or stays silent first.
     pub fn spawn(site: &Site, env: &[(&str, &str)], args: &[&str]) -> Server {
         let mut cmd = site.cmd();
         cmd.envs(env.iter().copied()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -102,10 +106,14 @@ impl Server {
             );
             thread::sleep(Duration::from_millis(10));
         };
-        let addr =
-            line.strip_prefix("listening on ").and_then(|a| a.parse::<SocketAddr>().ok()).filter(|a| a.port() != 0);
+        let addr = if args.contains(&"--json") {
+            json_address(&line)
+        } else {
+            line.strip_prefix("listening on ").map(Into::into)
+        };
+        let addr = addr.and_then(|a| a.parse::<SocketAddr>().ok()).filter(|a| a.port() != 0);
         let Some(addr) = addr else {
-            panic!("the first stdout line of librarian serve is {line:?}, not `listening on ADDR`");
+            panic!("the first stdout line of librarian serve is {line:?}, not `listening on ADDR` (or its JSON form)");
         };
         let asked = args.iter().position(|&a| a == "--listen").and_then(|i| args.get(i + 1));
         if let Some(asked) = asked.and_then(|a| a.parse::<SocketAddr>().ok()) {
@@ -223,6 +231,14 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The `address` of `serve --json`'s line, checked against its `listening` URL.
+fn json_address(line: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let addr = v["address"].as_str()?;
+    let scheme = if v["tls"] == true { "https" } else { "http" };
+    (v["listening"].as_str()? == format!("{scheme}://{addr}")).then(|| addr.to_owned())
 }
 
 /// A loopback address with a port that nothing listens on now (for a peer that is

@@ -15,18 +15,21 @@ mod tasks;
 pub use client::ClientConfig;
 pub use clone::{CloneConfig, LocalClone, SendTo};
 pub(crate) use clone::{DestinationRoot, plain_absolute, plain_host};
-pub use outbox::OutboxConfig;
+pub use outbox::{DEFAULT_OUTBOX_BATCH, OutboxConfig};
 #[cfg(test)]
 pub(crate) use server::MAX_BODY_LIMIT;
 pub use server::ServerConfig;
 pub use tasks::TaskConfig;
 
 use crate::error::{Error, ObjectKind, Result};
+use crate::model::{TaskKind, format_interval};
 pub use crate::name::{validate_site_name, validate_store_name};
 
 /// Environment variable naming the configuration file.
 pub const CONFIG_ENV: &str = "LIBRARIAN_CONFIG";
-/// Configuration file looked for in the current directory.
+/// The system-wide configuration file, looked for after `$LIBRARIAN_CONFIG`.
+pub const SYSTEM_CONFIG: &str = "/etc/librarian/librarian.toml";
+/// Configuration file looked for in the current directory, last.
 pub const DEFAULT_CONFIG: &str = "librarian.toml";
 
 /// Contents of `librarian.toml`.
@@ -100,8 +103,134 @@ impl Config {
 
     /// The configuration text.
     pub fn to_toml(&self) -> Result<String> {
-        toml::to_string(self).map_err(|e| Error::internal(format!("cannot encode the configuration: {e}")))
+        toml::to_string(self).map_err(encode_error)
     }
+
+    /// This configuration with every default written out: each task's `every` and
+    /// `enabled`, and the `[outbox]` settings (the other tables hold their defaults
+    /// as values already).
+    pub fn with_defaults(&self) -> Config {
+        let mut c = self.clone();
+        for task in TaskKind::ALL {
+            let t = c.tasks.entry(task.as_str().to_owned()).or_default();
+            t.every.get_or_insert_with(|| format_interval(task.default_every()));
+            t.enabled.get_or_insert(true);
+        }
+        c.outbox = c.outbox.filled();
+        c
+    }
+
+    /// The configuration as `librarian config show` prints it: what the file sets
+    /// (`defaults` false), or every table and key with the defaults filled in, keys
+    /// that have no default and are unset shown as comments (`defaults` true: the
+    /// reference of every setting). The text loads back as the same configuration.
+    pub fn show(&self, defaults: bool) -> Result<String> {
+        if !defaults {
+            return self.to_toml();
+        }
+        let mut table = self.full_table()?;
+        // The site's own keys first, then the tables (in name order).
+        let mut text = String::new();
+        for key in ["name", "database"] {
+            if let Some(v) = table.remove(key) {
+                text.push_str(&format!("{key} = {v}\n"));
+            }
+        }
+        text.push('\n');
+        text.push_str(&toml::to_string(&table).map_err(encode_error)?);
+        let server = &self.server;
+        let mut unset = |header: &str, lines: &[&str]| text = add_comments(&text, header, lines);
+        if server.tls_cert.is_none() {
+            unset(
+                "[server]",
+                &[
+                    "# tls_cert = \"tls/cert.pem\"    # HTTPS: PEM certificate chain, with tls_key (docs/operations.md)",
+                    "# tls_key = \"tls/key.pem\"      # its private key",
+                ],
+            );
+        }
+        if self.client.ca_bundle.is_none() {
+            unset(
+                "[client]",
+                &["# ca_bundle = \"/etc/ssl/certs/ca-certificates.crt\"    # else the built-in Mozilla roots"],
+            );
+        }
+        if self.clone.rsync_host.is_none() {
+            unset("[clone]", &["# rsync_host = \"librarian@this-host\"    # receiving with rsync over ssh"]);
+        }
+        if self.clone.local.is_none() {
+            unset("[clone]", &["# [clone.local]    # filling drives: from = \"main\", to = [\"drive1\", \"drive2\"]"]);
+        }
+        if self.clone.to.is_empty() {
+            unset(
+                "[clone]",
+                &[
+                    "# [clone.to.PEER]    # sending to PEER: destination_root = \"/path\" (required), prefix, store, max_age",
+                ],
+            );
+        }
+        Ok(text)
+    }
+
+    /// [`Config::show`] as JSON (`librarian --json config show`): the same tables.
+    pub fn show_json(&self, defaults: bool) -> Result<serde_json::Value> {
+        let value = if defaults { serde_json::to_value(self.full_table()?) } else { serde_json::to_value(self) };
+        value.map_err(|e| Error::internal(format!("cannot encode the configuration: {e}")))
+    }
+
+    /// Every table and key, defaults filled in (tables the file may leave out, and keys
+    /// serialization skips when they hold their default, included).
+    fn full_table(&self) -> Result<toml::Table> {
+        let c = self.with_defaults();
+        let mut t = toml::Table::new();
+        t.insert("name".into(), toml::Value::String(c.name.clone()));
+        t.insert("database".into(), toml::Value::try_from(&c.database).map_err(encode_error)?);
+        t.insert("tasks".into(), toml::Value::try_from(&c.tasks).map_err(encode_error)?);
+        let mut server = toml::Value::try_from(&c.server).map_err(encode_error)?;
+        if let Some(s) = server.as_table_mut() {
+            s.entry("insecure_plain_http").or_insert(c.server.insecure_plain_http.into());
+        }
+        t.insert("server".into(), server);
+        t.insert("client".into(), toml::Value::try_from(&c.client).map_err(encode_error)?);
+        t.insert("outbox".into(), toml::Value::try_from(&c.outbox).map_err(encode_error)?);
+        let mut clone = toml::Value::try_from(&c.clone).map_err(encode_error)?;
+        if let Some(cl) = clone.as_table_mut()
+            && cl.get("to").and_then(toml::Value::as_table).is_some_and(toml::Table::is_empty)
+        {
+            // No peer to send to: no empty `[clone.to]` header (a comment says how).
+            cl.remove("to");
+        }
+        t.insert("clone".into(), clone);
+        Ok(t)
+    }
+}
+
+fn encode_error(e: toml::ser::Error) -> Error {
+    Error::internal(format!("cannot encode the configuration: {e}"))
+}
+
+/// `text` with `lines` added at the end of the table that starts with the line
+/// `header` (before the next table's header), or at the end.
+fn add_comments(text: &str, header: &str, lines: &[&str]) -> String {
+    let mut out: Vec<&str> = text.lines().collect();
+    let at = match out.iter().position(|l| l.trim() == header) {
+        Some(h) => {
+            let next = out[h + 1..].iter().position(|l| l.starts_with('[')).map_or(out.len(), |i| h + 1 + i);
+            // Before the blank line that separates the tables.
+            if next > h + 1 && out[next - 1].trim().is_empty() && next < out.len() { next - 1 } else { next }
+        }
+        None => {
+            out.push("");
+            out.push(header);
+            out.len()
+        }
+    };
+    for (k, l) in lines.iter().enumerate() {
+        out.insert(at + k, l);
+    }
+    let mut s = out.join("\n");
+    s.push('\n');
+    s
 }
 
 /// A path from the configuration file: a relative one is relative to the directory
@@ -113,13 +242,118 @@ pub fn resolve(config_path: &Path, path: &Path) -> PathBuf {
     }
 }
 
-/// Which configuration file to use: `explicit`, else `$LIBRARIAN_CONFIG`, else `./librarian.toml`.
-pub fn locate(explicit: Option<&Path>) -> PathBuf {
+/// Which configuration file to use: `explicit` (`--config`), else `$LIBRARIAN_CONFIG`,
+/// else [`SYSTEM_CONFIG`] if it exists, else `./librarian.toml` if it exists. When none
+/// is given and neither file exists: [`Error::NotFound`] naming every place looked at
+/// and how to make a site (`librarian init`). A path that is given is returned as it
+/// is (loading it says if it is missing).
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
+    locate_in(explicit, std::env::var_os(CONFIG_ENV), Path::new(SYSTEM_CONFIG), Path::new(DEFAULT_CONFIG))
+}
+
+/// [`locate`] with the environment's value and the two files to look for as
+/// parameters (so tests can point the system path elsewhere).
+fn locate_in(explicit: Option<&Path>, env: Option<std::ffi::OsString>, system: &Path, local: &Path) -> Result<PathBuf> {
     if let Some(p) = explicit {
-        return p.to_owned();
+        return Ok(p.to_owned());
     }
-    match std::env::var_os(CONFIG_ENV) {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(DEFAULT_CONFIG),
+    if let Some(p) = env.filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    for candidate in [system, local] {
+        // A file that exists but cannot be read is found (loading it says why).
+        if std::fs::symlink_metadata(candidate).is_ok() {
+            return Ok(candidate.to_owned());
+        }
+    }
+    let here = std::env::current_dir().map(|d| d.join(local)).unwrap_or_else(|_| local.to_owned());
+    Err(Error::NotFound {
+        kind: ObjectKind::Config,
+        name: format!(
+            "no configuration file: looked for --config, then ${CONFIG_ENV} (unset), then {}, then {} (none \
+             exists); create a site with `librarian init DIR --name NAME` and use its DIR/librarian.toml \
+             (--config DIR/librarian.toml or export {CONFIG_ENV}=DIR/librarian.toml)",
+            system.display(),
+            here.display()
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_path_is_flag_env_system_then_here() {
+        let tmp = tempfile::tempdir().unwrap();
+        let system = tmp.path().join("etc/librarian.toml");
+        let local = tmp.path().join("cwd/librarian.toml");
+        let flag = Path::new("/from/flag.toml");
+        let env = || Some(std::ffi::OsString::from("/from/env.toml"));
+        let find = |explicit, env| locate_in(explicit, env, &system, &local);
+        // Neither file exists: the flag, then the environment, else an error saying all.
+        assert_eq!(find(Some(flag), env()).unwrap(), flag);
+        assert_eq!(find(None, env()).unwrap(), Path::new("/from/env.toml"));
+        let Err(e) = find(None, Some("".into())) else { panic!("found a file that does not exist") };
+        assert_eq!(e.code(), "not_found");
+        let msg = e.to_string();
+        for needle in ["--config", "$LIBRARIAN_CONFIG", &system.display().to_string(), "librarian init"] {
+            assert!(msg.contains(needle), "{needle:?} missing from {msg}");
+        }
+        // ./librarian.toml when it is the only one; the system file before it.
+        std::fs::create_dir_all(local.parent().unwrap()).unwrap();
+        std::fs::write(&local, "name = \"here\"\n").unwrap();
+        assert_eq!(find(None, None).unwrap(), local);
+        std::fs::create_dir_all(system.parent().unwrap()).unwrap();
+        std::fs::write(&system, "name = \"system\"\n").unwrap();
+        assert_eq!(find(None, None).unwrap(), system);
+        // The flag and the environment still win over both.
+        assert_eq!(find(None, env()).unwrap(), Path::new("/from/env.toml"));
+        assert_eq!(find(Some(flag), None).unwrap(), flag);
+    }
+
+    #[test]
+    fn show_with_defaults_lists_everything_and_loads_back() {
+        let mut cfg = Config::new("site-a").unwrap();
+        cfg.tasks.insert("send-clones".into(), TaskConfig { every: Some("2m".into()), enabled: None });
+        cfg.server.workers = 3;
+        let text = cfg.show(true).unwrap();
+        for needle in [
+            "[server]",
+            "workers = 3",
+            "insecure_plain_http = false",
+            "# tls_cert = ",
+            "[client]",
+            "# ca_bundle = ",
+            "[outbox]",
+            "retry_initial = \"10s\"",
+            "batch = 1000",
+            "[clone]",
+            "# [clone.to.PEER]",
+            "[tasks.send-clones]",
+            "every = \"2m\"",
+            "[tasks.deliver-outbox]",
+            "every = \"30s\"",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from\n{text}");
+        }
+        assert!(text.starts_with("name = \"site-a\"\ndatabase = \"librarian.db\"\n"), "{text}");
+        assert!(!text.contains("[clone.to]"), "{text}");
+        // The comments sit inside their own table.
+        let client = text.find("[client]").unwrap();
+        let bundle = text.find("# ca_bundle").unwrap();
+        let next = text[client + 1..].find("\n[").map(|i| client + 1 + i).unwrap();
+        assert!(client < bundle && bundle < next, "{text}");
+        // It is a configuration: the same one, defaults written out.
+        let back: Config = toml::from_str(&text).unwrap();
+        assert_eq!(back, cfg.with_defaults());
+        assert_eq!(back.with_defaults(), back, "filling twice changes nothing");
+        // Without --defaults: only what is set.
+        let set = cfg.show(false).unwrap();
+        assert!(set.contains("workers = 3") && !set.contains("[outbox]") && !set.contains("deliver-outbox"), "{set}");
+        assert_eq!(toml::from_str::<Config>(&set).unwrap(), cfg);
+        let json = cfg.show_json(true).unwrap();
+        assert_eq!(json["tasks"]["cleanup-staging"]["every"], "1h", "{json}");
+        assert_eq!(json["server"]["workers"], 3, "{json}");
     }
 }

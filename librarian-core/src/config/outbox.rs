@@ -4,6 +4,7 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::format_interval;
 
 /// The `[outbox]` table of `librarian.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,7 +19,23 @@ pub struct OutboxConfig {
     pub batch: Option<usize>,
 }
 
+/// Wait after the first failed attempt when `retry_initial` is unset.
+const DEFAULT_RETRY_INITIAL: SignedDuration = SignedDuration::from_secs(10);
+/// Longest wait when `retry_max` is unset.
+const DEFAULT_RETRY_MAX: SignedDuration = SignedDuration::from_hours(1);
+/// Calls sent to one peer per run when `batch` is unset.
+pub const DEFAULT_OUTBOX_BATCH: usize = 1000;
+
 impl OutboxConfig {
+    /// These settings with the defaults written out (`librarian config show --defaults`).
+    pub fn filled(&self) -> OutboxConfig {
+        OutboxConfig {
+            retry_initial: Some(self.retry_initial.clone().unwrap_or_else(|| format_interval(DEFAULT_RETRY_INITIAL))),
+            retry_max: Some(self.retry_max.clone().unwrap_or_else(|| format_interval(DEFAULT_RETRY_MAX))),
+            batch: Some(self.batch.unwrap_or(DEFAULT_OUTBOX_BATCH)),
+        }
+    }
+
     /// True when nothing is set (then `init` writes no table).
     pub fn is_default(&self) -> bool {
         *self == OutboxConfig::default()
@@ -37,14 +54,11 @@ impl OutboxConfig {
         self.retry_initial
             .as_deref()
             .and_then(|t| crate::model::parse_interval(t).ok())
-            .unwrap_or(SignedDuration::from_secs(10))
+            .unwrap_or(DEFAULT_RETRY_INITIAL)
     }
 
     fn max(&self) -> SignedDuration {
-        self.retry_max
-            .as_deref()
-            .and_then(|t| crate::model::parse_interval(t).ok())
-            .unwrap_or(SignedDuration::from_hours(1))
+        self.retry_max.as_deref().and_then(|t| crate::model::parse_interval(t).ok()).unwrap_or(DEFAULT_RETRY_MAX)
     }
 
     /// The wait after failed attempt number `attempts` (0 for the first).

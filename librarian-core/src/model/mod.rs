@@ -35,7 +35,7 @@ pub use task::{TaskKind, TaskOutcome, TaskStatus};
 pub use transfer::{Direction, ManagerKind, Transfer};
 pub use transfer_state::{TransferEvent, TransferStatus, next};
 pub(crate) use units::size_serde;
-pub use units::{parse_interval, parse_size};
+pub use units::{format_interval, parse_interval, parse_size};
 
 use crate::checksum::{Checksum, EntryKind};
 use crate::name::FileName;

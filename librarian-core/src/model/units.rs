@@ -33,6 +33,19 @@ pub fn parse_interval(text: &str) -> Result<SignedDuration> {
     Ok(duration)
 }
 
+/// An interval the way `librarian.toml` writes it, in the largest unit that divides
+/// it: `30s`, `5m`, `90m`, `1h`, `2d` (a day is 24 hours; fractions of a second are
+/// dropped). [`parse_interval`] reads it back.
+pub fn format_interval(d: SignedDuration) -> String {
+    match d.as_secs().max(0) {
+        0 => "0s".into(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 /// Parse a size in bytes: a plain number of bytes, or a number (fractions allowed)
 /// with a unit: `K`, `M`, `G`, `T`, `P` (or `KiB`, `MiB`, ...) are powers of 1024,
 /// `KB`, `MB`, `GB`, `TB`, `PB` powers of 1000; `B` is bytes. Case does not matter,
@@ -123,6 +136,15 @@ mod tests {
         }
         for bad in ["", "soon", "0s", "-5m", "15", "1h-", "3 fortnights"] {
             assert!(matches!(parse_interval(bad), Err(Error::InvalidArgument { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn intervals_are_written_back_the_way_people_write_them() {
+        for (secs, text) in [(30, "30s"), (90, "90s"), (300, "5m"), (5400, "90m"), (3600, "1h"), (172_800, "2d")] {
+            let d = SignedDuration::from_secs(secs);
+            assert_eq!(format_interval(d), text);
+            assert_eq!(parse_interval(text).ok(), Some(d), "{text} reads back");
         }
     }
 

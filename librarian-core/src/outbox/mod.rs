@@ -150,7 +150,7 @@ pub(crate) fn drop_call(site: &Site, id: i64) -> Result<OutboxCall> {
 /// Send the calls that are due, per peer in order (the `deliver-outbox` task).
 pub(crate) fn deliver_outbox(site: &Site) -> Result<DeliveryReport> {
     let settings = &site.config().outbox;
-    let batch = settings.batch.unwrap_or(1000);
+    let batch = settings.batch.unwrap_or(crate::config::DEFAULT_OUTBOX_BATCH);
     let mut report = DeliveryReport::default();
     let now = Timestamp::now();
     for queue in site.catalog().outbox_peers()? {

@@ -4,7 +4,8 @@ use crate::error::Result;
 use crate::site::Site;
 
 /// Recycle store `name` (a drive whose copies have all been delivered): delete
-/// the data of its unavailable instances and the drive's manifest files, and
+/// the data of its unavailable instances, the directories left empty by that (below
+/// the store's root, never the root itself) and the drive's manifest files, and
 /// enable it again for the next round. The instance rows stay, unavailable: they
 /// record what the drive carried, so a later fill does not copy those files again.
 /// Refused while it holds available instances or active transfers. Returns how
@@ -18,6 +19,8 @@ pub(crate) fn recycle_store(site: &Site, name: &str) -> Result<usize> {
             continue;
         }
         crate::transfers::manager::clear_destination(p)?;
+        // The directories that held only this copy go too (never the root).
+        crate::store::prune_empty_parents(p, &row.root);
     }
     for f in [
         crate::sneakernet::manifest::MANIFEST,

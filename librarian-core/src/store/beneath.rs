@@ -32,6 +32,16 @@ pub(crate) enum EntryType {
 }
 
 impl EntryType {
+    /// In words, for messages: "a regular file", "a symbolic link", ...
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            EntryType::File => "a regular file",
+            EntryType::Directory => "a directory",
+            EntryType::Symlink => "a symbolic link",
+            EntryType::Special => "a FIFO, socket or device",
+        }
+    }
+
     fn of_mode(mode: libc::mode_t) -> Self {
         match mode & libc::S_IFMT {
             libc::S_IFREG => EntryType::File,

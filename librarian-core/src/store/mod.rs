@@ -33,3 +33,42 @@ pub trait Store: std::fmt::Debug {
     /// Returns the directories removed.
     fn clean_staging(&self, keep: &dyn Fn(&Path) -> bool) -> Result<Vec<PathBuf>>;
 }
+
+/// Remove the directories above `path`, up to (not including) the store root `root`,
+/// that are empty: the ones a rolled-back ingest created for its name, or the ones
+/// that held only a recycled drive's copies. `rmdir` only removes an empty directory,
+/// so nothing another file needs is touched; an ingest that created one of them and
+/// has not renamed into it yet creates it again ([`Store::commit`] retries).
+pub(crate) fn prune_empty_parents(path: &Path, root: &Path) {
+    let mut next = path.parent();
+    while let Some(dir) = next {
+        if dir == root || !dir.starts_with(root) || std::fs::remove_dir(dir).is_err() {
+            break;
+        }
+        next = dir.parent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_stops_at_a_directory_in_use_and_never_removes_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("data");
+        std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+        std::fs::create_dir_all(root.join("a/keep")).unwrap();
+        prune_empty_parents(&root.join("a/b/c/gone.dat"), &root);
+        assert!(!root.join("a/b").exists(), "empty directories above the path go");
+        assert!(root.join("a/keep").is_dir(), "a directory in use stays");
+        std::fs::remove_dir(root.join("a/keep")).unwrap();
+        prune_empty_parents(&root.join("a/x"), &root);
+        assert!(!root.join("a").exists());
+        assert!(root.is_dir(), "the root stays, empty");
+        // A path outside the root touches nothing.
+        std::fs::create_dir_all(tmp.path().join("other/d")).unwrap();
+        prune_empty_parents(&tmp.path().join("other/d/f"), &root);
+        assert!(tmp.path().join("other/d").is_dir());
+    }
+}

@@ -10,4 +10,4 @@ pub(crate) mod send;
 
 pub use crate::model::{Direction, ManagerKind, TransferStatus};
 pub use reconcile::ReconcileReport;
-pub use send::SendReport;
+pub use send::{ClonePlan, PeerPlan, SendReport};

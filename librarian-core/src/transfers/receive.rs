@@ -115,7 +115,11 @@ fn stage_one(
     }
     site.catalog().check_nesting(name)?;
     let Some(manager) = manager else {
-        return Ok(refused(id, "no_common_manager", format!("this site accepts {:?}", site.config().clone.managers)));
+        return Ok(refused(
+            id,
+            "no_common_manager",
+            format!("this site accepts {}", site.config().clone.managers.join(", ")),
+        ));
     };
     let cfg = &site.config().clone;
     if budget.transfers >= cfg.max_outstanding_transfers {
@@ -219,13 +223,12 @@ pub(crate) fn receive_transfer_call(
             }
         };
         let t = c.transfer(call.transfer_id, direction)?;
-        if t.remote_id.is_some_and(|r| r != call.peer_transfer_id) {
+        if let Some(theirs) = t.remote_id
+            && theirs != call.peer_transfer_id
+        {
             return Err(Error::invalid(
                 "transfer",
-                format!(
-                    "transfer {} belongs to {}'s transfer {:?}, not {}",
-                    t.id, t.peer, t.remote_id, call.peer_transfer_id
-                ),
+                format!("transfer {} belongs to {}'s transfer {theirs}, not {}", t.id, t.peer, call.peer_transfer_id),
             ));
         }
         if call.file != t.file.as_str() {

@@ -48,6 +48,16 @@ enum Remote {
     Is(TransferStatus),
 }
 
+impl Remote {
+    /// The reason recorded on a transfer failed by reconciliation, in plain words.
+    fn failure(self, peer: &str) -> String {
+        match self {
+            Remote::Missing => format!("reconciliation: {peer} has no such transfer"),
+            Remote::Is(status) => format!("reconciliation: the transfer is {status} at {peer}"),
+        }
+    }
+}
+
 /// What to do with a stale transfer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
@@ -138,7 +148,7 @@ pub(crate) fn reconcile_transfers(site: &Site) -> Result<ReconcileReport> {
                 report.completed += 1;
             }
             Action::Fail => {
-                let why = format!("reconciliation: {} says {remote:?}", t.peer);
+                let why = remote.failure(&t.peer);
                 site.catalog().transfer_step(t.id, TransferEvent::Failed, Some(("stale", &why)), None, now)?;
                 if let (Direction::Incoming, Some(dir)) = (t.direction, &t.local_path) {
                     let _ = super::manager::clear_destination(dir);
@@ -217,5 +227,11 @@ mod tests {
         for (d, l, r, want) in cases {
             assert_eq!(rule(d, l, r), want, "{d} {l} {r:?}");
         }
+    }
+
+    #[test]
+    fn failures_are_told_in_plain_words() {
+        assert_eq!(Remote::Missing.failure("site-b"), "reconciliation: site-b has no such transfer");
+        assert_eq!(Remote::Is(S::Cancelled).failure("site-b"), "reconciliation: the transfer is cancelled at site-b");
     }
 }

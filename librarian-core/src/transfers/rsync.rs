@@ -453,8 +453,8 @@ fn prepare_local_destination(root: &Path, rel: &Path) -> Result<()> {
         Some(st) => Err(Error::UnsupportedEntry {
             path: root.join(rel).display().to_string(),
             reason: format!(
-                "the destination already holds something this site did not write ({:?}); not writing there",
-                st.kind
+                "the destination already holds {} this site did not write; not writing there",
+                st.kind.describe()
             ),
         }),
     }

@@ -161,7 +161,60 @@ pub(crate) fn plan_clones(site: &Site, peer: &str) -> Result<Vec<crate::catalog:
 /// and the backlog `status` shows both use it.
 pub(crate) fn peer_filter(site: &Site, peer: &str) -> Result<PlanFilter> {
     let to = site.config().clone.to.get(peer).cloned().unwrap_or_default();
-    crate::transfers::send::plan_filter(site, &to)
+    plan_filter(site, &to)
+}
+
+/// What a sending round would offer (`clone remote --dry-run`): for each peer it
+/// would send to, the files of its next batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClonePlan {
+    /// The peers a round would send to, in name order, each with its next batch.
+    pub peers: Vec<PeerPlan>,
+    /// Peers whose transfers are disabled: a round sends them nothing.
+    pub skipped_peers: Vec<String>,
+}
+
+/// The next batch for one peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerPlan {
+    /// The peer.
+    pub peer: String,
+    /// The files of its next batch, in the order they would be offered.
+    pub files: Vec<crate::catalog::PlanItem>,
+}
+
+/// The peers a round sends to: `only` (configured in `[clone.to]` or not), or every
+/// peer of `[clone.to]`; each must be a known peer.
+fn targets(site: &Site, only: Option<&str>) -> Result<Vec<(crate::model::Peer, SendTo)>> {
+    let cfg = &site.config().clone;
+    let peers = crate::access::peers(site)?;
+    let wanted: Vec<(String, SendTo)> = match only {
+        Some(p) => vec![(p.to_owned(), cfg.to.get(p).cloned().unwrap_or_default())],
+        None => cfg.to.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    };
+    wanted
+        .into_iter()
+        .map(|(name, to)| match peers.iter().find(|p| p.name == name) {
+            Some(peer) => Ok((peer.clone(), to)),
+            None => Err(Error::NotFound { kind: crate::error::ObjectKind::Peer, name }),
+        })
+        .collect()
+}
+
+/// Plan without sending (`clone remote --dry-run`): the next batch for `only`, or for
+/// every peer of `[clone.to]`, as a round would choose them (peers whose transfers
+/// are disabled are skipped); nothing changes and no peer is called.
+pub(crate) fn plan_clones_to(site: &Site, only: Option<&str>) -> Result<ClonePlan> {
+    let mut plan = ClonePlan::default();
+    for (peer, _) in targets(site, only)? {
+        if !peer.transfers_enabled {
+            plan.skipped_peers.push(peer.name);
+            continue;
+        }
+        let files = plan_clones(site, &peer.name)?;
+        plan.peers.push(PeerPlan { peer: peer.name, files });
+    }
+    Ok(plan)
 }
 
 fn plan_filter(_site: &Site, to: &SendTo) -> Result<PlanFilter> {
@@ -184,15 +237,8 @@ pub(crate) fn send_clones_to(site: &Site, only: Option<&str>) -> Result<SendRepo
     }
     let cfg = &site.config().clone;
     let managers = cfg.manager_kinds()?;
-    let peers = crate::access::peers(site)?;
-    let targets: Vec<(String, SendTo)> = match only {
-        Some(p) => vec![(p.to_owned(), cfg.to.get(p).cloned().unwrap_or_default())],
-        None => cfg.to.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-    };
-    for (name, to) in &targets {
-        let Some(peer) = peers.iter().find(|p| &p.name == name) else {
-            return Err(Error::NotFound { kind: crate::error::ObjectKind::Peer, name: name.clone() });
-        };
+    for (peer, to) in &targets(site, only)? {
+        let name = &peer.name;
         if !peer.transfers_enabled {
             report.skipped_peers.push(name.clone());
             continue;
@@ -379,12 +425,19 @@ fn offer(site: &Site, offer: &Offer<'_>, transfers: &[Transfer], report: &mut Se
             }
             other => {
                 report.refused += 1;
+                let why = match &other {
+                    StageResult::AlreadyPresent { transfer_id, store } if *transfer_id == t.id => {
+                        format!("the peer names a store that is no store name: {store:?}")
+                    }
+                    StageResult::Accepted { transfer_id, .. }
+                    | StageResult::AlreadyPresent { transfer_id, .. }
+                    | StageResult::Refused { transfer_id, .. } => {
+                        format!("answer out of order: it is about transfer {transfer_id}, not {}", t.id)
+                    }
+                };
                 StageAnswer::Refused {
                     code: "bad_response".into(),
-                    message: crate::text::clean_free_text(
-                        &format!("answer out of order: {other:?}"),
-                        crate::text::MAX_REASON_CHARS,
-                    ),
+                    message: crate::text::clean_free_text(&why, crate::text::MAX_REASON_CHARS),
                 }
             }
         };

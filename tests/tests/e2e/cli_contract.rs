@@ -222,6 +222,90 @@ fn configuration_is_found_by_flag_env_or_cwd() {
 }
 
 #[test]
+fn no_configuration_anywhere_says_where_it_looked_and_how_to_make_one() {
+    // The system file is looked for before ./librarian.toml; this test needs it absent.
+    if Path::new("/etc/librarian/librarian.toml").exists() {
+        skip("the no-configuration message: /etc/librarian/librarian.toml exists on this machine");
+        return;
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let out = run_outcome(bare_librarian().current_dir(empty.path()).args(["--json", "status"]));
+    let msg = out.expect_error(1, "not_found");
+    let here = std::fs::canonicalize(empty.path()).unwrap().join("librarian.toml");
+    for needle in
+        ["--config", "$LIBRARIAN_CONFIG", "/etc/librarian/librarian.toml", here.to_str().unwrap(), "librarian init"]
+    {
+        assert!(msg.contains(needle), "{needle:?} missing: {out}");
+    }
+    // In that order.
+    let at = |s: &str| msg.find(s).unwrap();
+    assert!(at("--config") < at("$LIBRARIAN_CONFIG") && at("$LIBRARIAN_CONFIG") < at("/etc/librarian"), "{msg}");
+    assert!(at("/etc/librarian") < at(here.to_str().unwrap()), "{msg}");
+    assert!(list_dir(empty.path()).is_empty(), "nothing was created");
+}
+
+#[test]
+fn config_show_prints_the_configuration_and_every_default() {
+    let site = Site::new();
+    std::fs::write(
+        site.config(),
+        format!("{}\n[server]\nworkers = 3\n", std::fs::read_to_string(site.config()).unwrap()),
+    )
+    .unwrap();
+    // As set, naming the file it came from.
+    let shown = site.run(["config", "show"]);
+    shown.ok();
+    assert!(shown.stdout.starts_with(&format!("# {}\n", site.config().display())), "{shown}");
+    assert!(shown.stdout.contains("name = \"e2e\"") && shown.stdout.contains("workers = 3"), "{shown}");
+    assert!(!shown.stdout.contains("[outbox]"), "defaults only with --defaults: {shown}");
+    // Every table and key, defaults filled in.
+    let all = site.run(["config", "show", "--defaults"]);
+    all.ok();
+    for needle in [
+        "[server]",
+        "workers = 3",
+        "listen = \"127.0.0.1:8420\"",
+        "# tls_cert",
+        "[client]",
+        "[outbox]",
+        "[clone]",
+        "[tasks.cleanup-staging]",
+        "[tasks.reconcile-transfers]",
+        "every = \"30s\"",
+    ] {
+        assert!(all.stdout.contains(needle), "{needle:?} missing: {all}");
+    }
+    // It is a configuration librarian reads back (beside the original, so the
+    // database path means the same), and the site opens with it.
+    let copy = site.dir().join("shown.toml");
+    std::fs::write(&copy, &all.stdout).unwrap();
+    let status = run_outcome(bare_librarian().arg("--config").arg(&copy).args(["--json", "status"]));
+    status.ok();
+    assert_eq!(status.json()["site"], "e2e");
+    let again = run_outcome(bare_librarian().arg("--config").arg(&copy).args(["config", "show", "--defaults"]));
+    again.ok();
+    assert_eq!(again.stdout.lines().skip(1).collect::<Vec<_>>(), all.stdout.lines().skip(1).collect::<Vec<_>>());
+    // JSON: where it was found, and the same tables; found through the environment too.
+    let json = run_outcome(bare_librarian().env("LIBRARIAN_CONFIG", site.config()).args([
+        "--json",
+        "config",
+        "show",
+        "--defaults",
+    ]));
+    json.ok();
+    let v = json.json();
+    assert_eq!(v["path"], site.config().to_str().unwrap(), "{json}");
+    assert_eq!(v["config"]["server"]["workers"], 3, "{json}");
+    assert_eq!(v["config"]["tasks"]["send-clones"]["every"], "5m", "{json}");
+    assert_eq!(v["config"]["outbox"]["batch"], 1000, "{json}");
+    // No catalog needed: a configuration whose database is missing is still shown.
+    std::fs::write(&copy, "name = \"lonely\"\ndatabase = \"nowhere.db\"\n").unwrap();
+    let lonely = run_outcome(bare_librarian().arg("--config").arg(&copy).args(["config", "show"]));
+    lonely.ok();
+    assert!(lonely.stdout.contains("lonely"), "{lonely}");
+}
+
+#[test]
 fn malformed_configuration_is_a_config_error() {
     let site = Site::new();
     let good = std::fs::read_to_string(site.config()).unwrap();
@@ -502,6 +586,9 @@ fn help_of_every_subcommand_exits_0() {
         &["events", "clear"],
         &["peer", "announce"],
         &["tasks", "run"],
+        &["config", "show"],
+        &["completions"],
+        &["man"],
     ];
     for c in commands {
         let out = run_outcome(bare_librarian().args(*c).arg("--help"));
@@ -519,6 +606,32 @@ fn help_of_every_subcommand_exits_0() {
         let out = run_outcome(bare_librarian().args(bad));
         out.expect_code(2);
         assert!(!out.stderr.is_empty(), "{out}");
+    }
+}
+
+#[test]
+fn usage_errors_under_json_print_the_error_document() {
+    // A script that asked for JSON gets JSON on stdout even when clap refuses the line.
+    for (bad, needle) in [
+        (&["--json", "frobnicate"][..], "frobnicate"),
+        (&["--json", "upload"], "required"),
+        (&["search", "--json", "--limit", "x"], "--limit"),
+        (&["--json", "store", "add", "s", "--root", "/tmp/x", "--reserve", "10 bananas"], "10 bananas"),
+    ] {
+        let out = run_outcome(bare_librarian().args(bad));
+        let msg = out.expect_error(2, "invalid_argument");
+        assert!(msg.contains(needle), "{bad:?}: {out}");
+        assert!(!msg.starts_with("error:"), "{bad:?}: {out}");
+        assert!(out.stderr.contains("error:") && out.stderr.contains("--help"), "clap's text stays on stderr: {out}");
+    }
+    // Without --json, stdout stays empty; --help and --version are text and exit 0.
+    let plain = run_outcome(bare_librarian().arg("frobnicate"));
+    plain.expect_code(2);
+    assert!(plain.stdout.is_empty(), "{plain}");
+    for ok in [&["--json", "--help"][..], &["--json", "--version"], &["--json", "upload", "--help"]] {
+        let out = run_outcome(bare_librarian().args(ok));
+        out.ok();
+        assert!(out.stdout.contains("librarian"), "{out}");
     }
 }
 

@@ -582,8 +582,12 @@ fn replayed_complete_calls_change_nothing() {
         // A `complete` naming another transfer of B's is refused.
         let wrong = body.replace(&format!("\"peer_transfer_id\":{}", t["remote_id"]), "\"peer_transfer_id\":999999");
         assert_ne!(wrong, body);
-        let (status, _) = http(&url, Some(("site-b", B_AT_A)), Some(&format!("wrong-{id}")), Some(&wrong));
+        let (status, answer) = http(&url, Some(("site-b", B_AT_A)), Some(&format!("wrong-{id}")), Some(&wrong));
         assert_eq!(status, 400);
+        // Plain values in the message, never Rust's `Some(5)`.
+        let why = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(why.contains(&format!("belongs to site-b's transfer {}, not 999999", t["remote_id"])), "{answer}");
+        assert!(!why.contains("Some("), "{answer}");
     }
     // B remembers A's `staged` calls the same way.
     let staged = sql::rows(&p.b.db(), "SELECT call_key, response FROM received_calls WHERE kind = 'staged'");
@@ -1024,4 +1028,60 @@ fn status_backlog_counts_only_what_the_peer_filters_let_through() {
     let text = p.a.run(["status"]);
     text.ok();
     assert!(text.stdout.contains("without a copy there: 0 files"), "{text}");
+}
+
+/// `clone remote --dry-run` needs no `--to` (docs/cloning.md): it plans the next
+/// batch for every `[clone.to.*]` peer, skips a disabled one, and calls nobody (the
+/// peer here listens nowhere).
+#[test]
+fn a_dry_run_without_to_plans_for_every_configured_peer() {
+    let a = Site::named("site-a");
+    let root = a.tmp().join("out");
+    append_config(
+        &a,
+        &format!(
+            "[clone]\nmanagers = [\"local\"]\n[clone.to.site-b]\ndestination_root = {root:?}\n\
+             [clone.to.site-c]\ndestination_root = {root:?}\nprefix = \"c/\"\n"
+        ),
+    );
+    let pw = a.tmp().join("pw");
+    write_secret(&pw, "x\n");
+    for peer in ["site-b", "site-c"] {
+        let url = format!("http://{}", free_loopback_addr());
+        a.run(["peer", "add", peer, "--url", &url, "--account", "a", "--password-file", pw.to_str().unwrap()]).ok();
+    }
+    upload_files(&a, "b", 2);
+    upload_files(&a, "c", 1);
+    let plan = a.json(["clone", "remote", "--dry-run"]);
+    plan.ok();
+    let plan = plan.json();
+    let planned: BTreeSet<(String, String)> = plan["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["peer"].as_str().unwrap().to_owned(), f["name"].as_str().unwrap().to_owned()))
+        .collect();
+    let want: BTreeSet<(String, String)> =
+        [("site-b", "b/f000"), ("site-b", "b/f001"), ("site-b", "c/f000"), ("site-c", "c/f000")]
+            .iter()
+            .map(|(p, n)| ((*p).to_owned(), (*n).to_owned()))
+            .collect();
+    assert_eq!(planned, want, "{plan}");
+    assert_eq!(plan["skipped_peers"], serde_json::json!([]), "{plan}");
+    // Human output names the peer of each line.
+    let human = a.run(["clone", "remote", "--dry-run"]);
+    human.ok();
+    assert!(human.stdout.lines().any(|l| l.starts_with("site-c  c/f000")), "{human}");
+    // --to still narrows it.
+    let only = a.json(["clone", "remote", "--dry-run", "--to", "site-c"]).json();
+    assert_eq!(only["files"].as_array().map(Vec::len), Some(1), "{only}");
+    // A disabled peer gets nothing this round: said, not planned.
+    a.run(["peer", "disable", "site-b"]).ok();
+    let plan = a.json(["clone", "remote", "--dry-run"]).json();
+    assert!(plan["files"].as_array().unwrap().iter().all(|f| f["peer"] == "site-c"), "{plan}");
+    assert_eq!(plan["skipped_peers"], serde_json::json!(["site-b"]), "{plan}");
+    // Nothing changed.
+    assert!(ClonePair::transfers(&a, None).is_empty());
+    assert!(outbox_len(&a) == 0);
+    a.json(["clone", "remote", "--dry-run", "--to", "nope"]).expect_error(1, "not_found");
 }

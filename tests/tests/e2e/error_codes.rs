@@ -39,42 +39,35 @@ fn exit_2_is_for_usage_errors_only() {
     write_random(&src, 1000, 1);
     site.upload(&src, "obs/a.dat", &[]).ok();
     let src_arg = src.to_str().unwrap();
-    // (arguments, exit, code); code None: clap's own error (text on stderr, no JSON).
-    let cases: &[(&[&str], i32, Option<&str>)] = &[
+    // (arguments, exit, code). Clap's own errors are JSON too under --json (its text
+    // stays on stderr).
+    let cases: &[(&[&str], i32, &str)] = &[
         // clap
-        (&["frobnicate"], 2, None),
-        (&["search", "--limit", "ten"], 2, None),
+        (&["frobnicate"], 2, "invalid_argument"),
+        (&["search", "--limit", "ten"], 2, "invalid_argument"),
         // found by the CLI
-        (&["search", "--until", "last tuesday"], 2, Some("invalid_argument")),
+        (&["search", "--until", "last tuesday"], 2, "invalid_argument"),
         // found by the core
-        (&["tasks", "run", "--only", "no-such-task"], 2, Some("invalid_argument")),
-        (&["upload", src_arg, "../escape"], 2, Some("invalid_name")),
-        (&["upload", src_arg, "obs/b.dat", "--expect-checksum", "nonsense"], 2, Some("invalid_checksum")),
+        (&["tasks", "run", "--only", "no-such-task"], 2, "invalid_argument"),
+        (&["upload", src_arg, "../escape"], 2, "invalid_name"),
+        (&["upload", src_arg, "obs/b.dat", "--expect-checksum", "nonsense"], 2, "invalid_checksum"),
         (
             &["upload", src_arg, "obs/c.dat", "--algorithm", "sha256", "--expect-checksum", SHA256_X],
             1,
-            Some("checksum_mismatch"),
+            "checksum_mismatch",
         ),
         (
             &["upload", src_arg, "obs/d.dat", "--algorithm", "md5", "--expect-checksum", SHA256_X],
             2,
-            Some("algorithm_mismatch"),
+            "algorithm_mismatch",
         ),
         // operations that failed on good input
-        (&["info", "obs/missing.dat"], 1, Some("not_found")),
-        (&["store", "enable", "nope"], 1, Some("not_found")),
+        (&["info", "obs/missing.dat"], 1, "not_found"),
+        (&["store", "enable", "nope"], 1, "not_found"),
     ];
     for (args, exit, code) in cases {
         let out = site.json(*args);
-        match code {
-            Some(code) => {
-                out.expect_error(*exit, code);
-            }
-            None => {
-                out.expect_code(*exit);
-                assert!(out.stderr.starts_with("error:") && out.stdout.is_empty(), "{out}");
-            }
-        }
+        out.expect_error(*exit, code);
         // The text form exits the same.
         site.run(*args).expect_code(*exit);
     }

@@ -25,6 +25,7 @@ mod hostile;
 mod legacy_recipe;
 mod local_clone;
 mod outbox;
+mod packaging;
 mod peer_ping;
 mod reconcile;
 mod serve;

@@ -339,15 +339,27 @@ fn an_operator_drops_a_call_the_peer_will_never_accept() {
     let first = calls[0]["id"].as_i64().unwrap().to_string();
     let dropped = a.json(["outbox", "drop", &first]);
     dropped.ok();
-    assert_eq!(dropped.json()[0]["body"]["name"], "x", "{dropped}");
+    // One call, one JSON object (as Python's `drop_call` returns one OutboxCall).
+    assert!(dropped.json().is_object(), "{dropped}");
+    assert_eq!(dropped.json()["body"]["name"], "x", "{dropped}");
     assert_eq!(outbox(&a).len(), 1, "only the dropped call is gone");
     let ev = events(&a, false);
-    assert!(
-        ev.iter()
-            .any(|e| e["category"] == "call_refused"
-                && e["message"].as_str().unwrap().contains("dropped by an operator")),
-        "{ev:?}"
-    );
+    let refused = ev
+        .iter()
+        .find(|e| e["category"] == "call_refused" && e["message"].as_str().unwrap().contains("dropped by an operator"))
+        .unwrap_or_else(|| panic!("{ev:?}"));
+    // Clearing it answers the one Event (as Python's `clear_event` does), cleared.
+    let id = refused["id"].as_i64().unwrap().to_string();
+    let cleared = a.json(["events", "clear", &id]);
+    cleared.ok();
+    let cleared = cleared.json();
+    assert!(cleared.is_object(), "{cleared}");
+    assert_eq!((&cleared["id"], &cleared["category"]), (&refused["id"], &refused["category"]), "{cleared}");
+    assert!(cleared["cleared_at"].is_string(), "{cleared}");
+    assert!(events(&a, false).iter().all(|e| e["id"] != refused["id"]), "still open");
+    let human = a.run(["events", "list", "--all"]);
+    human.ok();
+    assert!(human.stdout.contains("cleared"), "{human}");
     a.json(["outbox", "drop", &first]).expect_error(1, "not_found");
     // The peer's calls behind it flow once the peer accepts us again.
     account_for_a(&b, "callback", true, "p9");

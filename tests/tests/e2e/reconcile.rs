@@ -51,6 +51,13 @@ fn a_transfer_the_other_side_forgot_fails_and_is_planned_again() {
     let msg = reconcile(&p.a);
     assert!(msg.contains("failed 2"), "{msg}");
     assert_eq!(statuses(&p.a), ["failed"; 2]);
+    // Why, in plain words (not Rust's debug text of the answer).
+    for t in ClonePair::transfers(&p.a, Some("failed")) {
+        assert_eq!(t["error"], "reconciliation: site-b has no such transfer", "{t}");
+    }
+    let human = p.a.run(["transfers", "list", "--status", "failed"]);
+    human.ok();
+    assert!(human.stdout.contains("(reconciliation: site-b has no such transfer)"), "{human}");
     // B's view: an unreachable peer is skipped, not failed.
     let b_served = p.served_b.as_ref().map(|s| s.url.clone());
     assert!(b_served.is_some());
@@ -131,7 +138,10 @@ fn a_drive_in_transit_is_never_failed_for_being_slow_and_a_lost_complete_is_foun
     let recycled = p.a.json(["store", "recycle", "drive1"]);
     recycled.ok();
     assert_eq!(recycled.json()["copies_deleted"], 2, "{recycled}");
-    assert!(walk(&drive).iter().all(|x| x.is_dir()), "data or manifest left on the drive: {:?}", walk(&drive));
+    // Nothing is left: no data, no manifest, and no directory the data needed (the
+    // store's root stays, empty, for the next round).
+    assert!(walk(&drive).is_empty(), "data, manifest or empty directories left on the drive: {:?}", walk(&drive));
+    assert!(drive.is_dir(), "the store's root was removed");
     let stores = p.a.json(["store", "list"]).json();
     let d = stores.as_array().unwrap().iter().find(|s| s["name"] == "drive1").unwrap().clone();
     assert_eq!((d["enabled"].as_bool(), d["files"].as_u64()), (Some(true), Some(0)), "{d}");

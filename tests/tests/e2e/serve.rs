@@ -944,6 +944,26 @@ fn listen_comes_from_the_config_unless_overridden_and_unknown_keys_are_refused()
 }
 
 #[test]
+fn serve_json_prints_one_json_line_with_the_address() {
+    // Scripts start `serve --json` and read its first line as JSON.
+    let site = serve_site("serve-json", "");
+    let srv = Server::spawn(&site, &[], &["--json", "serve", "--listen", "127.0.0.1:0"]);
+    let first = srv.stdout_text().lines().next().unwrap_or_default().to_owned();
+    let doc: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{first:?} is not JSON: {e}"));
+    assert_eq!(doc["listening"], format!("http://{}", srv.addr), "{doc}");
+    assert_eq!(doc["address"], srv.addr.to_string(), "{doc}");
+    assert_eq!((doc["site"].as_str(), doc["tls"].as_bool()), (Some("serve-json"), Some(false)), "{doc}");
+    assert_eq!(doc["pid"].as_u64(), Some(u64::from(srv.child.id())), "{doc}");
+    assert_eq!(Req::get(PING).send(srv.addr).ok_json()["site"], "serve-json");
+    let (out, _) = srv.stop_within(STOP_LIMIT);
+    assert_eq!(out.lines().count(), 1, "nothing but the JSON line on stdout: {out:?}");
+    // Without --json: the human line, unchanged.
+    let srv = Server::start(&site);
+    assert!(srv.stdout_text().starts_with(&format!("listening on {}\n", srv.addr)), "{}", srv.stdout_text());
+    srv.stop_within(STOP_LIMIT);
+}
+
+#[test]
 fn slow_body_senders_do_not_block_others() {
     // Ten clients, one every 100 ms, send a complete head, then trickle an allowed
     // body (100 bytes every 500 ms: never silent for io_timeout_secs, done in about

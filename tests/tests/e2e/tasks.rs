@@ -268,3 +268,43 @@ fn a_run_that_cannot_reach_a_peer_exits_3_naming_it() {
     // Cleanup has nothing to do with peers.
     site.json(["tasks", "run", "--only", "cleanup-staging"]).ok();
 }
+
+/// The column (in characters: task names and words are ASCII) where the `n`th
+/// space-separated field of `line` starts, fields being separated by runs of spaces.
+fn field_start(line: &str, n: usize) -> Option<usize> {
+    let b = line.as_bytes();
+    let mut field = 0;
+    for i in 1..b.len() {
+        if b[i - 1] == b' ' && b[i] != b' ' {
+            field += 1;
+            if field == n {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn the_human_tables_are_aligned() {
+    // `reconcile-transfers` is longer than the other task names: every column after
+    // the name still starts at one column in every line.
+    let site = Site::new();
+    let run = site.run(["tasks", "run"]);
+    run.ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines.len() >= 6 && lines.iter().any(|l| l.starts_with("reconcile-transfers ")), "{run}");
+    let status: Vec<Option<usize>> = lines.iter().map(|l| field_start(l, 1)).collect();
+    assert!(status.iter().all(|c| c.is_some() && *c == status[0]), "status column out of line: {run}");
+    let message: Vec<Option<usize>> = lines.iter().map(|l| field_start(l, 2)).collect();
+    assert!(message.iter().all(|c| c.is_some() && *c == message[0]), "message column out of line: {run}");
+
+    let list = site.run(["tasks", "list"]);
+    list.ok();
+    let lines: Vec<&str> = list.stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{list}");
+    for word in ["every", "enabled", "last:"] {
+        let at: Vec<Option<usize>> = lines.iter().map(|l| l.find(word)).collect();
+        assert!(at.iter().all(|c| c.is_some() && *c == at[0]), "{word:?} out of line: {list}");
+    }
+}
