@@ -110,7 +110,8 @@ class Librarian:
     def __new__(cls, config: Optional[_StrPath] = None) -> "Librarian":
         """Open the site whose configuration file is ``config``.
 
-        When ``config`` is ``None``: ``$LIBRARIAN_CONFIG``, else ``./librarian.toml``.
+        When ``config`` is ``None``: ``$LIBRARIAN_CONFIG``, else
+        ``/etc/librarian/librarian.toml``, else ``./librarian.toml``.
         Interrupted ingests of dead processes are rolled back on open.
 
         Raises:
