@@ -7,6 +7,7 @@ mod access;
 mod clone;
 mod demo;
 mod error;
+mod logging;
 mod notices;
 mod output;
 mod progress;
@@ -32,7 +33,8 @@ use crate::output::Out;
     about = "Move research data between sites and prove every copy is intact.",
     after_help = "Exit codes: 0 success; 1 the operation failed or found a problem (e.g. verify found \
                   corruption, a damaged catalog, a failed demo); 2 usage error (the command line or an \
-                  argument's value is wrong).\nLogging: LIBRARIAN_LOG=info|debug|trace (on stderr; default warn).\n\
+                  argument's value is wrong).\nLogging: on stderr, default warn; -v info, -vv debug, -vvv trace, -q errors only,\n\
+                  --log-format json for log shippers; LIBRARIAN_LOG=LEVEL overrides.\n\
                   Documentation: docs/operations.md"
 )]
 struct Cli {
@@ -43,6 +45,17 @@ struct Cli {
     /// Print one JSON document on stdout instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// More log lines on stderr: -v info (e.g. the server's access log), -vv debug,
+    /// -vvv trace.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+    /// Only errors on stderr's log.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Log line format on stderr: text (time, level, module, message) or json (one
+    /// object per line: ts, level, target, msg).
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text)]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -500,14 +513,6 @@ fn serve(cli: &Cli, listen: Option<&str>) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    // Log lines can quote what a peer sent: escaped like the human output.
-    env_logger::Builder::from_env(env_logger::Env::default().filter_or("LIBRARIAN_LOG", "warn"))
-        .format(|buf, record| {
-            use std::io::Write;
-            let text = record.args().to_string();
-            writeln!(buf, "[{:<5} {}] {}", record.level(), record.target(), librarian_core::escape(&text))
-        })
-        .init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -521,6 +526,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    logging::init(cli.verbose, cli.quiet, cli.log_format);
     let mut out = Out::new(cli.json);
     match run(&cli, &mut out) {
         Ok(code) => {

@@ -66,6 +66,8 @@ impl HttpRequest {
 /// A response to write.
 #[derive(Debug)]
 pub(crate) struct HttpResponse {
+    /// The account that made the request, for the access log (never sent).
+    pub account: Option<String>,
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,

@@ -674,6 +674,29 @@ fn serve<S: Read + Write>(reader: &mut BufReader<S>, shared: &Shared<'_>, phase:
 /// without holding a handle (so a queue of password checks never delays `ping` or
 /// cached callers), then the request takes a handle again.
 fn answer(req: &http::HttpRequest, shared: &Shared<'_>) -> response::Reply {
+    let started = Instant::now();
+    let reply = answer_unlogged(req, shared);
+    access_log(req, &reply, started.elapsed());
+    reply
+}
+
+/// One line per request, in `key=value` form for log shippers: the client's address,
+/// the account (`-` when none authenticated), method, path, status and latency. The
+/// path is the client's; the log escapes control characters.
+fn access_log(req: &http::HttpRequest, reply: &response::Reply, took: Duration) {
+    log::info!(
+        target: "librarian::access",
+        "client={} account={} method={} path={} status={} ms={:.1}",
+        req.peer.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
+        reply.account.as_deref().unwrap_or("-"),
+        req.method,
+        req.path,
+        reply.status,
+        took.as_secs_f64() * 1000.0
+    );
+}
+
+fn answer_unlogged(req: &http::HttpRequest, shared: &Shared<'_>) -> response::Reply {
     let ctx = &shared.ctx;
     let credentials = router::credentials(req, ctx.settings);
     let first = shared.pool.with(|lib| {

@@ -8,14 +8,21 @@ pub(crate) type Reply = HttpResponse;
 /// A JSON response.
 pub(crate) fn json(status: u16, value: &impl serde::Serialize) -> Reply {
     match serde_json::to_vec(value) {
-        Ok(body) => HttpResponse { status, headers: vec![("Content-Type", "application/json".into())], body },
+        Ok(body) => {
+            HttpResponse { account: None, status, headers: vec![("Content-Type", "application/json".into())], body }
+        }
         Err(e) => ApiError::new(500, "internal", format!("cannot encode the answer: {e}")).into_response(),
     }
 }
 
 /// A plain-text response with the given content type.
 pub(crate) fn text(status: u16, body: String, content_type: &str) -> Reply {
-    HttpResponse { status, headers: vec![("Content-Type", content_type.to_owned())], body: body.into_bytes() }
+    HttpResponse {
+        account: None,
+        status,
+        headers: vec![("Content-Type", content_type.to_owned())],
+        body: body.into_bytes(),
+    }
 }
 
 /// An error the client sees: status, stable code, message.

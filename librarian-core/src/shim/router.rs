@@ -309,16 +309,10 @@ pub(crate) fn handle(
     ctx: &Context<'_>,
     checked: Option<Result<Account, ApiError>>,
 ) -> Reply {
-    let (reply, who) = match dispatch(req, lib, ctx, checked) {
+    let (mut reply, who) = match dispatch(req, lib, ctx, checked) {
         Ok(ok) => ok,
         Err(e) => (e.into_response(), None),
     };
-    log::info!(
-        "{} {} -> {}{}",
-        req.method,
-        req.path,
-        reply.status,
-        who.map(|w| format!(" (account {w})")).unwrap_or_default()
-    );
+    reply.account = who;
     reply
 }

@@ -1477,3 +1477,60 @@ fn metrics_report_files_bytes_free_space_and_tasks() {
     Req::get(STATUS).send(srv.addr).expect_error(401, "unauthorized", "/status with metrics_auth = false");
     srv.stop_within(STOP_LIMIT);
 }
+
+/// `-v --log-format json`: one JSON object per stderr line with a timestamp, the level,
+/// the module and the message; each request makes one access-log line naming the
+/// client's address, the account (or `-`), method, path, status and latency.
+#[test]
+fn the_access_log_names_client_account_path_status_and_latency_as_json() {
+    let site = Site::new();
+    add_account(&site, "reader", "read-only", None, "reader-password");
+    let srv = Server::spawn(&site, &[], &["serve", "--listen", "127.0.0.1:0", "-v", "--log-format", "json"]);
+    let addr = srv.local();
+    assert_eq!(Req::get(STATUS).auth("reader", "reader-password").send(addr).status, 200);
+    assert_eq!(Req::get(STATUS).send(addr).status, 401);
+    let (_, stderr) = srv.stop();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {l:?}")))
+        .collect();
+    for l in &lines {
+        let ts = l["ts"].as_str().unwrap_or_default();
+        assert!(ts.parse::<jiff::Timestamp>().is_ok(), "a timestamp on every line: {l}");
+        assert!(l["level"].is_string() && l["target"].is_string() && l["msg"].is_string(), "{l}");
+    }
+    let access: Vec<&str> =
+        lines.iter().filter(|l| l["target"] == "librarian::access").map(|l| l["msg"].as_str().unwrap()).collect();
+    assert!(
+        access
+            .iter()
+            .any(|m| m.starts_with("client=127.0.0.1 account=reader method=GET path=/api/v1/status status=200 ms=")),
+        "{access:?}"
+    );
+    assert!(
+        access
+            .iter()
+            .any(|m| m.starts_with("client=127.0.0.1 account=- method=GET path=/api/v1/status status=401 ms=")),
+        "{access:?}"
+    );
+}
+
+/// Without `-v` the server logs warnings only (no access log), and `-q` silences
+/// warnings too; text lines start with a UTC timestamp and the level.
+#[test]
+fn log_levels_follow_v_and_q_and_text_lines_have_a_time() {
+    let site = Site::new();
+    let quiet = Server::spawn(&site, &[], &["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(Req::get(STATUS).send(quiet.local()).status, 401);
+    let (_, stderr) = quiet.stop();
+    assert!(!stderr.contains("librarian::access"), "no access log at the default level: {stderr}");
+    let loud = Server::spawn(&site, &[], &["serve", "--listen", "127.0.0.1:0", "-v"]);
+    assert_eq!(Req::get(STATUS).send(loud.local()).status, 401);
+    let (_, stderr) = loud.stop();
+    let line = stderr.lines().find(|l| l.contains("librarian::access")).unwrap_or_else(|| panic!("{stderr}"));
+    let (ts, rest) = line.split_once(' ').unwrap();
+    assert!(ts.parse::<jiff::Timestamp>().is_ok() && rest.starts_with("INFO "), "{line}");
+    // -q and -v together are a usage error.
+    let both = site.run(["-q", "-v", "status"]);
+    assert_eq!(both.code(), Some(2), "{both}");
+}
