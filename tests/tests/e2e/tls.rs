@@ -307,7 +307,7 @@ fn authenticated_status_over_tls_with_a_raw_rustls_client() {
 
     assert_eq!(https_get(srv.addr, &cfg, "/api/v1/ping", None).status, 200);
     let (_, log) = srv.stop();
-    assert!(log.contains("GET /api/v1/status"), "no request log:\n{log}");
+    assert!(log.contains("method=GET path=/api/v1/status status=200"), "no request log:\n{log}");
     assert_no_secret(&[&log], "the server's log");
 }
 
