@@ -124,7 +124,9 @@ enum Command {
     #[command(subcommand)]
     Tasks(TasksCommand),
     /// Serve this site's HTTP API (for other Librarians and monitoring) until SIGTERM
-    /// or SIGINT. Prints `listening on ADDR` first; with --json, one JSON line instead:
+    /// or SIGINT; SIGHUP reloads the TLS certificate and key (new connections get
+    /// them; a pair that does not load is logged and the old one kept). Prints
+    /// `listening on ADDR` first; with --json, one JSON line instead:
     /// {"listening": "http://ADDR", "address": "ADDR", "site", "tls", "pid"}.
     Serve {
         /// Address to listen on (default: [server] listen in the config, 127.0.0.1:8420).
@@ -483,7 +485,8 @@ fn print_text(text: &[u8]) {
     output::print_line(text.strip_suffix('\n').unwrap_or(&text));
 }
 
-/// `librarian serve`: stop cleanly on SIGTERM or SIGINT.
+/// `librarian serve`: stop cleanly on SIGTERM or SIGINT; reload the TLS certificate
+/// and key on SIGHUP.
 fn serve(cli: &Cli, listen: Option<&str>) -> Result<()> {
     use std::io::Write;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -491,6 +494,9 @@ fn serve(cli: &Cli, listen: Option<&str>) -> Result<()> {
         signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
             .map_err(CliError::io(format!("cannot handle signal {signal}")))?;
     }
+    let reload = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, std::sync::Arc::clone(&reload))
+        .map_err(CliError::io("cannot handle signal SIGHUP"))?;
     let lib = open(cli)?;
     let shim = librarian_core::Shim::bind(&lib, listen)?;
     let addr = shim.local_addr();
@@ -509,7 +515,7 @@ fn serve(cli: &Cli, listen: Option<&str>) -> Result<()> {
         crate::output::put!("listening on {addr}");
     }
     let _ = std::io::stdout().flush();
-    Ok(shim.run(&stop)?)
+    Ok(shim.run_reloading(&stop, &reload)?)
 }
 
 fn main() -> ExitCode {

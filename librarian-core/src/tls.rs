@@ -11,27 +11,78 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::crypto::ring;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::{Error, Result};
 
+/// The server's certificate and key, read from their files and read again when asked
+/// (`librarian serve` on SIGHUP): new connections get the new pair, connections
+/// already open keep theirs. A pair that does not load keeps the old one in use.
+#[derive(Debug)]
+pub(crate) struct ServerCert {
+    config_path: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    current: std::sync::RwLock<Arc<CertifiedKey>>,
+}
+
+impl ServerCert {
+    fn load(config_path: &Path, cert: &Path, key: &Path) -> Result<CertifiedKey> {
+        let err = |message: String| Error::Config { path: config_path.to_owned(), message };
+        let chain = load_certs(cert).map_err(|m| err(format!("server.tls_cert {}: {m}", cert.display())))?;
+        let key_der = load_key(key).map_err(|m| err(format!("server.tls_key {}: {m}", key.display())))?;
+        CertifiedKey::from_der(chain, key_der, &ring::default_provider()).map_err(|e| {
+            err(format!("server.tls_key {} does not fit server.tls_cert {}: {e}", key.display(), cert.display()))
+        })
+    }
+
+    /// Read the files again; on success new connections use the new pair.
+    pub(crate) fn reload(&self) -> Result<()> {
+        let fresh = Arc::new(Self::load(&self.config_path, &self.cert, &self.key)?);
+        match self.current.write() {
+            Ok(mut current) => *current = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        Ok(())
+    }
+}
+
+impl ResolvesServerCert for ServerCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let current = match self.current.read() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        Some(Arc::clone(&current))
+    }
+}
+
 /// Load `cert` (a PEM chain, leaf first) and `key` (a PEM private key: PKCS#8, PKCS#1
-/// or SEC1) into a rustls server configuration. `config_path` is only used in errors.
-pub(crate) fn server_config(config_path: &Path, cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
+/// or SEC1) into a rustls server configuration whose certificate can be reloaded
+/// ([`ServerCert::reload`]). `config_path` is only used in errors.
+pub(crate) fn server_config(
+    config_path: &Path,
+    cert: &Path,
+    key: &Path,
+) -> Result<(Arc<rustls::ServerConfig>, Arc<ServerCert>)> {
     let err = |message: String| Error::Config { path: config_path.to_owned(), message };
-    let chain = load_certs(cert).map_err(|m| err(format!("server.tls_cert {}: {m}", cert.display())))?;
-    let key_der = load_key(key).map_err(|m| err(format!("server.tls_key {}: {m}", key.display())))?;
+    let first = ServerCert::load(config_path, cert, key)?;
+    let resolver = Arc::new(ServerCert {
+        config_path: config_path.to_owned(),
+        cert: cert.to_owned(),
+        key: key.to_owned(),
+        current: std::sync::RwLock::new(Arc::new(first)),
+    });
     let provider = Arc::new(ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| err(format!("cannot set up TLS: {e}")))?
         .with_no_client_auth()
-        .with_single_cert(chain, key_der)
-        .map_err(|e| {
-            err(format!("server.tls_key {} does not fit server.tls_cert {}: {e}", key.display(), cert.display()))
-        })?;
-    Ok(Arc::new(config))
+        .with_cert_resolver(Arc::clone(&resolver) as Arc<dyn ResolvesServerCert>);
+    Ok((Arc::new(config), resolver))
 }
 
 /// Every certificate in a PEM file (at least one).

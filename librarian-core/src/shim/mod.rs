@@ -67,6 +67,8 @@ pub struct Shim {
     settings: ServerConfig,
     /// Set when serving HTTPS.
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// The certificate and key it serves, reloadable.
+    cert: Option<Arc<crate::tls::ServerCert>>,
 }
 
 /// Catalog handles lent to requests, one at a time each.
@@ -201,13 +203,16 @@ impl Shim {
             .map_err(|e| Error::invalid("listen address", format!("cannot resolve {listen:?}: {e}")))?
             .next()
             .ok_or_else(|| Error::invalid("listen address", format!("{listen:?} resolves to nothing")))?;
-        let tls = match (&settings.tls_cert, &settings.tls_key) {
-            (Some(cert), Some(key)) => Some(crate::tls::server_config(
-                config_path,
-                &crate::config::resolve(config_path, cert),
-                &crate::config::resolve(config_path, key),
-            )?),
-            _ => None,
+        let (tls, cert) = match (&settings.tls_cert, &settings.tls_key) {
+            (Some(cert), Some(key)) => {
+                let (tls, cert) = crate::tls::server_config(
+                    config_path,
+                    &crate::config::resolve(config_path, cert),
+                    &crate::config::resolve(config_path, key),
+                )?;
+                (Some(tls), Some(cert))
+            }
+            _ => (None, None),
         };
         if tls.is_none() && !addr.ip().to_canonical().is_loopback() && !settings.insecure_plain_http {
             return Err(Error::invalid(
@@ -231,7 +236,7 @@ impl Shim {
             log::warn!("cannot lengthen the accept queue: {}", std::io::Error::last_os_error());
         }
         let addr = listener.local_addr().map_err(|e| Error::io("cannot read the address of", listen.clone(), e))?;
-        Ok(Shim { listener, addr, config_path: config_path.to_owned(), origin: lib.reopen()?, settings, tls })
+        Ok(Shim { listener, addr, config_path: config_path.to_owned(), origin: lib.reopen()?, settings, tls, cert })
     }
 
     /// Whether the server speaks HTTPS (`[server] tls_cert` and `tls_key` are set).
@@ -247,6 +252,15 @@ impl Shim {
     /// Serve until `stop` is set, then return once every request being processed has
     /// been answered.
     pub fn run(self, stop: &AtomicBool) -> Result<()> {
+        self.run_reloading(stop, &AtomicBool::new(false))
+    }
+
+    /// [`Shim::run`], and whenever `reload` is set (`librarian serve` sets it on
+    /// SIGHUP): read the TLS certificate and key files again. New connections get the
+    /// new pair; open ones keep theirs. A pair that does not load is logged and the
+    /// old one stays in use. (Logs go to stderr, which the service manager owns:
+    /// there is no log file to reopen.)
+    pub fn run_reloading(self, stop: &AtomicBool, reload: &AtomicBool) -> Result<()> {
         let cache = auth::CredentialCache::new(Duration::from_secs(self.settings.auth_cache_secs));
         let guard = auth::Guard::new(auth::Guard::max_checks(), self.settings.auth_free_failures);
         let mut libs = Vec::with_capacity(self.settings.workers);
@@ -281,6 +295,15 @@ impl Shim {
                 log::warn!("cannot start the task scheduler: {e}");
             }
             while !stop.load(Ordering::Relaxed) {
+                if reload.swap(false, Ordering::SeqCst) {
+                    match &self.cert {
+                        Some(cert) => match cert.reload() {
+                            Ok(()) => log::warn!("reloaded the TLS certificate and key"),
+                            Err(e) => log::error!("kept the TLS certificate in use: {e}"),
+                        },
+                        None => log::warn!("reload asked: nothing to reload (no TLS)"),
+                    }
+                }
                 match self.listener.accept() {
                     Ok((stream, peer)) => accept(s, &shared, stream, peer.ip()),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => wait_for_connection(&self.listener),

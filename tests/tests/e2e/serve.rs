@@ -1524,8 +1524,12 @@ fn log_levels_follow_v_and_q_and_text_lines_have_a_time() {
     assert_eq!(Req::get(STATUS).send(quiet.local()).status, 401);
     let (_, stderr) = quiet.stop();
     assert!(!stderr.contains("librarian::access"), "no access log at the default level: {stderr}");
-    let loud = Server::spawn(&site, &[], &["serve", "--listen", "127.0.0.1:0", "-v"]);
+    let mut loud = Server::spawn(&site, &[], &["serve", "--listen", "127.0.0.1:0", "-v"]);
     assert_eq!(Req::get(STATUS).send(loud.local()).status, 401);
+    // SIGHUP no longer kills a plain-HTTP server: there is nothing to reload.
+    loud.signal(libc::SIGHUP);
+    loud.wait_log("nothing to reload");
+    loud.assert_running("after SIGHUP");
     let (_, stderr) = loud.stop();
     let line = stderr.lines().find(|l| l.contains("librarian::access")).unwrap_or_else(|| panic!("{stderr}"));
     let (ts, rest) = line.split_once(' ').unwrap();

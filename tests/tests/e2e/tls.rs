@@ -473,3 +473,45 @@ fn peer_urls_need_https_unless_loopback() {
         assert_eq!(out.json()["url"].as_str(), Some(url.trim_end_matches('/')), "{out}");
     }
 }
+
+/// SIGHUP reloads the certificate and key (a renewed certificate needs no restart):
+/// new connections get the new pair, a connection opened before keeps working, and a
+/// pair that does not load is refused with an error in the log while the one in use
+/// stays. The server keeps running through all of it.
+#[test]
+fn sighup_reloads_the_certificate_and_keeps_the_old_one_when_the_new_does_not_load() {
+    let old = Cert::new();
+    let site = tls_site("site-a", &old);
+    let mut srv = serve(&site);
+    let early = {
+        let mut s = connect(srv.addr, &old.client_config(), "localhost");
+        assert_eq!(request(&mut s, "/api/v1/ping", None, false).unwrap().status, 200);
+        s
+    };
+    // Renewed: both files replaced, then SIGHUP.
+    let new = Cert::new();
+    let dir = site.dir().join("tls");
+    std::fs::write(dir.join("cert.pem"), &new.cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &new.key_pem).unwrap();
+    srv.signal(libc::SIGHUP);
+    srv.wait_log("reloaded the TLS certificate and key");
+    srv.assert_running("after SIGHUP");
+    assert_eq!(https_get(srv.addr, &new.client_config(), "/api/v1/ping", None).status, 200);
+    let mut s = connect(srv.addr, &old.client_config(), "localhost");
+    assert!(request(&mut s, "/api/v1/ping", None, true).is_err(), "new connections no longer get the old certificate");
+    let mut early = early;
+    assert_eq!(
+        request(&mut early, "/api/v1/ping", None, true).unwrap().status,
+        200,
+        "an open connection keeps its own"
+    );
+
+    // A key that does not belong to the certificate: refused, the renewed pair stays.
+    std::fs::write(dir.join("key.pem"), &Cert::new().key_pem).unwrap();
+    srv.signal(libc::SIGHUP);
+    srv.wait_log("kept the TLS certificate in use");
+    srv.assert_running("after a SIGHUP with a bad pair");
+    assert_eq!(https_get(srv.addr, &new.client_config(), "/api/v1/ping", None).status, 200);
+    let (_, log) = srv.stop();
+    assert!(log.contains("does not fit server.tls_cert"), "{log}");
+}
