@@ -9,12 +9,14 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct ClientConfig {
     /// PEM file of the CA certificates that peers' `https://` certificates must chain
-    /// to; relative to the configuration file's directory. When set, these are the
-    /// only trust roots. When unset, the Mozilla roots built into librarian
-    /// (webpki-roots) are used; the system's trust store is not read (name it here,
-    /// e.g. `/etc/ssl/certs/ca-certificates.crt`, to use it).
+    /// to; relative to the configuration file's directory. With neither this nor
+    /// `system_roots`, the Mozilla roots built into librarian (webpki-roots) are used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_bundle: Option<PathBuf>,
+    /// Trust the system's CA store (the distribution's bundle, or `SSL_CERT_FILE` /
+    /// `SSL_CERT_DIR` when set), in addition to `ca_bundle` if that is set too.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub system_roots: bool,
 }
 
 impl ClientConfig {

@@ -11,20 +11,22 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub struct ClientTls {
     pub(crate) roots: ureq::tls::RootCerts,
-    /// The CA bundle the roots came from (`None`: the built-in Mozilla roots).
+    /// The CA bundle the roots came from (`None`: no bundle).
     pub(crate) bundle: Option<PathBuf>,
+    /// How many roots came from the system's CA store (`None`: not asked for).
+    pub(crate) system: Option<usize>,
 }
 
 impl std::fmt::Debug for ClientTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientTls").field("bundle", &self.bundle).finish()
+        f.debug_struct("ClientTls").field("bundle", &self.bundle).field("system", &self.system).finish()
     }
 }
 
 impl Default for ClientTls {
     /// The built-in Mozilla roots.
     fn default() -> Self {
-        ClientTls { roots: ureq::tls::RootCerts::WebPki, bundle: None }
+        ClientTls { roots: ureq::tls::RootCerts::WebPki, bundle: None, system: None }
     }
 }
 
@@ -34,22 +36,47 @@ impl ClientTls {
     /// bundle that is missing, unreadable, or holds no certificate is an
     /// [`Error::Config`] naming it.
     pub fn load(config: &ClientConfig, config_path: &Path) -> Result<Self> {
-        let Some(bundle) = &config.ca_bundle else { return Ok(ClientTls::default()) };
-        let path = crate::config::resolve(config_path, bundle);
-        let certs = crate::tls::load_certs(&path).map_err(|m| Error::Config {
-            path: config_path.to_owned(),
-            message: format!("client.ca_bundle {}: {m}", path.display()),
-        })?;
-        let certs: Vec<ureq::tls::Certificate<'static>> =
-            certs.iter().map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()).collect();
-        Ok(ClientTls { roots: ureq::tls::RootCerts::Specific(Arc::new(certs)), bundle: Some(path) })
+        if config.ca_bundle.is_none() && !config.system_roots {
+            return Ok(ClientTls::default());
+        }
+        let mut certs: Vec<ureq::tls::Certificate<'static>> = Vec::new();
+        let mut bundle = None;
+        if let Some(b) = &config.ca_bundle {
+            let path = crate::config::resolve(config_path, b);
+            let found = crate::tls::load_certs(&path).map_err(|m| Error::Config {
+                path: config_path.to_owned(),
+                message: format!("client.ca_bundle {}: {m}", path.display()),
+            })?;
+            certs.extend(found.iter().map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()));
+            bundle = Some(path);
+        }
+        let mut system = None;
+        if config.system_roots {
+            let found = rustls_native_certs::load_native_certs();
+            for e in &found.errors {
+                log::warn!("the system's CA store: {e}");
+            }
+            if found.certs.is_empty() {
+                return Err(Error::Config {
+                    path: config_path.to_owned(),
+                    message: "client.system_roots: the system's CA store holds no certificate (install \
+                              ca-certificates, or set SSL_CERT_FILE)"
+                        .into(),
+                });
+            }
+            system = Some(found.certs.len());
+            certs.extend(found.certs.iter().map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()));
+        }
+        Ok(ClientTls { roots: ureq::tls::RootCerts::Specific(Arc::new(certs)), bundle, system })
     }
 
     /// Where the roots come from, for messages.
     pub(crate) fn describe(&self) -> String {
-        match &self.bundle {
-            Some(p) => format!("[client] ca_bundle {}", p.display()),
-            None => "the built-in Mozilla roots ([client] ca_bundle is not set)".into(),
+        match (&self.bundle, self.system) {
+            (Some(p), None) => format!("[client] ca_bundle {}", p.display()),
+            (Some(p), Some(n)) => format!("[client] ca_bundle {} and the system's CA store ({n} roots)", p.display()),
+            (None, Some(n)) => format!("the system's CA store ({n} roots, [client] system_roots)"),
+            (None, None) => "the built-in Mozilla roots ([client] ca_bundle and system_roots are not set)".into(),
         }
     }
 }
@@ -65,7 +92,7 @@ mod tests {
         let config_path = dir.path().join("librarian.toml");
         assert!(ClientTls::load(&ClientConfig::default(), &config_path).is_ok_and(|t| t.bundle.is_none()));
 
-        let cfg = ClientConfig { ca_bundle: Some(PathBuf::from("tls/ca.pem")) };
+        let cfg = ClientConfig { ca_bundle: Some(PathBuf::from("tls/ca.pem")), system_roots: false };
         let msg = ClientTls::load(&cfg, &config_path).err().map(|e| e.to_string()).unwrap_or_default();
         let want = dir.path().join("tls/ca.pem").display().to_string();
         assert!(msg.contains("client.ca_bundle") && msg.contains(&want), "{msg}");

@@ -515,3 +515,46 @@ fn sighup_reloads_the_certificate_and_keeps_the_old_one_when_the_new_does_not_lo
     let (_, log) = srv.stop();
     assert!(log.contains("does not fit server.tls_cert"), "{log}");
 }
+
+/// `[client] system_roots = true` trusts the system's CA store (here pointed at B's
+/// certificate with `SSL_CERT_FILE`, as an operator's private CA would be installed):
+/// the ping that the built-in roots refuse goes through, and `status`-style messages
+/// name where the roots came from. An empty system store is a `config` error.
+#[test]
+fn system_roots_trust_the_systems_ca_store() {
+    let cert = Cert::new();
+    let b = tls_site("site-b", &cert);
+    add_account(&b, "site-a", "read-only", PEER_PW);
+    let srv = serve(&b);
+    let port = srv.addr.port();
+    let store = b.tmp().join("system-store.pem");
+    std::fs::write(&store, &cert.cert_pem).unwrap();
+
+    let a = caller("site-a", None);
+    add_peer(&a, "site-b", &format!("https://localhost:{port}")).ok();
+    let ping = |site: &Site, store: &std::path::Path| {
+        run_outcome(
+            site.cmd()
+                .env("SSL_CERT_FILE", store)
+                .env_remove("SSL_CERT_DIR")
+                .args(["--json", "peer", "ping", "site-b"]),
+        )
+    };
+    // Without system_roots the built-in roots decide: refused, even with the store set.
+    ping(&a, &store).expect_error(1, "peer_unreachable");
+    append_config(&a, "\n[client]\nsystem_roots = true\n");
+    let ok = ping(&a, &store);
+    ok.ok();
+    assert_eq!(ok.json()["site"], "site-b", "{ok}");
+    // A store with another CA only: refused, and the message says the system's store.
+    let other = a.tmp().join("other.pem");
+    std::fs::write(&other, Cert::new().cert_pem).unwrap();
+    let out = ping(&a, &other);
+    assert!(out.expect_error(1, "peer_unreachable").contains("system"), "{out}");
+    // An empty one: a configuration error.
+    let empty = a.tmp().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let out = ping(&a, &empty);
+    assert!(out.expect_error(1, "config").contains("system_roots"), "{out}");
+    srv.stop();
+}
