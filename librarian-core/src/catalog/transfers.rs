@@ -200,6 +200,22 @@ impl Catalog {
         rows.collect::<rusqlite::Result<_>>().map_err(Error::db("counting transfers"))
     }
 
+    /// Completed transfers and their bytes, by direction (what `/metrics` counts as
+    /// transferred: it only grows, since transfers are never deleted).
+    pub fn completed_totals(&self) -> Result<Vec<(Direction, u64, u64)>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT direction, COUNT(*), COALESCE(SUM(size), 0) FROM transfers WHERE status = 'completed'
+                 GROUP BY direction",
+            )
+            .map_err(Error::db("counting transferred bytes"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, u64_from_sql(r.get(1)?)?, u64_from_sql(r.get(2)?)?)))
+            .map_err(Error::db("counting transferred bytes"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Error::db("counting transferred bytes"))
+    }
+
     /// Move transfer `id` by `event` (with `error` for a failure) and queue `call` to
     /// its peer (with `extra` fields), in one transaction. Returns the transfer after.
     pub fn transfer_step(

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::error::Result;
 use crate::librarian::Librarian;
-use crate::model::Severity;
+use crate::model::{Severity, TaskKind};
 use crate::transfers::{Direction, TransferStatus};
 
 fn family(out: &mut String, name: &str, help: &str, kind: &str, samples: &[(String, f64)]) {
@@ -70,21 +70,38 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
         "gauge",
         &[(String::new(), status.bytes as f64)],
     );
+    // Every task, every peer: a family is there (at 0) before anything happened, so a
+    // dashboard or an alert never waits for a first sample.
     let tasks = lib.task_records()?;
-    let last_run: Vec<(String, f64)> = tasks
+    let record = |k: TaskKind| tasks.iter().find(|t| t.task == k.as_str());
+    let last_run: Vec<(String, f64)> = TaskKind::ALL
         .iter()
-        .filter_map(|t| t.last_finished.map(|f| (label("task", &t.task), f.as_millisecond() as f64 / 1000.0)))
+        .map(|k| {
+            let at = record(*k).and_then(|t| t.last_finished).map_or(0.0, |f| f.as_millisecond() as f64 / 1000.0);
+            (label("task", k.as_str()), at)
+        })
         .collect();
     family(
         &mut out,
         "librarian_task_last_run_timestamp_seconds",
-        "When the task last finished (Unix time).",
+        "When the task last finished (Unix time; 0: never).",
         "gauge",
         &last_run,
     );
-    let last_ok: Vec<(String, f64)> =
-        tasks.iter().filter_map(|t| t.last_ok.map(|ok| (label("task", &t.task), if ok { 1.0 } else { 0.0 }))).collect();
-    family(&mut out, "librarian_task_last_success", "1 when the task's last run succeeded.", "gauge", &last_ok);
+    let last_ok: Vec<(String, f64)> = TaskKind::ALL
+        .iter()
+        .map(|k| {
+            let ok = record(*k).and_then(|t| t.last_ok).unwrap_or(false);
+            (label("task", k.as_str()), if ok { 1.0 } else { 0.0 })
+        })
+        .collect();
+    family(
+        &mut out,
+        "librarian_task_last_success",
+        "1 when the task's last run succeeded (0: failed, or never ran).",
+        "gauge",
+        &last_ok,
+    );
     let transfers = lib.site().catalog().transfer_counts()?;
     let mut by_state = Vec::new();
     for d in [Direction::Outgoing, Direction::Incoming] {
@@ -104,18 +121,107 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
         })
         .collect();
     family(&mut out, "librarian_events_open", "Events not yet cleared, by severity.", "gauge", &open);
+    let done = lib.site().catalog().completed_totals()?;
+    let per_direction = |bytes: bool| -> Vec<(String, f64)> {
+        [Direction::Outgoing, Direction::Incoming]
+            .iter()
+            .map(|d| {
+                let (files, b) = done.iter().find(|(td, _, _)| td == d).map_or((0, 0), |(_, f, b)| (*f, *b));
+                (label("direction", d.as_str()), if bytes { b as f64 } else { files as f64 })
+            })
+            .collect()
+    };
+    family(
+        &mut out,
+        "librarian_transferred_files_total",
+        "Files whose transfer completed, by direction.",
+        "counter",
+        &per_direction(false),
+    );
+    family(
+        &mut out,
+        "librarian_transferred_bytes_total",
+        "Bytes of the files whose transfer completed, by direction.",
+        "counter",
+        &per_direction(true),
+    );
+    let peers = lib.peers()?;
+    let mut backlog_files = Vec::new();
+    let mut backlog_bytes = Vec::new();
+    for p in &peers {
+        let b = lib.peer_backlog(&p.name)?;
+        backlog_files.push((label("peer", &p.name), b.files_without_copy as f64));
+        backlog_bytes.push((label("peer", &p.name), b.bytes_without_copy as f64));
+    }
+    family(
+        &mut out,
+        "librarian_backlog_files",
+        "Files a send round may offer the peer (its [clone.to] filters applied) that it has no copy of.",
+        "gauge",
+        &backlog_files,
+    );
+    family(&mut out, "librarian_backlog_bytes", "Bytes of those files.", "gauge", &backlog_bytes);
     let outbox = lib.site().catalog().outbox_peers()?;
     let now = jiff::Timestamp::now();
-    let pending: Vec<(String, f64)> = outbox.iter().map(|q| (label("peer", &q.peer), q.calls as f64)).collect();
+    let queue = |peer: &str| outbox.iter().find(|q| q.peer == peer);
+    let pending: Vec<(String, f64)> =
+        peers.iter().map(|p| (label("peer", &p.name), queue(&p.name).map_or(0.0, |q| q.calls as f64))).collect();
     family(&mut out, "librarian_outbox_calls", "Calls queued for the peer, not yet acknowledged.", "gauge", &pending);
-    let oldest: Vec<(String, f64)> =
-        outbox.iter().map(|q| (label("peer", &q.peer), now.duration_since(q.oldest).as_secs_f64().max(0.0))).collect();
+    let oldest: Vec<(String, f64)> = peers
+        .iter()
+        .map(|p| {
+            let age = queue(&p.name).map_or(0.0, |q| now.duration_since(q.oldest).as_secs_f64().max(0.0));
+            (label("peer", &p.name), age)
+        })
+        .collect();
     family(
         &mut out,
         "librarian_outbox_oldest_age_seconds",
-        "Age of the oldest call queued for the peer.",
+        "Age of the oldest call queued for the peer (0: none queued).",
         "gauge",
         &oldest,
     );
+    family(
+        &mut out,
+        "librarian_build_info",
+        "1, labelled with the version of librarian serving.",
+        "gauge",
+        &[(format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")), 1.0)],
+    );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Librarian, Password};
+
+    #[test]
+    fn every_family_has_samples_on_a_fresh_site() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lib = Librarian::init(&dir.path().join("s"), "site-a").expect("init");
+        let pw = Password::new("pw-at-b".into()).expect("password");
+        lib.add_peer("site-b", "https://b.example:8443", "site-a", &pw).expect("peer");
+        let text = render(&lib).expect("render");
+        for line in [
+            "librarian_task_last_run_timestamp_seconds{task=\"clone-local\"} 0",
+            "librarian_task_last_success{task=\"send-clones\"} 0",
+            "librarian_outbox_calls{peer=\"site-b\"} 0",
+            "librarian_outbox_oldest_age_seconds{peer=\"site-b\"} 0",
+            "librarian_backlog_files{peer=\"site-b\"} 0",
+            "librarian_backlog_bytes{peer=\"site-b\"} 0",
+            "librarian_transferred_files_total{direction=\"incoming\"} 0",
+            "librarian_transferred_bytes_total{direction=\"outgoing\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?}:\n{text}");
+        }
+        // Every `# TYPE` line is followed by at least one sample.
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if let Some(rest) = l.strip_prefix("# TYPE ") {
+                let name = rest.split(' ').next().unwrap_or_default();
+                assert!(lines.get(i + 1).is_some_and(|n| n.starts_with(name)), "{name} has no sample:\n{text}");
+            }
+        }
+    }
 }

@@ -16,7 +16,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
@@ -1457,6 +1457,49 @@ fn metrics_report_files_bytes_free_space_and_tasks() {
         "last run {last_run} is not a Unix time in seconds between {before} and {now}:\n{r}"
     );
     assert_eq!(sample(&m, r#"librarian_task_last_success{task="cleanup-staging"}"#, &r), 1.0, "{r}");
+    // Families are there before anything happened: a row for every task, a peer with
+    // nothing queued (0) and a backlog of the one file, nothing transferred yet (0).
+    for task in
+        ["cleanup-staging", "receive-clones", "send-clones", "deliver-outbox", "reconcile-transfers", "clone-local"]
+    {
+        sample(&m, &format!("librarian_task_last_run_timestamp_seconds{{task=\"{task}\"}}"), &r);
+        sample(&m, &format!("librarian_task_last_success{{task=\"{task}\"}}"), &r);
+    }
+    assert_eq!(sample(&m, r#"librarian_outbox_calls{peer="site-b"}"#, &r), 0.0, "{r}");
+    assert_eq!(sample(&m, r#"librarian_outbox_oldest_age_seconds{peer="site-b"}"#, &r), 0.0, "{r}");
+    assert_eq!(sample(&m, r#"librarian_backlog_files{peer="site-b"}"#, &r), 1.0, "{r}");
+    assert_eq!(sample(&m, r#"librarian_backlog_bytes{peer="site-b"}"#, &r), 1234.0, "{r}");
+    for d in ["outgoing", "incoming"] {
+        assert_eq!(sample(&m, &format!("librarian_transferred_files_total{{direction=\"{d}\"}}"), &r), 0.0, "{r}");
+        assert_eq!(sample(&m, &format!("librarian_transferred_bytes_total{{direction=\"{d}\"}}"), &r), 0.0, "{r}");
+    }
+    let version = format!("librarian_build_info{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(sample(&m, &version, &r), 1.0, "{r}");
+    // The example Grafana dashboard only asks for families the server exports.
+    let (_, families) = parse_metrics(&r);
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/grafana/librarian-dashboard.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut asked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in
+                expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("librarian_"))
+            {
+                assert!(
+                    families.contains(name),
+                    "the dashboard's {expr:?} asks for {name}, which /metrics does not export"
+                );
+                asked += 1;
+            }
+        }
+    }
+    assert!(asked >= 10, "the dashboard asks for {asked} metrics");
 
     // Live values: an upload while the server runs is counted.
     upload_text(&site, "2026/obs2.dat", "abc");
