@@ -6,7 +6,7 @@
 
 use librarian_core::{
     Algorithm, CallKind, Category, CheckStatus, DeletionPolicy, Direction, EntryProblemKind, FileKind, Level,
-    ManagerKind, ProblemKind, Severity, TaskKind, TaskStatus, TransferStatus,
+    ManagerKind, ProblemKind, Severity, TaskKind, TaskStatus, TransferStatus, UploadStatus,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -21,6 +21,7 @@ fn _librarian(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<site::PyLibrarian>()?;
     m.add_class::<types::PyFile>()?;
+    m.add_class::<types::PyUpload>()?;
     m.add_class::<types::PyInstance>()?;
     m.add_class::<types::PyRemoteInstance>()?;
     m.add_class::<types::PyStore>()?;
@@ -78,5 +79,6 @@ fn literals(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     put(&d, "_FileKind", &FileKind::ALL, FileKind::as_str)?;
     put(&d, "_DeletionPolicy", &DeletionPolicy::ALL, DeletionPolicy::as_str)?;
     put(&d, "_Algorithm", &Algorithm::ALL, Algorithm::as_str)?;
+    put(&d, "_UploadStatus", &UploadStatus::ALL, UploadStatus::as_str)?;
     Ok(d)
 }

@@ -15,7 +15,7 @@ use crate::errors::{OrRaise, to_py};
 use crate::types::{
     PyAccount, PyDeliveryReport, PyDriveReport, PyEvent, PyExportReport, PyFile, PyImportReport, PyInstance,
     PyLocalCloneReport, PyOutboxCall, PyPeer, PyPlannedFile, PyRemoteInstance, PySendReport, PySiteStatus, PyStore,
-    PyTaskOutcome, PyTransfer, PyVerifyReport,
+    PyTaskOutcome, PyTransfer, PyUpload, PyVerifyReport,
 };
 
 /// A site's Librarian: its configuration and catalog.
@@ -56,13 +56,14 @@ impl PyLibrarian {
         self.inner.config_path().to_owned()
     }
 
-    /// Ingest the file or directory ("book") at `src` under `name`.
+    /// Ingest the file or directory ("book") at `src` under `name`. Returns the File,
+    /// or with `report=True` an Upload saying whether new data was committed.
     #[pyo3(signature = (
         src, name, *, store=None, r#move=false, deletion_policy=String::from("disallowed"),
-        expect_checksum=None, algorithm=None, uploader=None
+        expect_checksum=None, algorithm=None, uploader=None, report=false
     ))]
     #[pyo3(
-        text_signature = "($self, src, name, *, store=None, move=False, deletion_policy='disallowed', expect_checksum=None, algorithm=None, uploader=None)"
+        text_signature = "($self, src, name, *, store=None, move=False, deletion_policy='disallowed', expect_checksum=None, algorithm=None, uploader=None, report=False)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn upload(
@@ -76,7 +77,8 @@ impl PyLibrarian {
         expect_checksum: Option<String>,
         algorithm: Option<String>,
         uploader: Option<String>,
-    ) -> PyResult<PyFile> {
+        report: bool,
+    ) -> PyResult<Py<PyAny>> {
         let name = args::file_name(py, name)?;
         let opts = UploadOptions {
             store,
@@ -89,7 +91,7 @@ impl PyLibrarian {
             created_at: None,
         };
         let up = py.detach(|| self.inner.upload(&src, &name, &opts, &NoProgress)).or_raise(py)?;
-        Ok(PyFile(up.file))
+        if report { Ok(Py::new(py, PyUpload(up))?.into_any()) } else { Ok(Py::new(py, PyFile(up.file))?.into_any()) }
     }
 
     /// The file `name` with its instances and remote instances.

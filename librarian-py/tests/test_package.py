@@ -46,6 +46,7 @@ CLASSES = [
     "Librarian",
     "SearchIterator",
     "File",
+    "Upload",
     "Instance",
     "RemoteInstance",
     "Store",

@@ -45,7 +45,10 @@ def mistakes(lib: librarian.Librarian) -> None:
     lib.run_tasks(only=["cleanup"])  # type: ignore[list-item]
     lib.transfers(status="complete")  # type: ignore[arg-type]
     lib.add_account("a", "read-write", "pw")  # type: ignore[arg-type]
-    lib.upload("src", "name", algorithm="sha1")  # type: ignore[arg-type]
+    lib.upload("src", "name", algorithm="sha1")  # type: ignore[call-overload]
+    up = lib.upload("src", "name", report=True)
+    assert up.status != "uploaded"  # type: ignore[comparison-overlap]
+    assert lib.upload("src", "name").checksum
     for t in lib.transfers():
         assert t.status != "complete"  # type: ignore[comparison-overlap]
     for o in lib.outbox():

@@ -160,6 +160,21 @@ pub enum UploadStatus {
     AlreadyPresent,
 }
 
+impl UploadStatus {
+    all_variants!(
+        /// Every outcome.
+        Ingested, AlreadyPresent
+    );
+
+    /// `ingested` or `already_present` (as in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadStatus::Ingested => "ingested",
+            UploadStatus::AlreadyPresent => "already_present",
+        }
+    }
+}
+
 /// The result of an upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Upload {

@@ -29,6 +29,7 @@ from ._librarian import (
     Event,
     ExportReport,
     File,
+    Upload,
     Forbidden,
     IllegalTransition,
     ImportReport,
@@ -71,6 +72,7 @@ __all__ = [
     "SearchIterator",
     # results
     "File",
+    "Upload",
     "Instance",
     "RemoteInstance",
     "Store",

@@ -12,7 +12,7 @@ import os
 import pathlib
 from collections.abc import Iterable
 from collections.abc import Sequence
-from typing import Any, Literal, Optional, TypeAlias, Union, final
+from typing import Any, Literal, Optional, TypeAlias, Union, final, overload
 
 __version__: str
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Librarian",
     "SearchIterator",
     "File",
+    "Upload",
     "Instance",
     "RemoteInstance",
     "Store",
@@ -90,6 +91,7 @@ _TaskName: TypeAlias = Literal[
 _TaskStatus: TypeAlias = Literal["ok", "failed", "degraded", "not_due", "busy", "disabled"]
 _CheckStatus: TypeAlias = Literal["ok", "mismatch", "missing", "unreadable"]
 _EntryProblem: TypeAlias = Literal["missing", "mismatch", "unexpected", "unreadable"]
+_UploadStatus: TypeAlias = Literal["ingested", "already_present"]
 _FileKind: TypeAlias = Literal["file", "directory"]
 _DeletionPolicy: TypeAlias = Literal["allowed", "disallowed"]
 _Algorithm: TypeAlias = Literal["blake3", "sha256", "xxh3", "md5"]
@@ -141,6 +143,7 @@ class Librarian:
     def config_path(self) -> pathlib.Path:
         """The absolute path of the configuration file."""
 
+    @overload
     def upload(
         self,
         src: _StrPath,
@@ -152,6 +155,21 @@ class Librarian:
         expect_checksum: Optional[str] = None,
         algorithm: Optional[_Algorithm] = None,
         uploader: Optional[str] = None,
+        report: Literal[True],
+    ) -> "Upload": ...
+    @overload
+    def upload(
+        self,
+        src: _StrPath,
+        name: _Name,
+        *,
+        store: Optional[str] = None,
+        move: bool = False,
+        deletion_policy: _DeletionPolicy = "disallowed",
+        expect_checksum: Optional[str] = None,
+        algorithm: Optional[_Algorithm] = None,
+        uploader: Optional[str] = None,
+        report: Literal[False] = False,
     ) -> "File":
         """Ingest the file or directory ("book") at ``src`` under the catalog name ``name``.
 
@@ -175,10 +193,15 @@ class Librarian:
             algorithm: algorithm for the new checksum (default ``"blake3"``;
                 ``"xxh3"`` and ``"md5"`` are the older Librarian's).
             uploader: recorded in the catalog (default: ``$USER``).
+            report: return an :class:`Upload` (``status`` and ``file``) instead of
+                the File, to tell new data from bytes that were already there.
 
         Returns:
-            The catalogued file. Uploading the same bytes under the same name again
-            succeeds and returns the existing entry unchanged.
+            The catalogued file (or, with ``report=True``, an :class:`Upload`:
+            ``status == "ingested"`` when new data was committed,
+            ``"already_present"`` when the same bytes were already catalogued under
+            the name and nothing changed). Uploading the same bytes under the same
+            name again succeeds and returns the existing entry unchanged.
 
         Raises:
             InvalidName: ``name`` breaks the naming rules.
@@ -670,6 +693,18 @@ class SearchIterator:
 
     def __iter__(self) -> "SearchIterator": ...
     def __next__(self) -> "File": ...
+
+@final
+class Upload:
+    """What ``Librarian.upload(..., report=True)`` did."""
+
+    @property
+    def status(self) -> _UploadStatus:
+        """``"ingested"`` (new data committed) or ``"already_present"`` (the same bytes
+        were already catalogued under the name; nothing changed)."""
+    @property
+    def file(self) -> "File":
+        """The catalogued file."""
 
 @final
 class File:

@@ -390,3 +390,27 @@ impl PyVerifyReport {
         )
     }
 }
+
+/// What `Librarian.upload(..., report=True)` did: `status` says whether new data was
+/// committed (`"ingested"`) or the same bytes were already catalogued under the name
+/// (`"already_present"`: nothing changed); `file` is the catalogued file either way.
+#[pyclass(frozen, eq, module = "librarian", name = "Upload")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyUpload(pub librarian_core::Upload);
+
+#[pymethods]
+impl PyUpload {
+    /// `"ingested"` or `"already_present"`.
+    #[getter]
+    fn status(&self) -> &'static str {
+        self.0.status.as_str()
+    }
+    /// The catalogued file.
+    #[getter]
+    fn file(&self) -> PyFile {
+        PyFile(self.0.file.clone())
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("Upload(status={}, file={})", r(py, self.0.status.as_str()), r(py, self.0.file.name.as_str()))
+    }
+}
