@@ -619,3 +619,26 @@ pub fn make_private(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
 }
+
+/// A drive problem as `(name, entry, kind)`, as `sneakernet verify`/`import` report it.
+pub type DriveProblem = (String, Option<String>, String);
+
+/// `(name, entry, kind)` of every problem in a JSON list of drive problems.
+pub fn problems(v: &Value) -> std::collections::BTreeSet<DriveProblem> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().expect("a problem names its file").to_owned(),
+                p["entry"].as_str().map(str::to_owned),
+                p["kind"].as_str().expect("a problem has a kind").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// One expected drive problem.
+pub fn problem(name: &str, entry: Option<&str>, kind: &str) -> DriveProblem {
+    (name.to_owned(), entry.map(str::to_owned), kind.to_owned())
+}

@@ -71,25 +71,6 @@ fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// `(name, entry, kind)` of every problem in a list of problems.
-fn problems(v: &Value) -> BTreeSet<(String, Option<String>, String)> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not an array: {v}"))
-        .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().to_owned(),
-                p["entry"].as_str().map(str::to_owned),
-                p["kind"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn problem(name: &str, entry: Option<&str>, kind: &str) -> (String, Option<String>, String) {
-    (name.to_owned(), entry.map(str::to_owned), kind.to_owned())
-}
-
 fn events(site: &Site, category: &str) -> Vec<Value> {
     let out = site.json(["events", "list"]);
     out.ok();

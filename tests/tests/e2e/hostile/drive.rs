@@ -236,37 +236,18 @@ impl Bench {
     }
 }
 
-/// `(name, entry, kind)` of each problem.
-fn kinds(v: &Value) -> BTreeSet<(String, Option<String>, String)> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not an array: {v}"))
-        .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().to_owned(),
-                p["entry"].as_str().map(str::to_owned),
-                p["kind"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn k(name: &str, entry: Option<&str>, kind: &str) -> (String, Option<String>, String) {
-    (name.to_owned(), entry.map(str::to_owned), kind.to_owned())
-}
-
 /// Check a case: verify reports at least `want` (plus only `extra` findings for what
 /// the drive holds beyond the manifest), import refuses exactly `want`.
 #[track_caller]
 fn assert_case(bench: &Bench, what: &str, want: &[(String, Option<String>, String)]) {
-    let (problems, refused) = bench.run_all(what);
+    let (found_problems, refused) = bench.run_all(what);
     let want: BTreeSet<_> = want.iter().cloned().collect();
-    let found = kinds(&problems);
+    let found = problems(&found_problems);
     assert!(found.is_superset(&want), "{what}: verify found {found:?}, wanted {want:?}");
     for p in found.difference(&want) {
         assert_eq!(p.2, "extra", "{what}: unexpected problem {p:?} among {found:?}");
     }
-    let refused: BTreeSet<_> = kinds(&refused);
+    let refused: BTreeSet<_> = problems(&refused);
     // Import refuses each line once, naming the entry of a book where it is.
     assert_eq!(refused, want, "{what}");
 }
@@ -282,12 +263,12 @@ fn manifest_names_that_leave_the_drive_are_refused_unread() {
         let abs = bench.outside.join("secret");
         let name = if name == "/etc/hostname" { abs.to_str().unwrap().to_owned() } else { name.to_owned() };
         write_manifest(&bench.drive, &[file_line(&name, SECRET)]);
-        assert_case(&bench, &name, &[k(&name, None, "bad_entry")]);
+        assert_case(&bench, &name, &[problem(&name, None, "bad_entry")]);
     }
     // A real system file by absolute name, too (it is never opened: nothing to compare).
     let bench = Bench::new();
     write_manifest(&bench.drive, &[file_line("/etc/hostname", b"host\n")]);
-    assert_case(&bench, "/etc/hostname", &[k("/etc/hostname", None, "bad_entry")]);
+    assert_case(&bench, "/etc/hostname", &[problem("/etc/hostname", None, "bad_entry")]);
     // NUL and the drive's own reserved files are no names either.
     let bench = Bench::new();
     std::fs::write(bench.drive.join(".librarian-b3sums.txt"), "x\n").unwrap();
@@ -295,7 +276,7 @@ fn manifest_names_that_leave_the_drive_are_refused_unread() {
     assert_case(
         &bench,
         "NUL and reserved names",
-        &[k("a\u{0}b", None, "bad_entry"), k(".librarian-b3sums.txt", None, "bad_entry")],
+        &[problem("a\u{0}b", None, "bad_entry"), problem(".librarian-b3sums.txt", None, "bad_entry")],
     );
 }
 
@@ -310,14 +291,14 @@ fn symlinked_directory_at_the_top_is_never_followed() {
     let bench = Bench::new();
     std::os::unix::fs::symlink(&bench.outside, bench.drive.join("etcdir")).unwrap();
     write_manifest(&bench.drive, &[file_line("etcdir/secret", SECRET)]);
-    assert_case(&bench, "etcdir -> outside", &[k("etcdir/secret", None, "unsupported")]);
+    assert_case(&bench, "etcdir -> outside", &[problem("etcdir/secret", None, "unsupported")]);
     // With a wrong checksum, no report may print the outside file's real digest.
     let bench = Bench::new();
     std::os::unix::fs::symlink(&bench.outside, bench.drive.join("etcdir")).unwrap();
     let mut line = file_line("etcdir/secret", SECRET);
     line["checksum"] = json!(format!("blake3:{}", b3(b"something else")));
     write_manifest(&bench.drive, &[line]);
-    assert_case(&bench, "etcdir -> outside, wrong checksum", &[k("etcdir/secret", None, "unsupported")]);
+    assert_case(&bench, "etcdir -> outside, wrong checksum", &[problem("etcdir/secret", None, "unsupported")]);
 }
 
 #[test]
@@ -326,7 +307,7 @@ fn symlinked_directory_in_the_middle_of_a_path_is_never_followed() {
     std::fs::create_dir_all(bench.drive.join("a/b")).unwrap();
     std::os::unix::fs::symlink(&bench.outside, bench.drive.join("a/b/link")).unwrap();
     write_manifest(&bench.drive, &[file_line("a/b/link/dir/inner", SECRET)]);
-    assert_case(&bench, "a/b/link -> outside", &[k("a/b/link/dir/inner", None, "unsupported")]);
+    assert_case(&bench, "a/b/link -> outside", &[problem("a/b/link/dir/inner", None, "unsupported")]);
 }
 
 #[test]
@@ -336,7 +317,7 @@ fn symlinked_file_is_never_followed() {
     std::os::unix::fs::symlink(bench.outside.join("secret"), bench.drive.join("a/f")).unwrap();
     std::os::unix::fs::symlink(bench.outside.join("secret"), bench.drive.join("top")).unwrap();
     write_manifest(&bench.drive, &[file_line("a/f", SECRET), file_line("top", SECRET)]);
-    assert_case(&bench, "file links", &[k("a/f", None, "unsupported"), k("top", None, "unsupported")]);
+    assert_case(&bench, "file links", &[problem("a/f", None, "unsupported"), problem("top", None, "unsupported")]);
 }
 
 #[test]
@@ -349,7 +330,7 @@ fn symlinks_inside_a_book_and_a_book_that_is_a_link() {
     std::fs::write(book.join("ok"), b"fine\n").unwrap();
     std::os::unix::fs::symlink(bench.outside.join("secret"), book.join("leak")).unwrap();
     write_manifest(&bench.drive, &[book_line("bk", &[("ok", b"fine\n"), ("leak", SECRET)])]);
-    assert_case(&bench, "file link in a book", &[k("bk", Some("leak"), "unsupported")]);
+    assert_case(&bench, "file link in a book", &[problem("bk", Some("leak"), "unsupported")]);
 
     let bench = Bench::new();
     let book = bench.drive.join("bk");
@@ -357,12 +338,12 @@ fn symlinks_inside_a_book_and_a_book_that_is_a_link() {
     std::fs::write(book.join("ok"), b"fine\n").unwrap();
     std::os::unix::fs::symlink(bench.outside.join("dir"), book.join("sub")).unwrap();
     write_manifest(&bench.drive, &[book_line("bk", &[("ok", b"fine\n"), ("sub/inner", SECRET)])]);
-    assert_case(&bench, "directory link in a book", &[k("bk", Some("sub"), "unsupported")]);
+    assert_case(&bench, "directory link in a book", &[problem("bk", Some("sub"), "unsupported")]);
 
     let bench = Bench::new();
     std::os::unix::fs::symlink(bench.outside.join("book"), bench.drive.join("bk")).unwrap();
     write_manifest(&bench.drive, &[book_line("bk", &[("e", SECRET)])]);
-    assert_case(&bench, "book that is a link", &[k("bk", None, "unsupported")]);
+    assert_case(&bench, "book that is a link", &[problem("bk", None, "unsupported")]);
 }
 
 #[test]
@@ -372,7 +353,7 @@ fn fifos_never_make_a_command_wait() {
     mkfifo(&bench.drive.join("pipe"));
     mkfifo(&bench.drive.join("bk/pipe"));
     write_manifest(&bench.drive, &[file_line("pipe", SECRET), book_line("bk", &[("pipe", SECRET)])]);
-    assert_case(&bench, "FIFOs", &[k("pipe", None, "unsupported"), k("bk", Some("pipe"), "unsupported")]);
+    assert_case(&bench, "FIFOs", &[problem("pipe", None, "unsupported"), problem("bk", Some("pipe"), "unsupported")]);
 }
 
 #[test]
@@ -386,7 +367,7 @@ fn device_nodes_are_never_opened() {
     std::fs::create_dir_all(bench.drive.join("bk")).unwrap();
     assert!(mknod_null(&bench.drive.join("bk/dev")));
     write_manifest(&bench.drive, &[file_line("dev", b""), book_line("bk", &[("dev", b"")])]);
-    assert_case(&bench, "devices", &[k("dev", None, "unsupported"), k("bk", Some("dev"), "unsupported")]);
+    assert_case(&bench, "devices", &[problem("dev", None, "unsupported"), problem("bk", Some("dev"), "unsupported")]);
 }
 
 // ---------------------------------------------------------------------------------
@@ -403,13 +384,13 @@ fn manifests_that_lie_import_nothing() {
         let mut line = file_line("f", data);
         line["size"] = json!(size);
         write_manifest(&bench.drive, &[line]);
-        assert_case(&bench, kind, &[k("f", None, kind)]);
+        assert_case(&bench, kind, &[problem("f", None, kind)]);
     }
     // Wrong checksum, right size.
     let bench = Bench::new();
     std::fs::write(bench.drive.join("f"), data).unwrap();
     write_manifest(&bench.drive, &[file_line("f", b"TEN BYTES!")]);
-    assert_case(&bench, "checksum", &[k("f", None, "altered")]);
+    assert_case(&bench, "checksum", &[problem("f", None, "altered")]);
     // A book whose entry digests lie while its checksum is the true one: the entries
     // do not add up to the checksum (before: imported, since the bytes matched it).
     let bench = Bench::new();
@@ -418,7 +399,7 @@ fn manifests_that_lie_import_nothing() {
     let mut line = book_line("bk", &[("e", data)]);
     line["entries"][0]["digest"] = json!(b3(b"TEN BYTES!"));
     write_manifest(&bench.drive, &[line]);
-    assert_case(&bench, "entry digests", &[k("bk", None, "bad_entry")]);
+    assert_case(&bench, "entry digests", &[problem("bk", None, "bad_entry")]);
     // Entries with `..` or an absolute path.
     for bad in ["../e", "/e"] {
         let bench = Bench::new();
@@ -427,20 +408,20 @@ fn manifests_that_lie_import_nothing() {
         let mut line = book_line("bk", &[("e", data)]);
         line["entries"][0]["path"] = json!(bad);
         write_manifest(&bench.drive, &[line]);
-        assert_case(&bench, bad, &[k("bk", None, "bad_entry")]);
+        assert_case(&bench, bad, &[problem("bk", None, "bad_entry")]);
     }
     // The same name twice (with different checksums): neither line is trusted.
     let bench = Bench::new();
     std::fs::write(bench.drive.join("f"), data).unwrap();
     write_manifest(&bench.drive, &[file_line("f", data), file_line("f", b"TEN BYTES!")]);
-    let (problems, refused) = bench.run_all("duplicate names");
-    assert_eq!(kinds(&problems), BTreeSet::from([k("f", None, "bad_entry")]));
+    let (found_problems, refused) = bench.run_all("duplicate names");
+    assert_eq!(problems(&found_problems), BTreeSet::from([problem("f", None, "bad_entry")]));
     assert_eq!(refused.as_array().unwrap().len(), 2, "{refused}");
     assert!(refused.as_array().unwrap().iter().all(|p| p["kind"] == "bad_entry"), "{refused}");
     // A name that is not on the drive.
     let bench = Bench::new();
     write_manifest(&bench.drive, &[file_line("not/here", data)]);
-    assert_case(&bench, "missing", &[k("not/here", None, "missing")]);
+    assert_case(&bench, "missing", &[problem("not/here", None, "missing")]);
 }
 
 // ---------------------------------------------------------------------------------
