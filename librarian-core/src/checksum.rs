@@ -359,6 +359,11 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
+    all_variants!(
+        /// Every kind.
+        File, Directory
+    );
+
     /// `"file"` or `"directory"`.
     pub fn as_str(self) -> &'static str {
         match self {

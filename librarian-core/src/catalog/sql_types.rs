@@ -11,10 +11,10 @@ use crate::model::{
     CallKind, Category, DeletionPolicy, Direction, FileKind, Level, ManagerKind, Severity, TransferStatus,
 };
 
-/// `ToSql` (its `as_str`) and `FromSql` (through `parse`, else corrupt) for `$t`,
-/// described as `$what` in errors.
+/// `ToSql` (its `as_str`) and `FromSql` (the variant of `ALL` with that spelling,
+/// else corrupt) for `$t`, described as `$what` in errors.
 macro_rules! sql_text_enum {
-    ($t:ty, $what:literal, $parse:expr) => {
+    ($t:ty, $what:literal) => {
         impl ToSql for $t {
             fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
                 Ok(ToSqlOutput::from(self.as_str()))
@@ -24,25 +24,25 @@ macro_rules! sql_text_enum {
         impl FromSql for $t {
             fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
                 let text = value.as_str()?;
-                let parse: fn(&str) -> Option<$t> = $parse;
-                parse(text).ok_or_else(|| FromSqlError::Other(Box::new(Error::corrupt_row($what, text))))
+                <$t>::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == text)
+                    .ok_or_else(|| FromSqlError::Other(Box::new(Error::corrupt_row($what, text))))
             }
         }
     };
 }
 
-sql_text_enum!(FileKind, "file kind", |s| [FileKind::File, FileKind::Directory].into_iter().find(|k| k.as_str() == s));
-sql_text_enum!(EntryKind, "book entry kind", |s| [EntryKind::File, EntryKind::Directory]
-    .into_iter()
-    .find(|k| k.as_str() == s));
-sql_text_enum!(DeletionPolicy, "deletion policy", |s| s.parse().ok());
-sql_text_enum!(Severity, "event severity", |s| Severity::ALL.into_iter().find(|v| v.as_str() == s));
-sql_text_enum!(Category, "event category", |s| Category::ALL.into_iter().find(|v| v.as_str() == s));
-sql_text_enum!(CallKind, "call kind", |s| CallKind::ALL.into_iter().find(|v| v.as_str() == s));
-sql_text_enum!(Direction, "transfer direction", |s| s.parse().ok());
-sql_text_enum!(TransferStatus, "transfer status", |s| s.parse().ok());
-sql_text_enum!(ManagerKind, "transfer manager", |s| ManagerKind::ALL.into_iter().find(|v| v.as_str() == s));
-sql_text_enum!(Level, "account level", |s| s.parse().ok());
+sql_text_enum!(FileKind, "file kind");
+sql_text_enum!(EntryKind, "book entry kind");
+sql_text_enum!(DeletionPolicy, "deletion policy");
+sql_text_enum!(Severity, "event severity");
+sql_text_enum!(Category, "event category");
+sql_text_enum!(CallKind, "call kind");
+sql_text_enum!(Direction, "transfer direction");
+sql_text_enum!(TransferStatus, "transfer status");
+sql_text_enum!(ManagerKind, "transfer manager");
+sql_text_enum!(Level, "account level");
 
 #[cfg(test)]
 mod tests {

@@ -61,18 +61,19 @@ pub(crate) fn take_payload(incoming: &Path) -> Result<Option<TakenPayload>> {
     let held = format!("{}{TAKEN_SUFFIX}", name.to_string_lossy());
     // SAFETY: geteuid cannot fail.
     let me = unsafe { libc::geteuid() };
-    // Taken before by a run that died before committing it?
-    let earlier = match root.stat(OsStr::new(&held))? {
-        Some(st) if st.kind == EntryType::Directory && st.uid == me => {
-            let holder = StagingDir::create_or_adopt(root.shown(), &held)?;
-            let dir = Dir::open_root(holder.dir())?;
-            dir.stat(OsStr::new(PAYLOAD))?.map(|st| (holder, dir, st))
-        }
-        Some(_) => return Err(refuse(incoming, "the private directory of its payload was replaced")),
-        None => None,
-    };
-    let (holder, dir, moved) = match earlier {
-        Some(found) => found,
+    if let Some(st) = root.stat(OsStr::new(&held))?
+        && (st.kind != EntryType::Directory || st.uid != me)
+    {
+        return Err(refuse(incoming, "the private directory of its payload was replaced"));
+    }
+    // Created, or taken over from a run that died (the lock tells), never followed.
+    let holder = StagingDir::create_or_adopt(root.shown(), &held)?;
+    let dir = Dir::open_root(holder.dir())?;
+    std::fs::set_permissions(dir.fd_path(), std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| Error::io("cannot restrict", holder.dir(), e))?;
+    let moved = match dir.stat(OsStr::new(PAYLOAD))? {
+        // Taken by a run that died before committing it: take it again.
+        Some(earlier) => earlier,
         None => {
             let inbox = match root.open_dir(Path::new(name)) {
                 Ok(d) => d,
@@ -84,17 +85,13 @@ pub(crate) fn take_payload(incoming: &Path) -> Result<Option<TakenPayload>> {
             };
             let Some(seen) = inbox.stat(OsStr::new(PAYLOAD))? else { return Ok(None) };
             check_kind(incoming, &seen)?;
-            let holder = StagingDir::create_or_adopt(root.shown(), &held)?;
-            let dir = Dir::open_root(holder.dir())?;
-            std::fs::set_permissions(dir.fd_path(), std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| Error::io("cannot restrict", holder.dir(), e))?;
             inbox.rename_noreplace(OsStr::new(PAYLOAD), &dir, OsStr::new(PAYLOAD))?;
             // What we moved must be what we looked at: a swap in between is refused.
             let moved = dir.stat(OsStr::new(PAYLOAD))?.ok_or_else(|| refuse(incoming, "the payload vanished"))?;
             if (moved.dev, moved.ino) != (seen.dev, seen.ino) {
                 return Err(refuse(incoming, "the payload was replaced while it was being taken"));
             }
-            (holder, dir, moved)
+            moved
         }
     };
     check_kind(incoming, &moved)?;
