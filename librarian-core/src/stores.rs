@@ -53,7 +53,10 @@ fn apart(root: &Path, staging: &Path) -> Result<()> {
 /// Add a store; its directories are created, and must be on one filesystem.
 /// Add the store `init` creates: [`DEFAULT_STORE`] under `<site dir>/stores/main`.
 pub(crate) fn add_default_store(site: &Site) -> Result<StoreStatus> {
-    let dir = site.config_path().parent().unwrap_or(Path::new("/")).join("stores").join(DEFAULT_STORE);
+    let site_dir = site.config_path().parent().ok_or_else(|| {
+        Error::internal(format!("the configuration {} has no directory", site.config_path().display()))
+    })?;
+    let dir = site_dir.join("stores").join(DEFAULT_STORE);
     add_store(
         site,
         &StoreSpec {
