@@ -141,7 +141,7 @@ pub fn peer(lib: &Librarian, cmd: &PeerCommand, out: &Out) -> Result<()> {
         }
         PeerCommand::Enable { name } => out.peer(&lib.set_peer_transfers(name, true)?),
         PeerCommand::Disable { name } => out.peer(&lib.set_peer_transfers(name, false)?),
-        PeerCommand::Ping { name } => out.peer_ping(&lib.ping_peer(name)?),
+        PeerCommand::Ping { name } => out.peer_ping(&lib.ping_peer(name)?, lib.check_globus()?.as_ref()),
         PeerCommand::Announce { name, files } => {
             let names = files.iter().map(|f| FileName::new(f)).collect::<Result<Vec<_>, _>>()?;
             crate::notices::calls(out, &lib.announce(name, &names)?)

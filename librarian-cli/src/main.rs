@@ -437,7 +437,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
         }
         Command::Status => {
             let lib = open(cli)?;
-            out.status(&lib.status()?, &lib.peer_statuses()?)?;
+            out.status(&lib.status()?, &lib.peer_statuses()?, lib.check_globus()?.as_ref())?;
         }
         Command::Cleanup => {
             let removed = open(cli)?.cleanup_staging()?;

@@ -47,8 +47,8 @@ use std::path::PathBuf;
 
 use librarian_core::TaskRecord;
 use librarian_core::{
-    Account, CheckStatus, File, Librarian, Peer, PeerPing, SearchPage, SiteStatus, StoreStatus, TaskKind, TaskOutcome,
-    TaskStatus, Upload, UploadStatus, VerifyReport,
+    Account, CheckStatus, File, GlobusCheck, Librarian, Peer, PeerPing, SearchPage, SiteStatus, StoreStatus, TaskKind,
+    TaskOutcome, TaskStatus, Upload, UploadStatus, VerifyReport,
 };
 use serde::Serialize;
 
@@ -274,11 +274,14 @@ impl Out {
         Ok(())
     }
 
-    pub fn status(&self, s: &SiteStatus, peers: &[serde_json::Value]) -> Result<()> {
+    pub fn status(&self, s: &SiteStatus, peers: &[serde_json::Value], globus: Option<&GlobusCheck>) -> Result<()> {
         if self.json {
             let mut v = serde_json::to_value(s)?;
             if let Some(o) = v.as_object_mut() {
                 o.insert("peers".into(), serde_json::Value::from(peers.to_vec()));
+                if let Some(g) = globus {
+                    o.insert("globus".into(), serde_json::to_value(g)?);
+                }
             }
             return self.emit(&v);
         }
@@ -288,6 +291,9 @@ impl Out {
             say!("ingests in progress: {}", s.ingests_in_progress);
         }
         self.stores(&s.stores)?;
+        if let Some(g) = globus {
+            say!("{}", globus_line(g));
+        }
         let mut t = Table::new(&[Align::Left]);
         for p in peers {
             let n = |k: &str| p[k].as_u64().unwrap_or(0);
@@ -444,11 +450,27 @@ impl Out {
         Ok(())
     }
 
-    pub fn peer_ping(&self, p: &PeerPing) -> Result<()> {
+    pub fn peer_ping(&self, p: &PeerPing, globus: Option<&GlobusCheck>) -> Result<()> {
         if self.json {
-            return self.emit(p);
+            let mut v = serde_json::to_value(p)?;
+            if let (Some(o), Some(g)) = (v.as_object_mut(), globus) {
+                o.insert("globus".into(), serde_json::to_value(g)?);
+            }
+            return self.emit(&v);
         }
         say!("{} at {}: librarian {}, our credentials accepted, ping {:.1} ms", p.site, p.url, p.version, p.latency_ms);
+        if let Some(g) = globus {
+            say!("{}", globus_line(g));
+        }
         Ok(())
+    }
+}
+
+/// The line `status` and `peer ping` print about the Globus credentials.
+fn globus_line(g: &GlobusCheck) -> String {
+    if g.ok {
+        format!("globus: credentials work (client {} at {}: {})", g.client_id, g.auth_url, g.detail)
+    } else {
+        format!("globus: CREDENTIALS FAILING (client {} at {}): {}", g.client_id, g.auth_url, g.detail)
     }
 }

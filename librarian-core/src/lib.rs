@@ -58,6 +58,7 @@ mod config;
 mod catalog;
 // 3. Files, stores, processes and the network below any flow.
 mod fault;
+mod globus; // the Globus Auth and Transfer client
 mod peer;
 mod process;
 mod store;
@@ -86,19 +87,19 @@ pub use catalog::{Catalog, IntentClaim};
 pub use catalog::{NewFile, PlanFilter, PlanItem, TaskRecord, record_intact};
 pub use checksum::{Algorithm, Checksum, Entry, EntryKind, directory_digest, hash_bytes};
 pub use config::{
-    ClientConfig, CloneConfig, Config, LocalClone, OutboxConfig, SendTo, ServerConfig, TaskConfig,
-    locate as locate_config,
+    ClientConfig, CloneConfig, Config, GlobusConfig, LocalClone, OutboxConfig, SendTo, ServerConfig, StoreCollection,
+    TaskConfig, locate as locate_config,
 };
 pub use error::{ERROR_CODES, Error, ErrorCode, ObjectKind, Result};
 pub use ingest::UploadOptions;
 pub use librarian::Librarian;
 pub use model::{
     Account, CallKind, CatalogCheck, Category, CheckStatus, DEFAULT_STORE, DeletionPolicy, Direction, EntryProblem,
-    EntryProblemKind, Event, File, FileKind, HoldsCall, Instance, InstanceCheck, InstanceId, Level, ManagerKind,
-    NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, SearchPage, SearchQuery, Severity, SiteStatus,
-    StageItem, StageRequest, StageResponse, StageResult, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus,
-    Transfer, TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyReport, format_interval,
-    parse_interval, parse_size,
+    EntryProblemKind, Event, File, FileKind, GlobusCheck, HoldsCall, Instance, InstanceCheck, InstanceId, Level,
+    ManagerKind, NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, SearchPage, SearchQuery, Severity,
+    SiteStatus, StageItem, StageRequest, StageResponse, StageResult, StoreSpec, StoreStatus, TaskKind, TaskOutcome,
+    TaskStatus, Transfer, TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyReport,
+    format_interval, parse_interval, parse_size,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;

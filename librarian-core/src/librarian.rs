@@ -12,9 +12,9 @@ use crate::config::{self, Config};
 use crate::error::Result;
 use crate::ingest::UploadOptions;
 use crate::model::{
-    Account, CallKind, Direction, Event, File, HoldsCall, Instance, Level, NewEvent, OutboxCall, Password, Peer,
-    RemoteInstance, SearchPage, SearchQuery, SiteStatus, StageRequest, StageResponse, StoreSpec, StoreStatus, TaskKind,
-    TaskOutcome, Transfer, TransferCall, TransferStatus, Upload, VerifyReport,
+    Account, CallKind, Direction, Event, File, GlobusCheck, HoldsCall, Instance, Level, NewEvent, OutboxCall, Password,
+    Peer, RemoteInstance, SearchPage, SearchQuery, SiteStatus, StageRequest, StageResponse, StoreSpec, StoreStatus,
+    TaskKind, TaskOutcome, Transfer, TransferCall, TransferStatus, Upload, VerifyReport,
 };
 use crate::name::FileName;
 use crate::outbox::DeliveryReport;
@@ -374,6 +374,12 @@ impl Librarian {
     /// [`Error::PeerRefused`] when it answers but refuses (or is another site).
     pub fn ping_peer(&self, name: &str) -> Result<PeerPing> {
         crate::access::ping_peer(&self.site, name)
+    }
+
+    /// Whether this site's Globus credentials work (a Transfer token can be obtained
+    /// from Globus Auth); `None` without a `[globus]` table.
+    pub fn check_globus(&self) -> Result<Option<GlobusCheck>> {
+        crate::transfers::globus::check_credentials(&self.site)
     }
 
     /// Allow (`true`) or stop (`false`) new transfers to a peer.

@@ -16,7 +16,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("values", &["name_rules", "error", "progress", "name", "text", "checksum", "model"]),
     ("configuration", &["config"]),
     ("catalog", &["catalog"]),
-    ("files, stores, processes, network", &["fault", "process", "tls", "store", "tree", "peer"]),
+    ("files, stores, processes, network", &["fault", "process", "tls", "store", "tree", "peer", "globus"]),
     ("site context", &["site"]),
     ("flows", &["access", "queries", "ingest", "stores", "verify", "outbox", "transfers", "sneakernet", "tasks"]),
     ("facade", &["librarian"]),

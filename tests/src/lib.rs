@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod globus;
 pub mod pair;
 mod server;
 pub mod sql;

@@ -50,6 +50,12 @@ impl ClonePair {
     /// Two sites; A's `[clone.to.site-b]` gets `send_to` (TOML lines) and A's
     /// `[clone]` table `clone` (TOML lines).
     pub fn new(clone: &str, send_to: &str) -> ClonePair {
+        Self::new_with(clone, send_to, |_, _| (String::new(), String::new()))
+    }
+
+    /// [`ClonePair::new`], with more configuration for A and for B (TOML tables,
+    /// appended last) that `more` makes from the two sites before they are served.
+    pub fn new_with(clone: &str, send_to: &str, more: impl FnOnce(&Site, &Site) -> (String, String)) -> ClonePair {
         let a = Site::named("site-a");
         let b = Site::named("site-b");
         let mut disabled = String::new();
@@ -60,8 +66,9 @@ impl ClonePair {
         let root = format!("destination_root = {:?}", b.dir().display().to_string());
         let send_to =
             if send_to.contains("destination_root") { send_to.to_owned() } else { format!("{root}\n{send_to}") };
-        append_config(&a, &format!("{disabled}[clone]\n{clone}\n[clone.to.site-b]\n{send_to}\n"));
-        append_config(&b, &disabled);
+        let (a_more, b_more) = more(&a, &b);
+        append_config(&a, &format!("{disabled}[clone]\n{clone}\n[clone.to.site-b]\n{send_to}\n{a_more}"));
+        append_config(&b, &format!("{disabled}{b_more}"));
         let served_a = Server::start(&a);
         let served_b = Server::start(&b);
         let a_addr = served_a.url.trim_start_matches("http://").to_owned();

@@ -278,4 +278,76 @@ UPDATE files SET arrived_at = created_at;
 CREATE INDEX files_arrived_at ON files (arrived_at);
 ALTER TABLE transfers ADD COLUMN file_created_at INTEGER;
 "#,
+    // 10: the Globus transfer manager (`manager = 'globus'`) and the event category
+    // `needs_attention`. The CHECKs change, so the three tables are rebuilt: the
+    // child (`transfers`) is copied and dropped before its parent
+    // (`transfer_batches`), so no foreign key ever points at a missing row.
+    r#"
+CREATE TABLE transfer_batches_v10 (
+    id         INTEGER PRIMARY KEY,
+    peer_id    INTEGER NOT NULL REFERENCES peers (id),
+    manager    TEXT    NOT NULL CHECK (manager IN ('local', 'rsync', 'globus')),
+    state      TEXT    NOT NULL,
+    status     TEXT    NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+    attempts   INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+INSERT INTO transfer_batches_v10 SELECT * FROM transfer_batches;
+
+CREATE TABLE transfers_v10 (
+    id          INTEGER PRIMARY KEY,
+    direction   TEXT    NOT NULL CHECK (direction IN ('outgoing', 'incoming')),
+    peer_id     INTEGER NOT NULL REFERENCES peers (id),
+    remote_id   INTEGER,
+    file_name   TEXT    NOT NULL,
+    size        INTEGER NOT NULL,
+    checksum    TEXT    NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('file', 'directory')),
+    uploader    TEXT    NOT NULL,
+    source      TEXT    NOT NULL,
+    status      TEXT    NOT NULL CHECK (status IN
+                    ('initiated', 'ongoing', 'staged', 'completed', 'failed', 'cancelled')),
+    manager     TEXT    CHECK (manager IN ('local', 'rsync', 'sneakernet', 'globus')),
+    store_id    INTEGER REFERENCES stores (id),
+    local_path  TEXT,
+    remote_path TEXT,
+    batch_id    INTEGER REFERENCES transfer_batches (id),
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    error_code  TEXT,
+    error       TEXT,
+    file_created_at INTEGER
+);
+INSERT INTO transfers_v10 SELECT * FROM transfers;
+DROP TABLE transfers;
+DROP TABLE transfer_batches;
+ALTER TABLE transfer_batches_v10 RENAME TO transfer_batches;
+ALTER TABLE transfers_v10 RENAME TO transfers;
+CREATE INDEX transfer_batches_running ON transfer_batches (status) WHERE status = 'running';
+CREATE UNIQUE INDEX transfers_active ON transfers (direction, peer_id, file_name)
+    WHERE status IN ('initiated', 'ongoing', 'staged');
+CREATE UNIQUE INDEX transfers_incoming_remote ON transfers (peer_id, remote_id) WHERE direction = 'incoming';
+CREATE INDEX transfers_status ON transfers (status, updated_at);
+CREATE INDEX transfers_batch ON transfers (batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX transfers_peer_file ON transfers (peer_id, file_name);
+
+CREATE TABLE events_v10 (
+    id           INTEGER PRIMARY KEY,
+    severity     TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'error')),
+    category     TEXT    NOT NULL CHECK (category IN
+                     ('peer_unreachable', 'peer_refused', 'call_refused', 'conflict', 'transfer_failed',
+                      'store_full', 'drive_done', 'catalog_corrupt', 'needs_attention')),
+    subject      TEXT    NOT NULL,
+    message      TEXT    NOT NULL,
+    count        INTEGER NOT NULL DEFAULT 1,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    cleared_at   INTEGER
+);
+INSERT INTO events_v10 SELECT * FROM events;
+DROP TABLE events;
+ALTER TABLE events_v10 RENAME TO events;
+CREATE UNIQUE INDEX events_open ON events (category, subject) WHERE cleared_at IS NULL;
+"#,
 ];

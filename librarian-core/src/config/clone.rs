@@ -112,7 +112,9 @@ pub struct SendTo {
     /// (e.g. `"30d"`).
     pub max_age: Option<String>,
     /// Where this site may write for that peer: an absolute path (`local` manager,
-    /// rsync to a local path) or `host:/path` (rsync over ssh). A staging destination
+    /// rsync to a local path), `host:/path` (rsync over ssh) or
+    /// `globus:COLLECTION-UUID:/path` (the peer's Globus collection and the path in it
+    /// below which its staging areas lie). A staging destination
     /// the peer names must lie below it; anything else is refused, so a peer can
     /// never make this site write (or create directories) elsewhere. Unset: nothing
     /// is sent to that peer with the `local` or `rsync` manager.
@@ -124,15 +126,31 @@ pub struct SendTo {
 pub(crate) struct DestinationRoot {
     /// `Some(host)` for rsync over ssh (`host:/path`).
     pub host: Option<String>,
+    /// `Some(UUID)` for the peer's Globus collection (`globus:UUID:/path`, the path
+    /// being in that collection).
+    pub collection: Option<String>,
     /// The absolute directory.
     pub path: std::path::PathBuf,
 }
 
 impl DestinationRoot {
-    /// Parse `"/abs/path"` or `"host:/abs/path"`; the path must be absolute with no
-    /// `.`/`..` components.
+    /// Parse `"/abs/path"`, `"host:/abs/path"` or `"globus:UUID:/path"`; the path must
+    /// be absolute with no `.`/`..` components.
     pub(crate) fn parse(s: &str) -> Result<Self> {
         let bad = |why: &str| Err(Error::invalid("destination_root", format!("destination_root {s:?}: {why}")));
+        if let Some(rest) = s.strip_prefix("globus:") {
+            let Some((collection, path)) = rest.split_once(':') else {
+                return bad("a Globus destination_root is globus:COLLECTION-UUID:/path");
+            };
+            let Ok(collection) = uuid::Uuid::parse_str(collection) else {
+                return bad("the Globus collection is not a UUID");
+            };
+            let path = std::path::PathBuf::from(path);
+            if let Err(why) = plain_absolute(&path) {
+                return bad(why);
+            }
+            return Ok(DestinationRoot { host: None, collection: Some(collection.hyphenated().to_string()), path });
+        }
         let (host, path) = match s.split_once(':') {
             Some((h, p)) if !s.starts_with('/') => (Some(h.to_owned()), p),
             _ => (None, s),
@@ -146,7 +164,7 @@ impl DestinationRoot {
         if let Err(why) = plain_absolute(&path) {
             return bad(why);
         }
-        Ok(DestinationRoot { host, path })
+        Ok(DestinationRoot { host, collection: None, path })
     }
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 mod client;
 mod clone;
+mod globus;
 mod outbox;
 mod server;
 mod tasks;
@@ -15,6 +16,7 @@ mod tasks;
 pub use client::ClientConfig;
 pub use clone::{CloneConfig, LocalClone, SendTo};
 pub(crate) use clone::{DestinationRoot, plain_absolute, plain_host};
+pub use globus::{GLOBUS_REFRESH_ENV, GLOBUS_SECRET_ENV, GlobusConfig, GlobusGrant, StoreCollection};
 pub use outbox::{DEFAULT_OUTBOX_BATCH, OutboxConfig};
 #[cfg(test)]
 pub(crate) use server::MAX_BODY_LIMIT;
@@ -56,6 +58,9 @@ pub struct Config {
     /// Cloning to and from peers (`[clone]`, `[clone.to.PEER]`).
     #[serde(default, skip_serializing_if = "CloneConfig::is_default")]
     pub clone: CloneConfig,
+    /// The Globus transfer manager (`[globus]`, `[globus.stores.NAME]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub globus: Option<GlobusConfig>,
 }
 
 fn default_database() -> PathBuf {
@@ -74,6 +79,7 @@ impl Config {
             client: ClientConfig::default(),
             outbox: OutboxConfig::default(),
             clone: CloneConfig::default(),
+            globus: None,
         })
     }
 
@@ -92,8 +98,25 @@ impl Config {
             .and_then(|()| cfg.server.validate())
             .and_then(|()| cfg.outbox.validate())
             .and_then(|()| cfg.clone.validate())
+            .and_then(|()| cfg.validate_globus())
             .map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
         Ok(cfg)
+    }
+
+    /// `[globus]` is valid, and present when `[clone] managers` names `globus`.
+    fn validate_globus(&self) -> Result<()> {
+        if let Some(g) = &self.globus {
+            g.validate()?;
+        }
+        let uses_globus = self.clone.manager_kinds()?.contains(&crate::model::ManagerKind::Globus);
+        if uses_globus && self.globus.is_none() {
+            return Err(Error::invalid(
+                "globus",
+                "clone.managers names globus but there is no [globus] table (client_id, credentials, \
+                 [globus.stores.NAME]); see docs/globus.md",
+            ));
+        }
+        Ok(())
     }
 
     /// The database path, resolved against the directory of `config_path`.
@@ -161,6 +184,14 @@ impl Config {
         if self.clone.local.is_none() {
             unset("[clone]", &["# [clone.local]    # filling drives: from = \"main\", to = [\"drive1\", \"drive2\"]"]);
         }
+        if self.globus.is_none() {
+            unset(
+                "[clone]",
+                &[
+                    "# [globus]    # the Globus manager: client_id, client_secret_file, [globus.stores.NAME] (docs/globus.md)",
+                ],
+            );
+        }
         if self.clone.to.is_empty() {
             unset(
                 "[clone]",
@@ -201,6 +232,9 @@ impl Config {
             cl.remove("to");
         }
         t.insert("clone".into(), clone);
+        if let Some(g) = &c.globus {
+            t.insert("globus".into(), toml::Value::try_from(g.filled()).map_err(encode_error)?);
+        }
         Ok(t)
     }
 }

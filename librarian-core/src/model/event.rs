@@ -68,12 +68,17 @@ pub enum Category {
     /// The catalog database failed its integrity check (`PRAGMA quick_check`) during
     /// `verify` (subject: the database file). Raised only while it can still be written.
     CatalogCorrupt,
+    /// Something that will not get better without an operator, such as a Globus task
+    /// that is `INACTIVE` (expired credentials, paused) or Globus credentials that are
+    /// refused (subject: `peer/batch N`, or `globus`). Cleared when it moves again.
+    NeedsAttention,
 }
 
 impl Category {
     all_variants!(
         /// Every category.
-        PeerUnreachable, PeerRefused, CallRefused, Conflict, TransferFailed, StoreFull, DriveDone, CatalogCorrupt
+        PeerUnreachable, PeerRefused, CallRefused, Conflict, TransferFailed, StoreFull, DriveDone, CatalogCorrupt,
+        NeedsAttention
     );
 
     /// The JSON and SQL spelling, e.g. `peer_unreachable`.
@@ -87,6 +92,7 @@ impl Category {
             Category::StoreFull => "store_full",
             Category::DriveDone => "drive_done",
             Category::CatalogCorrupt => "catalog_corrupt",
+            Category::NeedsAttention => "needs_attention",
         }
     }
 }

@@ -226,6 +226,20 @@ pub struct SiteStatus {
     pub stores: Vec<StoreStatus>,
 }
 
+/// Whether this site's Globus credentials work (`status`, `peer ping`): a Transfer
+/// token could be obtained from Globus Auth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GlobusCheck {
+    /// A token was obtained.
+    pub ok: bool,
+    /// The Globus Auth service asked.
+    pub auth_url: String,
+    /// The client id used.
+    pub client_id: String,
+    /// What happened (never a secret).
+    pub detail: String,
+}
+
 /// What was wrong with one entry of a book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

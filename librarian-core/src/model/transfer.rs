@@ -113,12 +113,14 @@ pub enum ManagerKind {
     Rsync,
     /// A drive carried by hand (no bytes move over the network).
     Sneakernet,
+    /// Globus transfer tasks between two Globus collections (`[globus]`).
+    Globus,
 }
 
 impl ManagerKind {
     all_variants!(
         /// Every manager.
-        Local, Rsync, Sneakernet
+        Local, Rsync, Sneakernet, Globus
     );
 
     /// The JSON, SQL and configuration spelling.
@@ -127,6 +129,7 @@ impl ManagerKind {
             ManagerKind::Local => "local",
             ManagerKind::Rsync => "rsync",
             ManagerKind::Sneakernet => "sneakernet",
+            ManagerKind::Globus => "globus",
         }
     }
 }
@@ -140,9 +143,8 @@ impl fmt::Display for ManagerKind {
 impl std::str::FromStr for ManagerKind {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        ManagerKind::ALL
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| Error::invalid("manager", format!("unknown transfer manager {s:?}; managers: local, rsync")))
+        ManagerKind::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| {
+            Error::invalid("manager", format!("unknown transfer manager {s:?}; managers: local, rsync, globus"))
+        })
     }
 }

@@ -194,19 +194,23 @@ impl PeerClient {
     }
 }
 
-/// The HTTP agent for peers: the one place where timeouts, redirects and TLS trust
-/// are set.
+/// The HTTP agent for peers.
 fn agent(tls: &ClientTls) -> ureq::Agent {
+    http_agent(tls, CONNECT_TIMEOUT, CALL_TIMEOUT)
+}
+
+/// An HTTP agent for calls to other services (peers, Globus): the one place where
+/// redirects (never followed: one could lead to plain http) and TLS trust are set.
+pub(crate) fn http_agent(tls: &ClientTls, connect: Duration, call: Duration) -> ureq::Agent {
     let tls_config = ureq::tls::TlsConfig::builder()
         .provider(ureq::tls::TlsProvider::Rustls)
         .root_certs(tls.roots.clone())
         .unversioned_rustls_crypto_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
         .build();
     ureq::Agent::config_builder()
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_global(Some(CALL_TIMEOUT))
+        .timeout_connect(Some(connect))
+        .timeout_global(Some(call))
         .http_status_as_error(false)
-        // A peer never redirects; following one could lead to plain http.
         .max_redirects(0)
         .tls_config(tls_config)
         .user_agent(format!("librarian/{}", env!("CARGO_PKG_VERSION")))

@@ -4,4 +4,5 @@
 pub mod client;
 pub mod tls;
 
+pub(crate) use client::http_agent;
 pub use tls::ClientTls;

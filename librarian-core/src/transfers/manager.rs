@@ -52,11 +52,23 @@ pub struct BatchItem {
 pub enum BatchProgress {
     /// Still moving bytes.
     Running,
-    /// Every item was copied.
+    /// Every item was copied (or failed alone: [`AsyncTransferManager::failed_items`]).
     Done,
     /// It failed; the message says why. The batch may be started again.
     Failed(String),
+    /// Still running, but it will not move on without an operator (a Globus task
+    /// that is INACTIVE, credentials refused): the message says why. The batch is
+    /// kept and a `needs_attention` event raised until it moves again.
+    NeedsAttention(String),
+    /// Nothing could be learnt this time (the service or network is down): the batch
+    /// is kept and polled again later.
+    Unknown(String),
 }
+
+/// Writes a batch's manager state to the catalog at once: a manager calls it before
+/// a step that must never be repeated differently after a crash (a Globus
+/// submission id is saved before the submission that uses it).
+pub type SaveState<'a> = &'a dyn Fn(&serde_json::Value) -> Result<()>;
 
 /// A synchronous copy of one item.
 pub trait TransferManager: fmt::Debug + Send + Sync {
@@ -72,14 +84,14 @@ pub trait AsyncTransferManager: fmt::Debug + Send + Sync {
     /// Which manager this is.
     fn kind(&self) -> ManagerKind;
     /// Start moving `items`; `work_dir` is a directory of this batch's own where the
-    /// manager may keep files (logs, exit status). Returns the state to persist.
-    fn start(&self, work_dir: &Path, items: &[BatchItem]) -> Result<serde_json::Value>;
-    /// How the batch whose persisted state is `state` is doing.
-    fn poll(&self, state: &serde_json::Value) -> Result<BatchProgress>;
-    /// Stop the batch if it is still running. (Not yet called by `transfers cancel`,
-    /// which only fails the transfers: the batch runs to its end and its result is
-    /// ignored.)
-    #[cfg_attr(not(test), expect(dead_code, reason = "operator cancel does not stop batches yet"))]
+    /// manager may keep files (logs, exit status); `save` persists an intermediate
+    /// state. Returns the state to persist.
+    fn start(&self, work_dir: &Path, save: SaveState<'_>, items: &[BatchItem]) -> Result<serde_json::Value>;
+    /// How the batch whose persisted state is `state` is doing. A manager may update
+    /// `state` (the caller persists it when it changed) and `save` it on the way.
+    fn poll(&self, state: &mut serde_json::Value, save: SaveState<'_>) -> Result<BatchProgress>;
+    /// Stop the batch if it is still running (`transfers cancel` of its last
+    /// transfer).
     fn cancel(&self, state: &serde_json::Value) -> Result<()>;
     /// For a batch that is [`BatchProgress::Done`]: the items that nevertheless failed
     /// on their own (transfer id, why), for managers that copy items independently.
@@ -213,7 +225,7 @@ impl<M: TransferManager> AsyncTransferManager for Synchronous<M> {
         self.0.kind()
     }
 
-    fn start(&self, _work_dir: &Path, items: &[BatchItem]) -> Result<serde_json::Value> {
+    fn start(&self, _work_dir: &Path, _save: SaveState<'_>, items: &[BatchItem]) -> Result<serde_json::Value> {
         let mut state = SyncState { done: true, failed: Vec::new() };
         for item in items {
             if let Err(e) = self.0.copy(item) {
@@ -224,7 +236,7 @@ impl<M: TransferManager> AsyncTransferManager for Synchronous<M> {
         serde_json::to_value(&state).map_err(|e| Error::internal(format!("cannot encode a batch state: {e}")))
     }
 
-    fn poll(&self, state: &serde_json::Value) -> Result<BatchProgress> {
+    fn poll(&self, state: &mut serde_json::Value, _save: SaveState<'_>) -> Result<BatchProgress> {
         let s: SyncState = serde_json::from_value(state.clone())
             .map_err(|e| Error::corrupt(format!("a {} batch state in the catalog", self.kind()), e.to_string()))?;
         Ok(if s.done { BatchProgress::Done } else { BatchProgress::Failed("interrupted before it finished".into()) })
@@ -243,6 +255,10 @@ impl<M: TransferManager> AsyncTransferManager for Synchronous<M> {
 mod tests {
     use super::*;
     use crate::checksum::Algorithm;
+
+    fn no_save(_: &serde_json::Value) -> Result<()> {
+        Ok(())
+    }
 
     fn item(dir: &Path, source: &Path, checksum: Checksum, kind: FileKind) -> BatchItem {
         BatchItem {
@@ -266,29 +282,29 @@ mod tests {
         let m = Synchronous(LocalManager);
         let it = item(dir.path(), &src, sum.clone(), FileKind::File);
         // The root must exist; missing parents below it are created.
-        let state = m.start(dir.path(), std::slice::from_ref(&it)).expect("start");
+        let state = m.start(dir.path(), &no_save, std::slice::from_ref(&it)).expect("start");
         assert_eq!(m.failed_items(&state).len(), 1, "no root: nothing written");
         std::fs::create_dir(dir.path().join("root")).expect("mkdir");
-        let state = m.start(dir.path(), std::slice::from_ref(&it)).expect("start");
-        assert_eq!(m.poll(&state).expect("poll"), BatchProgress::Done);
+        let state = m.start(dir.path(), &no_save, std::slice::from_ref(&it)).expect("start");
+        assert_eq!(m.poll(&mut state.clone(), &no_save).expect("poll"), BatchProgress::Done);
         assert!(m.failed_items(&state).is_empty(), "{:?}", m.failed_items(&state));
         assert_eq!(std::fs::read(&dest).expect("read"), b"hello");
         // Something already at the destination is never replaced.
         std::fs::write(&dest, b"theirs").expect("write");
-        let state = m.start(dir.path(), std::slice::from_ref(&it)).expect("start");
+        let state = m.start(dir.path(), &no_save, std::slice::from_ref(&it)).expect("start");
         assert_eq!(m.failed_items(&state).len(), 1);
         assert_eq!(std::fs::read(&dest).expect("read"), b"theirs");
         std::fs::remove_file(&dest).expect("rm");
 
         std::fs::write(&src, b"hellO").expect("corrupt");
-        let state = m.start(dir.path(), std::slice::from_ref(&it)).expect("start");
-        assert_eq!(m.poll(&state).expect("poll"), BatchProgress::Done);
+        let state = m.start(dir.path(), &no_save, std::slice::from_ref(&it)).expect("start");
+        assert_eq!(m.poll(&mut state.clone(), &no_save).expect("poll"), BatchProgress::Done);
         let failed = m.failed_items(&state);
         assert!(failed.len() == 1 && failed[0].1.contains("not sent"), "{failed:?}");
         assert!(!dest.exists(), "a bad copy is not left behind");
         let leftovers = std::fs::read_dir(dest.parent().expect("parent")).expect("ls").count();
         assert_eq!(leftovers, 0, "the partial copy is removed");
-        assert!(matches!(m.poll(&serde_json::json!({"done": false})), Ok(BatchProgress::Failed(_))));
+        assert!(matches!(m.poll(&mut serde_json::json!({"done": false}), &no_save), Ok(BatchProgress::Failed(_))));
 
         let book = dir.path().join("book");
         std::fs::create_dir_all(book.join("a/b")).expect("mkdir");
@@ -296,11 +312,11 @@ mod tests {
         let mut entries = tree::walk(&book).expect("walk");
         let bsum = tree::hash_book(&book, &mut entries, Algorithm::Blake3, &NoProgress).expect("hash");
         let it = item(dir.path(), &book, bsum, FileKind::Directory);
-        let state = m.start(dir.path(), std::slice::from_ref(&it)).expect("start");
-        assert_eq!(m.poll(&state).expect("poll"), BatchProgress::Done);
+        let state = m.start(dir.path(), &no_save, std::slice::from_ref(&it)).expect("start");
+        assert_eq!(m.poll(&mut state.clone(), &no_save).expect("poll"), BatchProgress::Done);
         assert!(m.failed_items(&state).is_empty());
         assert_eq!(std::fs::read(dest.join("a/b/x")).expect("read"), b"x");
-        assert!(m.poll(&serde_json::json!({"nonsense": 1})).is_err());
+        assert!(m.poll(&mut serde_json::json!({"nonsense": 1}), &no_save).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Transfers between sites: the transfer managers and the sending and receiving
 //! sides of a clone (the transfer state machine is a value type, in `model`).
 
+pub(crate) mod globus;
 pub mod manager;
 pub(crate) mod payload;
 pub(crate) mod receive;

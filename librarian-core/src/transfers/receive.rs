@@ -145,6 +145,11 @@ fn stage_one(
     let (store_row, _store) =
         crate::ingest::choose_store(site.catalog().stores()?, None, item.size.saturating_add(budget.reserved), None)?;
     let dir = store_row.staging.join(format!("incoming-{}", uuid::Uuid::now_v7()));
+    if manager == ManagerKind::Globus
+        && let Err(why) = globus_destination(site, &store_row.name, &dir)
+    {
+        return Ok(refused(id, "no_common_manager", why));
+    }
     std::fs::create_dir(&dir).map_err(|e| Error::io("cannot create staging directory", &dir, e))?;
     let new = NewIncoming {
         remote_id: id,
@@ -183,6 +188,22 @@ pub(crate) fn store_holding(site: &Site, file: crate::catalog::FileId) -> Result
     Ok(site.catalog().instances(file)?.into_iter().find(|i| i.available).map(|i| i.store))
 }
 
+/// Where a Globus sender must put the data of staging directory `dir` on `store`:
+/// `globus:UUID:/path/incoming-ID/data` in the store's collection
+/// (`[globus.stores.NAME]`), or why there is no such place.
+fn globus_destination(site: &Site, store: &str, dir: &std::path::Path) -> std::result::Result<String, String> {
+    let Some(c) = site.config().globus.as_ref().and_then(|g| g.stores.get(store)) else {
+        return Err(format!("store {store} of this site has no Globus collection ([globus.stores.{store}])"));
+    };
+    match c.collection_path(&dir.join(PAYLOAD)) {
+        Some(path) => Ok(super::globus::format_destination(&c.collection, &path)),
+        None => Err(format!(
+            "the staging area of store {store} is not below the collection root {} of its Globus collection",
+            c.root().display()
+        )),
+    }
+}
+
 /// The stage answer that describes incoming transfer `t`.
 fn answer_for(site: &Site, t: &Transfer) -> StageResult {
     let remote = t.remote_id.unwrap_or_default();
@@ -191,6 +212,12 @@ fn answer_for(site: &Site, t: &Transfer) -> StageResult {
             let data = dir.join(PAYLOAD);
             let destination = match (&site.config().clone.rsync_host, manager) {
                 (Some(host), ManagerKind::Rsync) => format!("{host}:{}", data.display()),
+                (_, ManagerKind::Globus) => {
+                    match globus_destination(site, t.store.as_deref().unwrap_or_default(), dir) {
+                        Ok(d) => d,
+                        Err(why) => return refused(remote, "failed", why),
+                    }
+                }
                 _ => data.display().to_string(),
             };
             StageResult::Accepted { transfer_id: remote, remote_id: t.id, destination, manager }
@@ -328,7 +355,35 @@ pub(crate) fn cancel_transfer(site: &Site, id: i64) -> Result<Transfer> {
     if let (Direction::Incoming, Some(dir)) = (t.direction, &t.local_path) {
         remove_staging(dir);
     }
+    if let (Direction::Outgoing, Some(batch)) = (t.direction, t.batch) {
+        stop_batch_if_cancelled(site, batch)?;
+    }
     Ok(t)
+}
+
+/// A running batch none of whose transfers is still going (the operator cancelled
+/// its last one) is stopped: its manager cancels it (the rsync processes killed, the
+/// Globus tasks cancelled) and it is recorded as failed.
+fn stop_batch_if_cancelled(site: &Site, batch: i64) -> Result<()> {
+    let Some(b) = site.catalog().running_batches()?.into_iter().find(|b| b.id == batch) else { return Ok(()) };
+    if !site.catalog().batch_transfers(batch)?.is_empty() || b.state.get("starting").is_some() || b.state.is_null() {
+        return Ok(());
+    }
+    let manager = super::send::manager_for(site, b.manager)?;
+    if let Err(e) = manager.cancel(&b.state) {
+        log::warn!("cannot stop batch {batch} ({}): {e}", b.manager);
+        site.raise_event(&NewEvent {
+            severity: Severity::Error,
+            category: Category::NeedsAttention,
+            subject: format!("{}/batch {batch}", b.peer),
+            message: format!(
+                "batch {batch} to {} was cancelled but its {} transfer could not be stopped: {e}",
+                b.peer, b.manager
+            ),
+        })?;
+        return Ok(());
+    }
+    site.catalog().finish_batch(batch, &[], true, Timestamp::now())
 }
 
 /// How far `peer` is behind this site: of the files a send round may offer it (its

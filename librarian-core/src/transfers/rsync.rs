@@ -78,7 +78,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::manager::{AsyncTransferManager, BatchItem, BatchProgress, local_destination};
+use super::manager::{AsyncTransferManager, BatchItem, BatchProgress, SaveState, local_destination};
 use crate::error::{Error, Result};
 use crate::model::FileKind;
 use crate::model::ManagerKind;
@@ -200,7 +200,7 @@ impl AsyncTransferManager for RsyncManager {
         ManagerKind::Rsync
     }
 
-    fn start(&self, work_dir: &Path, items: &[BatchItem]) -> Result<serde_json::Value> {
+    fn start(&self, work_dir: &Path, _save: SaveState<'_>, items: &[BatchItem]) -> Result<serde_json::Value> {
         let program = resolve_program(&self.program)?;
         // Check every item before touching anything.
         let mut operands = Vec::with_capacity(items.len());
@@ -320,7 +320,7 @@ impl AsyncTransferManager for RsyncManager {
         serde_json::to_value(&state).map_err(|e| Error::internal(format!("cannot encode an rsync batch state: {e}")))
     }
 
-    fn poll(&self, state: &serde_json::Value) -> Result<BatchProgress> {
+    fn poll(&self, state: &mut serde_json::Value, _save: SaveState<'_>) -> Result<BatchProgress> {
         let s = RsyncState::from_value(state)?;
         if let Some(progress) = read_status(&s)? {
             return Ok(progress);
@@ -638,6 +638,9 @@ fn signal_group(pgid: i32, signal: libc::c_int) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    fn no_save(_: &serde_json::Value) -> crate::error::Result<()> {
+        Ok(())
+    }
     use super::*;
     use crate::checksum::{Algorithm, Checksum};
 
@@ -666,7 +669,7 @@ mod tests {
     fn wait(m: &RsyncManager, state: &serde_json::Value) -> BatchProgress {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let p = m.poll(state).expect("poll");
+            let p = m.poll(&mut state.clone(), &no_save).expect("poll");
             if p != BatchProgress::Running {
                 return p;
             }
@@ -716,7 +719,7 @@ mod tests {
 
         let work = dir.path().join("work");
         let m = RsyncManager::default();
-        let state = m.start(&work, &items).expect("start");
+        let state = m.start(&work, &no_save, &items).expect("start");
         for field in
             ["pid", "pgid", "proc_start", "boot_id", "work_dir", "status_file", "log_file", "items", "started_at"]
         {
@@ -729,7 +732,7 @@ mod tests {
         let text = serde_json::to_string(&state).expect("to text");
         let later: serde_json::Value = serde_json::from_str(&text).expect("from text");
         assert_eq!(wait(&RsyncManager::default(), &later), BatchProgress::Done);
-        assert_eq!(m.poll(&state).expect("poll"), BatchProgress::Done, "Done stays Done");
+        assert_eq!(m.poll(&mut state.clone(), &no_save).expect("poll"), BatchProgress::Done, "Done stays Done");
 
         assert_eq!(std::fs::read(&file_dest).expect("read"), b"photons");
         assert_eq!(std::fs::read(book_dest.join("top")).expect("read"), b"top");
@@ -747,7 +750,7 @@ mod tests {
         for dest in [stage.join("linked"), stage.join("linked/x")] {
             let it = item(3, &book, dest.to_str().expect("utf8"), FileKind::Directory);
             let it = BatchItem { destination_root: Some(dir.path().to_owned()), ..it };
-            let err = m.start(&dir.path().join("work3"), &[it]).expect_err("refused");
+            let err = m.start(&dir.path().join("work3"), &no_save, &[it]).expect_err("refused");
             assert_eq!(err.code(), "unsupported_entry", "{}: {err}", dest.display());
         }
         assert_eq!(std::fs::read_dir(&outside).expect("ls").count(), 0);
@@ -763,7 +766,11 @@ mod tests {
         let dest = dir.path().join("stage/out");
         let m = RsyncManager::default();
         let state = m
-            .start(&dir.path().join("work"), &[item(1, &missing, dest.to_str().expect("utf8"), FileKind::File)])
+            .start(
+                &dir.path().join("work"),
+                &no_save,
+                &[item(1, &missing, dest.to_str().expect("utf8"), FileKind::File)],
+            )
             .expect("start");
         match wait(&m, &state) {
             BatchProgress::Failed(msg) => {
@@ -783,7 +790,7 @@ mod tests {
         let items = [item(1, &src, "/nonexistent-dir/x", FileKind::File)];
         for program in ["librarian-no-such-rsync", "/nonexistent/bin/rsync"] {
             let m = RsyncManager { program: program.into(), ..RsyncManager::default() };
-            let err = m.start(&dir.path().join("work"), &items).expect_err("no program");
+            let err = m.start(&dir.path().join("work"), &no_save, &items).expect_err("no program");
             let msg = err.to_string();
             assert!(msg.contains(program) && msg.contains("rsync"), "{msg}");
         }
@@ -810,7 +817,7 @@ mod tests {
             item(1, &awkward, "archive.example.org:/stage/x y", FileKind::Directory),
             item(2, &file, "user@host:/stage/$f", FileKind::File),
         ];
-        let state = m.start(&dir.path().join("work"), &items).expect("start");
+        let state = m.start(&dir.path().join("work"), &no_save, &items).expect("start");
         assert_eq!(wait(&m, &state), BatchProgress::Done);
         let read = |n: usize| -> Vec<String> {
             let raw = std::fs::read(calls.join(n.to_string())).expect("call");
@@ -834,7 +841,7 @@ mod tests {
             [("relative", "/abs"), ("/abs", "relative/path"), ("/abs", ":/x"), ("/abs", "host:"), ("/abs", "/")]
         {
             let it = item(1, Path::new(src), dst, FileKind::File);
-            let err = m.start(&dir.path().join("work2"), &[it]).expect_err("refused");
+            let err = m.start(&dir.path().join("work2"), &no_save, &[it]).expect_err("refused");
             let want = if src == "relative" { "internal" } else { "corrupt" };
             assert_eq!(err.code(), want, "{src} {dst}: {err}");
         }
@@ -854,7 +861,7 @@ mod tests {
             item(1, &src, &format!("{}/stage/a", dir.path().display()), FileKind::File),
             item(2, &src, &format!("{}/stage/b", dir.path().display()), FileKind::File),
         ];
-        let state = m.start(&dir.path().join("work"), &items).expect("start");
+        let state = m.start(&dir.path().join("work"), &no_save, &items).expect("start");
         match wait(&m, &state) {
             BatchProgress::Failed(msg) => {
                 assert!(msg.contains("status 12") && msg.contains("protocol data stream"), "{msg}");
@@ -867,7 +874,7 @@ mod tests {
         // Starting again in the same work directory forgets the old outcome.
         let ok = fake_program(dir.path(), "exit 0");
         let m = RsyncManager { program: ok, ..RsyncManager::default() };
-        let state = m.start(&dir.path().join("work"), &items).expect("start");
+        let state = m.start(&dir.path().join("work"), &no_save, &items).expect("start");
         assert_eq!(wait(&m, &state), BatchProgress::Done);
     }
 
@@ -877,7 +884,7 @@ mod tests {
         let m = RsyncManager { program, ..RsyncManager::default() };
         let src = dir.join("f");
         let state = m
-            .start(&dir.join("work"), &[item(1, &src, &format!("{}/stage/a", dir.display()), FileKind::File)])
+            .start(&dir.join("work"), &no_save, &[item(1, &src, &format!("{}/stage/a", dir.display()), FileKind::File)])
             .expect("start");
         // Wait until the fake rsync runs (it is then in the group too).
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -908,7 +915,7 @@ mod tests {
     fn rsync_batch_killed_from_outside_is_gone() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (m, state) = slow_batch(dir.path());
-        assert_eq!(m.poll(&state).expect("poll"), BatchProgress::Running);
+        assert_eq!(m.poll(&mut state.clone(), &no_save).expect("poll"), BatchProgress::Running);
         let pgid = state_of(&state).pgid;
         // SAFETY: test code signalling the batch's own process group.
         assert_eq!(unsafe { libc::kill(-pgid, libc::SIGKILL) }, 0);
@@ -954,7 +961,9 @@ mod tests {
         m.cancel(&state).expect("cancel");
         assert!(t.elapsed() < Duration::from_secs(3), "SIGTERM was enough");
         assert!(group_members(pgid).is_empty(), "{:?}", group_members(pgid));
-        assert!(matches!(m.poll(&state).expect("poll"), BatchProgress::Failed(e) if e.contains("gone")));
+        assert!(
+            matches!(m.poll(&mut state.clone(), &no_save).expect("poll"), BatchProgress::Failed(e) if e.contains("gone"))
+        );
         m.cancel(&state).expect("again");
         RsyncManager::default().cancel(&state).expect("from another manager value");
     }
@@ -967,7 +976,7 @@ mod tests {
 
         let mut tampered = state.clone();
         tampered["proc_start"] = serde_json::json!(state_of(&state).proc_start + 1);
-        match m.poll(&tampered).expect("poll") {
+        match m.poll(&mut tampered.clone(), &no_save).expect("poll") {
             BatchProgress::Failed(msg) => assert!(msg.contains("belongs to another process"), "{msg}"),
             other => panic!("expected gone, got {other:?}"),
         }
@@ -976,9 +985,9 @@ mod tests {
 
         let mut other_boot = state.clone();
         other_boot["boot_id"] = serde_json::json!("00000000-0000-0000-0000-000000000000");
-        assert!(matches!(m.poll(&other_boot).expect("poll"), BatchProgress::Failed(_)));
+        assert!(matches!(m.poll(&mut other_boot.clone(), &no_save).expect("poll"), BatchProgress::Failed(_)));
 
-        assert_eq!(m.poll(&state).expect("poll"), BatchProgress::Running);
+        assert_eq!(m.poll(&mut state.clone(), &no_save).expect("poll"), BatchProgress::Running);
         m.cancel(&state).expect("cancel");
         assert!(group_members(pgid).is_empty());
     }
@@ -1003,10 +1012,10 @@ mod tests {
         for (pid, pgid, version) in [(0, 0, 1), (1, 1, 1), (-5, -5, 1), (12345, 1, 1), (12345, 12345, 99)] {
             let s = RsyncState { pid, pgid, version, ..good.clone() };
             let v = serde_json::to_value(&s).expect("json");
-            assert!(m.poll(&v).is_err(), "{v}");
+            assert!(m.poll(&mut v.clone(), &no_save).is_err(), "{v}");
             assert!(m.cancel(&v).is_err(), "{v}");
         }
-        assert!(m.poll(&serde_json::json!({"done": true})).is_err());
+        assert!(m.poll(&mut serde_json::json!({"done": true}), &no_save).is_err());
         assert!(signal_group(1, libc::SIGTERM).is_err());
     }
 

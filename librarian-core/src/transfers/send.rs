@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::globus::{GlobusManager, parse_destination};
 use super::manager::{AsyncTransferManager, BatchItem, BatchProgress, LocalManager, Synchronous};
 use super::rsync::RsyncManager;
 use crate::catalog::{BatchRow, PlanFilter, StageAnswer};
@@ -40,6 +41,9 @@ pub struct SendReport {
     /// Of those, the peers that could not be reached or refused us (not the ones an
     /// operator disabled): `tasks run` reports the task `degraded`.
     pub unreachable_peers: Vec<String>,
+    /// Running batches that are stuck (need attention) or whose manager could not be
+    /// asked (e.g. Globus is down): `tasks run` reports the task `degraded`.
+    pub stalled_batches: Vec<i64>,
 }
 
 impl std::fmt::Display for SendReport {
@@ -68,12 +72,55 @@ fn starting() -> serde_json::Value {
     serde_json::json!({ "starting": who })
 }
 
-/// The manager for `kind`.
-pub fn manager_for(kind: ManagerKind) -> Result<Box<dyn AsyncTransferManager>> {
+/// The manager for `kind`, for this site (the Globus manager reads `[globus]`, its
+/// credentials and the stores' collections).
+pub(crate) fn manager_for(site: &Site, kind: ManagerKind) -> Result<Box<dyn AsyncTransferManager>> {
     match kind {
         ManagerKind::Local => Ok(Box::new(Synchronous(LocalManager))),
         ManagerKind::Rsync => Ok(Box::new(RsyncManager::default())),
+        ManagerKind::Globus => Ok(Box::new(globus_manager(site)?)),
         ManagerKind::Sneakernet => Err(Error::internal("sneakernet transfers move on drives, not through a manager")),
+    }
+}
+
+/// The site's Globus manager. [`Error::Config`] without a `[globus]` table or when
+/// its credentials cannot be read.
+pub(crate) fn globus_manager(site: &Site) -> Result<GlobusManager> {
+    let cfg = site.config().globus.clone().ok_or_else(|| Error::Config {
+        path: site.config_path().to_owned(),
+        message: "the globus manager needs a [globus] table (docs/globus.md)".into(),
+    })?;
+    let tls = crate::peer::ClientTls::load(&site.config().client, site.config_path())?;
+    let client = crate::globus::GlobusClient::new(&cfg, site.config_path(), &tls)?;
+    let sources = site
+        .catalog()
+        .stores()?
+        .into_iter()
+        .filter_map(|st| cfg.stores.get(&st.name).map(|c| (st.root, c.clone())))
+        .collect();
+    Ok(GlobusManager::new(client, cfg, sources))
+}
+
+/// The managers of one round, each made once (the Globus one reads credentials).
+pub(crate) struct Managers<'a> {
+    site: &'a Site,
+    made: Vec<(ManagerKind, Box<dyn AsyncTransferManager>)>,
+}
+
+impl<'a> Managers<'a> {
+    pub(crate) fn new(site: &'a Site) -> Self {
+        Managers { site, made: Vec::new() }
+    }
+
+    pub(crate) fn get(&mut self, kind: ManagerKind) -> Result<&dyn AsyncTransferManager> {
+        let at = match self.made.iter().position(|(k, _)| *k == kind) {
+            Some(i) => i,
+            None => {
+                self.made.push((kind, manager_for(self.site, kind)?));
+                self.made.len() - 1
+            }
+        };
+        Ok(self.made[at].1.as_ref())
     }
 }
 
@@ -91,6 +138,15 @@ pub(crate) fn check_destination(
     let Some(root) = root else {
         return bad("no destination_root is configured for this peer in [clone.to.PEER]");
     };
+    if manager == ManagerKind::Globus || root.collection.is_some() {
+        let Some((collection, path)) = parse_destination(destination).filter(|_| manager == ManagerKind::Globus) else {
+            return bad("not a Globus destination (globus:UUID:/path) for a Globus destination_root");
+        };
+        if root.collection.as_deref() != Some(collection.as_str()) {
+            return bad("not in the Globus collection of the configured destination_root");
+        }
+        return check_staging_path(std::path::Path::new(&path), &root.path).or_else(|why| bad(&why));
+    }
     let (host, path) = match destination.split_once(':') {
         Some((host, path)) if manager == ManagerKind::Rsync && !destination.starts_with('/') => {
             if !plain_host(host) {
@@ -103,18 +159,20 @@ pub(crate) fn check_destination(
     if host != root.host.as_deref() {
         return bad("not on the host of the configured destination_root");
     }
-    let p = std::path::Path::new(path);
-    if let Err(why) = plain_absolute(p) {
-        return bad(why);
-    }
-    if !p.starts_with(&root.path) || p == root.path {
-        return bad("not below the configured destination_root");
+    check_staging_path(std::path::Path::new(path), &root.path).or_else(|why| bad(&why))
+}
+
+/// `p` is a plain absolute path strictly below `root`, ending in `incoming-ID/data`.
+fn check_staging_path(p: &std::path::Path, root: &std::path::Path) -> std::result::Result<(), String> {
+    plain_absolute(p).map_err(str::to_owned)?;
+    if !p.starts_with(root) || p == root {
+        return Err("not below the configured destination_root".into());
     }
     let mut tail = p.components().rev();
-    let (Some(last), Some(parent)) = (tail.next(), tail.next()) else { return bad("too short") };
+    let (Some(last), Some(parent)) = (tail.next(), tail.next()) else { return Err("too short".into()) };
     let parent = parent.as_os_str().to_string_lossy();
     if last.as_os_str() != crate::store::staging::PAYLOAD || !parent.starts_with("incoming-") {
-        return bad("not an incoming staging path (…/incoming-ID/data)");
+        return Err("not an incoming staging path (…/incoming-ID/data)".into());
     }
     Ok(())
 }
@@ -124,7 +182,7 @@ fn batch_item(t: &Transfer, root: Option<&DestinationRoot>) -> Option<BatchItem>
         transfer: t.id,
         source: t.local_path.clone()?,
         destination: t.remote_path.clone()?,
-        destination_root: root.filter(|r| r.host.is_none()).map(|r| r.path.clone()),
+        destination_root: root.filter(|r| r.host.is_none() && r.collection.is_none()).map(|r| r.path.clone()),
         kind: t.kind,
         checksum: t.checksum.clone(),
         size: t.size,
@@ -232,11 +290,12 @@ fn plan_filter(_site: &Site, to: &SendTo) -> Result<PlanFilter> {
 /// send to `only` (configured in `[clone.to]` or not), or to every configured peer.
 pub(crate) fn send_clones_to(site: &Site, only: Option<&str>) -> Result<SendReport> {
     let mut report = SendReport::default();
+    let mut managers = Managers::new(site);
     for b in site.catalog().running_batches()? {
-        poll_batch(site, &b, &mut report)?;
+        poll_batch(site, &mut managers, &b, &mut report)?;
     }
     let cfg = &site.config().clone;
-    let managers = cfg.manager_kinds()?;
+    let kinds = cfg.manager_kinds()?;
     for (peer, to) in &targets(site, only)? {
         let name = &peer.name;
         if !peer.transfers_enabled {
@@ -263,16 +322,16 @@ pub(crate) fn send_clones_to(site: &Site, only: Option<&str>) -> Result<SendRepo
         };
         site.catalog().resolve_event(Category::PeerUnreachable, name, Timestamp::now())?;
         // An older peer refuses stage items with fields it does not know.
-        let offer = Offer { peer: name, managers: &managers, created_at: answer.has(STAGE_CREATED_AT) };
+        let offer = Offer { peer: name, managers: &kinds, created_at: answer.has(STAGE_CREATED_AT) };
         let mut after = 0;
         let mut stranded_done = false;
         for _ in 0..cfg.batches_per_run {
             let round = if stranded_done {
-                send_batch(site, &offer, &filter, &mut after, &mut report)
+                send_batch(site, &mut managers, &offer, &filter, &mut after, &mut report)
             } else {
                 stranded_done = true;
-                offer_stranded(site, &offer, &mut report)
-                    .and_then(|_| send_batch(site, &offer, &filter, &mut after, &mut report))
+                offer_stranded(site, &mut managers, &offer, &mut report)
+                    .and_then(|_| send_batch(site, &mut managers, &offer, &filter, &mut after, &mut report))
             };
             match round {
                 Ok(true) => {}
@@ -330,6 +389,7 @@ impl Offer<'_> {
 /// Plan, offer and start one batch to the peer; false when nothing is left to send.
 fn send_batch(
     site: &Site,
+    managers: &mut Managers<'_>,
     offer: &Offer<'_>,
     filter: &PlanFilter,
     after: &mut i64,
@@ -344,7 +404,7 @@ fn send_batch(
     if transfers.is_empty() {
         return Ok(false);
     }
-    self::offer(site, offer, &transfers, report)
+    self::offer(site, managers, offer, &transfers, report)
 }
 
 /// Offer again the transfers to `peer` whose answer was never recorded (the run
@@ -352,19 +412,30 @@ fn send_batch(
 /// peer answers a repeated offer from its records (the same incoming transfer and
 /// destination), so both sides pick up where they were, in this round, without
 /// waiting for reconciliation. Returns false when there were none.
-fn offer_stranded(site: &Site, offer: &Offer<'_>, report: &mut SendReport) -> Result<bool> {
+fn offer_stranded(
+    site: &Site,
+    managers: &mut Managers<'_>,
+    offer: &Offer<'_>,
+    report: &mut SendReport,
+) -> Result<bool> {
     let peer = offer.peer;
     let stranded = site.catalog().stranded_outgoing(peer, site.config().clone.batch_files)?;
     if stranded.is_empty() {
         return Ok(false);
     }
     log::info!("offering {} transfer(s) to {peer} again: their answer was never recorded", stranded.len());
-    self::offer(site, offer, &stranded, report)
+    self::offer(site, managers, offer, &stranded, report)
 }
 
 /// Offer `transfers` (outgoing, `initiated`) to the peer, record the answers and
 /// start a batch per manager; false when the peer cannot take anything now.
-fn offer(site: &Site, offer: &Offer<'_>, transfers: &[Transfer], report: &mut SendReport) -> Result<bool> {
+fn offer(
+    site: &Site,
+    managers: &mut Managers<'_>,
+    offer: &Offer<'_>,
+    transfers: &[Transfer],
+    report: &mut SendReport,
+) -> Result<bool> {
     let peer = offer.peer;
     let client = crate::access::peer_client(site, peer)?;
     let req = StageRequest {
@@ -457,22 +528,25 @@ fn offer(site: &Site, offer: &Offer<'_>, transfers: &[Transfer], report: &mut Se
     for (batch, kind, _) in batches {
         let items: Vec<BatchItem> =
             site.catalog().batch_transfers(batch)?.iter().filter_map(|t| batch_item(t, root.as_ref())).collect();
-        let manager = manager_for(kind)?;
-        let state = manager.start(&batch_dir(site)?, &items)?;
-        site.catalog().set_batch_state(batch, &state, Timestamp::now())?;
+        let save = |v: &serde_json::Value| site.catalog().set_batch_state(batch, v, Timestamp::now());
+        let state = managers.get(kind)?.start(&batch_dir(site)?, &save, &items)?;
+        save(&state)?;
         report.batches_started += 1;
         let row = BatchRow { id: batch, peer: peer.to_owned(), manager: kind, state, attempts: 1 };
-        poll_batch(site, &row, report)?;
+        poll_batch(site, managers, &row, report)?;
     }
     Ok(true)
 }
 
 /// Check a running batch: finish it, restart it, or leave it running.
-fn poll_batch(site: &Site, b: &BatchRow, report: &mut SendReport) -> Result<()> {
-    let manager = manager_for(b.manager)?;
+fn poll_batch(site: &Site, managers: &mut Managers<'_>, b: &BatchRow, report: &mut SendReport) -> Result<()> {
+    let manager = managers.get(b.manager)?;
     let now = Timestamp::now();
+    let save = |v: &serde_json::Value| site.catalog().set_batch_state(b.id, v, Timestamp::now());
+    let subject = format!("{}/batch {}", b.peer, b.id);
     // Recorded, but not started yet: the run that starts it is still at it (leave
     // it), or died first (start it again).
+    let mut state = b.state.clone();
     let progress = match b.state.get("starting") {
         Some(who) => {
             let alive = who.as_str().and_then(crate::process::ProcessId::parse).is_some_and(|p| !p.is_gone());
@@ -485,12 +559,37 @@ fn poll_batch(site: &Site, b: &BatchRow, report: &mut SendReport) -> Result<()> 
         None if b.state.is_null() => {
             BatchProgress::Failed("the run that was to start the batch stopped before it did".into())
         }
-        None => manager.poll(&b.state)?,
+        None => {
+            let p = manager.poll(&mut state, &save)?;
+            if state != b.state {
+                save(&state)?;
+            }
+            p
+        }
     };
+    if !matches!(progress, BatchProgress::NeedsAttention(_) | BatchProgress::Unknown(_)) {
+        site.catalog().resolve_event(Category::NeedsAttention, &subject, now)?;
+    }
     match progress {
         BatchProgress::Running => report.running += 1,
+        BatchProgress::NeedsAttention(why) => {
+            log::warn!("batch {} to {} needs attention: {why}", b.id, b.peer);
+            site.raise_event(&NewEvent {
+                severity: Severity::Error,
+                category: Category::NeedsAttention,
+                subject,
+                message: format!("batch {} to {} ({}) is stuck: {why}", b.id, b.peer, b.manager),
+            })?;
+            report.running += 1;
+            report.stalled_batches.push(b.id);
+        }
+        BatchProgress::Unknown(why) => {
+            log::warn!("cannot tell how batch {} to {} is doing; asking again next round: {why}", b.id, b.peer);
+            report.running += 1;
+            report.stalled_batches.push(b.id);
+        }
         BatchProgress::Done => {
-            let failed = manager.failed_items(&b.state);
+            let failed = manager.failed_items(&state);
             let total = site.catalog().batch_transfers(b.id)?.len() as u64;
             report.failed += failed.len() as u64;
             report.staged += total.saturating_sub(failed.len() as u64);
@@ -502,7 +601,7 @@ fn poll_batch(site: &Site, b: &BatchRow, report: &mut SendReport) -> Result<()> 
                 log::warn!("batch {} to {} failed (attempt {}), starting it again: {why}", b.id, b.peer, b.attempts);
                 let root = destination_root(site, &b.peer)?;
                 let items: Vec<BatchItem> = transfers.iter().filter_map(|t| batch_item(t, root.as_ref())).collect();
-                let state = manager.start(&batch_dir(site)?, &items)?;
+                let state = manager.start(&batch_dir(site)?, &save, &items)?;
                 site.catalog().restart_batch(b.id, &state, now)?;
                 report.running += 1;
             } else {

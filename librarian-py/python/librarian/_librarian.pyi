@@ -75,11 +75,11 @@ _Level: TypeAlias = Literal["admin", "read-append", "read-only", "callback"]
 _Severity: TypeAlias = Literal["info", "warning", "error"]
 _Category: TypeAlias = Literal[
     "peer_unreachable", "peer_refused", "call_refused", "conflict", "transfer_failed", "store_full", "drive_done",
-    "catalog_corrupt"
+    "catalog_corrupt", "needs_attention"
 ]
 _TransferStatus: TypeAlias = Literal["initiated", "ongoing", "staged", "completed", "failed", "cancelled"]
 _Direction: TypeAlias = Literal["outgoing", "incoming"]
-_Manager: TypeAlias = Literal["local", "rsync", "sneakernet"]
+_Manager: TypeAlias = Literal["local", "rsync", "sneakernet", "globus"]
 _ProblemKind: TypeAlias = Literal[
     "manifest_altered", "bad_entry", "missing", "extra", "truncated", "grown", "altered", "wrong_kind", "unreadable",
     "unsupported"
