@@ -57,6 +57,16 @@ pub fn peer_code(code: &str) -> String {
     if plain { code.to_owned() } else { "unknown".to_owned() }
 }
 
+/// A code from an external service (Globus: `PERMISSION_DENIED`,
+/// `ClientError.NotFound`, `invalid_client`): kept when plain (ASCII letters,
+/// digits, `_`, `.`, `-`, at most 100 bytes), else `unknown`.
+pub fn service_code(code: &str) -> String {
+    let plain = !code.is_empty()
+        && code.len() <= 100
+        && code.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if plain { code.to_owned() } else { "unknown".to_owned() }
+}
+
 /// `value` with every hazardous character (see [`is_hazard`]) written as an escape:
 /// `\x1b` for ASCII and C1 controls below U+0100, `\u{202e}` for the others. What a
 /// terminal shows is then what the bytes are, and no escape sequence stored in a

@@ -158,9 +158,13 @@ fn try_spawn(args: &[String]) -> Option<(Child, String)> {
         .spawn()
         .expect("start fake-globus");
     let mut line = String::new();
-    let stdout = child.stdout.take().expect("stdout");
+    let Some(stdout) = child.stdout.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    };
     let mut reader = BufReader::new(stdout);
-    if reader.read_line(&mut line).ok()? == 0 {
+    if !matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
         let _ = child.wait();
         return None;
     }

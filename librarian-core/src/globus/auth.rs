@@ -105,15 +105,6 @@ struct Cached {
 /// run shares one grant.
 static TOKENS: Mutex<Option<HashMap<(String, String), Cached>>> = Mutex::new(None);
 
-/// How many grants this process made (for tests of the cache).
-static GRANTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// The grants made by this process so far.
-#[cfg(test)]
-pub(crate) fn grants() -> u64 {
-    GRANTS.load(std::sync::atomic::Ordering::Relaxed)
-}
-
 /// A Transfer token: the cached one while it has more than a minute to live, else a
 /// new grant. `renew`: drop the cached one first (Transfer answered 401).
 pub(crate) fn token(
@@ -157,7 +148,6 @@ fn grant(agent: &ureq::Agent, auth_base: &str, creds: &Credentials) -> std::resu
         )),
         Credentials::Refresh { .. } => None,
     };
-    GRANTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (status, body) = super::http::with_retries("Globus Auth", || {
         let mut req = agent.post(&url);
         if let Some(b) = &basic {
@@ -178,7 +168,7 @@ fn grant(agent: &ureq::Agent, auth_base: &str, creds: &Credentials) -> std::resu
     }
     // Only the OAuth2 error code is kept: a plain word, never the request.
     let code = serde_json::from_str::<OAuthError>(&body)
-        .map(|e| crate::text::peer_code(&e.error))
+        .map(|e| crate::text::service_code(&e.error))
         .unwrap_or_else(|_| format!("HTTP {status}"));
     if matches!(status, 400 | 401 | 403) {
         let hint = match creds {

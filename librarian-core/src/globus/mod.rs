@@ -127,7 +127,7 @@ impl GlobusClient {
                 });
             }
             let api = serde_json::from_str::<wire::ApiError>(&text).ok();
-            let code = api.as_ref().map_or_else(|| format!("HTTP{status}"), |e| crate::text::peer_code(&e.code));
+            let code = api.as_ref().map_or_else(|| format!("HTTP{status}"), |e| crate::text::service_code(&e.code));
             let message = api.map_or_else(
                 || format!("HTTP {status} from {path}"),
                 |e| crate::text::clean_free_text(&e.message, crate::text::MAX_REASON_CHARS),

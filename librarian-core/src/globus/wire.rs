@@ -41,7 +41,7 @@ impl TokenResponse {
     /// The Transfer token and its lifetime, wherever the answer put it (the top level
     /// holds the first scope asked for, `other_tokens` the rest).
     pub fn transfer_token(&self) -> Option<(&str, u64)> {
-        if self.resource_server == TRANSFER_RESOURCE_SERVER || self.resource_server.is_empty() {
+        if self.resource_server == TRANSFER_RESOURCE_SERVER {
             return Some((&self.access_token, self.expires_in));
         }
         self.other_tokens
@@ -288,6 +288,79 @@ fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The official SDK's own canned answers (`globus_sdk/testing/data`, the ones its
+    /// tests use), read through `$LIBRARIAN_GLOBUS_PYTHON` (a Python with
+    /// globus-sdk 4.10.0 and `responses`; `scripts/test-all` makes one).
+    const DUMP_CANNED: &str = r#"
+import json, importlib
+out = {}
+for mod in ["transfer.submit_transfer", "transfer.get_submission_id", "transfer.cancel_task",
+            "transfer.task_list", "auth.oauth2_client_credentials_tokens", "auth.oauth2_exchange_code_for_tokens"]:
+    rs = importlib.import_module("globus_sdk.testing.data." + mod).RESPONSES
+    out[mod] = {case: {"status": rs.lookup(case).status, "json": rs.lookup(case).json} for case in rs.cases()}
+print(json.dumps(out, default=str))
+"#;
+
+    fn canned() -> Option<serde_json::Value> {
+        let Some(py) = std::env::var_os("LIBRARIAN_GLOBUS_PYTHON") else {
+            let what = "the SDK's canned answers need LIBRARIAN_GLOBUS_PYTHON (a Python with globus-sdk==4.10.0 \
+                        and responses; scripts/test-all makes target/venv-globus)";
+            assert!(std::env::var_os("CI").is_none_or(|v| v.is_empty()), "{what}: not skipped because CI is set");
+            eprintln!("SKIPPED: {what}");
+            return None;
+        };
+        let out = std::process::Command::new(py).args(["-c", DUMP_CANNED]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        Some(serde_json::from_slice(&out.stdout).unwrap())
+    }
+
+    #[test]
+    fn the_official_sdks_canned_answers_parse() {
+        let Some(c) = canned() else { return };
+        let submit: TransferResult =
+            serde_json::from_value(c["transfer.submit_transfer"]["default"]["json"].clone()).unwrap();
+        assert_eq!(submit.code, "Accepted");
+        assert!(!submit.task_id.is_empty() && submit.submission_id.is_some());
+        let failure: ApiError =
+            serde_json::from_value(c["transfer.submit_transfer"]["failure"]["json"].clone()).unwrap();
+        assert_eq!(failure.code, "ClientError.BadRequest.NoTransferItems");
+        assert!(!crate::globus::http::is_endpoint_error(&failure.code));
+        let id: SubmissionId =
+            serde_json::from_value(c["transfer.get_submission_id"]["default"]["json"].clone()).unwrap();
+        assert!(uuid::Uuid::parse_str(&id.value).is_ok(), "{}", id.value);
+        let cancel: CancelResult =
+            serde_json::from_value(c["transfer.cancel_task"]["default"]["json"].clone()).unwrap();
+        assert_eq!(cancel.code, "Canceled");
+        let list: TaskList = serde_json::from_value(c["transfer.task_list"]["default"]["json"].clone()).unwrap();
+        assert!(!list.data.is_empty() && list.total >= list.data.len() as u64);
+        for (raw, task) in c["transfer.task_list"]["default"]["json"]["DATA"].as_array().unwrap().iter().zip(&list.data)
+        {
+            assert_eq!(task.task_id, raw["task_id"].as_str().unwrap());
+            let status = raw["status"].as_str().unwrap();
+            let expect = match status {
+                "ACTIVE" => TaskStatus::Active,
+                "INACTIVE" => TaskStatus::Inactive,
+                "SUCCEEDED" => TaskStatus::Succeeded,
+                "FAILED" => TaskStatus::Failed,
+                _ => TaskStatus::Other,
+            };
+            assert_eq!(task.status, expect);
+            assert_eq!(task.request_time.is_some(), raw["request_time"].is_string(), "{raw}");
+            assert_eq!(task.completion_time.is_some(), raw["completion_time"].is_string(), "{raw}");
+            assert_eq!(task.bytes_transferred, raw["bytes_transferred"].as_u64().unwrap_or(0));
+        }
+        let token: TokenResponse =
+            serde_json::from_value(c["auth.oauth2_client_credentials_tokens"]["default"]["json"].clone()).unwrap();
+        assert_eq!(token.transfer_token(), Some(("DUMMY_TRANSFER_TOKEN_FROM_THE_INTERTUBES", 172_800)));
+        // An answer for another resource server gives no Transfer token.
+        let openid: TokenResponse =
+            serde_json::from_value(c["auth.oauth2_client_credentials_tokens"]["openid"]["json"].clone()).unwrap();
+        assert_eq!(openid.transfer_token(), None);
+        let refused: OAuthError =
+            serde_json::from_value(c["auth.oauth2_exchange_code_for_tokens"]["invalid_grant"]["json"].clone()).unwrap();
+        assert_eq!(refused.error, "invalid_grant");
+    }
 
     #[test]
     fn both_time_forms_parse() {

@@ -63,6 +63,10 @@ pub(crate) fn format_destination(collection: &str, path: &str) -> String {
     format!("globus:{collection}:{path}")
 }
 
+/// A (source, destination) pair of collection UUIDs: items between the same pair
+/// can share a task.
+type Collections = (String, String);
+
 /// How one task of the batch ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -154,7 +158,7 @@ impl GlobusManager {
     fn plan(&self, items: &[BatchItem]) -> (Vec<TaskState>, Vec<(i64, String)>) {
         let mut failed = Vec::new();
         // (source collection, destination collection) → items, in order.
-        let mut groups: Vec<((String, String), Vec<(i64, TransferItem)>)> = Vec::new();
+        let mut groups: Vec<(Collections, Vec<(i64, TransferItem)>)> = Vec::new();
         for item in items {
             match self.transfer_item(item) {
                 Ok((key, ti)) => match groups.iter_mut().find(|(k, _)| *k == key) {
@@ -206,7 +210,7 @@ impl GlobusManager {
     }
 
     /// The document item for `item`, with its (source, destination) collections.
-    fn transfer_item(&self, item: &BatchItem) -> std::result::Result<((String, String), TransferItem), String> {
+    fn transfer_item(&self, item: &BatchItem) -> std::result::Result<(Collections, TransferItem), String> {
         let (dst, dst_path) = parse_destination(&item.destination)
             .ok_or_else(|| format!("{:?} is not a Globus destination (globus:UUID:/path)", item.destination))?;
         let (src, src_path) = self.source_of(&item.source)?;
@@ -303,7 +307,7 @@ impl GlobusManager {
             Some(f) => format!(
                 "Globus task {} FAILED: {}: {}",
                 task.task_id,
-                crate::text::peer_code(&f.code),
+                crate::text::service_code(&f.code),
                 crate::text::clean_free_text(&f.description, 300)
             ),
             None => format!("Globus task {} FAILED", task.task_id),
@@ -314,7 +318,7 @@ impl GlobusManager {
         {
             let mut counts: Vec<(String, usize)> = Vec::new();
             for e in events.iter().filter(|e| e.is_error) {
-                let code = crate::text::peer_code(&e.code);
+                let code = crate::text::service_code(&e.code);
                 match counts.iter_mut().find(|(c, _)| *c == code) {
                     Some((_, n)) => *n += 1,
                     None => counts.push((code, 1)),

@@ -21,6 +21,7 @@ mod corruption;
 mod crash;
 mod error_codes;
 mod full_disk;
+mod globus;
 mod hostile;
 mod legacy_recipe;
 mod local_clone;
