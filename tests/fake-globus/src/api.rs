@@ -68,7 +68,9 @@ fn submit(fake: &Arc<Fake>, request: &Request, client: &str) -> Result<Response,
         .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))?;
     let submission_id = transfer::submission_id(&body)?;
     let mut inner = fake.lock();
-    if let Some(task) = inner.tasks.iter().find(|t| t.submission_id == submission_id) {
+    // Submission ids are looked up per client (whether the real service scopes them
+    // per user is unverified; answering with another user's task id would leak it).
+    if let Some(task) = inner.tasks.iter().find(|t| t.submission_id == submission_id && t.owner == client) {
         return Ok(transfer::result(true, &submission_id, &task.task_id, &request.path));
     }
     let submission = transfer::validate(&body, |id| fake.settings.collections.contains_key(id))?;

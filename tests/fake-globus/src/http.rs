@@ -236,7 +236,7 @@ fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
             }
             return Ok(body);
         }
-        if body.len() + size > MAX_BODY {
+        if size > MAX_BODY - body.len() {
             return Err(bad("body too large"));
         }
         let start = body.len();
@@ -316,6 +316,27 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_are_parsed() {
+        let raw = b"POST /v0.10/transfer?a=1 HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n{}\
+GET /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext\r\nde\r\n0\r\n\r\n\
+GET /y HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n";
+        let mut reader = io::Cursor::new(&raw[..]);
+        let mut written = Vec::new();
+        let first = read_request(&mut reader, &mut written).unwrap().unwrap();
+        assert_eq!(
+            (first.method.as_str(), first.path.as_str(), first.query.as_deref()),
+            ("POST", "/v0.10/transfer", Some("a=1"))
+        );
+        assert_eq!(first.body, b"{}");
+        assert_eq!(written, b"HTTP/1.1 100 Continue\r\n\r\n");
+        let second = read_request(&mut reader, &mut written).unwrap().unwrap();
+        assert_eq!(second.body, b"abcde");
+        assert!(read_request(&mut reader, &mut written).is_err(), "a chunk larger than any body");
+        assert!(read_request(&mut io::Cursor::new(&b""[..]), &mut written).unwrap().is_none());
+        assert!(read_request(&mut io::Cursor::new(&b"NONSENSE\r\n\r\n"[..]), &mut written).is_err());
+    }
 
     #[test]
     fn form_decoding() {
