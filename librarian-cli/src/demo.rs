@@ -1,7 +1,9 @@
 //! `librarian demo`: two sites end to end in a temporary directory. Site A ingests
 //! files and a book; two real `librarian serve` processes listen on loopback; rounds
 //! of the background tasks (what `tasks run` does) clone everything to site B, which
-//! verifies it; A records the copies at B.
+//! verifies it; A records the copies at B. With `--globus` the bytes move through
+//! Globus transfer tasks, served by the fake Globus of the test suite (`fake-globus`,
+//! a real process on loopback that copies between the two sites' stores).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -52,6 +54,80 @@ impl Server {
     }
 }
 
+/// The fake Globus (`fake-globus`) as a child process, killed when dropped.
+struct FakeGlobus {
+    child: Child,
+    url: String,
+}
+
+/// The demo's Globus client id and the collections showing each site's stores.
+const DEMO_CLIENT: &str = "0d3a3c36-0000-4000-8000-0000000000de";
+const COLLECTION_A: &str = "0d3a3c36-0000-4000-8000-0000000000aa";
+const COLLECTION_B: &str = "0d3a3c36-0000-4000-8000-0000000000bb";
+
+impl FakeGlobus {
+    /// `fake-globus` from `$FAKE_GLOBUS_BIN`, else next to this binary.
+    fn start(root: &Path, secret: &str) -> Result<FakeGlobus> {
+        let exe = match std::env::var_os("FAKE_GLOBUS_BIN") {
+            Some(p) => PathBuf::from(p),
+            None => std::env::current_exe().map_err(io("finding the librarian binary"))?.with_file_name("fake-globus"),
+        };
+        if !exe.is_file() {
+            return Err(Error::NotFound {
+                kind: librarian_core::ObjectKind::Path,
+                name: format!(
+                    "{} (the fake Globus of the test suite: build it with `cargo build -p fake-globus` beside \
+                     librarian, or set FAKE_GLOBUS_BIN)",
+                    exe.display()
+                ),
+            }
+            .into());
+        }
+        let mut child = Command::new(exe)
+            .args(["--listen", "127.0.0.1:0", "--collection"])
+            .arg(format!("{COLLECTION_A}={}", root.join("site-a/stores").display()))
+            .arg("--collection")
+            .arg(format!("{COLLECTION_B}={}", root.join("site-b/stores").display()))
+            .arg("--client")
+            .arg(format!("{DEMO_CLIENT}:{secret}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(io("starting fake-globus"))?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            BufReader::new(out).read_line(&mut line).map_err(io("reading fake-globus's address"))?;
+        }
+        let url = line.trim().to_owned();
+        if !url.starts_with("http://") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::internal(format!("demo: fake-globus did not start (it said {line:?})")).into());
+        }
+        Ok(FakeGlobus { child, url })
+    }
+
+    /// The `[globus]` tables of a site whose stores the collection `collection` shows.
+    fn config(&self, site_dir: &Path, collection: &str, secret_file: &Path) -> String {
+        format!(
+            "\n[globus]\nclient_id = {DEMO_CLIENT:?}\nclient_secret_file = {:?}\nauth_url = {:?}\ntransfer_url = {:?}\n\n\
+             [globus.stores.main]\ncollection = {collection:?}\ncollection_root = {:?}\n",
+            secret_file.display().to_string(),
+            self.url,
+            self.url,
+            site_dir.join("stores").display().to_string()
+        )
+    }
+}
+
+impl Drop for FakeGlobus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         // SIGTERM: the server finishes what it is doing and exits 0.
@@ -65,13 +141,22 @@ impl Drop for Server {
 }
 
 /// A site whose scheduled tasks are off (the demo runs them in rounds itself).
-fn site(root: &Path, name: &str, extra: &str) -> Result<Librarian> {
+fn site(root: &Path, name: &str) -> Result<Librarian> {
     let lib = Librarian::init(&root.join(name), name)?;
     let config = lib.config_path().to_owned();
     let mut text = std::fs::read_to_string(&config).map_err(io("reading a configuration"))?;
     for t in TaskKind::ALL {
         text.push_str(&format!("\n[tasks.{t}]\nenabled = false\n"));
     }
+    std::fs::write(&config, text).map_err(io("writing a configuration"))?;
+    Ok(Librarian::open(&config)?)
+}
+
+/// `lib` with `extra` appended to its configuration, opened again.
+fn configure(lib: Librarian, extra: &str) -> Result<Librarian> {
+    let config = lib.config_path().to_owned();
+    drop(lib);
+    let mut text = std::fs::read_to_string(&config).map_err(io("reading a configuration"))?;
     text.push_str(extra);
     std::fs::write(&config, text).map_err(io("writing a configuration"))?;
     Ok(Librarian::open(&config)?)
@@ -93,6 +178,19 @@ fn sample_data(raw: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Write a file only its owner may read.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io("writing the demo's Globus secret"))?;
+    f.write_all(text.as_bytes()).map_err(io("writing the demo's Globus secret"))
+}
+
 fn secret() -> Result<Password> {
     Ok(Password::new(format!("demo-{}", uuid_like()))?)
 }
@@ -109,7 +207,7 @@ fn uuid_like() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode> {
+pub fn run(out: &mut Out, keep: bool, globus: bool) -> Result<ExitCode> {
     let tmp = tempfile::Builder::new().prefix("librarian-demo-").tempdir().map_err(io("temporary directory"))?;
     let root: PathBuf = tmp.path().to_owned();
     let json = out.json();
@@ -120,14 +218,35 @@ pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode> {
     };
     let started = Instant::now();
     say(format!("demo directory: {}", root.display()));
-    // site-a writes only below site-b's directory (where site-b's staging area is).
-    let to_b = format!(
-        "\n[clone]\nmanagers = [\"local\"]\n\n[clone.to.site-b]\ndestination_root = {:?}\n",
-        root.join("site-b").display().to_string()
-    );
-    let a = site(&root, "site-a", &to_b)?;
-    let b = site(&root, "site-b", "")?;
+    let a = site(&root, "site-a")?;
+    let b = site(&root, "site-b")?;
     say("1. created sites site-a and site-b (each a directory with a catalog and a store)".into());
+    let (fake, a_more, b_more) = if globus {
+        let secret_file = root.join("globus-client-secret");
+        write_private(&secret_file, &uuid_like())?;
+        let secret = std::fs::read_to_string(&secret_file).map_err(io("reading the demo's Globus secret"))?;
+        let fake = FakeGlobus::start(&root, secret.trim())?;
+        // site-a may make Globus write only below site-b's staging area.
+        let a_more = format!(
+            "\n[clone]\nmanagers = [\"globus\"]\n\n[clone.to.site-b]\ndestination_root = \"globus:{COLLECTION_B}:/main/staging\"\n{}",
+            fake.config(&root.join("site-a"), COLLECTION_A, &secret_file)
+        );
+        let b_more = format!(
+            "\n[clone]\nmanagers = [\"globus\"]\n{}",
+            fake.config(&root.join("site-b"), COLLECTION_B, &secret_file)
+        );
+        say(format!("   started a fake Globus (Auth and Transfer API v0.10) at {}", fake.url));
+        (Some(fake), a_more, b_more)
+    } else {
+        // site-a writes only below site-b's directory (where site-b's staging area is).
+        let a_more = format!(
+            "\n[clone]\nmanagers = [\"local\"]\n\n[clone.to.site-b]\ndestination_root = {:?}\n",
+            root.join("site-b").display().to_string()
+        );
+        (None, a_more, String::new())
+    };
+    let a = configure(a, &a_more)?;
+    let b = configure(b, &b_more)?;
 
     let raw = root.join("incoming");
     sample_data(&raw)?;
@@ -153,6 +272,12 @@ pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode> {
     a.add_account("site-b", Level::Callback, Some("site-b"), &b_at_a)?;
     let ping = a.ping_peer("site-b")?;
     say(format!("4. peers and accounts set up; site-a pinged site-b in {:.1} ms", ping.latency_ms));
+    if let Some(check) = a.check_globus()? {
+        if !check.ok {
+            return Err(Error::internal(format!("demo: the Globus credentials do not work: {}", check.detail)).into());
+        }
+        say("   site-a obtained a Globus Transfer token".into());
+    }
 
     let mut rounds = 0;
     let converged = loop {
@@ -170,12 +295,18 @@ pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode> {
         let done = a.peer_backlog("site-b")?.files_without_copy == 0
             && a.outbox(None)?.is_empty()
             && b.outbox(None)?.is_empty();
-        if done || rounds == 10 {
+        // Globus tasks run in the background: later rounds poll them.
+        let limit = if globus { 100 } else { 10 };
+        if done || rounds == limit {
             break done;
         }
+        if globus {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
     };
+    let how = if globus { "had Globus copy" } else { "copied" };
     say(format!(
-        "5. {rounds} round(s) of tasks: site-a offered, copied and reported; site-b re-hashed, committed and confirmed"
+        "5. {rounds} round(s) of tasks: site-a offered, {how} and reported; site-b re-hashed, committed and confirmed"
     ));
     let report = b.verify(&[], None, &NoProgress)?;
     let b_status = b.status()?;
@@ -188,6 +319,7 @@ pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode> {
     say(format!("7. site-a records a verified copy at site-b for {recorded} of {} files", uploads.len()));
     drop(server_a);
     drop(server_b);
+    drop(fake);
     let ok = converged && report.ok && recorded == uploads.len() as u64 && b_status.files == uploads.len() as u64;
     say(format!(
         "{} in {:.1} s",
@@ -203,6 +335,7 @@ pub fn run(out: &mut Out, keep: bool) -> Result<ExitCode> {
             "verify": report,
             "status": { "site-a": a.status()?, "site-b": b_status },
             "remote_copies_recorded": recorded,
+            "manager": if globus { "globus" } else { "local" },
         }))?;
     }
     if keep {

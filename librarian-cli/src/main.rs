@@ -138,6 +138,11 @@ enum Command {
         /// Keep the demo's directory instead of removing it.
         #[arg(long)]
         keep: bool,
+        /// Move the bytes with the Globus manager, through the fake Globus of the test
+        /// suite (`fake-globus`, next to this binary or at $FAKE_GLOBUS_BIN; from a
+        /// source checkout: `cargo build -p fake-globus`).
+        #[arg(long)]
+        globus: bool,
     },
     /// Print a shell completion script on stdout, e.g.
     /// `librarian completions bash > /etc/bash_completion.d/librarian`.
@@ -459,7 +464,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
             out.task_list(&lib, &lib.task_records()?)?;
         }
         Command::Serve { listen } => serve(cli, listen.as_deref())?,
-        Command::Demo { keep } => return demo::run(out, *keep),
+        Command::Demo { keep, globus } => return demo::run(out, *keep, *globus),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "librarian", &mut script);

@@ -14,6 +14,10 @@ use crate::{Site, write_secret};
 pub const CLIENT_ID: &str = "6f1c2b4e-5d3a-4c7b-9e8f-0a1b2c3d4e5f";
 /// Its secret: must never appear in any output, log line, event or metric.
 pub const CLIENT_SECRET: &str = "fake-globus-client-secret-e2e-4d1c";
+/// A native app (refresh-token grant) the fake knows.
+pub const NATIVE_CLIENT_ID: &str = "7e2d3c5f-6e4b-4d8c-8f90-1b2c3d4e5f60";
+/// Its refresh token.
+pub const REFRESH_TOKEN: &str = "fake-globus-refresh-token-e2e-9a7b";
 /// The collection showing site A's stores.
 pub const COLLECTION_A: &str = "aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa";
 /// The collection showing site B's stores.
@@ -55,6 +59,8 @@ impl FakeGlobus {
         }
         args.push("--client".into());
         args.push(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+        args.push("--refresh-token".into());
+        args.push(format!("{NATIVE_CLIENT_ID}:{REFRESH_TOKEN}"));
         args.push("--state".into());
         args.push(state_dir.path().join("state.json").display().to_string());
         let (child, url) = spawn(&args);

@@ -347,6 +347,37 @@ mod tests {
     }
 
     #[test]
+    fn globus_is_checked_at_load_and_shown_with_its_defaults() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("librarian.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Config::load(&path)
+        };
+        let e = load("name = \"a\"\n[clone]\nmanagers = [\"globus\"]\n").unwrap_err().to_string();
+        assert!(e.contains("[globus]") && e.contains("docs/globus.md"), "{e}");
+        let e = load("name = \"a\"\n[globus]\nclient_id = \"nope\"\n").unwrap_err().to_string();
+        assert!(e.contains("globus.client_id") && e.contains(&path.display().to_string()), "{e}");
+        let e = load("name = \"a\"\n[globus]\nclient_id = \"6f1c2b4e-5d3a-4c7b-9e8f-0a1b2c3d4e5f\"\nsecret = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field"), "a misspelt key is refused: {e}");
+        let cfg = load(
+            "name = \"a\"\n[clone]\nmanagers = [\"globus\"]\n[globus]\nclient_id = \"6f1c2b4e-5d3a-4c7b-9e8f-0a1b2c3d4e5f\"\n\
+             [globus.stores.main]\ncollection = \"aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa\"\n",
+        )
+        .unwrap();
+        let text = cfg.show(true).unwrap();
+        for needle in
+            ["[globus]", "auth_url = \"https://auth.globus.org\"", "items_per_task = 1000", "max_task_age = \"7d\""]
+        {
+            assert!(text.contains(needle), "{needle:?} missing from\n{text}");
+        }
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(Config::load(&path).unwrap().globus.unwrap().filled(), cfg.globus.unwrap().filled());
+    }
+
+    #[test]
     fn show_with_defaults_lists_everything_and_loads_back() {
         let mut cfg = Config::new("site-a").unwrap();
         cfg.tasks.insert("send-clones".into(), TaskConfig { every: Some("2m".into()), enabled: None });

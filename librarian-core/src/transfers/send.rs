@@ -664,6 +664,31 @@ mod tests {
             assert!(check_destination(dest, manager, Some(root)).is_err(), "{dest}");
         }
         assert!(check_destination("/srv/b/incoming-1/data", ManagerKind::Local, None).is_err(), "no root, no send");
+        // Globus: only the configured collection, below the configured path.
+        let c = "bbbbbbbb-2222-4222-8222-bbbbbbbbbbbb";
+        let other = "cccccccc-2222-4222-8222-bbbbbbbbbbbb";
+        let globus = DestinationRoot::parse(&format!("globus:{c}:/main/staging")).unwrap();
+        let good = format!("globus:{c}:/main/staging/incoming-01/data");
+        assert_eq!(check_destination(&good, ManagerKind::Globus, Some(&globus)), Ok(()));
+        for bad in [
+            format!("globus:{other}:/main/staging/incoming-01/data"),
+            format!("globus:{c}:/main/data/incoming-01/data"),
+            format!("globus:{c}:/main/staging/../data/incoming-1/data"),
+            format!("globus:{c}:main/staging/incoming-1/data"),
+            format!("globus:{c}:/main/staging/incoming-1/other"),
+            format!("globus:{c}:/main/staging"),
+            "globus:not-a-uuid:/main/staging/incoming-1/data".to_owned(),
+            "/main/staging/incoming-1/data".to_owned(),
+        ] {
+            assert!(check_destination(&bad, ManagerKind::Globus, Some(&globus)).is_err(), "{bad}");
+        }
+        // A Globus destination never goes to a local or ssh root, nor the reverse.
+        assert!(check_destination(&good, ManagerKind::Globus, Some(&local)).is_err());
+        assert!(check_destination("/main/staging/incoming-1/data", ManagerKind::Local, Some(&globus)).is_err());
+        assert!(check_destination(&good, ManagerKind::Rsync, Some(&globus)).is_err());
+        for bad in ["globus:x:/s", "globus:/s", &format!("globus:{c}:rel"), &format!("globus:{c}:/a/../b")] {
+            assert!(DestinationRoot::parse(bad).is_err(), "{bad}");
+        }
         for bad in ["relative", "/srv/../etc", "-x:/srv", "h:relative", ""] {
             assert!(DestinationRoot::parse(bad).is_err(), "{bad}");
         }

@@ -422,3 +422,54 @@ fn operator_cancel_and_max_task_age_cancel_the_globus_task() {
     let first = with_y.first().unwrap_or_else(|| panic!("{tasks:?}"));
     assert_eq!((&first["status"], &first["fatal_error"]["code"]), (&json!("FAILED"), &json!("CANCELED")), "{first}");
 }
+
+/// `librarian demo --globus`: the two-site demo through the Globus manager and the
+/// fake Globus; without the fake binary it fails naming what is missing.
+#[test]
+fn the_demo_runs_over_the_fake_globus() {
+    let fake = librarian_e2e::globus::fake_globus_bin();
+    let json =
+        run_outcome(librarian_e2e::bare_librarian().args(["--json", "demo", "--globus"]).env("FAKE_GLOBUS_BIN", &fake));
+    json.ok();
+    let v = json.json();
+    assert_eq!((v["ok"].as_bool(), v["manager"].as_str()), (Some(true), Some("globus")), "{json}");
+    let uploaded = v["uploads"].as_array().unwrap().len();
+    assert_eq!(v["remote_copies_recorded"].as_u64(), Some(uploaded as u64), "{json}");
+    let missing = run_outcome(
+        librarian_e2e::bare_librarian().args(["demo", "--globus"]).env("FAKE_GLOBUS_BIN", "/nonexistent/fake-globus"),
+    );
+    assert_eq!(missing.code(), Some(1), "{missing}");
+    assert!(missing.stderr.contains("cargo build -p fake-globus"), "{missing}");
+}
+
+/// A native app's refresh-token grant (no client secret): `status` obtains a token
+/// with it; a refresh token Globus Auth does not know is reported, not printed.
+#[test]
+fn the_refresh_token_grant_works_and_a_bad_token_is_reported_without_showing_it() {
+    use librarian_e2e::globus::{FakeGlobus, NATIVE_CLIENT_ID, REFRESH_TOKEN};
+    let site = Site::named("site-a");
+    let fake = FakeGlobus::start(&[(librarian_e2e::globus::COLLECTION_A, &site.dir().join("stores"))]);
+    let token_file = site.tmp().join("globus-refresh");
+    librarian_e2e::write_secret(&token_file, &format!("{REFRESH_TOKEN}\n"));
+    librarian_e2e::pair::append_config(
+        &site,
+        &format!(
+            "[globus]\nclient_id = {NATIVE_CLIENT_ID:?}\nrefresh_token_file = {:?}\nauth_url = {:?}\ntransfer_url = {:?}\n",
+            token_file.display().to_string(),
+            fake.url,
+            fake.url
+        ),
+    );
+    let status = site.json(["status"]);
+    status.ok();
+    assert_eq!(status.json()["globus"]["ok"], true, "{status}");
+    let grant = fake.log().into_iter().find(|r| r["path"] == "/v2/oauth2/token").expect("a grant");
+    assert_eq!(grant["body"]["grant_type"], "refresh_token", "{grant}");
+    assert_eq!(grant["body"]["client_id"], NATIVE_CLIENT_ID, "{grant}");
+    assert!(grant["authorization"].is_null(), "a native app sends no Basic credentials: {grant}");
+    librarian_e2e::write_secret(&token_file, "revoked-refresh-token\n");
+    let status = site.run(["-vv", "status"]);
+    status.ok();
+    assert!(status.stdout.contains("CREDENTIALS FAILING") && status.stdout.contains("invalid_grant"), "{status}");
+    assert!(!status.stdout.contains("revoked-refresh-token") && !status.stderr.contains("revoked-refresh-token"));
+}
