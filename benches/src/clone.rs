@@ -32,7 +32,7 @@ const TASKS: [&str; 5] = ["cleanup-staging", "receive-clones", "send-clones", "d
 const A_AT_B: &str = "bench-a-at-b-clone-secret";
 /// Password of B's account at A.
 const B_AT_A: &str = "bench-b-at-a-clone-secret";
-const MAX_ROUNDS: usize = 10;
+pub(crate) const MAX_ROUNDS: usize = 10;
 /// Size of each file of the book of scenario 1.
 const BOOK_ENTRY: usize = 48 * KIB as usize;
 /// Size of each file of scenario 2.
@@ -76,14 +76,14 @@ pub fn clone(ctx: &mut Ctx) -> Res<()> {
 // Processes
 
 /// `librarian --config CONFIG` with an environment that cannot leak another site in.
-fn librarian(bin: &Path, config: &Path) -> Command {
+pub(crate) fn librarian(bin: &Path, config: &Path) -> Command {
     let mut c = Command::new(bin);
     c.env_remove("LIBRARIAN_CONFIG").env_remove("LIBRARIAN_LOG").stdin(Stdio::null()).arg("--config").arg(config);
     c
 }
 
 /// Run `librarian --config CONFIG --json ARGS`; its stdout, or an error with its output.
-fn cli<S: AsRef<OsStr>>(bin: &Path, config: &Path, args: &[S]) -> Res<String> {
+pub(crate) fn cli<S: AsRef<OsStr>>(bin: &Path, config: &Path, args: &[S]) -> Res<String> {
     let out = librarian(bin, config).arg("--json").args(args).output()?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
@@ -102,11 +102,11 @@ fn cli<S: AsRef<OsStr>>(bin: &Path, config: &Path, args: &[S]) -> Res<String> {
 
 /// A `librarian serve --listen 127.0.0.1:0` child; stopped (SIGTERM, then SIGKILL
 /// after 5 s) when dropped.
-struct Server {
-    child: Child,
-    url: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) url: String,
     /// Kept open so that a later write to stdout does not fail.
-    _stdout: BufReader<ChildStdout>,
+    pub(crate) _stdout: BufReader<ChildStdout>,
 }
 
 impl Server {
@@ -167,10 +167,10 @@ impl Drop for Server {
 
 /// One task of a `tasks run --json` answer: name, seconds it ran, message.
 #[derive(Debug, Clone)]
-struct TaskTime {
-    task: String,
-    secs: f64,
-    message: String,
+pub(crate) struct TaskTime {
+    pub(crate) task: String,
+    pub(crate) secs: f64,
+    pub(crate) message: String,
 }
 
 /// The value of `"key": "value"` on one line of pretty-printed JSON.
@@ -182,7 +182,7 @@ fn json_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 
 /// `librarian tasks run --only T...` at `config`: wall seconds of the process and what
 /// each task reported. A task that failed is an error.
-fn tasks_run(bin: &Path, config: &Path, tasks: &[&str]) -> Res<(f64, Vec<TaskTime>)> {
+pub(crate) fn tasks_run(bin: &Path, config: &Path, tasks: &[&str]) -> Res<(f64, Vec<TaskTime>)> {
     let mut args = vec!["tasks", "run"];
     for t in tasks {
         args.extend(["--only", t]);
@@ -219,30 +219,30 @@ fn tasks_run(bin: &Path, config: &Path, tasks: &[&str]) -> Res<(f64, Vec<TaskTim
 // ---------------------------------------------------------------------------------
 // Sites
 
-fn append(config: &Path, text: &str) -> Res<()> {
+pub(crate) fn append(config: &Path, text: &str) -> Res<()> {
     let old = std::fs::read_to_string(config)?;
     std::fs::write(config, format!("{old}\n{text}\n"))?;
     Ok(())
 }
 
-fn disabled_tasks() -> String {
+pub(crate) fn disabled_tasks() -> String {
     TASKS.iter().map(|t| format!("[tasks.{t}]\nenabled = false\n")).collect()
 }
 
 /// Site A: its data ingested, serving, with its configuration before any `[clone.to]`.
-struct Sender {
-    config: PathBuf,
-    base_config: String,
-    data: PathBuf,
-    server: Server,
-    files: u64,
-    bytes: u64,
-    next_peer: usize,
+pub(crate) struct Sender {
+    pub(crate) config: PathBuf,
+    pub(crate) base_config: String,
+    pub(crate) data: PathBuf,
+    pub(crate) server: Server,
+    pub(crate) files: u64,
+    pub(crate) bytes: u64,
+    pub(crate) next_peer: usize,
 }
 
 /// Create site A in `dir/site-a`, configure it as a sender, ingest with `ingest`
 /// (in process), and serve it.
-fn sender(bin: &Path, dir: &Path, ingest: impl FnOnce(&Librarian) -> Res<()>) -> Res<Sender> {
+pub(crate) fn sender(bin: &Path, dir: &Path, ingest: impl FnOnce(&Librarian) -> Res<()>) -> Res<Sender> {
     let config = Librarian::init(&dir.join("site-a"), "site-a")?.config_path().to_owned();
     append(&config, &format!("{}[clone]\nmanagers = [\"local\"]\nbatch_files = 1000\n", disabled_tasks()))?;
     let base_config = std::fs::read_to_string(&config)?;
@@ -257,21 +257,21 @@ fn sender(bin: &Path, dir: &Path, ingest: impl FnOnce(&Librarian) -> Res<()>) ->
 
 /// What one clone run took.
 #[derive(Debug, Default)]
-struct CloneRun {
+pub(crate) struct CloneRun {
     /// From the start of the first `tasks run` to the end of the last one (the
     /// convergence checks between rounds are not counted).
-    secs: f64,
-    rounds: usize,
+    pub(crate) secs: f64,
+    pub(crate) rounds: usize,
     /// Seconds per "A task" / "B task", summed over rounds.
-    tasks: Vec<(String, f64)>,
+    pub(crate) tasks: Vec<(String, f64)>,
     /// Messages of the first round.
-    messages: Vec<String>,
+    pub(crate) messages: Vec<String>,
     /// Cache flushes the disk completed during the rounds (whole machine), if known.
-    flushes: Option<u64>,
+    pub(crate) flushes: Option<u64>,
 }
 
 impl CloneRun {
-    fn add(&mut self, site: &str, round: usize, tasks: &[TaskTime]) {
+    pub(crate) fn add(&mut self, site: &str, round: usize, tasks: &[TaskTime]) {
         for t in tasks {
             let key = format!("{site} {}", t.task);
             match self.tasks.iter_mut().find(|(k, _)| *k == key) {
@@ -289,7 +289,7 @@ impl CloneRun {
         self.secs - self.tasks.iter().map(|(_, s)| s).sum::<f64>()
     }
 
-    fn breakdown(&self) -> String {
+    pub(crate) fn breakdown(&self) -> String {
         let mut parts: Vec<String> = self.tasks.iter().map(|(k, s)| format!("{k} {s:.3}")).collect();
         parts.push(format!("processes {:.3}", self.overhead()));
         let mut text = parts.join(", ");
@@ -301,7 +301,7 @@ impl CloneRun {
 }
 
 /// Whether B holds everything of A and A has recorded it, with no calls queued.
-fn converged(a: &Librarian, b: &Librarian, peer: &str, files: u64, bytes: u64) -> Res<bool> {
+pub(crate) fn converged(a: &Librarian, b: &Librarian, peer: &str, files: u64, bytes: u64) -> Res<bool> {
     let backlog = a.peer_backlog(peer)?;
     let a_calls = a.catalog().outbox_peers()?.iter().filter(|q| q.peer == peer).map(|q| q.calls).sum::<u64>();
     let b_calls = b.catalog().outbox_peers()?.iter().map(|q| q.calls).sum::<u64>();
@@ -315,14 +315,19 @@ fn converged(a: &Librarian, b: &Librarian, peer: &str, files: u64, bytes: u64) -
     Ok(done)
 }
 
-/// Make a new site B in `run_dir/site-b`, pair it with A, and clone A → B in rounds
-/// of `tasks run` until everything is committed at B and acknowledged at A.
-fn clone_run(bin: &Path, a: &mut Sender, run_dir: &Path, cache: Cache) -> Res<CloneRun> {
+/// A new site B in `run_dir/site-b` (named `site-bN`), its configuration ending with
+/// `extra`: its peer name and configuration file.
+pub(crate) fn new_receiver(a: &mut Sender, run_dir: &Path, extra: &str) -> Res<(String, PathBuf)> {
     let peer = format!("site-b{}", a.next_peer);
     a.next_peer += 1;
     let b_config = Librarian::init(&run_dir.join("site-b"), &peer)?.config_path().to_owned();
-    append(&b_config, &disabled_tasks())?;
-    let served_b = Server::start(bin, &b_config, &run_dir.join("serve-b.log"))?;
+    append(&b_config, extra)?;
+    Ok((peer, b_config))
+}
+
+/// Serve B and make A and B peers of each other (accounts and passwords both ways).
+pub(crate) fn link(bin: &Path, a: &Sender, b_config: &Path, peer: &str, run_dir: &Path) -> Res<Server> {
+    let served_b = Server::start(bin, b_config, &run_dir.join("serve-b.log"))?;
     let pw_a = run_dir.join("a-at-b.pw");
     let pw_b = run_dir.join("b-at-a.pw");
     for (path, secret) in [(&pw_a, A_AT_B), (&pw_b, B_AT_A)] {
@@ -332,22 +337,31 @@ fn clone_run(bin: &Path, a: &mut Sender, run_dir: &Path, cache: Cache) -> Res<Cl
     }
     let (pw_a, pw_b) = (pw_a.to_string_lossy().into_owned(), pw_b.to_string_lossy().into_owned());
     let url_a = a.server.url.clone();
-    cli(bin, &b_config, &["peer", "add", "site-a", "--url", &url_a, "--account", &peer, "--password-file", &pw_b])?;
+    cli(bin, b_config, &["peer", "add", "site-a", "--url", &url_a, "--account", peer, "--password-file", &pw_b])?;
     cli(
         bin,
-        &b_config,
+        b_config,
         &["account", "add", "site-a", "--level", "read-append", "--for-peer", "site-a", "--password-file", &pw_a],
     )?;
     cli(
         bin,
         &a.config,
-        &["peer", "add", &peer, "--url", &served_b.url, "--account", "site-a", "--password-file", &pw_a],
+        &["peer", "add", peer, "--url", &served_b.url, "--account", "site-a", "--password-file", &pw_a],
     )?;
     cli(
         bin,
         &a.config,
-        &["account", "add", &peer, "--level", "callback", "--for-peer", &peer, "--password-file", &pw_b],
+        &["account", "add", peer, "--level", "callback", "--for-peer", peer, "--password-file", &pw_b],
     )?;
+    Ok(served_b)
+}
+
+/// Make a new site B in `run_dir/site-b`, pair it with A, and clone A → B in rounds
+/// of `tasks run` until everything is committed at B and acknowledged at A.
+pub(crate) fn clone_run(bin: &Path, a: &mut Sender, run_dir: &Path, cache: Cache) -> Res<CloneRun> {
+    let (peer, b_config) = new_receiver(a, run_dir, &disabled_tasks())?;
+    // Kept until the end: B serves its callbacks' answers for the whole run.
+    let _served_b = link(bin, a, &b_config, &peer, run_dir)?;
     let root = format!("destination_root = {:?}", run_dir.display().to_string());
     std::fs::write(&a.config, format!("{}\n[clone.to.{peer}]\n{root}\n", a.base_config))?;
     let lib_a = Librarian::open(&a.config)?;
@@ -389,7 +403,7 @@ fn disk_flushes(path: &Path) -> Option<u64> {
 /// Remove every file of at least 1 MiB under `dir`, so that the next run writes into
 /// recycled page-cache memory (pitfall 1) without deleting many inodes at once
 /// (pitfall 2): the small files are kept until the end of the bench.
-fn remove_large_files(dir: &Path) -> Res<()> {
+pub(crate) fn remove_large_files(dir: &Path) -> Res<()> {
     let Ok(rd) = std::fs::read_dir(dir) else { return Ok(()) };
     for entry in rd {
         let entry = entry?;
@@ -419,7 +433,7 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Res<()> {
 
 /// The unavoidable work: `cp -r SRC DST`, `sync`, `b3sum` of every file of the copy.
 /// Seconds of each step.
-fn baseline(src: &Path, dst: &Path, cache: Cache) -> Res<[f64; 3]> {
+pub(crate) fn baseline(src: &Path, dst: &Path, cache: Cache) -> Res<[f64; 3]> {
     prepare(cache, &[src])?;
     let (cp, ()) = time(|| util::run(Command::new("cp").arg("-r").arg(src).arg(dst)))?;
     let (sync, ()) = time(|| util::run(&mut Command::new("sync")))?;
@@ -438,7 +452,7 @@ fn baseline(src: &Path, dst: &Path, cache: Cache) -> Res<[f64; 3]> {
 // 1. About 2 GiB
 
 /// The source tree of scenario 1: `big/fNN.bin` and `book/dNNN/fNNN.dat`.
-fn make_big_source(ctx: &Ctx, root: &Path) -> Res<u64> {
+pub(crate) fn make_big_source(ctx: &Ctx, root: &Path) -> Res<u64> {
     std::fs::create_dir_all(root.join("big"))?;
     for i in 0..ctx.clone_files {
         util::make_file(&root.join(format!("big/f{i:02}.bin")), ctx.clone_file_size, 0xc10e + i as u64)?;
@@ -576,7 +590,7 @@ fn big(ctx: &mut Ctx, bin: &Path) -> Res<()> {
     Ok(())
 }
 
-fn gib(bytes: u64) -> String {
+pub(crate) fn gib(bytes: u64) -> String {
     format!("{:.2} GiB", bytes as f64 / util::GIB as f64)
 }
 

@@ -11,6 +11,7 @@ mod book;
 mod catalog;
 mod clone;
 mod file;
+mod globus;
 mod http;
 mod memory;
 mod slowloris;
@@ -39,6 +40,10 @@ const BENCHES: &[(&str, &str)] = &[
         "(issue 4) clone A -> B on loopback (2 GiB vs cp -r+sync+b3sum; 1,000 small files) and planning in 1 M files",
     ),
     (
+        "globus",
+        "(issue 12) clone of the 2 GiB mix through the fake Globus vs the local manager; submitting 100,000 files",
+    ),
+    (
         "sneakernet",
         "SneakerNet A -> drive -> B of 4 GiB (--big-size): local clone, export, verify, import vs (cp -r+sync+b3sum) x2",
     ),
@@ -62,6 +67,8 @@ options:
   --clone-book-files N     48 KiB files in its book (default 10000)
   --clone-small-files N    4 KiB files in the small-files clone (default 1000)
   --plan-files N      files in the planning catalog, a tenth without a copy (default 1000000)
+  --globus-parts LIST parts of globus: comma-separated big, submit (default both)
+  --globus-files N    files planned and submitted by globus's submit part (default 100000)
   --keep              keep the work directory";
 
 /// One line of the closing table.
@@ -93,6 +100,8 @@ pub struct Ctx {
     pub clone_book_files: usize,
     pub clone_small_files: usize,
     pub plan_files: u64,
+    pub globus_parts: Vec<String>,
+    pub globus_files: u64,
     pub can_drop_caches: bool,
     pub rows: Vec<Row>,
 }
@@ -151,6 +160,8 @@ fn main() -> Res<()> {
     let mut clone_book_files = 10_000usize;
     let mut clone_small_files = 1000usize;
     let mut plan_files = 1_000_000u64;
+    let mut globus_parts: Vec<String> = ["big", "submit"].map(String::from).to_vec();
+    let mut globus_files = 100_000u64;
     let mut keep = false;
     let mut names: Vec<String> = Vec::new();
     while let Some(a) = args.next() {
@@ -175,6 +186,13 @@ fn main() -> Res<()> {
             "--clone-book-files" => clone_book_files = value("--clone-book-files")?.parse()?,
             "--clone-small-files" => clone_small_files = value("--clone-small-files")?.parse()?,
             "--plan-files" => plan_files = value("--plan-files")?.parse()?,
+            "--globus-parts" => {
+                globus_parts = value("--globus-parts")?.split(',').map(|p| p.trim().to_owned()).collect();
+                if let Some(p) = globus_parts.iter().find(|p| !matches!(p.as_str(), "big" | "submit")) {
+                    return Err(format!("--globus-parts: unknown part {p:?} (big, submit)").into());
+                }
+            }
+            "--globus-files" => globus_files = value("--globus-files")?.parse()?,
             "--keep" => keep = true,
             "-h" | "--help" => {
                 println!("{USAGE}\n\nbenches:");
@@ -258,6 +276,8 @@ fn main() -> Res<()> {
         clone_book_files,
         clone_small_files,
         plan_files,
+        globus_parts,
+        globus_files,
         can_drop_caches,
         rows: Vec::new(),
     };
@@ -274,6 +294,7 @@ fn main() -> Res<()> {
             "http" => http::http(&mut ctx),
             "slowloris" => slowloris::slowloris(&mut ctx),
             "clone" => clone::clone(&mut ctx),
+            "globus" => globus::globus(&mut ctx),
             "sneakernet" => sneakernet::sneakernet(&mut ctx),
             _ => Ok(()),
         };

@@ -23,7 +23,13 @@
 //!   before its transfer and `complete` call were recorded (the next import finds it
 //!   already present and records them);
 //! * `local-clone.after-copy`: filling a drive, killed with a copied payload in the
-//!   drive's staging area, before it is checked and committed.
+//!   drive's staging area, before it is checked and committed;
+//! * `globus.before-submit`: sending with Globus, killed after a task's submission id
+//!   was saved in the batch state and before the task was posted;
+//! * `globus.after-submit`: after Globus accepted the task, before its task id was
+//!   saved (the next poll posts the same document again and Globus answers
+//!   `Duplicate`: still one task);
+//! * `globus.task-active`: polling a Globus task that is still ACTIVE.
 
 use std::sync::OnceLock;
 
