@@ -478,9 +478,9 @@ pub(crate) fn make_big_source(ctx: &Ctx, root: &Path) -> Res<u64> {
     Ok(ctx.clone_files as u64 * ctx.clone_file_size + (ctx.clone_book_files * BOOK_ENTRY) as u64)
 }
 
-/// (1) Clone of ~2 GiB vs `cp -r` + `sync` + `b3sum`; target ≤ 1.5×.
-fn big(ctx: &mut Ctx, bin: &Path) -> Res<()> {
-    let base = fresh_dir(ctx, "clone-big")?;
+/// Site A in `base` holding the ~2 GiB mix of scenario 1, serving: a description of
+/// the data, its bytes, the time the ingest took, and A.
+pub(crate) fn big_sender(ctx: &Ctx, bin: &Path, base: &Path) -> Res<(String, u64, Duration, Sender)> {
     let src = ctx.dir.join("src-clone");
     let bytes = make_big_source(ctx, &src)?;
     let what = format!(
@@ -490,8 +490,8 @@ fn big(ctx: &mut Ctx, bin: &Path) -> Res<()> {
         ctx.clone_book_files,
         gib(bytes)
     );
-    let (d, mut a) = time(|| {
-        sender(bin, &base, |lib| {
+    let (d, a) = time(|| {
+        sender(bin, base, |lib| {
             let opts = UploadOptions::default();
             for i in 0..ctx.clone_files {
                 let name = FileName::new(&format!("clone/big/f{i:02}.bin"))?;
@@ -504,6 +504,14 @@ fn big(ctx: &mut Ctx, bin: &Path) -> Res<()> {
     if a.bytes != bytes {
         return Err(format!("site A holds {} bytes, expected {bytes}", a.bytes).into());
     }
+    Ok((what, bytes, d, a))
+}
+
+/// (1) Clone of ~2 GiB vs `cp -r` + `sync` + `b3sum`; target ≤ 1.5×.
+fn big(ctx: &mut Ctx, bin: &Path) -> Res<()> {
+    let base = fresh_dir(ctx, "clone-big")?;
+    let (what, bytes, d, mut a) = big_sender(ctx, bin, &base)?;
+    let src = ctx.dir.join("src-clone");
     let outs = base.join("runs");
     std::fs::create_dir_all(&outs)?;
     // At most 3 runs per cache state: each moves 4 GiB and takes 10-20 s.

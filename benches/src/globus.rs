@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use librarian_core::{FileName, Librarian, NoProgress, Password, UploadOptions};
+use librarian_core::{Librarian, Password};
 
 use crate::clone::{
-    CloneRun, Sender, clone_run, converged, disabled_tasks, gib, link, make_big_source, new_receiver,
-    remove_large_files, sender, tasks_run,
+    CloneRun, Sender, big_sender, clone_run, converged, disabled_tasks, gib, link, new_receiver, remove_large_files,
+    tasks_run,
 };
 use crate::memory::librarian_bin;
 use crate::util::{self, Cache, Res, median, rate, remove, secs, sync_all, time};
@@ -55,24 +55,9 @@ pub fn globus(ctx: &mut Ctx) -> Res<()> {
     if failed.is_empty() { Ok(()) } else { Err(format!("globus parts failed: {}", failed.join(", ")).into()) }
 }
 
-/// `fake-globus`, built like the CLI (next to this binary).
+/// `fake-globus`, built like the CLI (next to this binary, or next to `--librarian`).
 fn fake_bin(ctx: &Ctx) -> Res<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe.parent().ok_or("current executable has no directory")?;
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "fake-globus"]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        println!("   building the fake Globus: {cmd:?}");
-        util::run(&mut cmd)?;
-    }
-    let bin = ctx.librarian.as_ref().map_or_else(|| dir.join("fake-globus"), |l| l.with_file_name("fake-globus"));
-    if !bin.exists() {
-        return Err(format!("{} not found: cargo build --release -p fake-globus", bin.display()).into());
-    }
-    Ok(bin)
+    crate::memory::built_bin("fake-globus", "fake-globus", ctx.librarian.as_deref())
 }
 
 /// A `fake-globus` child, killed when dropped.
@@ -207,26 +192,7 @@ fn globus_run(bin: &Path, fake_bin: &Path, a: &mut Sender, run_dir: &Path, cache
 /// (1) The 2 GiB mix through Globus and the fake vs the local manager; ≤ 1.2×.
 fn big(ctx: &mut Ctx, bin: &Path, fake_bin: &Path) -> Res<()> {
     let base = fresh_dir(ctx, "globus-big")?;
-    let src = ctx.dir.join("src-clone");
-    let bytes = make_big_source(ctx, &src)?;
-    let what = format!(
-        "{} x {} + a book of {} x 48 KiB = {}",
-        ctx.clone_files,
-        util::human_bytes(ctx.clone_file_size),
-        ctx.clone_book_files,
-        gib(bytes)
-    );
-    let (d, mut a) = time(|| {
-        sender(bin, &base, |lib| {
-            let opts = UploadOptions::default();
-            for i in 0..ctx.clone_files {
-                let name = FileName::new(&format!("clone/big/f{i:02}.bin"))?;
-                lib.upload(&src.join(format!("big/f{i:02}.bin")), &name, &opts, &NoProgress)?;
-            }
-            lib.upload(&src.join("book"), &FileName::new("clone/book")?, &opts, &NoProgress)?;
-            Ok(())
-        })
-    })?;
+    let (what, bytes, d, mut a) = big_sender(ctx, bin, &base)?;
     let outs = base.join("runs");
     std::fs::create_dir_all(&outs)?;
     let runs = ctx.runs.min(3);

@@ -15,24 +15,26 @@ pub fn librarian_bin(ctx: &Ctx) -> Res<PathBuf> {
     if let Some(p) = &ctx.librarian {
         return Ok(p.clone());
     }
+    built_bin("librarian-cli", "librarian", None)
+}
+
+/// The binary `name` of workspace package `package`, built now with cargo (when run
+/// by cargo) in this binary's profile: next to this binary, or next to `beside`.
+pub fn built_bin(package: &str, name: &str, beside: Option<&Path>) -> Res<PathBuf> {
     let exe = std::env::current_exe()?;
     let dir = exe.parent().ok_or("current executable has no directory")?;
     if let Some(cargo) = std::env::var_os("CARGO") {
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "librarian-cli"]);
+        cmd.args(["build", "--quiet", "-p", package]);
         if dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
-        println!("   building the CLI: {cmd:?}");
+        println!("   building {name}: {cmd:?}");
         run(&mut cmd)?;
     }
-    let bin = dir.join("librarian");
+    let bin = beside.map_or_else(|| dir.join(name), |b| b.with_file_name(name));
     if !bin.exists() {
-        return Err(format!(
-            "{} not found: cargo build --release -p librarian-cli, or pass --librarian",
-            bin.display()
-        )
-        .into());
+        return Err(format!("{} not found: cargo build --release -p {package}", bin.display()).into());
     }
     Ok(bin)
 }

@@ -47,8 +47,8 @@ use std::path::PathBuf;
 
 use librarian_core::TaskRecord;
 use librarian_core::{
-    Account, CheckStatus, File, GlobusCheck, Librarian, Peer, PeerPing, SearchPage, SiteStatus, StoreStatus, TaskKind,
-    TaskOutcome, TaskStatus, Upload, UploadStatus, VerifyReport,
+    Account, CheckStatus, File, GlobusAuthState, GlobusCheck, Librarian, Peer, PeerPing, SearchPage, SiteStatus,
+    StoreStatus, TaskKind, TaskOutcome, TaskStatus, Upload, UploadStatus, VerifyReport,
 };
 use serde::Serialize;
 
@@ -468,9 +468,11 @@ impl Out {
 
 /// The line `status` and `peer ping` print about the Globus credentials.
 fn globus_line(g: &GlobusCheck) -> String {
-    if g.ok {
-        format!("globus: credentials work (client {} at {}: {})", g.client_id, g.auth_url, g.detail)
-    } else {
-        format!("globus: CREDENTIALS FAILING (client {} at {}): {}", g.client_id, g.auth_url, g.detail)
-    }
+    let what = match g.state {
+        GlobusAuthState::Ok => "credentials work",
+        GlobusAuthState::Refused => "CREDENTIALS REFUSED",
+        GlobusAuthState::Unreachable => "GLOBUS AUTH UNREACHABLE",
+        GlobusAuthState::Misconfigured => "CREDENTIALS UNREADABLE",
+    };
+    format!("globus: {what} (client {} at {}): {}", g.client_id, g.auth_url, g.detail)
 }

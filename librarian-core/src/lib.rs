@@ -95,11 +95,11 @@ pub use ingest::UploadOptions;
 pub use librarian::Librarian;
 pub use model::{
     Account, CallKind, CatalogCheck, Category, CheckStatus, DEFAULT_STORE, DeletionPolicy, Direction, EntryProblem,
-    EntryProblemKind, Event, File, FileKind, GlobusCheck, HoldsCall, Instance, InstanceCheck, InstanceId, Level,
-    ManagerKind, NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, SearchPage, SearchQuery, Severity,
-    SiteStatus, StageItem, StageRequest, StageResponse, StageResult, StoreSpec, StoreStatus, TaskKind, TaskOutcome,
-    TaskStatus, Transfer, TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyReport,
-    format_interval, parse_interval, parse_size,
+    EntryProblemKind, Event, File, FileKind, GlobusAuthState, GlobusCheck, HoldsCall, Instance, InstanceCheck,
+    InstanceId, Level, ManagerKind, NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, SearchPage,
+    SearchQuery, Severity, SiteStatus, StageItem, StageRequest, StageResponse, StageResult, StoreSpec, StoreStatus,
+    TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus,
+    VerifyReport, format_interval, parse_interval, parse_size,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;

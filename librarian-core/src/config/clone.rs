@@ -13,7 +13,7 @@ use crate::model::ManagerKind;
 #[serde(deny_unknown_fields, default)]
 pub struct CloneConfig {
     /// Managers this site uses to send and accepts to receive, in order of preference
-    /// (`local`, `rsync`).
+    /// (`local`, `rsync`, `globus`).
     pub managers: Vec<String>,
     /// When receiving with rsync over ssh: the `user@host` senders must write to
     /// (destinations are then given as `host:path`). Unset: plain local paths.
@@ -116,8 +116,8 @@ pub struct SendTo {
     /// `globus:COLLECTION-UUID:/path` (the peer's Globus collection and the path in it
     /// below which its staging areas lie). A staging destination
     /// the peer names must lie below it; anything else is refused, so a peer can
-    /// never make this site write (or create directories) elsewhere. Unset: nothing
-    /// is sent to that peer with the `local` or `rsync` manager.
+    /// never make this site write (or create directories) elsewhere. Required for
+    /// every `[clone.to.PEER]` (the configuration is refused without it).
     pub destination_root: Option<String>,
 }
 

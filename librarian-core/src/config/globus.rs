@@ -76,6 +76,10 @@ pub struct StoreCollection {
     /// (default `/`). The store's data and staging areas must lie below it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_root: Option<PathBuf>,
+    /// The collection is a GCS v5 mapped collection that needs the `data_access`
+    /// consent: the token is asked for with its `data_access` scope as a dependency.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub data_access: bool,
 }
 
 impl StoreCollection {
@@ -202,12 +206,17 @@ mod tests {
 
     #[test]
     fn local_paths_map_to_collection_paths_below_the_root_only() {
-        let c = StoreCollection { collection: uuid::Uuid::nil().to_string(), collection_root: Some("/srv/gcs".into()) };
+        let c = StoreCollection {
+            collection: uuid::Uuid::nil().to_string(),
+            collection_root: Some("/srv/gcs".into()),
+            data_access: false,
+        };
         assert_eq!(c.collection_path(Path::new("/srv/gcs/main/a b/é")).as_deref(), Some("/main/a b/é"));
         assert_eq!(c.collection_path(Path::new("/srv/gcs")).as_deref(), Some("/"));
         assert_eq!(c.collection_path(Path::new("/srv/gcsx/a")), None);
         assert_eq!(c.collection_path(Path::new("/srv/gcs/../etc")), None);
-        let whole = StoreCollection { collection: uuid::Uuid::nil().to_string(), collection_root: None };
+        let whole =
+            StoreCollection { collection: uuid::Uuid::nil().to_string(), collection_root: None, data_access: false };
         assert_eq!(whole.collection_path(Path::new("/data/x")).as_deref(), Some("/data/x"));
     }
 
@@ -231,8 +240,11 @@ mod tests {
             ),
             (
                 GlobusConfig {
-                    stores: [("main".into(), StoreCollection { collection: "nope".into(), collection_root: None })]
-                        .into(),
+                    stores: [(
+                        "main".into(),
+                        StoreCollection { collection: "nope".into(), collection_root: None, data_access: false },
+                    )]
+                    .into(),
                     ..good.clone()
                 },
                 "globus.stores.main",
@@ -244,6 +256,7 @@ mod tests {
                         StoreCollection {
                             collection: uuid::Uuid::nil().to_string(),
                             collection_root: Some("rel".into()),
+                            data_access: false,
                         },
                     )]
                     .into(),

@@ -196,7 +196,7 @@ impl Config {
             unset(
                 "[clone]",
                 &[
-                    "# [clone.to.PEER]    # sending to PEER: destination_root = \"/path\" (required), prefix, store, max_age",
+                    "# [clone.to.PEER]    # sending to PEER: destination_root = \"/path\", \"host:/path\" or \"globus:UUID:/path\" (required), prefix, store, max_age",
                 ],
             );
         }

@@ -59,8 +59,23 @@ impl Credentials {
         let value = match file {
             Some(f) => {
                 let path = crate::config::resolve(config_path, f);
-                std::fs::read_to_string(&path)
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| bad(format!("[globus]: cannot read {}: {e}", path.display())))?;
+                // As for password files (and ssh keys): a secret others may read is refused.
+                let mode = std::fs::metadata(&path)
                     .map_err(|e| bad(format!("[globus]: cannot read {}: {e}", path.display())))?
+                    .permissions();
+                let mode = std::os::unix::fs::PermissionsExt::mode(&mode);
+                if mode & 0o077 != 0 {
+                    return Err(bad(format!(
+                        "[globus]: {} is accessible by its group or others (mode {:03o}); make it private with \
+                         `chmod 600 {}`",
+                        path.display(),
+                        mode & 0o777,
+                        path.display()
+                    )));
+                }
+                text
             }
             None => std::env::var(env).map_err(|_| {
                 bad(format!(
@@ -101,9 +116,9 @@ struct Cached {
     renew_at: Instant,
 }
 
-/// Tokens by (auth URL, client id), for the whole process: every batch polled in one
+/// Tokens by (auth URL, client id, scope), for the whole process: every batch polled in one
 /// run shares one grant.
-static TOKENS: Mutex<Option<HashMap<(String, String), Cached>>> = Mutex::new(None);
+static TOKENS: Mutex<Option<HashMap<(String, String, String), Cached>>> = Mutex::new(None);
 
 /// A Transfer token: the cached one while it has more than a minute to live, else a
 /// new grant. `renew`: drop the cached one first (Transfer answered 401).
@@ -111,9 +126,10 @@ pub(crate) fn token(
     agent: &ureq::Agent,
     auth_base: &str,
     creds: &Credentials,
+    scope: &str,
     renew: bool,
 ) -> std::result::Result<Secret, GlobusError> {
-    let key = (auth_base.to_owned(), creds.id().to_owned());
+    let key = (auth_base.to_owned(), creds.id().to_owned(), scope.to_owned());
     {
         let mut cache = TOKENS.lock().unwrap_or_else(PoisonError::into_inner);
         let map = cache.get_or_insert_with(HashMap::new);
@@ -125,18 +141,35 @@ pub(crate) fn token(
             return Ok(c.token.clone());
         }
     }
-    let (token, lifetime) = grant(agent, auth_base, creds)?;
+    let (token, lifetime) = grant(agent, auth_base, creds, scope)?;
     let renew_at = Instant::now() + Duration::from_secs(lifetime).saturating_sub(EXPIRES_ADJUST);
     let mut cache = TOKENS.lock().unwrap_or_else(PoisonError::into_inner);
     cache.get_or_insert_with(HashMap::new).insert(key, Cached { token: token.clone(), renew_at });
     Ok(token)
 }
 
+/// The scope asked for: Transfer, with the `data_access` scope of each collection
+/// that needs it as an optional dependency
+/// (`…transfer.api.globus.org:all[*https://auth.globus.org/scopes/UUID/data_access]`).
+pub(crate) fn scope(data_access: &[String]) -> String {
+    if data_access.is_empty() {
+        return TRANSFER_SCOPE.to_owned();
+    }
+    let deps: Vec<String> =
+        data_access.iter().map(|c| format!("*https://auth.globus.org/scopes/{c}/data_access")).collect();
+    format!("{TRANSFER_SCOPE}[{}]", deps.join(" "))
+}
+
 /// One grant at `POST {auth}/v2/oauth2/token`, retried as any Globus call is.
-fn grant(agent: &ureq::Agent, auth_base: &str, creds: &Credentials) -> std::result::Result<(Secret, u64), GlobusError> {
+fn grant(
+    agent: &ureq::Agent,
+    auth_base: &str,
+    creds: &Credentials,
+    scope: &str,
+) -> std::result::Result<(Secret, u64), GlobusError> {
     let url = format!("{auth_base}/v2/oauth2/token");
     let form: Vec<(&str, &str)> = match creds {
-        Credentials::Client { .. } => vec![("grant_type", "client_credentials"), ("scope", TRANSFER_SCOPE)],
+        Credentials::Client { .. } => vec![("grant_type", "client_credentials"), ("scope", scope)],
         Credentials::Refresh { id, token } => {
             vec![("grant_type", "refresh_token"), ("refresh_token", token.expose()), ("client_id", id)]
         }
@@ -178,4 +211,22 @@ fn grant(agent: &ureq::Agent, auth_base: &str, creds: &Credentials) -> std::resu
         return Err(GlobusError::Credentials(format!("Globus Auth refused this site's credentials ({code}): {hint}")));
     }
     Err(GlobusError::Transient(format!("Globus Auth answered HTTP {status} ({code})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_access_scopes_are_optional_dependencies_of_transfer() {
+        assert_eq!(scope(&[]), TRANSFER_SCOPE);
+        assert_eq!(
+            scope(&["c1".into(), "c2".into()]),
+            format!(
+                "{TRANSFER_SCOPE}[*https://auth.globus.org/scopes/c1/data_access \
+                 *https://auth.globus.org/scopes/c2/data_access]"
+            )
+        );
+        assert_eq!(format!("{:?}", Secret("s3cr3t".into())), "Secret(<redacted>)");
+    }
 }

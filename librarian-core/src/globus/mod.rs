@@ -1,6 +1,6 @@
 //! A synchronous client for Globus Auth and the Globus Transfer API v0.10: the calls
 //! the Globus transfer manager makes (submission ids, submit, task status, error
-//! events, cancel, task list), each retried as the official SDK retries
+//! events, cancel), each retried as the official SDK retries
 //! ([`http`]), with a cached token renewed once on 401 ([`auth`]).
 //!
 //! Failures come in three kinds that call for different action
@@ -70,6 +70,7 @@ pub struct GlobusClient {
     auth_base: String,
     transfer_base: String,
     creds: Credentials,
+    scope: String,
     agent: ureq::Agent,
 }
 
@@ -79,10 +80,15 @@ impl GlobusClient {
     pub fn new(cfg: &GlobusConfig, config_path: &Path, tls: &ClientTls) -> Result<Self> {
         let creds = Credentials::load(cfg, config_path)?;
         let agent = crate::peer::http_agent(tls, CONNECT_TIMEOUT, CALL_TIMEOUT);
+        let mut data_access: Vec<String> =
+            cfg.stores.values().filter(|s| s.data_access).map(|s| s.collection.clone()).collect();
+        data_access.sort();
+        data_access.dedup();
         Ok(GlobusClient {
             auth_base: cfg.auth_base().to_owned(),
             transfer_base: cfg.transfer_base().to_owned(),
             creds,
+            scope: auth::scope(&data_access),
             agent,
         })
     }
@@ -90,7 +96,7 @@ impl GlobusClient {
     /// Obtain a Transfer token (from the cache when it has more than a minute left):
     /// what `status` and `peer ping` use to show whether the credentials work.
     pub fn check_credentials(&self) -> std::result::Result<(), GlobusError> {
-        auth::token(&self.agent, &self.auth_base, &self.creds, false).map(|_| ())
+        auth::token(&self.agent, &self.auth_base, &self.creds, &self.scope, false).map(|_| ())
     }
 
     /// One Transfer call: with a Bearer token, retried, and once more with a new
@@ -104,7 +110,7 @@ impl GlobusClient {
         let url = format!("{}{API}{path}", self.transfer_base);
         let mut renewed = false;
         loop {
-            let token = auth::token(&self.agent, &self.auth_base, &self.creds, renewed)?;
+            let token = auth::token(&self.agent, &self.auth_base, &self.creds, &self.scope, renewed)?;
             let bearer = format!("Bearer {}", token.expose());
             let (status, text) = http::with_retries("Globus Transfer", || match (method, body) {
                 ("POST", Some(b)) => self
@@ -137,7 +143,8 @@ impl GlobusClient {
                     "Globus Transfer refused a fresh token from Globus Auth ({code}): {message}"
                 )));
             }
-            if http::is_endpoint_error(&code) || status >= 500 {
+            // 409: a conflict such as the pending-task limit; it passes.
+            if http::is_endpoint_error(&code) || status >= 500 || status == 409 {
                 return Err(GlobusError::Transient(format!("Globus Transfer: {code}: {message}")));
             }
             return Err(GlobusError::Refused { status, code, message });

@@ -68,9 +68,9 @@ pub enum Category {
     /// The catalog database failed its integrity check (`PRAGMA quick_check`) during
     /// `verify` (subject: the database file). Raised only while it can still be written.
     CatalogCorrupt,
-    /// Something that will not get better without an operator, such as a Globus task
-    /// that is `INACTIVE` (expired credentials, paused) or Globus credentials that are
-    /// refused (subject: `peer/batch N`, or `globus`). Cleared when it moves again.
+    /// Something that will not get better without an operator: a batch that is stuck,
+    /// such as a Globus task that is `INACTIVE` (subject: `peer/batch N`), or Globus
+    /// credentials that are refused (subject: `globus`). Cleared when it moves again.
     NeedsAttention,
 }
 

@@ -226,12 +226,35 @@ pub struct SiteStatus {
     pub stores: Vec<StoreStatus>,
 }
 
+/// What asking Globus Auth for a token gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GlobusAuthState {
+    /// A Transfer token was obtained.
+    Ok,
+    /// Globus Auth refused the credentials (`invalid_client`, `invalid_grant`…).
+    Refused,
+    /// Globus Auth could not be reached or answered with an error of its own.
+    Unreachable,
+    /// The credentials could not be read (a missing or unsafe secret file).
+    Misconfigured,
+}
+
+impl GlobusAuthState {
+    all_variants!(
+        /// Every state.
+        Ok, Refused, Unreachable, Misconfigured
+    );
+}
+
 /// Whether this site's Globus credentials work (`status`, `peer ping`): a Transfer
 /// token could be obtained from Globus Auth.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GlobusCheck {
-    /// A token was obtained.
+    /// A token was obtained (`state` is `ok`).
     pub ok: bool,
+    /// What happened.
+    pub state: GlobusAuthState,
     /// The Globus Auth service asked.
     pub auth_url: String,
     /// The client id used.

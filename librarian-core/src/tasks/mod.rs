@@ -165,6 +165,13 @@ fn run_task(site: &Site, task: TaskKind) -> Result<TaskRun> {
         TaskKind::SendClones => {
             let r = crate::transfers::send::send_clones(site)?;
             let mut stalled = peers_blocked(&r.unreachable_peers, "these peers did not answer or refused the offer");
+            if r.globus_refused {
+                let globus = "Globus refused this site's credentials (see `events list`)".to_owned();
+                stalled = Some(match stalled {
+                    Some(s) => format!("{s}; {globus}"),
+                    None => globus,
+                });
+            }
             if !r.stalled_batches.is_empty() {
                 let ids: Vec<String> = r.stalled_batches.iter().map(i64::to_string).collect();
                 let batches = format!("batches stuck or not answering (see `events list`): {}", ids.join(", "));

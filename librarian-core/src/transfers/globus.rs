@@ -28,7 +28,9 @@
 //! A source instance is reached through the collection of its store
 //! (`[globus.stores.NAME]`, `collection_root` being the collection's base path on
 //! this host); the destination is what the receiver gave: `globus:UUID:/path`, a
-//! fresh staging path in its collection (sync level `exists` is safe there). Books
+//! fresh staging path in its collection: the first attempt uses sync level `exists`
+//! there, a restart after a failed attempt `checksum` (partial files are replaced,
+//! complete ones kept). Books
 //! (directories, decided from the local object) are sent recursively with trailing
 //! `/` on both paths.
 
@@ -46,6 +48,10 @@ use crate::model::{FileKind, ManagerKind};
 
 /// The version of [`GlobusState`].
 const STATE_VERSION: u32 = 1;
+/// Globus sync level `exists`: a file already at the destination is skipped.
+const SYNC_EXISTS: u8 = 0;
+/// Globus sync level `checksum`: a file is sent when the checksums differ.
+const SYNC_CHECKSUM: u8 = 3;
 /// Error events quoted in a failure.
 const EVENTS_QUOTED: usize = 10;
 
@@ -104,9 +110,6 @@ struct GlobusState {
     /// Items that could not be submitted at all (transfer id, why).
     #[serde(default)]
     failed: Vec<(i64, String)>,
-    /// The operator cancelled the batch: nothing is (re)submitted.
-    #[serde(default)]
-    cancelled: bool,
 }
 
 impl GlobusState {
@@ -159,6 +162,9 @@ impl GlobusManager {
         let mut failed = Vec::new();
         // (source collection, destination collection) → items, in order.
         let mut groups: Vec<(Collections, Vec<(i64, TransferItem)>)> = Vec::new();
+        // Into fresh staging paths, what is there already is this attempt's own
+        // (`exists`); after a failed attempt, what differs is sent again (`checksum`).
+        let sync_level = if items.iter().all(|i| i.fresh) { SYNC_EXISTS } else { SYNC_CHECKSUM };
         for item in items {
             match self.transfer_item(item) {
                 Ok((key, ti)) => match groups.iter_mut().find(|(k, _)| *k == key) {
@@ -188,7 +194,7 @@ impl GlobusManager {
                         source_endpoint: src.clone(),
                         destination_endpoint: dst.clone(),
                         label,
-                        sync_level: 0,
+                        sync_level,
                         verify_checksum: true,
                         preserve_timestamp: true,
                         encrypt_data: self.cfg.encrypt_data,
@@ -245,9 +251,6 @@ impl GlobusManager {
     /// error that leaves a task waiting (service down, credentials refused).
     fn submit_pending(&self, s: &mut GlobusState, save: SaveState<'_>) -> Result<Option<GlobusError>> {
         let mut trouble = None;
-        if s.cancelled {
-            return Ok(None);
-        }
         for k in 0..s.tasks.len() {
             if s.tasks[k].outcome.is_some() || s.tasks[k].task_id.is_some() {
                 continue;
@@ -354,8 +357,10 @@ impl GlobusManager {
 /// Whether the site's Globus credentials work: `None` without a `[globus]` table.
 pub(crate) fn check_credentials(site: &crate::site::Site) -> Result<Option<crate::model::GlobusCheck>> {
     let Some(cfg) = site.config().globus.as_ref() else { return Ok(None) };
-    let check = |ok: bool, detail: String| crate::model::GlobusCheck {
-        ok,
+    use crate::model::GlobusAuthState as State;
+    let check = |state: State, detail: String| crate::model::GlobusCheck {
+        ok: state == State::Ok,
+        state,
         auth_url: cfg.auth_base().to_owned(),
         client_id: cfg.client_id.clone(),
         detail,
@@ -363,11 +368,12 @@ pub(crate) fn check_credentials(site: &crate::site::Site) -> Result<Option<crate
     let tls = crate::peer::ClientTls::load(&site.config().client, site.config_path())?;
     let client = match GlobusClient::new(cfg, site.config_path(), &tls) {
         Ok(c) => c,
-        Err(e) => return Ok(Some(check(false, e.to_string()))),
+        Err(e) => return Ok(Some(check(State::Misconfigured, e.to_string()))),
     };
     Ok(Some(match client.check_credentials() {
-        Ok(()) => check(true, "a Transfer token was obtained".into()),
-        Err(e) => check(false, e.to_string()),
+        Ok(()) => check(State::Ok, "a Transfer token was obtained".into()),
+        Err(e @ GlobusError::Credentials(_)) => check(State::Refused, e.to_string()),
+        Err(e) => check(State::Unreachable, e.to_string()),
     }))
 }
 
@@ -386,7 +392,7 @@ impl AsyncTransferManager for GlobusManager {
         for (id, why) in &failed {
             log::warn!("globus transfer {id} cannot be sent: {why}");
         }
-        let mut s = GlobusState { globus: STATE_VERSION, tasks, failed, cancelled: false };
+        let mut s = GlobusState { globus: STATE_VERSION, tasks, failed };
         self.submit_pending(&mut s, save)?;
         s.to_value()
     }
@@ -404,6 +410,10 @@ impl AsyncTransferManager for GlobusManager {
                 Err(GlobusError::Refused { status: 404, code, .. }) => {
                     t.outcome = Some(Outcome::Failed(format!("Globus does not know task {id} ({code})")));
                     changed = true;
+                    continue;
+                }
+                Err(GlobusError::Refused { status, code, message }) => {
+                    attention.push(format!("Globus refuses to show task {id} (HTTP {status}, {code}): {message}"));
                     continue;
                 }
                 Err(e) => {
@@ -475,14 +485,23 @@ impl AsyncTransferManager for GlobusManager {
 
     fn cancel(&self, state: &serde_json::Value) -> Result<()> {
         let s = GlobusState::from_value(state)?;
+        let unreachable = |e: GlobusError, what: String| Error::PeerUnreachable {
+            peer: "globus".into(),
+            detail: format!("cannot cancel {what}: {e}"),
+        };
         for t in s.tasks.iter().filter(|t| t.outcome.is_none()) {
-            if let Some(id) = &t.task_id {
-                let code = self.client.cancel(id).map_err(|e| Error::PeerUnreachable {
-                    peer: "globus".into(),
-                    detail: format!("cannot cancel Globus task {id}: {e}"),
-                })?;
-                log::info!("cancelled Globus task {id}: {code}");
-            }
+            let id = match (&t.task_id, &t.submission_id) {
+                (Some(id), _) => id.clone(),
+                // Posted, but killed before its task id was saved: posting the same
+                // document again answers with that task (Duplicate) so it can be
+                // cancelled; had it never arrived, the new task is cancelled at once.
+                (None, Some(sub)) => {
+                    self.client.submit(&t.document).map_err(|e| unreachable(e, format!("submission {sub}")))?.task_id
+                }
+                (None, None) => continue,
+            };
+            let code = self.client.cancel(&id).map_err(|e| unreachable(e, format!("Globus task {id}")))?;
+            log::info!("cancelled Globus task {id}: {code}");
         }
         Ok(())
     }

@@ -45,6 +45,11 @@ pub struct BatchItem {
     pub checksum: Checksum,
     /// Its size in bytes.
     pub size: u64,
+    /// Nothing was ever written at the destination (the batch's first attempt): a
+    /// manager may skip what already exists there. False when a failed attempt may
+    /// have left partial data.
+    #[serde(default)]
+    pub fresh: bool,
 }
 
 /// How a started batch is doing.
@@ -269,6 +274,7 @@ mod tests {
             kind,
             checksum,
             size: 0,
+            fresh: true,
         }
     }
 

@@ -356,34 +356,9 @@ pub(crate) fn cancel_transfer(site: &Site, id: i64) -> Result<Transfer> {
         remove_staging(dir);
     }
     if let (Direction::Outgoing, Some(batch)) = (t.direction, t.batch) {
-        stop_batch_if_cancelled(site, batch)?;
+        super::send::stop_batch_if_cancelled(site, batch)?;
     }
     Ok(t)
-}
-
-/// A running batch none of whose transfers is still going (the operator cancelled
-/// its last one) is stopped: its manager cancels it (the rsync processes killed, the
-/// Globus tasks cancelled) and it is recorded as failed.
-fn stop_batch_if_cancelled(site: &Site, batch: i64) -> Result<()> {
-    let Some(b) = site.catalog().running_batches()?.into_iter().find(|b| b.id == batch) else { return Ok(()) };
-    if !site.catalog().batch_transfers(batch)?.is_empty() || b.state.get("starting").is_some() || b.state.is_null() {
-        return Ok(());
-    }
-    let manager = super::send::manager_for(site, b.manager)?;
-    if let Err(e) = manager.cancel(&b.state) {
-        log::warn!("cannot stop batch {batch} ({}): {e}", b.manager);
-        site.raise_event(&NewEvent {
-            severity: Severity::Error,
-            category: Category::NeedsAttention,
-            subject: format!("{}/batch {batch}", b.peer),
-            message: format!(
-                "batch {batch} to {} was cancelled but its {} transfer could not be stopped: {e}",
-                b.peer, b.manager
-            ),
-        })?;
-        return Ok(());
-    }
-    site.catalog().finish_batch(batch, &[], true, Timestamp::now())
 }
 
 /// How far `peer` is behind this site: of the files a send round may offer it (its

@@ -654,6 +654,7 @@ mod tests {
             kind,
             checksum: Checksum::from_hex(Algorithm::Blake3, &"0".repeat(64)).expect("checksum"),
             size: 0,
+            fresh: true,
         }
     }
 

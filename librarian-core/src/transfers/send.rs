@@ -44,6 +44,9 @@ pub struct SendReport {
     /// Running batches that are stuck (need attention) or whose manager could not be
     /// asked (e.g. Globus is down): `tasks run` reports the task `degraded`.
     pub stalled_batches: Vec<i64>,
+    /// Globus Auth refused this site's credentials: `tasks run` reports the task
+    /// `degraded`.
+    pub globus_refused: bool,
 }
 
 impl std::fmt::Display for SendReport {
@@ -177,7 +180,7 @@ fn check_staging_path(p: &std::path::Path, root: &std::path::Path) -> std::resul
     Ok(())
 }
 
-fn batch_item(t: &Transfer, root: Option<&DestinationRoot>) -> Option<BatchItem> {
+fn batch_item(t: &Transfer, root: Option<&DestinationRoot>, fresh: bool) -> Option<BatchItem> {
     Some(BatchItem {
         transfer: t.id,
         source: t.local_path.clone()?,
@@ -186,6 +189,7 @@ fn batch_item(t: &Transfer, root: Option<&DestinationRoot>) -> Option<BatchItem>
         kind: t.kind,
         checksum: t.checksum.clone(),
         size: t.size,
+        fresh,
     })
 }
 
@@ -296,6 +300,14 @@ pub(crate) fn send_clones_to(site: &Site, only: Option<&str>) -> Result<SendRepo
     }
     let cfg = &site.config().clone;
     let kinds = cfg.manager_kinds()?;
+    // Every manager can be made (its settings and credentials read) before anything
+    // is offered: a broken configuration fails the round before a peer stages.
+    for kind in &kinds {
+        managers.get(*kind)?;
+    }
+    if kinds.contains(&ManagerKind::Globus) && !globus_usable(site, &kinds, &mut report)? {
+        return Ok(report);
+    }
     for (peer, to) in &targets(site, only)? {
         let name = &peer.name;
         if !peer.transfers_enabled {
@@ -357,6 +369,32 @@ pub(crate) fn send_clones_to(site: &Site, only: Option<&str>) -> Result<SendRepo
         }
     }
     Ok(report)
+}
+
+/// Whether the Globus credentials work well enough to offer files this round. When
+/// Globus Auth refuses them and Globus is this site's only manager, nothing is
+/// offered (no batch could move) and a `needs_attention` event (subject `globus`)
+/// says why; it clears when they work again. An unreachable Globus Auth does not
+/// stop the round (it may be back by the time the batches start).
+fn globus_usable(site: &Site, kinds: &[ManagerKind], report: &mut SendReport) -> Result<bool> {
+    use crate::model::GlobusAuthState as State;
+    let Some(check) = super::globus::check_credentials(site)? else { return Ok(true) };
+    match check.state {
+        State::Ok | State::Unreachable => {
+            site.catalog().resolve_event(Category::NeedsAttention, "globus", Timestamp::now())?;
+            Ok(true)
+        }
+        State::Refused | State::Misconfigured => {
+            site.raise_event(&NewEvent {
+                severity: Severity::Error,
+                category: Category::NeedsAttention,
+                subject: "globus".into(),
+                message: format!("Globus credentials do not work: {}", check.detail),
+            })?;
+            report.globus_refused = true;
+            Ok(kinds.len() > 1)
+        }
+    }
 }
 
 /// To whom and how this round offers files.
@@ -527,7 +565,7 @@ fn offer(
     }
     for (batch, kind, _) in batches {
         let items: Vec<BatchItem> =
-            site.catalog().batch_transfers(batch)?.iter().filter_map(|t| batch_item(t, root.as_ref())).collect();
+            site.catalog().batch_transfers(batch)?.iter().filter_map(|t| batch_item(t, root.as_ref(), true)).collect();
         let save = |v: &serde_json::Value| site.catalog().set_batch_state(batch, v, Timestamp::now());
         let state = managers.get(kind)?.start(&batch_dir(site)?, &save, &items)?;
         save(&state)?;
@@ -536,6 +574,31 @@ fn offer(
         poll_batch(site, managers, &row, report)?;
     }
     Ok(true)
+}
+
+/// A running batch none of whose transfers is still going (the operator cancelled
+/// its last one) is stopped: its manager cancels it (the rsync processes killed, the
+/// Globus tasks cancelled) and it is recorded as failed.
+pub(crate) fn stop_batch_if_cancelled(site: &Site, batch: i64) -> Result<()> {
+    let Some(b) = site.catalog().running_batches()?.into_iter().find(|b| b.id == batch) else { return Ok(()) };
+    if !site.catalog().batch_transfers(batch)?.is_empty() || b.state.get("starting").is_some() || b.state.is_null() {
+        return Ok(());
+    }
+    let manager = manager_for(site, b.manager)?;
+    if let Err(e) = manager.cancel(&b.state) {
+        log::warn!("cannot stop batch {batch} ({}): {e}", b.manager);
+        site.raise_event(&NewEvent {
+            severity: Severity::Error,
+            category: Category::NeedsAttention,
+            subject: format!("{}/batch {batch}", b.peer),
+            message: format!(
+                "batch {batch} to {} was cancelled but its {} transfer could not be stopped: {e}",
+                b.peer, b.manager
+            ),
+        })?;
+        return Ok(());
+    }
+    site.catalog().finish_batch(batch, &[], true, Timestamp::now())
 }
 
 /// Check a running batch: finish it, restart it, or leave it running.
@@ -547,6 +610,10 @@ fn poll_batch(site: &Site, managers: &mut Managers<'_>, b: &BatchRow, report: &m
     // Recorded, but not started yet: the run that starts it is still at it (leave
     // it), or died first (start it again).
     let mut state = b.state.clone();
+    // Every transfer of the batch was cancelled, but stopping it failed before: again.
+    if b.state.get("starting").is_none() && !b.state.is_null() && site.catalog().batch_transfers(b.id)?.is_empty() {
+        return stop_batch_if_cancelled(site, b.id);
+    }
     let progress = match b.state.get("starting") {
         Some(who) => {
             let alive = who.as_str().and_then(crate::process::ProcessId::parse).is_some_and(|p| !p.is_gone());
@@ -594,13 +661,27 @@ fn poll_batch(site: &Site, managers: &mut Managers<'_>, b: &BatchRow, report: &m
             report.failed += failed.len() as u64;
             report.staged += total.saturating_sub(failed.len() as u64);
             site.catalog().finish_batch(b.id, &failed, false, now)?;
+            if let Some((_, why)) = failed.first() {
+                site.raise_event(&NewEvent {
+                    severity: Severity::Error,
+                    category: Category::TransferFailed,
+                    subject: format!("{}/batch {}", b.peer, b.id),
+                    message: format!(
+                        "{} of {total} transfers of batch {} to {} failed (the files will be planned again); first: {why}",
+                        failed.len(),
+                        b.id,
+                        b.peer
+                    ),
+                })?;
+            }
         }
         BatchProgress::Failed(why) => {
             let transfers = site.catalog().batch_transfers(b.id)?;
             if b.attempts < site.config().clone.max_batch_attempts {
                 log::warn!("batch {} to {} failed (attempt {}), starting it again: {why}", b.id, b.peer, b.attempts);
                 let root = destination_root(site, &b.peer)?;
-                let items: Vec<BatchItem> = transfers.iter().filter_map(|t| batch_item(t, root.as_ref())).collect();
+                let items: Vec<BatchItem> =
+                    transfers.iter().filter_map(|t| batch_item(t, root.as_ref(), false)).collect();
                 let state = manager.start(&batch_dir(site)?, &save, &items)?;
                 site.catalog().restart_batch(b.id, &state, now)?;
                 report.running += 1;

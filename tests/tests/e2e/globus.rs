@@ -138,6 +138,7 @@ fn files_and_books_clone_through_globus_with_one_task_per_batch_and_no_secret_sh
     let ping = p.a.run(["peer", "ping", "site-b"]);
     ping.ok();
     assert!(ping.stdout.contains("globus: credentials work"), "{ping}");
+    assert_eq!(status.json()["globus"]["state"], "ok", "{status}");
     let outs = converge(&g, Duration::from_secs(90));
     assert_all_at_b(p, 9);
     // 9 files in batches of at most 4: three batches, three tasks, each submitted once.
@@ -248,6 +249,10 @@ fn a_failed_task_fails_the_transfers_with_the_globus_reason_and_is_retried() {
     // One task per attempt (two for the batch), and the round that gave the batch up
     // may already have offered the files again in a new batch.
     assert!((2..=3).contains(&tasks_by_submission(&g)), "{:?}", g.fake.tasks());
+    // The first attempt writes into fresh staging paths (sync level exists); the
+    // restart replaces whatever differs there (sync level checksum).
+    let levels: Vec<i64> = g.fake.submissions().iter().map(|r| r["body"]["sync_level"].as_i64().unwrap()).collect();
+    assert_eq!(&levels[..2], [0, 3], "{levels:?}");
     let events = p.a.json(["events", "list"]).json();
     assert!(events.as_array().unwrap().iter().any(|e| e["category"] == "transfer_failed"), "{events}");
     g.fake.scenario(json!({"mode": "ok"}));
@@ -358,6 +363,7 @@ fn refused_credentials_need_attention_and_nothing_fails_until_they_are_fixed() {
     status.ok();
     assert_eq!(status.json()["globus"]["ok"], false, "{status}");
     assert!(status.json()["globus"]["detail"].as_str().unwrap().contains("invalid_client"), "{status}");
+    assert_eq!(status.json()["globus"]["state"], "refused", "{status}");
     upload_files(&p.a, "c", 2);
     let run = ClonePair::tasks(&p.a, &["send-clones"]);
     assert_eq!(run.code(), Some(3), "degraded: {run}");
@@ -470,6 +476,95 @@ fn the_refresh_token_grant_works_and_a_bad_token_is_reported_without_showing_it(
     librarian_e2e::write_secret(&token_file, "revoked-refresh-token\n");
     let status = site.run(["-vv", "status"]);
     status.ok();
-    assert!(status.stdout.contains("CREDENTIALS FAILING") && status.stdout.contains("invalid_grant"), "{status}");
+    assert!(status.stdout.contains("CREDENTIALS REFUSED") && status.stdout.contains("invalid_grant"), "{status}");
     assert!(!status.stdout.contains("revoked-refresh-token") && !status.stderr.contains("revoked-refresh-token"));
+}
+
+/// `items_per_task`, `deadline`, `encrypt_data` and a collection's `data_access`
+/// consent reach Globus as the settings say: a batch of 5 in tasks of at most 2, each
+/// with a deadline a day away and encryption, the token asked with the collection's
+/// `data_access` scope as a dependency.
+#[test]
+fn task_settings_reach_globus() {
+    let g = GlobusPair::new("", "items_per_task = 2\ndeadline = \"1d\"\nencrypt_data = true");
+    let p = &g.pair;
+    librarian_e2e::pair::append_config(&p.a, "data_access = true");
+    upload_files(&p.a, "t", 5);
+    converge(&g, Duration::from_secs(60));
+    assert_all_at_b(p, 5);
+    let subs = g.fake.submissions();
+    let sizes: Vec<usize> = subs.iter().map(|r| r["body"]["DATA"].as_array().unwrap().len()).collect();
+    assert_eq!(sizes, [2, 2, 1], "{subs:?}");
+    let labels: BTreeSet<&str> = subs.iter().map(|r| r["body"]["label"].as_str().unwrap()).collect();
+    assert_eq!(labels.len(), 3, "each part labelled apart: {labels:?}");
+    for r in &subs {
+        let doc = &r["body"];
+        assert_eq!(doc["encrypt_data"], true, "{doc}");
+        let deadline: jiff::Timestamp = doc["deadline"].as_str().unwrap().parse().unwrap();
+        let ahead = deadline.duration_since(jiff::Timestamp::now()).as_secs();
+        assert!((23 * 3600..=24 * 3600).contains(&ahead), "deadline {deadline} is {ahead} s away");
+    }
+    let grant = g.fake.log().into_iter().find(|r| r["path"] == "/v2/oauth2/token").unwrap();
+    let scope = grant["body"]["scope"].as_str().unwrap();
+    let dep = format!("[*https://auth.globus.org/scopes/{}/data_access]", librarian_e2e::globus::COLLECTION_A);
+    assert!(scope.starts_with("urn:globus:auth:scope:transfer.api.globus.org:all") && scope.ends_with(&dep), "{scope}");
+}
+
+/// A sender killed after Globus accepted its task but before the task id was saved,
+/// then the operator cancels the transfers: the task is found (the same document
+/// posted again answers Duplicate) and cancelled, so nothing keeps writing into B's
+/// staging area.
+#[test]
+fn cancelling_a_batch_whose_task_id_was_never_saved_cancels_that_task() {
+    let g = GlobusPair::new("", "");
+    let p = &g.pair;
+    g.fake.scenario(json!({"mode": "slow", "seconds": 60}));
+    upload_files(&p.a, "u", 2);
+    let killed = run_outcome(
+        p.a.cmd()
+            .args(["--json", "tasks", "run", "--only", "send-clones"])
+            .env("LIBRARIAN_FAULT", "globus.after-submit"),
+    );
+    assert_eq!(killed.status.signal(), Some(libc::SIGKILL), "{killed}");
+    for t in ClonePair::transfers(&p.a, Some("ongoing")) {
+        p.a.run(["transfers", "cancel", &t["id"].to_string()]).ok();
+    }
+    let tasks = g.fake.tasks();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!((&tasks[0]["status"], &tasks[0]["fatal_error"]["code"]), (&json!("FAILED"), &json!("CANCELED")));
+    let subs = g.fake.submissions();
+    assert_eq!((subs.len(), &subs[1]["status"]), (2, &json!(200)), "posted again, answered Duplicate: {subs:?}");
+}
+
+/// A secret file others may read is refused before anything is offered, naming the
+/// file and the fix, never its content; a receiver whose store has no Globus
+/// collection refuses the offer (`no_common_manager`) instead of naming a path.
+#[test]
+fn an_unsafe_secret_file_and_a_store_without_a_collection_are_refused_clearly() {
+    use std::os::unix::fs::PermissionsExt;
+    let g = GlobusPair::new("", "");
+    let p = &g.pair;
+    upload_files(&p.a, "v", 1);
+    let secret = p.a.tmp().join("globus-secret");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = ClonePair::tasks(&p.a, &["send-clones"]);
+    assert_ne!(run.code(), Some(0), "{run}");
+    let text = format!("{}{}", run.stdout, run.stderr);
+    assert!(text.contains("chmod 600") && text.contains("globus-secret"), "{run}");
+    assert!(!text.contains(CLIENT_SECRET), "{run}");
+    assert!(ClonePair::transfers(&p.b, None).is_empty(), "nothing was offered to B");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // B's store loses its collection (B restarted with the new configuration).
+    let b_text = std::fs::read_to_string(p.b.config()).unwrap();
+    let cut = b_text.find("[globus.stores.main]").unwrap();
+    std::fs::write(p.b.config(), &b_text[..cut]).unwrap();
+    let mut p = g.pair;
+    p.served_b = None;
+    p.served_b = Some(librarian_e2e::Server::start_at(&p.b, &p.b_addr));
+    ClonePair::tasks(&p.a, &["send-clones"]).ok_or_degraded();
+    let failed = ClonePair::transfers(&p.a, Some("failed"));
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["error_code"], "no_common_manager", "{}", failed[0]);
+    assert!(failed[0]["error"].as_str().unwrap().contains("[globus.stores.main]"), "{}", failed[0]);
 }
