@@ -118,7 +118,10 @@ struct Cached {
 
 /// Tokens by (auth URL, client id, scope), for the whole process: every batch polled in one
 /// run shares one grant.
-static TOKENS: Mutex<Option<HashMap<(String, String, String), Cached>>> = Mutex::new(None);
+static TOKENS: Mutex<Option<HashMap<TokenKey, Cached>>> = Mutex::new(None);
+
+/// (auth URL, client id, scope).
+type TokenKey = (String, String, String);
 
 /// A Transfer token: the cached one while it has more than a minute to live, else a
 /// new grant. `renew`: drop the cached one first (Transfer answered 401).
