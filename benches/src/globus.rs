@@ -88,7 +88,13 @@ impl Fake {
     }
 
     fn get(&self, path: &str) -> Res<serde_json::Value> {
-        let text = ureq::get(&format!("{}{path}", self.url)).call()?.body_mut().read_to_string()?;
+        // The log holds every submitted document: large for 100,000 files.
+        let text = ureq::get(&format!("{}{path}", self.url))
+            .call()?
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_string()?;
         Ok(serde_json::from_str(&text)?)
     }
 

@@ -106,6 +106,15 @@ enum Command {
     },
     /// Search the catalog.
     Search(SearchArgs),
+    /// Copy a file or book out of the stores to DEST (which must not exist), from
+    /// the best local instance, hashing while copying: DEST appears only if the bytes
+    /// match the catalog (exit 1, nothing written, when no instance matches).
+    Get {
+        /// The file or book.
+        name: OsString,
+        /// Where to put it (a new path; its parent must exist).
+        dest: PathBuf,
+    },
     /// Re-read and re-hash instances; exit 1 on any mismatch or missing copy.
     Verify {
         /// Files to verify (default: every instance).
@@ -429,6 +438,12 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
                 after: a.after.clone(),
             };
             out.search_page(&open(cli)?.search_page(&q)?, a.limit, a.page)?;
+        }
+        Command::Get { name, dest } => {
+            let name = name_arg(name)?;
+            let lib = open(cli)?;
+            let bar = progress::Bar::new("get");
+            out.retrieved(&lib.get(&name, dest, &bar)?)?;
         }
         Command::Verify { names, store } => {
             let names = names.iter().map(|n| name_arg(n)).collect::<Result<Vec<_>, _>>()?;

@@ -47,8 +47,8 @@ use std::path::PathBuf;
 
 use librarian_core::TaskRecord;
 use librarian_core::{
-    Account, CheckStatus, File, GlobusAuthState, GlobusCheck, Librarian, Peer, PeerPing, SearchPage, SiteStatus,
-    StoreStatus, TaskKind, TaskOutcome, TaskStatus, Upload, UploadStatus, VerifyReport,
+    Account, CheckStatus, File, GlobusAuthState, GlobusCheck, Librarian, Peer, PeerPing, Retrieved, SearchPage,
+    SiteStatus, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Upload, UploadStatus, VerifyReport,
 };
 use serde::Serialize;
 
@@ -161,6 +161,17 @@ impl Out {
                 say!("already present: {} with the same checksum {}; nothing changed", up.file.name, up.file.checksum)
             }
         }
+        Ok(())
+    }
+
+    pub fn retrieved(&self, r: &Retrieved) -> Result<()> {
+        if self.json {
+            return self.emit(r);
+        }
+        for (store, got) in &r.bad_instances {
+            say_err!("librarian: the instance of {} on store {store} hashes to {got}: run `librarian verify`", r.name);
+        }
+        say!("copied {} ({}, {}) from store {} to {}", r.name, bytes(r.size), r.checksum, r.store, r.dest.display());
         Ok(())
     }
 

@@ -71,6 +71,7 @@ mod access;
 mod ingest;
 mod outbox;
 mod queries;
+mod retrieve;
 mod sneakernet;
 mod stores;
 mod tasks;
@@ -104,6 +105,7 @@ pub use model::{
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;
 pub use progress::{NoProgress, Progress};
+pub use retrieve::Retrieved;
 pub use shim::Shim;
 pub use sneakernet::{
     DriveProblem, DriveReport, ExportReport, ImportReport, LocalCloneReport, ProblemKind, verify_drive,

@@ -19,6 +19,7 @@ use crate::model::{
 use crate::name::FileName;
 use crate::outbox::DeliveryReport;
 use crate::progress::Progress;
+use crate::retrieve::Retrieved;
 use crate::site::Site;
 use crate::sneakernet::{ExportReport, ImportReport, LocalCloneReport};
 use crate::transfers::{ClonePlan, ReconcileReport, SendReport};
@@ -110,6 +111,15 @@ impl Librarian {
     /// [`VerifyReport::into_result`] to turn problems into an error.
     pub fn verify(&self, names: &[FileName], store: Option<&str>, progress: &dyn Progress) -> Result<VerifyReport> {
         crate::verify::verify(&self.site, names, store, progress)
+    }
+
+    /// Copy `name` (a file or a book) out of the stores to `dest`, which must not exist:
+    /// from the best local instance (most recently verified first), hashed while it is
+    /// copied, put at `dest` only if the bytes match the catalog (else the next
+    /// instance is tried, and [`Error::ChecksumMismatch`] when none matches; nothing
+    /// is left at `dest`).
+    pub fn get(&self, name: &FileName, dest: &Path, progress: &dyn Progress) -> Result<Retrieved> {
+        crate::retrieve::get(&self.site, name, dest, progress)
     }
 
     /// Open events (or every event with `all`), newest first.

@@ -349,6 +349,41 @@ pub(crate) fn copy_book_into(
     directory_digest(algorithm, entries)
 }
 
+/// Copy the file or book at `source` to the new entry `name` of `parent` (created
+/// here; a file is fsynced, a book's filesystem synced once), hashing what is read
+/// with `algorithm`: the checksum of the bytes copied. The source path itself is
+/// never followed if it is a link; a book is copied entry by entry beneath its
+/// descriptor ([`copy_book_into`]). On an error the caller removes `name`.
+pub(crate) fn copy_item(
+    source: &Path,
+    kind: crate::model::FileKind,
+    algorithm: Algorithm,
+    parent: &Dir,
+    name: &std::ffi::OsStr,
+    progress: &dyn Progress,
+) -> Result<Checksum> {
+    let shown = parent.shown().join(name);
+    match kind {
+        crate::model::FileKind::File => {
+            let input = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(source)
+                .map_err(|e| Error::io("cannot open", source, e))?;
+            let output = parent.create_new(name)?;
+            Ok(copy_stream(input, output, (source, shown.as_path()), algorithm, true, progress, &mut scratch())?.0)
+        }
+        crate::model::FileKind::Directory => {
+            let mut entries = walk(source)?;
+            parent.mkdir(name, 0o777)?;
+            let out = parent.open_dir(Path::new(name))?;
+            let sum = copy_book_into(source, &out, &mut entries, algorithm, progress)?;
+            crate::store::posix::sync_filesystem(&out.fd_path())?;
+            Ok(sum)
+        }
+    }
+}
+
 /// Hash the book at `root` in place, filling each file entry's digest and size.
 /// Every entry is opened beneath the root's descriptor, never following a link.
 pub(crate) fn hash_book(

@@ -18,7 +18,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("catalog", &["catalog"]),
     ("files, stores, processes, network", &["fault", "process", "tls", "store", "tree", "peer", "globus"]),
     ("site context", &["site"]),
-    ("flows", &["access", "queries", "ingest", "stores", "verify", "outbox", "transfers", "sneakernet", "tasks"]),
+    (
+        "flows",
+        &["access", "queries", "ingest", "stores", "verify", "retrieve", "outbox", "transfers", "sneakernet", "tasks"],
+    ),
     ("facade", &["librarian"]),
     ("server", &["shim"]),
 ];

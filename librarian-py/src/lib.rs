@@ -22,6 +22,7 @@ fn _librarian(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<site::PyLibrarian>()?;
     m.add_class::<types::PyFile>()?;
     m.add_class::<types::PyUpload>()?;
+    m.add_class::<types::PyRetrieved>()?;
     m.add_class::<types::PyInstance>()?;
     m.add_class::<types::PyRemoteInstance>()?;
     m.add_class::<types::PyStore>()?;

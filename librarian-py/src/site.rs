@@ -14,8 +14,8 @@ use crate::args;
 use crate::errors::{OrRaise, to_py};
 use crate::types::{
     PyAccount, PyDeliveryReport, PyDriveReport, PyEvent, PyExportReport, PyFile, PyImportReport, PyInstance,
-    PyLocalCloneReport, PyOutboxCall, PyPeer, PyPlannedFile, PyRemoteInstance, PySendReport, PySiteStatus, PyStore,
-    PyTaskOutcome, PyTransfer, PyUpload, PyVerifyReport,
+    PyLocalCloneReport, PyOutboxCall, PyPeer, PyPlannedFile, PyRemoteInstance, PyRetrieved, PySendReport, PySiteStatus,
+    PyStore, PyTaskOutcome, PyTransfer, PyUpload, PyVerifyReport,
 };
 
 /// A site's Librarian: its configuration and catalog.
@@ -203,6 +203,14 @@ impl PyLibrarian {
         py.detach(|| self.inner.verify(&names, store.as_deref(), &NoProgress).and_then(VerifyReport::into_result))
             .or_raise(py)
             .map(PyVerifyReport)
+    }
+
+    /// Copy a file or book out of the stores to `dest` (which must not exist), from the
+    /// best local instance, hashed while copying; `dest` appears only if the bytes
+    /// match the catalog.
+    fn get(&self, py: Python<'_>, name: &Bound<'_, PyAny>, dest: PathBuf) -> PyResult<PyRetrieved> {
+        let name = args::file_name(py, name)?;
+        py.detach(|| self.inner.get(&name, &dest, &NoProgress)).or_raise(py).map(PyRetrieved)
     }
 
     /// Add a store (its directories are created; both must be on one filesystem).

@@ -49,6 +49,9 @@ def mistakes(lib: librarian.Librarian) -> None:
     up = lib.upload("src", "name", report=True)
     assert up.status != "uploaded"  # type: ignore[comparison-overlap]
     assert lib.upload("src", "name").checksum
+    got = lib.get("name", "out.dat")
+    assert got.kind != "book"  # type: ignore[comparison-overlap]
+    assert got.dest.name and got.bad_instances == [("main", "blake3:00")]
     for t in lib.transfers():
         assert t.status != "complete"  # type: ignore[comparison-overlap]
     for o in lib.outbox():

@@ -96,10 +96,10 @@ impl Catalog {
                         }
                     };
                     let batch = &mut batches[at];
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE transfers SET remote_id = ?2, remote_path = ?3, manager = ?4, batch_id = ?5 WHERE id = ?1",
-                        params![t.id, remote_id, destination, manager.as_str(), batch.0],
                     )
+                    .and_then(|mut s| s.execute(params![t.id, remote_id, destination, manager.as_str(), batch.0]))
                     .map_err(Error::db("recording answers"))?;
                     step(&tx, &t, TransferEvent::Started, None, now)?;
                     batch.2.push(t.id);

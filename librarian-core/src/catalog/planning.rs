@@ -231,10 +231,19 @@ impl Catalog {
             conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(Error::db("creating transfers"))?;
         let pid = peer_id(&tx, peer)?;
         let mut ids = Vec::with_capacity(items.len());
+        let mut stores: Vec<(&str, i64)> = Vec::new();
         for it in items {
-            let store_id: i64 = tx
-                .query_row("SELECT id FROM stores WHERE name = ?1", [&it.store], |r| r.get(0))
-                .map_err(Error::db("creating transfers"))?;
+            let store_id: i64 = match stores.iter().find(|(name, _)| *name == it.store) {
+                Some((_, id)) => *id,
+                None => {
+                    let id = tx
+                        .prepare_cached("SELECT id FROM stores WHERE name = ?1")
+                        .and_then(|mut s| s.query_row([&it.store], |r| r.get(0)))
+                        .map_err(Error::db("creating transfers"))?;
+                    stores.push((&it.store, id));
+                    id
+                }
+            };
             let id: Option<i64> = tx
                 .prepare_cached(
                     "INSERT INTO transfers (direction, peer_id, file_name, size, checksum, kind, uploader, source,

@@ -72,11 +72,11 @@ pub(super) fn step(
     let to = next(t.status, event)?;
     if to != t.status {
         let (code, message) = error.map_or((None, None), |(c, m)| (Some(c), Some(m)));
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE transfers SET status = ?2, updated_at = ?3, error_code = COALESCE(?4, error_code),
                  error = COALESCE(?5, error) WHERE id = ?1",
-            params![t.id, to.as_str(), ts_to_sql(now), code, message],
         )
+        .and_then(|mut s| s.execute(params![t.id, to.as_str(), ts_to_sql(now), code, message]))
         .map_err(Error::db("changing a transfer"))?;
     }
     Ok(to)

@@ -12,7 +12,6 @@
 //! destination, which re-hashes everything before it commits.
 
 use std::fmt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -179,28 +178,7 @@ impl TransferManager for LocalManager {
 /// Copy `item`'s source to the new entry `tmp` of `parent`, checking on the way that it
 /// still hashes to its catalogued checksum.
 fn write_item(item: &BatchItem, parent: &Dir, tmp: &std::ffi::OsStr) -> Result<()> {
-    let algorithm = item.checksum.algorithm();
-    let shown = parent.shown().join(tmp);
-    let got = match item.kind {
-        FileKind::File => {
-            let input = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&item.source)
-                .map_err(|e| Error::io("cannot open", &item.source, e))?;
-            let output = parent.create_new(tmp)?;
-            let pair = (item.source.as_path(), shown.as_path());
-            tree::copy_stream(input, output, pair, algorithm, true, &NoProgress, &mut tree::scratch())?.0
-        }
-        FileKind::Directory => {
-            let mut entries = tree::walk(&item.source)?;
-            parent.mkdir(tmp, 0o777)?;
-            let out = parent.open_dir(Path::new(tmp))?;
-            let sum = tree::copy_book_into(&item.source, &out, &mut entries, algorithm, &NoProgress)?;
-            crate::store::posix::sync_filesystem(&out.fd_path())?;
-            sum
-        }
-    };
+    let got = tree::copy_item(&item.source, item.kind, item.checksum.algorithm(), parent, tmp, &NoProgress)?;
     if !item.checksum.matches(&got)? {
         return Err(Error::ChecksumMismatch {
             name: item.source.display().to_string(),

@@ -29,6 +29,7 @@ from ._librarian import (
     Event,
     ExportReport,
     File,
+    Retrieved,
     Upload,
     Forbidden,
     IllegalTransition,
@@ -73,6 +74,7 @@ __all__ = [
     # results
     "File",
     "Upload",
+    "Retrieved",
     "Instance",
     "RemoteInstance",
     "Store",

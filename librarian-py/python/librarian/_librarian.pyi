@@ -21,6 +21,7 @@ __all__ = [
     "SearchIterator",
     "File",
     "Upload",
+    "Retrieved",
     "Instance",
     "RemoteInstance",
     "Store",
@@ -339,6 +340,26 @@ class Librarian:
                 its checksum; the message names the file and the bad entries.
             DataMissing: a copy or an entry of a book is gone or unreadable.
             NotFound: a name or the store does not exist.
+        """
+
+    def get(self, name: _Name, dest: _StrPath) -> "Retrieved":
+        """Copy a file or book out of the stores to ``dest``.
+
+        The bytes come from the best local copy (most recently verified first), are
+        hashed while they are copied and appear at ``dest`` only if they match the
+        catalog; otherwise the next copy is tried.
+
+        Args:
+            name: the file or book.
+            dest: a path that must not exist; its parent must.
+
+        Returns:
+            What was copied, from which store.
+
+        Raises:
+            ChecksumMismatch: no copy here matches the catalog (nothing is written).
+            NotFound: no such file, or no available copy here.
+            AlreadyExists: ``dest`` exists.
         """
 
     def add_store(
@@ -705,6 +726,32 @@ class Upload:
     @property
     def file(self) -> "File":
         """The catalogued file."""
+
+@final
+class Retrieved:
+    """What :meth:`Librarian.get` copied, and from where."""
+
+    @property
+    def name(self) -> str:
+        """The file's name."""
+    @property
+    def kind(self) -> _FileKind:
+        """``"file"`` or ``"directory"``."""
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+    @property
+    def checksum(self) -> str:
+        """The checksum the copy was found to hash to (the catalog's)."""
+    @property
+    def store(self) -> str:
+        """The store of the copy read."""
+    @property
+    def dest(self) -> pathlib.Path:
+        """Where the copy is."""
+    @property
+    def bad_instances(self) -> list[tuple[str, str]]:
+        """Copies tried first whose bytes did not match: (store, what they hashed to)."""
 
 @final
 class File:

@@ -414,3 +414,55 @@ impl PyUpload {
         format!("Upload(status={}, file={})", r(py, self.0.status.as_str()), r(py, self.0.file.name.as_str()))
     }
 }
+
+/// What `Librarian.get(name, dest)` copied, and from where.
+#[pyclass(frozen, eq, module = "librarian", name = "Retrieved")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyRetrieved(pub librarian_core::Retrieved);
+
+#[pymethods]
+impl PyRetrieved {
+    /// The file's name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.0.name.as_str()
+    }
+    /// `"file"` or `"directory"`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.0.kind.as_str()
+    }
+    /// Size in bytes.
+    #[getter]
+    fn size(&self) -> u64 {
+        self.0.size
+    }
+    /// The checksum the copy was found to hash to (the catalog's).
+    #[getter]
+    fn checksum(&self) -> String {
+        self.0.checksum.to_string()
+    }
+    /// The store of the instance read.
+    #[getter]
+    fn store(&self) -> &str {
+        &self.0.store
+    }
+    /// Where the copy is.
+    #[getter]
+    fn dest(&self) -> &Path {
+        &self.0.dest
+    }
+    /// Instances tried first whose bytes did not match: (store, what they hashed to).
+    #[getter]
+    fn bad_instances(&self) -> Vec<(String, String)> {
+        self.0.bad_instances.clone()
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "Retrieved(name={}, store={}, dest={})",
+            r(py, self.0.name.as_str()),
+            r(py, &self.0.store),
+            rp(py, &self.0.dest)
+        )
+    }
+}

@@ -29,6 +29,7 @@ mod outbox;
 mod packaging;
 mod peer_ping;
 mod reconcile;
+mod retrieve;
 mod serve;
 mod shared_catalog;
 mod sneakernet;
