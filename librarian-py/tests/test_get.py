@@ -23,7 +23,7 @@ def test_get_copies_files_and_books_byte_for_byte(site, src, book, tmp_path):
     out = site.get("2026/obs", tmp_path / "out.dat")
     assert isinstance(out, librarian.Retrieved)
     assert (out.name, out.kind, out.store, out.bad_instances) == ("2026/obs", "file", "main", [])
-    assert out.size == 10_000 and out.checksum == site.info("2026/obs").checksum
+    assert out.size == 10_000 and out.checksum == site.file("2026/obs").checksum
     assert out.dest == tmp_path / "out.dat"
     assert (tmp_path / "out.dat").read_bytes() == src.read_bytes()
     site.get("2026/book", str(tmp_path / "book"))

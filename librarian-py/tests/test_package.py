@@ -47,6 +47,7 @@ CLASSES = [
     "SearchIterator",
     "File",
     "Upload",
+    "Retrieved",
     "Instance",
     "RemoteInstance",
     "Store",
