@@ -167,6 +167,15 @@ impl Catalog {
         rows.collect::<rusqlite::Result<_>>().map_err(Error::db("reading a batch"))
     }
 
+    /// Whether any transfer of the batch is still `ongoing` (one indexed lookup, not
+    /// the rows).
+    pub fn batch_has_ongoing(&self, batch: i64) -> Result<bool> {
+        self.conn()
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM transfers WHERE batch_id = ?1 AND status = 'ongoing')")
+            .and_then(|mut s| s.query_row([batch], |r| r.get(0)))
+            .map_err(Error::db("reading a batch"))
+    }
+
     /// A batch was started again with a new manager state.
     pub fn restart_batch(&self, batch: i64, state: &serde_json::Value, now: Timestamp) -> Result<()> {
         self.conn()

@@ -59,23 +59,8 @@ impl Credentials {
         let value = match file {
             Some(f) => {
                 let path = crate::config::resolve(config_path, f);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| bad(format!("[globus]: cannot read {}: {e}", path.display())))?;
-                // As for password files (and ssh keys): a secret others may read is refused.
-                let mode = std::fs::metadata(&path)
-                    .map_err(|e| bad(format!("[globus]: cannot read {}: {e}", path.display())))?
-                    .permissions();
-                let mode = std::os::unix::fs::PermissionsExt::mode(&mode);
-                if mode & 0o077 != 0 {
-                    return Err(bad(format!(
-                        "[globus]: {} is accessible by its group or others (mode {:03o}); make it private with \
-                         `chmod 600 {}`",
-                        path.display(),
-                        mode & 0o777,
-                        path.display()
-                    )));
-                }
-                text
+                crate::model::read_private_file(&path, "Globus secret file")
+                    .map_err(|e| bad(format!("[globus]: {e}")))?
             }
             None => std::env::var(env).map_err(|_| {
                 bad(format!(

@@ -161,12 +161,20 @@ impl GlobusClient {
     pub fn submit(&self, doc: &TransferDocument) -> std::result::Result<TransferResult, GlobusError> {
         let body = serde_json::to_value(doc)
             .map_err(|e| GlobusError::Transient(format!("cannot encode a transfer document: {e}")))?;
-        self.call("POST", "/transfer", Some(&body))
+        let r: TransferResult = self.call("POST", "/transfer", Some(&body))?;
+        if !is_task_id(&r.task_id) {
+            return Err(GlobusError::Transient("Globus answered a submission with a task id that is no id".into()));
+        }
+        Ok(r)
     }
 
     /// `GET /task/ID`.
     pub fn task(&self, id: &str) -> std::result::Result<Task, GlobusError> {
-        self.call("GET", &format!("/task/{}", path_segment(id)), None)
+        let task: Task = self.call("GET", &format!("/task/{}", path_segment(id)), None)?;
+        if task.task_id != id {
+            return Err(GlobusError::Transient(format!("Globus answered a request for task {id} about another task")));
+        }
+        Ok(task)
     }
 
     /// The newest error events of task `id` (at most `max`, one page).
@@ -179,18 +187,20 @@ impl GlobusClient {
     /// `POST /task/ID/cancel`: `Canceled`, `TaskComplete` or `CancelAccepted`.
     pub fn cancel(&self, id: &str) -> std::result::Result<String, GlobusError> {
         let r: CancelResult = self.call("POST", &format!("/task/{}/cancel", path_segment(id)), None)?;
-        Ok(r.code)
+        Ok(crate::text::service_code(&r.code))
     }
 }
 
-/// A task id as it goes into a URL: only UUID characters (a task id from a bad
-/// state could otherwise change the path).
+/// Whether `id` looks like a Globus task id: UUID characters only, at most 64 (what
+/// is kept in a batch state, shown in messages and put into URLs).
+fn is_task_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
+
+/// A task id as it goes into a URL (a task id from a bad state could otherwise
+/// change the path).
 fn path_segment(id: &str) -> &str {
-    if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
-        id
-    } else {
-        "invalid"
-    }
+    if is_task_id(id) { id } else { "invalid" }
 }
 
 #[cfg(test)]
@@ -202,6 +212,7 @@ mod tests {
         assert_eq!(path_segment("b8872740-7edc-11ec-9f33-ed182a728dff"), "b8872740-7edc-11ec-9f33-ed182a728dff");
         assert_eq!(path_segment("../../v2/oauth2/token"), "invalid");
         assert_eq!(path_segment(""), "invalid");
+        assert!(!is_task_id("a\u{1b}[2J") && !is_task_id(&"a".repeat(65)));
         assert_eq!(error_code(r#"{"code":"ExternalError.X","message":"m"}"#).as_deref(), Some("ExternalError.X"));
         assert_eq!(error_code("<html>500</html>"), None);
     }

@@ -107,28 +107,7 @@ impl Password {
     /// As ssh does with private keys, a file that its group or others may read or
     /// write is refused (on Unix): the error names the file and the fix, `chmod 600`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        use std::io::Read as _;
-        let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot read password file", path, e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode =
-                file.metadata().map_err(|e| Error::io("cannot read password file", path, e))?.permissions().mode();
-            if mode & 0o077 != 0 {
-                return Err(Error::invalid(
-                    "password file",
-                    format!(
-                        "password file {} is accessible by its group or others (mode {:03o}); make it private with \
-                     `chmod 600 {}`",
-                        path.display(),
-                        mode & 0o777,
-                        path.display()
-                    ),
-                ));
-            }
-        }
-        let mut text = String::new();
-        file.read_to_string(&mut text).map_err(|e| Error::io("cannot read password file", path, e))?;
+        let text = read_private_file(path, "password file")?;
         let first = text.lines().next().unwrap_or("");
         Self::new(first.to_owned())
     }
@@ -175,6 +154,34 @@ pub struct Account {
     pub peer: Option<String>,
     /// When it was created (UTC).
     pub created_at: Timestamp,
+}
+
+/// Read a file holding a secret (`what` names it in errors: "password file", "Globus
+/// secret file"). As ssh does with private keys, a file that its group or others may
+/// read or write is refused (on Unix): the error names the file and the fix,
+/// `chmod 600`, never its content.
+pub(crate) fn read_private_file(path: &Path, what: &'static str) -> Result<String> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = file.metadata().map_err(|e| Error::io("cannot read", path, e))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "{what} {} is accessible by its group or others (mode {:03o}); make it private with `chmod 600 {}`",
+                    path.display(),
+                    mode & 0o777,
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(|e| Error::io("cannot read", path, e))?;
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ mod transfer_state;
 mod units;
 
 pub use access::{Account, Level, Password};
-pub(crate) use access::{hash_password, verify_password};
+pub(crate) use access::{hash_password, read_private_file, verify_password};
 pub use call::{CallKind, HoldsCall, OutboxCall, PeerQueue, validate_call_key};
 pub use event::{Category, Event, NewEvent, Severity};
 pub use ids::{DeletionPolicy, FileId, FileKind, InstanceId, IntentId, SearchQuery, StoreId};

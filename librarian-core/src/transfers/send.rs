@@ -580,11 +580,25 @@ fn offer(
 /// its last one) is stopped: its manager cancels it (the rsync processes killed, the
 /// Globus tasks cancelled) and it is recorded as failed.
 pub(crate) fn stop_batch_if_cancelled(site: &Site, batch: i64) -> Result<()> {
-    let Some(b) = site.catalog().running_batches()?.into_iter().find(|b| b.id == batch) else { return Ok(()) };
-    if !site.catalog().batch_transfers(batch)?.is_empty() || b.state.get("starting").is_some() || b.state.is_null() {
-        return Ok(());
+    match site.catalog().running_batches()?.into_iter().find(|b| b.id == batch) {
+        Some(b) if is_started(&b) && !site.catalog().batch_has_ongoing(batch)? => {
+            stop_batch(site, &b, manager_for(site, b.manager)?.as_ref())
+        }
+        _ => Ok(()),
     }
-    let manager = manager_for(site, b.manager)?;
+}
+
+/// Whether a batch's manager has started it (its state is the manager's, not the
+/// placeholder of a run that is starting it).
+fn is_started(b: &BatchRow) -> bool {
+    b.state.get("starting").is_none() && !b.state.is_null()
+}
+
+/// Stop batch `b`, none of whose transfers is still going: its manager cancels it and
+/// it is recorded as failed; when the manager cannot, a `needs_attention` event says
+/// so and the next poll tries again.
+fn stop_batch(site: &Site, b: &BatchRow, manager: &dyn AsyncTransferManager) -> Result<()> {
+    let batch = b.id;
     if let Err(e) = manager.cancel(&b.state) {
         log::warn!("cannot stop batch {batch} ({}): {e}", b.manager);
         site.raise_event(&NewEvent {
@@ -611,8 +625,8 @@ fn poll_batch(site: &Site, managers: &mut Managers<'_>, b: &BatchRow, report: &m
     // it), or died first (start it again).
     let mut state = b.state.clone();
     // Every transfer of the batch was cancelled, but stopping it failed before: again.
-    if b.state.get("starting").is_none() && !b.state.is_null() && site.catalog().batch_transfers(b.id)?.is_empty() {
-        return stop_batch_if_cancelled(site, b.id);
+    if is_started(b) && !site.catalog().batch_has_ongoing(b.id)? {
+        return stop_batch(site, b, manager);
     }
     let progress = match b.state.get("starting") {
         Some(who) => {
