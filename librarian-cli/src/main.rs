@@ -7,6 +7,7 @@ mod access;
 mod clone;
 mod demo;
 mod error;
+mod lifecycle;
 mod logging;
 mod notices;
 mod output;
@@ -115,13 +116,27 @@ enum Command {
         /// Where to put it (a new path; its parent must exist).
         dest: PathBuf,
     },
-    /// Re-read and re-hash instances; exit 1 on any mismatch or missing copy.
+    /// Re-read and re-hash instances; exit 1 on any mismatch or missing copy. A
+    /// damaged copy is marked corrupt or missing (an event says so) and is no longer
+    /// used until repaired; a damaged copy found intact again is restored.
+    ///
+    /// With --budget it is a scrub: copies are re-read from the disk (not the page
+    /// cache), least recently verified first, until the budget is spent; the
+    /// report lists only the damaged copies, with each store's coverage.
     Verify {
         /// Files to verify (default: every instance).
         names: Vec<OsString>,
         /// Only instances on this store.
         #[arg(long)]
         store: Option<String>,
+        /// Scrub within a budget: a size ("100GB", "2TiB": the copy that crosses it
+        /// is finished) or a duration ("30min", "2h": no copy is started after it).
+        /// Give it twice for both.
+        #[arg(long, value_name = "BYTES|DURATION", conflicts_with = "names")]
+        budget: Vec<String>,
+        /// With --budget: read at most this many bytes per second ("200MB").
+        #[arg(long, value_name = "BYTES", requires = "budget")]
+        max_rate: Option<String>,
     },
     /// Show the site: stores with used and free bytes and file counts; per peer, the
     /// files a send round may offer it (its [clone.to.PEER] filters) that have no copy
@@ -445,7 +460,11 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
             let bar = progress::Bar::new("get");
             out.retrieved(&lib.get(&name, dest, &bar)?)?;
         }
-        Command::Verify { names, store } => {
+        Command::Verify { budget, max_rate, store, .. } if !budget.is_empty() => {
+            let lib = open_unchecked(cli)?;
+            return lifecycle::scrub(&lib, budget, max_rate.as_deref(), store.as_deref(), out);
+        }
+        Command::Verify { names, store, .. } => {
             let names = names.iter().map(|n| name_arg(n)).collect::<Result<Vec<_>, _>>()?;
             let lib = open_unchecked(cli)?;
             let bar = progress::Bar::new("verify");

@@ -72,6 +72,7 @@ mod ingest;
 mod outbox;
 mod queries;
 mod retrieve;
+mod scrub;
 mod sneakernet;
 mod stores;
 mod tasks;
@@ -88,8 +89,8 @@ pub use catalog::{Catalog, IntentClaim};
 pub use catalog::{NewFile, PlanFilter, PlanItem, TaskRecord, record_intact};
 pub use checksum::{Algorithm, Checksum, Entry, EntryKind, directory_digest, hash_bytes};
 pub use config::{
-    ClientConfig, CloneConfig, Config, GlobusConfig, LocalClone, OutboxConfig, SendTo, ServerConfig, StoreCollection,
-    TaskConfig, locate as locate_config,
+    ClientConfig, CloneConfig, Config, DeletionConfig, GlobusConfig, LocalClone, OutboxConfig, ScrubConfig, SendTo,
+    ServerConfig, StoreCollection, TaskConfig, locate as locate_config,
 };
 pub use error::{ERROR_CODES, Error, ErrorCode, ObjectKind, Result};
 pub use ingest::UploadOptions;
@@ -97,15 +98,16 @@ pub use librarian::Librarian;
 pub use model::{
     Account, CallKind, CatalogCheck, Category, CheckStatus, DEFAULT_STORE, DeletionPolicy, Direction, EntryProblem,
     EntryProblemKind, Event, File, FileKind, GlobusAuthState, GlobusCheck, HoldsCall, Instance, InstanceCheck,
-    InstanceId, Level, ManagerKind, NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, SearchPage,
-    SearchQuery, Severity, SiteStatus, StageItem, StageRequest, StageResponse, StageResult, StoreSpec, StoreStatus,
+    InstanceId, InstanceState, Level, ManagerKind, NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, RemoteState, ScrubReport, ScrubStop, SearchPage,
+    SearchQuery, Severity, SiteStatus, StageItem, StageRequest, StageResponse, StageResult, StoreCoverage, StoreSpec, StoreStatus,
     TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus,
-    VerifyReport, format_interval, parse_interval, parse_size,
+    VerifyReport, format_interval, parse_interval, parse_size, Budget, parse_budget,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;
 pub use progress::{NoProgress, Progress};
 pub use retrieve::Retrieved;
+pub use scrub::ScrubOptions;
 pub use shim::Shim;
 pub use sneakernet::{
     DriveProblem, DriveReport, ExportReport, ImportReport, LocalCloneReport, ProblemKind, verify_drive,

@@ -12,6 +12,7 @@ use crate::config::{self, Config};
 use crate::error::Result;
 use crate::ingest::UploadOptions;
 use crate::model::{
+    ScrubReport, StoreCoverage,
     Account, CallKind, Direction, Event, File, GlobusCheck, HoldsCall, Instance, Level, NewEvent, OutboxCall, Password,
     Peer, RemoteInstance, SearchPage, SearchQuery, SiteStatus, StageRequest, StageResponse, StoreSpec, StoreStatus,
     TaskKind, TaskOutcome, Transfer, TransferCall, TransferStatus, Upload, VerifyReport,
@@ -20,6 +21,7 @@ use crate::name::FileName;
 use crate::outbox::DeliveryReport;
 use crate::progress::Progress;
 use crate::retrieve::Retrieved;
+use crate::scrub::ScrubOptions;
 use crate::site::Site;
 use crate::sneakernet::{ExportReport, ImportReport, LocalCloneReport};
 use crate::transfers::{ClonePlan, ReconcileReport, SendReport};
@@ -111,6 +113,18 @@ impl Librarian {
     /// [`VerifyReport::into_result`] to turn problems into an error.
     pub fn verify(&self, names: &[FileName], store: Option<&str>, progress: &dyn Progress) -> Result<VerifyReport> {
         crate::verify::verify(&self.site, names, store, progress)
+    }
+
+    /// Scrub: re-read copies from the disk, least recently verified first, within
+    /// the budget of `opts`; damaged copies are marked and raise events (see
+    /// [`ScrubOptions`]). The report lists only the copies found wanting.
+    pub fn scrub(&self, opts: &ScrubOptions, progress: &dyn Progress) -> Result<ScrubReport> {
+        crate::scrub::scrub(&self.site, opts, progress)
+    }
+
+    /// Scrub coverage per store, against the `[scrub] cover_every` target.
+    pub fn coverage(&self) -> Result<Vec<StoreCoverage>> {
+        crate::scrub::coverage(&self.site)
     }
 
     /// Copy `name` (a file or a book) out of the stores to `dest`, which must not exist:

@@ -289,6 +289,28 @@ pub(crate) fn hash_file_once(
     })
 }
 
+/// [`hash_file`], or with `from_device` the bytes on the disk: the file's clean
+/// pages are dropped from the page cache first (and behind the read), so what is
+/// hashed was read from the device, not a cached copy of what was once written.
+pub(crate) fn hash_file_checked(
+    path: &Path,
+    algorithm: Algorithm,
+    progress: &dyn Progress,
+    scratch: &mut Vec<u8>,
+    from_device: bool,
+) -> Result<(Checksum, u64)> {
+    if !from_device {
+        return hash_file(path, algorithm, progress, scratch);
+    }
+    let file = open_source(path)?;
+    // SAFETY: plain syscall on a descriptor we own. Advisory: errors are harmless.
+    let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    let mut input = DropBehindReader { file, read: 0, dropped: 0 };
+    pipe(algorithm, &mut input, None, progress, scratch)?.map_err(|e| match e {
+        PipeError::Read(e) | PipeError::Write(e) => Error::io("cannot read", path, e),
+    })
+}
+
 /// Hash the file at `path` (symlinks refused), reading it once.
 pub(crate) fn hash_file(
     path: &Path,

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use crate::catalog::{FileKind, FileRow, InstanceRow};
+use crate::catalog::{FileKind, FileRow, InstanceRow, StoreRow};
 use crate::checksum::{Checksum, EntryKind, directory_digest};
 use crate::error::{Error, ObjectKind, Result};
-use crate::model::{Category, NewEvent, Severity};
+use crate::model::{Category, InstanceState, NewEvent, Severity, StoreId};
 use crate::model::{CheckStatus, EntryProblem, EntryProblemKind, InstanceCheck, VerifyReport};
 use crate::name::FileName;
 use crate::progress::Progress;
@@ -22,10 +22,26 @@ pub(crate) fn verify(
     store: Option<&str>,
     progress: &dyn Progress,
 ) -> Result<VerifyReport> {
+    let mut catalog = check_catalog(lib, names.is_empty());
+    let mut checked = Vec::new();
+    match check_all(lib, names, store, catalog.ok, progress, &mut checked) {
+        Ok(()) => {}
+        // A damaged catalog may fail the very listing of what to check: the report
+        // still says so (with what could be checked), rather than only an error.
+        Err(e @ (Error::Database { .. } | Error::Corrupt { .. })) if !catalog.ok => {
+            catalog.problems.push(format!("verify stopped: {e}"));
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(VerifyReport { ok: catalog.ok && checked.iter().all(|c| c.status == CheckStatus::Ok), checked, catalog })
+}
+
+/// The catalog file's own check: all of it (`whole`), or only when it changed since
+/// it last passed. A failure raises a `catalog_corrupt` event while the catalog can
+/// still be written.
+pub(crate) fn check_catalog(lib: &Site, whole: bool) -> crate::model::CatalogCheck {
     let cat = lib.catalog();
-    // The catalog file itself first: a whole verify always reads all of it; a verify
-    // of some names only when the file changed since it last passed.
-    let mut catalog = if names.is_empty() { cat.check_integrity() } else { cat.check_integrity_if_changed() };
+    let mut catalog = if whole { cat.check_integrity() } else { cat.check_integrity_if_changed() };
     if !catalog.ok {
         let event = NewEvent {
             severity: Severity::Error,
@@ -42,21 +58,13 @@ pub(crate) fn verify(
             Err(e) => catalog.problems.push(format!("the catalog_corrupt event could not be recorded: {e}")),
         }
     }
-    let mut checked = Vec::new();
-    match check_all(lib, names, store, catalog.ok, progress, &mut checked) {
-        Ok(()) => {}
-        // A damaged catalog may fail the very listing of what to check: the report
-        // still says so (with what could be checked), rather than only an error.
-        Err(e @ (Error::Database { .. } | Error::Corrupt { .. })) if !catalog.ok => {
-            catalog.problems.push(format!("verify stopped: {e}"));
-        }
-        Err(e) => return Err(e),
-    }
-    Ok(VerifyReport { ok: catalog.ok && checked.iter().all(|c| c.status == CheckStatus::Ok), checked, catalog })
+    catalog
 }
 
 /// List the instances to check and check them into `checked`. Nothing is written to
-/// a catalog that failed its own check (`catalog_ok` false): no `verified_at`.
+/// a catalog that failed its own check (`catalog_ok` false): no `verified_at`, no
+/// state. Copies deleted or retired on purpose are not checked (their bytes are
+/// meant to be gone).
 fn check_all(
     lib: &Site,
     names: &[FileName],
@@ -92,20 +100,150 @@ fn check_all(
             work.extend(instances.into_iter().map(|i| (file.clone(), i)));
         }
     }
+    work.retain(|(_, i)| matches!(i.state, InstanceState::Ok) || i.state.is_damaged());
+    let mut checker = Checker::new(lib, catalog_ok, false)?;
     progress.start(work.iter().map(|(f, _)| f.size).sum());
     checked.reserve(work.len());
     for (file, inst) in work {
-        let check = check_instance(&file, &inst, lib, progress)?;
-        if check.status == CheckStatus::Ok && catalog_ok {
-            cat.mark_verified(inst.id, Timestamp::now())?;
-        }
-        checked.push(check);
+        checked.push(checker.check(&file, &inst, progress)?);
     }
     progress.finish();
     Ok(())
 }
 
-fn check_instance(file: &FileRow, inst: &InstanceRow, lib: &Site, progress: &dyn Progress) -> Result<InstanceCheck> {
+/// Checks instances and records what it finds: `verified_at` for an intact copy, the
+/// `corrupt` or `missing` state (and its event) for a damaged one, `ok` again (the
+/// events cleared) for a damaged copy found intact. Copies of a store whose root is
+/// not there (an unmounted disk) are reported and left as they were.
+pub(crate) struct Checker<'a> {
+    site: &'a Site,
+    record: bool,
+    from_device: bool,
+    offline: BTreeMap<StoreId, String>,
+    stores: Vec<StoreRow>,
+}
+
+impl<'a> Checker<'a> {
+    /// `record` false: check only, write nothing. `from_device`: read each copy
+    /// from the disk, not the page cache (the scrub).
+    pub(crate) fn new(site: &'a Site, record: bool, from_device: bool) -> Result<Self> {
+        Ok(Checker { site, record, from_device, offline: BTreeMap::new(), stores: site.catalog().stores()? })
+    }
+
+    fn store_offline(&mut self, store: StoreId) -> Option<String> {
+        if let Some(why) = self.offline.get(&store) {
+            return (!why.is_empty()).then(|| why.clone());
+        }
+        let why = match self.stores.iter().find(|s| s.id == store) {
+            Some(s) if !s.root.is_dir() => {
+                format!("store {}: its root {} is not there (is the disk mounted?); nothing was marked", s.name, s.root.display())
+            }
+            _ => String::new(),
+        };
+        self.offline.insert(store, why.clone());
+        (!why.is_empty()).then_some(why)
+    }
+
+    /// Check one instance and record the outcome.
+    pub(crate) fn check(&mut self, file: &FileRow, inst: &InstanceRow, progress: &dyn Progress) -> Result<InstanceCheck> {
+        if let Some(why) = self.store_offline(inst.store_id) {
+            return Ok(InstanceCheck {
+                name: file.name.clone(),
+                store: inst.store.clone(),
+                instance: inst.id,
+                path: inst.path.clone(),
+                status: CheckStatus::Unreadable,
+                expected: file.checksum.clone(),
+                actual: None,
+                problems: Vec::new(),
+                error: Some(why),
+                state: inst.state,
+            });
+        }
+        let mut check = check_instance(file, inst, self.site, progress, self.from_device)?;
+        if self.record {
+            check.state = record_outcome(self.site, file, inst, &check)?;
+        }
+        Ok(check)
+    }
+}
+
+/// The subject of a copy's events: `store/name`.
+pub(crate) fn copy_subject(store: &str, name: &FileName) -> String {
+    format!("{store}/{name}")
+}
+
+/// Record what a check found; returns the copy's state now.
+fn record_outcome(site: &Site, file: &FileRow, inst: &InstanceRow, check: &InstanceCheck) -> Result<InstanceState> {
+    let cat = site.catalog();
+    let now = Timestamp::now();
+    let subject = copy_subject(&inst.store, &file.name);
+    let found = match check.status {
+        CheckStatus::Ok => InstanceState::Ok,
+        CheckStatus::Mismatch => InstanceState::Corrupt,
+        CheckStatus::Missing => InstanceState::Missing,
+        // A checksum this build cannot recompute says nothing about the copy.
+        CheckStatus::Unreadable if file.checksum.algorithm().hasher().is_err() => return Ok(inst.state),
+        CheckStatus::Unreadable => InstanceState::Missing,
+    };
+    match found {
+        InstanceState::Ok => {
+            if inst.state == InstanceState::Ok {
+                cat.mark_verified(inst.id, now)?;
+            } else {
+                cat.set_instance_state(inst.id, InstanceState::Ok, None, now)?;
+                cat.resolve_event(Category::InstanceCorrupt, &subject, now)?;
+                cat.resolve_event(Category::InstanceMissing, &subject, now)?;
+            }
+        }
+        state => {
+            let reason = damage_reason(check);
+            cat.set_instance_state(inst.id, state, Some(&reason), now)?;
+            let (category, other) = if state == InstanceState::Corrupt {
+                (Category::InstanceCorrupt, Category::InstanceMissing)
+            } else {
+                (Category::InstanceMissing, Category::InstanceCorrupt)
+            };
+            cat.resolve_event(other, &subject, now)?;
+            site.raise_event(&NewEvent {
+                severity: Severity::Error,
+                category,
+                subject,
+                message: format!(
+                    "{} on store {} is {state}: {reason}; it is no longer used (`librarian repair {}`)",
+                    file.name, inst.store, file.name
+                ),
+            })?;
+        }
+    }
+    Ok(found)
+}
+
+/// One line saying what is wrong with a damaged copy.
+fn damage_reason(check: &InstanceCheck) -> String {
+    if let Some(e) = &check.error {
+        return e.clone();
+    }
+    if !check.problems.is_empty() {
+        let list: Vec<String> =
+            check.problems.iter().take(5).map(|p| format!("{} {}", p.entry, p.problem.as_str())).collect();
+        let more = check.problems.len().saturating_sub(5);
+        return if more > 0 { format!("{} and {more} more", list.join(", ")) } else { list.join(", ") };
+    }
+    match (check.status, &check.actual) {
+        (CheckStatus::Missing, _) => format!("{} is not there", check.path.display()),
+        (_, Some(actual)) => format!("its bytes hash to {actual}, not {}", check.expected),
+        _ => "it does not match the catalog".to_owned(),
+    }
+}
+
+fn check_instance(
+    file: &FileRow,
+    inst: &InstanceRow,
+    lib: &Site,
+    progress: &dyn Progress,
+    from_device: bool,
+) -> Result<InstanceCheck> {
     let mut check = InstanceCheck {
         name: file.name.clone(),
         store: inst.store.clone(),
@@ -116,6 +254,7 @@ fn check_instance(file: &FileRow, inst: &InstanceRow, lib: &Site, progress: &dyn
         actual: None,
         problems: Vec::new(),
         error: None,
+        state: inst.state,
     };
     let algorithm = file.checksum.algorithm();
     if algorithm.hasher().is_err() {
@@ -137,7 +276,7 @@ fn check_instance(file: &FileRow, inst: &InstanceRow, lib: &Site, progress: &dyn
         Ok(_) => {}
     }
     match file.kind {
-        FileKind::File => match tree::hash_file(&inst.path, algorithm, progress, &mut tree::scratch()) {
+        FileKind::File => match tree::hash_file_checked(&inst.path, algorithm, progress, &mut tree::scratch(), from_device) {
             Ok((sum, _)) => {
                 if !sum.matches(&file.checksum)? {
                     check.status = CheckStatus::Mismatch;
@@ -151,7 +290,7 @@ fn check_instance(file: &FileRow, inst: &InstanceRow, lib: &Site, progress: &dyn
         },
         FileKind::Directory => {
             let recorded = lib.catalog().entries(file.id)?;
-            check_book(&mut check, &recorded, algorithm, progress)?;
+            check_book(&mut check, &recorded, algorithm, progress, from_device)?;
         }
     }
     Ok(check)
@@ -162,6 +301,7 @@ fn check_book(
     recorded: &[crate::checksum::Entry],
     algorithm: crate::checksum::Algorithm,
     progress: &dyn Progress,
+    from_device: bool,
 ) -> Result<()> {
     let mut on_disk = match tree::walk(&check.path) {
         Ok(e) => e,
@@ -188,7 +328,7 @@ fn check_book(
             continue;
         }
         if e.kind == EntryKind::File {
-            match tree::hash_file(&check.path.join(&e.path), algorithm, progress, &mut buf) {
+            match tree::hash_file_checked(&check.path.join(&e.path), algorithm, progress, &mut buf, from_device) {
                 Ok((sum, n)) => {
                     e.digest = Some(sum.hex().to_owned());
                     e.size = n;

@@ -20,7 +20,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("site context", &["site"]),
     (
         "flows",
-        &["access", "queries", "ingest", "stores", "verify", "retrieve", "outbox", "transfers", "sneakernet", "tasks"],
+        &["access", "queries", "ingest", "stores", "verify", "scrub", "retrieve", "outbox", "transfers", "sneakernet", "tasks"],
     ),
     ("facade", &["librarian"]),
     ("server", &["shim"]),

@@ -14,8 +14,8 @@ use crate::error::{Error, ObjectKind, Result};
 use crate::name::FileName;
 
 const FILE_COLUMNS: &str = "id, name, size, checksum, kind, uploader, source, created_at, arrived_at";
-const INSTANCE_COLUMNS: &str = "i.id, i.file_id, i.store_id, s.name, s.root, i.path, i.available, \
-     i.deletion_policy, i.created_at, i.verified_at";
+pub(super) const INSTANCE_COLUMNS: &str = "i.id, i.file_id, i.store_id, s.name, s.root, i.path, i.available, \
+     i.deletion_policy, i.created_at, i.verified_at, i.state, i.state_reason, i.state_at";
 
 /// Number of search results when the query sets no limit.
 pub const DEFAULT_SEARCH_LIMIT: u32 = 100;
@@ -24,7 +24,7 @@ fn text_err(e: Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
 }
 
-fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileRow> {
+pub(super) fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileRow> {
     Ok(FileRow {
         id: FileId(r.get(0)?),
         name: FileName::from_catalog(&r.get::<_, String>(1)?).map_err(text_err)?,
@@ -38,19 +38,27 @@ fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileRow> {
     })
 }
 
-fn instance_from_row(r: &Row<'_>) -> rusqlite::Result<InstanceRow> {
-    let root = PathBuf::from(r.get::<_, String>(4)?);
-    let rel: String = r.get(5)?;
+pub(super) fn instance_from_row(r: &Row<'_>) -> rusqlite::Result<InstanceRow> {
+    instance_at(r, 0)
+}
+
+/// The [`INSTANCE_COLUMNS`] of row `r` starting at column `at`.
+pub(super) fn instance_at(r: &Row<'_>, at: usize) -> rusqlite::Result<InstanceRow> {
+    let root = PathBuf::from(r.get::<_, String>(at + 4)?);
+    let rel: String = r.get(at + 5)?;
     Ok(InstanceRow {
-        id: InstanceId(r.get(0)?),
-        file_id: FileId(r.get(1)?),
-        store_id: StoreId(r.get(2)?),
-        store: r.get(3)?,
+        id: InstanceId(r.get(at)?),
+        file_id: FileId(r.get(at + 1)?),
+        store_id: StoreId(r.get(at + 2)?),
+        store: r.get(at + 3)?,
         path: root.join(rel),
-        available: r.get(6)?,
-        deletion_policy: r.get(7)?,
-        created_at: ts_from_sql(r.get(8)?)?,
-        verified_at: r.get::<_, Option<i64>>(9)?.map(ts_from_sql).transpose()?,
+        available: r.get(at + 6)?,
+        deletion_policy: r.get(at + 7)?,
+        created_at: ts_from_sql(r.get(at + 8)?)?,
+        verified_at: r.get::<_, Option<i64>>(at + 9)?.map(ts_from_sql).transpose()?,
+        state: r.get(at + 10)?,
+        state_reason: r.get(at + 11)?,
+        state_at: r.get::<_, Option<i64>>(at + 12)?.map(ts_from_sql).transpose()?,
     })
 }
 
@@ -94,21 +102,7 @@ impl Catalog {
             ))
             .map_err(Error::db("listing a store's instances"))?;
         let rows = stmt
-            .query_map([store.0], |r| {
-                let file = file_from_row(r)?;
-                let inst = InstanceRow {
-                    id: InstanceId(r.get(9)?),
-                    file_id: FileId(r.get(10)?),
-                    store_id: StoreId(r.get(11)?),
-                    store: r.get(12)?,
-                    path: PathBuf::from(r.get::<_, String>(13)?).join(r.get::<_, String>(14)?),
-                    available: r.get(15)?,
-                    deletion_policy: r.get(16)?,
-                    created_at: ts_from_sql(r.get(17)?)?,
-                    verified_at: r.get::<_, Option<i64>>(18)?.map(ts_from_sql).transpose()?,
-                };
-                Ok((file, inst))
-            })
+            .query_map([store.0], |r| Ok((file_from_row(r)?, instance_at(r, 9)?)))
             .map_err(Error::db("listing a store's instances"))?;
         rows.collect::<rusqlite::Result<_>>().map_err(Error::db("listing a store's instances"))
     }
@@ -118,7 +112,7 @@ impl Catalog {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT librarian, store, copied_at, verified_at FROM remote_instances
+                "SELECT librarian, store, copied_at, verified_at, state, checked_at FROM remote_instances
                  WHERE file_id = ?1 ORDER BY librarian, store",
             )
             .map_err(Error::db("listing remote instances"))?;
@@ -129,6 +123,8 @@ impl Catalog {
                     store: r.get(1)?,
                     copied_at: ts_from_sql(r.get(2)?)?,
                     verified_at: r.get::<_, Option<i64>>(3)?.map(ts_from_sql).transpose()?,
+                    state: r.get(4)?,
+                    checked_at: r.get::<_, Option<i64>>(5)?.map(ts_from_sql).transpose()?,
                 })
             })
             .map_err(Error::db("listing remote instances"))?;

@@ -11,6 +11,7 @@ mod files;
 mod incoming;
 mod integrity;
 mod intents;
+mod lifecycle;
 mod local_clone; // SneakerNet: the local clone
 mod outbox;
 mod planning;
@@ -33,11 +34,15 @@ use rusqlite::{Connection, OpenFlags};
 
 pub(crate) use files::DEFAULT_SEARCH_LIMIT;
 pub use integrity::record_intact;
+pub use lifecycle::{CoverageRow, DeletionCandidate, ScrubCursor};
+pub(crate) use lifecycle::before;
 pub use intents::IntentClaim;
 pub use local_clone::LocalCloneItem;
 pub use rows::{FileRow, InstanceRow, IntentRow, NewFile, RemoteInstanceRow, StoreRow, StoreUsage};
 
-pub(crate) use crate::model::{DeletionPolicy, FileId, FileKind, InstanceId, IntentId, SearchQuery, StoreId};
+pub(crate) use crate::model::{
+    DeletionPolicy, FileId, FileKind, InstanceId, InstanceState, IntentId, RemoteState, SearchQuery, StoreId,
+};
 pub use batches::{BatchRow, StageAnswer};
 pub use incoming::NewIncoming;
 pub use planning::{PeerBacklog, PlanFilter, PlanItem};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use super::{DeletionPolicy, FileId, FileKind, InstanceId, IntentId, StoreId};
+use super::{DeletionPolicy, FileId, FileKind, InstanceId, InstanceState, IntentId, RemoteState, StoreId};
 use crate::checksum::{Checksum, Entry};
 use crate::model::{File, Instance, RemoteInstance};
 use crate::name::FileName;
@@ -74,6 +74,12 @@ pub struct InstanceRow {
     pub created_at: Timestamp,
     /// When it was last re-read and found intact.
     pub verified_at: Option<Timestamp>,
+    /// What is known of its bytes (`available` is `state == Ok`).
+    pub state: InstanceState,
+    /// Why it is not `ok` (what a verification found, why it was deleted).
+    pub state_reason: Option<String>,
+    /// When it entered its state (none for an instance `ok` since it was made).
+    pub state_at: Option<Timestamp>,
 }
 
 /// A copy known to exist at another Librarian.
@@ -87,6 +93,10 @@ pub struct RemoteInstanceRow {
     pub copied_at: Timestamp,
     /// When it was last verified there.
     pub verified_at: Option<Timestamp>,
+    /// What the peer last answered about it.
+    pub state: RemoteState,
+    /// When the peer was last asked (whatever it answered).
+    pub checked_at: Option<Timestamp>,
 }
 
 /// An ingest between its rename into the data area and its catalog commit.
@@ -165,12 +175,21 @@ impl From<InstanceRow> for Instance {
             deletion_policy: r.deletion_policy,
             created_at: r.created_at,
             verified_at: r.verified_at,
+            state: r.state,
+            state_reason: r.state_reason,
         }
     }
 }
 
 impl From<RemoteInstanceRow> for RemoteInstance {
     fn from(r: RemoteInstanceRow) -> Self {
-        RemoteInstance { librarian: r.librarian, store: r.store, copied_at: r.copied_at, verified_at: r.verified_at }
+        RemoteInstance {
+            librarian: r.librarian,
+            store: r.store,
+            copied_at: r.copied_at,
+            verified_at: r.verified_at,
+            state: r.state,
+            checked_at: r.checked_at,
+        }
     }
 }

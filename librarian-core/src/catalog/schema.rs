@@ -350,4 +350,68 @@ DROP TABLE events;
 ALTER TABLE events_v10 RENAME TO events;
 CREATE UNIQUE INDEX events_open ON events (category, subject) WHERE cleared_at IS NULL;
 "#,
+    // 11: the data life-cycle. An instance has a state: `ok` (available), `corrupt`
+    // or `missing` (found so by a verification; kept, not used, until repaired),
+    // `deleted` (removed by rolling deletion or `drop`, never the last good copy),
+    // `retired` (a drive copy delivered or recycled). `available` stays, and is
+    // exactly `state = 'ok'`. A remote instance records what its site last answered
+    // when asked to re-verify it. New event categories for damaged copies.
+    r#"
+CREATE TABLE instances_v11 (
+    id              INTEGER PRIMARY KEY,
+    file_id         INTEGER NOT NULL REFERENCES files (id),
+    store_id        INTEGER NOT NULL REFERENCES stores (id),
+    path            TEXT    NOT NULL,
+    available       INTEGER NOT NULL CHECK (available IN (0, 1)),
+    deletion_policy TEXT    NOT NULL CHECK (deletion_policy IN ('allowed', 'disallowed')),
+    created_at      INTEGER NOT NULL,
+    verified_at     INTEGER,
+    state           TEXT    NOT NULL DEFAULT 'ok'
+                    CHECK (state IN ('ok', 'corrupt', 'missing', 'deleted', 'retired')),
+    state_reason    TEXT,
+    state_at        INTEGER,
+    UNIQUE (store_id, path),
+    CHECK ((state = 'ok') = (available = 1))
+);
+INSERT INTO instances_v11 (id, file_id, store_id, path, available, deletion_policy, created_at, verified_at,
+                           state, state_reason, state_at)
+    SELECT id, file_id, store_id, path, available, deletion_policy, created_at, verified_at,
+           CASE available WHEN 1 THEN 'ok' ELSE 'retired' END,
+           CASE available WHEN 1 THEN NULL ELSE 'a drive copy, delivered' END,
+           NULL
+    FROM instances;
+DROP TABLE instances;
+ALTER TABLE instances_v11 RENAME TO instances;
+CREATE INDEX instances_file ON instances (file_id);
+CREATE INDEX instances_scrub ON instances (verified_at) WHERE state = 'ok';
+CREATE INDEX instances_aging ON instances (store_id, created_at) WHERE state = 'ok';
+
+ALTER TABLE remote_instances ADD COLUMN state TEXT NOT NULL DEFAULT 'ok'
+    CHECK (state IN ('ok', 'corrupt', 'missing'));
+ALTER TABLE remote_instances ADD COLUMN checked_at INTEGER;
+
+CREATE TABLE events_v11 (
+    id           INTEGER PRIMARY KEY,
+    severity     TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'error')),
+    category     TEXT    NOT NULL CHECK (category IN
+                     ('peer_unreachable', 'peer_refused', 'call_refused', 'conflict', 'transfer_failed',
+                      'store_full', 'drive_done', 'catalog_corrupt', 'needs_attention',
+                      'instance_corrupt', 'instance_missing', 'scrub_behind')),
+    subject      TEXT    NOT NULL,
+    message      TEXT    NOT NULL,
+    count        INTEGER NOT NULL DEFAULT 1,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    cleared_at   INTEGER
+);
+INSERT INTO events_v11 SELECT * FROM events;
+DROP TABLE events;
+ALTER TABLE events_v11 RENAME TO events;
+CREATE UNIQUE INDEX events_open ON events (category, subject) WHERE cleared_at IS NULL;
+
+CREATE TABLE counters (
+    name  TEXT    PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];

@@ -129,9 +129,10 @@ impl Catalog {
                 Some((id, Some(m), Some(s))) if m == "sneakernet" && s == store.0 => Exported::Transfer(id),
                 _ if it.held => {
                     tx.execute(
-                        "UPDATE instances SET available = 0
-                         WHERE store_id = ?1 AND file_id = (SELECT id FROM files WHERE name = ?2)",
-                        params![store.0, it.name.as_str()],
+                        "UPDATE instances SET available = 0, state = 'retired',
+                                              state_reason = 'a drive copy, held at its destination', state_at = ?3
+                         WHERE state = 'ok' AND store_id = ?1 AND file_id = (SELECT id FROM files WHERE name = ?2)",
+                        params![store.0, it.name.as_str(), ts_to_sql(now)],
                     )
                     .map_err(Error::db("recording an export"))?;
                     Exported::Held

@@ -379,10 +379,11 @@ pub(super) fn record_remote_instance(tx: &Transaction<'_>, t: &Transfer, store: 
 fn retire_drive_copy(tx: &Transaction<'_>, t: &Transfer, now: Timestamp) -> Result<()> {
     let Some(store) = t.store.as_deref() else { return Ok(()) };
     tx.execute(
-        "UPDATE instances SET available = 0
-             WHERE store_id = (SELECT id FROM stores WHERE name = ?1)
+        "UPDATE instances SET available = 0, state = 'retired', state_reason = 'a drive copy, delivered',
+                              state_at = ?3
+             WHERE state = 'ok' AND store_id = (SELECT id FROM stores WHERE name = ?1)
                AND file_id = (SELECT id FROM files WHERE name = ?2)",
-        params![store, t.file.as_str()],
+        params![store, t.file.as_str(), ts_to_sql(now)],
     )
     .map_err(Error::db("retiring a drive copy"))?;
     let left: i64 = tx

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 mod client;
 mod clone;
 mod globus;
+mod lifecycle;
 mod outbox;
 mod server;
 mod tasks;
@@ -17,6 +18,7 @@ pub use client::ClientConfig;
 pub use clone::{CloneConfig, LocalClone, SendTo};
 pub(crate) use clone::{DestinationRoot, plain_absolute, plain_host};
 pub use globus::{GLOBUS_REFRESH_ENV, GLOBUS_SECRET_ENV, GlobusConfig, GlobusGrant, StoreCollection};
+pub use lifecycle::{DeletionConfig, ScrubConfig};
 pub use outbox::{DEFAULT_OUTBOX_BATCH, OutboxConfig};
 #[cfg(test)]
 pub(crate) use server::MAX_BODY_LIMIT;
@@ -61,6 +63,12 @@ pub struct Config {
     /// The Globus transfer manager (`[globus]`, `[globus.stores.NAME]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub globus: Option<GlobusConfig>,
+    /// Re-reading every copy on a schedule (`[scrub]`).
+    #[serde(default, skip_serializing_if = "ScrubConfig::is_default")]
+    pub scrub: ScrubConfig,
+    /// Rolling deletion, per store (`[deletion.STORE]`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deletion: BTreeMap<String, DeletionConfig>,
 }
 
 fn default_database() -> PathBuf {
@@ -80,6 +88,8 @@ impl Config {
             outbox: OutboxConfig::default(),
             clone: CloneConfig::default(),
             globus: None,
+            scrub: ScrubConfig::default(),
+            deletion: BTreeMap::new(),
         })
     }
 
@@ -99,6 +109,8 @@ impl Config {
             .and_then(|()| cfg.outbox.validate())
             .and_then(|()| cfg.clone.validate())
             .and_then(|()| cfg.validate_globus())
+            .and_then(|()| cfg.scrub.validate())
+            .and_then(|()| lifecycle::validate_deletion(&cfg.deletion))
             .map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
         Ok(cfg)
     }
@@ -234,6 +246,10 @@ impl Config {
         t.insert("clone".into(), clone);
         if let Some(g) = &c.globus {
             t.insert("globus".into(), toml::Value::try_from(g.filled()).map_err(encode_error)?);
+        }
+        t.insert("scrub".into(), toml::Value::try_from(c.scrub.filled()).map_err(encode_error)?);
+        if !c.deletion.is_empty() {
+            t.insert("deletion".into(), toml::Value::try_from(&c.deletion).map_err(encode_error)?);
         }
         Ok(t)
     }

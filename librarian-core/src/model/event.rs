@@ -72,13 +72,22 @@ pub enum Category {
     /// such as a Globus task that is `INACTIVE` (subject: `peer/batch N`), or Globus
     /// credentials that are refused (subject: `globus`). Cleared when it moves again.
     NeedsAttention,
+    /// A verification found a local copy whose bytes do not match the catalog
+    /// (subject: `store/name`). Cleared when the copy is repaired or verifies again.
+    InstanceCorrupt,
+    /// A verification found a local copy missing or unreadable (subject:
+    /// `store/name`). Cleared when the copy is repaired or verifies again.
+    InstanceMissing,
+    /// The scrub cannot keep its coverage target within its budget (subject: the
+    /// store): some copies were not re-read within `[scrub] cover_every`.
+    ScrubBehind,
 }
 
 impl Category {
     all_variants!(
         /// Every category.
         PeerUnreachable, PeerRefused, CallRefused, Conflict, TransferFailed, StoreFull, DriveDone, CatalogCorrupt,
-        NeedsAttention
+        NeedsAttention, InstanceCorrupt, InstanceMissing, ScrubBehind
     );
 
     /// The JSON and SQL spelling, e.g. `peer_unreachable`.
@@ -93,6 +102,9 @@ impl Category {
             Category::DriveDone => "drive_done",
             Category::CatalogCorrupt => "catalog_corrupt",
             Category::NeedsAttention => "needs_attention",
+            Category::InstanceCorrupt => "instance_corrupt",
+            Category::InstanceMissing => "instance_missing",
+            Category::ScrubBehind => "scrub_behind",
         }
     }
 }

@@ -107,6 +107,86 @@ impl std::str::FromStr for DeletionPolicy {
     }
 }
 
+/// What is known of an instance's bytes. Only an `ok` instance is available: read,
+/// copied, cloned or used to repair another; the others keep their row (the record
+/// of what happened) until repaired or forgotten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InstanceState {
+    /// Intact as far as anyone knows (last verified at `verified_at`).
+    #[default]
+    Ok,
+    /// A verification found bytes that do not match the catalog. The bytes stay
+    /// until a repair replaces them.
+    Corrupt,
+    /// A verification found the copy (or part of a book) missing or unreadable.
+    Missing,
+    /// Removed on purpose by rolling deletion or `drop`, once enough other good
+    /// copies were known.
+    Deleted,
+    /// A drive's copy, delivered to its destination (the drive may be wiped).
+    Retired,
+}
+
+impl InstanceState {
+    all_variants!(
+        /// Every state.
+        Ok, Corrupt, Missing, Deleted, Retired
+    );
+
+    /// The JSON and SQL spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceState::Ok => "ok",
+            InstanceState::Corrupt => "corrupt",
+            InstanceState::Missing => "missing",
+            InstanceState::Deleted => "deleted",
+            InstanceState::Retired => "retired",
+        }
+    }
+
+    /// A damaged copy: found corrupt or missing, waiting for a repair.
+    pub fn is_damaged(self) -> bool {
+        match self {
+            InstanceState::Corrupt | InstanceState::Missing => true,
+            InstanceState::Ok | InstanceState::Deleted | InstanceState::Retired => false,
+        }
+    }
+}
+
+impl std::fmt::Display for InstanceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a peer last answered about its copy when asked to re-verify it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RemoteState {
+    /// Intact when last asked (or never asked: recorded when it arrived intact).
+    #[default]
+    Ok,
+    /// The peer found its copy does not match.
+    Corrupt,
+    /// The peer no longer holds an intact copy it can read.
+    Missing,
+}
+
+impl RemoteState {
+    all_variants!(
+        /// Every state.
+        Ok, Corrupt, Missing
+    );
+
+    /// The JSON and SQL spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemoteState::Ok => "ok",
+            RemoteState::Corrupt => "corrupt",
+            RemoteState::Missing => "missing",
+        }
+    }
+}
+
 /// Filters of a search; all optional, combined with AND.
 #[derive(Debug, Clone, Default)]
 pub struct SearchQuery {

@@ -10,6 +10,7 @@ mod access;
 mod call;
 mod event;
 mod ids;
+mod lifecycle;
 mod peer;
 mod protocol;
 mod store;
@@ -22,7 +23,8 @@ pub use access::{Account, Level, Password};
 pub(crate) use access::{hash_password, read_private_file, verify_password};
 pub use call::{CallKind, HoldsCall, OutboxCall, PeerQueue, validate_call_key};
 pub use event::{Category, Event, NewEvent, Severity};
-pub use ids::{DeletionPolicy, FileId, FileKind, InstanceId, IntentId, SearchQuery, StoreId};
+pub use ids::{DeletionPolicy, FileId, FileKind, InstanceId, InstanceState, IntentId, RemoteState, SearchQuery, StoreId};
+pub use lifecycle::{ScrubReport, ScrubStop, StoreCoverage};
 pub(crate) use peer::check_transport;
 pub use peer::{Peer, normalise_url};
 pub(crate) use protocol::call_digest;
@@ -35,7 +37,7 @@ pub use task::{TaskKind, TaskOutcome, TaskStatus};
 pub use transfer::{Direction, ManagerKind, Transfer};
 pub use transfer_state::{TransferEvent, TransferStatus, next};
 pub(crate) use units::size_serde;
-pub use units::{format_interval, parse_interval, parse_size};
+pub use units::{Budget, format_interval, parse_budget, parse_interval, parse_size};
 
 use crate::checksum::{Checksum, EntryKind};
 use crate::name::FileName;
@@ -54,6 +56,8 @@ serialize_as_str!(FileName, |v| v.as_str().to_owned());
 serialize_as_str!(Checksum, |v| v.to_string());
 serialize_as_str!(FileKind, |v| v.as_str().to_owned());
 serialize_as_str!(DeletionPolicy, |v| v.as_str().to_owned());
+serialize_as_str!(InstanceState, |v| v.as_str().to_owned());
+serialize_as_str!(RemoteState, |v| v.as_str().to_owned());
 serialize_as_str!(EntryKind, |v| v.as_str().to_owned());
 
 macro_rules! deserialize_from_str {
@@ -135,6 +139,11 @@ pub struct Instance {
     pub created_at: Timestamp,
     /// When it was last re-read and found intact (UTC).
     pub verified_at: Option<Timestamp>,
+    /// What is known of its bytes: `ok` (then `available`), `corrupt`, `missing`,
+    /// `deleted`, `retired`.
+    pub state: InstanceState,
+    /// Why it is not `ok`, when it is not.
+    pub state_reason: Option<String>,
 }
 
 /// A copy at another Librarian (JSON object "RemoteInstance").
@@ -148,6 +157,11 @@ pub struct RemoteInstance {
     pub copied_at: Timestamp,
     /// When it was last verified there (UTC).
     pub verified_at: Option<Timestamp>,
+    /// What the peer last answered when asked to re-verify it: `ok`, `corrupt`,
+    /// `missing`.
+    pub state: RemoteState,
+    /// When the peer was last asked (UTC), whatever it answered.
+    pub checked_at: Option<Timestamp>,
 }
 
 /// How an upload ended.
@@ -355,6 +369,10 @@ pub struct InstanceCheck {
     pub problems: Vec<EntryProblem>,
     /// Error text when unreadable.
     pub error: Option<String>,
+    /// The copy's state after the check, as recorded: `ok`, or `corrupt` / `missing`
+    /// when the check found it so (an unreachable store or an algorithm that cannot
+    /// be recomputed leaves the state as it was).
+    pub state: InstanceState,
 }
 
 /// The result of `verify`.

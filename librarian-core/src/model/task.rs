@@ -23,12 +23,14 @@ pub enum TaskKind {
     ReconcileTransfers,
     /// Fill the `[clone.local]` stores (drives) with verified copies.
     CloneLocal,
+    /// Re-read copies from the disk within the `[scrub]` budget.
+    Scrub,
 }
 
 impl TaskKind {
     all_variants!(
         /// Every task, in the order `tasks run` runs them.
-        CleanupStaging, ReceiveClones, SendClones, DeliverOutbox, ReconcileTransfers, CloneLocal
+        CleanupStaging, ReceiveClones, SendClones, DeliverOutbox, ReconcileTransfers, CloneLocal, Scrub
     );
 
     /// The task's name in the CLI, the config file and JSON.
@@ -40,6 +42,7 @@ impl TaskKind {
             TaskKind::SendClones => "send-clones",
             TaskKind::ReconcileTransfers => "reconcile-transfers",
             TaskKind::CloneLocal => "clone-local",
+            TaskKind::Scrub => "scrub",
         }
     }
 
@@ -52,6 +55,7 @@ impl TaskKind {
             TaskKind::SendClones => SignedDuration::from_secs(300),
             TaskKind::ReconcileTransfers => SignedDuration::from_hours(1),
             TaskKind::CloneLocal => SignedDuration::from_hours(1),
+            TaskKind::Scrub => SignedDuration::from_hours(1),
         }
     }
 }

@@ -95,6 +95,37 @@ pub fn parse_size(text: &str) -> Result<u64> {
     }
 }
 
+/// One limit of a run: bytes or time (`librarian verify --budget`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// At most this many bytes.
+    Bytes(u64),
+    /// At most this long.
+    Time(SignedDuration),
+}
+
+/// Parse a budget: a size (`100GB`, `2TiB`, `500000`) or a duration (`30min`, `2h`,
+/// `90s`). A bare `m`/`M` unit is refused as ambiguous (mebibytes or minutes?).
+pub fn parse_budget(text: &str) -> Result<Budget> {
+    let t = text.trim();
+    let unit = t.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.').trim();
+    if unit.eq_ignore_ascii_case("m") {
+        return Err(Error::invalid(
+            "budget",
+            format!("budget {text:?} is ambiguous: write \"{0}MiB\" or \"{0}MB\" for bytes, \"{0}min\" for minutes", &t[..t.len() - unit.len()].trim()),
+        ));
+    }
+    if let Ok(bytes) = parse_size(t) {
+        return Ok(Budget::Bytes(bytes));
+    }
+    parse_interval(t).map(Budget::Time).map_err(|_| {
+        Error::invalid(
+            "budget",
+            format!("budget {text:?} must be a size (\"100GB\", \"2TiB\") or a duration (\"30min\", \"2h\")"),
+        )
+    })
+}
+
 /// Serde: a size as a number of bytes or a string [`parse_size`] accepts (for
 /// `librarian.toml`: `batch_bytes = "64G"`).
 pub(crate) mod size_serde {
@@ -118,6 +149,20 @@ pub(crate) mod size_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn budgets_are_bytes_or_time_and_never_ambiguous() {
+        assert_eq!(parse_budget("100MB").ok(), Some(Budget::Bytes(100_000_000)));
+        assert_eq!(parse_budget("2GiB").ok(), Some(Budget::Bytes(2 << 30)));
+        assert_eq!(parse_budget("4096").ok(), Some(Budget::Bytes(4096)));
+        assert_eq!(parse_budget("30min").ok(), Some(Budget::Time(SignedDuration::from_secs(1800))));
+        assert_eq!(parse_budget("2h").ok(), Some(Budget::Time(SignedDuration::from_secs(7200))));
+        for bad in ["10m", "10M", "", "fast", "-1h"] {
+            let e = parse_budget(bad).expect_err(bad);
+            assert_eq!(e.code(), "invalid", "{bad}");
+        }
+        assert!(parse_budget("10m").err().is_some_and(|e| e.to_string().contains("10min")));
+    }
 
     #[test]
     fn intervals_people_write() {

@@ -78,7 +78,11 @@ pub(crate) fn sneakernet_export(
         .catalog()
         .instances_on_store(row.id)?
         .into_iter()
-        .filter(|(_, i)| i.available || std::fs::symlink_metadata(&i.path).is_ok())
+        .filter(|(_, i)| {
+            // A damaged copy never travels; a retired one that is still there may.
+            i.available
+                || (i.state == crate::model::InstanceState::Retired && std::fs::symlink_metadata(&i.path).is_ok())
+        })
         .collect();
     let held: HashSet<FileName> =
         if include_held { HashSet::new() } else { site.catalog().held_by_peer(to, row.id)?.into_iter().collect() };

@@ -188,7 +188,55 @@ fn run_task(site: &Site, task: TaskKind) -> Result<TaskRun> {
             Ok((r.to_string(), stalled))
         }
         TaskKind::CloneLocal => crate::sneakernet::fill::clone_local_task(site),
+        TaskKind::Scrub => scrub_task(site),
     }
+}
+
+/// The `scrub` task: one run within the `[scrub]` budget. With no budget set, the
+/// run reads what is past the coverage target plus its share of the coverage window
+/// (the bytes on the stores times the task's interval over `cover_every`), so a
+/// site keeps its target without tuning. Degraded when copies stay past the target
+/// or damaged copies were found.
+fn scrub_task(site: &Site) -> Result<TaskRun> {
+    let cfg = &site.config().scrub;
+    let (every, _) = task_schedule(site, TaskKind::Scrub);
+    let mut opts = crate::scrub::ScrubOptions {
+        budget_bytes: cfg.budget_bytes(),
+        budget_time: cfg.budget_time(),
+        max_rate: cfg.max_rate(),
+        store: None,
+    };
+    if opts.budget_bytes.is_none() && opts.budget_time.is_none() {
+        let coverage = crate::scrub::coverage(site)?;
+        let total: u64 = coverage.iter().map(|c| c.bytes).sum();
+        let overdue: u64 = coverage.iter().map(|c| c.overdue_bytes).sum();
+        let share = every.as_secs_f64() / cfg.cover_every().as_secs_f64().max(1.0);
+        opts.budget_bytes = Some(overdue.saturating_add((total as f64 * share).ceil() as u64).max(1));
+    }
+    let report = crate::scrub::scrub(site, &opts, &crate::progress::NoProgress)?;
+    let behind: Vec<String> = report
+        .coverage
+        .iter()
+        .filter(|c| c.overdue_instances > 0)
+        .map(|c| format!("{} ({} copies past the target)", c.store, c.overdue_instances))
+        .collect();
+    let damaged: Vec<String> = report.problems.iter().map(|p| format!("{}/{} {}", p.store, p.name, p.state)).collect();
+    let message = format!(
+        "re-read {} cop{} ({} bytes), found {} damaged; stopped: {}",
+        report.instances,
+        if report.instances == 1 { "y" } else { "ies" },
+        report.bytes,
+        report.problems.len(),
+        report.stopped.as_str()
+    );
+    let mut why = Vec::new();
+    if !damaged.is_empty() {
+        why.push(format!("damaged copies (see `events list`): {}", damaged.join(", ")));
+    }
+    if !behind.is_empty() {
+        why.push(format!("coverage behind target on {}", behind.join(", ")));
+    }
+    Ok((message, (!why.is_empty()).then(|| why.join("; "))))
 }
 
 #[cfg(test)]

@@ -1,0 +1,82 @@
+//! The data life-cycle on the command line: the scrub (`verify --budget`).
+
+use std::process::ExitCode;
+
+use librarian_core::{Budget, CheckStatus, Librarian, ScrubOptions, ScrubReport, parse_budget, parse_size};
+
+use crate::error::Result;
+use crate::output::{Out, bytes, say};
+use crate::progress;
+
+/// `verify --budget ...`: one scrub run; exit 1 when it found a damaged copy or a
+/// damaged catalog.
+pub fn scrub(
+    lib: &Librarian,
+    budgets: &[String],
+    max_rate: Option<&str>,
+    store: Option<&str>,
+    out: &Out,
+) -> Result<ExitCode> {
+    let mut opts = ScrubOptions { store: store.map(str::to_owned), ..ScrubOptions::default() };
+    for b in budgets {
+        match parse_budget(b)? {
+            Budget::Bytes(n) => opts.budget_bytes = Some(n),
+            Budget::Time(t) => opts.budget_time = Some(t),
+        }
+    }
+    opts.max_rate = max_rate.map(parse_size).transpose()?;
+    let bar = progress::Bar::new("scrub");
+    let report = lib.scrub(&opts, &bar)?;
+    print_scrub(&report, out)?;
+    Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn print_scrub(r: &ScrubReport, out: &Out) -> Result<()> {
+    if out.json() {
+        return out.emit_value(&serde_json::to_value(r)?);
+    }
+    for c in &r.problems {
+        let word = match c.status {
+            CheckStatus::Ok => "ok",
+            CheckStatus::Mismatch => "CHECKSUM MISMATCH",
+            CheckStatus::Missing => "MISSING",
+            CheckStatus::Unreadable => "UNREADABLE",
+        };
+        say!("{word:<17} {} (store {}, {}) now {}", c.name, c.store, c.path.display(), c.state);
+        for p in &c.problems {
+            say!("    entry {}: {}", p.entry, p.problem.as_str());
+        }
+        if let Some(e) = &c.error {
+            say!("    {e}");
+        }
+    }
+    if !r.catalog.ok {
+        say!("CATALOG DAMAGED    {} failed PRAGMA quick_check", r.catalog.database.display());
+    }
+    let rate = if r.seconds > 0.0 { r.bytes as f64 / r.seconds } else { 0.0 };
+    say!(
+        "scrubbed {} cop{} ({}) in {:.1} s ({}/s); stopped: {}; {} damaged",
+        r.instances,
+        if r.instances == 1 { "y" } else { "ies" },
+        bytes(r.bytes),
+        r.seconds,
+        bytes(rate as u64),
+        r.stopped.as_str(),
+        r.problems.len()
+    );
+    for c in &r.coverage {
+        let oldest = c.oldest_verified_at.map_or_else(|| "never".to_owned(), |t| t.to_string());
+        say!(
+            "  store {}: {:.1}% of {} re-read within the target, {} overdue, oldest check {oldest}{}",
+            c.store,
+            c.covered * 100.0,
+            bytes(c.bytes),
+            c.overdue_instances,
+            if c.damaged > 0 { format!(", {} damaged", c.damaged) } else { String::new() }
+        );
+    }
+    if !r.problems.is_empty() {
+        eprintln!("librarian: the scrub found {} damaged cop(ies); see `librarian events list`", r.problems.len());
+    }
+    Ok(())
+}
