@@ -1,8 +1,12 @@
-//! The data life-cycle on the command line: the scrub (`verify --budget`).
+//! The data life-cycle on the command line: the scrub (`verify --budget`), a peer's
+//! re-verification (`verify --remote`), `drop` and `rolling-deletion`.
 
 use std::process::ExitCode;
 
-use librarian_core::{Budget, CheckStatus, Librarian, ScrubOptions, ScrubReport, parse_budget, parse_size};
+use librarian_core::{
+    Budget, CheckStatus, DeletionAction, DeletionReport, FileName, FileVerification, Librarian, ScrubOptions,
+    ScrubReport, parse_budget, parse_size,
+};
 
 use crate::error::Result;
 use crate::output::{Out, bytes, say};
@@ -79,4 +83,78 @@ fn print_scrub(r: &ScrubReport, out: &Out) -> Result<()> {
         eprintln!("librarian: the scrub found {} damaged cop(ies); see `librarian events list`", r.problems.len());
     }
     Ok(())
+}
+
+/// `verify --remote PEER NAME...`: the peer re-reads its copies; exit 1 unless every
+/// file has an intact copy there.
+pub fn verify_remote(lib: &Librarian, peer: &str, names: &[FileName], out: &Out) -> Result<ExitCode> {
+    let answers = lib.verify_remote(peer, names)?;
+    let ok = answers.iter().all(FileVerification::intact);
+    if out.json() {
+        out.emit_value(&serde_json::json!({ "peer": peer, "ok": ok, "files": answers }))?;
+    } else {
+        for f in &answers {
+            if !f.present {
+                say!("NOT THERE         {} (peer {peer} does not catalogue it)", f.name);
+                continue;
+            }
+            if f.copies.is_empty() {
+                say!("NO COPY           {} (peer {peer} holds no copy it could read)", f.name);
+            }
+            for c in &f.copies {
+                let word = match c.status {
+                    CheckStatus::Ok => "ok",
+                    CheckStatus::Mismatch => "CHECKSUM MISMATCH",
+                    CheckStatus::Missing => "MISSING",
+                    CheckStatus::Unreadable => "UNREADABLE",
+                };
+                say!("{word:<17} {} (peer {peer}, store {}, verified {})", f.name, c.store, f.verified_at);
+            }
+        }
+        let bad = answers.iter().filter(|f| !f.intact()).count();
+        if bad > 0 {
+            eprintln!("librarian: peer {peer} has no intact copy of {bad} of {} file(s)", answers.len());
+        } else {
+            say!("{} file(s) re-verified intact at {peer}", answers.len());
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Print a deletion plan or report; exit 1 when something went wrong on the way.
+pub fn deletion(r: &DeletionReport, out: &Out) -> Result<ExitCode> {
+    if out.json() {
+        out.emit_value(&serde_json::to_value(r)?)?;
+    } else {
+        for i in &r.items {
+            let word = match (i.action, i.done, r.dry_run) {
+                (DeletionAction::Delete, true, _) => "deleted",
+                (DeletionAction::Delete, false, true) => "would delete",
+                (DeletionAction::Delete, false, false) => "kept",
+                (DeletionAction::Keep, _, _) => "keep",
+                (DeletionAction::Verify, _, _) => "ask peers",
+            };
+            say!("{word:<13} {} (store {}, {}): {}", i.name, i.store, bytes(i.size), i.reason);
+        }
+        if r.dry_run && !r.peers_asked.is_empty() {
+            say!("would ask {} to re-verify their copies first", r.peers_asked.join(", "));
+        }
+        for p in &r.problems {
+            say!("problem: {p}");
+        }
+        let verb = if r.dry_run { "would delete" } else { "deleted" };
+        let n = if r.dry_run {
+            r.items.iter().filter(|i| i.action == DeletionAction::Delete).count() as u64
+        } else {
+            r.deleted
+        };
+        say!(
+            "store {}: {verb} {n} of {} cop(ies) considered (min {} verified remote copies){}",
+            r.store,
+            r.items.len(),
+            r.min_copies,
+            if r.dry_run { "; dry run: nothing changed" } else { "" }
+        );
+    }
+    Ok(if r.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

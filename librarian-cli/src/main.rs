@@ -137,6 +137,40 @@ enum Command {
         /// With --budget: read at most this many bytes per second ("200MB").
         #[arg(long, value_name = "BYTES", requires = "budget")]
         max_rate: Option<String>,
+        /// Ask this peer to re-read its own copies of NAMES now (it answers per copy;
+        /// the answers are recorded on the remote instances here, which rolling
+        /// deletion counts). Exit 1 unless every file has an intact copy there.
+        #[arg(long, value_name = "PEER", conflicts_with_all = ["budget", "store"], requires = "names")]
+        remote: Option<String>,
+    },
+    /// Delete the copy of NAME on STORE, never the last good one: at least
+    /// --min-copies remote copies must have been re-verified by their peers within
+    /// the store's [deletion] verified_within (default 7d; older ones are asked
+    /// again first), and one good copy must remain somewhere even with 0. The
+    /// instance row stays, marked deleted with the reason.
+    Drop {
+        /// The file or book.
+        name: OsString,
+        /// The store to delete it from.
+        #[arg(long)]
+        store: String,
+        /// Remote copies required (default: the store's [deletion] min_copies, else 1).
+        #[arg(long, value_name = "K")]
+        min_copies: Option<u32>,
+        /// Print the plan; ask no peer, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run rolling deletion now on one store (or every store with a [deletion.STORE]
+    /// table): copies older than its `after` go once enough verified copies exist
+    /// elsewhere (what the rolling-deletion task does on schedule).
+    RollingDeletion {
+        /// Only this store.
+        #[arg(long)]
+        store: Option<String>,
+        /// Print the plan; ask no peer, change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show the site: stores with used and free bytes and file counts; per peer, the
     /// files a send round may offer it (its [clone.to.PEER] filters) that have no copy
@@ -459,6 +493,41 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
             let lib = open(cli)?;
             let bar = progress::Bar::new("get");
             out.retrieved(&lib.get(&name, dest, &bar)?)?;
+        }
+        Command::Verify { names, remote: Some(peer), .. } => {
+            let names = names.iter().map(|n| name_arg(n)).collect::<Result<Vec<_>, _>>()?;
+            return lifecycle::verify_remote(&open(cli)?, peer, &names, out);
+        }
+        Command::Drop { name, store, min_copies, dry_run } => {
+            let name = name_arg(name)?;
+            let report = open(cli)?.drop_copy(&name, store, *min_copies, *dry_run)?;
+            let code = lifecycle::deletion(&report, out)?;
+            if !*dry_run && report.deleted == 0 {
+                let line =
+                    format!("librarian: drop: the copy of {name} on store {store} was kept (see the reason above)");
+                eprintln!("{}", librarian_core::escape(&line));
+                return Ok(ExitCode::from(1));
+            }
+            return Ok(code);
+        }
+        Command::RollingDeletion { store, dry_run } => {
+            let lib = open(cli)?;
+            let stores: Vec<String> = match store {
+                Some(s) => vec![s.clone()],
+                None => lib.config().deletion.keys().cloned().collect(),
+            };
+            if stores.is_empty() {
+                return Err(CliError::Usage(
+                    "no store has a [deletion.STORE] table in the configuration: nothing to do".into(),
+                ));
+            }
+            let mut code = ExitCode::SUCCESS;
+            for s in &stores {
+                if lifecycle::deletion(&lib.rolling_deletion(s, *dry_run)?, out)? != ExitCode::SUCCESS {
+                    code = ExitCode::from(1);
+                }
+            }
+            return Ok(code);
         }
         Command::Verify { budget, max_rate, store, .. } if !budget.is_empty() => {
             let lib = open_unchecked(cli)?;

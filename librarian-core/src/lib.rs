@@ -68,9 +68,11 @@ mod tree;
 mod site;
 // 5. Flows: functions over `&Site`.
 mod access;
+mod deletion;
 mod ingest;
 mod outbox;
 mod queries;
+mod remote_verify;
 mod retrieve;
 mod scrub;
 mod sneakernet;
@@ -96,12 +98,14 @@ pub use error::{ERROR_CODES, Error, ErrorCode, ObjectKind, Result};
 pub use ingest::UploadOptions;
 pub use librarian::Librarian;
 pub use model::{
-    Account, CallKind, CatalogCheck, Category, CheckStatus, DEFAULT_STORE, DeletionPolicy, Direction, EntryProblem,
-    EntryProblemKind, Event, File, FileKind, GlobusAuthState, GlobusCheck, HoldsCall, Instance, InstanceCheck,
-    InstanceId, InstanceState, Level, ManagerKind, NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, RemoteState, ScrubReport, ScrubStop, SearchPage,
-    SearchQuery, Severity, SiteStatus, StageItem, StageRequest, StageResponse, StageResult, StoreCoverage, StoreSpec, StoreStatus,
-    TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus,
-    VerifyReport, format_interval, parse_interval, parse_size, Budget, parse_budget,
+    Account, Budget, CallKind, CatalogCheck, Category, CheckStatus, CopyCheck, DEFAULT_STORE, DeletionAction,
+    DeletionItem, DeletionPolicy, DeletionReport, Direction, EntryProblem, EntryProblemKind, Event, File, FileKind,
+    FileVerification, GlobusAuthState, GlobusCheck, HoldsCall, Instance, InstanceCheck, InstanceId, InstanceState,
+    Level, MAX_VERIFY_NAMES, ManagerKind, NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, RemoteState,
+    ScrubReport, ScrubStop, SearchPage, SearchQuery, Severity, SiteStatus, StageItem, StageRequest, StageResponse,
+    StageResult, StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall,
+    TransferEvent, TransferStatus, Upload, UploadStatus, VerifyAnswer, VerifyReport, VerifyRequest, format_interval,
+    parse_budget, parse_interval, parse_size,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;

@@ -12,10 +12,10 @@ use crate::config::{self, Config};
 use crate::error::Result;
 use crate::ingest::UploadOptions;
 use crate::model::{
-    ScrubReport, StoreCoverage,
-    Account, CallKind, Direction, Event, File, GlobusCheck, HoldsCall, Instance, Level, NewEvent, OutboxCall, Password,
-    Peer, RemoteInstance, SearchPage, SearchQuery, SiteStatus, StageRequest, StageResponse, StoreSpec, StoreStatus,
-    TaskKind, TaskOutcome, Transfer, TransferCall, TransferStatus, Upload, VerifyReport,
+    Account, CallKind, DeletionReport, Direction, Event, File, FileVerification, GlobusCheck, HoldsCall, Instance,
+    Level, NewEvent, OutboxCall, Password, Peer, RemoteInstance, ScrubReport, SearchPage, SearchQuery, SiteStatus,
+    StageRequest, StageResponse, StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, Transfer, TransferCall,
+    TransferStatus, Upload, VerifyAnswer, VerifyReport, VerifyRequest,
 };
 use crate::name::FileName;
 use crate::outbox::DeliveryReport;
@@ -120,6 +120,36 @@ impl Librarian {
     /// [`ScrubOptions`]). The report lists only the copies found wanting.
     pub fn scrub(&self, opts: &ScrubOptions, progress: &dyn Progress) -> Result<ScrubReport> {
         crate::scrub::scrub(&self.site, opts, progress)
+    }
+
+    /// Ask `peer` to re-read its copies of `names` now; the answers (per file and
+    /// copy) are recorded on the remote instances here (see `verify --remote`).
+    pub fn verify_remote(&self, peer: &str, names: &[FileName]) -> Result<Vec<FileVerification>> {
+        crate::remote_verify::verify_remote(&self.site, peer, names)
+    }
+
+    /// A peer's `files/verify`: re-read our copies of the named files and answer.
+    pub fn answer_verify(&self, req: &VerifyRequest) -> Result<VerifyAnswer> {
+        crate::verify::answer_peer_verify(&self.site, req)
+    }
+
+    /// One run of rolling deletion on `store` (its `[deletion.STORE]` table): old
+    /// copies go once enough verified copies exist elsewhere; never the last good
+    /// copy. With `dry_run`, the plan only (no peer is asked, nothing changes).
+    pub fn rolling_deletion(&self, store: &str, dry_run: bool) -> Result<DeletionReport> {
+        crate::deletion::rolling_deletion(&self.site, store, dry_run)
+    }
+
+    /// Drop the copy of `name` on `store` by hand, with the checks of rolling
+    /// deletion (`min_copies`, else the store's `[deletion]` table's, else 1).
+    pub fn drop_copy(
+        &self,
+        name: &FileName,
+        store: &str,
+        min_copies: Option<u32>,
+        dry_run: bool,
+    ) -> Result<DeletionReport> {
+        crate::deletion::drop_copy(&self.site, name, store, min_copies, dry_run)
     }
 
     /// Scrub coverage per store, against the `[scrub] cover_every` target.

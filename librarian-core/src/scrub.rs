@@ -12,9 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::catalog::{ScrubCursor, before};
 use crate::error::Result;
-use crate::model::{
-    Category, CheckStatus, NewEvent, ScrubReport, ScrubStop, Severity, StoreCoverage,
-};
+use crate::model::{Category, CheckStatus, NewEvent, ScrubReport, ScrubStop, Severity, StoreCoverage};
 use crate::progress::Progress;
 use crate::site::Site;
 use crate::verify::{Checker, check_catalog};

@@ -36,6 +36,56 @@ pub(crate) fn verify(
     Ok(VerifyReport { ok: catalog.ok && checked.iter().all(|c| c.status == CheckStatus::Ok), checked, catalog })
 }
 
+/// Answer a peer's `files/verify`: re-read every copy here of each named file (the
+/// damaged ones too: one may have been repaired), record what was found as any
+/// verify does, and answer per file and copy. A name this site does not catalogue
+/// (or that is not a valid name) is answered `present: false`.
+pub(crate) fn answer_peer_verify(site: &Site, req: &crate::model::VerifyRequest) -> Result<crate::model::VerifyAnswer> {
+    use crate::model::{CopyCheck, FileVerification, MAX_VERIFY_NAMES, VerifyAnswer};
+    if req.names.len() > MAX_VERIFY_NAMES {
+        return Err(Error::invalid(
+            "names",
+            format!("files/verify takes at most {MAX_VERIFY_NAMES} names, not {}", req.names.len()),
+        ));
+    }
+    let catalog = check_catalog(site, false);
+    let mut checker = Checker::new(site, catalog.ok, true)?;
+    let mut files = Vec::with_capacity(req.names.len());
+    for asked in &req.names {
+        let file = match FileName::new(asked) {
+            Ok(n) => site.catalog().file(&n)?,
+            Err(_) => None,
+        };
+        let mut answer = FileVerification {
+            name: asked.clone(),
+            present: file.is_some(),
+            checksum: file.as_ref().map(|f| f.checksum.to_string()),
+            size: file.as_ref().map(|f| f.size),
+            copies: Vec::new(),
+            verified_at: Timestamp::now(),
+        };
+        if let Some(f) = &file {
+            for inst in site.catalog().instances(f.id)? {
+                if !(inst.state == InstanceState::Ok || inst.state.is_damaged()) {
+                    continue;
+                }
+                let check = checker.check(f, &inst, &crate::progress::NoProgress)?;
+                // A store that is not there says nothing about the copy: not reported.
+                if check.status == CheckStatus::Unreadable
+                    && check.state == inst.state
+                    && inst.state == InstanceState::Ok
+                {
+                    continue;
+                }
+                answer.copies.push(CopyCheck { store: inst.store.clone(), status: check.status, state: check.state });
+            }
+        }
+        answer.verified_at = Timestamp::now();
+        files.push(answer);
+    }
+    Ok(VerifyAnswer { site: site.config().name.clone(), files })
+}
+
 /// The catalog file's own check: all of it (`whole`), or only when it changed since
 /// it last passed. A failure raises a `catalog_corrupt` event while the catalog can
 /// still be written.
@@ -136,7 +186,11 @@ impl<'a> Checker<'a> {
         }
         let why = match self.stores.iter().find(|s| s.id == store) {
             Some(s) if !s.root.is_dir() => {
-                format!("store {}: its root {} is not there (is the disk mounted?); nothing was marked", s.name, s.root.display())
+                format!(
+                    "store {}: its root {} is not there (is the disk mounted?); nothing was marked",
+                    s.name,
+                    s.root.display()
+                )
             }
             _ => String::new(),
         };
@@ -145,7 +199,12 @@ impl<'a> Checker<'a> {
     }
 
     /// Check one instance and record the outcome.
-    pub(crate) fn check(&mut self, file: &FileRow, inst: &InstanceRow, progress: &dyn Progress) -> Result<InstanceCheck> {
+    pub(crate) fn check(
+        &mut self,
+        file: &FileRow,
+        inst: &InstanceRow,
+        progress: &dyn Progress,
+    ) -> Result<InstanceCheck> {
         if let Some(why) = self.store_offline(inst.store_id) {
             return Ok(InstanceCheck {
                 name: file.name.clone(),
@@ -276,18 +335,20 @@ fn check_instance(
         Ok(_) => {}
     }
     match file.kind {
-        FileKind::File => match tree::hash_file_checked(&inst.path, algorithm, progress, &mut tree::scratch(), from_device) {
-            Ok((sum, _)) => {
-                if !sum.matches(&file.checksum)? {
-                    check.status = CheckStatus::Mismatch;
+        FileKind::File => {
+            match tree::hash_file_checked(&inst.path, algorithm, progress, &mut tree::scratch(), from_device) {
+                Ok((sum, _)) => {
+                    if !sum.matches(&file.checksum)? {
+                        check.status = CheckStatus::Mismatch;
+                    }
+                    check.actual = Some(sum);
                 }
-                check.actual = Some(sum);
+                Err(e) => {
+                    check.status = CheckStatus::Unreadable;
+                    check.error = Some(e.to_string());
+                }
             }
-            Err(e) => {
-                check.status = CheckStatus::Unreadable;
-                check.error = Some(e.to_string());
-            }
-        },
+        }
         FileKind::Directory => {
             let recorded = lib.catalog().entries(file.id)?;
             check_book(&mut check, &recorded, algorithm, progress, from_device)?;

@@ -10,7 +10,8 @@ use super::{Catalog, FileId, FileRow, InstanceId, InstanceRow, InstanceState, Re
 use super::{ts_from_sql, ts_to_sql, u64_from_sql};
 use crate::error::{Error, Result};
 
-const FILE_COLUMNS_F: &str = "f.id, f.name, f.size, f.checksum, f.kind, f.uploader, f.source, f.created_at, f.arrived_at";
+const FILE_COLUMNS_F: &str =
+    "f.id, f.name, f.size, f.checksum, f.kind, f.uploader, f.source, f.created_at, f.arrived_at";
 
 /// Where the scrub's queue stopped: copies never verified come first (by id), then
 /// by `verified_at`, then id.
@@ -268,6 +269,48 @@ impl Catalog {
         rows.collect::<rusqlite::Result<_>>().map_err(Error::db("planning rolling deletion"))
     }
 
+    /// Mark instance `id` deleted, in one transaction that first counts again what
+    /// makes that safe: it is still available, at least `min_fresh` remote copies
+    /// were re-verified intact since `fresh_after`, and at least one other good copy
+    /// exists (another available copy here, or a remote copy re-verified since
+    /// `fresh_after`). Returns the counts (fresh remote, other local) and whether it
+    /// was marked; when not, nothing changed.
+    pub fn delete_instance_if_safe(
+        &self,
+        id: InstanceId,
+        min_fresh: u32,
+        fresh_after: Timestamp,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(u32, u32, bool)> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(Error::db("deleting a copy"))?;
+        let counts: Option<(u32, u32)> = tx
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM remote_instances r
+                          WHERE r.file_id = i.file_id AND r.state = 'ok' AND r.verified_at >= ?2),
+                        (SELECT COUNT(*) FROM instances o WHERE o.file_id = i.file_id AND o.state = 'ok' AND o.id <> i.id)
+                 FROM instances i WHERE i.id = ?1 AND i.state = 'ok'",
+                params![id.0, ts_to_sql(fresh_after)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(Error::db("deleting a copy"))?;
+        let Some((fresh, local)) = counts else { return Ok((0, 0, false)) };
+        if fresh < min_fresh || fresh + local == 0 {
+            return Ok((fresh, local, false));
+        }
+        tx.execute(
+            "UPDATE instances SET state = 'deleted', available = 0, state_reason = ?2, state_at = ?3 WHERE id = ?1",
+            params![id.0, reason, ts_to_sql(now)],
+        )
+        .map_err(Error::db("deleting a copy"))?;
+        tx.commit().map_err(Error::db("deleting a copy"))?;
+        Ok((fresh, local, true))
+    }
+
     /// The instance with id `id`, if any.
     pub fn instance(&self, id: InstanceId) -> Result<Option<InstanceRow>> {
         let conn = self.conn();
@@ -295,8 +338,9 @@ impl Catalog {
     /// Every counter, by name.
     pub fn counters(&self) -> Result<Vec<(String, u64)>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT name, value FROM counters ORDER BY name").map_err(Error::db("reading counters"))?;
+        let mut stmt = conn
+            .prepare_cached("SELECT name, value FROM counters ORDER BY name")
+            .map_err(Error::db("reading counters"))?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, u64_from_sql(r.get(1)?)?)))
             .map_err(Error::db("reading counters"))?;

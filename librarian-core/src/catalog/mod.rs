@@ -34,9 +34,9 @@ use rusqlite::{Connection, OpenFlags};
 
 pub(crate) use files::DEFAULT_SEARCH_LIMIT;
 pub use integrity::record_intact;
-pub use lifecycle::{CoverageRow, DeletionCandidate, ScrubCursor};
-pub(crate) use lifecycle::before;
 pub use intents::IntentClaim;
+pub(crate) use lifecycle::before;
+pub use lifecycle::{CoverageRow, DeletionCandidate, ScrubCursor};
 pub use local_clone::LocalCloneItem;
 pub use rows::{FileRow, InstanceRow, IntentRow, NewFile, RemoteInstanceRow, StoreRow, StoreUsage};
 

@@ -119,10 +119,12 @@ impl DeletionConfig {
 pub(crate) fn validate_deletion(tables: &BTreeMap<String, DeletionConfig>) -> Result<()> {
     for (store, d) in tables {
         crate::name::validate_store_name(store)?;
-        parse_interval(&d.after).map_err(|e| Error::invalid("deletion.after", format!("[deletion.{store}] after: {e}")))?;
+        parse_interval(&d.after)
+            .map_err(|e| Error::invalid("deletion.after", format!("[deletion.{store}] after: {e}")))?;
         if let Some(v) = &d.verified_within {
-            parse_interval(v)
-                .map_err(|e| Error::invalid("deletion.verified_within", format!("[deletion.{store}] verified_within: {e}")))?;
+            parse_interval(v).map_err(|e| {
+                Error::invalid("deletion.verified_within", format!("[deletion.{store}] verified_within: {e}"))
+            })?;
         }
     }
     Ok(())

@@ -152,6 +152,7 @@ impl Config {
             t.enabled.get_or_insert(true);
         }
         c.outbox = c.outbox.filled();
+        c.scrub = c.scrub.filled();
         c
     }
 
@@ -204,6 +205,27 @@ impl Config {
                 ],
             );
         }
+        let scrub = &self.scrub;
+        if scrub.budget_bytes.is_none() && scrub.budget_time.is_none() {
+            unset(
+                "[scrub]",
+                &[
+                    "# budget_bytes = \"100GB\"    # most bytes a scrub run re-reads; unset with budget_time: what is overdue plus the run's share",
+                    "# budget_time = \"30min\"     # longest scrub run",
+                ],
+            );
+        }
+        if scrub.max_rate.is_none() {
+            unset("[scrub]", &["# max_rate = \"200MB\"    # bytes per second, at most"]);
+        }
+        if self.deletion.is_empty() {
+            unset(
+                "[scrub]",
+                &[
+                    "# [deletion.STORE]    # rolling deletion: after = \"30d\", min_copies = 1, verified_within = \"7d\" (docs/operations.md)",
+                ],
+            );
+        }
         if self.clone.to.is_empty() {
             unset(
                 "[clone]",
@@ -247,7 +269,7 @@ impl Config {
         if let Some(g) = &c.globus {
             t.insert("globus".into(), toml::Value::try_from(g.filled()).map_err(encode_error)?);
         }
-        t.insert("scrub".into(), toml::Value::try_from(c.scrub.filled()).map_err(encode_error)?);
+        t.insert("scrub".into(), toml::Value::try_from(&c.scrub).map_err(encode_error)?);
         if !c.deletion.is_empty() {
             t.insert("deletion".into(), toml::Value::try_from(&c.deletion).map_err(encode_error)?);
         }

@@ -153,6 +153,16 @@ impl InstanceState {
     }
 }
 
+impl std::str::FromStr for InstanceState {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        InstanceState::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| Error::invalid("instance state", format!("unknown instance state {s:?}")))
+    }
+}
+
 impl std::fmt::Display for InstanceState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -76,3 +76,77 @@ pub struct ScrubReport {
     /// Coverage per store after the run.
     pub coverage: Vec<StoreCoverage>,
 }
+
+/// What deletion decided for one copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletionAction {
+    /// Deleted (or, in a dry run, would be): enough good copies elsewhere.
+    Delete,
+    /// Kept: not enough good copies elsewhere (the reason says which are missing).
+    Keep,
+    /// A dry run only: would be deleted if the peers holding the other copies answer
+    /// that they re-verified them intact (they are asked first in a real run).
+    Verify,
+}
+
+impl DeletionAction {
+    all_variants!(
+        /// Every action.
+        Delete, Keep, Verify
+    );
+
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletionAction::Delete => "delete",
+            DeletionAction::Keep => "keep",
+            DeletionAction::Verify => "verify",
+        }
+    }
+}
+
+/// One copy considered for deletion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeletionItem {
+    /// The file.
+    pub name: crate::name::FileName,
+    /// The store of the copy.
+    pub store: String,
+    /// The copy's instance id.
+    pub instance: super::InstanceId,
+    /// Its bytes.
+    pub size: u64,
+    /// What was (or, in a dry run, would be) done.
+    pub action: DeletionAction,
+    /// True when the copy was deleted (never in a dry run).
+    pub done: bool,
+    /// Why.
+    pub reason: String,
+    /// Remote copies re-verified intact within the window.
+    pub verified_copies: u32,
+    /// Other available copies on this site's other stores.
+    pub local_copies: u32,
+}
+
+/// What rolling deletion or `drop` did (or, with `dry_run`, would do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeletionReport {
+    /// The store.
+    pub store: String,
+    /// Nothing was changed.
+    pub dry_run: bool,
+    /// Remote copies required, re-verified within the window.
+    pub min_copies: u32,
+    /// Every copy considered, oldest first.
+    pub items: Vec<DeletionItem>,
+    /// Copies deleted.
+    pub deleted: u64,
+    /// Their bytes.
+    pub bytes_freed: u64,
+    /// Peers asked to re-verify their copies.
+    pub peers_asked: Vec<String>,
+    /// What went wrong on the way (a peer that did not answer, bytes that could not
+    /// be removed); the copies concerned were kept or are reported here.
+    pub problems: Vec<String>,
+}

@@ -13,6 +13,7 @@ mod ids;
 mod lifecycle;
 mod peer;
 mod protocol;
+mod remote_check;
 mod store;
 mod task;
 mod transfer;
@@ -23,8 +24,10 @@ pub use access::{Account, Level, Password};
 pub(crate) use access::{hash_password, read_private_file, verify_password};
 pub use call::{CallKind, HoldsCall, OutboxCall, PeerQueue, validate_call_key};
 pub use event::{Category, Event, NewEvent, Severity};
-pub use ids::{DeletionPolicy, FileId, FileKind, InstanceId, InstanceState, IntentId, RemoteState, SearchQuery, StoreId};
-pub use lifecycle::{ScrubReport, ScrubStop, StoreCoverage};
+pub use ids::{
+    DeletionPolicy, FileId, FileKind, InstanceId, InstanceState, IntentId, RemoteState, SearchQuery, StoreId,
+};
+pub use lifecycle::{DeletionAction, DeletionItem, DeletionReport, ScrubReport, ScrubStop, StoreCoverage};
 pub(crate) use peer::check_transport;
 pub use peer::{Peer, normalise_url};
 pub(crate) use protocol::call_digest;
@@ -32,6 +35,7 @@ pub use protocol::{
     FEATURES, MAX_STAGE_ITEMS, STAGE_CREATED_AT, StageItem, StageRequest, StageResponse, StageResult, TransferCall,
     ValidItem,
 };
+pub use remote_check::{CopyCheck, FileVerification, MAX_VERIFY_NAMES, VerifyAnswer, VerifyRequest};
 pub use store::{DEFAULT_STORE, StoreSpec};
 pub use task::{TaskKind, TaskOutcome, TaskStatus};
 pub use transfer::{Direction, ManagerKind, Transfer};
@@ -74,6 +78,7 @@ macro_rules! deserialize_from_str {
 deserialize_from_str!(FileName, FileName::new);
 deserialize_from_str!(Checksum, Checksum::parse);
 deserialize_from_str!(FileKind, str::parse);
+deserialize_from_str!(InstanceState, str::parse);
 
 impl Serialize for InstanceId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -318,7 +323,7 @@ pub struct EntryProblem {
 }
 
 /// Outcome for one instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     /// Bytes match the catalog.

@@ -25,12 +25,15 @@ pub enum TaskKind {
     CloneLocal,
     /// Re-read copies from the disk within the `[scrub]` budget.
     Scrub,
+    /// Delete old copies on the `[deletion.STORE]` stores that are safe elsewhere.
+    RollingDeletion,
 }
 
 impl TaskKind {
     all_variants!(
         /// Every task, in the order `tasks run` runs them.
-        CleanupStaging, ReceiveClones, SendClones, DeliverOutbox, ReconcileTransfers, CloneLocal, Scrub
+        CleanupStaging, ReceiveClones, SendClones, DeliverOutbox, ReconcileTransfers, CloneLocal, Scrub,
+        RollingDeletion
     );
 
     /// The task's name in the CLI, the config file and JSON.
@@ -43,6 +46,7 @@ impl TaskKind {
             TaskKind::ReconcileTransfers => "reconcile-transfers",
             TaskKind::CloneLocal => "clone-local",
             TaskKind::Scrub => "scrub",
+            TaskKind::RollingDeletion => "rolling-deletion",
         }
     }
 
@@ -56,6 +60,7 @@ impl TaskKind {
             TaskKind::ReconcileTransfers => SignedDuration::from_hours(1),
             TaskKind::CloneLocal => SignedDuration::from_hours(1),
             TaskKind::Scrub => SignedDuration::from_hours(1),
+            TaskKind::RollingDeletion => SignedDuration::from_hours(6),
         }
     }
 }

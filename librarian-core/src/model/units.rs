@@ -112,7 +112,10 @@ pub fn parse_budget(text: &str) -> Result<Budget> {
     if unit.eq_ignore_ascii_case("m") {
         return Err(Error::invalid(
             "budget",
-            format!("budget {text:?} is ambiguous: write \"{0}MiB\" or \"{0}MB\" for bytes, \"{0}min\" for minutes", &t[..t.len() - unit.len()].trim()),
+            format!(
+                "budget {text:?} is ambiguous: write \"{0}MiB\" or \"{0}MB\" for bytes, \"{0}min\" for minutes",
+                &t[..t.len() - unit.len()].trim()
+            ),
         ));
     }
     if let Ok(bytes) = parse_size(t) {
@@ -159,7 +162,7 @@ mod tests {
         assert_eq!(parse_budget("2h").ok(), Some(Budget::Time(SignedDuration::from_secs(7200))));
         for bad in ["10m", "10M", "", "fast", "-1h"] {
             let e = parse_budget(bad).expect_err(bad);
-            assert_eq!(e.code(), "invalid", "{bad}");
+            assert_eq!(e.code(), "invalid_argument", "{bad}");
         }
         assert!(parse_budget("10m").err().is_some_and(|e| e.to_string().contains("10min")));
     }

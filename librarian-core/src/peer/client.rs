@@ -21,6 +21,8 @@ use crate::model::Peer;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time allowed for a whole call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Time allowed for `files/verify`, where the peer re-reads whole files first.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
 /// A peer's answer to `ping`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +48,8 @@ pub struct PeerClient {
     peer: Peer,
     authorization: String,
     agent: ureq::Agent,
+    /// For calls that wait on the peer's disks (`files/verify`).
+    slow_agent: ureq::Agent,
     /// Where the trust roots come from, for messages.
     roots: String,
 }
@@ -66,7 +70,13 @@ impl PeerClient {
         crate::model::check_transport(&peer.url)?;
         let credentials = format!("{}:{}", peer.account, password.expose());
         let authorization = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
-        Ok(PeerClient { peer, authorization, agent: agent(tls), roots: tls.describe() })
+        Ok(PeerClient {
+            peer,
+            authorization,
+            agent: agent(tls),
+            slow_agent: http_agent(tls, CONNECT_TIMEOUT, VERIFY_TIMEOUT),
+            roots: tls.describe(),
+        })
     }
 
     /// The peer this client calls.
@@ -101,9 +111,18 @@ impl PeerClient {
     /// POST the JSON `body` to `path` with our credentials and an `Idempotency-Key`
     /// header, so that the peer applies a repeated call once; the JSON of a 2xx answer.
     pub fn post_call(&self, path: &str, key: &str, body: &serde_json::Value) -> Result<serde_json::Value> {
+        self.post_with(&self.agent, path, key, body)
+    }
+
+    fn post_with(
+        &self,
+        agent: &ureq::Agent,
+        path: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
         let url = format!("{}{path}", self.peer.url);
-        let resp = self
-            .agent
+        let resp = agent
             .post(&url)
             .header("Authorization", &self.authorization)
             .header("Idempotency-Key", key)
@@ -186,6 +205,33 @@ impl PeerClient {
         let body = serde_json::json!({ "name": name, "checksum": checksum });
         let j = self.post_call("/api/v1/files/has", &uuid::Uuid::now_v7().to_string(), &body)?;
         Ok(j["present"].as_bool() == Some(true) && j["matches"].as_bool() == Some(true))
+    }
+
+    /// `POST /api/v1/files/verify`: the peer re-reads its copies of `names` (at most
+    /// [`crate::model::MAX_VERIFY_NAMES`]) and answers per file, in order. An answer
+    /// that does not match the question (other names, another count) is refused;
+    /// store names that are not plain names are dropped with their copies.
+    pub fn verify(&self, names: &[crate::name::FileName]) -> Result<crate::model::VerifyAnswer> {
+        let req = crate::model::VerifyRequest { names: names.iter().map(|n| n.as_str().to_owned()).collect() };
+        let body =
+            serde_json::to_value(&req).map_err(|e| Error::internal(format!("cannot encode the verify call: {e}")))?;
+        let answer =
+            self.post_with(&self.slow_agent, "/api/v1/files/verify", &uuid::Uuid::now_v7().to_string(), &body)?;
+        let bad = |message: String| Error::PeerRefused {
+            peer: self.peer.name.clone(),
+            status: 200,
+            code: "bad_response".into(),
+            message,
+        };
+        let mut resp: crate::model::VerifyAnswer =
+            serde_json::from_value(answer).map_err(|e| bad(format!("unreadable answer to files/verify: {e}")))?;
+        if resp.files.len() != names.len() || resp.files.iter().zip(names).any(|(f, n)| f.name != n.as_str()) {
+            return Err(bad("files/verify answered about other files than those asked".into()));
+        }
+        for f in &mut resp.files {
+            f.copies.retain(|c| crate::name::validate_store_name(&c.store).is_ok());
+        }
+        Ok(resp)
     }
 
     /// `GET /api/v1/transfers/ID`: the peer's transfer `id` (one of ours there).

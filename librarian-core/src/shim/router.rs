@@ -48,6 +48,8 @@ enum Endpoint {
     Whoami,
     Status,
     FilesHas,
+    /// `POST /api/v1/files/verify`: re-read our copies of named files.
+    FilesVerify,
     Metrics,
     CallbackHolds,
     CloneStage,
@@ -62,6 +64,8 @@ impl Endpoint {
             Endpoint::Ping => Access::Open,
             Endpoint::Whoami => Access::Authenticated,
             Endpoint::Status | Endpoint::FilesHas => Access::Level(Level::ReadOnly),
+            // Re-reading files costs disk time: only peers may ask.
+            Endpoint::FilesVerify => Access::PeerCall,
             Endpoint::Metrics => Access::Metrics,
             Endpoint::CallbackHolds | Endpoint::CloneCall(_) | Endpoint::Transfer(_) => Access::PeerCall,
             Endpoint::CloneStage => Access::PeerWrite,
@@ -76,6 +80,7 @@ fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
         "/api/v1/whoami" => (Endpoint::Whoami, "GET"),
         "/api/v1/status" => (Endpoint::Status, "GET"),
         "/api/v1/files/has" => (Endpoint::FilesHas, "POST"),
+        "/api/v1/files/verify" => (Endpoint::FilesVerify, "POST"),
         "/metrics" => (Endpoint::Metrics, "GET"),
         "/api/v1/callbacks/holds" => (Endpoint::CallbackHolds, "POST"),
         "/api/v1/clone/stage" => (Endpoint::CloneStage, "POST"),
@@ -279,6 +284,10 @@ fn dispatch(
             )
         }
         Endpoint::FilesHas => files_has(req, lib)?,
+        Endpoint::FilesVerify => {
+            let body: crate::model::VerifyRequest = json_body(req)?;
+            response::json(200, &lib.answer_verify(&body).map_err(ApiError::from)?)
+        }
         Endpoint::CallbackHolds => callback_holds(req, lib, account.as_ref())?,
         Endpoint::CloneStage => clone_stage(req, lib, account.as_ref())?,
         Endpoint::CloneCall(kind) => clone_call(req, lib, account.as_ref(), kind)?,

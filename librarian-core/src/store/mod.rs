@@ -49,6 +49,24 @@ pub(crate) fn prune_empty_parents(path: &Path, root: &Path) {
     }
 }
 
+/// Remove the copy at `path` (a file, or a book with everything in it) from the
+/// data area `root`, walking beneath the root's descriptor (a link anywhere on the
+/// way is refused, never followed; a link at `path` itself is removed, not what it
+/// points to), then the directories above it left empty (never the root).
+pub(crate) fn remove_copy(path: &Path, root: &Path) -> Result<()> {
+    let rel = path.strip_prefix(root).map_err(|_| {
+        crate::error::Error::corrupt(
+            format!("the copy at {}", path.display()),
+            format!("refusing to remove it: not below its store's root {}", root.display()),
+        )
+    })?;
+    let dir = beneath::Dir::open_root(root)?;
+    let (parent, name) = dir.parent_of(rel)?;
+    parent.as_ref().unwrap_or(&dir).remove_tree(name)?;
+    prune_empty_parents(path, root);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

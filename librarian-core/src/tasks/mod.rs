@@ -189,7 +189,33 @@ fn run_task(site: &Site, task: TaskKind) -> Result<TaskRun> {
         }
         TaskKind::CloneLocal => crate::sneakernet::fill::clone_local_task(site),
         TaskKind::Scrub => scrub_task(site),
+        TaskKind::RollingDeletion => deletion_task(site),
     }
+}
+
+/// The `rolling-deletion` task: one run on each store with a `[deletion.STORE]`
+/// table. Degraded when a peer could not re-verify or bytes could not be removed.
+fn deletion_task(site: &Site) -> Result<TaskRun> {
+    let (mut deleted, mut bytes, mut kept) = (0u64, 0u64, 0usize);
+    let mut problems = Vec::new();
+    let stores: Vec<String> = site.config().deletion.keys().cloned().collect();
+    for store in &stores {
+        match crate::deletion::rolling_deletion(site, store, false) {
+            Ok(r) => {
+                deleted += r.deleted;
+                bytes += r.bytes_freed;
+                kept += r.items.iter().filter(|i| !i.done).count();
+                problems.extend(r.problems.into_iter().map(|p| format!("{store}: {p}")));
+            }
+            Err(e) => problems.push(format!("{store}: {e}")),
+        }
+    }
+    let message = format!(
+        "deleted {deleted} cop{} ({bytes} bytes) on {} store(s); kept {kept} not yet safe elsewhere",
+        if deleted == 1 { "y" } else { "ies" },
+        stores.len()
+    );
+    Ok((message, (!problems.is_empty()).then(|| problems.join("; "))))
 }
 
 /// The `scrub` task: one run within the `[scrub]` budget. With no budget set, the

@@ -24,6 +24,7 @@ mod full_disk;
 mod globus;
 mod hostile;
 mod legacy_recipe;
+mod lifecycle;
 mod local_clone;
 mod outbox;
 mod packaging;

@@ -1,0 +1,248 @@
+//! The data life-cycle (issue 13): the scrub finds damaged copies within its budget
+//! and marks them; a peer re-verifies its copies on request; rolling deletion and
+//! `drop` never delete the last good copy.
+
+use std::collections::BTreeSet;
+
+use librarian_e2e::pair::{ClonePair, append_config};
+use librarian_e2e::{Site, walk, write_random};
+use serde_json::Value;
+
+fn instance<'a>(file: &'a Value, store: &str) -> &'a Value {
+    file["instances"].as_array().and_then(|a| a.iter().find(|i| i["store"] == store)).expect("an instance there")
+}
+
+fn open_events(site: &Site, category: &str) -> Vec<Value> {
+    let ev = site.json(["events", "list"]);
+    ev.ok();
+    ev.json().as_array().expect("events").iter().filter(|e| e["category"] == category).cloned().collect()
+}
+
+/// Flip one byte of the file at `path`, in place.
+fn flip_byte(path: &std::path::Path, at: usize) {
+    let mut bytes = std::fs::read(path).expect("read");
+    bytes[at] ^= 0x5a;
+    std::fs::write(path, bytes).expect("write");
+}
+
+#[test]
+fn a_budgeted_scrub_finds_a_corrupt_file_and_book_entry_and_they_stop_being_used_until_intact() {
+    let site = Site::new();
+    let src = site.src("raw.dat");
+    write_random(&src, 200_000, 1);
+    site.upload(&src, "2026/raw.dat", &[]).ok();
+    let book = site.src("book");
+    std::fs::create_dir_all(book.join("sub")).unwrap();
+    std::fs::write(book.join("sub/entry"), b"an entry of the book").unwrap();
+    std::fs::write(book.join("top"), b"top").unwrap();
+    site.upload(&book, "2026/book", &[]).ok();
+
+    let stored_file = site.data().join("2026/raw.dat");
+    let stored_entry = site.data().join("2026/book/sub/entry");
+    let original_entry = std::fs::read(&stored_entry).unwrap();
+    flip_byte(&stored_file, 100_000);
+    flip_byte(&stored_entry, 3);
+
+    let scrub = site.json(["verify", "--budget", "100MB"]);
+    assert_eq!(scrub.code(), Some(1), "{scrub}");
+    let r = scrub.json();
+    assert_eq!(r["instances"], 2, "{r}");
+    assert_eq!(r["stopped"], "done", "{r}");
+    let problems: BTreeSet<String> =
+        r["problems"].as_array().unwrap().iter().map(|p| format!("{} {}", p["name"], p["state"])).collect();
+    assert_eq!(
+        problems,
+        BTreeSet::from(["\"2026/book\" \"corrupt\"".to_owned(), "\"2026/raw.dat\" \"corrupt\"".to_owned()]),
+        "{r}"
+    );
+    let book_problem = r["problems"].as_array().unwrap().iter().find(|p| p["name"] == "2026/book").unwrap();
+    assert_eq!(book_problem["problems"][0]["entry"], "sub/entry", "the bad entry is named: {r}");
+
+    // Marked, not deleted: the rows and the bytes stay; events say so.
+    let info = site.json(["info", "2026/raw.dat"]).json();
+    let i = instance(&info, "main");
+    assert_eq!((i["state"].as_str(), i["available"].as_bool()), (Some("corrupt"), Some(false)), "{info}");
+    assert!(i["state_reason"].as_str().unwrap().contains("hash to"), "{info}");
+    assert!(stored_file.exists());
+    let events = open_events(&site, "instance_corrupt");
+    let subjects: BTreeSet<&str> = events.iter().filter_map(|e| e["subject"].as_str()).collect();
+    assert_eq!(subjects, BTreeSet::from(["main/2026/book", "main/2026/raw.dat"]), "{events:?}");
+
+    // A damaged copy is never a source: get refuses without reading it.
+    let out = site.tmp().join("out.dat");
+    let got = site.json(["get", "2026/raw.dat", out.to_str().unwrap()]);
+    assert_eq!(got.code(), Some(1), "{got}");
+    assert!(!out.exists());
+
+    // A second scrub does not re-read damaged copies (they wait for a repair).
+    let again = site.json(["verify", "--budget", "100MB"]);
+    again.ok();
+    assert_eq!(again.json()["instances"], 0, "{again}");
+    assert_eq!(again.json()["coverage"][0]["damaged"], 2, "{again}");
+
+    // Put the entry's bytes back: verify finds it intact, restores it, clears its event.
+    std::fs::write(&stored_entry, &original_entry).unwrap();
+    site.json(["verify", "2026/book"]).ok();
+    let info = site.json(["info", "2026/book"]).json();
+    assert_eq!(instance(&info, "main")["state"], "ok", "{info}");
+    assert_eq!(instance(&info, "main")["available"], true, "{info}");
+    let events = open_events(&site, "instance_corrupt");
+    assert_eq!(events.len(), 1, "only the file's event is left open: {events:?}");
+    assert_eq!(events[0]["subject"], "main/2026/raw.dat");
+}
+
+#[test]
+fn a_scrub_reads_at_most_its_budget_plus_one_file_and_repeated_runs_cover_every_copy_once() {
+    let site = Site::new();
+    for i in 0..10 {
+        let src = site.src(&format!("f{i}"));
+        write_random(&src, 300_000, i);
+        site.upload(&src, &format!("f{i}"), &[]).ok();
+    }
+    let mut seen: Vec<BTreeSet<String>> = Vec::new();
+    let mut all = BTreeSet::new();
+    for _ in 0..4 {
+        let run = site.json(["verify", "--budget", "1MB"]);
+        run.ok();
+        let r = run.json();
+        let bytes = r["bytes"].as_u64().unwrap();
+        assert!(bytes <= 1_000_000 + 300_000, "at most the budget plus one file: {r}");
+        assert!(bytes >= 1_000_000 || r["stopped"] == "done", "stopped early: {r}");
+        // Which copies it read: those whose verified_at moved.
+        let files = site.files();
+        let mut newest: Vec<(String, String)> = files
+            .iter()
+            .map(|f| {
+                (f["instances"][0]["verified_at"].as_str().unwrap().to_owned(), f["name"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        newest.sort();
+        let read: BTreeSet<String> =
+            newest.iter().rev().take(r["instances"].as_u64().unwrap() as usize).map(|(_, n)| n.clone()).collect();
+        assert!(
+            read.is_disjoint(&all) || all.union(&read).count() == 10,
+            "a copy read again before every copy was read once: {read:?} {all:?}"
+        );
+        all.extend(read.iter().cloned());
+        seen.push(read);
+    }
+    assert_eq!(all.len(), 10, "four runs of 1 MB cover 3 MB: {seen:?}");
+
+    // An ambiguous budget is a usage error, naming both spellings.
+    let bad = site.json(["verify", "--budget", "10m"]);
+    let msg = bad.expect_error(2, "invalid_argument");
+    assert!(msg.contains("10min") && msg.contains("10MiB"), "{msg}");
+}
+
+/// A pair where A may delete from its store `main` once `min_copies` remote copies
+/// are verified.
+fn deleting_pair(min_copies: u32) -> ClonePair {
+    let pair = ClonePair::new("", "");
+    append_config(
+        &pair.a,
+        &format!("[deletion.main]\nafter = \"1s\"\nmin_copies = {min_copies}\nverified_within = \"7d\"\n"),
+    );
+    pair
+}
+
+fn upload_allowed(site: &Site, name: &str, seed: u64) {
+    let src = site.src(name);
+    std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+    write_random(&src, 50_000, seed);
+    site.upload(&src, name, &["--deletion-policy", "allowed"]).ok();
+}
+
+#[test]
+fn rolling_deletion_deletes_only_what_a_peer_re_verified_and_never_the_last_copy() {
+    let pair = deleting_pair(1);
+    let (a, b) = (&pair.a, &pair.b);
+    upload_allowed(a, "obs/good", 1);
+    upload_allowed(a, "obs/rotten", 2);
+    pair.converge(6);
+    // The copy at B of one file rots.
+    let at_b = walk(&b.data()).into_iter().find(|p| p.ends_with("obs/rotten")).expect("B's copy");
+    flip_byte(&at_b, 10);
+    // And one file never left A.
+    upload_allowed(a, "obs/alone", 3);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    // The plan changes nothing and asks no one.
+    let before_a = walk(&a.data());
+    let plan = a.json(["rolling-deletion", "--dry-run"]);
+    plan.ok();
+    let p = plan.json();
+    assert_eq!(p["dry_run"], true);
+    assert_eq!(p["peers_asked"], serde_json::json!(["site-b"]), "{p}");
+    let action = |r: &Value, name: &str| -> String {
+        r["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .map(|i| i["action"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(action(&p, "obs/good"), "verify", "{p}");
+    assert_eq!(action(&p, "obs/alone"), "keep", "{p}");
+    assert_eq!(walk(&a.data()), before_a, "a dry run deleted something");
+    assert!(a.json(["info", "obs/good"]).json()["remote_instances"][0]["verified_at"].is_null());
+
+    // The real run asks B, which re-reads its copies: the rotten one is kept here.
+    let run = a.json(["rolling-deletion"]);
+    run.ok();
+    let r = run.json();
+    assert_eq!(r["deleted"], 1, "{r}");
+    assert_eq!(action(&r, "obs/good"), "delete", "{r}");
+    assert_eq!(action(&r, "obs/rotten"), "keep", "{r}");
+    assert_eq!(action(&r, "obs/alone"), "keep", "{r}");
+    assert!(!a.data().join("obs/good").exists(), "the bytes are gone");
+    assert!(a.data().join("obs/rotten").exists() && a.data().join("obs/alone").exists());
+    let good = a.json(["info", "obs/good"]).json();
+    assert_eq!(instance(&good, "main")["state"], "deleted", "{good}");
+    assert!(instance(&good, "main")["state_reason"].as_str().unwrap().contains("re-verified"), "{good}");
+    assert!(good["remote_instances"][0]["verified_at"].is_string(), "B's answer is recorded: {good}");
+    let rotten = a.json(["info", "obs/rotten"]).json();
+    assert_eq!(rotten["remote_instances"][0]["state"], "corrupt", "{rotten}");
+    // B found its own copy corrupt while answering, and marked it.
+    let at_b_info = b.json(["info", "obs/rotten"]).json();
+    assert_eq!(instance(&at_b_info, "main")["state"], "corrupt", "{at_b_info}");
+
+    // The last copy anywhere is never dropped, even with --min-copies 0.
+    let last = a.json(["drop", "obs/alone", "--store", "main", "--min-copies", "0"]);
+    assert_eq!(last.code(), Some(1), "{last}");
+    assert!(last.json()["items"][0]["reason"].as_str().unwrap().contains("last good copy"), "{last}");
+    assert!(a.data().join("obs/alone").exists());
+
+    // `verify --remote` shows a peer's answer by hand.
+    let remote = a.json(["verify", "--remote", "site-b", "obs/good", "obs/rotten"]);
+    assert_eq!(remote.code(), Some(1), "the rotten copy fails: {remote}");
+    let files = remote.json()["files"].as_array().unwrap().clone();
+    assert_eq!(files[0]["copies"][0]["status"], "ok", "{remote}");
+    assert_eq!(files[1]["copies"][0]["status"], "mismatch", "{remote}");
+}
+
+#[test]
+fn with_min_copies_zero_a_copy_goes_only_when_another_good_one_exists() {
+    let pair = deleting_pair(0);
+    let a = &pair.a;
+    upload_allowed(a, "x/kept", 7);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let run = a.json(["rolling-deletion"]);
+    run.ok();
+    assert_eq!(run.json()["deleted"], 0, "{run}");
+    assert!(a.data().join("x/kept").exists());
+    // A second store holding a copy makes the first one deletable.
+    let second = a.tmp().join("second");
+    a.run(["store", "add", "second", "--root", second.to_str().unwrap()]).ok();
+    a.run(["clone", "local", "--from", "main", "--to", "second"]).ok();
+    let run = a.json(["rolling-deletion"]);
+    run.ok();
+    assert_eq!(run.json()["deleted"], 1, "{run}");
+    assert!(!a.data().join("x/kept").exists());
+    let info = a.json(["info", "x/kept"]).json();
+    assert_eq!(instance(&info, "second")["state"], "ok", "{info}");
+    // And that copy, now the last, is never dropped.
+    let drop = a.json(["drop", "x/kept", "--store", "second", "--min-copies", "0"]);
+    assert_eq!(drop.code(), Some(1), "{drop}");
+    assert_eq!(instance(&a.json(["info", "x/kept"]).json(), "second")["state"], "ok");
+}
