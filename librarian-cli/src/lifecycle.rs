@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use librarian_core::{
-    Budget, CheckStatus, DeletionAction, DeletionReport, FileName, FileVerification, Librarian, ScrubOptions,
-    ScrubReport, parse_budget, parse_size,
+    Budget, CheckStatus, DeletionAction, DeletionReport, FileName, FileVerification, Librarian, RepairReport,
+    ScrubOptions, ScrubReport, parse_budget, parse_size,
 };
 
 use crate::error::Result;
@@ -157,4 +157,22 @@ pub fn deletion(r: &DeletionReport, out: &Out) -> Result<ExitCode> {
         );
     }
     Ok(if r.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Print what a repair did; exit 1 when a copy stays damaged.
+pub fn repair(r: &RepairReport, out: &Out) -> Result<ExitCode> {
+    if out.json() {
+        out.emit_value(&serde_json::to_value(r)?)?;
+    } else {
+        for c in &r.repaired {
+            say!("repaired {} on store {} (was {}) from {}", r.name, c.store, c.was, c.from);
+        }
+        for f in &r.failed {
+            say!("NOT REPAIRED {} on store {}: {}", r.name, f.store, f.reason);
+        }
+        if r.repaired.is_empty() && r.failed.is_empty() {
+            say!("{}: no damaged copy to repair", r.name);
+        }
+    }
+    Ok(if r.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

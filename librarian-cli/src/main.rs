@@ -143,6 +143,14 @@ enum Command {
         #[arg(long, value_name = "PEER", conflicts_with_all = ["budget", "store"], requires = "names")]
         remote: Option<String>,
     },
+    /// Repair every damaged (corrupt or missing) copy of NAME: the good bytes come
+    /// from another copy here, or else from a peer that holds one (it re-reads its
+    /// copy first); they are hashed again as they are written, and replace the bad
+    /// ones only when they match the catalog. Exit 1 when a copy stays damaged.
+    Repair {
+        /// The file or book.
+        name: OsString,
+    },
     /// Delete the copy of NAME on STORE, never the last good one: at least
     /// --min-copies remote copies must have been re-verified by their peers within
     /// the store's [deletion] verified_within (default 7d; older ones are asked
@@ -497,6 +505,12 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
         Command::Verify { names, remote: Some(peer), .. } => {
             let names = names.iter().map(|n| name_arg(n)).collect::<Result<Vec<_>, _>>()?;
             return lifecycle::verify_remote(&open(cli)?, peer, &names, out);
+        }
+        Command::Repair { name } => {
+            let name = name_arg(name)?;
+            let lib = open(cli)?;
+            let bar = progress::Bar::new("repair");
+            return lifecycle::repair(&lib.repair(&name, &bar)?, out);
         }
         Command::Drop { name, store, min_copies, dry_run } => {
             let name = name_arg(name)?;

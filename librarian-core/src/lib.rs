@@ -73,6 +73,7 @@ mod ingest;
 mod outbox;
 mod queries;
 mod remote_verify;
+mod repair;
 mod retrieve;
 mod scrub;
 mod sneakernet;
@@ -102,10 +103,10 @@ pub use model::{
     DeletionItem, DeletionPolicy, DeletionReport, Direction, EntryProblem, EntryProblemKind, Event, File, FileKind,
     FileVerification, GlobusAuthState, GlobusCheck, HoldsCall, Instance, InstanceCheck, InstanceId, InstanceState,
     Level, MAX_VERIFY_NAMES, ManagerKind, NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, RemoteState,
-    ScrubReport, ScrubStop, SearchPage, SearchQuery, Severity, SiteStatus, StageItem, StageRequest, StageResponse,
-    StageResult, StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall,
-    TransferEvent, TransferStatus, Upload, UploadStatus, VerifyAnswer, VerifyReport, VerifyRequest, format_interval,
-    parse_budget, parse_interval, parse_size,
+    RepairFailure, RepairReport, RepairedCopy, ScrubReport, ScrubStop, SearchPage, SearchQuery, Severity, SiteStatus,
+    StageItem, StageRequest, StageResponse, StageResult, StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome,
+    TaskStatus, Transfer, TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyAnswer,
+    VerifyReport, VerifyRequest, format_interval, parse_budget, parse_interval, parse_size,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;

@@ -13,9 +13,9 @@ use crate::error::Result;
 use crate::ingest::UploadOptions;
 use crate::model::{
     Account, CallKind, DeletionReport, Direction, Event, File, FileVerification, GlobusCheck, HoldsCall, Instance,
-    Level, NewEvent, OutboxCall, Password, Peer, RemoteInstance, ScrubReport, SearchPage, SearchQuery, SiteStatus,
-    StageRequest, StageResponse, StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, Transfer, TransferCall,
-    TransferStatus, Upload, VerifyAnswer, VerifyReport, VerifyRequest,
+    Level, NewEvent, OutboxCall, Password, Peer, RemoteInstance, RepairReport, ScrubReport, SearchPage, SearchQuery,
+    SiteStatus, StageRequest, StageResponse, StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, Transfer,
+    TransferCall, TransferStatus, Upload, VerifyAnswer, VerifyReport, VerifyRequest,
 };
 use crate::name::FileName;
 use crate::outbox::DeliveryReport;
@@ -128,6 +128,12 @@ impl Librarian {
         crate::remote_verify::verify_remote(&self.site, peer, names)
     }
 
+    /// A peer's `files/read`: an intact copy of `name` (or of the book entry
+    /// `entry`), re-read first, opened for streaming.
+    pub(crate) fn serve_copy(&self, name: &FileName, entry: Option<&str>) -> Result<crate::retrieve::Served> {
+        crate::retrieve::open_for_peer(&self.site, name, entry)
+    }
+
     /// A peer's `files/verify`: re-read our copies of the named files and answer.
     pub fn answer_verify(&self, req: &VerifyRequest) -> Result<VerifyAnswer> {
         crate::verify::answer_peer_verify(&self.site, req)
@@ -150,6 +156,14 @@ impl Librarian {
         dry_run: bool,
     ) -> Result<DeletionReport> {
         crate::deletion::drop_copy(&self.site, name, store, min_copies, dry_run)
+    }
+
+    /// Repair every damaged (corrupt or missing) copy of `name` from a good copy
+    /// here, or else from a peer that holds one; the bytes are verified before they
+    /// replace the bad ones. The report says what was repaired from where, and what
+    /// could not be.
+    pub fn repair(&self, name: &FileName, progress: &dyn Progress) -> Result<RepairReport> {
+        crate::repair::repair(&self.site, name, progress)
     }
 
     /// Scrub coverage per store, against the `[scrub] cover_every` target.

@@ -2,6 +2,7 @@
 //! local instance to a new path, hashed while it is copied, and put in place only
 //! when the bytes match the catalog.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use serde::Serialize;
@@ -102,6 +103,9 @@ pub(crate) fn get(site: &Site, name: &FileName, dest: &Path, progress: &dyn Prog
             Ok(Some(got)) => {
                 remove_partial(&parent, &tmp);
                 log::warn!("{name}: the instance on store {} hashes to {got}, not {}", inst.store, file.checksum);
+                // Found damaged while copying: marked as a verify would, never read again.
+                let reason = format!("its bytes hash to {got}, not {} (found by get)", file.checksum);
+                crate::verify::mark_damaged(site, &file, &inst, crate::model::InstanceState::Corrupt, &reason)?;
                 bad.push((inst.store, got.to_string()));
             }
             Err(e) => {
@@ -120,6 +124,82 @@ pub(crate) fn get(site: &Site, name: &FileName, dest: &Path, progress: &dyn Prog
             dest.display()
         ),
     })
+}
+
+/// An intact copy, opened for a peer that repairs its own copy from it.
+#[derive(Debug)]
+pub(crate) struct Served {
+    /// The open file, at its start.
+    pub file: std::fs::File,
+    /// Its length.
+    pub size: u64,
+    /// What it hashes to: the file's checksum, or the entry's hex digest.
+    pub digest: String,
+}
+
+/// Open an intact copy of `name` (a file), or of the file `entry` of the book
+/// `name`, for a peer (`files/read`): each candidate copy is re-read first and
+/// marked if damaged (then the next is tried). A book is served one entry at a time.
+pub(crate) fn open_for_peer(site: &Site, name: &FileName, entry: Option<&str>) -> Result<Served> {
+    use std::io::Seek;
+    let file = site.catalog().require_file(name)?;
+    let recorded = match (file.kind, entry) {
+        (FileKind::File, None) => None,
+        (FileKind::Directory, Some(e)) => {
+            let entries = site.catalog().entries(file.id)?;
+            let found = entries
+                .into_iter()
+                .find(|x| x.path == e && x.kind == crate::checksum::EntryKind::File)
+                .ok_or_else(|| Error::NotFound { kind: ObjectKind::File, name: format!("{name}: entry {e}") })?;
+            Some(found)
+        }
+        (FileKind::File, Some(_)) => {
+            return Err(Error::invalid("entry", format!("{name} is a file, not a book: it has no entries")));
+        }
+        (FileKind::Directory, None) => {
+            return Err(Error::invalid("entry", format!("{name} is a book: ask for one of its entries at a time")));
+        }
+    };
+    let mut checker = crate::verify::Checker::new(site, true, false)?;
+    let algorithm = file.checksum.algorithm();
+    for inst in candidates(site, file.id)? {
+        match &recorded {
+            None => {
+                let check = checker.check(&file, &inst, &crate::progress::NoProgress)?;
+                if check.status != crate::model::CheckStatus::Ok {
+                    continue;
+                }
+                let opened = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&inst.path)
+                    .map_err(|e| Error::io("cannot open", &inst.path, e))?;
+                return Ok(Served { file: opened, size: file.size, digest: file.checksum.to_string() });
+            }
+            Some(e) => {
+                let Ok(mut opened) = Dir::open_root(&inst.path).and_then(|d| d.open_file(Path::new(&e.path))) else {
+                    crate::verify::mark_damaged(
+                        site,
+                        &file,
+                        &inst,
+                        crate::model::InstanceState::Missing,
+                        &format!("entry {} cannot be opened", e.path),
+                    )?;
+                    continue;
+                };
+                let (sum, n) = crate::tree::hash_open(&mut opened, algorithm)
+                    .map_err(|err| Error::io("cannot read", inst.path.join(&e.path), err))?;
+                if e.digest.as_deref() != Some(sum.hex()) || n != e.size {
+                    let reason = format!("entry {} hashes to {}, not the recorded digest", e.path, sum.hex());
+                    crate::verify::mark_damaged(site, &file, &inst, crate::model::InstanceState::Corrupt, &reason)?;
+                    continue;
+                }
+                opened.rewind().map_err(|err| Error::io("cannot read", inst.path.join(&e.path), err))?;
+                return Ok(Served { file: opened, size: n, digest: sum.hex().to_owned() });
+            }
+        }
+    }
+    Err(Error::NotFound { kind: ObjectKind::Instance, name: format!("{name}: no intact copy here") })
 }
 
 fn remove_partial(parent: &Dir, tmp: &std::ffi::OsStr) {

@@ -311,6 +311,37 @@ pub(crate) fn hash_file_checked(
     })
 }
 
+/// Hash the open `file` from where it is to its end.
+pub(crate) fn hash_open(file: &mut File, algorithm: Algorithm) -> std::io::Result<(Checksum, u64)> {
+    let mut buf = scratch();
+    match pipe(algorithm, file, None, &crate::progress::NoProgress, &mut buf) {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(PipeError::Read(e) | PipeError::Write(e))) => Err(e),
+        Err(e) => Err(std::io::Error::other(e.to_string())),
+    }
+}
+
+/// Write `input` (to its end, at most what it yields) into the new, open `output`
+/// while hashing, then fsync it: the checksum and the bytes written. For bytes
+/// that come from a peer (`shown`: where they go, for messages).
+pub(crate) fn write_stream(
+    input: &mut dyn Read,
+    output: File,
+    shown: &Path,
+    algorithm: Algorithm,
+    progress: &dyn Progress,
+) -> Result<(Checksum, u64)> {
+    let mut streaming = StreamingWriter::new(output);
+    let (sum, n) = pipe(algorithm, input, Some(&mut streaming as &mut dyn Write), progress, &mut scratch())?.map_err(
+        |e| match e {
+            PipeError::Read(e) => Error::io("cannot receive the bytes for", shown, e),
+            PipeError::Write(e) => Error::io("cannot write", shown, e),
+        },
+    )?;
+    streaming.file.sync_all().map_err(|e| Error::io("cannot sync", shown, e))?;
+    Ok((sum, n))
+}
+
 /// Hash the file at `path` (symlinks refused), reading it once.
 pub(crate) fn hash_file(
     path: &Path,

@@ -255,27 +255,41 @@ fn record_outcome(site: &Site, file: &FileRow, inst: &InstanceRow, check: &Insta
                 cat.resolve_event(Category::InstanceMissing, &subject, now)?;
             }
         }
-        state => {
-            let reason = damage_reason(check);
-            cat.set_instance_state(inst.id, state, Some(&reason), now)?;
-            let (category, other) = if state == InstanceState::Corrupt {
-                (Category::InstanceCorrupt, Category::InstanceMissing)
-            } else {
-                (Category::InstanceMissing, Category::InstanceCorrupt)
-            };
-            cat.resolve_event(other, &subject, now)?;
-            site.raise_event(&NewEvent {
-                severity: Severity::Error,
-                category,
-                subject,
-                message: format!(
-                    "{} on store {} is {state}: {reason}; it is no longer used (`librarian repair {}`)",
-                    file.name, inst.store, file.name
-                ),
-            })?;
-        }
+        state => mark_damaged(site, file, inst, state, &damage_reason(check))?,
     }
     Ok(found)
+}
+
+/// Mark `inst` (a copy of `file`) `state` (corrupt or missing) for `reason`, with its
+/// event (the other damage event of the copy is cleared): found by a verify, a
+/// scrub, a `get` or a repair that read it.
+pub(crate) fn mark_damaged(
+    site: &Site,
+    file: &FileRow,
+    inst: &InstanceRow,
+    state: InstanceState,
+    reason: &str,
+) -> Result<()> {
+    let cat = site.catalog();
+    let now = Timestamp::now();
+    let subject = copy_subject(&inst.store, &file.name);
+    cat.set_instance_state(inst.id, state, Some(reason), now)?;
+    let (category, other) = if state == InstanceState::Corrupt {
+        (Category::InstanceCorrupt, Category::InstanceMissing)
+    } else {
+        (Category::InstanceMissing, Category::InstanceCorrupt)
+    };
+    cat.resolve_event(other, &subject, now)?;
+    site.raise_event(&NewEvent {
+        severity: Severity::Error,
+        category,
+        subject,
+        message: format!(
+            "{} on store {} is {state}: {reason}; it is no longer used (`librarian repair {}`)",
+            file.name, inst.store, file.name
+        ),
+    })?;
+    Ok(())
 }
 
 /// One line saying what is wrong with a damaged copy.

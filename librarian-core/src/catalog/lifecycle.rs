@@ -311,17 +311,6 @@ impl Catalog {
         Ok((fresh, local, true))
     }
 
-    /// The instance with id `id`, if any.
-    pub fn instance(&self, id: InstanceId) -> Result<Option<InstanceRow>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {INSTANCE_COLUMNS} FROM instances i JOIN stores s ON s.id = i.store_id WHERE i.id = ?1"
-            ))
-            .map_err(Error::db("reading an instance"))?;
-        stmt.query_row([id.0], |r| instance_at(r, 0)).optional().map_err(Error::db("reading an instance"))
-    }
-
     /// Add `delta` to the counter `name` (created at 0).
     pub fn add_counter(&self, name: &str, delta: u64) -> Result<()> {
         let delta = i64::try_from(delta).unwrap_or(i64::MAX);

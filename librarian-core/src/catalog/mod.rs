@@ -36,7 +36,7 @@ pub(crate) use files::DEFAULT_SEARCH_LIMIT;
 pub use integrity::record_intact;
 pub use intents::IntentClaim;
 pub(crate) use lifecycle::before;
-pub use lifecycle::{CoverageRow, DeletionCandidate, ScrubCursor};
+pub use lifecycle::{DeletionCandidate, ScrubCursor};
 pub use local_clone::LocalCloneItem;
 pub use rows::{FileRow, InstanceRow, IntentRow, NewFile, RemoteInstanceRow, StoreRow, StoreUsage};
 

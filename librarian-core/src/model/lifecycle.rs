@@ -150,3 +150,40 @@ pub struct DeletionReport {
     /// be removed); the copies concerned were kept or are reported here.
     pub problems: Vec<String>,
 }
+
+/// One damaged copy a repair replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepairedCopy {
+    /// The store of the copy.
+    pub store: String,
+    /// Its instance id.
+    pub instance: super::InstanceId,
+    /// What it was before: `corrupt` or `missing`.
+    pub was: super::InstanceState,
+    /// Where the good bytes came from: `store NAME` here, or `peer NAME`.
+    pub from: String,
+}
+
+/// A damaged copy a repair could not replace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepairFailure {
+    /// The store of the copy.
+    pub store: String,
+    /// Its instance id.
+    pub instance: super::InstanceId,
+    /// Why: every source tried and what went wrong with it.
+    pub reason: String,
+}
+
+/// What `librarian repair NAME` (or the scrub's automatic repair) did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepairReport {
+    /// The file.
+    pub name: crate::name::FileName,
+    /// True when every damaged copy was repaired (or there was none).
+    pub ok: bool,
+    /// The copies replaced with verified bytes.
+    pub repaired: Vec<RepairedCopy>,
+    /// The copies still damaged.
+    pub failed: Vec<RepairFailure>,
+}

@@ -27,7 +27,10 @@ pub use event::{Category, Event, NewEvent, Severity};
 pub use ids::{
     DeletionPolicy, FileId, FileKind, InstanceId, InstanceState, IntentId, RemoteState, SearchQuery, StoreId,
 };
-pub use lifecycle::{DeletionAction, DeletionItem, DeletionReport, ScrubReport, ScrubStop, StoreCoverage};
+pub use lifecycle::{
+    DeletionAction, DeletionItem, DeletionReport, RepairFailure, RepairReport, RepairedCopy, ScrubReport, ScrubStop,
+    StoreCoverage,
+};
 pub(crate) use peer::check_transport;
 pub use peer::{Peer, normalise_url};
 pub(crate) use protocol::call_digest;
@@ -35,7 +38,7 @@ pub use protocol::{
     FEATURES, MAX_STAGE_ITEMS, STAGE_CREATED_AT, StageItem, StageRequest, StageResponse, StageResult, TransferCall,
     ValidItem,
 };
-pub use remote_check::{CopyCheck, FileVerification, MAX_VERIFY_NAMES, VerifyAnswer, VerifyRequest};
+pub use remote_check::{CopyCheck, FileVerification, MAX_VERIFY_NAMES, ReadRequest, VerifyAnswer, VerifyRequest};
 pub use store::{DEFAULT_STORE, StoreSpec};
 pub use task::{TaskKind, TaskOutcome, TaskStatus};
 pub use transfer::{Direction, ManagerKind, Transfer};

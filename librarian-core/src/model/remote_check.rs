@@ -60,3 +60,15 @@ pub struct VerifyAnswer {
     /// One per name asked.
     pub files: Vec<FileVerification>,
 }
+
+/// The body of `files/read`: the bytes of `name` (a file), or of the file `entry`
+/// of the book `name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadRequest {
+    /// The file or book.
+    pub name: String,
+    /// For a book: the entry's path inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+}

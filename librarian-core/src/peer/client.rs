@@ -234,6 +234,40 @@ impl PeerClient {
         Ok(resp)
     }
 
+    /// `POST /api/v1/files/read`: the bytes of the peer's intact copy of `name` (or
+    /// of the book entry `entry`), which it re-reads first; at most `limit` bytes are
+    /// accepted (more is an error while reading). Returns the body as a reader and
+    /// the digest the peer says the bytes have (checked by the caller, which hashes
+    /// them as it writes them).
+    pub fn read(&self, name: &str, entry: Option<&str>, limit: u64) -> Result<(ureq::BodyReader<'static>, String)> {
+        let req = crate::model::ReadRequest { name: name.to_owned(), entry: entry.map(str::to_owned) };
+        let body =
+            serde_json::to_value(&req).map_err(|e| Error::internal(format!("cannot encode the read call: {e}")))?;
+        let url = format!("{}/api/v1/files/read", self.peer.url);
+        let resp = self
+            .slow_agent
+            .post(&url)
+            .header("Authorization", &self.authorization)
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .map_err(|e| self.unreachable(e))?;
+        if !(200..300).contains(&resp.status().as_u16()) {
+            return Err(self.answer("/api/v1/files/read", resp).err().unwrap_or_else(|| Error::PeerRefused {
+                peer: self.peer.name.clone(),
+                status: 200,
+                code: "bad_response".into(),
+                message: "files/read answered JSON instead of bytes".into(),
+            }));
+        }
+        let digest = resp
+            .headers()
+            .get("X-Librarian-Digest")
+            .and_then(|v| v.to_str().ok())
+            .map(|d| crate::text::clean_free_text(d, 200))
+            .unwrap_or_default();
+        Ok((resp.into_body().into_with_config().limit(limit).reader(), digest))
+    }
+
     /// `GET /api/v1/transfers/ID`: the peer's transfer `id` (one of ours there).
     pub fn transfer(&self, id: i64) -> Result<serde_json::Value> {
         self.get(&format!("/api/v1/transfers/{id}"), true)

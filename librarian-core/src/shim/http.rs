@@ -71,6 +71,9 @@ pub(crate) struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    /// A body read from a file instead (`files/read`): exactly this many bytes of
+    /// it, streamed; `body` is then empty.
+    pub stream: Option<(std::fs::File, u64)>,
 }
 
 /// Why no request could be read.
@@ -598,12 +601,22 @@ pub(crate) fn write_response<W: Write>(w: &mut W, resp: &HttpResponse, close: bo
     for (k, v) in &resp.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    head.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
+    let length = resp.stream.as_ref().map_or(resp.body.len() as u64, |(_, n)| *n);
+    head.push_str(&format!("Content-Length: {length}\r\n"));
     if close {
         head.push_str("Connection: close\r\n");
     }
     head.push_str("\r\n");
     let mut out = head.into_bytes();
+    if let Some((file, n)) = &resp.stream {
+        w.write_all(&out)?;
+        let sent = std::io::copy(&mut std::io::Read::take(file, *n), w)?;
+        if sent != *n {
+            // The file shrank under us: the client sees a short body and refuses it.
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file ended early"));
+        }
+        return w.flush();
+    }
     out.extend_from_slice(&resp.body);
     w.write_all(&out)?;
     w.flush()

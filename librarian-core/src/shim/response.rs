@@ -8,9 +8,13 @@ pub(crate) type Reply = HttpResponse;
 /// A JSON response.
 pub(crate) fn json(status: u16, value: &impl serde::Serialize) -> Reply {
     match serde_json::to_vec(value) {
-        Ok(body) => {
-            HttpResponse { account: None, status, headers: vec![("Content-Type", "application/json".into())], body }
-        }
+        Ok(body) => HttpResponse {
+            account: None,
+            status,
+            headers: vec![("Content-Type", "application/json".into())],
+            body,
+            stream: None,
+        },
         Err(e) => ApiError::new(500, "internal", format!("cannot encode the answer: {e}")).into_response(),
     }
 }
@@ -22,7 +26,15 @@ pub(crate) fn text(status: u16, body: String, content_type: &str) -> Reply {
         status,
         headers: vec![("Content-Type", content_type.to_owned())],
         body: body.into_bytes(),
+        stream: None,
     }
+}
+
+/// The bytes of an open file (`len` of them), streamed.
+pub(crate) fn file(file: std::fs::File, len: u64, headers: Vec<(&'static str, String)>) -> Reply {
+    let mut headers = headers;
+    headers.push(("Content-Type", "application/octet-stream".into()));
+    HttpResponse { account: None, status: 200, headers, body: Vec::new(), stream: Some((file, len)) }
 }
 
 /// An error the client sees: status, stable code, message.

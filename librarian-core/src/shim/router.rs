@@ -50,6 +50,8 @@ enum Endpoint {
     FilesHas,
     /// `POST /api/v1/files/verify`: re-read our copies of named files.
     FilesVerify,
+    /// `POST /api/v1/files/read`: the bytes of an intact copy, for a peer's repair.
+    FilesRead,
     Metrics,
     CallbackHolds,
     CloneStage,
@@ -65,7 +67,7 @@ impl Endpoint {
             Endpoint::Whoami => Access::Authenticated,
             Endpoint::Status | Endpoint::FilesHas => Access::Level(Level::ReadOnly),
             // Re-reading files costs disk time: only peers may ask.
-            Endpoint::FilesVerify => Access::PeerCall,
+            Endpoint::FilesVerify | Endpoint::FilesRead => Access::PeerCall,
             Endpoint::Metrics => Access::Metrics,
             Endpoint::CallbackHolds | Endpoint::CloneCall(_) | Endpoint::Transfer(_) => Access::PeerCall,
             Endpoint::CloneStage => Access::PeerWrite,
@@ -81,6 +83,7 @@ fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
         "/api/v1/status" => (Endpoint::Status, "GET"),
         "/api/v1/files/has" => (Endpoint::FilesHas, "POST"),
         "/api/v1/files/verify" => (Endpoint::FilesVerify, "POST"),
+        "/api/v1/files/read" => (Endpoint::FilesRead, "POST"),
         "/metrics" => (Endpoint::Metrics, "GET"),
         "/api/v1/callbacks/holds" => (Endpoint::CallbackHolds, "POST"),
         "/api/v1/clone/stage" => (Endpoint::CloneStage, "POST"),
@@ -284,6 +287,12 @@ fn dispatch(
             )
         }
         Endpoint::FilesHas => files_has(req, lib)?,
+        Endpoint::FilesRead => {
+            let body: crate::model::ReadRequest = json_body(req)?;
+            let name = FileName::new(&body.name).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let served = lib.serve_copy(&name, body.entry.as_deref()).map_err(ApiError::from)?;
+            response::file(served.file, served.size, vec![("X-Librarian-Digest", served.digest)])
+        }
         Endpoint::FilesVerify => {
             let body: crate::model::VerifyRequest = json_body(req)?;
             response::json(200, &lib.answer_verify(&body).map_err(ApiError::from)?)

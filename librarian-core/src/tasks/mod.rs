@@ -240,15 +240,26 @@ fn scrub_task(site: &Site) -> Result<TaskRun> {
         opts.budget_bytes = Some(overdue.saturating_add((total as f64 * share).ceil() as u64).max(1));
     }
     let report = crate::scrub::scrub(site, &opts, &crate::progress::NoProgress)?;
+    // With `repair = true`, every damaged copy (found now or before) is repaired.
+    let repairs = if cfg.repair.unwrap_or(false) { crate::repair::repair_all(site)? } else { Vec::new() };
+    let repaired: usize = repairs.iter().map(|r| r.repaired.len()).sum();
+    let unrepaired: Vec<String> = repairs
+        .iter()
+        .flat_map(|r| r.failed.iter().map(move |f| format!("{}/{}: {}", f.store, r.name, f.reason)))
+        .collect();
     let behind: Vec<String> = report
         .coverage
         .iter()
         .filter(|c| c.overdue_instances > 0)
         .map(|c| format!("{} ({} copies past the target)", c.store, c.overdue_instances))
         .collect();
-    let damaged: Vec<String> = report.problems.iter().map(|p| format!("{}/{} {}", p.store, p.name, p.state)).collect();
+    let damaged: Vec<String> = if cfg.repair.unwrap_or(false) {
+        unrepaired
+    } else {
+        report.problems.iter().map(|p| format!("{}/{} {}", p.store, p.name, p.state)).collect()
+    };
     let message = format!(
-        "re-read {} cop{} ({} bytes), found {} damaged; stopped: {}",
+        "re-read {} cop{} ({} bytes), found {} damaged, repaired {repaired}; stopped: {}",
         report.instances,
         if report.instances == 1 { "y" } else { "ies" },
         report.bytes,
@@ -257,7 +268,7 @@ fn scrub_task(site: &Site) -> Result<TaskRun> {
     );
     let mut why = Vec::new();
     if !damaged.is_empty() {
-        why.push(format!("damaged copies (see `events list`): {}", damaged.join(", ")));
+        why.push(format!("damaged copies not repaired (see `events list`): {}", damaged.join(", ")));
     }
     if !behind.is_empty() {
         why.push(format!("coverage behind target on {}", behind.join(", ")));

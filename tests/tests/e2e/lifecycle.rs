@@ -246,3 +246,77 @@ fn with_min_copies_zero_a_copy_goes_only_when_another_good_one_exists() {
     assert_eq!(drop.code(), Some(1), "{drop}");
     assert_eq!(instance(&a.json(["info", "x/kept"]).json(), "second")["state"], "ok");
 }
+
+#[test]
+fn a_corrupt_file_and_book_entry_are_found_by_the_scrub_and_repaired_from_the_peer() {
+    let pair = ClonePair::new("", "");
+    let (a, b) = (&pair.a, &pair.b);
+    let src = a.src("raw.dat");
+    write_random(&src, 300_000, 11);
+    a.upload(&src, "obs/raw.dat", &[]).ok();
+    let book = a.src("book");
+    std::fs::create_dir_all(book.join("d1/d2")).unwrap();
+    write_random(&book.join("d1/d2/e1"), 70_000, 12);
+    write_random(&book.join("top"), 1_000, 13);
+    std::fs::create_dir_all(book.join("empty")).unwrap();
+    a.upload(&book, "obs/book", &[]).ok();
+    pair.converge(6);
+    let original_file = std::fs::read(a.data().join("obs/raw.dat")).unwrap();
+    let original_entry = std::fs::read(a.data().join("obs/book/d1/d2/e1")).unwrap();
+
+    flip_byte(&a.data().join("obs/raw.dat"), 123_456);
+    flip_byte(&a.data().join("obs/book/d1/d2/e1"), 7);
+    let scrub = a.json(["verify", "--budget", "100MB"]);
+    assert_eq!(scrub.code(), Some(1), "{scrub}");
+    assert_eq!(scrub.json()["problems"].as_array().unwrap().len(), 2, "{scrub}");
+    assert_eq!(open_events(a, "instance_corrupt").len(), 2);
+
+    for name in ["obs/raw.dat", "obs/book"] {
+        let r = a.json(["repair", name]);
+        r.ok();
+        let rep = r.json();
+        assert_eq!(rep["repaired"][0]["from"], "peer site-b", "{rep}");
+        assert_eq!(rep["repaired"][0]["was"], "corrupt", "{rep}");
+    }
+    assert_eq!(std::fs::read(a.data().join("obs/raw.dat")).unwrap(), original_file);
+    assert_eq!(std::fs::read(a.data().join("obs/book/d1/d2/e1")).unwrap(), original_entry);
+    assert!(a.data().join("obs/book/empty").is_dir(), "the book's empty directory is back too");
+    a.json(["verify"]).ok();
+    assert!(open_events(a, "instance_corrupt").is_empty(), "repairs clear their events");
+    assert!(a.staging_leftovers(false).is_empty(), "the quarantined bytes are gone");
+    // The peer was asked to read its copies: they are marked intact there still.
+    let at_b = b.json(["info", "obs/book"]).json();
+    assert_eq!(instance(&at_b, "main")["state"], "ok", "{at_b}");
+}
+
+#[test]
+fn a_missing_copy_is_repaired_from_another_store_here_and_nothing_is_repaired_from_bad_bytes() {
+    let site = Site::new();
+    let second = site.tmp().join("second");
+    site.run(["store", "add", "second", "--root", second.to_str().unwrap()]).ok();
+    let src = site.src("f");
+    write_random(&src, 100_000, 21);
+    site.upload(&src, "f", &["--store", "main"]).ok();
+    site.run(["clone", "local", "--from", "main", "--to", "second"]).ok();
+    std::fs::remove_file(site.data().join("f")).unwrap();
+    let v = site.json(["verify", "f"]);
+    assert_eq!(v.code(), Some(1), "{v}");
+    assert_eq!(instance(&site.json(["info", "f"]).json(), "main")["state"], "missing");
+    let r = site.json(["repair", "f"]);
+    r.ok();
+    assert_eq!(r.json()["repaired"][0]["from"], "store second", "{r}");
+    assert_eq!(std::fs::read(site.data().join("f")).unwrap(), std::fs::read(&src).unwrap());
+
+    // Both copies rot: the repair finds the source bad too, marks it, and fails.
+    flip_byte(&site.data().join("f"), 1);
+    flip_byte(&second.join("f"), 2);
+    site.json(["verify", "f", "--store", "main"]).expect_code(1);
+    let r = site.json(["repair", "f"]);
+    assert_eq!(r.code(), Some(1), "{r}");
+    assert!(r.json()["failed"][0]["reason"].as_str().unwrap().contains("store second"), "{r}");
+    let info = site.json(["info", "f"]).json();
+    assert_eq!(instance(&info, "second")["state"], "corrupt", "the bad source is marked: {info}");
+    assert_eq!(instance(&info, "main")["state"], "corrupt", "{info}");
+    let flipped = std::fs::read(site.data().join("f")).unwrap();
+    assert_ne!(flipped, std::fs::read(&src).unwrap(), "the damaged copy was left as it was");
+}
