@@ -68,7 +68,9 @@ mod tree;
 mod site;
 // 5. Flows: functions over `&Site`.
 mod access;
+mod alerts; // events sent to the [alerts] sinks
 mod ingest;
+mod metrics; // Prometheus text: /metrics and the textfile
 mod outbox;
 mod queries;
 mod retrieve;
@@ -83,24 +85,25 @@ mod librarian;
 mod shim;
 
 pub use access::PeerPing;
+pub use alerts::AlertReport;
+pub use catalog::{AlertQueue, NewFile, PlanFilter, PlanItem, TaskRecord, record_intact};
 #[cfg(feature = "internals")]
 pub use catalog::{Catalog, IntentClaim};
-pub use catalog::{NewFile, PlanFilter, PlanItem, TaskRecord, record_intact};
 pub use checksum::{Algorithm, Checksum, Entry, EntryKind, directory_digest, hash_bytes};
 pub use config::{
-    ClientConfig, CloneConfig, Config, GlobusConfig, LocalClone, OutboxConfig, SendTo, ServerConfig, StoreCollection,
-    TaskConfig, locate as locate_config,
+    AlertSink, AlertsConfig, ClientConfig, CloneConfig, CommandSink, Config, GlobusConfig, LocalClone, OutboxConfig,
+    SendTo, ServerConfig, SinkTarget, StoreCollection, TaskConfig, WebhookFormat, WebhookSink, locate as locate_config,
 };
 pub use error::{ERROR_CODES, Error, ErrorCode, ObjectKind, Result};
 pub use ingest::UploadOptions;
 pub use librarian::Librarian;
 pub use model::{
-    Account, CallKind, CatalogCheck, Category, CheckStatus, DEFAULT_STORE, DeletionPolicy, Direction, EntryProblem,
-    EntryProblemKind, Event, File, FileKind, GlobusAuthState, GlobusCheck, HoldsCall, Instance, InstanceCheck,
-    InstanceId, Level, ManagerKind, NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, SearchPage,
-    SearchQuery, Severity, SiteStatus, StageItem, StageRequest, StageResponse, StageResult, StoreSpec, StoreStatus,
-    TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus,
-    VerifyReport, format_interval, parse_interval, parse_size,
+    Account, AlertBody, AlertDelivery, AlertKind, CallKind, CatalogCheck, Category, CheckStatus, DEFAULT_STORE,
+    DeletionPolicy, Direction, EntryProblem, EntryProblemKind, Event, File, FileKind, GlobusAuthState, GlobusCheck,
+    HoldsCall, Instance, InstanceCheck, InstanceId, Level, ManagerKind, NewEvent, OutboxCall, Password, Peer,
+    PeerQueue, RemoteInstance, SearchPage, SearchQuery, Severity, SinkTest, SiteStatus, StageItem, StageRequest,
+    StageResponse, StageResult, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall,
+    TransferEvent, TransferStatus, Upload, UploadStatus, VerifyReport, format_interval, parse_interval, parse_size,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;

@@ -14,8 +14,15 @@ pub const A_AT_B: &str = "a-at-b-clone-secret";
 pub const B_AT_A: &str = "b-at-a-clone-secret";
 
 /// The tasks, all disabled on schedule.
-const TASKS: [&str; 6] =
-    ["cleanup-staging", "receive-clones", "send-clones", "deliver-outbox", "reconcile-transfers", "clone-local"];
+const TASKS: [&str; 7] = [
+    "cleanup-staging",
+    "receive-clones",
+    "send-clones",
+    "deliver-outbox",
+    "reconcile-transfers",
+    "clone-local",
+    "deliver-alerts",
+];
 
 /// Sites A and B, served, with accounts and peers for cloning A → B.
 #[derive(Debug)]

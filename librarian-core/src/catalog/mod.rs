@@ -5,6 +5,7 @@
 //! transaction survives power loss. The file is created with mode 0600.
 
 mod access;
+mod alerts;
 mod batches;
 mod events;
 mod files;
@@ -38,6 +39,7 @@ pub use local_clone::LocalCloneItem;
 pub use rows::{FileRow, InstanceRow, IntentRow, NewFile, RemoteInstanceRow, StoreRow, StoreUsage};
 
 pub(crate) use crate::model::{DeletionPolicy, FileId, FileKind, InstanceId, IntentId, SearchQuery, StoreId};
+pub use alerts::AlertQueue;
 pub use batches::{BatchRow, StageAnswer};
 pub use incoming::NewIncoming;
 pub use planning::{PeerBacklog, PlanFilter, PlanItem};

@@ -8,7 +8,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use crate::checksum::EntryKind;
 use crate::error::Error;
 use crate::model::{
-    CallKind, Category, DeletionPolicy, Direction, FileKind, Level, ManagerKind, Severity, TransferStatus,
+    AlertKind, CallKind, Category, DeletionPolicy, Direction, FileKind, Level, ManagerKind, Severity, TransferStatus,
 };
 
 /// `ToSql` (its `as_str`) and `FromSql` (the variant of `ALL` with that spelling,
@@ -43,6 +43,7 @@ sql_text_enum!(Direction, "transfer direction");
 sql_text_enum!(TransferStatus, "transfer status");
 sql_text_enum!(ManagerKind, "transfer manager");
 sql_text_enum!(Level, "account level");
+sql_text_enum!(AlertKind, "alert kind");
 
 #[cfg(test)]
 mod tests {

@@ -23,12 +23,15 @@ pub enum TaskKind {
     ReconcileTransfers,
     /// Fill the `[clone.local]` stores (drives) with verified copies.
     CloneLocal,
+    /// Send events to the `[alerts]` sinks (webhooks, command hooks). Last, so the
+    /// events the other tasks raised in the same run go out at once.
+    DeliverAlerts,
 }
 
 impl TaskKind {
     all_variants!(
         /// Every task, in the order `tasks run` runs them.
-        CleanupStaging, ReceiveClones, SendClones, DeliverOutbox, ReconcileTransfers, CloneLocal
+        CleanupStaging, ReceiveClones, SendClones, DeliverOutbox, ReconcileTransfers, CloneLocal, DeliverAlerts
     );
 
     /// The task's name in the CLI, the config file and JSON.
@@ -40,6 +43,7 @@ impl TaskKind {
             TaskKind::SendClones => "send-clones",
             TaskKind::ReconcileTransfers => "reconcile-transfers",
             TaskKind::CloneLocal => "clone-local",
+            TaskKind::DeliverAlerts => "deliver-alerts",
         }
     }
 
@@ -52,6 +56,7 @@ impl TaskKind {
             TaskKind::SendClones => SignedDuration::from_secs(300),
             TaskKind::ReconcileTransfers => SignedDuration::from_hours(1),
             TaskKind::CloneLocal => SignedDuration::from_hours(1),
+            TaskKind::DeliverAlerts => SignedDuration::from_secs(60),
         }
     }
 }
