@@ -4,6 +4,7 @@
 //! problem, 2 usage error (the caller's input was wrong: see [`error::CliError::exit_code`]).
 
 mod access;
+mod alerts;
 mod clone;
 mod demo;
 mod error;
@@ -98,6 +99,10 @@ enum Command {
     /// Events: what an operator must know (unreachable peers, refused calls, conflicts).
     #[command(subcommand)]
     Events(notices::EventsCommand),
+    /// Alerts: events sent to the [alerts] sinks of the configuration (webhooks,
+    /// command hooks) by the deliver-alerts task: `alerts test`, `alerts list`.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
     /// Ingest a file or a directory (book) under NAME, verified on the way in.
     Upload(UploadArgs),
     /// Show a file with its instances and remote instances.
@@ -290,8 +295,9 @@ enum ConfigCommand {
 enum TasksCommand {
     /// Run every task that is due, once, and exit: 0 when every task that ran
     /// succeeded, 1 when one failed, 3 when none failed but one could not make all its
-    /// progress ("degraded": a peer did not answer or refused, every drive is full).
-    /// Tasks that another run is executing are skipped.
+    /// progress ("degraded": a peer did not answer or refused, every drive is full, an
+    /// alert sink is failing). Tasks that another run is executing are skipped. Then
+    /// write the [alerts] textfile, if configured.
     Run {
         // The help names every task: see `only_help`.
         #[arg(long, value_name = "TASK", num_args = 1.., help = only_help())]
@@ -463,6 +469,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
         Command::Transfers(tc) => clone::transfers(&open(cli)?, tc, out)?,
         Command::Clone(cc) => return clone::clone_with_exit(&open(cli)?, cc, out),
         Command::Events(ec) => notices::events(&open(cli)?, ec, out)?,
+        Command::Alerts(ac) => return alerts::alerts(&open(cli)?, ac, out),
         Command::Upload(a) => {
             let name = name_arg(&a.name)?;
             let opts = UploadOptions {

@@ -68,8 +68,10 @@ mod tree;
 mod site;
 // 5. Flows: functions over `&Site`.
 mod access;
+mod alerts; // events sent to the [alerts] sinks
 mod deletion;
 mod ingest;
+mod metrics; // Prometheus text: /metrics and the textfile
 mod outbox;
 mod queries;
 mod remote_verify;
@@ -87,26 +89,29 @@ mod librarian;
 mod shim;
 
 pub use access::PeerPing;
+pub use alerts::AlertReport;
+pub use catalog::{AlertQueue, NewFile, PlanFilter, PlanItem, TaskRecord, record_intact};
 #[cfg(feature = "internals")]
 pub use catalog::{Catalog, IntentClaim};
-pub use catalog::{NewFile, PlanFilter, PlanItem, TaskRecord, record_intact};
 pub use checksum::{Algorithm, Checksum, Entry, EntryKind, directory_digest, hash_bytes};
 pub use config::{
-    ClientConfig, CloneConfig, Config, DeletionConfig, GlobusConfig, LocalClone, OutboxConfig, ScrubConfig, SendTo,
-    ServerConfig, StoreCollection, TaskConfig, locate as locate_config,
+    AlertSink, AlertsConfig, ClientConfig, CloneConfig, CommandSink, Config, DeletionConfig, GlobusConfig, LocalClone,
+    OutboxConfig, ScrubConfig, SendTo, ServerConfig, SinkTarget, StoreCollection, TaskConfig, WebhookFormat,
+    WebhookSink, locate as locate_config,
 };
 pub use error::{ERROR_CODES, Error, ErrorCode, ObjectKind, Result};
 pub use ingest::UploadOptions;
 pub use librarian::Librarian;
 pub use model::{
-    Account, Budget, CallKind, CatalogCheck, Category, CheckStatus, CopyCheck, DEFAULT_STORE, DeletionAction,
-    DeletionItem, DeletionPolicy, DeletionReport, Direction, EntryProblem, EntryProblemKind, Event, File, FileKind,
-    FileVerification, GlobusAuthState, GlobusCheck, HoldsCall, Instance, InstanceCheck, InstanceId, InstanceState,
-    Level, MAX_VERIFY_NAMES, ManagerKind, NewEvent, OutboxCall, Password, Peer, PeerQueue, RemoteInstance, RemoteState,
-    RepairFailure, RepairReport, RepairedCopy, ScrubReport, ScrubStop, SearchPage, SearchQuery, Severity, SiteStatus,
-    StageItem, StageRequest, StageResponse, StageResult, StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome,
-    TaskStatus, Transfer, TransferCall, TransferEvent, TransferStatus, Upload, UploadStatus, VerifyAnswer,
-    VerifyReport, VerifyRequest, format_interval, parse_budget, parse_interval, parse_size,
+    Account, AlertBody, AlertDelivery, AlertKind, Budget, CallKind, CatalogCheck, Category, CheckStatus, CopyCheck,
+    DEFAULT_STORE, DeletionAction, DeletionItem, DeletionPolicy, DeletionReport, Direction, EntryProblem,
+    EntryProblemKind, Event, File, FileKind, FileVerification, GlobusAuthState, GlobusCheck, HoldsCall, Instance,
+    InstanceCheck, InstanceId, InstanceState, Level, MAX_VERIFY_NAMES, ManagerKind, NewEvent, OutboxCall, Password,
+    Peer, PeerQueue, RemoteInstance, RemoteState, RepairFailure, RepairReport, RepairedCopy, ScrubReport, ScrubStop,
+    SearchPage, SearchQuery, Severity, SinkTest, SiteStatus, StageItem, StageRequest, StageResponse, StageResult,
+    StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall, TransferEvent,
+    TransferStatus, Upload, UploadStatus, VerifyAnswer, VerifyReport, VerifyRequest, format_interval, parse_budget,
+    parse_interval, parse_size,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;

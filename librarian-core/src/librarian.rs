@@ -7,15 +7,16 @@ use std::path::{Path, PathBuf};
 use jiff::SignedDuration;
 
 use crate::access::PeerPing;
+use crate::alerts::AlertReport;
 use crate::catalog::TaskRecord;
 use crate::config::{self, Config};
 use crate::error::Result;
 use crate::ingest::UploadOptions;
 use crate::model::{
-    Account, CallKind, DeletionReport, Direction, Event, File, FileVerification, GlobusCheck, HoldsCall, Instance,
-    Level, NewEvent, OutboxCall, Password, Peer, RemoteInstance, RepairReport, ScrubReport, SearchPage, SearchQuery,
-    SiteStatus, StageRequest, StageResponse, StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, Transfer,
-    TransferCall, TransferStatus, Upload, VerifyAnswer, VerifyReport, VerifyRequest,
+    Account, AlertDelivery, CallKind, DeletionReport, Direction, Event, File, FileVerification, GlobusCheck, HoldsCall,
+    Instance, Level, NewEvent, OutboxCall, Password, Peer, RemoteInstance, RepairReport, ScrubReport, SearchPage,
+    SearchQuery, SinkTest, SiteStatus, StageRequest, StageResponse, StoreCoverage, StoreSpec, StoreStatus, TaskKind,
+    TaskOutcome, Transfer, TransferCall, TransferStatus, Upload, VerifyAnswer, VerifyReport, VerifyRequest,
 };
 use crate::name::FileName;
 use crate::outbox::DeliveryReport;
@@ -195,6 +196,27 @@ impl Librarian {
         self.site.raise_event(event)
     }
 
+    /// Alerts waiting for their `[alerts]` sink (with `all`, also those delivered),
+    /// oldest first, with their attempts and last error.
+    pub fn alerts(&self, all: bool) -> Result<Vec<AlertDelivery>> {
+        crate::alerts::alerts(&self.site, all)
+    }
+
+    /// Send a test alert (severity `info`) now to every `[alerts]` sink, or to the one
+    /// named `sink`, whatever its `min_severity`, queue and rate limit (nothing is
+    /// recorded); how each answered. [`crate::Error::InvalidArgument`] when no sink
+    /// is configured, or none has that name.
+    pub fn test_alerts(&self, sink: Option<&str>) -> Result<Vec<SinkTest>> {
+        crate::alerts::test_alerts(&self.site, sink)
+    }
+
+    /// The `deliver-alerts` task: queue what each `[alerts]` sink is owed, and send
+    /// what is due. Run it through [`Librarian::run_tasks`] (whose lease keeps two
+    /// runs from sending the same alert), not beside it.
+    pub fn deliver_alerts(&self) -> Result<AlertReport> {
+        crate::alerts::deliver_alerts(&self.site)
+    }
+
     /// Add a store; its directories are created, and must be on one filesystem.
     pub fn add_store(&self, spec: &StoreSpec) -> Result<StoreStatus> {
         crate::stores::add_store(&self.site, spec)
@@ -336,7 +358,9 @@ impl Librarian {
 
     /// Run each task that is due, once (`only` empty), or the tasks in `only` now,
     /// whatever their schedule. Tasks whose lease another run holds are skipped.
-    /// Returns one outcome per task; the call fails only if the catalog does.
+    /// Then the `[alerts] textfile` is written, if configured (a failure to write it
+    /// is logged, not returned). Returns one outcome per task; the call fails only if
+    /// the catalog does.
     pub fn run_tasks(&self, only: &[TaskKind]) -> Result<Vec<TaskOutcome>> {
         crate::tasks::run_tasks(&self.site, only)
     }

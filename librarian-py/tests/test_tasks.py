@@ -22,6 +22,9 @@ def test_run_tasks_runs_due_tasks_once_and_on_request(tmp_path):
         "deliver-outbox",
         "reconcile-transfers",
         "clone-local",
+        "scrub",
+        "rolling-deletion",
+        "deliver-alerts",
     ]
     assert first[0].status == "ok", first
     assert "removed 1" in first[0].message

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 pub mod globus;
 pub mod pair;
+pub mod receiver;
 mod server;
 pub mod sql;
 

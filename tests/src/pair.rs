@@ -14,7 +14,7 @@ pub const A_AT_B: &str = "a-at-b-clone-secret";
 pub const B_AT_A: &str = "b-at-a-clone-secret";
 
 /// The tasks, all disabled on schedule.
-const TASKS: [&str; 8] = [
+const TASKS: [&str; 9] = [
     "cleanup-staging",
     "receive-clones",
     "send-clones",
@@ -23,6 +23,7 @@ const TASKS: [&str; 8] = [
     "clone-local",
     "scrub",
     "rolling-deletion",
+    "deliver-alerts",
 ];
 
 /// Sites A and B, served, with accounts and peers for cloning A → B.

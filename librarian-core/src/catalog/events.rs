@@ -110,7 +110,7 @@ impl Catalog {
     }
 }
 
-fn event_by_id(conn: &Connection, id: i64) -> Result<Option<Event>> {
+pub(super) fn event_by_id(conn: &Connection, id: i64) -> Result<Option<Event>> {
     conn.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))
         .and_then(|mut s| s.query_row([id], event_from_row).optional())
         .map_err(Error::db("reading an event"))

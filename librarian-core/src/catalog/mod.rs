@@ -5,6 +5,7 @@
 //! transaction survives power loss. The file is created with mode 0600.
 
 mod access;
+mod alerts;
 mod batches;
 mod events;
 mod files;
@@ -43,6 +44,7 @@ pub use rows::{FileRow, InstanceRow, IntentRow, NewFile, RemoteInstanceRow, Stor
 pub(crate) use crate::model::{
     DeletionPolicy, FileId, FileKind, InstanceId, InstanceState, IntentId, RemoteState, SearchQuery, StoreId,
 };
+pub use alerts::AlertQueue;
 pub use batches::{BatchRow, StageAnswer};
 pub use incoming::NewIncoming;
 pub use planning::{PeerBacklog, PlanFilter, PlanItem};

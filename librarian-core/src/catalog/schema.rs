@@ -414,4 +414,24 @@ CREATE TABLE counters (
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // 12: alerts (issue 13, item 8): queued for, and delivered to, the
+    // `[alerts]` sinks: one row per (event, sink, kind). No foreign key to `events`,
+    // so a later migration may rebuild that table (as 6, 8 and 10 did) while rows
+    // here point at its ids.
+    r#"
+CREATE TABLE alert_deliveries (
+    id              INTEGER PRIMARY KEY,
+    event_id        INTEGER NOT NULL,
+    sink            TEXT    NOT NULL,
+    kind            TEXT    NOT NULL CHECK (kind IN ('open', 'cleared')),
+    created_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    delivered_at    INTEGER,
+    last_error      TEXT,
+    UNIQUE (event_id, sink, kind)
+);
+CREATE INDEX alert_deliveries_queued ON alert_deliveries (sink, id) WHERE delivered_at IS NULL;
+CREATE INDEX alert_deliveries_sent ON alert_deliveries (sink, delivered_at) WHERE delivered_at IS NOT NULL;
+"#,
 ];

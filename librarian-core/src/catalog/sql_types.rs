@@ -8,8 +8,8 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use crate::checksum::EntryKind;
 use crate::error::Error;
 use crate::model::{
-    CallKind, Category, DeletionPolicy, Direction, FileKind, InstanceState, Level, ManagerKind, RemoteState, Severity,
-    TransferStatus,
+    AlertKind, CallKind, Category, DeletionPolicy, Direction, FileKind, InstanceState, Level, ManagerKind, RemoteState,
+    Severity, TransferStatus,
 };
 
 /// `ToSql` (its `as_str`) and `FromSql` (the variant of `ALL` with that spelling,
@@ -46,6 +46,7 @@ sql_text_enum!(ManagerKind, "transfer manager");
 sql_text_enum!(Level, "account level");
 sql_text_enum!(InstanceState, "instance state");
 sql_text_enum!(RemoteState, "remote instance state");
+sql_text_enum!(AlertKind, "alert kind");
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod alerts;
 mod client;
 mod clone;
 mod globus;
@@ -14,6 +15,7 @@ mod outbox;
 mod server;
 mod tasks;
 
+pub use alerts::{AlertSink, AlertsConfig, CommandSink, SinkTarget, WebhookFormat, WebhookSink};
 pub use client::ClientConfig;
 pub use clone::{CloneConfig, LocalClone, SendTo};
 pub(crate) use clone::{DestinationRoot, plain_absolute, plain_host};
@@ -69,6 +71,10 @@ pub struct Config {
     /// Rolling deletion, per store (`[deletion.STORE]`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub deletion: BTreeMap<String, DeletionConfig>,
+    /// Alerts (`[alerts]`, `[[alerts.webhook]]`, `[[alerts.command]]`) and the
+    /// Prometheus textfile.
+    #[serde(default, skip_serializing_if = "AlertsConfig::is_default")]
+    pub alerts: AlertsConfig,
 }
 
 fn default_database() -> PathBuf {
@@ -90,6 +96,7 @@ impl Config {
             globus: None,
             scrub: ScrubConfig::default(),
             deletion: BTreeMap::new(),
+            alerts: AlertsConfig::default(),
         })
     }
 
@@ -111,6 +118,7 @@ impl Config {
             .and_then(|()| cfg.validate_globus())
             .and_then(|()| cfg.scrub.validate())
             .and_then(|()| lifecycle::validate_deletion(&cfg.deletion))
+            .and_then(|()| cfg.alerts.validate())
             .map_err(|e| Error::Config { path: path.to_owned(), message: e.to_string() })?;
         Ok(cfg)
     }
@@ -142,8 +150,8 @@ impl Config {
     }
 
     /// This configuration with every default written out: each task's `every` and
-    /// `enabled`, and the `[outbox]` settings (the other tables hold their defaults
-    /// as values already).
+    /// `enabled`, the `[outbox]` and `[alerts]` settings (the other tables hold their
+    /// defaults as values already).
     pub fn with_defaults(&self) -> Config {
         let mut c = self.clone();
         for task in TaskKind::ALL {
@@ -153,6 +161,7 @@ impl Config {
         }
         c.outbox = c.outbox.filled();
         c.scrub = c.scrub.filled();
+        c.alerts = c.alerts.filled();
         c
     }
 
@@ -234,6 +243,30 @@ impl Config {
                 ],
             );
         }
+        if self.alerts.textfile.is_none() {
+            unset(
+                "[alerts]",
+                &[
+                    "# textfile = \"/var/lib/node_exporter/textfile/librarian.prom\"    # written after each `tasks run`",
+                ],
+            );
+        }
+        if self.alerts.webhook.is_empty() {
+            unset(
+                "[alerts]",
+                &[
+                    "# [[alerts.webhook]]    # url = \"https://hooks.slack.com/services/...\", format = \"slack\" or \"json\", min_severity = \"warning\", max_per_hour = 30, name",
+                ],
+            );
+        }
+        if self.alerts.command.is_empty() {
+            unset(
+                "[alerts]",
+                &[
+                    "# [[alerts.command]]    # argv = [\"/usr/local/bin/page\", \"--team\", \"data\"] (the alert's JSON on stdin), timeout = \"30s\", min_severity, max_per_hour, name",
+                ],
+            );
+        }
         Ok(text)
     }
 
@@ -273,6 +306,7 @@ impl Config {
         if !c.deletion.is_empty() {
             t.insert("deletion".into(), toml::Value::try_from(&c.deletion).map_err(encode_error)?);
         }
+        t.insert("alerts".into(), toml::Value::try_from(&c.alerts).map_err(encode_error)?);
         Ok(t)
     }
 }
@@ -437,6 +471,12 @@ mod tests {
             "every = \"2m\"",
             "[tasks.deliver-outbox]",
             "every = \"30s\"",
+            "[tasks.deliver-alerts]",
+            "[alerts]",
+            "retry_max = \"15m\"",
+            "# textfile = ",
+            "# [[alerts.webhook]]",
+            "# [[alerts.command]]",
         ] {
             assert!(text.contains(needle), "{needle:?} missing from\n{text}");
         }

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use serde::{Serialize, Serializer};
 
 mod access;
+mod alert;
 mod call;
 mod event;
 mod ids;
@@ -22,6 +23,7 @@ mod units;
 
 pub use access::{Account, Level, Password};
 pub(crate) use access::{hash_password, read_private_file, verify_password};
+pub use alert::{AlertBody, AlertDelivery, AlertKind, SinkTest};
 pub use call::{CallKind, HoldsCall, OutboxCall, PeerQueue, validate_call_key};
 pub use event::{Category, Event, NewEvent, Severity};
 pub use ids::{

@@ -27,13 +27,16 @@ pub enum TaskKind {
     Scrub,
     /// Delete old copies on the `[deletion.STORE]` stores that are safe elsewhere.
     RollingDeletion,
+    /// Send events to the `[alerts]` sinks (webhooks, command hooks). Last, so the
+    /// events the other tasks raised in the same run go out at once.
+    DeliverAlerts,
 }
 
 impl TaskKind {
     all_variants!(
         /// Every task, in the order `tasks run` runs them.
         CleanupStaging, ReceiveClones, SendClones, DeliverOutbox, ReconcileTransfers, CloneLocal, Scrub,
-        RollingDeletion
+        RollingDeletion, DeliverAlerts
     );
 
     /// The task's name in the CLI, the config file and JSON.
@@ -47,6 +50,7 @@ impl TaskKind {
             TaskKind::CloneLocal => "clone-local",
             TaskKind::Scrub => "scrub",
             TaskKind::RollingDeletion => "rolling-deletion",
+            TaskKind::DeliverAlerts => "deliver-alerts",
         }
     }
 
@@ -61,6 +65,7 @@ impl TaskKind {
             TaskKind::CloneLocal => SignedDuration::from_hours(1),
             TaskKind::Scrub => SignedDuration::from_hours(1),
             TaskKind::RollingDeletion => SignedDuration::from_hours(6),
+            TaskKind::DeliverAlerts => SignedDuration::from_secs(60),
         }
     }
 }

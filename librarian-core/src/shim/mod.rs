@@ -36,7 +36,6 @@
 
 mod auth;
 mod http;
-mod metrics;
 mod response;
 mod router;
 

@@ -4,7 +4,6 @@ use serde::Deserialize;
 
 use super::auth::{CredentialCache, parse_basic};
 use super::http::HttpRequest;
-use super::metrics;
 use super::response::{self, ApiError, Reply};
 use crate::checksum::Checksum;
 use crate::config::ServerConfig;
@@ -312,9 +311,11 @@ fn dispatch(
                 }),
             )
         }
-        Endpoint::Metrics => {
-            response::text(200, metrics::render(lib).map_err(ApiError::from)?, "text/plain; version=0.0.4")
-        }
+        Endpoint::Metrics => response::text(
+            200,
+            crate::metrics::render(lib.site()).map_err(ApiError::from)?,
+            "text/plain; version=0.0.4",
+        ),
     };
     Ok((reply, account.map(|a| a.name)))
 }

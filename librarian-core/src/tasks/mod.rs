@@ -99,6 +99,12 @@ pub(crate) fn run_tasks(site: &Site, only: &[TaskKind]) -> Result<Vec<TaskOutcom
             }
         }
     }
+    // The metrics textfile, for node_exporter (a site run from cron has no /metrics
+    // to scrape). Its failure is logged, never the run's: the tasks did their work.
+    let ran = outcomes.iter().any(|o| o.started_at.is_some());
+    if let Err(e) = crate::metrics::textfile::refresh(site, ran) {
+        log::error!("cannot write the metrics textfile: {e}");
+    }
     Ok(outcomes)
 }
 
@@ -190,6 +196,11 @@ fn run_task(site: &Site, task: TaskKind) -> Result<TaskRun> {
         TaskKind::CloneLocal => crate::sneakernet::fill::clone_local_task(site),
         TaskKind::Scrub => scrub_task(site),
         TaskKind::RollingDeletion => deletion_task(site),
+        TaskKind::DeliverAlerts => {
+            let r = crate::alerts::deliver_alerts(site)?;
+            let stalled = peers_blocked(&r.failing_sinks, "alerts to these sinks are failing (see `alerts list`)");
+            Ok((r.to_string(), stalled))
+        }
     }
 }
 

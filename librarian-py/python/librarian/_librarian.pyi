@@ -87,7 +87,8 @@ _ProblemKind: TypeAlias = Literal[
 ]
 _CallKind: TypeAlias = Literal["holds", "staged", "complete", "fail"]
 _TaskName: TypeAlias = Literal[
-    "cleanup-staging", "receive-clones", "send-clones", "deliver-outbox", "reconcile-transfers", "clone-local"
+    "cleanup-staging", "receive-clones", "send-clones", "deliver-outbox", "reconcile-transfers", "clone-local",
+    "scrub", "rolling-deletion", "deliver-alerts"
 ]
 _TaskStatus: TypeAlias = Literal["ok", "failed", "degraded", "not_due", "busy", "disabled"]
 _CheckStatus: TypeAlias = Literal["ok", "mismatch", "missing", "unreadable"]
@@ -308,7 +309,11 @@ class Librarian:
         (:meth:`receive_clones`), ``"send-clones"`` (:meth:`send_clones`) and
         ``"deliver-outbox"`` (:meth:`deliver_outbox`), ``"reconcile-transfers"`` (ask
         peers about transfers stuck longer than ``[clone] stale_after``),
-        ``"clone-local"`` (fill the ``[clone.local]`` drive stores with verified copies).
+        ``"clone-local"`` (fill the ``[clone.local]`` drive stores with verified copies),
+        ``"scrub"`` (:meth:`scrub` within the ``[scrub]`` budget), ``"rolling-deletion"``
+        (delete old copies on the ``[deletion.STORE]`` stores once they are safe
+        elsewhere), ``"deliver-alerts"`` (send events to the ``[alerts]`` sinks). Then the
+        ``textfile`` of ``[alerts]`` is written, if configured.
 
         Args:
             only: run just these tasks, now, whatever their schedule.

@@ -12,6 +12,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod alerts;
 mod bad_names;
 mod checksum_recipe;
 mod cli_contract;

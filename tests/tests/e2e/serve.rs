@@ -1459,9 +1459,15 @@ fn metrics_report_files_bytes_free_space_and_tasks() {
     assert_eq!(sample(&m, r#"librarian_task_last_success{task="cleanup-staging"}"#, &r), 1.0, "{r}");
     // Families are there before anything happened: a row for every task, a peer with
     // nothing queued (0) and a backlog of the one file, nothing transferred yet (0).
-    for task in
-        ["cleanup-staging", "receive-clones", "send-clones", "deliver-outbox", "reconcile-transfers", "clone-local"]
-    {
+    for task in [
+        "cleanup-staging",
+        "receive-clones",
+        "send-clones",
+        "deliver-outbox",
+        "reconcile-transfers",
+        "clone-local",
+        "deliver-alerts",
+    ] {
         sample(&m, &format!("librarian_task_last_run_timestamp_seconds{{task=\"{task}\"}}"), &r);
         sample(&m, &format!("librarian_task_last_success{{task=\"{task}\"}}"), &r);
     }

@@ -317,9 +317,15 @@ fn sender_to_fake(fake: &FakeReceiver, root: &Path) -> Site {
     ])
     .ok();
     let mut cfg = String::new();
-    for t in
-        ["cleanup-staging", "receive-clones", "send-clones", "deliver-outbox", "reconcile-transfers", "clone-local"]
-    {
+    for t in [
+        "cleanup-staging",
+        "receive-clones",
+        "send-clones",
+        "deliver-outbox",
+        "reconcile-transfers",
+        "clone-local",
+        "deliver-alerts",
+    ] {
         cfg.push_str(&format!("[tasks.{t}]\nenabled = false\n"));
     }
     cfg.push_str(&format!(

@@ -1,10 +1,14 @@
-//! `/metrics`: the site in Prometheus text format (version 0.0.4).
+//! The site in Prometheus text format (version 0.0.4): what the server's `/metrics`
+//! answers, and what `tasks run` writes to the `[alerts] textfile` for node_exporter's
+//! textfile collector ([`textfile`]). Samples carry no timestamps.
+
+pub(crate) mod textfile;
 
 use std::fmt::Write as _;
 
 use crate::error::Result;
-use crate::librarian::Librarian;
 use crate::model::{Severity, TaskKind};
+use crate::site::Site;
 use crate::transfers::{Direction, TransferStatus};
 
 fn family(out: &mut String, name: &str, help: &str, kind: &str, samples: &[(String, f64)]) {
@@ -21,9 +25,9 @@ fn label(key: &str, value: &str) -> String {
     format!("{{{key}=\"{v}\"}}")
 }
 
-/// Render the metrics of `lib`.
-pub(crate) fn render(lib: &Librarian) -> Result<String> {
-    let status = lib.status()?;
+/// Render the metrics of `site`.
+pub(crate) fn render(site: &Site) -> Result<String> {
+    let status = crate::stores::status(site)?;
     let mut out = String::new();
     let per_store = |f: &dyn Fn(&crate::model::StoreStatus) -> Option<f64>| -> Vec<(String, f64)> {
         status.stores.iter().filter_map(|s| f(s).map(|v| (label("store", &s.name), v))).collect()
@@ -72,7 +76,7 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
     );
     // Every task, every peer: a family is there (at 0) before anything happened, so a
     // dashboard or an alert never waits for a first sample.
-    let tasks = lib.task_records()?;
+    let tasks = site.catalog().task_records()?;
     let record = |k: TaskKind| tasks.iter().find(|t| t.task == k.as_str());
     let last_run: Vec<(String, f64)> = TaskKind::ALL
         .iter()
@@ -102,7 +106,7 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
         "gauge",
         &last_ok,
     );
-    let transfers = lib.site().catalog().transfer_counts()?;
+    let transfers = site.catalog().transfer_counts()?;
     let mut by_state = Vec::new();
     for d in [Direction::Outgoing, Direction::Incoming] {
         for s in TransferStatus::ALL {
@@ -112,7 +116,7 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
         }
     }
     family(&mut out, "librarian_transfers", "Transfers by direction and status.", "gauge", &by_state);
-    let counts = lib.site().catalog().open_event_counts()?;
+    let counts = site.catalog().open_event_counts()?;
     let open: Vec<(String, f64)> = Severity::ALL
         .iter()
         .map(|sev| {
@@ -121,7 +125,7 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
         })
         .collect();
     family(&mut out, "librarian_events_open", "Events not yet cleared, by severity.", "gauge", &open);
-    let done = lib.site().catalog().completed_totals()?;
+    let done = site.catalog().completed_totals()?;
     let per_direction = |bytes: bool| -> Vec<(String, f64)> {
         [Direction::Outgoing, Direction::Incoming]
             .iter()
@@ -145,11 +149,11 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
         "counter",
         &per_direction(true),
     );
-    let peers = lib.peers()?;
+    let peers = crate::access::peers(site)?;
     let mut backlog_files = Vec::new();
     let mut backlog_bytes = Vec::new();
     for p in &peers {
-        let b = lib.peer_backlog(&p.name)?;
+        let b = crate::transfers::receive::peer_backlog(site, &p.name)?;
         backlog_files.push((label("peer", &p.name), b.files_without_copy as f64));
         backlog_bytes.push((label("peer", &p.name), b.bytes_without_copy as f64));
     }
@@ -161,7 +165,7 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
         &backlog_files,
     );
     family(&mut out, "librarian_backlog_bytes", "Bytes of those files.", "gauge", &backlog_bytes);
-    let outbox = lib.site().catalog().outbox_peers()?;
+    let outbox = site.catalog().outbox_peers()?;
     let now = jiff::Timestamp::now();
     let queue = |peer: &str| outbox.iter().find(|q| q.peer == peer);
     let pending: Vec<(String, f64)> =
@@ -181,6 +185,13 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
         "gauge",
         &oldest,
     );
+    scrub_families(&mut out, site, now)?;
+    // Every configured sink, at 0 when nothing waits (no families without sinks).
+    let alerts = site.catalog().alert_queues()?;
+    let sinks = site.config().alerts.sinks(site.config_path());
+    if !sinks.is_empty() {
+        alert_families(&mut out, &sinks, &alerts, now);
+    }
     family(
         &mut out,
         "librarian_build_info",
@@ -189,6 +200,79 @@ pub(crate) fn render(lib: &Librarian) -> Result<String> {
         &[(format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")), 1.0)],
     );
     Ok(out)
+}
+
+/// The scrub: per store, how old its least recently verified copy is, what is past
+/// the coverage target, what is damaged; and what all scrubs have read and found.
+fn scrub_families(out: &mut String, site: &Site, now: jiff::Timestamp) -> Result<()> {
+    let coverage = crate::scrub::coverage(site)?;
+    let per = |f: &dyn Fn(&crate::model::StoreCoverage) -> f64| -> Vec<(String, f64)> {
+        coverage.iter().map(|c| (label("store", &c.store), f(c))).collect()
+    };
+    family(
+        out,
+        "librarian_scrub_oldest_verified_age_seconds",
+        "Seconds since the store's least recently verified copy was last re-read (0: none).",
+        "gauge",
+        &per(&|c| c.oldest_verified_at.map_or(0.0, |t| now.duration_since(t).as_secs_f64().max(0.0))),
+    );
+    family(
+        out,
+        "librarian_scrub_overdue_bytes",
+        "Bytes of the store's copies not re-read within [scrub] cover_every.",
+        "gauge",
+        &per(&|c| c.overdue_bytes as f64),
+    );
+    family(
+        out,
+        "librarian_scrub_covered_ratio",
+        "Fraction of the store's bytes re-read within [scrub] cover_every.",
+        "gauge",
+        &per(&|c| c.covered),
+    );
+    family(
+        out,
+        "librarian_instances_damaged",
+        "Copies on the store found corrupt or missing, waiting for a repair.",
+        "gauge",
+        &per(&|c| c.damaged as f64),
+    );
+    let counters = site.catalog().counters()?;
+    let counter = |name: &str| counters.iter().find(|(n, _)| n == name).map_or(0.0, |(_, v)| *v as f64);
+    for (metric, name, help) in [
+        ("librarian_scrub_bytes_total", crate::scrub::SCRUB_BYTES, "Bytes re-read by scrubs."),
+        ("librarian_scrub_instances_total", crate::scrub::SCRUB_INSTANCES, "Copies re-read by scrubs."),
+        ("librarian_scrub_problems_total", crate::scrub::SCRUB_PROBLEMS, "Damaged copies found by scrubs."),
+    ] {
+        family(out, metric, help, "counter", &[(String::new(), counter(name))]);
+    }
+    Ok(())
+}
+
+fn alert_families(
+    out: &mut String,
+    sinks: &[crate::config::AlertSink],
+    alerts: &[crate::catalog::AlertQueue],
+    now: jiff::Timestamp,
+) {
+    let waiting = |sink: &str| alerts.iter().find(|q| q.sink == sink);
+    let queued: Vec<(String, f64)> =
+        sinks.iter().map(|s| (label("sink", &s.name), waiting(&s.name).map_or(0.0, |q| q.alerts as f64))).collect();
+    family(out, "librarian_alerts_queued", "Alerts queued for the sink, not yet delivered.", "gauge", &queued);
+    let oldest_alert: Vec<(String, f64)> = sinks
+        .iter()
+        .map(|s| {
+            let age = waiting(&s.name).map_or(0.0, |q| now.duration_since(q.oldest).as_secs_f64().max(0.0));
+            (label("sink", &s.name), age)
+        })
+        .collect();
+    family(
+        out,
+        "librarian_alerts_oldest_age_seconds",
+        "Age of the oldest alert queued for the sink (0: none queued).",
+        "gauge",
+        &oldest_alert,
+    );
 }
 
 #[cfg(test)]
@@ -202,7 +286,13 @@ mod tests {
         let lib = Librarian::init(&dir.path().join("s"), "site-a").expect("init");
         let pw = Password::new("pw-at-b".into()).expect("password");
         lib.add_peer("site-b", "https://b.example:8443", "site-a", &pw).expect("peer");
-        let text = render(&lib).expect("render");
+        let text = render(lib.site()).expect("render");
+        assert!(!text.contains("librarian_alerts_"), "no sink, no alert families:\n{text}");
+        let config = std::fs::read_to_string(lib.config_path()).expect("config");
+        let sink = "[[alerts.webhook]]\nname = \"ops\"\nurl = \"https://hooks.example/x\"\nformat = \"json\"\n";
+        std::fs::write(lib.config_path(), format!("{config}{sink}")).expect("config");
+        let lib = Librarian::open(lib.config_path()).expect("reopen");
+        let text = render(lib.site()).expect("render");
         for line in [
             "librarian_task_last_run_timestamp_seconds{task=\"clone-local\"} 0",
             "librarian_task_last_success{task=\"send-clones\"} 0",
@@ -212,6 +302,8 @@ mod tests {
             "librarian_backlog_bytes{peer=\"site-b\"} 0",
             "librarian_transferred_files_total{direction=\"incoming\"} 0",
             "librarian_transferred_bytes_total{direction=\"outgoing\"} 0",
+            "librarian_alerts_queued{sink=\"ops\"} 0",
+            "librarian_alerts_oldest_age_seconds{sink=\"ops\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?}:\n{text}");
         }
