@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use librarian_e2e::pair::{ClonePair, append_config};
+use librarian_e2e::receiver::Receiver;
 use librarian_e2e::{Site, walk, write_random};
 use serde_json::Value;
 
@@ -251,6 +252,15 @@ fn with_min_copies_zero_a_copy_goes_only_when_another_good_one_exists() {
 fn a_corrupt_file_and_book_entry_are_found_by_the_scrub_and_repaired_from_the_peer() {
     let pair = ClonePair::new("", "");
     let (a, b) = (&pair.a, &pair.b);
+    // A's operators hear about damage through a webhook (JSON bodies).
+    let hook = Receiver::start();
+    append_config(
+        a,
+        &format!(
+            "[alerts]\nretry_initial = \"1s\"\n[[alerts.webhook]]\nname = \"ops\"\nurl = \"{}\"\nformat = \"json\"\nmin_severity = \"error\"\n",
+            hook.url("/hook")
+        ),
+    );
     let src = a.src("raw.dat");
     write_random(&src, 300_000, 11);
     a.upload(&src, "obs/raw.dat", &[]).ok();
@@ -270,6 +280,21 @@ fn a_corrupt_file_and_book_entry_are_found_by_the_scrub_and_repaired_from_the_pe
     assert_eq!(scrub.code(), Some(1), "{scrub}");
     assert_eq!(scrub.json()["problems"].as_array().unwrap().len(), 2, "{scrub}");
     assert_eq!(open_events(a, "instance_corrupt").len(), 2);
+    // One alert per damaged copy, however often the damage is seen again.
+    a.json(["tasks", "run", "--only", "deliver-alerts"]).ok();
+    a.json(["verify", "obs/raw.dat"]).expect_code(1);
+    a.json(["tasks", "run", "--only", "deliver-alerts"]).ok();
+    let alerts = |state: &str| -> BTreeSet<String> {
+        hook.accepted("/hook")
+            .iter()
+            .map(|r| r.json())
+            .filter(|j| j["category"] == "instance_corrupt" && j["state"] == state)
+            .map(|j| j["subject"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let opened = alerts("open");
+    assert_eq!(opened, BTreeSet::from(["main/obs/book".to_owned(), "main/obs/raw.dat".to_owned()]));
+    assert_eq!(hook.accepted("/hook").len(), 2, "exactly one alert per damaged copy");
 
     for name in ["obs/raw.dat", "obs/book"] {
         let r = a.json(["repair", name]);
@@ -283,6 +308,9 @@ fn a_corrupt_file_and_book_entry_are_found_by_the_scrub_and_repaired_from_the_pe
     assert!(a.data().join("obs/book/empty").is_dir(), "the book's empty directory is back too");
     a.json(["verify"]).ok();
     assert!(open_events(a, "instance_corrupt").is_empty(), "repairs clear their events");
+    a.json(["tasks", "run", "--only", "deliver-alerts"]).ok();
+    assert_eq!(alerts("cleared"), opened, "each clearing alerted once");
+    assert_eq!(hook.accepted("/hook").len(), 4, "{:?}", hook.requests());
     assert!(a.staging_leftovers(false).is_empty(), "the quarantined bytes are gone");
     // The peer was asked to read its copies: they are marked intact there still.
     let at_b = b.json(["info", "obs/book"]).json();
