@@ -2,7 +2,7 @@
 //! `sha256sum`, each comparison measured in one run on the same files.
 //!
 //! ```text
-//! cargo run --release -p librarian-benches -- [OPTIONS] <all|limits|upload|verify|book|small|catalog|memory|http|slowloris|clone|sneakernet>...
+//! cargo run --release -p librarian-benches -- [OPTIONS] <all|limits|upload|verify|book|small|catalog|memory|http|slowloris|clone|globus|sneakernet|scrub|deletion>...
 //! ```
 //!
 //! See `benches/README.md` for what each bench compares and the measured numbers.
@@ -13,6 +13,7 @@ mod clone;
 mod file;
 mod globus;
 mod http;
+mod lifecycle;
 mod memory;
 mod slowloris;
 mod sneakernet;
@@ -43,6 +44,8 @@ const BENCHES: &[(&str, &str)] = &[
         "globus",
         "(issue 12) clone of the 2 GiB mix through the fake Globus vs the local manager; submitting 100,000 files",
     ),
+    ("scrub", "(issue 13) scrub with no budget vs dd iflag=direct of the same files (--file-size in 8 files)"),
+    ("deletion", "(issue 13) rolling-deletion plan over --plan-files old copies, each safe at a peer"),
     (
         "sneakernet",
         "SneakerNet A -> drive -> B of 4 GiB (--big-size): local clone, export, verify, import vs (cp -r+sync+b3sum) x2",
@@ -296,6 +299,8 @@ fn main() -> Res<()> {
             "clone" => clone::clone(&mut ctx),
             "globus" => globus::globus(&mut ctx),
             "sneakernet" => sneakernet::sneakernet(&mut ctx),
+            "scrub" => lifecycle::scrub(&mut ctx),
+            "deletion" => lifecycle::deletion_plan(&mut ctx),
             _ => Ok(()),
         };
         if let Err(e) = r {

@@ -57,6 +57,9 @@ fn print_scrub(r: &ScrubReport, out: &Out) -> Result<()> {
     if !r.catalog.ok {
         say!("CATALOG DAMAGED    {} failed PRAGMA quick_check", r.catalog.database.display());
     }
+    for u in &r.unreachable {
+        say!("UNREACHABLE        {u}");
+    }
     let rate = if r.seconds > 0.0 { r.bytes as f64 / r.seconds } else { 0.0 };
     say!(
         "scrubbed {} cop{} ({}) in {:.1} s ({}/s); stopped: {}; {} damaged",
@@ -119,6 +122,22 @@ pub fn verify_remote(lib: &Librarian, peer: &str, names: &[FileName], out: &Out)
         }
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `rolling-deletion`: one report (`single`: `--store` given; JSON: the report), or
+/// one per store (JSON: an array of reports); exit 1 when something went wrong.
+pub fn deletions(reports: &[DeletionReport], single: bool, out: &Out) -> Result<ExitCode> {
+    let failed = reports.iter().any(|r| !r.problems.is_empty());
+    match reports {
+        [one] if single => return deletion(one, out),
+        _ if out.json() => out.emit_value(&serde_json::to_value(reports)?)?,
+        _ => {
+            for r in reports {
+                deletion(r, out)?;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 /// Print a deletion plan or report; exit 1 when something went wrong on the way.

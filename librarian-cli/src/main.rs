@@ -542,13 +542,8 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
                     "no store has a [deletion.STORE] table in the configuration: nothing to do".into(),
                 ));
             }
-            let mut code = ExitCode::SUCCESS;
-            for s in &stores {
-                if lifecycle::deletion(&lib.rolling_deletion(s, *dry_run)?, out)? != ExitCode::SUCCESS {
-                    code = ExitCode::from(1);
-                }
-            }
-            return Ok(code);
+            let reports = stores.iter().map(|s| lib.rolling_deletion(s, *dry_run)).collect::<Result<Vec<_>, _>>()?;
+            return lifecycle::deletions(&reports, store.is_some(), out);
         }
         Command::Verify { budget, max_rate, store, .. } if !budget.is_empty() => {
             let lib = open_unchecked(cli)?;

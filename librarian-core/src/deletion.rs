@@ -67,6 +67,9 @@ pub(crate) fn drop_copy(
     let cat = site.catalog();
     let file = cat.require_file(name)?;
     let row = cat.store(store)?;
+    if !dry_run {
+        finish_pending(site, &row)?;
+    }
     let instances = cat.instances(file.id)?;
     let Some(instance) = instances.iter().find(|i| i.store_id == row.id).cloned() else {
         return Err(Error::NotFound { kind: ObjectKind::Instance, name: format!("{name} on store {store}") });
@@ -92,8 +95,11 @@ pub(crate) fn drop_copy(
         fresh_remote: count(remote.iter().filter(|r| fresh(r, cut_off))),
         remote: count(remote.iter().filter(|r| r.state == RemoteState::Ok)),
         local_other: count(instances.iter().filter(|i| i.id != instance.id && i.state == InstanceState::Ok)),
-        file,
-        instance,
+        file: file.id,
+        name: file.name,
+        size: file.size,
+        instance: instance.id,
+        path: instance.path,
     };
     apply(site, store, vec![candidate], rule, dry_run)
 }
@@ -123,6 +129,8 @@ fn apply(
 ) -> Result<DeletionReport> {
     let cat = site.catalog();
     let cut_off = before(Timestamp::now(), rule.verified_within);
+    let row = cat.store(store)?;
+    let problems = if dry_run { Vec::new() } else { finish_pending(site, &row)? };
     let mut report = DeletionReport {
         store: store.to_owned(),
         dry_run,
@@ -131,7 +139,7 @@ fn apply(
         deleted: 0,
         bytes_freed: 0,
         peers_asked: Vec::new(),
-        problems: Vec::new(),
+        problems,
     };
     // Short of fresh copies but holding stale ones: ask those peers first.
     let mut to_ask: BTreeMap<String, BTreeSet<FileName>> = BTreeMap::new();
@@ -141,11 +149,11 @@ fn apply(
             continue;
         }
         if safe(rule, c.remote, c.local_other) {
-            could_verify.insert(c.instance.id);
+            could_verify.insert(c.instance);
         }
-        for r in cat.remote_instances(c.file.id)? {
+        for r in cat.remote_instances(c.file)? {
             if r.state == RemoteState::Ok && !fresh(&r, cut_off) {
-                to_ask.entry(r.librarian).or_default().insert(c.file.name.clone());
+                to_ask.entry(r.librarian).or_default().insert(c.name.clone());
             }
         }
     }
@@ -158,20 +166,24 @@ fn apply(
             }
         }
         // Count again what the answers changed.
-        for c in candidates.iter_mut().filter(|c| could_verify.contains(&c.instance.id)) {
-            let remote = cat.remote_instances(c.file.id)?;
+        for c in candidates.iter_mut().filter(|c| could_verify.contains(&c.instance)) {
+            let remote = cat.remote_instances(c.file)?;
             c.fresh_remote = count(remote.iter().filter(|r| fresh(r, cut_off)));
         }
     } else if dry_run {
         report.peers_asked = to_ask.keys().cloned().collect();
     }
     let now = Timestamp::now();
+    let root = row.root.clone();
+    // Many copies share a reason: each text is made once.
+    let mut reasons: BTreeMap<(u32, u32), String> = BTreeMap::new();
+    let within = crate::model::format_interval(rule.verified_within);
     for c in candidates {
         let mut item = DeletionItem {
-            name: c.file.name.clone(),
+            name: c.name,
             store: store.to_owned(),
-            instance: c.instance.id,
-            size: c.file.size,
+            instance: c.instance,
+            size: c.size,
             action: DeletionAction::Keep,
             done: false,
             reason: String::new(),
@@ -179,27 +191,31 @@ fn apply(
             local_copies: c.local_other,
         };
         if !safe(rule, c.fresh_remote, c.local_other) {
-            item.action = if dry_run && could_verify.contains(&c.instance.id) {
+            item.action = if dry_run && could_verify.contains(&c.instance) {
                 DeletionAction::Verify
             } else {
                 DeletionAction::Keep
             };
-            item.reason = shortfall(rule, &c);
+            item.reason = shortfall(rule, c.fresh_remote, c.remote);
             report.items.push(item);
             continue;
         }
         item.action = DeletionAction::Delete;
-        item.reason = format!(
-            "{} remote cop{} re-verified within {}{}",
-            c.fresh_remote,
-            if c.fresh_remote == 1 { "y" } else { "ies" },
-            crate::model::format_interval(rule.verified_within),
-            if c.local_other > 0 { format!(", {} other cop(ies) here", c.local_other) } else { String::new() }
-        );
+        item.reason = reasons
+            .entry((c.fresh_remote, c.local_other))
+            .or_insert_with(|| {
+                format!(
+                    "{} remote cop{} re-verified within {within}{}",
+                    c.fresh_remote,
+                    if c.fresh_remote == 1 { "y" } else { "ies" },
+                    if c.local_other > 0 { format!(", {} other cop(ies) here", c.local_other) } else { String::new() }
+                )
+            })
+            .clone();
         if !dry_run {
             let why = format!("deleted: {}", item.reason);
             let (fresh_now, local_now, marked) =
-                cat.delete_instance_if_safe(c.instance.id, rule.min_copies, cut_off, &why, now)?;
+                cat.delete_instance_if_safe(c.instance, rule.min_copies, cut_off, &why, now)?;
             (item.verified_copies, item.local_copies) = (fresh_now, local_now);
             if !marked {
                 item.action = DeletionAction::Keep;
@@ -209,12 +225,12 @@ fn apply(
             }
             item.done = true;
             report.deleted += 1;
-            report.bytes_freed += c.file.size;
-            let root = cat.store(store)?.root;
-            if let Err(e) = crate::store::remove_copy(&c.instance.path, &root) {
+            report.bytes_freed += c.size;
+            crate::fault::point("deletion.after-commit");
+            if let Err(e) = finish_deletion(site, c.instance, &c.path, &root, &why) {
                 report.problems.push(format!(
-                    "{} is deleted from the catalog but its bytes could not be removed: {e}",
-                    c.file.name
+                    "{} is deleted from the catalog but its bytes could not be removed (the next run tries again): {e}",
+                    item.name
                 ));
             }
         }
@@ -223,16 +239,40 @@ fn apply(
     Ok(report)
 }
 
+/// Finish the deletions on store `row` that a run killed between its commit and the
+/// removal of the bytes left `deleting`; what could not be removed, described.
+fn finish_pending(site: &Site, row: &crate::catalog::StoreRow) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for (id, path, why) in site.catalog().deleting_instances(row.id)? {
+        if let Err(e) = finish_deletion(site, id, &path, &row.root, &why) {
+            problems.push(format!("{} could not be removed (the next run tries again): {e}", path.display()));
+        }
+    }
+    Ok(problems)
+}
+
+/// Remove the bytes of a copy marked `deleting`, then mark it `deleted`.
+fn finish_deletion(
+    site: &Site,
+    id: crate::model::InstanceId,
+    path: &std::path::Path,
+    root: &std::path::Path,
+    why: &str,
+) -> Result<()> {
+    crate::store::remove_copy(path, root)?;
+    site.catalog().set_instance_state(id, InstanceState::Deleted, Some(why), Timestamp::now())
+}
+
 /// Why a copy is kept.
-fn shortfall(rule: Rule, c: &DeletionCandidate) -> String {
+fn shortfall(rule: Rule, fresh_remote: u32, remote: u32) -> String {
     let within = crate::model::format_interval(rule.verified_within);
-    if c.fresh_remote < rule.min_copies {
+    if fresh_remote < rule.min_copies {
         format!(
             "{} of the {} remote cop{} required re-verified within {within} ({} known in all)",
-            c.fresh_remote,
+            fresh_remote,
             rule.min_copies,
             if rule.min_copies == 1 { "y" } else { "ies" },
-            c.remote
+            remote
         )
     } else {
         "it is the last good copy: no other copy here and none re-verified elsewhere".to_owned()

@@ -29,7 +29,12 @@
 //! * `globus.after-submit`: after Globus accepted the task, before its task id was
 //!   saved (the next poll posts the same document again and Globus answers
 //!   `Duplicate`: still one task);
-//! * `globus.task-active`: polling a Globus task that is still ACTIVE.
+//! * `globus.task-active`: polling a Globus task that is still ACTIVE;
+//! * `deletion.after-commit`: rolling deletion or `drop`, killed after a copy was
+//!   marked `deleting` and before its bytes were removed (the next run removes them);
+//! * `repair.after-quarantine`: a repair killed after the bad bytes were moved aside
+//!   and before the good ones were put in place (the copy stays damaged; the next
+//!   repair puts them in place; `cleanup-staging` removes the quarantine).
 
 use std::sync::OnceLock;
 

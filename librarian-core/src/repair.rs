@@ -143,6 +143,7 @@ fn install(root: &Path, path: &Path, sdir: &Dir) -> Result<()> {
     };
     if parent.stat(last)?.is_some() {
         parent.rename_noreplace(last, sdir, OsStr::new(BAD))?;
+        crate::fault::point("repair.after-quarantine");
     }
     sdir.rename_noreplace(OsStr::new(NEW), &parent, last)?;
     parent.sync()

@@ -54,6 +54,7 @@ pub(crate) fn scrub(site: &Site, opts: &ScrubOptions, progress: &dyn Progress) -
     let throttle = Throttle::new(progress, opts.max_rate);
     throttle.inner.start(budget.min(total_bytes(site, store.as_ref().map(|s| s.name.as_str()))?));
     let (mut instances, mut bytes, mut problems) = (0u64, 0u64, Vec::new());
+    let mut unreachable: Vec<String> = Vec::new();
     let mut cursor = ScrubCursor::Start;
     let stopped = 'run: loop {
         let page = cat.scrub_page(store.as_ref().map(|s| s.id), cursor, run_start, PAGE)?;
@@ -71,6 +72,13 @@ pub(crate) fn scrub(site: &Site, opts: &ScrubOptions, progress: &dyn Progress) -
                 None => ScrubCursor::Unverified(inst.id.0),
                 Some(at) => ScrubCursor::Verified(at, inst.id.0),
             };
+            if let Some(why) = checker.offline(inst.store_id) {
+                // Not read, not counted, not marked: the store is not there.
+                if !unreachable.contains(&why) {
+                    unreachable.push(why);
+                }
+                continue;
+            }
             let check = checker.check(&file, &inst, &throttle)?;
             instances += 1;
             bytes = bytes.saturating_add(file.size);
@@ -90,7 +98,8 @@ pub(crate) fn scrub(site: &Site, opts: &ScrubOptions, progress: &dyn Progress) -
         report_coverage(site, &coverage)?;
     }
     Ok(ScrubReport {
-        ok: catalog.ok && problems.is_empty(),
+        ok: catalog.ok && problems.is_empty() && unreachable.is_empty(),
+        unreachable,
         instances,
         bytes,
         seconds: started.elapsed().as_secs_f64(),

@@ -180,6 +180,11 @@ impl<'a> Checker<'a> {
         Ok(Checker { site, record, from_device, offline: BTreeMap::new(), stores: site.catalog().stores()? })
     }
 
+    /// Why the copies of `store` cannot be checked now (its root is not there), if so.
+    pub(crate) fn offline(&mut self, store: StoreId) -> Option<String> {
+        self.store_offline(store)
+    }
+
     fn store_offline(&mut self, store: StoreId) -> Option<String> {
         if let Some(why) = self.offline.get(&store) {
             return (!why.is_empty()).then(|| why.clone());

@@ -352,7 +352,8 @@ CREATE UNIQUE INDEX events_open ON events (category, subject) WHERE cleared_at I
 "#,
     // 11: the data life-cycle. An instance has a state: `ok` (available), `corrupt`
     // or `missing` (found so by a verification; kept, not used, until repaired),
-    // `deleted` (removed by rolling deletion or `drop`, never the last good copy),
+    // `deleting` then `deleted` (removed by rolling deletion or `drop`, never the last
+    // good copy: `deleting` from the commit until its bytes are gone),
     // `retired` (a drive copy delivered or recycled). `available` stays, and is
     // exactly `state = 'ok'`. A remote instance records what its site last answered
     // when asked to re-verify it. New event categories for damaged copies.
@@ -367,7 +368,7 @@ CREATE TABLE instances_v11 (
     created_at      INTEGER NOT NULL,
     verified_at     INTEGER,
     state           TEXT    NOT NULL DEFAULT 'ok'
-                    CHECK (state IN ('ok', 'corrupt', 'missing', 'deleted', 'retired')),
+                    CHECK (state IN ('ok', 'corrupt', 'missing', 'deleting', 'deleted', 'retired')),
     state_reason    TEXT,
     state_at        INTEGER,
     UNIQUE (store_id, path),
@@ -382,13 +383,14 @@ INSERT INTO instances_v11 (id, file_id, store_id, path, available, deletion_poli
     FROM instances;
 DROP TABLE instances;
 ALTER TABLE instances_v11 RENAME TO instances;
-CREATE INDEX instances_file ON instances (file_id);
+CREATE INDEX instances_file ON instances (file_id, state);
 CREATE INDEX instances_scrub ON instances (verified_at) WHERE state = 'ok';
 CREATE INDEX instances_aging ON instances (store_id, created_at) WHERE state = 'ok';
 
 ALTER TABLE remote_instances ADD COLUMN state TEXT NOT NULL DEFAULT 'ok'
     CHECK (state IN ('ok', 'corrupt', 'missing'));
 ALTER TABLE remote_instances ADD COLUMN checked_at INTEGER;
+CREATE INDEX remote_instances_checks ON remote_instances (file_id, state, verified_at);
 
 CREATE TABLE events_v11 (
     id           INTEGER PRIMARY KEY,

@@ -120,6 +120,9 @@ pub enum InstanceState {
     Corrupt,
     /// A verification found the copy (or part of a book) missing or unreadable.
     Missing,
+    /// Being removed by rolling deletion or `drop`: committed, its bytes not yet
+    /// gone (a run killed here is finished by the next one).
+    Deleting,
     /// Removed on purpose by rolling deletion or `drop`, once enough other good
     /// copies were known.
     Deleted,
@@ -130,7 +133,7 @@ pub enum InstanceState {
 impl InstanceState {
     all_variants!(
         /// Every state.
-        Ok, Corrupt, Missing, Deleted, Retired
+        Ok, Corrupt, Missing, Deleting, Deleted, Retired
     );
 
     /// The JSON and SQL spelling.
@@ -139,6 +142,7 @@ impl InstanceState {
             InstanceState::Ok => "ok",
             InstanceState::Corrupt => "corrupt",
             InstanceState::Missing => "missing",
+            InstanceState::Deleting => "deleting",
             InstanceState::Deleted => "deleted",
             InstanceState::Retired => "retired",
         }
@@ -148,7 +152,7 @@ impl InstanceState {
     pub fn is_damaged(self) -> bool {
         match self {
             InstanceState::Corrupt | InstanceState::Missing => true,
-            InstanceState::Ok | InstanceState::Deleted | InstanceState::Retired => false,
+            InstanceState::Ok | InstanceState::Deleting | InstanceState::Deleted | InstanceState::Retired => false,
         }
     }
 }

@@ -71,6 +71,9 @@ pub struct ScrubReport {
     pub stopped: ScrubStop,
     /// The copies found damaged (or unreadable), one check each.
     pub problems: Vec<InstanceCheck>,
+    /// Stores whose copies were skipped because the store is not there (its root
+    /// is missing: an unmounted disk), each with why. Nothing of them was marked.
+    pub unreachable: Vec<String>,
     /// The catalog database's own integrity.
     pub catalog: CatalogCheck,
     /// Coverage per store after the run.

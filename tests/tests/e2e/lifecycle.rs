@@ -169,7 +169,7 @@ fn rolling_deletion_deletes_only_what_a_peer_re_verified_and_never_the_last_copy
 
     // The plan changes nothing and asks no one.
     let before_a = walk(&a.data());
-    let plan = a.json(["rolling-deletion", "--dry-run"]);
+    let plan = a.json(["rolling-deletion", "--store", "main", "--dry-run"]);
     plan.ok();
     let p = plan.json();
     assert_eq!(p["dry_run"], true);
@@ -189,7 +189,7 @@ fn rolling_deletion_deletes_only_what_a_peer_re_verified_and_never_the_last_copy
     assert!(a.json(["info", "obs/good"]).json()["remote_instances"][0]["verified_at"].is_null());
 
     // The real run asks B, which re-reads its copies: the rotten one is kept here.
-    let run = a.json(["rolling-deletion"]);
+    let run = a.json(["rolling-deletion", "--store", "main"]);
     run.ok();
     let r = run.json();
     assert_eq!(r["deleted"], 1, "{r}");
@@ -228,7 +228,7 @@ fn with_min_copies_zero_a_copy_goes_only_when_another_good_one_exists() {
     let a = &pair.a;
     upload_allowed(a, "x/kept", 7);
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let run = a.json(["rolling-deletion"]);
+    let run = a.json(["rolling-deletion", "--store", "main"]);
     run.ok();
     assert_eq!(run.json()["deleted"], 0, "{run}");
     assert!(a.data().join("x/kept").exists());
@@ -236,7 +236,7 @@ fn with_min_copies_zero_a_copy_goes_only_when_another_good_one_exists() {
     let second = a.tmp().join("second");
     a.run(["store", "add", "second", "--root", second.to_str().unwrap()]).ok();
     a.run(["clone", "local", "--from", "main", "--to", "second"]).ok();
-    let run = a.json(["rolling-deletion"]);
+    let run = a.json(["rolling-deletion", "--store", "main"]);
     run.ok();
     assert_eq!(run.json()["deleted"], 1, "{run}");
     assert!(!a.data().join("x/kept").exists());
@@ -347,4 +347,89 @@ fn a_missing_copy_is_repaired_from_another_store_here_and_nothing_is_repaired_fr
     assert_eq!(instance(&info, "main")["state"], "corrupt", "{info}");
     let flipped = std::fs::read(site.data().join("f")).unwrap();
     assert_ne!(flipped, std::fs::read(&src).unwrap(), "the damaged copy was left as it was");
+}
+
+#[test]
+fn a_drop_killed_after_its_commit_and_a_repair_killed_after_quarantine_converge() {
+    let site = Site::new();
+    let second = site.tmp().join("second");
+    site.run(["store", "add", "second", "--root", second.to_str().unwrap()]).ok();
+    for (name, seed) in [("k/one", 31), ("k/two", 32)] {
+        let src = site.src(name);
+        std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+        write_random(&src, 80_000, seed);
+        site.upload(&src, name, &["--store", "main"]).ok();
+    }
+    site.run(["clone", "local", "--from", "main", "--to", "second"]).ok();
+
+    // Killed after the deletion was committed, before the bytes went.
+    let mut cmd = site.cmd();
+    cmd.env("LIBRARIAN_FAULT", "deletion.after-commit").args(["drop", "k/one", "--store", "main", "--min-copies", "0"]);
+    let killed = librarian_e2e::run_outcome(&mut cmd);
+    assert_eq!(killed.code(), None, "killed by its fault point: {killed}");
+    let info = site.json(["info", "k/one"]).json();
+    assert_eq!(instance(&info, "main")["state"], "deleting", "{info}");
+    assert_eq!(instance(&info, "main")["available"], false, "never read again: {info}");
+    assert!(site.data().join("k/one").exists(), "the bytes are still there");
+    // The next deletion on that store finishes it first.
+    site.json(["drop", "k/two", "--store", "main", "--min-copies", "0"]).ok();
+    assert!(!site.data().join("k/one").exists() && !site.data().join("k/two").exists());
+    assert_eq!(instance(&site.json(["info", "k/one"]).json(), "main")["state"], "deleted");
+
+    // k/one's last copy rots: nothing intact is left to repair it from.
+    flip_byte(&second.join("k/one"), 5);
+    site.json(["verify", "k/one", "--store", "second"]).expect_code(1);
+    // A repair killed with the bad bytes aside and the good ones not yet in place:
+    // k/three, intact on store third, damaged on store second.
+    let third = site.tmp().join("third");
+    site.run(["store", "add", "third", "--root", third.to_str().unwrap()]).ok();
+    let src = site.src("k/one");
+    let fresh = site.src("k/three");
+    std::fs::copy(&src, &fresh).unwrap();
+    site.upload(&fresh, "k/three", &["--store", "third"]).ok();
+    site.run(["clone", "local", "--from", "third", "--to", "second"]).ok();
+    flip_byte(&second.join("k/three"), 9);
+    site.json(["verify", "k/three", "--store", "second"]).expect_code(1);
+    let mut cmd = site.cmd();
+    cmd.env("LIBRARIAN_FAULT", "repair.after-quarantine").args(["repair", "k/three"]);
+    let killed = librarian_e2e::run_outcome(&mut cmd);
+    assert_eq!(killed.code(), None, "killed by its fault point: {killed}");
+    assert!(!second.join("k/three").exists(), "the bad bytes were moved aside");
+    assert_eq!(instance(&site.json(["info", "k/three"]).json(), "second")["state"], "corrupt");
+    let r = site.json(["repair", "k/three"]);
+    r.ok();
+    assert_eq!(r.json()["repaired"][0]["from"], "store third", "{r}");
+    assert_eq!(std::fs::read(second.join("k/three")).unwrap(), std::fs::read(&fresh).unwrap());
+    site.json(["tasks", "run", "--only", "cleanup-staging"]).ok();
+    assert!(site.staging_leftovers(false).is_empty(), "the quarantine of the killed repair is cleaned up");
+    // k/one has no intact copy left anywhere: its repair fails and says why.
+    let r = site.json(["repair", "k/one"]);
+    assert_eq!(r.code(), Some(1), "{r}");
+}
+
+#[test]
+fn a_scrub_skips_a_store_that_is_not_there_and_marks_nothing() {
+    let site = Site::new();
+    let src = site.src("f");
+    write_random(&src, 10_000, 41);
+    site.upload(&src, "f", &[]).ok();
+    let aside = site.tmp().join("unmounted");
+    std::fs::rename(site.data(), &aside).unwrap();
+    let scrub = site.json(["verify", "--budget", "1GB"]);
+    assert_eq!(scrub.code(), Some(1), "an unreachable store is a problem: {scrub}");
+    let r = scrub.json();
+    assert_eq!((r["instances"].as_u64(), r["bytes"].as_u64()), (Some(0), Some(0)), "{r}");
+    assert!(r["unreachable"][0].as_str().unwrap().contains("is the disk mounted"), "{r}");
+    assert!(r["problems"].as_array().unwrap().is_empty(), "{r}");
+    assert_eq!(instance(&site.json(["info", "f"]).json(), "main")["state"], "ok", "nothing marked");
+    assert!(open_events(&site, "instance_missing").is_empty());
+    std::fs::rename(&aside, site.data()).unwrap();
+    site.json(["verify", "--budget", "1GB"]).ok();
+
+    // Without --store, rolling-deletion answers one JSON array (one report per store).
+    append_config(&site, "[deletion.main]\nafter = \"30d\"\n");
+    let all = site.json(["rolling-deletion", "--dry-run"]);
+    all.ok();
+    assert_eq!(all.json().as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(all.json()[0]["store"], "main", "{all}");
 }
