@@ -318,6 +318,7 @@ pub(crate) fn upload(
     };
     if let Err(e) = committed {
         // Put the data back where it came from, then release the name.
+        crate::store::posix::set_read_only(&store.data_path(name), false);
         durable_rename(&store.data_path(name), &staged)?;
         lib.catalog().drop_intent(intent)?;
         return Err(e);
@@ -354,16 +355,15 @@ pub(crate) fn recover_intent(lib: &Site, intent: &IntentRow) -> Result<()> {
                 target.display(),
                 origin.display()
             );
+            // Writable again (a directory moves only while it is; the caller's data
+            // goes back as it came: writable by its owner).
+            crate::store::posix::set_read_only(&target, false);
             durable_rename(&target, &origin)?;
             crate::store::prune_empty_parents(&target, &row.root);
         }
     }
     lib.catalog().drop_intent(intent.id)?;
-    match std::fs::remove_dir_all(&intent.staging_dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io("cannot remove staging directory", &intent.staging_dir, e)),
-    }
+    crate::store::remove_all(&intent.staging_dir)
 }
 
 /// Pick the store for `needed` bytes: the requested one, or the first (by name) that

@@ -142,10 +142,15 @@ fn install(root: &Path, path: &Path, sdir: &Dir) -> Result<()> {
         return Err(Error::corrupt(format!("the copy at {}", path.display()), "it names no file"));
     };
     if parent.stat(last)?.is_some() {
+        // A directory moves to another parent only while it is writable.
+        crate::store::posix::set_read_only(path, false);
         parent.rename_noreplace(last, sdir, OsStr::new(BAD))?;
         crate::fault::point("repair.after-quarantine");
     }
+    let new = sdir.shown().join(NEW);
+    crate::store::posix::set_read_only_below(&new);
     sdir.rename_noreplace(OsStr::new(NEW), &parent, last)?;
+    crate::store::posix::set_read_only(&path, true);
     parent.sync()
 }
 

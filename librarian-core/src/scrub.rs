@@ -43,6 +43,12 @@ pub struct ScrubOptions {
 
 /// Run one scrub.
 pub(crate) fn scrub(site: &Site, opts: &ScrubOptions, progress: &dyn Progress) -> Result<ScrubReport> {
+    if opts.max_rate == Some(0) {
+        return Err(crate::error::Error::invalid(
+            "max_rate",
+            "the scrub's max_rate must be more than 0 bytes per second",
+        ));
+    }
     let started = Instant::now();
     let run_start = Timestamp::now();
     let cat = site.catalog();

@@ -357,6 +357,7 @@ fn adopt_or_move_out(
         file.name
     );
     let trash = store.new_staging()?;
+    crate::store::posix::set_read_only(&dest, false);
     crate::store::posix::durable_rename(&dest, &trash.payload())?;
     drop(trash);
     Ok(false)

@@ -389,6 +389,10 @@ impl Dir {
         let Some(st) = self.stat(name)? else { return Ok(()) };
         if st.kind == EntryType::Directory {
             let sub = self.open_dir(Path::new(name))?;
+            // Committed books are read-only (`posix::set_read_only`): their entries can
+            // be unlinked only once the directory is writable again.
+            // SAFETY: plain syscall on a descriptor we own; a failure shows in the unlink.
+            let _ = unsafe { libc::fchmod(sub.fd.as_raw_fd(), 0o700) };
             for child in sub.names()? {
                 sub.remove_tree(&child)?;
             }

@@ -49,6 +49,20 @@ pub(crate) fn prune_empty_parents(path: &Path, root: &Path) {
     }
 }
 
+/// Remove `path` (a file, a link, or a directory with everything in it, read-only
+/// directories included), never following a link; nothing there is not an error.
+pub(crate) fn remove_all(path: &Path) -> Result<()> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(crate::error::Error::invalid("path", format!("{} names nothing to remove", path.display())));
+    };
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    match beneath::Dir::open_root(parent) {
+        Ok(dir) => dir.remove_tree(name),
+        Err(_) if std::fs::symlink_metadata(parent).is_err() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Remove the copy at `path` (a file, or a book with everything in it) from the
 /// data area `root`, walking beneath the root's descriptor (a link anywhere on the
 /// way is refused, never followed; a link at `path` itself is removed, not what it

@@ -222,6 +222,11 @@ impl Store for PosixStore {
 
     fn commit(&self, staged: &Path, name: &FileName) -> Result<()> {
         let target = self.data_path(name);
+        // Committed data is read-only: a stray open for writing fails instead of
+        // changing it. Only the deletion path makes it writable again. A book's own
+        // directory follows once it is in place (a directory is renamed to another
+        // parent only while it is writable: its `..` changes).
+        set_read_only_below(staged);
         // A rollback of another ingest prunes the empty parent directories it made;
         // if it pruned one we had just created (or found), create them again.
         let mut attempts = 0;
@@ -233,6 +238,10 @@ impl Store for PosixStore {
                         && std::fs::symlink_metadata(staged).is_ok() =>
                 {
                     attempts += 1;
+                }
+                Ok(()) => {
+                    set_read_only(&target, true);
+                    return Ok(());
                 }
                 other => return other,
             }
@@ -259,13 +268,56 @@ impl Store for PosixStore {
             if !is_dir || keep(&path) || is_live(&path, UNLOCKED_GRACE) {
                 continue;
             }
-            match std::fs::remove_dir_all(&path) {
-                Ok(()) => removed.push(path),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("cannot remove stale staging directory", &path, e)),
-            }
+            super::remove_all(&path)?;
+            removed.push(path);
         }
         Ok(removed)
+    }
+}
+
+/// Take the write bits off `path` (`read_only`), or give the owner's back: a file,
+/// or a directory with everything in it; links are left alone, never followed.
+/// Best effort: a copy that cannot be changed (another owner's file, moved in with
+/// `--move`) is logged and kept as it is.
+pub(crate) fn set_read_only(path: &Path, read_only: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return };
+    if meta.file_type().is_symlink() {
+        return;
+    }
+    if meta.is_dir()
+        && let Ok(rd) = std::fs::read_dir(path)
+    {
+        if !read_only {
+            // Writable first, so its entries can be reached whatever its mode was.
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.permissions().mode() | 0o700));
+        }
+        for entry in rd.flatten() {
+            set_read_only(&entry.path(), read_only);
+        }
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    let wanted = if read_only { mode & !0o222 } else { mode | 0o200 | if meta.is_dir() { 0o100 } else { 0 } };
+    if wanted != mode
+        && let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(wanted))
+    {
+        log::warn!("cannot change the mode of {}: {e}", path.display());
+    }
+}
+
+/// [`set_read_only`] on a file, or on everything inside a directory (not on the
+/// directory itself).
+pub(crate) fn set_read_only_below(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => {
+            if let Ok(rd) = std::fs::read_dir(path) {
+                for entry in rd.flatten() {
+                    set_read_only(&entry.path(), true);
+                }
+            }
+        }
+        Ok(_) => set_read_only(path, true),
+        Err(_) => {}
     }
 }
 

@@ -70,9 +70,7 @@ impl StagingDir {
 
 impl Drop for StagingDir {
     fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.dir)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
+        if let Err(e) = super::remove_all(&self.dir) {
             log::warn!("could not remove staging directory {}: {e}", self.dir.display());
         }
     }

@@ -114,7 +114,7 @@ pub struct LocalManager;
 /// (a receiver's own staging directory). Links are removed, never followed.
 pub(crate) fn clear_destination(dst: &Path) -> Result<()> {
     match std::fs::symlink_metadata(dst) {
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(dst).map_err(|e| Error::io("cannot clear", dst, e)),
+        Ok(m) if m.is_dir() => crate::store::remove_all(dst),
         Ok(_) => std::fs::remove_file(dst).map_err(|e| Error::io("cannot clear", dst, e)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("cannot inspect", dst, e)),

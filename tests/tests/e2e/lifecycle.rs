@@ -433,3 +433,43 @@ fn a_scrub_skips_a_store_that_is_not_there_and_marks_nothing() {
     assert_eq!(all.json().as_array().map(Vec::len), Some(1), "{all}");
     assert_eq!(all.json()[0]["store"], "main", "{all}");
 }
+
+/// The write bits of `path`'s mode.
+fn write_bits(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o222
+}
+
+#[test]
+fn committed_files_and_books_are_read_only_until_the_deletion_path_removes_them() {
+    let pair = deleting_pair(1);
+    let a = &pair.a;
+    upload_allowed(a, "ro/file", 51);
+    let book = a.src("ro/book");
+    std::fs::create_dir_all(book.join("d")).unwrap();
+    std::fs::write(book.join("d/e"), b"entry").unwrap();
+    a.upload(&book, "ro/book", &["--deletion-policy", "allowed"]).ok();
+    for p in ["ro/file", "ro/book", "ro/book/d", "ro/book/d/e"] {
+        assert_eq!(write_bits(&a.data().join(p)), 0, "{p} is writable");
+    }
+    // Not root: a stray open for writing fails (root is never stopped by modes).
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(std::fs::OpenOptions::new().write(true).open(a.data().join("ro/file")).is_err());
+    }
+    // Received copies are read-only at the peer too, and drops remove read-only books.
+    pair.converge(6);
+    let at_b = walk(&pair.b.data()).into_iter().find(|p| p.ends_with("ro/book/d/e")).expect("B's entry");
+    assert_eq!(write_bits(&at_b), 0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let run = a.json(["rolling-deletion", "--store", "main"]);
+    run.ok();
+    assert_eq!(run.json()["deleted"], 2, "{run}");
+    assert!(!a.data().join("ro/book").exists() && !a.data().join("ro/file").exists());
+    // A --move upload that fails hands the data back writable.
+    let mine = a.src("ro/mine");
+    std::fs::write(&mine, b"mine").unwrap();
+    let twice = a.upload(&mine, "ro/file", &["--move"]);
+    assert_eq!(twice.code(), Some(1), "{twice}");
+    assert_ne!(write_bits(&mine), 0, "the caller's file keeps its write bits");
+}
