@@ -1,11 +1,13 @@
 //! Python arguments → core values. Validation itself is the core's; this only
-//! unpacks Python objects.
+//! unpacks Python objects (text goes through the core's parsers), and checks what
+//! those parsers would have checked for values that arrive as Python types instead
+//! of text (a `timedelta` budget must be positive, as `parse_interval` requires).
 
-use jiff::Timestamp;
-use librarian_core::{Error, FileName, Password};
+use jiff::{SignedDuration, Timestamp};
+use librarian_core::{Budget, Error, FileName, Password, parse_budget, parse_interval, parse_size};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDateTime, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDateTime, PyDelta, PyInt, PyString};
 
 use crate::errors::{OrRaise, to_py};
 
@@ -78,4 +80,104 @@ pub fn count(py: Python<'_>, what: &str, n: i64) -> PyResult<u32> {
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+}
+
+/// The limits of a scrub, from `Librarian.scrub(budget, budget_bytes=, budget_time=)`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScrubBudget {
+    pub bytes: Option<u64>,
+    pub time: Option<SignedDuration>,
+}
+
+/// `budget` (an `int` of bytes, a `timedelta`, or a `str` the core's
+/// [`parse_budget`] reads as a size or a duration), `budget_bytes` (an `int` or a
+/// size `str`) and `budget_time` (a `timedelta` or a duration `str`); one limit of
+/// each kind at most.
+pub fn scrub_budget(
+    py: Python<'_>,
+    budget: Option<&Bound<'_, PyAny>>,
+    budget_bytes: Option<&Bound<'_, PyAny>>,
+    budget_time: Option<&Bound<'_, PyAny>>,
+) -> PyResult<ScrubBudget> {
+    let mut out = ScrubBudget::default();
+    if let Some(b) = budget {
+        if b.is_instance_of::<PyInt>() && !b.is_instance_of::<PyBool>() {
+            out.bytes = Some(byte_count(py, "budget", b)?);
+        } else if b.is_instance_of::<PyDelta>() {
+            out.time = Some(duration(py, "budget", b)?);
+        } else if let Ok(text) = b.cast::<PyString>() {
+            match parse_budget(&text.to_cow()?).or_raise(py)? {
+                Budget::Bytes(n) => out.bytes = Some(n),
+                Budget::Time(t) => out.time = Some(t),
+            }
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "budget must be an int (bytes), a str (\"100GB\", \"30min\") or a datetime.timedelta, not {}",
+                type_name(b)
+            )));
+        }
+    }
+    if let Some(b) = budget_bytes {
+        if out.bytes.is_some() {
+            return Err(given_twice(py, "budget_bytes", "a byte limit"));
+        }
+        out.bytes = Some(size(py, "budget_bytes", b)?);
+    }
+    if let Some(t) = budget_time {
+        if out.time.is_some() {
+            return Err(given_twice(py, "budget_time", "a time limit"));
+        }
+        out.time = Some(if t.is_instance_of::<PyDelta>() {
+            duration(py, "budget_time", t)?
+        } else if let Ok(text) = t.cast::<PyString>() {
+            parse_interval(&text.to_cow()?).map_err(|e| renamed(e, "budget_time")).or_raise(py)?
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "budget_time must be a datetime.timedelta or a str (\"30min\"), not {}",
+                type_name(t)
+            )));
+        });
+    }
+    Ok(out)
+}
+
+/// A number of bytes: an `int`, or a `str` the core's [`parse_size`] reads
+/// (`"500MB"`, `"2GiB"`).
+pub fn size(py: Python<'_>, what: &str, obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+        return byte_count(py, what, obj);
+    }
+    if let Ok(text) = obj.cast::<PyString>() {
+        return parse_size(&text.to_cow()?).map_err(|e| renamed(e, what)).or_raise(py);
+    }
+    Err(PyTypeError::new_err(format!("{what} must be an int (bytes) or a str (\"500MB\"), not {}", type_name(obj))))
+}
+
+fn byte_count(py: Python<'_>, what: &str, obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    match obj.extract::<u64>() {
+        Ok(n) => Ok(n),
+        Err(_) => Err(to_py(py, Error::invalid(what, format!("{what} must be between 0 and {} bytes", u64::MAX)))),
+    }
+}
+
+/// A positive `timedelta`.
+fn duration(py: Python<'_>, what: &str, obj: &Bound<'_, PyAny>) -> PyResult<SignedDuration> {
+    let d = obj.extract::<SignedDuration>()?;
+    if d.is_negative() || d.is_zero() {
+        return Err(to_py(py, Error::invalid(what, format!("{what} must be a positive duration"))));
+    }
+    Ok(d)
+}
+
+fn given_twice(py: Python<'_>, what: &str, kind: &str) -> PyErr {
+    to_py(py, Error::invalid(what, format!("{kind} is given twice: by budget and by {what}")))
+}
+
+/// The core's parsers name their argument generically (`"size"`, `"interval"`):
+/// name the Python parameter instead.
+fn renamed(e: Error, what: &str) -> Error {
+    match e {
+        Error::InvalidArgument { reason, .. } => Error::InvalidArgument { argument: what.to_owned(), reason },
+        other => other,
+    }
 }

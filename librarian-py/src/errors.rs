@@ -7,6 +7,11 @@
 //! `ValueError` (`create_exception!` allows one base only). Each class has a `code`
 //! class attribute, and each raised instance a `code` attribute, equal to
 //! [`Error::code`].
+//!
+//! The classes of [`REPORT_CODES`] also have a `report` attribute: `None` on the
+//! class, and on an instance raised by `Librarian.verify` the structured report of
+//! that verify ([`with_report`]). It is left out when the exception is pickled (the
+//! report classes are not picklable): `report` is `None` after a round trip.
 
 use librarian_core::{ERROR_CODES, Error, ErrorCode};
 use pyo3::exceptions::{PyException, PyValueError};
@@ -21,6 +26,18 @@ const BASE: ErrorCode = ErrorCode {
     python_class: "LibrarianError",
     meaning: "Base class of every error raised by librarian.",
 };
+
+/// The codes whose classes carry a `report` (the errors `VerifyReport::into_result`
+/// turns a report into).
+pub const REPORT_CODES: &[&str] = &["checksum_mismatch", "data_missing"];
+
+/// `__reduce__` of the classes of [`REPORT_CODES`]: `BaseException`'s (class, args,
+/// instance dict), less the `report`, which cannot be pickled.
+const REDUCE_WITHOUT_REPORT: &std::ffi::CStr = c"
+def __reduce__(self):
+    state = {k: v for k, v in self.__dict__.items() if k != 'report'}
+    return (type(self), self.args, state)
+";
 
 /// Every class, base first (the order the classes are built and stored in).
 fn specs() -> impl Iterator<Item = &'static ErrorCode> {
@@ -41,6 +58,14 @@ fn classes(py: Python<'_>) -> PyResult<&'static [Py<PyType>]> {
 
 fn build(py: Python<'_>) -> PyResult<Vec<Py<PyType>>> {
     let metaclass = py.get_type::<PyType>();
+    // Defined in a namespace of its own (not a module in `sys.modules`), as a
+    // function of module `librarian`.
+    let namespace = PyDict::new(py);
+    namespace.set_item("__name__", "librarian")?;
+    py.run(REDUCE_WITHOUT_REPORT, Some(&namespace), None)?;
+    let reduce = namespace
+        .get_item("__reduce__")?
+        .ok_or_else(|| PyException::new_err("librarian: the exceptions' __reduce__ could not be defined"))?;
     let mut out: Vec<Py<PyType>> = Vec::with_capacity(ERROR_CODES.len() + 1);
     for spec in specs() {
         let base = match out.first() {
@@ -56,6 +81,10 @@ fn build(py: Python<'_>) -> PyResult<Vec<Py<PyType>>> {
         dict.set_item("__module__", "librarian")?;
         dict.set_item("__doc__", spec.meaning)?;
         dict.set_item("code", spec.code)?;
+        if REPORT_CODES.contains(&spec.code) {
+            dict.set_item("report", py.None())?;
+            dict.set_item("__reduce__", &reduce)?;
+        }
         let class = metaclass.call1((spec.python_class, bases, dict))?.cast_into::<PyType>()?;
         out.push(class.unbind());
     }
@@ -88,6 +117,18 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Ok(PyErr::from_value(value))
     };
     build().unwrap_or_else(|err| err)
+}
+
+/// The Python exception for a core error raised from `report` (a verify's): as
+/// [`to_py`], with the `report` attribute set when the error's class has one
+/// ([`REPORT_CODES`]).
+pub fn with_report<'py>(py: Python<'py>, e: Error, report: impl IntoPyObject<'py>) -> PyErr {
+    let carries = REPORT_CODES.contains(&e.code());
+    let err = to_py(py, e);
+    if carries && let Err(failed) = err.value(py).setattr("report", report) {
+        return failed;
+    }
+    err
 }
 
 /// `Result<T, core::Error>` → `PyResult<T>`.
@@ -155,6 +196,34 @@ mod tests {
                 assert_eq!(value.is_instance(&value_error)?, usage, "{code}");
                 assert_eq!(value.getattr("code")?.extract::<String>()?, code);
             }
+            Ok(())
+        })
+    }
+
+    /// The classes of `REPORT_CODES` (codes of the table) have `report = None`; the
+    /// others have no `report`. `with_report` sets it on those classes only.
+    #[test]
+    fn report_classes_carry_the_report() -> PyResult<()> {
+        Python::initialize();
+        Python::attach(|py| {
+            let m = PyModule::new(py, "librarian")?;
+            register(&m)?;
+            for code in REPORT_CODES {
+                assert!(ERROR_CODES.iter().any(|r| r.code == *code), "{code} is not a code of ERROR_CODES");
+            }
+            for row in ERROR_CODES {
+                let class = m.getattr(row.python_class)?;
+                let carries = REPORT_CODES.contains(&row.code);
+                assert_eq!(class.hasattr("report")?, carries, "{}", row.python_class);
+                if carries {
+                    assert!(class.getattr("report")?.is_none(), "{}", row.python_class);
+                }
+            }
+            let mismatch = Error::ChecksumMismatch { name: "a".into(), detail: "x".into() };
+            let err = with_report(py, mismatch, "the report");
+            assert_eq!(err.value(py).getattr("report")?.extract::<String>()?, "the report");
+            let other = with_report(py, Error::invalid("limit", "too big"), "the report");
+            assert!(!other.value(py).hasattr("report")?);
             Ok(())
         })
     }

@@ -5,8 +5,9 @@
 //! with the GIL released, and converts the result (see `site.rs`).
 
 use librarian_core::{
-    Algorithm, CallKind, Category, CheckStatus, DeletionPolicy, Direction, EntryProblemKind, FileKind, Level,
-    ManagerKind, ProblemKind, Severity, TaskKind, TaskStatus, TransferStatus, UploadStatus,
+    Algorithm, CallKind, Category, CheckStatus, DeletionAction, DeletionPolicy, Direction, EntryProblemKind, FileKind,
+    InstanceState, Level, ManagerKind, ProblemKind, RemoteState, ScrubStop, Severity, TaskKind, TaskStatus,
+    TransferStatus, UploadStatus,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -43,6 +44,15 @@ fn _librarian(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyDriveProblem>()?;
     m.add_class::<types::PyDriveReport>()?;
     m.add_class::<types::PyImportReport>()?;
+    m.add_class::<types::PyScrubReport>()?;
+    m.add_class::<types::PyStoreCoverage>()?;
+    m.add_class::<types::PyRepairReport>()?;
+    m.add_class::<types::PyRepairedCopy>()?;
+    m.add_class::<types::PyRepairFailure>()?;
+    m.add_class::<types::PyDeletionReport>()?;
+    m.add_class::<types::PyDeletionItem>()?;
+    m.add_class::<types::PyFileVerification>()?;
+    m.add_class::<types::PyCopyCheck>()?;
     m.add_class::<site::PySearchIterator>()?;
     m.add_function(wrap_pyfunction!(site::verify_drive, m)?)?;
     errors::register(m)?;
@@ -81,5 +91,9 @@ fn literals(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     put(&d, "_DeletionPolicy", &DeletionPolicy::ALL, DeletionPolicy::as_str)?;
     put(&d, "_Algorithm", &Algorithm::ALL, Algorithm::as_str)?;
     put(&d, "_UploadStatus", &UploadStatus::ALL, UploadStatus::as_str)?;
+    put(&d, "_InstanceState", &InstanceState::ALL, InstanceState::as_str)?;
+    put(&d, "_RemoteState", &RemoteState::ALL, RemoteState::as_str)?;
+    put(&d, "_ScrubStop", &ScrubStop::ALL, ScrubStop::as_str)?;
+    put(&d, "_DeletionAction", &DeletionAction::ALL, DeletionAction::as_str)?;
     Ok(d)
 }

@@ -4,18 +4,19 @@
 use std::path::PathBuf;
 
 use librarian_core::{
-    Algorithm, Checksum, DeletionPolicy, Error, File, Level, Librarian, NoProgress, SearchQuery, StoreSpec, TaskKind,
-    UploadOptions, VerifyReport,
+    Algorithm, Checksum, DeletionPolicy, Error, File, Level, Librarian, NoProgress, ScrubOptions, SearchQuery,
+    StoreSpec, TaskKind, UploadOptions,
 };
 use librarian_core::{Direction, TransferStatus};
 use pyo3::prelude::*;
 
 use crate::args;
-use crate::errors::{OrRaise, to_py};
+use crate::errors::{self, OrRaise, to_py};
 use crate::types::{
-    PyAccount, PyDeliveryReport, PyDriveReport, PyEvent, PyExportReport, PyFile, PyImportReport, PyInstance,
-    PyLocalCloneReport, PyOutboxCall, PyPeer, PyPlannedFile, PyRemoteInstance, PyRetrieved, PySendReport, PySiteStatus,
-    PyStore, PyTaskOutcome, PyTransfer, PyUpload, PyVerifyReport,
+    PyAccount, PyDeletionReport, PyDeliveryReport, PyDriveReport, PyEvent, PyExportReport, PyFile, PyFileVerification,
+    PyImportReport, PyInstance, PyLocalCloneReport, PyOutboxCall, PyPeer, PyPlannedFile, PyRemoteInstance,
+    PyRepairReport, PyRetrieved, PyScrubReport, PySendReport, PySiteStatus, PyStore, PyStoreCoverage, PyTaskOutcome,
+    PyTransfer, PyUpload, PyVerifyReport,
 };
 
 /// A site's Librarian: its configuration and catalog.
@@ -191,7 +192,8 @@ impl PyLibrarian {
     }
 
     /// Re-read and re-hash the copies of `names` (every file when `None` or empty),
-    /// on `store` (every store when `None`).
+    /// on `store` (every store when `None`). A damaged copy raises `ChecksumMismatch`
+    /// or `DataMissing` whose `report` is the whole `VerifyReport`.
     #[pyo3(signature = (names=None, store=None))]
     fn verify(
         &self,
@@ -200,9 +202,84 @@ impl PyLibrarian {
         store: Option<String>,
     ) -> PyResult<PyVerifyReport> {
         let names = args::file_names(py, names)?;
-        py.detach(|| self.inner.verify(&names, store.as_deref(), &NoProgress).and_then(VerifyReport::into_result))
-            .or_raise(py)
-            .map(PyVerifyReport)
+        let report = py.detach(|| self.inner.verify(&names, store.as_deref(), &NoProgress)).or_raise(py)?;
+        if report.ok {
+            return Ok(PyVerifyReport(report));
+        }
+        match report.clone().into_result() {
+            Ok(report) => Ok(PyVerifyReport(report)),
+            Err(e) => Err(errors::with_report(py, e, PyVerifyReport(report))),
+        }
+    }
+
+    /// One scrub run: re-read copies from the disk, least recently verified first,
+    /// within the budget; damaged copies are marked and reported, not raised.
+    #[pyo3(signature = (budget=None, *, budget_bytes=None, budget_time=None, max_rate=None, store=None))]
+    fn scrub(
+        &self,
+        py: Python<'_>,
+        budget: Option<&Bound<'_, PyAny>>,
+        budget_bytes: Option<&Bound<'_, PyAny>>,
+        budget_time: Option<&Bound<'_, PyAny>>,
+        max_rate: Option<&Bound<'_, PyAny>>,
+        store: Option<String>,
+    ) -> PyResult<PyScrubReport> {
+        let limits = args::scrub_budget(py, budget, budget_bytes, budget_time)?;
+        let max_rate = max_rate.map(|r| args::size(py, "max_rate", r)).transpose()?;
+        if max_rate == Some(0) {
+            return Err(to_py(py, Error::invalid("max_rate", "max_rate must be more than 0 bytes per second")));
+        }
+        let opts = ScrubOptions { budget_bytes: limits.bytes, budget_time: limits.time, max_rate, store };
+        py.detach(|| self.inner.scrub(&opts, &NoProgress)).or_raise(py).map(PyScrubReport)
+    }
+
+    /// Each store's scrub coverage now, against the `[scrub] cover_every` target.
+    fn coverage(&self, py: Python<'_>) -> PyResult<Vec<PyStoreCoverage>> {
+        let coverage = py.detach(|| self.inner.coverage()).or_raise(py)?;
+        Ok(coverage.into_iter().map(PyStoreCoverage).collect())
+    }
+
+    /// Repair every damaged copy of `name` from a good copy here, or else from a
+    /// peer; a copy that stays damaged is reported (`ok` False), not raised.
+    fn repair(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<PyRepairReport> {
+        let name = args::file_name(py, name)?;
+        py.detach(|| self.inner.repair(&name, &NoProgress)).or_raise(py).map(PyRepairReport)
+    }
+
+    /// Delete the copy of `name` on `store`, never the last good one (the checks of
+    /// rolling deletion); a copy kept is reported, not raised.
+    #[pyo3(name = "drop", signature = (name, *, store, min_copies=None, dry_run=false))]
+    fn drop_copy(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        store: String,
+        min_copies: Option<i64>,
+        dry_run: bool,
+    ) -> PyResult<PyDeletionReport> {
+        let name = args::file_name(py, name)?;
+        let min_copies = min_copies.map(|k| args::count(py, "min_copies", k)).transpose()?;
+        py.detach(|| self.inner.drop_copy(&name, &store, min_copies, dry_run)).or_raise(py).map(PyDeletionReport)
+    }
+
+    /// One run of rolling deletion on `store` (its `[deletion.STORE]` table), or
+    /// its plan with `dry_run`.
+    #[pyo3(signature = (store, *, dry_run=false))]
+    fn rolling_deletion(&self, py: Python<'_>, store: String, dry_run: bool) -> PyResult<PyDeletionReport> {
+        py.detach(|| self.inner.rolling_deletion(&store, dry_run)).or_raise(py).map(PyDeletionReport)
+    }
+
+    /// Ask `peer` to re-read its copies of `names` now; the answers are recorded on
+    /// the remote instances here and returned, one per name.
+    fn verify_remote(
+        &self,
+        py: Python<'_>,
+        peer: String,
+        names: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<PyFileVerification>> {
+        let names = args::file_names(py, Some(names))?;
+        let answers = py.detach(|| self.inner.verify_remote(&peer, &names)).or_raise(py)?;
+        Ok(answers.into_iter().map(PyFileVerification).collect())
     }
 
     /// Copy a file or book out of the stores to `dest` (which must not exist), from the

@@ -68,6 +68,15 @@ CLASSES = [
     "DriveProblem",
     "DriveReport",
     "ImportReport",
+    "ScrubReport",
+    "StoreCoverage",
+    "RepairReport",
+    "RepairedCopy",
+    "RepairFailure",
+    "DeletionReport",
+    "DeletionItem",
+    "FileVerification",
+    "CopyCheck",
 ]
 FUNCTIONS = ["verify_drive"]
 

@@ -99,6 +99,10 @@ def test_runtime_values_are_what_the_api_returns_and_accepts(site, src, tmp_path
         site.upload(src, f"lit/pol-{policy}", deletion_policy=policy)
     check = site.verify("lit/a").checked[0]
     assert check.status in lits["_CheckStatus"]
+    assert check.state in lits["_InstanceState"]
+    assert site.file("lit/a").instances[0].state in lits["_InstanceState"]
+    assert site.scrub(1).stopped in lits["_ScrubStop"]
+    assert site.drop("lit/a", store="main", min_copies=0).items[0].action in lits["_DeletionAction"]
     outcomes = site.run_tasks(only=list(lits["_TaskName"]))
     assert [o.task for o in outcomes] == list(lits["_TaskName"])
     assert {o.status for o in outcomes} <= set(lits["_TaskStatus"])

@@ -41,6 +41,54 @@ def bad_entries(report: librarian.VerifyReport) -> list[str]:
     return [entry for c in report.checked if c.status != "ok" for entry, problem in c.problems if problem == "missing"]
 
 
+def scrub_findings(lib: librarian.Librarian) -> list[tuple[str, str, str]]:
+    report = lib.scrub("100GB", max_rate="200MB", store="main")
+    if report.stopped == "bytes" and report.ok:
+        return []
+    return [(c.name, c.store, c.state) for c in report.problems if c.status == "mismatch"]
+
+
+def both_limits(lib: librarian.Librarian) -> float:
+    report = lib.scrub(budget_bytes=10**9, budget_time=datetime.timedelta(minutes=30), max_rate=200_000_000)
+    return report.seconds + sum(c.covered for c in report.coverage)
+
+
+def least_covered(lib: librarian.Librarian) -> datetime.datetime | None:
+    return min((c for c in lib.coverage()), key=lambda c: c.covered).oldest_verified_at
+
+
+def repair_outcome(lib: librarian.Librarian, name: str) -> list[str]:
+    report = lib.repair(name)
+    if report.ok:
+        return [c.source for c in report.repaired if c.was == "corrupt"]
+    return [f.reason for f in report.failed]
+
+
+def deletions(lib: librarian.Librarian) -> int:
+    plan = lib.drop("2026/obs", store="main", min_copies=0, dry_run=True)
+    would = [i.instance for i in plan.items if i.action == "delete" and not i.done]
+    done = lib.rolling_deletion("main", dry_run=False)
+    return len(would) + done.deleted + done.bytes_freed + len(done.peers_asked)
+
+
+def peer_copies(lib: librarian.Librarian) -> list[str]:
+    return [c.state for f in lib.verify_remote("site-b", ["2026/obs"]) if f.intact for c in f.copies]
+
+
+def damaged_copies(lib: librarian.Librarian) -> list[tuple[str, str]]:
+    try:
+        lib.verify()
+    except librarian.ChecksumMismatch as e:
+        if e.report is None:
+            return []
+        return [(c.name, c.store) for c in e.report.checked if c.state == "corrupt"]
+    return [(i.store, i.state_reason or "") for i in lib.instances("2026/obs") if i.state == "missing"]
+
+
+def remote_states(lib: librarian.Librarian) -> list[datetime.datetime | None]:
+    return [r.checked_at for r in lib.remote_instances("2026/obs") if r.state == "corrupt"]
+
+
 def mistakes(lib: librarian.Librarian) -> None:
     lib.run_tasks(only=["cleanup"])  # type: ignore[list-item]
     lib.transfers(status="complete")  # type: ignore[arg-type]
@@ -57,3 +105,13 @@ def mistakes(lib: librarian.Librarian) -> None:
     for o in lib.outbox():
         assert o.kind != "hold"  # type: ignore[comparison-overlap]
     lib.search(after=3)  # type: ignore[arg-type]
+    lib.scrub(1.5)  # type: ignore[arg-type]
+    lib.scrub(budget_time=60)  # type: ignore[arg-type]
+    lib.drop("name", "main")  # type: ignore[call-arg]
+    assert lib.scrub().stopped != "budget"  # type: ignore[comparison-overlap]
+    for i in lib.instances("name"):
+        assert i.state != "damaged"  # type: ignore[comparison-overlap]
+    for item in lib.rolling_deletion("main").items:
+        assert item.action != "deleted"  # type: ignore[comparison-overlap]
+    for r in lib.remote_instances("name"):
+        assert r.state != "deleted"  # type: ignore[comparison-overlap]

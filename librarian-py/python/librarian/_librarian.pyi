@@ -42,6 +42,15 @@ __all__ = [
     "DriveProblem",
     "DriveReport",
     "ImportReport",
+    "ScrubReport",
+    "StoreCoverage",
+    "RepairReport",
+    "RepairedCopy",
+    "RepairFailure",
+    "DeletionReport",
+    "DeletionItem",
+    "FileVerification",
+    "CopyCheck",
     "verify_drive",
     "LibrarianError",
     "InvalidName",
@@ -76,7 +85,7 @@ _Level: TypeAlias = Literal["admin", "read-append", "read-only", "callback"]
 _Severity: TypeAlias = Literal["info", "warning", "error"]
 _Category: TypeAlias = Literal[
     "peer_unreachable", "peer_refused", "call_refused", "conflict", "transfer_failed", "store_full", "drive_done",
-    "catalog_corrupt", "needs_attention"
+    "catalog_corrupt", "needs_attention", "instance_corrupt", "instance_missing", "scrub_behind"
 ]
 _TransferStatus: TypeAlias = Literal["initiated", "ongoing", "staged", "completed", "failed", "cancelled"]
 _Direction: TypeAlias = Literal["outgoing", "incoming"]
@@ -97,6 +106,10 @@ _UploadStatus: TypeAlias = Literal["ingested", "already_present"]
 _FileKind: TypeAlias = Literal["file", "directory"]
 _DeletionPolicy: TypeAlias = Literal["allowed", "disallowed"]
 _Algorithm: TypeAlias = Literal["blake3", "sha256", "xxh3", "md5"]
+_InstanceState: TypeAlias = Literal["ok", "corrupt", "missing", "deleted", "retired"]
+_RemoteState: TypeAlias = Literal["ok", "corrupt", "missing"]
+_ScrubStop: TypeAlias = Literal["done", "bytes", "time"]
+_DeletionAction: TypeAlias = Literal["delete", "keep", "verify"]
 
 _LITERALS: dict[str, tuple[str, ...]]
 """For each ``Literal`` alias above (by name), the strings the core's enum has, from
@@ -337,14 +350,159 @@ class Librarian:
                 file of the site.
             store: only copies on this store.
 
+        Every copy found damaged is marked (its :attr:`Instance.state` becomes
+        ``"corrupt"`` or ``"missing"``, an event is raised) and is no longer used as a
+        source until :meth:`repair` replaces it; one found intact again is restored.
+
         Returns:
             The report (``ok`` is always true: problems raise).
 
         Raises:
             ChecksumMismatch: a copy (or an entry of a book) no longer hashes to
-                its checksum; the message names the file and the bad entries.
-            DataMissing: a copy or an entry of a book is gone or unreadable.
+                its checksum; the message names the file and the bad entries, and
+                the exception's ``report`` is the whole :class:`VerifyReport`
+                (``report.checked``: every copy checked, with its ``status``,
+                ``problems`` per book entry and new ``state``).
+            DataMissing: a copy or an entry of a book is gone or unreadable (and
+                none differs); ``report`` as for ``ChecksumMismatch``.
+            DatabaseError: the catalog database failed its own integrity check.
             NotFound: a name or the store does not exist.
+
+        >>> try:                                                  # doctest: +SKIP
+        ...     lib.verify()
+        ... except librarian.ChecksumMismatch as e:
+        ...     bad = [(c.name, c.store, c.problems) for c in e.report.checked if c.status != "ok"]
+        """
+
+    def scrub(
+        self,
+        budget: Union[int, str, datetime.timedelta, None] = None,
+        *,
+        budget_bytes: Union[int, str, None] = None,
+        budget_time: Union[str, datetime.timedelta, None] = None,
+        max_rate: Union[int, str, None] = None,
+        store: Optional[str] = None,
+    ) -> "ScrubReport":
+        """One scrub run (``librarian verify --budget``; the ``"scrub"`` task runs it
+        with the ``[scrub]`` budget): copies are re-read from the disk (not the page
+        cache), least recently verified first, until a budget is spent.
+
+        Damaged copies are marked ``"corrupt"`` or ``"missing"`` and raise events, as
+        by :meth:`verify`, and are listed in ``problems``: a scrub reports them, it
+        does not raise. With no budget at all, every copy is re-read.
+
+        Args:
+            budget: what the CLI's ``--budget`` takes: an ``int`` is bytes, a
+                ``datetime.timedelta`` a time, and a ``str`` either a size
+                (``"100GB"``, ``"2TiB"``, ``"500000"``) or a duration (``"30min"``,
+                ``"2h"``, ``"90s"``); a bare ``m`` (``"10m"``) is refused as
+                ambiguous.
+            budget_bytes: a byte limit (``int`` or a size ``str``: ``"10M"`` is 10
+                MiB here), e.g. to give both limits with ``budget_time``. The copy
+                that crosses it is finished, so a run reads at most the limit plus
+                one copy.
+            budget_time: a time limit (``datetime.timedelta`` or a duration ``str``:
+                ``"10m"`` is 10 minutes here); no copy is started after it.
+            max_rate: read at most this many bytes per second (``int`` or a size
+                ``str``: ``"200MB"``).
+            store: only this store's copies.
+
+        Returns:
+            What was read and found, with each store's coverage after the run.
+
+        Raises:
+            InvalidArgument: a budget or rate that does not parse, is negative or
+                ambiguous, a zero ``max_rate``, a time that is not positive, or a
+                limit given twice (``budget`` and ``budget_bytes`` both bytes, or
+                both times).
+            NotFound: ``store`` does not exist.
+            TypeError: a budget of another type (e.g. a ``float``).
+        """
+
+    def coverage(self) -> "list[StoreCoverage]":
+        """Each store's scrub coverage now, against the ``[scrub] cover_every`` target
+        (default 30 days): how many copies and bytes were not re-read within it, the
+        oldest check, and the damaged copies waiting for a repair."""
+
+    def repair(self, name: _Name) -> "RepairReport":
+        """Repair every damaged (``"corrupt"`` or ``"missing"``) copy of ``name``
+        (``librarian repair NAME``).
+
+        The good bytes come from another intact copy here, or else from a peer that
+        holds one (it re-reads its copy first); they are hashed again as they are
+        written and replace the bad ones only when they match the catalog. The
+        copy's state goes back to ``"ok"`` and its event is cleared.
+
+        A copy that stays damaged is not raised: it is listed in ``failed`` with why
+        (every source tried), and ``ok`` is false. A file with no damaged copy gives
+        an empty report with ``ok`` true.
+
+        Raises:
+            NotFound: no such file.
+            InvalidName: ``name`` breaks the naming rules.
+        """
+
+    def drop(
+        self,
+        name: _Name,
+        *,
+        store: str,
+        min_copies: Optional[int] = None,
+        dry_run: bool = False,
+    ) -> "DeletionReport":
+        """Delete the copy of ``name`` on ``store`` by hand (``librarian drop``), never
+        the last good one.
+
+        At least ``min_copies`` remote copies must have been re-verified intact by
+        their peers within the store's ``[deletion]`` ``verified_within`` (default 7
+        days; peers whose check is older are asked again first), and one other good
+        copy must exist, here or re-verified at a peer, even with ``min_copies=0``.
+        The instance stays in the catalog, ``"deleted"`` with the reason.
+
+        A copy that is kept is not raised: the report's one item has ``action ==
+        "keep"`` and the reason, and ``deleted == 0``.
+
+        Args:
+            store: the store to delete the copy from.
+            min_copies: remote copies required (default: the store's ``[deletion]``
+                ``min_copies``, else 1).
+            dry_run: only say what would be done: no peer is asked, nothing changes.
+
+        Raises:
+            NotFound: no such file or store, or no copy of the file on ``store``.
+            InvalidArgument: the copy there is not ``"ok"`` (already deleted,
+                damaged or retired), or ``min_copies`` is out of range.
+            InvalidName: ``name`` breaks the naming rules.
+        """
+
+    def rolling_deletion(self, store: str, *, dry_run: bool = False) -> "DeletionReport":
+        """One run of rolling deletion on ``store`` now (what the
+        ``"rolling-deletion"`` task does on schedule; ``librarian rolling-deletion``):
+        copies older than its ``[deletion.STORE]`` ``after`` whose deletion policy
+        allows it go, with the checks of :meth:`drop`.
+
+        Args:
+            dry_run: only the plan: no peer is asked, nothing changes (an item whose
+                peers would be asked first has ``action == "verify"``).
+
+        Raises:
+            InvalidArgument: ``store`` has no ``[deletion.STORE]`` table in the
+                configuration.
+            NotFound: no such store.
+        """
+
+    def verify_remote(self, peer: str, names: Union[_Name, Iterable[_Name]]) -> "list[FileVerification]":
+        """Ask ``peer`` to re-read its own copies of ``names`` now (``librarian verify
+        --remote``). Its answers, one per name in order, are recorded on the remote
+        instances here (``verified_at`` when intact, else their ``state``), which
+        :meth:`drop` and rolling deletion count. A damaged or absent copy there is
+        reported, not raised.
+
+        Raises:
+            NotFound: ``peer`` is not a peer.
+            PeerUnreachable: the peer did not answer.
+            PeerRefused: it refused the call, or answered about other files.
+            InvalidName: a name breaks the naming rules.
         """
 
     def get(self, name: _Name, dest: _StrPath) -> "Retrieved":
@@ -823,6 +981,15 @@ class Instance:
     @property
     def verified_at(self) -> Optional[datetime.datetime]:
         """When it was last re-read and found intact (UTC), or ``None``."""
+    @property
+    def state(self) -> _InstanceState:
+        """What is known of its bytes: ``"ok"`` (then ``available``), ``"corrupt"``
+        or ``"missing"`` (found so by a verify, scrub or get; kept until
+        :meth:`Librarian.repair`), ``"deleted"`` (by :meth:`Librarian.drop` or
+        rolling deletion) or ``"retired"`` (a delivered drive's copy)."""
+    @property
+    def state_reason(self) -> Optional[str]:
+        """Why it is not ``"ok"``, when it is not."""
     def __eq__(self, value: object, /) -> bool: ...
 
 @final
@@ -841,6 +1008,15 @@ class RemoteInstance:
     @property
     def verified_at(self) -> Optional[datetime.datetime]:
         """When it was last verified there (UTC), or ``None``."""
+    @property
+    def state(self) -> _RemoteState:
+        """What the peer last answered when asked to re-verify it
+        (:meth:`Librarian.verify_remote`): ``"ok"`` (also when never asked: it
+        arrived intact), ``"corrupt"`` or ``"missing"``."""
+    @property
+    def checked_at(self) -> Optional[datetime.datetime]:
+        """When the peer was last asked (timezone-aware, UTC), whatever it answered,
+        or ``None``."""
     def __eq__(self, value: object, /) -> bool: ...
 
 @final
@@ -905,7 +1081,7 @@ class SiteStatus:
 
 @final
 class InstanceCheck:
-    """The check of one instance by :meth:`Librarian.verify`."""
+    """The check of one copy by :meth:`Librarian.verify` or :meth:`Librarian.scrub`."""
 
     @property
     def name(self) -> str:
@@ -934,11 +1110,17 @@ class InstanceCheck:
     @property
     def error(self) -> Optional[str]:
         """Error text when the copy was unreadable."""
+    @property
+    def state(self) -> _InstanceState:
+        """The copy's state after the check, as recorded: ``"ok"``, or ``"corrupt"``
+        / ``"missing"`` when the check found it so (a store that cannot be reached
+        leaves the state as it was)."""
     def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class VerifyReport:
-    """The result of :meth:`Librarian.verify`."""
+    """The result of :meth:`Librarian.verify`, also the ``report`` of the
+    ``ChecksumMismatch`` or ``DataMissing`` it raises."""
 
     @property
     def ok(self) -> bool:
@@ -946,7 +1128,7 @@ class VerifyReport:
         integrity check."""
     @property
     def checked(self) -> "list[InstanceCheck]":
-        """One item per instance checked."""
+        """One item per instance checked (intact ones too)."""
     @property
     def catalog_ok(self) -> bool:
         """True when the catalog database passed ``PRAGMA quick_check``."""
@@ -1402,6 +1584,239 @@ class ImportReport:
         """True when nothing was refused and the manifest was intact."""
     def __eq__(self, value: object, /) -> bool: ...
 
+@final
+class ScrubReport:
+    """What one :meth:`Librarian.scrub` run read and found. Compares equal by value."""
+
+    @property
+    def ok(self) -> bool:
+        """True when every copy read was intact and the catalog passed its own check."""
+    @property
+    def instances(self) -> int:
+        """Copies re-read."""
+    @property
+    def bytes(self) -> int:
+        """Bytes re-read."""
+    @property
+    def seconds(self) -> float:
+        """Seconds the run took."""
+    @property
+    def stopped(self) -> _ScrubStop:
+        """Why it stopped: ``"done"`` (every copy due was re-read), ``"bytes"`` (the
+        byte budget was spent; the copy that crossed it was finished) or ``"time"``
+        (the time budget was spent)."""
+    @property
+    def problems(self) -> "list[InstanceCheck]":
+        """The copies found damaged (or unreadable), one check each, with their new
+        ``state``."""
+    @property
+    def catalog_ok(self) -> bool:
+        """True when the catalog database passed ``PRAGMA quick_check``."""
+    @property
+    def catalog_problems(self) -> "list[str]":
+        """What the catalog's integrity check found (empty when it passed)."""
+    @property
+    def coverage(self) -> "list[StoreCoverage]":
+        """Each store's coverage after the run."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class StoreCoverage:
+    """One store's scrub coverage (:meth:`Librarian.coverage`,
+    :attr:`ScrubReport.coverage`). Compares equal by value."""
+
+    @property
+    def store(self) -> str:
+        """The store."""
+    @property
+    def instances(self) -> int:
+        """Available copies on it."""
+    @property
+    def bytes(self) -> int:
+        """Their bytes."""
+    @property
+    def overdue_instances(self) -> int:
+        """Copies not re-read within the coverage target (``[scrub] cover_every``)."""
+    @property
+    def overdue_bytes(self) -> int:
+        """Their bytes."""
+    @property
+    def oldest_verified_at(self) -> Optional[datetime.datetime]:
+        """When its least recently verified copy was last re-read (timezone-aware,
+        UTC), or ``None``."""
+    @property
+    def covered(self) -> float:
+        """Fraction of its bytes re-read within the coverage target (``1.0`` when
+        the store is empty)."""
+    @property
+    def damaged(self) -> int:
+        """Copies found corrupt or missing, waiting for a repair."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class RepairReport:
+    """What :meth:`Librarian.repair` did. Compares equal by value."""
+
+    @property
+    def name(self) -> str:
+        """The file."""
+    @property
+    def ok(self) -> bool:
+        """True when every damaged copy was repaired (or there was none)."""
+    @property
+    def repaired(self) -> "list[RepairedCopy]":
+        """The copies replaced with verified bytes."""
+    @property
+    def failed(self) -> "list[RepairFailure]":
+        """The copies still damaged, with why."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class RepairedCopy:
+    """One damaged copy a repair replaced. Compares equal by value."""
+
+    @property
+    def store(self) -> str:
+        """The store of the copy."""
+    @property
+    def instance(self) -> int:
+        """Its instance id."""
+    @property
+    def was(self) -> _InstanceState:
+        """What it was before: ``"corrupt"`` or ``"missing"``."""
+    @property
+    def source(self) -> str:
+        """Where the good bytes came from: ``"store NAME"`` (another copy here) or
+        ``"peer NAME"`` (the JSON field ``from``)."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class RepairFailure:
+    """A damaged copy a repair could not replace. Compares equal by value."""
+
+    @property
+    def store(self) -> str:
+        """The store of the copy."""
+    @property
+    def instance(self) -> int:
+        """Its instance id."""
+    @property
+    def reason(self) -> str:
+        """Why: every source tried and what went wrong with it."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class DeletionReport:
+    """What :meth:`Librarian.drop` or :meth:`Librarian.rolling_deletion` did (or,
+    with ``dry_run``, would do). Compares equal by value."""
+
+    @property
+    def store(self) -> str:
+        """The store."""
+    @property
+    def dry_run(self) -> bool:
+        """Nothing was changed."""
+    @property
+    def min_copies(self) -> int:
+        """Remote copies required, re-verified within the window."""
+    @property
+    def items(self) -> "list[DeletionItem]":
+        """Every copy considered, oldest first."""
+    @property
+    def deleted(self) -> int:
+        """Copies deleted."""
+    @property
+    def bytes_freed(self) -> int:
+        """Their bytes."""
+    @property
+    def peers_asked(self) -> "list[str]":
+        """Peers asked to re-verify their copies (in a dry run: that would be asked)."""
+    @property
+    def problems(self) -> "list[str]":
+        """What went wrong on the way (a peer that did not answer, bytes that could
+        not be removed)."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class DeletionItem:
+    """One copy considered for deletion. Compares equal by value."""
+
+    @property
+    def name(self) -> str:
+        """The file."""
+    @property
+    def store(self) -> str:
+        """The store of the copy."""
+    @property
+    def instance(self) -> int:
+        """The copy's instance id."""
+    @property
+    def size(self) -> int:
+        """Its bytes."""
+    @property
+    def action(self) -> _DeletionAction:
+        """``"delete"`` (deleted, or in a dry run would be), ``"keep"`` (not enough
+        good copies elsewhere: ``reason`` says which are missing) or ``"verify"``
+        (dry run only: would be deleted if the peers asked first confirm their
+        copies)."""
+    @property
+    def done(self) -> bool:
+        """True when the copy was deleted (never in a dry run)."""
+    @property
+    def reason(self) -> str:
+        """Why, for a person."""
+    @property
+    def verified_copies(self) -> int:
+        """Remote copies re-verified intact within the window."""
+    @property
+    def local_copies(self) -> int:
+        """Other intact copies on this site's other stores."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class FileVerification:
+    """A peer's answer about one file (:meth:`Librarian.verify_remote`). Compares
+    equal by value."""
+
+    @property
+    def name(self) -> str:
+        """The name asked about."""
+    @property
+    def present(self) -> bool:
+        """Whether the peer catalogues the file."""
+    @property
+    def checksum(self) -> Optional[str]:
+        """Its checksum there, or ``None``."""
+    @property
+    def size(self) -> Optional[int]:
+        """Its size there, or ``None``."""
+    @property
+    def copies(self) -> "list[CopyCheck]":
+        """Each copy the peer holds (damaged ones included), checked now."""
+    @property
+    def verified_at(self) -> datetime.datetime:
+        """When the peer ran the checks (timezone-aware, UTC)."""
+    @property
+    def intact(self) -> bool:
+        """True when at least one copy there was found intact."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class CopyCheck:
+    """One copy at a peer, as the peer just found it (:attr:`FileVerification.copies`).
+    Compares equal by value."""
+
+    @property
+    def store(self) -> str:
+        """The store there."""
+    @property
+    def status(self) -> _CheckStatus:
+        """What re-reading it found."""
+    @property
+    def state(self) -> _InstanceState:
+        """The copy's state there after the check."""
+    def __eq__(self, value: object, /) -> bool: ...
+
 def verify_drive(path: _StrPath) -> DriveReport:
     """Check the drive at ``path`` against its manifest (``librarian sneakernet
     verify``); needs no site.
@@ -1443,8 +1858,19 @@ class Conflict(LibrarianError):
 class ChecksumMismatch(LibrarianError):
     """Data did not hash to the checksum it should have. ``code == "checksum_mismatch"``."""
 
+    report: Optional[VerifyReport]
+    """Raised by :meth:`Librarian.verify`: its whole report (which files, which
+    copies, what is wrong, in ``report.checked``). ``None`` when the mismatch came
+    from elsewhere (e.g. ``upload``'s ``expect_checksum``, ``get``) and after the
+    exception was pickled (the report is not pickled)."""
+
 class DataMissing(LibrarianError):
     """A catalogued copy (or entry of a book) is missing. ``code == "data_missing"``."""
+
+    report: Optional[VerifyReport]
+    """Raised by :meth:`Librarian.verify`: its whole report, as for
+    :attr:`ChecksumMismatch.report`. ``None`` when raised elsewhere and after the
+    exception was pickled."""
 
 class StoreFull(LibrarianError):
     """No enabled, ingestable store has room. ``code == "store_full"``."""

@@ -123,14 +123,27 @@ impl PyInstance {
     fn verified_at(&self) -> Option<Timestamp> {
         self.0.verified_at
     }
+    /// What is known of its bytes: `"ok"` (then `available`), `"corrupt"`,
+    /// `"missing"` (found so by a verify, scrub or get; kept until repaired),
+    /// `"deleted"` (by `drop` or rolling deletion) or `"retired"` (a delivered drive copy).
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.0.state.as_str()
+    }
+    /// Why it is not `"ok"`, when it is not.
+    #[getter]
+    fn state_reason(&self) -> Option<String> {
+        self.0.state_reason.clone()
+    }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "Instance(id={}, store={}, path={}, available={}, deletion_policy={})",
+            "Instance(id={}, store={}, path={}, available={}, deletion_policy={}, state={})",
             self.0.id.0,
             r(py, &self.0.store),
             rp(py, &self.0.path),
             if self.0.available { "True" } else { "False" },
             r(py, self.0.deletion_policy.as_str()),
+            r(py, self.0.state.as_str()),
         )
     }
 }
@@ -162,12 +175,24 @@ impl PyRemoteInstance {
     fn verified_at(&self) -> Option<Timestamp> {
         self.0.verified_at
     }
+    /// What the peer last answered when asked to re-verify it: `"ok"` (also when
+    /// never asked: it arrived intact), `"corrupt"` or `"missing"`.
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.0.state.as_str()
+    }
+    /// When the peer was last asked (UTC), whatever it answered, or `None`.
+    #[getter]
+    fn checked_at(&self) -> Option<Timestamp> {
+        self.0.checked_at
+    }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "RemoteInstance(librarian={}, store={}, copied_at={})",
+            "RemoteInstance(librarian={}, store={}, copied_at={}, state={})",
             r(py, &self.0.librarian),
             r(py, &self.0.store),
             r(py, &self.0.copied_at.to_string()),
+            r(py, self.0.state.as_str()),
         )
     }
 }
@@ -342,12 +367,20 @@ impl PyInstanceCheck {
     fn error(&self) -> Option<String> {
         self.0.error.clone()
     }
+    /// The copy's state after the check, as recorded: `"ok"`, or `"corrupt"` /
+    /// `"missing"` when the check found it so (a store that cannot be reached leaves
+    /// the state as it was).
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.0.state.as_str()
+    }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "InstanceCheck(name={}, store={}, status={}, path={})",
+            "InstanceCheck(name={}, store={}, status={}, state={}, path={})",
             r(py, self.0.name.as_str()),
             r(py, &self.0.store),
             r(py, self.0.status.as_str()),
+            r(py, self.0.state.as_str()),
             rp(py, &self.0.path),
         )
     }

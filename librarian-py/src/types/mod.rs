@@ -3,11 +3,13 @@
 //! `pathlib.Path`, checksums and enums to their text form, JSON to Python objects.
 
 mod catalog;
+mod lifecycle;
 mod operations;
 mod sneakernet;
 mod transfers;
 
 pub use catalog::*;
+pub use lifecycle::*;
 pub use operations::*;
 pub use sneakernet::*;
 pub use transfers::*;

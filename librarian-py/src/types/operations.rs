@@ -150,7 +150,8 @@ impl PyEvent {
         self.0.severity.as_str()
     }
     /// "peer_unreachable", "peer_refused", "call_refused", "conflict", "transfer_failed",
-    /// "store_full", "drive_done" or "catalog_corrupt".
+    /// "store_full", "drive_done", "catalog_corrupt", "needs_attention",
+    /// "instance_corrupt", "instance_missing" or "scrub_behind".
     #[getter]
     fn category(&self) -> &'static str {
         self.0.category.as_str()
