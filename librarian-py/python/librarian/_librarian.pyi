@@ -106,7 +106,7 @@ _UploadStatus: TypeAlias = Literal["ingested", "already_present"]
 _FileKind: TypeAlias = Literal["file", "directory"]
 _DeletionPolicy: TypeAlias = Literal["allowed", "disallowed"]
 _Algorithm: TypeAlias = Literal["blake3", "sha256", "xxh3", "md5"]
-_InstanceState: TypeAlias = Literal["ok", "corrupt", "missing", "deleted", "retired"]
+_InstanceState: TypeAlias = Literal["ok", "corrupt", "missing", "deleting", "deleted", "retired"]
 _RemoteState: TypeAlias = Literal["ok", "corrupt", "missing"]
 _ScrubStop: TypeAlias = Literal["done", "bytes", "time"]
 _DeletionAction: TypeAlias = Literal["delete", "keep", "verify"]
@@ -985,8 +985,9 @@ class Instance:
     def state(self) -> _InstanceState:
         """What is known of its bytes: ``"ok"`` (then ``available``), ``"corrupt"``
         or ``"missing"`` (found so by a verify, scrub or get; kept until
-        :meth:`Librarian.repair`), ``"deleted"`` (by :meth:`Librarian.drop` or
-        rolling deletion) or ``"retired"`` (a delivered drive's copy)."""
+        :meth:`Librarian.repair`), ``"deleting"`` then ``"deleted"`` (by
+        :meth:`Librarian.drop` or rolling deletion: ``"deleting"`` from the commit
+        until its bytes are gone) or ``"retired"`` (a delivered drive's copy)."""
     @property
     def state_reason(self) -> Optional[str]:
         """Why it is not ``"ok"``, when it is not."""
