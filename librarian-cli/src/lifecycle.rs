@@ -195,3 +195,44 @@ pub fn repair(r: &RepairReport, out: &Out) -> Result<ExitCode> {
     }
     Ok(if r.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
+
+/// What `rebuild --from-stores` restored; exit 1 when something was left out.
+pub fn rebuilt(r: &librarian_core::RebuildReport, out: &Out) -> Result<ExitCode> {
+    if out.json() {
+        out.emit_value(&serde_json::to_value(r)?)?;
+    } else {
+        if let Some(old) = &r.moved_aside {
+            say!("the old catalog is kept at {}", old.display());
+        }
+        for (t, n) in &r.salvaged {
+            say!("salvaged {n} row(s) of {t} from it");
+        }
+        for (t, why) in &r.not_salvaged {
+            say!("could not salvage {t}: {why}");
+        }
+        for (p, why) in &r.skipped {
+            say!("SKIPPED {}: {why}", p.display());
+        }
+        say!(
+            "rebuilt {}: {} file(s), {} book(s), {} in store(s) {}{}",
+            r.database.display(),
+            r.files,
+            r.books,
+            bytes(r.bytes),
+            r.stores.join(", "),
+            if r.extra_copies > 0 { format!("; {} second cop(ies)", r.extra_copies) } else { String::new() }
+        );
+        say!("next: re-add peers if they were not salvaged, then `librarian rebuild --remote PEER` for each");
+    }
+    Ok(if r.skipped.is_empty() && r.not_salvaged.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// What `rebuild --remote PEER` restored.
+pub fn restored(peer: &str, asked: u64, intact: u64, out: &Out) -> Result<ExitCode> {
+    if out.json() {
+        out.emit_value(&serde_json::json!({ "peer": peer, "files": asked, "intact_at_peer": intact }))?;
+    } else {
+        say!("peer {peer} holds intact copies of {intact} of {asked} file(s); their remote instances are restored");
+    }
+    Ok(ExitCode::SUCCESS)
+}

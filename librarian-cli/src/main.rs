@@ -156,6 +156,30 @@ enum Command {
         /// The file or book.
         name: OsString,
     },
+    /// Disaster recovery. --from-stores: the catalog is lost or damaged; move it
+    /// aside (never deleted; its stores, peers and accounts are copied when it can
+    /// still be read) and catalogue every file and book found in the stores' data
+    /// areas, hashed again (BLAKE3). A directory without write bits is a book
+    /// (committed books are read-only); so is one matching --book. --remote PEER:
+    /// then ask PEER to re-verify its copies of every file, restoring the remote
+    /// instances (run it for each peer, once the peers are known again).
+    Rebuild {
+        /// Rebuild the catalog from the stores' data areas.
+        #[arg(long, conflicts_with = "remote", required_unless_present = "remote")]
+        from_stores: bool,
+        /// A store to read besides those the old catalog still names: NAME=ROOT
+        /// (the data area; staging: ROOT.staging). Default, when no store is known
+        /// at all: the `main` store of `librarian init`.
+        #[arg(long = "store", value_name = "NAME=ROOT")]
+        stores: Vec<String>,
+        /// A glob of names that are books (`*`, `?`), for books committed before
+        /// committed data was read-only.
+        #[arg(long = "book", value_name = "GLOB")]
+        books: Vec<String>,
+        /// Restore the remote instances at this peer.
+        #[arg(long, value_name = "PEER")]
+        remote: Option<String>,
+    },
     /// Delete the copy of NAME on STORE, never the last good one: at least
     /// --min-copies remote copies must have been re-verified by their peers within
     /// the store's [deletion] verified_within (default 7d; older ones are asked
@@ -512,6 +536,32 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
         Command::Verify { names, remote: Some(peer), .. } => {
             let names = names.iter().map(|n| name_arg(n)).collect::<Result<Vec<_>, _>>()?;
             return lifecycle::verify_remote(&open(cli)?, peer, &names, out);
+        }
+        Command::Rebuild { from_stores: true, stores, books, .. } => {
+            let mut opts = librarian_core::RebuildOptions { books: books.clone(), ..Default::default() };
+            for s in stores {
+                let Some((name, root)) = s.split_once('=') else {
+                    return Err(CliError::Usage(format!("--store {s:?}: write NAME=ROOT")));
+                };
+                opts.stores.push(StoreSpec {
+                    name: name.to_owned(),
+                    root: PathBuf::from(root),
+                    staging: None,
+                    ingestable: true,
+                    reserve_bytes: 0,
+                });
+            }
+            let config = librarian_core::locate_config(cli.config.as_deref())?;
+            let bar = progress::Bar::new("rebuild");
+            let (_, report) = Librarian::rebuild_from_stores(&config, &opts, &bar)?;
+            return lifecycle::rebuilt(&report, out);
+        }
+        Command::Rebuild { remote: Some(peer), .. } => {
+            let (asked, intact) = open(cli)?.restore_remote(peer)?;
+            return lifecycle::restored(peer, asked, intact, out);
+        }
+        Command::Rebuild { .. } => {
+            return Err(CliError::Usage("rebuild needs --from-stores or --remote PEER".into()));
         }
         Command::Repair { name } => {
             let name = name_arg(name)?;

@@ -74,6 +74,7 @@ mod ingest;
 mod metrics; // Prometheus text: /metrics and the textfile
 mod outbox;
 mod queries;
+mod rebuild;
 mod remote_verify;
 mod repair;
 mod retrieve;
@@ -116,6 +117,7 @@ pub use model::{
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;
 pub use progress::{NoProgress, Progress};
+pub use rebuild::{RebuildOptions, RebuildReport};
 pub use retrieve::Retrieved;
 pub use scrub::ScrubOptions;
 pub use shim::Shim;

@@ -53,6 +53,27 @@ impl Librarian {
         Ok(Librarian::recovered(Site::open(config_path)?))
     }
 
+    /// Rebuild a lost or damaged catalog from the stores' data areas: the old
+    /// database (if any) is moved aside and what it still holds of its stores, peers
+    /// and accounts is copied; every file and book in the stores is hashed and
+    /// catalogued. See [`RebuildOptions`] and [`RebuildReport`] (what could not be
+    /// restored). Then [`Librarian::restore_remote`] for each peer.
+    pub fn rebuild_from_stores(
+        config_path: &Path,
+        opts: &crate::rebuild::RebuildOptions,
+        progress: &dyn Progress,
+    ) -> Result<(Self, crate::rebuild::RebuildReport)> {
+        let (site, report) = crate::rebuild::rebuild_from_stores(config_path, opts, progress)?;
+        Ok((Librarian { site }, report))
+    }
+
+    /// After a rebuild: ask `peer` to re-verify its copies of every file here and
+    /// record them as remote instances. Returns (files asked, files with an intact
+    /// copy there).
+    pub fn restore_remote(&self, peer: &str) -> Result<(u64, u64)> {
+        crate::rebuild::restore_remote(&self.site, peer)
+    }
+
     /// Open the site found by the usual rule ([`crate::locate_config`]): `explicit`,
     /// else `$LIBRARIAN_CONFIG`, else `/etc/librarian/librarian.toml`, else
     /// `./librarian.toml`.

@@ -34,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "outbox",
             "transfers",
             "sneakernet",
+            "rebuild",
             "metrics",
             "alerts",
             "tasks",

@@ -16,6 +16,7 @@ mod lifecycle;
 mod local_clone; // SneakerNet: the local clone
 mod outbox;
 mod planning;
+mod rebuild;
 mod retire;
 mod rows;
 mod schema;
@@ -39,6 +40,7 @@ pub use intents::IntentClaim;
 pub(crate) use lifecycle::before;
 pub use lifecycle::{DeletionCandidate, ScrubCursor};
 pub use local_clone::LocalCloneItem;
+pub use rebuild::Rebuilt;
 pub use rows::{FileRow, InstanceRow, IntentRow, NewFile, RemoteInstanceRow, StoreRow, StoreUsage};
 
 pub(crate) use crate::model::{

@@ -473,3 +473,100 @@ fn committed_files_and_books_are_read_only_until_the_deletion_path_removes_them(
     assert_eq!(twice.code(), Some(1), "{twice}");
     assert_ne!(write_bits(&mine), 0, "the caller's file keeps its write bits");
 }
+
+/// name -> (checksum, kind) of every file at `site`.
+fn catalogue(site: &Site) -> std::collections::BTreeMap<String, (String, String)> {
+    site.files()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_owned(),
+                (f["checksum"].as_str().unwrap().to_owned(), f["kind"].as_str().unwrap().to_owned()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_deleted_catalog_is_rebuilt_from_the_stores_and_remote_copies_come_back_from_the_peer() {
+    let pair = ClonePair::new("", "");
+    let (a, b) = (&pair.a, &pair.b);
+    librarian_e2e::pair::upload_files(a, "obs", 3);
+    librarian_e2e::pair::upload_book(a, "obs/book", 12);
+    pair.converge(6);
+    let before = catalogue(a);
+    assert_eq!(before.len(), 4);
+    let db = a.db();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    assert!(a.json(["status"]).code() != Some(0), "no catalog, no site");
+
+    let rebuilt = a.json(["rebuild", "--from-stores"]);
+    rebuilt.ok();
+    let r = rebuilt.json();
+    assert_eq!((r["files"].as_u64(), r["books"].as_u64()), (Some(3), Some(1)), "{r}");
+    assert!(r["moved_aside"].is_null(), "{r}");
+    assert_eq!(catalogue(a), before, "every name, kind and checksum is back");
+    a.json(["verify"]).ok();
+
+    // The peers were lost with the catalog: added again, then asked.
+    let pw = a.tmp().join("a-at-b-again");
+    librarian_e2e::write_secret(&pw, &format!("{}\n", librarian_e2e::pair::A_AT_B));
+    let url = format!("http://{}", pair.b_addr);
+    a.run(["peer", "add", "site-b", "--url", &url, "--account", "site-a", "--password-file", pw.to_str().unwrap()])
+        .ok();
+    let restored = a.json(["rebuild", "--remote", "site-b"]);
+    restored.ok();
+    assert_eq!(restored.json()["intact_at_peer"], 4, "{restored}");
+    for f in a.files() {
+        let remote = f["remote_instances"].as_array().unwrap();
+        assert_eq!(remote.len(), 1, "{f}");
+        assert_eq!((remote[0]["librarian"].as_str(), remote[0]["state"].as_str()), (Some("site-b"), Some("ok")));
+        assert!(remote[0]["verified_at"].is_string(), "{f}");
+    }
+    // B is untouched by all this.
+    assert_eq!(catalogue(b), before);
+}
+
+#[test]
+fn a_damaged_catalog_is_moved_aside_and_its_stores_peers_and_accounts_salvaged() {
+    let pair = ClonePair::new("", "");
+    let a = &pair.a;
+    let second = a.tmp().join("second");
+    a.run(["store", "add", "second", "--root", second.to_str().unwrap()]).ok();
+    librarian_e2e::pair::upload_files(a, "x", 2);
+    a.run(["clone", "local", "--from", "main", "--to", "second"]).ok();
+    let planted = a.data().join("x/planted");
+    std::fs::write(&planted, b"not catalogued before").unwrap();
+    let link = a.data().join("x/link");
+    std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+    // The files table is lost (the stores, peers and accounts are still readable).
+    librarian_e2e::sql::write(
+        &a.db(),
+        "PRAGMA foreign_keys = OFF; DELETE FROM file_entries; DELETE FROM instances; DELETE FROM remote_instances; DELETE FROM files;",
+    );
+
+    let rebuilt = a.json(["rebuild", "--from-stores"]);
+    assert_eq!(rebuilt.code(), Some(1), "the link is reported: {rebuilt}");
+    let r = rebuilt.json();
+    let old = r["moved_aside"].as_str().expect("the old catalog is kept");
+    assert!(std::path::Path::new(old).exists(), "{r}");
+    let salvaged: BTreeSet<&str> = r["salvaged"].as_array().unwrap().iter().filter_map(|t| t[0].as_str()).collect();
+    assert_eq!(salvaged, BTreeSet::from(["accounts", "peers", "stores"]), "{r}");
+    assert_eq!(r["files"], 3, "x/f000, x/f001 and the planted file: {r}");
+    assert_eq!(r["extra_copies"], 2, "the copies on store second: {r}");
+    let skipped = r["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{r}");
+    assert!(
+        skipped[0][0].as_str().unwrap().ends_with("x/link")
+            && skipped[0][1].as_str().unwrap().contains("never followed")
+    );
+    let info = a.json(["info", "x/f000"]).json();
+    assert_eq!(info["instances"].as_array().unwrap().len(), 2, "{info}");
+    // The salvaged peer and B's callback account work as before.
+    a.json(["peer", "ping", "site-b"]).ok();
+    let asked = a.json(["rebuild", "--remote", "site-b"]);
+    asked.ok();
+    assert_eq!(asked.json()["intact_at_peer"], 0, "nothing was cloned to B here: {asked}");
+}
