@@ -4,12 +4,12 @@
 use std::process::ExitCode;
 
 use librarian_core::{
-    Budget, CheckStatus, DeletionAction, DeletionReport, FileName, FileVerification, Librarian, RepairReport,
-    ScrubOptions, ScrubReport, parse_budget, parse_size,
+    Budget, DeletionAction, DeletionReport, FileName, FileVerification, Librarian, RepairReport, ScrubOptions,
+    ScrubReport, parse_budget, parse_size,
 };
 
 use crate::error::Result;
-use crate::output::{Out, bytes, say};
+use crate::output::{Out, bytes, say, status_word};
 use crate::progress;
 
 /// `verify --budget ...`: one scrub run; exit 1 when it found a damaged copy or a
@@ -40,12 +40,7 @@ fn print_scrub(r: &ScrubReport, out: &Out) -> Result<()> {
         return out.emit_value(&serde_json::to_value(r)?);
     }
     for c in &r.problems {
-        let word = match c.status {
-            CheckStatus::Ok => "ok",
-            CheckStatus::Mismatch => "CHECKSUM MISMATCH",
-            CheckStatus::Missing => "MISSING",
-            CheckStatus::Unreadable => "UNREADABLE",
-        };
+        let word = status_word(c.status);
         say!("{word:<17} {} (store {}, {}) now {}", c.name, c.store, c.path.display(), c.state);
         for p in &c.problems {
             say!("    entry {}: {}", p.entry, p.problem.as_str());
@@ -105,12 +100,7 @@ pub fn verify_remote(lib: &Librarian, peer: &str, names: &[FileName], out: &Out)
                 say!("NO COPY           {} (peer {peer} holds no copy it could read)", f.name);
             }
             for c in &f.copies {
-                let word = match c.status {
-                    CheckStatus::Ok => "ok",
-                    CheckStatus::Mismatch => "CHECKSUM MISMATCH",
-                    CheckStatus::Missing => "MISSING",
-                    CheckStatus::Unreadable => "UNREADABLE",
-                };
+                let word = status_word(c.status);
                 say!("{word:<17} {} (peer {peer}, store {}, verified {})", f.name, c.store, f.verified_at);
             }
         }

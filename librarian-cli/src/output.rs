@@ -70,6 +70,16 @@ pub struct Out {
     json: bool,
 }
 
+/// How a check's outcome is shown in the text output of `verify` and its kin.
+pub(crate) fn status_word(status: CheckStatus) -> &'static str {
+    match status {
+        CheckStatus::Ok => "ok",
+        CheckStatus::Mismatch => "CHECKSUM MISMATCH",
+        CheckStatus::Missing => "MISSING",
+        CheckStatus::Unreadable => "UNREADABLE",
+    }
+}
+
 pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut v = n as f64;
@@ -246,12 +256,7 @@ impl Out {
             return self.emit(r);
         }
         for c in &r.checked {
-            let word = match c.status {
-                CheckStatus::Ok => "ok",
-                CheckStatus::Mismatch => "CHECKSUM MISMATCH",
-                CheckStatus::Missing => "MISSING",
-                CheckStatus::Unreadable => "UNREADABLE",
-            };
+            let word = status_word(c.status);
             say!("{word:<17} {} (store {}, {})", c.name, c.store, c.path.display());
             for p in &c.problems {
                 let what = match p.problem {
