@@ -150,7 +150,7 @@ fn install(root: &Path, path: &Path, sdir: &Dir) -> Result<()> {
     let new = sdir.shown().join(NEW);
     crate::store::posix::set_read_only_below(&new);
     sdir.rename_noreplace(OsStr::new(NEW), &parent, last)?;
-    crate::store::posix::set_read_only(&path, true);
+    crate::store::posix::set_read_only(path, true);
     parent.sync()
 }
 
