@@ -736,3 +736,195 @@ fn hostile_repair_of_a_book_from_a_peer_that_lies_about_one_entry_never_replaces
     assert!(a.data().join("r/book/empty").is_dir());
     a.assert_consistent();
 }
+
+/// Checksum and size of `name` at `site`.
+fn checksum_and_size(site: &Site, name: &str) -> (String, u64) {
+    let info = site.json(["info", name]);
+    info.ok();
+    let v = info.json();
+    (v["checksum"].as_str().unwrap().to_owned(), v["size"].as_u64().unwrap())
+}
+
+/// How the fake answers `files/verify`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum VerifyLie {
+    OtherNames,
+    Swapped,
+    Fewer,
+    More,
+    HostileStores,
+    OkButOtherChecksum,
+    AbsentButOk,
+    NotJson,
+    Huge,
+    /// `ok` with our checksum: the peer's word, which the design trusts.
+    Honest,
+}
+
+const VERIFY_LIES: [VerifyLie; 9] = [
+    VerifyLie::OtherNames,
+    VerifyLie::Swapped,
+    VerifyLie::Fewer,
+    VerifyLie::More,
+    VerifyLie::HostileStores,
+    VerifyLie::OkButOtherChecksum,
+    VerifyLie::AbsentButOk,
+    VerifyLie::NotJson,
+    VerifyLie::Huge,
+];
+
+/// A store name no site may have: traversal and a terminal escape.
+const EVIL_STORE: &str = "../../../etc/\u{1b}[31mEVIL";
+
+fn verify_answer(lie: VerifyLie, asked: &[String], ours: &BTreeMap<String, (String, u64)>) -> Vec<u8> {
+    let ok = |store: &str| json!({"store": store, "status": "ok", "state": "ok"});
+    let file = |name: &str, copies: Vec<Value>| {
+        let (sum, size) = ours.get(name).cloned().unwrap_or_else(|| (format!("blake3:{}", "ab".repeat(32)), 1));
+        json!({"name": name, "present": true, "checksum": sum, "size": size, "copies": copies,
+               "verified_at": "2026-01-01T00:00:00Z"})
+    };
+    let honest: Vec<Value> = asked.iter().map(|n| file(n, vec![ok("main")])).collect();
+    let files: Vec<Value> = match lie {
+        VerifyLie::Honest => honest,
+        VerifyLie::OtherNames => asked.iter().map(|_| file("v/unasked", vec![ok("main")])).collect(),
+        VerifyLie::Swapped => honest.into_iter().rev().collect(),
+        VerifyLie::Fewer => honest.into_iter().take(asked.len() - 1).collect(),
+        VerifyLie::More => {
+            let mut v = honest;
+            v.push(file("v/unasked", vec![ok("main")]));
+            v
+        }
+        VerifyLie::HostileStores => asked
+            .iter()
+            .map(|n| {
+                file(
+                    n,
+                    vec![
+                        ok(EVIL_STORE),
+                        ok("main\n"),
+                        ok("main/../main"),
+                        ok(""),
+                        ok("main\u{202e}"),
+                        ok(&"m".repeat(300)),
+                    ],
+                )
+            })
+            .collect(),
+        VerifyLie::OkButOtherChecksum => asked
+            .iter()
+            .map(|n| {
+                let mut f = file(n, vec![ok("main")]);
+                f["checksum"] = Value::from(format!("blake3:{}", "cd".repeat(32)));
+                f
+            })
+            .collect(),
+        VerifyLie::AbsentButOk => asked
+            .iter()
+            .map(|n| {
+                let mut f = file(n, vec![ok("main")]);
+                f["present"] = Value::from(false);
+                f
+            })
+            .collect(),
+        VerifyLie::NotJson => return bytes_response(22, b"\x1b]0;pwned\x07 not json!", &[]),
+        VerifyLie::Huge => {
+            // The honest answer, padded past any sane size (24 MiB).
+            let mut v = json!({"site": "site-b", "files": honest});
+            v["padding"] = Value::from("x".repeat(24 << 20));
+            return json_response(200, &v);
+        }
+    };
+    json_response(200, &json!({"site": "site-b", "files": files}))
+}
+
+#[test]
+fn hostile_verify_answers_never_count_as_verified_copies_and_delete_nothing() {
+    let lie = Arc::new(Mutex::new(VerifyLie::Honest));
+    let ours: Arc<Mutex<BTreeMap<String, (String, u64)>>> = Arc::default();
+    let (told, known) = (Arc::clone(&lie), Arc::clone(&ours));
+    let fake = FakePeer::start(move |req: &Request| {
+        if req.path != VERIFY {
+            return None;
+        }
+        let asked: Vec<String> =
+            req.json()["names"].as_array()?.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect();
+        let lie = *told.lock().unwrap();
+        Some(verify_answer(lie, &asked, &known.lock().unwrap()))
+    });
+    let a = linked_to(&fake, "[deletion.main]\nafter = \"1s\"\nmin_copies = 1\nverified_within = \"7d\"\n");
+    let names = ["v/one", "v/two"];
+    for (i, name) in names.iter().enumerate() {
+        let src = a.src(name);
+        std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+        write_random(&src, 50_000, 90 + i as u64);
+        a.upload(&src, name, &["--deletion-policy", "allowed"]).ok();
+        plant_remote_copy(&a, name);
+        ours.lock().unwrap().insert((*name).to_owned(), checksum_and_size(&a, name));
+    }
+    // Made here an hour ago: old enough for `after = "1s"` without waiting.
+    sql::write(&a.db(), "UPDATE instances SET created_at = created_at - 3600000000");
+    let plan = a.json(["rolling-deletion", "--store", "main", "--dry-run"]);
+    plan.ok();
+    assert!(
+        plan.json()["items"].as_array().unwrap().iter().all(|i| i["action"] == "verify"),
+        "both copies wait for the peer's word: {plan}"
+    );
+    let data_before = snapshot(&a.data());
+    let reset = "DELETE FROM remote_instances WHERE store <> 'main';
+                 UPDATE remote_instances SET state = 'ok', verified_at = NULL, checked_at = NULL";
+    let vouched = "SELECT COUNT(*) FROM remote_instances WHERE state = 'ok' AND verified_at IS NOT NULL";
+
+    for lie_now in VERIFY_LIES {
+        let what = format!("{lie_now:?}");
+        *lie.lock().unwrap() = lie_now;
+        sql::write(&a.db(), reset);
+
+        // By hand: `verify --remote` fails, prints nothing hostile, counts nothing.
+        fake.clear();
+        let by_hand = a.json(["verify", "--remote", "site-b", "v/one", "v/two"]);
+        assert_ne!(by_hand.code(), Some(0), "{what}: {by_hand}");
+        assert_outcome_clean(&by_hand);
+        assert_eq!(fake.requests_to(VERIFY).len(), 1, "{what}: the peer was asked");
+        assert_eq!(sql::count(&a.db(), vouched), 0, "{what}: a copy counts as verified");
+        let human = a.run(["verify", "--remote", "site-b", "v/one", "v/two"]);
+        assert_ne!(human.code(), Some(0), "{what}: {human}");
+        assert_outcome_clean(&human);
+
+        // Rolling deletion asks the peer again, and deletes nothing on its word.
+        sql::write(&a.db(), reset);
+        fake.clear();
+        let run = a.json(["rolling-deletion", "--store", "main"]);
+        assert_outcome_clean(&run);
+        assert_eq!(fake.requests_to(VERIFY).len(), 1, "{what}: the peer was asked: {run}");
+        assert_eq!(run.json()["deleted"], 0, "{what}: {run}");
+        assert!(snapshot(&a.data()) == data_before, "{what}: the data area changed");
+        assert_eq!(sql::count(&a.db(), vouched), 0, "{what}: a copy counts as verified");
+        let stores = sql::column(&a.db(), "SELECT DISTINCT store FROM remote_instances");
+        assert_eq!(stores, vec!["main".to_owned()], "{what}: a store the peer named was recorded");
+        for name in names {
+            assert_eq!(instance_state(&a, name), "ok", "{what}: {name}");
+        }
+        // The scheduled task does the same, and records only clean text.
+        sql::write(&a.db(), reset);
+        let task = a.json(["tasks", "run", "--only", "rolling-deletion"]);
+        assert_outcome_clean(&task);
+        assert!(snapshot(&a.data()) == data_before, "{what}: the task deleted something");
+        assert_records_clean(&a);
+    }
+
+    // The one answer the design accepts: the peer says `ok` with our checksum. That
+    // is the peer's word, and rolling deletion relies on it (docs/security.md: "a peer
+    // that says its copy is intact when it is not can make this site delete its own
+    // copy"; `min_copies = 2` with copies at two sites is the defence). So the same
+    // fake, telling what would be the truth, has both copies deleted here.
+    *lie.lock().unwrap() = VerifyLie::Honest;
+    sql::write(&a.db(), reset);
+    let run = a.json(["rolling-deletion", "--store", "main"]);
+    run.ok();
+    assert_eq!(run.json()["deleted"], 2, "{run}");
+    for name in names {
+        assert!(!a.data().join(name).exists(), "{name} was trusted to the peer");
+        assert_eq!(instance_state(&a, name), "deleted");
+    }
+    assert_eq!(sql::count(&a.db(), vouched), 2);
+}
