@@ -754,6 +754,8 @@ enum VerifyLie {
     More,
     HostileStores,
     OkButOtherChecksum,
+    OkButHostileChecksum,
+    HostileStatus,
     AbsentButOk,
     NotJson,
     Huge,
@@ -761,13 +763,15 @@ enum VerifyLie {
     Honest,
 }
 
-const VERIFY_LIES: [VerifyLie; 9] = [
+const VERIFY_LIES: [VerifyLie; 11] = [
     VerifyLie::OtherNames,
     VerifyLie::Swapped,
     VerifyLie::Fewer,
     VerifyLie::More,
     VerifyLie::HostileStores,
     VerifyLie::OkButOtherChecksum,
+    VerifyLie::OkButHostileChecksum,
+    VerifyLie::HostileStatus,
     VerifyLie::AbsentButOk,
     VerifyLie::NotJson,
     VerifyLie::Huge,
@@ -816,6 +820,20 @@ fn verify_answer(lie: VerifyLie, asked: &[String], ours: &BTreeMap<String, (Stri
                 let mut f = file(n, vec![ok("main")]);
                 f["checksum"] = Value::from(format!("blake3:{}", "cd".repeat(32)));
                 f
+            })
+            .collect(),
+        VerifyLie::OkButHostileChecksum => asked
+            .iter()
+            .map(|n| {
+                let mut f = file(n, vec![ok("main")]);
+                f["checksum"] = Value::from("blake3:\u{9b}31m\u{1b}]0;pwned\u{7}\u{202e}evil");
+                f
+            })
+            .collect(),
+        VerifyLie::HostileStatus => asked
+            .iter()
+            .map(|n| {
+                file(n, vec![json!({"store": "main", "status": "\u{1b}]0;pwned\u{7}\u{202e}ok\u{9b}", "state": "ok"})])
             })
             .collect(),
         VerifyLie::AbsentButOk => asked
