@@ -19,8 +19,8 @@ pub(crate) fn verify_remote(site: &Site, peer: &str, names: &[FileName]) -> Resu
     let mut out = Vec::with_capacity(names.len());
     for chunk in names.chunks(MAX_VERIFY_NAMES) {
         let answer = client.verify(chunk)?;
-        for f in answer.files {
-            record(site, peer, &f)?;
+        for mut f in answer.files {
+            record(site, peer, &mut f)?;
             out.push(f);
         }
     }
@@ -29,8 +29,14 @@ pub(crate) fn verify_remote(site: &Site, peer: &str, names: &[FileName]) -> Resu
 
 /// Record one file's answer on its remote instances at `peer`: every copy not
 /// reported intact counts as gone; a copy that is not the same file (another
-/// checksum there) is corrupt.
-fn record(site: &Site, peer: &str, f: &FileVerification) -> Result<()> {
+/// checksum there) is corrupt. The answer is made to say what was recorded, so that
+/// `verify --remote` never calls intact a copy this site does not count: a file the
+/// peer does not catalogue has no copies, and a copy of another checksum is a
+/// mismatch, whatever the peer says.
+fn record(site: &Site, peer: &str, f: &mut FileVerification) -> Result<()> {
+    if !f.present {
+        f.copies.clear();
+    }
     let Ok(name) = FileName::new(&f.name) else { return Ok(()) };
     let cat = site.catalog();
     let Some(file) = cat.file(&name)? else { return Ok(()) };
@@ -43,7 +49,10 @@ fn record(site: &Site, peer: &str, f: &FileVerification) -> Result<()> {
         Some(Ok(theirs)) => theirs.matches(&file.checksum).unwrap_or(false),
         _ => false,
     };
-    for c in &f.copies {
+    for c in &mut f.copies {
+        if c.status == CheckStatus::Ok && !same {
+            c.status = CheckStatus::Mismatch;
+        }
         let state = match (c.status, same) {
             (CheckStatus::Ok, true) => RemoteState::Ok,
             (CheckStatus::Ok | CheckStatus::Mismatch, _) => RemoteState::Corrupt,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod fake_peer;
 pub mod globus;
 pub mod pair;
 pub mod receiver;

@@ -210,18 +210,21 @@ impl PeerClient {
     /// `POST /api/v1/files/verify`: the peer re-reads its copies of `names` (at most
     /// [`crate::model::MAX_VERIFY_NAMES`]) and answers per file, in order. An answer
     /// that does not match the question (other names, another count) is refused;
-    /// store names that are not plain names are dropped with their copies.
+    /// store names that are not plain names are dropped with their copies, and a
+    /// checksum that is not a checksum is dropped (the copies then count as another
+    /// file's). What the peer wrote reaches messages escaped and cut.
     pub fn verify(&self, names: &[crate::name::FileName]) -> Result<crate::model::VerifyAnswer> {
         let req = crate::model::VerifyRequest { names: names.iter().map(|n| n.as_str().to_owned()).collect() };
         let body =
             serde_json::to_value(&req).map_err(|e| Error::internal(format!("cannot encode the verify call: {e}")))?;
         let answer =
             self.post_with(&self.slow_agent, "/api/v1/files/verify", &uuid::Uuid::now_v7().to_string(), &body)?;
+        // A decoding error quotes the peer's text (an unknown status, say).
         let bad = |message: String| Error::PeerRefused {
             peer: self.peer.name.clone(),
             status: 200,
             code: "bad_response".into(),
-            message,
+            message: crate::text::clean_free_text(&message, crate::text::MAX_REASON_CHARS),
         };
         let mut resp: crate::model::VerifyAnswer =
             serde_json::from_value(answer).map_err(|e| bad(format!("unreadable answer to files/verify: {e}")))?;
@@ -230,6 +233,8 @@ impl PeerClient {
         }
         for f in &mut resp.files {
             f.copies.retain(|c| crate::name::validate_store_name(&c.store).is_ok());
+            f.checksum =
+                f.checksum.as_deref().and_then(|c| crate::checksum::Checksum::parse(c).ok()).map(|c| c.to_string());
         }
         Ok(resp)
     }

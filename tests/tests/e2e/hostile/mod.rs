@@ -8,4 +8,5 @@ mod calls;
 mod catalog;
 mod drive;
 mod http;
+mod lifecycle;
 mod peers;
