@@ -92,8 +92,8 @@ pub(crate) fn drop_copy(
     let cut_off = before(Timestamp::now(), rule.verified_within);
     let remote = cat.remote_instances(file.id)?;
     let candidate = DeletionCandidate {
-        fresh_remote: count(remote.iter().filter(|r| fresh(r, cut_off))),
-        remote: count(remote.iter().filter(|r| r.state == RemoteState::Ok)),
+        fresh_remote: peers(remote.iter().filter(|r| fresh(r, cut_off))),
+        remote: peers(remote.iter().filter(|r| r.state == RemoteState::Ok)),
         local_other: count(instances.iter().filter(|i| i.id != instance.id && i.state == InstanceState::Ok)),
         file: file.id,
         name: file.name,
@@ -102,6 +102,12 @@ pub(crate) fn drop_copy(
         path: instance.path,
     };
     apply(site, store, vec![candidate], rule, dry_run)
+}
+
+/// The distinct peers among `copies`: one site holding a file on two stores is one
+/// copy elsewhere, not two (a peer cannot vouch for `min_copies = 2` alone).
+fn peers<'a>(copies: impl Iterator<Item = &'a crate::catalog::RemoteInstanceRow>) -> u32 {
+    count(copies.map(|r| r.librarian.as_str()).collect::<BTreeSet<_>>().into_iter())
 }
 
 fn count<T>(it: impl Iterator<Item = T>) -> u32 {
@@ -168,7 +174,7 @@ fn apply(
         // Count again what the answers changed.
         for c in candidates.iter_mut().filter(|c| could_verify.contains(&c.instance)) {
             let remote = cat.remote_instances(c.file)?;
-            c.fresh_remote = count(remote.iter().filter(|r| fresh(r, cut_off)));
+            c.fresh_remote = peers(remote.iter().filter(|r| fresh(r, cut_off)));
         }
     } else if dry_run {
         report.peers_asked = to_ask.keys().cloned().collect();

@@ -295,8 +295,9 @@ impl Catalog {
             let mut remote: HashMap<i64, (u32, u32)> = HashMap::new();
             let mut scan = conn
                 .prepare_cached(
-                    "SELECT file_id, COUNT(*), COALESCE(SUM(verified_at >= ?1), 0) FROM remote_instances
-                     WHERE state = 'ok' GROUP BY file_id",
+                    "SELECT file_id, COUNT(DISTINCT librarian),
+                            COUNT(DISTINCT CASE WHEN verified_at >= ?1 THEN librarian END)
+                     FROM remote_instances WHERE state = 'ok' GROUP BY file_id",
                 )
                 .map_err(Error::db(ctx))?;
             let mut rows = scan.query([fresh]).map_err(Error::db(ctx))?;
@@ -323,8 +324,9 @@ impl Catalog {
         } else {
             let mut counts = conn
                 .prepare_cached(
-                    "SELECT (SELECT COUNT(*) FROM remote_instances r WHERE r.file_id = ?1 AND r.state = 'ok'),
-                            (SELECT COUNT(*) FROM remote_instances r
+                    "SELECT (SELECT COUNT(DISTINCT librarian) FROM remote_instances r
+                              WHERE r.file_id = ?1 AND r.state = 'ok'),
+                            (SELECT COUNT(DISTINCT librarian) FROM remote_instances r
                               WHERE r.file_id = ?1 AND r.state = 'ok' AND r.verified_at >= ?2),
                             (SELECT COUNT(*) FROM instances o WHERE o.file_id = ?1 AND o.state = 'ok' AND o.id <> ?3)",
                 )
@@ -380,7 +382,7 @@ impl Catalog {
             .map_err(Error::db("deleting a copy"))?;
         let counts: Option<(u32, u32)> = tx
             .query_row(
-                "SELECT (SELECT COUNT(*) FROM remote_instances r
+                "SELECT (SELECT COUNT(DISTINCT librarian) FROM remote_instances r
                           WHERE r.file_id = i.file_id AND r.state = 'ok' AND r.verified_at >= ?2),
                         (SELECT COUNT(*) FROM instances o WHERE o.file_id = i.file_id AND o.state = 'ok' AND o.id <> i.id)
                  FROM instances i WHERE i.id = ?1 AND i.state = 'ok'",

@@ -187,7 +187,10 @@ impl PeerClient {
             peer: self.peer.name.clone(),
             status: 200,
             code: "bad_response".into(),
-            message: format!("unreadable answer to stage: {e}"),
+            message: crate::text::clean_free_text(
+                &format!("unreadable answer to stage: {e}"),
+                crate::text::MAX_REASON_CHARS,
+            ),
         })?;
         if resp.items.len() != req.items.len() {
             return Err(Error::PeerRefused {

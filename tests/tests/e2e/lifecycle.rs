@@ -570,3 +570,25 @@ fn a_damaged_catalog_is_moved_aside_and_its_stores_peers_and_accounts_salvaged()
     asked.ok();
     assert_eq!(asked.json()["intact_at_peer"], 0, "nothing was cloned to B here: {asked}");
 }
+
+#[test]
+fn one_peer_holding_two_copies_counts_once_toward_min_copies() {
+    let pair = deleting_pair(2);
+    let (a, b) = (&pair.a, &pair.b);
+    upload_allowed(a, "two/stores", 61);
+    pair.converge(6);
+    // B keeps the file on two of its stores: both are re-verified, both answer ok.
+    let second = b.tmp().join("second");
+    b.run(["store", "add", "second", "--root", second.to_str().unwrap()]).ok();
+    b.run(["clone", "local", "--from", "main", "--to", "second"]).ok();
+    a.json(["verify", "--remote", "site-b", "two/stores"]).ok();
+    let info = a.json(["info", "two/stores"]).json();
+    assert_eq!(info["remote_instances"].as_array().unwrap().len(), 2, "both copies recorded: {info}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let run = a.json(["rolling-deletion", "--store", "main"]);
+    run.ok();
+    let r = run.json();
+    assert_eq!(r["deleted"], 0, "one site is one copy elsewhere, not two: {r}");
+    assert_eq!(r["items"][0]["verified_copies"], 1, "{r}");
+    assert!(a.data().join("two/stores").exists());
+}
