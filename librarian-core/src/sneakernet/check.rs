@@ -424,8 +424,10 @@ fn files_under(drive: &Dir) -> (Vec<String>, Vec<DriveProblem>) {
 /// is a problem in the report. Every path is resolved beneath the drive's root without
 /// following a link: nothing outside the drive is ever opened or hashed.
 pub fn verify_drive(drive: &Path, progress: &dyn Progress) -> Result<DriveReport> {
-    let root = Dir::open_root(drive)?;
-    let (manifest, manifest_ok) = Manifest::read_at(&root)?;
+    let top = Dir::open_root(drive)?;
+    let (manifest, manifest_ok) = Manifest::read_at(&top)?;
+    let payload = manifest.payload(&top)?;
+    let root = payload.as_ref().unwrap_or(&top);
     let mut problems = Vec::new();
     if manifest_ok == Some(false) {
         problems.push(problem(
@@ -440,14 +442,14 @@ pub fn verify_drive(drive: &Path, progress: &dyn Progress) -> Result<DriveReport
     progress.start(bytes);
     let mut intact = 0;
     for mf in &manifest.files {
-        let p = check_file(&root, mf, &duplicates, progress);
+        let p = check_file(root, mf, &duplicates, progress);
         if p.is_empty() {
             intact += 1;
         }
         problems.extend(p);
     }
     progress.finish();
-    problems.extend(extra_files(&root, &manifest));
+    problems.extend(extra_files(root, &manifest));
     Ok(DriveReport {
         drive: drive.to_owned(),
         site: manifest.site.clone(),

@@ -212,6 +212,7 @@ pub(crate) fn sneakernet_export(
         created_at: Timestamp::now(),
         files: manifest_files,
         legacy: false,
+        data_dir: None,
     };
     let text = manifest.to_json()?;
     let drive = &row.root;

@@ -101,8 +101,10 @@ pub(crate) fn sneakernet_import(
     progress: &dyn Progress,
 ) -> Result<ImportReport> {
     // Every path on the drive is resolved beneath this root, never following a link.
-    let root = Dir::open_root(drive)?;
-    let (manifest, manifest_ok) = Manifest::read_at(&root)?;
+    let top = Dir::open_root(drive)?;
+    let (manifest, manifest_ok) = Manifest::read_at(&top)?;
+    let payload = manifest.payload(&top)?;
+    let root = payload.as_ref().unwrap_or(&top);
     if !manifest.legacy {
         crate::access::peer(site, &manifest.site).map_err(|_| Error::NotFound {
             kind: ObjectKind::Peer,
@@ -142,7 +144,7 @@ pub(crate) fn sneakernet_import(
     let duplicates = duplicate_names(&manifest);
     progress.start(manifest.files.iter().fold(0u64, |acc, f| acc.saturating_add(f.size)));
     for mf in &manifest.files {
-        let line = Line { root: &root, manifest: &manifest, mf, duplicates: &duplicates };
+        let line = Line { root, manifest: &manifest, mf, duplicates: &duplicates };
         import_one(site, &line, store, dry_run, progress, &mut report)?;
     }
     progress.finish();

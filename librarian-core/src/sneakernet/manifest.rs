@@ -133,6 +133,11 @@ pub struct Manifest {
     /// Whether it was read from the existing Librarian's format.
     #[serde(skip)]
     pub legacy: bool,
+    /// Where on the drive the files are, relative to its root, when not at the root:
+    /// the existing Librarian keeps them under its drive store's own directory
+    /// (`store/` beside its `manifest.json`), as each entry's `instance_path` says.
+    #[serde(skip)]
+    pub data_dir: Option<String>,
 }
 
 /// The existing Librarian's manifest (`AdminStoreManifestResponse`).
@@ -153,6 +158,32 @@ struct LegacyEntry {
     source: String,
     #[serde(default)]
     outgoing_transfer_id: Option<i64>,
+    /// Where the copy was on the exporting host (absolute, that host's paths).
+    #[serde(default)]
+    instance_path: Option<String>,
+}
+
+/// Where the existing Librarian's drive keeps its files, relative to the drive's
+/// root: the shortest tail of the directory that held each entry's `instance_path`
+/// (`/srv/x/drive/store/a/b.dat` for `a/b.dat`: `store`, then `drive/store`, ...)
+/// that is a directory on this drive; `None` when the entries are at the root, name
+/// no such directory, or disagree. Only plain components are tried (never `..`).
+fn legacy_data_dir(drive: &Dir, entries: &[LegacyEntry]) -> Option<String> {
+    let mut found: Option<String> = None;
+    for e in entries {
+        let Some(held) = e.instance_path.as_deref() else { continue };
+        let Some(dir) = held.strip_suffix(e.name.as_str()).and_then(|d| d.strip_suffix('/')) else { continue };
+        let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+        let here = (1..=parts.len())
+            .map(|n| parts[parts.len() - n..].join("/"))
+            .find(|tail| tail.split('/').all(|p| p != "." && p != "..") && drive.open_dir(Path::new(tail)).is_ok());
+        match (&found, here) {
+            (None, Some(h)) => found = Some(h),
+            (Some(f), Some(h)) if *f != h => return None,
+            _ => {}
+        }
+    }
+    found
 }
 
 /// The kind of the data at `name` beneath the drive (a directory is a book), looked at
@@ -191,6 +222,12 @@ fn read_reserved(drive: &Dir, name: &str, limit: u64) -> Result<Option<Vec<u8>>>
 }
 
 impl Manifest {
+    /// The directory of the drive that holds its files: `root` itself, or its
+    /// [`Manifest::data_dir`] opened beneath it (never following a link).
+    pub(crate) fn payload(&self, root: &Dir) -> Result<Option<Dir>> {
+        self.data_dir.as_deref().map(|d| root.open_dir(Path::new(d))).transpose()
+    }
+
     /// Serialise (pretty JSON, ending in a newline).
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string_pretty(self)
@@ -238,11 +275,14 @@ impl Manifest {
             path: path.display().to_string(),
             reason: format!("neither our manifest nor the existing Librarian's: {e}"),
         })?;
+        let data_dir = legacy_data_dir(drive, &l.store_files);
+        let payload = data_dir.as_deref().and_then(|d| drive.open_dir(Path::new(d)).ok());
+        let files_at = payload.as_ref().unwrap_or(drive);
         let files = l
             .store_files
             .into_iter()
             .map(|e| ManifestFile {
-                kind: kind_on_disk(drive, &e.name).to_owned(),
+                kind: kind_on_disk(files_at, &e.name).to_owned(),
                 created_at: e.create_time.as_deref().and_then(parse_legacy_time),
                 name: e.name,
                 size: e.size,
@@ -262,6 +302,7 @@ impl Manifest {
             created_at: Timestamp::now(),
             files,
             legacy: true,
+            data_dir,
         })
     }
 }

@@ -27,6 +27,7 @@ mod hostile;
 mod legacy_recipe;
 mod lifecycle;
 mod local_clone;
+mod original_drive;
 mod outbox;
 mod packaging;
 mod peer_ping;
