@@ -188,6 +188,21 @@ pub(crate) fn read_private_file(path: &Path, what: &'static str) -> Result<Strin
 mod tests {
     use super::*;
 
+    /// Hashes the original (Python) Librarian wrote for its users (argon2-cffi,
+    /// argon2id m=65536 t=3 p=4; tests/fixtures/so-librarian/site-a.sqlite), with the
+    /// fixture's test passwords: imported as they are, they must keep working here.
+    #[test]
+    fn the_original_librarians_password_hashes_verify_unchanged() {
+        let admin_a =
+            "$argon2id$v=19$m=65536,t=3,p=4$FfpQKARkUco1zuypJ+kkqg$egKhcwTke61JZuXX0Xml6gL3ViGuDVJ/1EzbeLTfDTk";
+        let alice = "$argon2id$v=19$m=65536,t=3,p=4$UacaDRvEqxj83ydGv84wZg$t/JFKvPwLeGsVhszl7enPjferlHyIqDi0DdiPoHrRDg";
+        let pw = |p: &str| Password::new(p.to_owned()).expect("password");
+        assert!(verify_password(admin_a, &pw("admin-a-pass")));
+        assert!(!verify_password(admin_a, &pw("admin-b-pass")), "another site's admin password");
+        assert!(verify_password(alice, &pw("alice-ra-pass")));
+        assert!(!verify_password(alice, &pw("admin-a-pass")));
+    }
+
     #[test]
     fn levels_order_and_callback_stands_apart() {
         assert!(Level::Admin.allows(Level::ReadAppend) && Level::Admin.allows(Level::ReadOnly));

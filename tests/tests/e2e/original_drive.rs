@@ -25,6 +25,25 @@ fn drive(site: &Site) -> PathBuf {
 }
 
 #[test]
+fn the_vendored_fixtures_are_unedited() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/so-librarian");
+    let check = std::process::Command::new("sha256sum")
+        .args(["--check", "--quiet", "--strict", "SHA256SUMS"])
+        .current_dir(&dir)
+        .output()
+        .expect("sha256sum (coreutils) runs");
+    assert!(
+        check.status.success(),
+        "a fixture file differs from what the original wrote: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let listed = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap().lines().count();
+    let present = walk(&dir).iter().filter(|p| p.is_file()).count();
+    assert_eq!(present, listed + 2, "every file but SHA256SUMS and README.md is listed");
+}
+
+#[test]
 fn the_original_librarians_drive_verifies_offline_and_imports_all_28_files() {
     let site = Site::named("so-site-b");
     let d = drive(&site);
