@@ -111,8 +111,8 @@ pub use model::{
     Peer, PeerQueue, RemoteInstance, RemoteState, RepairFailure, RepairReport, RepairedCopy, ScrubReport, ScrubStop,
     SearchPage, SearchQuery, Severity, SinkTest, SiteStatus, StageItem, StageRequest, StageResponse, StageResult,
     StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall, TransferEvent,
-    TransferStatus, Upload, UploadStatus, VerifyAnswer, VerifyReport, VerifyRequest, format_interval, parse_budget,
-    parse_interval, parse_size,
+    TransferStatus, Upload, UploadStatus, VerifyAnswer, VerifyReport, VerifyRequest, decrypt_authenticator,
+    format_interval, parse_budget, parse_interval, parse_size,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;

@@ -12,6 +12,7 @@ mod call;
 mod event;
 mod ids;
 mod lifecycle;
+mod original;
 mod peer;
 mod protocol;
 mod remote_check;
@@ -33,6 +34,7 @@ pub use lifecycle::{
     DeletionAction, DeletionItem, DeletionReport, RepairFailure, RepairReport, RepairedCopy, ScrubReport, ScrubStop,
     StoreCoverage,
 };
+pub use original::decrypt_authenticator;
 pub(crate) use peer::check_transport;
 pub use peer::{Peer, normalise_url};
 pub(crate) use protocol::call_digest;
