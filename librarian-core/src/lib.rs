@@ -108,11 +108,11 @@ pub use model::{
     DEFAULT_STORE, DeletionAction, DeletionItem, DeletionPolicy, DeletionReport, Direction, EntryProblem,
     EntryProblemKind, Event, File, FileKind, FileVerification, GlobusAuthState, GlobusCheck, HoldsCall, Instance,
     InstanceCheck, InstanceId, InstanceState, Level, MAX_VERIFY_NAMES, ManagerKind, NewEvent, OutboxCall, Password,
-    Peer, PeerQueue, RemoteInstance, RemoteState, RepairFailure, RepairReport, RepairedCopy, ScrubReport, ScrubStop,
-    SearchPage, SearchQuery, Severity, SinkTest, SiteStatus, StageItem, StageRequest, StageResponse, StageResult,
-    StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall, TransferEvent,
-    TransferStatus, Upload, UploadStatus, VerifyAnswer, VerifyReport, VerifyRequest, decrypt_authenticator,
-    format_interval, parse_budget, parse_interval, parse_size,
+    Peer, PeerQueue, PickleValue, RemoteInstance, RemoteState, RepairFailure, RepairReport, RepairedCopy, ScrubReport,
+    ScrubStop, SearchPage, SearchQuery, Severity, SinkTest, SiteStatus, StageItem, StageRequest, StageResponse,
+    StageResult, StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall,
+    TransferEvent, TransferStatus, Upload, UploadStatus, VerifyAnswer, VerifyReport, VerifyRequest,
+    decrypt_authenticator, format_interval, parse_budget, parse_interval, parse_size, read_plain_pickle,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;

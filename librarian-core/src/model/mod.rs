@@ -14,6 +14,7 @@ mod ids;
 mod lifecycle;
 mod original;
 mod peer;
+mod pickle;
 mod protocol;
 mod remote_check;
 mod store;
@@ -37,6 +38,7 @@ pub use lifecycle::{
 pub use original::decrypt_authenticator;
 pub(crate) use peer::check_transport;
 pub use peer::{Peer, normalise_url};
+pub use pickle::{PickleValue, read_plain as read_plain_pickle};
 pub(crate) use protocol::call_digest;
 pub use protocol::{
     FEATURES, MAX_STAGE_ITEMS, STAGE_CREATED_AT, StageItem, StageRequest, StageResponse, StageResult, TransferCall,
