@@ -24,6 +24,7 @@ use crate::model::{FileId, FileKind, StoreSpec};
 use crate::name::FileName;
 use crate::progress::Progress;
 use crate::site::Site;
+use crate::store::beneath::{Dir, EntryType};
 
 /// Files catalogued per transaction.
 const BATCH: usize = 500;
@@ -109,7 +110,7 @@ pub(crate) fn rebuild_from_stores(
     for store in site.catalog().stores()? {
         report.stores.push(store.name.clone());
         let mut found = Vec::new();
-        collect(&store.root, &store.root, &opts.books, &mut found, &mut report.skipped);
+        collect(&store.root, &opts.books, &mut found, &mut report.skipped);
         let mut batch: Vec<(FileName, PathBuf, Hashed)> = Vec::new();
         for (name, path, kind) in found {
             match hash(&path, kind, progress) {
@@ -204,59 +205,88 @@ fn commit(
     Ok(())
 }
 
-/// Walk `dir` (below the data area `root`), collecting files and books by name.
+/// Walk the data area `root`, collecting files and books by name. Every directory
+/// is opened beneath the root's descriptor, never following a link; links and
+/// special files are reported, not followed.
 fn collect(
     root: &Path,
-    dir: &Path,
     books: &[String],
     found: &mut Vec<(FileName, PathBuf, FileKind)>,
     skipped: &mut Vec<(PathBuf, String)>,
 ) {
-    use std::os::unix::fs::PermissionsExt;
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
+    let top = match Dir::open_root(root) {
+        Ok(d) => d,
         Err(e) => {
-            skipped.push((dir.to_owned(), format!("cannot list: {e}")));
+            skipped.push((root.to_owned(), format!("cannot open: {e}")));
             return;
         }
     };
-    let mut entries: Vec<_> = rd.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let rel = path.strip_prefix(root).unwrap_or(&path);
-        let at_root = dir == root;
-        let raw = entry.file_name();
-        if at_root && raw.to_string_lossy().starts_with(crate::sneakernet::manifest::RESERVED_PREFIX) {
-            continue; // a drive's own manifest files
-        }
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            skipped.push((path, "cannot be read".into()));
-            continue;
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let opened;
+        let dir = if rel.as_os_str().is_empty() {
+            &top
+        } else {
+            match top.open_dir(&rel) {
+                Ok(d) => {
+                    opened = d;
+                    &opened
+                }
+                Err(e) => {
+                    skipped.push((root.join(&rel), format!("cannot open: {e}")));
+                    continue;
+                }
+            }
         };
-        let name = rel.to_str().map(FileName::new);
-        if meta.is_dir() {
-            let is_book = meta.permissions().mode() & 0o222 == 0
-                || rel.to_str().is_some_and(|r| books.iter().any(|g| glob(g, r)));
-            if !is_book {
-                collect(root, &path, books, found, skipped);
+        let mut names = match dir.names() {
+            Ok(n) => n,
+            Err(e) => {
+                skipped.push((root.join(&rel), format!("cannot list: {e}")));
                 continue;
             }
+        };
+        names.sort();
+        for raw in names {
+            let child = rel.join(&raw);
+            let path = root.join(&child);
+            if rel.as_os_str().is_empty()
+                && raw.to_string_lossy().starts_with(crate::sneakernet::manifest::RESERVED_PREFIX)
+            {
+                continue; // a drive's own manifest files
+            }
+            let st = match dir.stat(&raw) {
+                Ok(Some(st)) => st,
+                Ok(None) => continue,
+                Err(e) => {
+                    skipped.push((path, format!("cannot be read: {e}")));
+                    continue;
+                }
+            };
+            let name = child.to_str().map(FileName::new);
+            let kind = match st.kind {
+                EntryType::Directory => {
+                    let is_book =
+                        st.perm & 0o222 == 0 || child.to_str().is_some_and(|r| books.iter().any(|g| glob(g, r)));
+                    if !is_book {
+                        stack.push(child);
+                        continue;
+                    }
+                    FileKind::Directory
+                }
+                EntryType::File => FileKind::File,
+                other => {
+                    skipped.push((path, format!("{}: never followed", other.describe())));
+                    continue;
+                }
+            };
             match name {
-                Some(Ok(n)) => found.push((n, path, FileKind::Directory)),
+                Some(Ok(n)) => found.push((n, path, kind)),
                 Some(Err(e)) => skipped.push((path, e.to_string())),
                 None => skipped.push((path, "its name is not UTF-8".into())),
             }
-        } else if meta.is_file() {
-            match name {
-                Some(Ok(n)) => found.push((n, path, FileKind::File)),
-                Some(Err(e)) => skipped.push((path, e.to_string())),
-                None => skipped.push((path, "its name is not UTF-8".into())),
-            }
-        } else {
-            skipped.push((path, "not a regular file or directory (a link, a device...): never followed".into()));
         }
     }
+    found.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
 }
 
 /// `pattern` (`*` any run of characters, `?` one) matches all of `text`.

@@ -39,6 +39,10 @@ pub struct ScrubOptions {
     pub max_rate: Option<u64>,
     /// Only this store's copies.
     pub store: Option<String>,
+    /// With neither budget set: read what is past the coverage target plus this
+    /// run's share of the coverage window (the bytes on the stores times `pace` over
+    /// `[scrub] cover_every`), for runs every `pace` (the `scrub` task). `None`: no limit.
+    pub pace: Option<SignedDuration>,
 }
 
 /// Run one scrub.
@@ -56,9 +60,20 @@ pub(crate) fn scrub(site: &Site, opts: &ScrubOptions, progress: &dyn Progress) -
     let catalog = check_catalog(site, false);
     let mut checker = Checker::new(site, catalog.ok, true)?;
     let deadline = opts.budget_time.map(|t| started + t.unsigned_abs());
-    let budget = opts.budget_bytes.unwrap_or(u64::MAX);
+    let before = coverage(site)?;
+    let mine = |c: &&StoreCoverage| store.as_ref().is_none_or(|s| s.name == c.store);
+    let total: u64 = before.iter().filter(mine).map(|c| c.bytes).sum();
+    let budget = match (opts.budget_bytes, opts.budget_time, opts.pace) {
+        (Some(b), _, _) => b,
+        (None, None, Some(every)) => {
+            let overdue: u64 = before.iter().filter(mine).map(|c| c.overdue_bytes).sum();
+            let share = every.as_secs_f64() / site.config().scrub.cover_every().as_secs_f64().max(1.0);
+            overdue.saturating_add((total as f64 * share).ceil() as u64).max(1)
+        }
+        (None, _, _) => u64::MAX,
+    };
     let throttle = Throttle::new(progress, opts.max_rate);
-    throttle.inner.start(budget.min(total_bytes(site, store.as_ref().map(|s| s.name.as_str()))?));
+    throttle.inner.start(budget.min(total));
     let (mut instances, mut bytes, mut problems) = (0u64, 0u64, Vec::new());
     let mut unreachable: Vec<String> = Vec::new();
     let mut cursor = ScrubCursor::Start;
@@ -114,11 +129,6 @@ pub(crate) fn scrub(site: &Site, opts: &ScrubOptions, progress: &dyn Progress) -
         catalog,
         coverage,
     })
-}
-
-/// Bytes of the available copies (of one store, or all).
-fn total_bytes(site: &Site, store: Option<&str>) -> Result<u64> {
-    Ok(coverage(site)?.iter().filter(|c| store.is_none_or(|s| s == c.store)).map(|c| c.bytes).sum())
 }
 
 /// Each store's coverage now, against the `[scrub] cover_every` target.

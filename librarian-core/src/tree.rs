@@ -302,13 +302,12 @@ pub(crate) fn hash_file_checked(
     if !from_device {
         return hash_file(path, algorithm, progress, scratch);
     }
-    let file = open_source(path)?;
-    // SAFETY: plain syscall on a descriptor we own. Advisory: errors are harmless.
-    let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-    let mut input = DropBehindReader { file, read: 0, dropped: 0 };
-    pipe(algorithm, &mut input, None, progress, scratch)?.map_err(|e| match e {
-        PipeError::Read(e) | PipeError::Write(e) => Error::io("cannot read", path, e),
-    })
+    {
+        let file = open_source(path)?;
+        // SAFETY: plain syscall on a descriptor we own. Advisory: errors are harmless.
+        let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    }
+    hash_file_once(path, algorithm, progress, scratch)
 }
 
 /// Hash the open `file` from where it is to its end.

@@ -229,7 +229,7 @@ impl PyLibrarian {
         if max_rate == Some(0) {
             return Err(to_py(py, Error::invalid("max_rate", "max_rate must be more than 0 bytes per second")));
         }
-        let opts = ScrubOptions { budget_bytes: limits.bytes, budget_time: limits.time, max_rate, store };
+        let opts = ScrubOptions { budget_bytes: limits.bytes, budget_time: limits.time, max_rate, store, pace: None };
         py.detach(|| self.inner.scrub(&opts, &NoProgress)).or_raise(py).map(PyScrubReport)
     }
 

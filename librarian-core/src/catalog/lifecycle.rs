@@ -86,45 +86,42 @@ impl Catalog {
         limit: usize,
     ) -> Result<Vec<(FileRow, InstanceRow)>> {
         let conn = self.conn();
+        let ctx = "listing copies to scrub";
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let store = store.map(|s| s.0);
-        let select = |filter: &str, order: &str| {
-            format!(
-                "SELECT {FILE_COLUMNS_F}, {INSTANCE_COLUMNS}
-                 FROM instances i JOIN stores s ON s.id = i.store_id JOIN files f ON f.id = i.file_id
-                 WHERE i.state = 'ok' AND (?1 IS NULL OR i.store_id = ?1) AND ?5 IS NOT NULL AND {filter}
-                 ORDER BY {order} LIMIT ?4"
-            )
-        };
+        let (store, before) = (store.map(|s| s.0), ts_to_sql(verified_before));
         let read = |r: &rusqlite::Row<'_>| Ok((file_from_row(r)?, instance_at(r, 9)?));
+        let from = "FROM instances i JOIN stores s ON s.id = i.store_id JOIN files f ON f.id = i.file_id
+                    WHERE i.state = 'ok' AND (?1 IS NULL OR i.store_id = ?1)";
         let mut out: Vec<(FileRow, InstanceRow)> = Vec::new();
-        let (after_unverified, verified_from) = match cursor {
-            ScrubCursor::Start => (Some(-1), (i64::MIN, -1)),
-            ScrubCursor::Unverified(id) => (Some(id), (i64::MIN, -1)),
-            ScrubCursor::Verified(at, id) => (None, (ts_to_sql(at), id)),
+        // Never verified first, by id; then by (verified_at, id), before the run began.
+        let (after_id, after_verified) = match cursor {
+            ScrubCursor::Start => (Some(-1), None),
+            ScrubCursor::Unverified(id) => (Some(id), None),
+            ScrubCursor::Verified(at, id) => (None, Some((ts_to_sql(at), id))),
         };
-        if let Some(after) = after_unverified {
+        if let Some(after) = after_id {
             let mut stmt = conn
-                .prepare_cached(&select("i.verified_at IS NULL AND i.id > ?2 AND ?3 IS NOT NULL", "i.id"))
-                .map_err(Error::db("listing copies to scrub"))?;
-            let rows = stmt
-                .query_map(params![store, after, 0, limit, ts_to_sql(verified_before)], read)
-                .map_err(Error::db("listing copies to scrub"))?;
-            out = rows.collect::<rusqlite::Result<_>>().map_err(Error::db("listing copies to scrub"))?;
+                .prepare_cached(&format!(
+                    "SELECT {FILE_COLUMNS_F}, {INSTANCE_COLUMNS} {from}
+                       AND i.verified_at IS NULL AND i.id > ?2 ORDER BY i.id LIMIT ?3"
+                ))
+                .map_err(Error::db(ctx))?;
+            let rows = stmt.query_map(params![store, after, limit], read).map_err(Error::db(ctx))?;
+            out = rows.collect::<rusqlite::Result<_>>().map_err(Error::db(ctx))?;
         }
         let left = limit - i64::try_from(out.len()).unwrap_or(0);
         if left > 0 {
+            let (at, id) = after_verified.unwrap_or((i64::MIN, -1));
             let mut stmt = conn
-                .prepare_cached(&select(
-                    "i.verified_at < ?5 AND (i.verified_at > ?2 OR (i.verified_at = ?2 AND i.id > ?3))",
-                    "i.verified_at, i.id",
+                .prepare_cached(&format!(
+                    "SELECT {FILE_COLUMNS_F}, {INSTANCE_COLUMNS} {from}
+                       AND i.verified_at < ?4 AND (i.verified_at > ?2 OR (i.verified_at = ?2 AND i.id > ?3))
+                     ORDER BY i.verified_at, i.id LIMIT ?5"
                 ))
-                .map_err(Error::db("listing copies to scrub"))?;
-            let rows = stmt
-                .query_map(params![store, verified_from.0, verified_from.1, left, ts_to_sql(verified_before)], read)
-                .map_err(Error::db("listing copies to scrub"))?;
+                .map_err(Error::db(ctx))?;
+            let rows = stmt.query_map(params![store, at, id, before, left], read).map_err(Error::db(ctx))?;
             for r in rows {
-                out.push(r.map_err(Error::db("listing copies to scrub"))?);
+                out.push(r.map_err(Error::db(ctx))?);
             }
         }
         Ok(out)

@@ -76,6 +76,8 @@ pub(crate) struct EntryStat {
     pub uid: u32,
     /// Size in bytes.
     pub size: u64,
+    /// Permission bits (`0o7777` of the mode).
+    pub perm: u32,
 }
 
 impl EntryStat {
@@ -87,6 +89,7 @@ impl EntryStat {
             nlink: st.st_nlink,
             uid: st.st_uid,
             size: u64::try_from(st.st_size).unwrap_or(0),
+            perm: st.st_mode & 0o7777,
         }
     }
 
@@ -98,6 +101,7 @@ impl EntryStat {
             nlink: m.nlink(),
             uid: m.uid(),
             size: m.size(),
+            perm: m.mode() & 0o7777,
         }
     }
 }

@@ -231,25 +231,18 @@ fn deletion_task(site: &Site) -> Result<TaskRun> {
 
 /// The `scrub` task: one run within the `[scrub]` budget. With no budget set, the
 /// run reads what is past the coverage target plus its share of the coverage window
-/// (the bytes on the stores times the task's interval over `cover_every`), so a
-/// site keeps its target without tuning. Degraded when copies stay past the target
-/// or damaged copies were found.
+/// (see [`crate::scrub::ScrubOptions::pace`]), so a site keeps its target without
+/// tuning. Degraded when copies stay past the target or damaged copies were found.
 fn scrub_task(site: &Site) -> Result<TaskRun> {
     let cfg = &site.config().scrub;
     let (every, _) = task_schedule(site, TaskKind::Scrub);
-    let mut opts = crate::scrub::ScrubOptions {
+    let opts = crate::scrub::ScrubOptions {
         budget_bytes: cfg.budget_bytes(),
         budget_time: cfg.budget_time(),
         max_rate: cfg.max_rate(),
         store: None,
+        pace: Some(every),
     };
-    if opts.budget_bytes.is_none() && opts.budget_time.is_none() {
-        let coverage = crate::scrub::coverage(site)?;
-        let total: u64 = coverage.iter().map(|c| c.bytes).sum();
-        let overdue: u64 = coverage.iter().map(|c| c.overdue_bytes).sum();
-        let share = every.as_secs_f64() / cfg.cover_every().as_secs_f64().max(1.0);
-        opts.budget_bytes = Some(overdue.saturating_add((total as f64 * share).ceil() as u64).max(1));
-    }
     let report = crate::scrub::scrub(site, &opts, &crate::progress::NoProgress)?;
     // With `repair = true`, every damaged copy (found now or before) is repaired.
     let repairs = if cfg.repair.unwrap_or(false) { crate::repair::repair_all(site)? } else { Vec::new() };
