@@ -13,8 +13,8 @@ pub const A_AT_B: &str = "a-at-b-clone-secret";
 /// Password of B's account at A (A knows it as its peer `site-b`).
 pub const B_AT_A: &str = "b-at-a-clone-secret";
 
-/// The tasks, all disabled on schedule.
-const TASKS: [&str; 9] = [
+/// Every task (`tests/e2e/tasks.rs` checks the list against the core's).
+pub const TASKS: [&str; 9] = [
     "cleanup-staging",
     "receive-clones",
     "send-clones",
@@ -25,6 +25,12 @@ const TASKS: [&str; 9] = [
     "rolling-deletion",
     "deliver-alerts",
 ];
+
+/// `[tasks.NAME] enabled = false` for every task: a served site then runs only what a
+/// test asks for (`tasks run --only ...`).
+pub fn disabled_tasks() -> String {
+    TASKS.iter().map(|t| format!("[tasks.{t}]\nenabled = false\n")).collect()
+}
 
 /// Sites A and B, served, with accounts and peers for cloning A → B.
 #[derive(Debug)]
@@ -67,10 +73,7 @@ impl ClonePair {
     pub fn new_with(clone: &str, send_to: &str, more: impl FnOnce(&Site, &Site) -> (String, String)) -> ClonePair {
         let a = Site::named("site-a");
         let b = Site::named("site-b");
-        let mut disabled = String::new();
-        for t in TASKS {
-            disabled.push_str(&format!("[tasks.{t}]\nenabled = false\n"));
-        }
+        let disabled = disabled_tasks();
         // A writes only below B's site directory (where B's staging is).
         let root = format!("destination_root = {:?}", b.dir().display().to_string());
         let send_to =

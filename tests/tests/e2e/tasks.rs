@@ -43,6 +43,7 @@ fn tasks_help_and_list_name_every_task() {
         assert!(help.stdout.contains(task), "tasks run --help does not name {task}: {help}");
     }
     assert_eq!(listed, all, "tasks list: {list}");
+    assert_eq!(librarian_e2e::pair::TASKS.to_vec(), all, "the tests' list of tasks to disable (tests/src/pair.rs)");
 }
 
 #[test]

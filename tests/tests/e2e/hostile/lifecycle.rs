@@ -128,19 +128,6 @@ fn any_file_contains(root: &Path, needle: &[u8]) -> Option<PathBuf> {
     })
 }
 
-/// The tasks, all disabled on schedule (the tests run exactly what they mean to).
-const TASKS: [&str; 9] = [
-    "cleanup-staging",
-    "receive-clones",
-    "send-clones",
-    "deliver-outbox",
-    "reconcile-transfers",
-    "clone-local",
-    "scrub",
-    "rolling-deletion",
-    "deliver-alerts",
-];
-
 fn instance_state(site: &Site, name: &str) -> String {
     let info = site.json(["info", name]);
     info.ok();
@@ -491,11 +478,7 @@ fn a_link_or_bad_bytes_planted_in_the_data_area_are_never_served() {
 /// Site A linked to `fake` as its peer `site-b`, its tasks off, with `extra` TOML.
 fn linked_to(fake: &FakePeer, extra: &str) -> Site {
     let a = Site::named("site-a");
-    let mut cfg = String::new();
-    for t in TASKS {
-        cfg.push_str(&format!("[tasks.{t}]\nenabled = false\n"));
-    }
-    append_config(&a, &format!("{cfg}{extra}"));
+    append_config(&a, &format!("{}{extra}", librarian_e2e::pair::disabled_tasks()));
     let pw = a.tmp().join("a-at-b");
     write_secret(&pw, "a-at-fake-b\n");
     a.run([

@@ -316,18 +316,7 @@ fn sender_to_fake(fake: &FakeReceiver, root: &Path) -> Site {
         pw.to_str().unwrap(),
     ])
     .ok();
-    let mut cfg = String::new();
-    for t in [
-        "cleanup-staging",
-        "receive-clones",
-        "send-clones",
-        "deliver-outbox",
-        "reconcile-transfers",
-        "clone-local",
-        "deliver-alerts",
-    ] {
-        cfg.push_str(&format!("[tasks.{t}]\nenabled = false\n"));
-    }
+    let mut cfg = librarian_e2e::pair::disabled_tasks();
     cfg.push_str(&format!(
         "[clone]\nmanagers = [\"local\"]\n[clone.to.site-b]\ndestination_root = {:?}\n",
         root.display().to_string()
