@@ -14,6 +14,7 @@ mod integrity;
 mod intents;
 mod lifecycle;
 mod local_clone; // SneakerNet: the local clone
+pub mod original;
 mod outbox;
 mod planning;
 mod rebuild;
