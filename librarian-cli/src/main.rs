@@ -8,6 +8,7 @@ mod alerts;
 mod clone;
 mod demo;
 mod error;
+mod import_original;
 mod lifecycle;
 mod logging;
 mod notices;
@@ -179,6 +180,48 @@ enum Command {
         /// Restore the remote instances at this peer.
         #[arg(long, value_name = "PEER")]
         remote: Option<String>,
+    },
+    /// Import a site of the original (Python) Librarian into this one, in one
+    /// transaction: its stores as they are on disk, files with their legacy
+    /// checksums, instances, remote instances, users (their passwords keep working),
+    /// peers, the history of its transfers and its corrupt-file records. Transfers in
+    /// flight are resumed (SneakerNet drive copies) or failed with a reason, and
+    /// listed. Run it again and it adds nothing; a name this site holds differently
+    /// refuses the whole import (exit 1). Stop the original's server and background
+    /// tasks first. See docs/migrating.md.
+    ImportOriginal {
+        /// Its catalog: a SQLite file, or a postgresql:// URL (Unix socket or
+        /// loopback host only).
+        source: String,
+        /// The original server's JSON config: its site name and the encryption_key
+        /// of its peers' credentials (or set LIBRARIAN_SERVER_ENCRYPTION_KEY).
+        #[arg(long, value_name = "FILE")]
+        original_config: Option<PathBuf>,
+        /// OLD=NEW: the original's absolute paths starting with OLD are now under NEW
+        /// (repeatable; the longest whole-component match wins).
+        #[arg(long = "map-prefix", value_name = "OLD=NEW")]
+        map_prefix: Vec<String>,
+        /// NAME=DIR: store NAME's data area, instead of the one the original recorded.
+        #[arg(long = "store-root", value_name = "NAME=DIR")]
+        store_root: Vec<String>,
+        /// NAME=DIR: store NAME's staging area, instead of the one the original recorded.
+        #[arg(long = "store-staging", value_name = "NAME=DIR")]
+        store_staging: Vec<String>,
+        /// NAME=URL: peer NAME's URL, instead of the original's host and port.
+        #[arg(long = "peer-url", value_name = "NAME=URL")]
+        peer_url: Vec<String>,
+        /// PEER:ID=NAME: the name of store number ID at PEER (the original knows only
+        /// the number); default original-store-ID.
+        #[arg(long = "remote-store", value_name = "PEER:ID=NAME")]
+        remote_store: Vec<String>,
+        /// Print what would be imported and every row that cannot be, and why; write
+        /// nothing. Exit 1 when the import would be refused.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also re-hash every available copy with its legacy algorithm, and record a
+        /// BLAKE3 digest beside the legacy checksum.
+        #[arg(long)]
+        verify: bool,
     },
     /// Delete the copy of NAME on STORE, never the last good one: at least
     /// --min-copies remote copies must have been re-verified by their peers within
@@ -562,6 +605,31 @@ fn run(cli: &Cli, out: &mut Out) -> Result<ExitCode> {
         }
         Command::Rebuild { .. } => {
             return Err(CliError::Usage("rebuild needs --from-stores or --remote PEER".into()));
+        }
+        Command::ImportOriginal {
+            source,
+            original_config,
+            map_prefix,
+            store_root,
+            store_staging,
+            peer_url,
+            remote_store,
+            dry_run,
+            verify,
+        } => {
+            let opts = librarian_core::ImportOriginalOptions {
+                original_config: original_config.clone(),
+                map_prefix: map_prefix.clone(),
+                store_roots: store_root.clone(),
+                store_staging: store_staging.clone(),
+                peer_urls: peer_url.clone(),
+                remote_stores: remote_store.clone(),
+                dry_run: *dry_run,
+                verify: *verify,
+            };
+            let bar = progress::Bar::new("import");
+            let report = open(cli)?.import_original(source, &opts, &bar)?;
+            return import_original::report(&report, out);
         }
         Command::Repair { name } => {
             let name = name_arg(name)?;

@@ -70,6 +70,7 @@ mod site;
 mod access;
 mod alerts; // events sent to the [alerts] sinks
 mod deletion;
+mod import_original; // `librarian import-original`: a site of the original Librarian
 mod ingest;
 mod metrics; // Prometheus text: /metrics and the textfile
 mod outbox;
@@ -101,18 +102,20 @@ pub use config::{
     WebhookSink, locate as locate_config,
 };
 pub use error::{ERROR_CODES, Error, ErrorCode, ObjectKind, Result};
+pub use import_original::ImportOriginalOptions;
 pub use ingest::UploadOptions;
 pub use librarian::Librarian;
 pub use model::{
     Account, AlertBody, AlertDelivery, AlertKind, Budget, CallKind, CatalogCheck, Category, CheckStatus, CopyCheck,
     DEFAULT_STORE, DeletionAction, DeletionItem, DeletionPolicy, DeletionReport, Direction, EntryProblem,
-    EntryProblemKind, Event, File, FileKind, FileVerification, GlobusAuthState, GlobusCheck, HoldsCall, Instance,
-    InstanceCheck, InstanceId, InstanceState, Level, MAX_VERIFY_NAMES, ManagerKind, NewEvent, OutboxCall, Password,
-    Peer, PeerQueue, PickleValue, RemoteInstance, RemoteState, RepairFailure, RepairReport, RepairedCopy, ScrubReport,
-    ScrubStop, SearchPage, SearchQuery, Severity, SinkTest, SiteStatus, StageItem, StageRequest, StageResponse,
-    StageResult, StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall,
-    TransferEvent, TransferStatus, Upload, UploadStatus, VerifyAnswer, VerifyReport, VerifyRequest,
-    decrypt_authenticator, format_interval, parse_budget, parse_interval, parse_size, read_plain_pickle,
+    EntryProblemKind, Event, File, FileKind, FileVerification, GlobusAuthState, GlobusCheck, HoldsCall, ImportConflict,
+    ImportTally, InFlight, InFlightAction, Instance, InstanceCheck, InstanceId, InstanceState, Level, MAX_VERIFY_NAMES,
+    ManagerKind, NewEvent, OriginalCounts, OriginalImportReport, OutboxCall, Password, Peer, PeerQueue, PickleValue,
+    RemoteInstance, RemoteState, RepairFailure, RepairReport, RepairedCopy, ScrubReport, ScrubStop, SearchPage,
+    SearchQuery, Severity, SinkTest, SiteStatus, SkippedRow, StageItem, StageRequest, StageResponse, StageResult,
+    StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall, TransferEvent,
+    TransferStatus, Upload, UploadStatus, VerifyAnswer, VerifyReport, VerifyRequest, decrypt_authenticator,
+    format_interval, parse_budget, parse_interval, parse_size, read_plain_pickle,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;

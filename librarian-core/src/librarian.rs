@@ -74,6 +74,24 @@ impl Librarian {
         crate::rebuild::restore_remote(&self.site, peer)
     }
 
+    /// Import a site of the original (Python) Librarian into this one: `source` is
+    /// its catalog, a SQLite file or a `postgresql://` URL. Stores, files (legacy
+    /// checksums kept exactly), instances, remote instances, users (password hashes
+    /// unchanged), peers (credentials decrypted with the key of
+    /// [`ImportOriginalOptions::original_config`]), the transfers' history and its
+    /// corrupt-file records arrive in one transaction; transfers in flight are resumed
+    /// or failed, and reported. A second import adds nothing; a name this site holds
+    /// differently refuses the whole import ([`crate::Error::Conflict`]); with
+    /// `dry_run` nothing is written and the report says what would be.
+    pub fn import_original(
+        &self,
+        source: &str,
+        opts: &crate::import_original::ImportOriginalOptions,
+        progress: &dyn Progress,
+    ) -> Result<crate::model::OriginalImportReport> {
+        crate::import_original::import_original(&self.site, source, opts, progress)
+    }
+
     /// Open the site found by the usual rule ([`crate::locate_config`]): `explicit`,
     /// else `$LIBRARIAN_CONFIG`, else `/etc/librarian/librarian.toml`, else
     /// `./librarian.toml`.

@@ -35,6 +35,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "transfers",
             "sneakernet",
             "rebuild",
+            "import_original",
             "metrics",
             "alerts",
             "tasks",

@@ -9,6 +9,7 @@ mod alerts;
 mod batches;
 mod events;
 mod files;
+mod import;
 mod incoming;
 mod integrity;
 mod intents;
@@ -49,6 +50,10 @@ pub(crate) use crate::model::{
 };
 pub use alerts::AlertQueue;
 pub use batches::{BatchRow, StageAnswer};
+pub use import::{
+    ImportAccount, ImportEvent, ImportFile, ImportInstance, ImportPeer, ImportPlan, ImportRemote, ImportStore,
+    ImportTransfer,
+};
 pub use incoming::NewIncoming;
 pub use planning::{PeerBacklog, PlanFilter, PlanItem};
 pub use sneakernet::{ExportItem, Exported, ImportItem};

@@ -436,4 +436,16 @@ CREATE TABLE alert_deliveries (
 CREATE INDEX alert_deliveries_queued ON alert_deliveries (sink, id) WHERE delivered_at IS NULL;
 CREATE INDEX alert_deliveries_sent ON alert_deliveries (sink, delivered_at) WHERE delivered_at IS NOT NULL;
 "#,
+    // 13: imports from the original Librarian (issue 14): a file keeps the original's
+    // exact checksum text beside our canonical one (`xxh3:::<hex>`, `md5:::<hex>` or a
+    // bare md5 there; `xxh3:<hex>`, `md5:<hex>` in `checksum`), and may gain a BLAKE3
+    // digest beside a legacy checksum (`import-original --verify`). A transfer brought
+    // from the original carries its key there (`original:<site>:<in|out>:<id>`), so a
+    // second import finds it and adds nothing.
+    r#"
+ALTER TABLE files ADD COLUMN original_checksum TEXT;
+ALTER TABLE files ADD COLUMN blake3 TEXT;
+ALTER TABLE transfers ADD COLUMN import_key TEXT;
+CREATE UNIQUE INDEX transfers_import_key ON transfers (import_key) WHERE import_key IS NOT NULL;
+"#,
 ];

@@ -13,6 +13,7 @@ mod event;
 mod ids;
 mod lifecycle;
 mod original;
+mod original_import;
 mod peer;
 mod pickle;
 mod protocol;
@@ -36,6 +37,10 @@ pub use lifecycle::{
     StoreCoverage,
 };
 pub use original::decrypt_authenticator;
+pub use original_import::{
+    ImportConflict, ImportTally, InFlight, InFlightAction, LevelMapping, OriginalCounts, OriginalImportReport,
+    PrefixMap, SkippedRow, map_level, map_policy, map_status, original_peer_url, parse_original_time,
+};
 pub(crate) use peer::check_transport;
 pub use peer::{Peer, normalise_url};
 pub use pickle::{PickleValue, read_plain as read_plain_pickle};

@@ -321,8 +321,8 @@ pub(crate) fn set_read_only_below(path: &Path) {
     }
 }
 
-/// Free bytes available to unprivileged writers on the filesystem holding `path`.
-pub(crate) fn free_bytes_at(path: &Path) -> Result<u64> {
+/// The `statvfs` of the filesystem holding `path`.
+fn statvfs_at(path: &Path) -> Result<libc::statvfs> {
     let c = cstring(path)?;
     let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
     // SAFETY: `c` is a valid C string and `st` points to writable memory of the right type.
@@ -331,6 +331,17 @@ pub(crate) fn free_bytes_at(path: &Path) -> Result<u64> {
         return Err(Error::io("cannot read free space of", path, std::io::Error::last_os_error()));
     }
     // SAFETY: statvfs succeeded, so it filled the struct.
-    let st = unsafe { st.assume_init() };
+    Ok(unsafe { st.assume_init() })
+}
+
+/// Free bytes available to unprivileged writers on the filesystem holding `path`.
+pub(crate) fn free_bytes_at(path: &Path) -> Result<u64> {
+    let st = statvfs_at(path)?;
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+/// The size in bytes of the filesystem holding `path`.
+pub(crate) fn total_bytes_at(path: &Path) -> Result<u64> {
+    let st = statvfs_at(path)?;
+    Ok(st.f_blocks.saturating_mul(st.f_frsize))
 }

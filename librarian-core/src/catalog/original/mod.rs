@@ -9,11 +9,12 @@ mod rows;
 mod sqlite;
 
 pub use rows::{
-    OriginalCorrupt, OriginalCounts, OriginalError, OriginalFile, OriginalIncoming, OriginalInstance,
-    OriginalLibrarian, OriginalOutgoing, OriginalRemoteInstance, OriginalStore, OriginalUser,
+    OriginalCorrupt, OriginalError, OriginalFile, OriginalIncoming, OriginalInstance, OriginalLibrarian,
+    OriginalOutgoing, OriginalRemoteInstance, OriginalStore, OriginalUser,
 };
 
 use crate::error::{Error, Result};
+pub use crate::model::OriginalCounts;
 
 /// The alembic heads (schema versions) of the original this reader knows.
 pub const SUPPORTED_ALEMBIC_HEADS: [&str; 1] = ["84785333a677"];
@@ -154,6 +155,21 @@ impl OriginalCatalog {
                     store_data: bytes_opt(r, 4, "store_metadata.store_data")?,
                     enabled: int(r, 5, "store_metadata.enabled")? != 0,
                 });
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Available instances per store id (a store whose root is gone may be imported
+    /// only when it holds none: a drive shipped away).
+    pub fn available_per_store(&mut self) -> Result<std::collections::HashMap<i64, u64>> {
+        let mut out = std::collections::HashMap::new();
+        self.db.query(
+            "SELECT CAST(store_id AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM instances
+             WHERE available AND store_id IS NOT NULL GROUP BY store_id",
+            &mut |r| {
+                out.insert(int(r, 0, "instances.store_id")?, u64::try_from(int(r, 1, "count")?).unwrap_or(0));
                 Ok(())
             },
         )?;

@@ -196,34 +196,3 @@ pub struct OriginalError {
     /// When it was raised.
     pub raised_time: String,
 }
-
-/// Rows per table of the source (`None`: no such table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-pub struct OriginalCounts {
-    /// `files`.
-    pub files: Option<u64>,
-    /// `instances`.
-    pub instances: Option<u64>,
-    /// `remote_instances`.
-    pub remote_instances: Option<u64>,
-    /// `users`.
-    pub users: Option<u64>,
-    /// `librarians`.
-    pub librarians: Option<u64>,
-    /// `store_metadata`.
-    pub stores: Option<u64>,
-    /// `incoming_transfers`.
-    pub incoming_transfers: Option<u64>,
-    /// `outgoing_transfers`.
-    pub outgoing_transfers: Option<u64>,
-    /// `clone_transfers`.
-    pub clone_transfers: Option<u64>,
-    /// `send_queue`.
-    pub send_queue: Option<u64>,
-    /// `completed_transfers`.
-    pub completed_transfers: Option<u64>,
-    /// `corrupt_files`.
-    pub corrupt_files: Option<u64>,
-    /// `errors`.
-    pub errors: Option<u64>,
-}
