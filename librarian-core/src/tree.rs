@@ -289,6 +289,35 @@ pub(crate) fn hash_file_once(
     })
 }
 
+/// Hash the file at `path` with two algorithms in one read (an import's legacy
+/// checksum and the BLAKE3 digest recorded beside it), dropping it from the page
+/// cache behind the read. Returns both and the bytes read.
+pub(crate) fn hash_file_twice(
+    path: &Path,
+    first: Algorithm,
+    second: Algorithm,
+    progress: &dyn Progress,
+    scratch: &mut Vec<u8>,
+) -> Result<(Checksum, Checksum, u64)> {
+    let mut input = DropBehindReader { file: open_source(path)?, read: 0, dropped: 0 };
+    let (mut a, mut b) = (first.hasher()?, second.hasher()?);
+    let mut total = 0u64;
+    loop {
+        let n = match input.read(scratch) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("cannot read", path, e)),
+        };
+        let chunk = &scratch[..n];
+        a.update(chunk);
+        b.update(chunk);
+        total += n as u64;
+        progress.advance(n as u64);
+    }
+    Ok((a.finish(), b.finish(), total))
+}
+
 /// [`hash_file`], or with `from_device` the bytes on the disk: the file's clean
 /// pages are dropped from the page cache first (and behind the read), so what is
 /// hashed was read from the device, not a cached copy of what was once written.

@@ -354,9 +354,16 @@ fn check_instance(
     }
     match file.kind {
         FileKind::File => {
+            // A BLAKE3 digest recorded beside a legacy checksum (an import from the
+            // original Librarian, re-hashed) is what is checked from then on.
+            let (algorithm, expected) = match lib.catalog().recorded_blake3(file.id)? {
+                Some(b3) => (b3.algorithm(), b3),
+                None => (algorithm, file.checksum.clone()),
+            };
+            check.expected = expected.clone();
             match tree::hash_file_checked(&inst.path, algorithm, progress, &mut tree::scratch(), from_device) {
                 Ok((sum, _)) => {
-                    if !sum.matches(&file.checksum)? {
+                    if !sum.matches(&expected)? {
                         check.status = CheckStatus::Mismatch;
                     }
                     check.actual = Some(sum);

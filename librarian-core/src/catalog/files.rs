@@ -182,6 +182,18 @@ impl Catalog {
         rows.collect::<rusqlite::Result<_>>().map_err(Error::db("searching"))
     }
 
+    /// The BLAKE3 digest recorded beside file `id`'s legacy checksum
+    /// (`import-original --verify`), if any.
+    pub fn recorded_blake3(&self, id: FileId) -> Result<Option<Checksum>> {
+        let text: Option<String> = self
+            .conn()
+            .query_row("SELECT blake3 FROM files WHERE id = ?1", [id.0], |r| r.get(0))
+            .optional()
+            .map_err(Error::db("reading a file"))?
+            .flatten();
+        text.map(|t| Checksum::parse(&t)).transpose()
+    }
+
     /// Record that an instance was re-read and found intact at `when`.
     pub fn mark_verified(&self, instance: InstanceId, when: Timestamp) -> Result<()> {
         self.conn()

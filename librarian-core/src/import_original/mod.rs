@@ -13,6 +13,7 @@
 //! manifest quotes its id), failed with a reason otherwise, and all reported.
 
 mod plan;
+mod rehash;
 
 use std::path::PathBuf;
 
@@ -71,7 +72,13 @@ pub(crate) fn import_original(
 ) -> Result<OriginalImportReport> {
     let map = PrefixMap::parse(&opts.map_prefix)?;
     let mut original = OriginalCatalog::open(source)?;
-    let built = plan::build(site, &mut original, opts, &map, progress)?;
+    let mut built = plan::build(site, &mut original, opts, &map, progress)?;
+    if opts.verify {
+        let (copies, bytes) = rehash::rehash(&mut built.plan, progress);
+        built.report.notes.push(format!(
+            "--verify: {copies} copies ({bytes} bytes) re-hashed with their legacy algorithm and BLAKE3"
+        ));
+    }
     let mut report = built.report;
     let now = Timestamp::now();
     if !opts.dry_run {

@@ -418,3 +418,54 @@ fn rows_that_cannot_be_imported_are_reported_and_the_rest_comes() {
         0
     );
 }
+
+#[test]
+fn import_with_verify_rehashes_every_copy_and_later_verifications_use_blake3() {
+    let site = Site::named("so-site-a");
+    let fx = fixture(&site);
+    // A byte changed on disk since the original last looked: --verify finds it.
+    let victim = fx.join("tree/so-site-a/main/store/level2/obs_1700000300.g3");
+    let mut perms = std::fs::metadata(&victim).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&victim, perms).unwrap();
+    librarian_e2e::flip_byte(&victim, 10);
+    let out = import(&site, &fx, "a", &["--verify"]);
+    out.ok();
+    let r = out.json();
+    assert_eq!(r["instance_states"], serde_json::json!({"ok": 26, "corrupt": 2, "retired": 28}), "{r}");
+    let with_b3 = sql::column(&site.db(), "SELECT name FROM files WHERE blake3 LIKE 'blake3:%' ORDER BY name");
+    assert_eq!(with_b3.len(), 26, "every file with an intact copy keeps both digests: {with_b3:?}");
+    assert!(with_b3.iter().any(|n| n == "books/obs_book_1700000400"), "books too");
+    assert!(!with_b3.iter().any(|n| n == "level2/obs_1700000300.g3" || n == "corrupt_me.dat"));
+    assert_eq!(
+        count(&site, "SELECT COUNT(*) FROM files WHERE original_checksum IS NOT NULL AND checksum NOT LIKE 'blake3:%'"),
+        28,
+        "the legacy checksum stays the file's checksum"
+    );
+    let reason = sql::column(
+        &site.db(),
+        "SELECT i.state_reason FROM instances i JOIN files f ON f.id = i.file_id WHERE f.name = 'level2/obs_1700000300.g3' AND i.state = 'corrupt'",
+    );
+    assert!(reason[0].contains("at import"), "{reason:?}");
+    assert_eq!(
+        count(&site, "SELECT COUNT(*) FROM events WHERE category = 'instance_corrupt' AND cleared_at IS NULL"),
+        2,
+        "the original's corrupt record and the one --verify found"
+    );
+
+    // Later verification checks BLAKE3 for a file that has it, and still finds damage.
+    let readme = fx.join("tree/so-site-a/main/store/readme.txt");
+    let v = site.json(["verify", "readme.txt"]);
+    v.ok();
+    let c = &v.json()["checked"][0];
+    assert!(c["expected"].as_str().unwrap().starts_with("blake3:"), "{v}");
+    let mut perms = std::fs::metadata(&readme).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&readme, perms).unwrap();
+    librarian_e2e::flip_byte(&readme, 0);
+    let bad = site.json(["verify", "readme.txt"]);
+    assert_eq!(bad.code(), Some(1), "{bad}");
+    assert_eq!(bad.json()["checked"][0]["status"], "mismatch", "{bad}");
+}
