@@ -297,7 +297,7 @@ pub(crate) fn hash_file_twice(
     first: Algorithm,
     second: Algorithm,
     progress: &dyn Progress,
-    scratch: &mut Vec<u8>,
+    scratch: &mut [u8],
 ) -> Result<(Checksum, Checksum, u64)> {
     let mut input = DropBehindReader { file: open_source(path)?, read: 0, dropped: 0 };
     let (mut a, mut b) = (first.hasher()?, second.hasher()?);
