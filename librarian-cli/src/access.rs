@@ -62,6 +62,15 @@ pub enum PeerCommand {
         /// Peer name.
         name: String,
     },
+    /// Point a peer at a new URL (it moved, or a site migrated from the original
+    /// Librarian answers elsewhere); its account, password, history and queued calls
+    /// are kept.
+    SetUrl {
+        /// Peer name.
+        name: String,
+        /// Its base URL: https://host[:port][/path] (http:// only to this host).
+        url: String,
+    },
     /// Allow new transfers to a peer.
     Enable {
         /// Peer name.
@@ -139,6 +148,7 @@ pub fn peer(lib: &Librarian, cmd: &PeerCommand, out: &Out) -> Result<()> {
             lib.remove_peer(name)?;
             out.removed("peer", name)
         }
+        PeerCommand::SetUrl { name, url } => out.peer(&lib.set_peer_url(name, url)?),
         PeerCommand::Enable { name } => out.peer(&lib.set_peer_transfers(name, true)?),
         PeerCommand::Disable { name } => out.peer(&lib.set_peer_transfers(name, false)?),
         PeerCommand::Ping { name } => out.peer_ping(&lib.ping_peer(name)?, lib.check_globus()?.as_ref()),

@@ -154,6 +154,13 @@ pub(crate) fn peer_client(site: &Site, name: &str) -> Result<PeerClient> {
 }
 
 /// Allow (`true`) or stop (`false`) new transfers to a peer.
+/// Point peer `name` at `url` (checked as `peer add` checks it). Its account,
+/// password, history and queued calls stay; queued calls go to the new URL.
+pub(crate) fn set_peer_url(site: &Site, name: &str, url: &str) -> Result<Peer> {
+    let url = crate::model::normalise_url(url)?;
+    site.catalog().set_peer_url(name, &url)
+}
+
 pub(crate) fn set_peer_transfers(site: &Site, name: &str, enabled: bool) -> Result<Peer> {
     site.catalog().set_peer_transfers(name, enabled)
 }

@@ -513,6 +513,13 @@ impl Librarian {
         crate::transfers::globus::check_credentials(&self.site)
     }
 
+    /// Point peer `name` at a new `url` (`https://`, or `http://` to this host): after
+    /// it moved, or when a site migrated from the original Librarian answers
+    /// elsewhere. Its account, password, history and queued calls are kept.
+    pub fn set_peer_url(&self, name: &str, url: &str) -> Result<Peer> {
+        crate::access::set_peer_url(&self.site, name, url)
+    }
+
     /// Allow (`true`) or stop (`false`) new transfers to a peer.
     pub fn set_peer_transfers(&self, name: &str, enabled: bool) -> Result<Peer> {
         crate::access::set_peer_transfers(&self.site, name, enabled)

@@ -194,6 +194,18 @@ impl Catalog {
         tx.commit().map_err(Error::db("removing a peer"))
     }
 
+    /// Change a peer's URL (it moved, or a migrated site now answers elsewhere).
+    pub fn set_peer_url(&self, name: &str, url: &str) -> Result<Peer> {
+        let n = self
+            .conn()
+            .execute("UPDATE peers SET url = ?2 WHERE name = ?1", params![name, url])
+            .map_err(Error::db("changing a peer"))?;
+        if n == 0 {
+            return Err(Error::NotFound { kind: ObjectKind::Peer, name: name.to_owned() });
+        }
+        Ok(self.peer_with_password(name)?.0)
+    }
+
     /// Allow or stop new transfers to a peer.
     pub fn set_peer_transfers(&self, name: &str, enabled: bool) -> Result<Peer> {
         let n = self

@@ -25,6 +25,9 @@ struct Line<'a> {
     manifest: &'a Manifest,
     mf: &'a ManifestFile,
     duplicates: &'a HashSet<&'a str>,
+    /// The drive's site is a peer here: imports are recorded as its transfers and
+    /// completed there.
+    callbacks: bool,
 }
 
 /// What an import did (or, with `dry_run`, would do).
@@ -91,8 +94,9 @@ fn shape_problem(found: &Found, mf: &ManifestFile) -> Option<DriveProblem> {
 /// Import the drive at `drive` into `store` (default: a store with room). Every file
 /// is verified while it is copied; bad ones are refused, good ones imported. The
 /// exporting site must be a peer here (its `complete` calls wait in the outbox
-/// until it can be reached); a drive in the existing Librarian's format needs no
-/// peer and queues no calls.
+/// until it can be reached). A drive in the original Librarian's format needs no
+/// peer; when its site is one here (imported with `import-original`, or linked),
+/// its transfers are completed there the same way, else no call is queued.
 pub(crate) fn sneakernet_import(
     site: &Site,
     drive: &Path,
@@ -105,6 +109,10 @@ pub(crate) fn sneakernet_import(
     let (manifest, manifest_ok) = Manifest::read_at(&top)?;
     let payload = manifest.payload(&top)?;
     let root = payload.as_ref().unwrap_or(&top);
+    // A drive of the original Librarian names its site too: when that site is a
+    // peer here (it migrated, or it is linked), the drive's transfers are completed
+    // there as ours are; otherwise nothing is recorded or called.
+    let callbacks = !manifest.legacy || crate::access::peer(site, &manifest.site).is_ok();
     if !manifest.legacy {
         crate::access::peer(site, &manifest.site).map_err(|_| Error::NotFound {
             kind: ObjectKind::Peer,
@@ -144,7 +152,7 @@ pub(crate) fn sneakernet_import(
     let duplicates = duplicate_names(&manifest);
     progress.start(manifest.files.iter().fold(0u64, |acc, f| acc.saturating_add(f.size)));
     for mf in &manifest.files {
-        let line = Line { root, manifest: &manifest, mf, duplicates: &duplicates };
+        let line = Line { root, manifest: &manifest, mf, duplicates: &duplicates, callbacks };
         import_one(site, &line, store, dry_run, progress, &mut report)?;
     }
     progress.finish();
@@ -159,7 +167,7 @@ fn import_one(
     progress: &dyn Progress,
     report: &mut ImportReport,
 ) -> Result<()> {
-    let Line { root, manifest, mf, duplicates } = *line;
+    let Line { root, manifest, mf, duplicates, callbacks } = *line;
     let refuse = |report: &mut ImportReport, kind, detail: String| {
         report.refused.push(DriveProblem { name: mf.name.clone(), entry: None, kind, detail });
     };
@@ -173,7 +181,7 @@ fn import_one(
         }
     };
     let record = |report: &mut ImportReport, held_on: &str| -> Result<()> {
-        if manifest.legacy || dry_run || mf.transfer_id.is_none() {
+        if !callbacks || dry_run || mf.transfer_id.is_none() {
             return Ok(());
         }
         let item = ImportItem {
@@ -193,7 +201,7 @@ fn import_one(
         Ok(())
     };
     if let Some(id) = mf.transfer_id
-        && !manifest.legacy
+        && callbacks
         && site.catalog().incoming_by_remote(&manifest.site, id)?.is_some()
     {
         report.already_imported.push(mf.name.clone());

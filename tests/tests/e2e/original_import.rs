@@ -469,3 +469,95 @@ fn import_with_verify_rehashes_every_copy_and_later_verifications_use_blake3() {
     assert_eq!(bad.code(), Some(1), "{bad}");
     assert_eq!(bad.json()["checked"][0]["status"], "mismatch", "{bad}");
 }
+
+/// Both fixture sites imported, served, and linked: a new file at A clones to B with
+/// our protocol (none of the 28 imported files is sent again: each has a remote
+/// instance or a drive copy on its way), then the original's drive, imported at B,
+/// completes A's 28 resumed SneakerNet transfers through B's callbacks.
+#[test]
+fn imported_sites_clone_with_our_protocol_and_the_original_drive_completes_its_transfers() {
+    use librarian_e2e::pair::{ClonePair, append_config, disabled_tasks, outbox_len};
+    let a = Site::named("so-site-a");
+    let b = Site::named("so-site-b");
+    let fx_a = fixture(&a);
+    let fx_b = fixture(&b);
+    import(&a, &fx_a, "a", &[]).ok();
+    import(&b, &fx_b, "b", &[]).ok();
+    let disabled = disabled_tasks();
+    append_config(
+        &a,
+        &format!("{disabled}[clone.to.so-site-b]\ndestination_root = {:?}\n", b.tmp().display().to_string()),
+    );
+    append_config(&b, &disabled);
+    let served_a = Server::start(&a);
+    let served_b = Server::start(&b);
+    // Re-link the peers: the original's URLs (127.0.0.1:18901/18902) are not these.
+    a.json(["peer", "set-url", "so-site-b", &served_b.url]).ok();
+    b.json(["peer", "set-url", "so-site-a", &served_a.url]).ok();
+    let bad = a.json(["peer", "set-url", "so-site-b", "http://example.org"]);
+    bad.expect_error(2, "invalid_argument");
+    a.json(["peer", "ping", "so-site-b"]).ok();
+    b.json(["peer", "ping", "so-site-a"]).ok();
+
+    let plan = a.json(["clone", "remote", "--to", "so-site-b", "--dry-run"]).json();
+    assert_eq!(plan["files"].as_array().map(Vec::len), Some(0), "nothing imported is sent again: {plan}");
+    let src = a.src("new/after_import.dat");
+    std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+    std::fs::write(&src, b"written after the migration\n").unwrap();
+    a.upload(&src, "new/after_import.dat", &[]).ok();
+    for _ in 0..4 {
+        ClonePair::tasks(&a, &["send-clones", "deliver-outbox"]).ok();
+        ClonePair::tasks(&b, &["receive-clones", "deliver-outbox"]).ok();
+    }
+    let at_b = b.json(["info", "new/after_import.dat"]);
+    at_b.ok();
+    assert!(at_b.json()["checksum"].as_str().unwrap().starts_with("blake3:"), "{at_b}");
+    assert_eq!(
+        count(
+            &a,
+            "SELECT COUNT(*) FROM remote_instances r JOIN files f ON f.id = r.file_id WHERE f.name = 'new/after_import.dat' AND r.librarian = 'so-site-b'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &a,
+            "SELECT COUNT(*) FROM transfers WHERE direction = 'outgoing' AND status = 'completed' AND import_key IS NULL"
+        ),
+        1,
+        "exactly one new transfer: the new file"
+    );
+
+    // The original's drive arrives at B: 20 new files, 8 already there, and 28
+    // callbacks that complete A's transfers 18-45.
+    let drive = fx_b.join("drive");
+    let imported = b.json(["sneakernet", "import", drive.to_str().unwrap()]);
+    imported.ok();
+    let r = imported.json();
+    assert_eq!(r["imported"].as_array().map(Vec::len), Some(20), "{r}");
+    assert_eq!(r["already_present"].as_array().map(Vec::len), Some(8), "{r}");
+    assert_eq!(r["callbacks_queued"].as_u64(), Some(28), "{r}");
+    ClonePair::tasks(&b, &["deliver-outbox"]).ok();
+    assert_eq!(outbox_len(&b), 0, "B's callbacks were delivered");
+    assert_eq!(
+        sql::column(
+            &a.db(),
+            "SELECT COUNT(*) || ' ' || MIN(id) || '-' || MAX(id) FROM transfers WHERE manager = 'sneakernet' AND status = 'completed'"
+        ),
+        ["28 18-45"]
+    );
+    assert_eq!(
+        count(&a, "SELECT COUNT(DISTINCT file_id) FROM remote_instances WHERE librarian = 'so-site-b'"),
+        29,
+        "every imported file and the new one are now known at B"
+    );
+    assert_eq!(
+        count(
+            &a,
+            "SELECT COUNT(*) FROM events WHERE category = 'drive_done' AND subject = 'sneaker_drive' AND cleared_at IS NULL"
+        ),
+        1,
+        "the drive is done"
+    );
+    drop((served_a, served_b));
+}
