@@ -71,6 +71,15 @@ pub enum PeerCommand {
         /// Its base URL: https://host[:port][/path] (http:// only to this host).
         url: String,
     },
+    /// Set the protocol a peer speaks: `librarian` (ours, the default) or
+    /// `original-v2` for a site that still runs the original Librarian (its calls are
+    /// then answered under /api/v2, and ours to it go there).
+    SetProtocol {
+        /// Peer name.
+        name: String,
+        /// librarian | original-v2
+        protocol: String,
+    },
     /// Allow new transfers to a peer.
     Enable {
         /// Peer name.
@@ -149,6 +158,7 @@ pub fn peer(lib: &Librarian, cmd: &PeerCommand, out: &Out) -> Result<()> {
             out.removed("peer", name)
         }
         PeerCommand::SetUrl { name, url } => out.peer(&lib.set_peer_url(name, url)?),
+        PeerCommand::SetProtocol { name, protocol } => out.peer(&lib.set_peer_protocol(name, protocol.parse()?)?),
         PeerCommand::Enable { name } => out.peer(&lib.set_peer_transfers(name, true)?),
         PeerCommand::Disable { name } => out.peer(&lib.set_peer_transfers(name, false)?),
         PeerCommand::Ping { name } => out.peer_ping(&lib.ping_peer(name)?, lib.check_globus()?.as_ref()),

@@ -389,7 +389,11 @@ impl Out {
         let mut t = Table::new(&[Align::Left]);
         for p in peers {
             let state = if p.transfers_enabled { "transfers enabled" } else { "TRANSFERS DISABLED" };
-            t.row([p.name.clone(), p.url.to_string(), format!("as {}", p.account), format!("[{state}]")]);
+            let protocol = match p.protocol {
+                librarian_core::PeerProtocol::Librarian => String::new(),
+                other => format!(" [speaks {other}]"),
+            };
+            t.row([p.name.clone(), p.url.to_string(), format!("as {}", p.account), format!("[{state}]{protocol}")]);
         }
         t.print();
         if peers.is_empty() {

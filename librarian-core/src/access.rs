@@ -161,6 +161,12 @@ pub(crate) fn set_peer_url(site: &Site, name: &str, url: &str) -> Result<Peer> {
     site.catalog().set_peer_url(name, &url)
 }
 
+/// Speak `protocol` to peer `name`: `original-v2` for a site that still runs the
+/// original Librarian (its calls are then answered under `/api/v2`, ours go there).
+pub(crate) fn set_peer_protocol(site: &Site, name: &str, protocol: crate::model::PeerProtocol) -> Result<Peer> {
+    site.catalog().set_peer_protocol(name, protocol)
+}
+
 pub(crate) fn set_peer_transfers(site: &Site, name: &str, enabled: bool) -> Result<Peer> {
     site.catalog().set_peer_transfers(name, enabled)
 }

@@ -73,6 +73,7 @@ mod deletion;
 mod import_original; // `librarian import-original`: a site of the original Librarian
 mod ingest;
 mod metrics; // Prometheus text: /metrics and the textfile
+mod original_v2; // peers still running the original Librarian: its /api/v2 clone calls
 mod outbox;
 mod queries;
 mod rebuild;
@@ -110,12 +111,12 @@ pub use model::{
     DEFAULT_STORE, DeletionAction, DeletionItem, DeletionPolicy, DeletionReport, Direction, EntryProblem,
     EntryProblemKind, Event, File, FileKind, FileVerification, GlobusAuthState, GlobusCheck, HoldsCall, ImportConflict,
     ImportTally, InFlight, InFlightAction, Instance, InstanceCheck, InstanceId, InstanceState, Level, MAX_VERIFY_NAMES,
-    ManagerKind, NewEvent, OriginalCounts, OriginalImportReport, OutboxCall, Password, Peer, PeerQueue, PickleValue,
-    RemoteInstance, RemoteState, RepairFailure, RepairReport, RepairedCopy, ScrubReport, ScrubStop, SearchPage,
-    SearchQuery, Severity, SinkTest, SiteStatus, SkippedRow, StageItem, StageRequest, StageResponse, StageResult,
-    StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall, TransferEvent,
-    TransferStatus, Upload, UploadStatus, VerifyAnswer, VerifyReport, VerifyRequest, decrypt_authenticator,
-    format_interval, parse_budget, parse_interval, parse_size, read_plain_pickle,
+    ManagerKind, NewEvent, OriginalCounts, OriginalImportReport, OutboxCall, Password, Peer, PeerProtocol, PeerQueue,
+    PickleValue, RemoteInstance, RemoteState, RepairFailure, RepairReport, RepairedCopy, ScrubReport, ScrubStop,
+    SearchPage, SearchQuery, Severity, SinkTest, SiteStatus, SkippedRow, StageItem, StageRequest, StageResponse,
+    StageResult, StoreCoverage, StoreSpec, StoreStatus, TaskKind, TaskOutcome, TaskStatus, Transfer, TransferCall,
+    TransferEvent, TransferStatus, Upload, UploadStatus, VerifyAnswer, VerifyReport, VerifyRequest,
+    decrypt_authenticator, format_interval, parse_budget, parse_interval, parse_size, read_plain_pickle,
 };
 pub use name::{FileName, MAX_NAME_BYTES, MAX_SEGMENT_BYTES, NameError};
 pub use outbox::DeliveryReport;

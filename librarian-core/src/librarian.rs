@@ -520,6 +520,24 @@ impl Librarian {
         crate::access::set_peer_url(&self.site, name, url)
     }
 
+    /// Speak `protocol` to peer `name`: [`crate::model::PeerProtocol::OriginalV2`]
+    /// for a site that still runs the original Librarian (off by default: its
+    /// `/api/v2` calls are answered only for peers set so).
+    pub fn set_peer_protocol(&self, name: &str, protocol: crate::model::PeerProtocol) -> Result<Peer> {
+        crate::access::set_peer_protocol(&self.site, name, protocol)
+    }
+
+    /// Answer a call of the original Librarian's `/api/v2` (from `peer`, when the
+    /// caller's account belongs to one): see `original_v2.rs`.
+    pub(crate) fn answer_original_v2(
+        &self,
+        peer: Option<&str>,
+        endpoint: crate::model::V2Endpoint,
+        body: &[u8],
+    ) -> Result<crate::original_v2::V2Answer> {
+        crate::original_v2::dispatch(&self.site, peer, endpoint, body)
+    }
+
     /// Allow (`true`) or stop (`false`) new transfers to a peer.
     pub fn set_peer_transfers(&self, name: &str, enabled: bool) -> Result<Peer> {
         crate::access::set_peer_transfers(&self.site, name, enabled)

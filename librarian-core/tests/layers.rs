@@ -33,6 +33,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "repair",
             "outbox",
             "transfers",
+            "original_v2",
             "sneakernet",
             "rebuild",
             "import_original",

@@ -15,7 +15,7 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<(Account, String)> {
     Ok((Account { name: r.get(0)?, level: r.get(1)?, peer: r.get(2)?, created_at: ts_from_sql(r.get(3)?)? }, r.get(4)?))
 }
 
-const PEER_SELECT: &str = "SELECT name, url, account, transfers_enabled, created_at, password FROM peers";
+const PEER_SELECT: &str = "SELECT name, url, account, transfers_enabled, created_at, password, protocol FROM peers";
 
 fn peer_from_row(r: &Row<'_>) -> rusqlite::Result<(Peer, String)> {
     Ok((
@@ -25,6 +25,10 @@ fn peer_from_row(r: &Row<'_>) -> rusqlite::Result<(Peer, String)> {
             account: r.get(2)?,
             transfers_enabled: r.get(3)?,
             created_at: ts_from_sql(r.get(4)?)?,
+            protocol: r
+                .get::<_, String>(6)?
+                .parse()
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e)))?,
         },
         r.get(5)?,
     ))
@@ -192,6 +196,18 @@ impl Catalog {
             return Err(Error::NotFound { kind: ObjectKind::Peer, name: name.to_owned() });
         }
         tx.commit().map_err(Error::db("removing a peer"))
+    }
+
+    /// Change the protocol a peer speaks.
+    pub fn set_peer_protocol(&self, name: &str, protocol: crate::model::PeerProtocol) -> Result<Peer> {
+        let n = self
+            .conn()
+            .execute("UPDATE peers SET protocol = ?2 WHERE name = ?1", params![name, protocol.as_str()])
+            .map_err(Error::db("changing a peer"))?;
+        if n == 0 {
+            return Err(Error::NotFound { kind: ObjectKind::Peer, name: name.to_owned() });
+        }
+        Ok(self.peer_with_password(name)?.0)
     }
 
     /// Change a peer's URL (it moved, or a migrated site now answers elsewhere).

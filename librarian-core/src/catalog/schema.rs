@@ -448,4 +448,10 @@ ALTER TABLE files ADD COLUMN blake3 TEXT;
 ALTER TABLE transfers ADD COLUMN import_key TEXT;
 CREATE UNIQUE INDEX transfers_import_key ON transfers (import_key) WHERE import_key IS NOT NULL;
 "#,
+    // 14: the protocol a peer speaks (issue 14): ours, or the original Librarian's
+    // `/api/v2` for a site that still runs it.
+    r#"
+ALTER TABLE peers ADD COLUMN protocol TEXT NOT NULL DEFAULT 'librarian'
+    CHECK (protocol IN ('librarian', 'original-v2'));
+"#,
 ];

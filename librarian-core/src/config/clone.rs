@@ -48,6 +48,38 @@ pub struct CloneConfig {
     /// Filling drives from a local store (`[clone.local]`, the `clone-local` task).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local: Option<LocalClone>,
+    /// Receiving from a site that still runs the original Librarian
+    /// (`/api/v2/clone/batch_stage`): the transfer managers its sender is offered,
+    /// as the original's stores configure them (`[clone.original_providers.local]`
+    /// `available = true`, `hostnames = ["host"]`, or `rsync`, `globus`). Default:
+    /// `local` with this host's name (the sender copies into our staging area
+    /// through a shared filesystem).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_providers: Option<BTreeMap<String, OriginalProvider>>,
+}
+
+/// A transfer manager offered to a sender running the original Librarian, in its
+/// own terms (`local`: `hostnames`; `rsync`: `hostname`; `globus`:
+/// `destination_endpoint`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OriginalProvider {
+    /// Offered at all (the original drops providers without it).
+    #[serde(default = "yes")]
+    pub available: bool,
+    /// `local`: the hosts that share this site's staging filesystem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostnames: Option<Vec<String>>,
+    /// `rsync`: the host the sender must be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// `globus`: this site's Globus collection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_endpoint: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for CloneConfig {
@@ -66,6 +98,7 @@ impl Default for CloneConfig {
             max_outstanding_bytes: 2 << 40,
             to: BTreeMap::new(),
             local: None,
+            original_providers: None,
         }
     }
 }

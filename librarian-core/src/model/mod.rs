@@ -14,6 +14,7 @@ mod ids;
 mod lifecycle;
 mod original;
 mod original_import;
+mod original_v2;
 mod peer;
 mod pickle;
 mod protocol;
@@ -41,8 +42,11 @@ pub use original_import::{
     ImportConflict, ImportTally, InFlight, InFlightAction, LevelMapping, OriginalCounts, OriginalImportReport,
     PrefixMap, SkippedRow, map_level, map_policy, map_status, original_peer_url, parse_original_time,
 };
+pub use original_v2::{
+    V2BatchStage, V2CheckinStatus, V2CheckinUpdate, V2CloneComplete, V2CloneFail, V2Endpoint, v2_failure,
+};
 pub(crate) use peer::check_transport;
-pub use peer::{Peer, normalise_url};
+pub use peer::{Peer, PeerProtocol, normalise_url};
 pub use pickle::{PickleValue, read_plain as read_plain_pickle};
 pub(crate) use protocol::call_digest;
 pub use protocol::{
@@ -486,6 +490,7 @@ mod tests {
     #[test]
     fn as_str_is_the_json_spelling() {
         same_spelling(&Level::ALL, Level::as_str);
+        same_spelling(&PeerProtocol::ALL, PeerProtocol::as_str);
         same_spelling(&Severity::ALL, Severity::as_str);
         same_spelling(&Category::ALL, Category::as_str);
         same_spelling(&CallKind::ALL, CallKind::as_str);

@@ -16,8 +16,54 @@ pub struct Peer {
     pub account: String,
     /// Whether new transfers to this peer may start.
     pub transfers_enabled: bool,
+    /// How it is spoken to: this librarian's protocol, or the original Librarian's
+    /// `/api/v2` (a site that still runs it).
+    pub protocol: PeerProtocol,
     /// When it was added (UTC).
     pub created_at: Timestamp,
+}
+
+/// The protocol a peer speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum PeerProtocol {
+    /// This librarian's `/api/v1` (the default).
+    #[serde(rename = "librarian")]
+    Librarian,
+    /// The original (Python) Librarian's `/api/v2`: a site that has not migrated yet.
+    /// Its calls to us are answered under `/api/v2`, ours to it go there.
+    #[serde(rename = "original-v2")]
+    OriginalV2,
+}
+
+impl PeerProtocol {
+    all_variants!(
+        /// Every protocol.
+        Librarian, OriginalV2
+    );
+
+    /// The spelling in the catalog, the configuration, the CLI and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerProtocol::Librarian => "librarian",
+            PeerProtocol::OriginalV2 => "original-v2",
+        }
+    }
+}
+
+impl std::fmt::Display for PeerProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for PeerProtocol {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        PeerProtocol::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| Error::invalid("protocol", format!("protocol {s:?} is not one of: librarian, original-v2")))
+    }
 }
 
 /// Check a peer's base URL: `https://` (or `http://` to a loopback host only:

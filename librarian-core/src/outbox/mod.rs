@@ -201,7 +201,27 @@ fn deliver_one(
         log::warn!("call {} ({}) to {} postponed until {next}: {error}", call.key, call.kind, call.peer);
         Ok(false)
     };
-    match client.post_call(call.kind.path(), &call.key, &call.body) {
+    let (path, body) = match client.peer().protocol {
+        crate::model::PeerProtocol::Librarian => (call.kind.path(), call.body.clone()),
+        crate::model::PeerProtocol::OriginalV2 => match original_v2_call(site, call)? {
+            Some(translated) => translated,
+            None => {
+                let event = NewEvent {
+                    severity: Severity::Warning,
+                    category: Category::CallRefused,
+                    subject: format!("{}/{}", call.peer, call.key),
+                    message: format!(
+                        "call {} ({}) was dropped: {} runs the original Librarian, which has no such call",
+                        call.key, call.kind, call.peer
+                    ),
+                };
+                site.catalog().outbox_drop(call.id, &event, now)?;
+                report.refused += 1;
+                return Ok(true);
+            }
+        },
+    };
+    match client.post_call(path, &call.key, &body) {
         Ok(_) => {
             site.catalog().outbox_delivered(call.id, &call.peer, now)?;
             report.delivered += 1;
@@ -243,6 +263,47 @@ fn deliver_one(
         Err(e @ Error::PeerUnreachable { .. }) => postpone(&e, unreachable_event(&call.peer, &e), report),
         Err(e) => Err(e),
     }
+}
+
+/// A call to a peer that still runs the original Librarian, in its `/api/v2` form:
+/// `complete` (we committed its transfer) is its `clone/complete` with our store's
+/// number; `fail` of a transfer we received is its `checkin/update FAILED`, of one we
+/// sent its `clone/fail`; `staged` (we sent the bytes) is its `checkin/update STAGED`.
+/// `None`: the original has no such call (`holds`).
+fn original_v2_call(site: &Site, call: &OutboxCall) -> Result<Option<(&'static str, serde_json::Value)>> {
+    let theirs = call.body.get("transfer_id").and_then(serde_json::Value::as_i64).unwrap_or(-1);
+    let ours = call.body.get("peer_transfer_id").and_then(serde_json::Value::as_i64).unwrap_or(-1);
+    Ok(Some(match call.kind {
+        CallKind::Holds => return Ok(None),
+        CallKind::Complete => {
+            let store = call.body.get("store").and_then(serde_json::Value::as_str).unwrap_or_default();
+            let store_id = site.catalog().store(store).map(|s| s.id.0).unwrap_or(0);
+            (
+                "/api/v2/clone/complete",
+                serde_json::json!({ "source_transfer_id": theirs, "destination_transfer_id": ours, "store_id": store_id }),
+            )
+        }
+        CallKind::Staged => (
+            "/api/v2/checkin/update",
+            serde_json::json!({ "source_transfer_ids": [], "destination_transfer_ids": [theirs], "new_status": "STAGED" }),
+        ),
+        CallKind::Fail => {
+            let incoming =
+                site.catalog().transfer(ours)?.is_some_and(|t| t.direction == crate::model::Direction::Incoming);
+            if incoming {
+                (
+                    "/api/v2/checkin/update",
+                    serde_json::json!({ "source_transfer_ids": [theirs], "destination_transfer_ids": [], "new_status": "FAILED" }),
+                )
+            } else {
+                let reason = call.body.get("reason").and_then(serde_json::Value::as_str).unwrap_or("failed");
+                (
+                    "/api/v2/clone/fail",
+                    serde_json::json!({ "source_transfer_id": ours, "destination_transfer_id": theirs, "reason": reason }),
+                )
+            }
+        }
+    }))
 }
 
 fn unreachable_event(peer: &str, e: &Error) -> NewEvent {

@@ -152,7 +152,9 @@ impl PeerClient {
             // What the peer says is stored in events and printed: codes kept only if
             // plain, messages escaped and cut.
             code: field("code").map_or_else(|| "unknown".into(), |c| crate::text::peer_code(&c)),
-            message: field("message").map_or_else(
+            // The original Librarian's failures say `reason`, or `detail` (a string,
+            // JSON in a string, or an object with a `reason`).
+            message: field("message").or_else(|| original_reason(json.as_ref())).map_or_else(
                 || format!("HTTP {status} from {path}"),
                 |m| crate::text::clean_free_text(&m, crate::text::MAX_REASON_CHARS),
             ),
@@ -307,6 +309,23 @@ pub(crate) fn http_agent(tls: &ClientTls, connect: Duration, call: Duration) -> 
 }
 
 /// The rustls error behind a failed call, if TLS is what failed.
+/// The reason in a failure body of the original Librarian, if any.
+fn original_reason(json: Option<&serde_json::Value>) -> Option<String> {
+    let j = json?;
+    if let Some(r) = j.get("reason").and_then(serde_json::Value::as_str) {
+        return Some(r.to_owned());
+    }
+    match j.get("detail")? {
+        serde_json::Value::String(d) => Some(
+            serde_json::from_str::<serde_json::Value>(d)
+                .ok()
+                .and_then(|inner| inner.get("reason").and_then(serde_json::Value::as_str).map(str::to_owned))
+                .unwrap_or_else(|| d.clone()),
+        ),
+        other => other.get("reason").and_then(serde_json::Value::as_str).map(str::to_owned),
+    }
+}
+
 fn tls_error(e: &ureq::Error) -> Option<&rustls::Error> {
     match e {
         ureq::Error::Rustls(r) => Some(r),

@@ -73,6 +73,21 @@ impl ApiError {
         Self::new(503, "shutting_down", "the server is shutting down; try again later")
     }
 
+    /// [`ApiError::into_response`] with the original Librarian's failure fields
+    /// (`reason`, `suggested_remedy`) beside `error`, for its `/api/v2` callers.
+    pub fn into_v2_response(self) -> Reply {
+        let body = serde_json::json!({
+            "reason": self.message,
+            "suggested_remedy": "",
+            "error": { "code": self.code, "message": self.message },
+        });
+        let mut r = json(self.status, &body);
+        if self.status == 401 {
+            r.headers.push(("WWW-Authenticate", "Basic realm=\"librarian\"".into()));
+        }
+        r
+    }
+
     pub fn into_response(self) -> Reply {
         let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
         let mut r = json(self.status, &body);

@@ -10,7 +10,7 @@ use crate::config::ServerConfig;
 use crate::librarian::Librarian;
 use crate::model::{Account, Level, Password};
 use crate::model::{CallKind, HoldsCall};
-use crate::model::{StageRequest, TransferCall};
+use crate::model::{StageRequest, TransferCall, V2Endpoint};
 use crate::name::FileName;
 
 /// What every handler may use.
@@ -57,6 +57,8 @@ enum Endpoint {
     CloneCall(CallKind),
     /// `GET /api/v1/transfers/ID`.
     Transfer(i64),
+    /// The original Librarian's `/api/v2` (for peers still running it).
+    V2(V2Endpoint),
 }
 
 impl Endpoint {
@@ -70,12 +72,23 @@ impl Endpoint {
             Endpoint::Metrics => Access::Metrics,
             Endpoint::CallbackHolds | Endpoint::CloneCall(_) | Endpoint::Transfer(_) => Access::PeerCall,
             Endpoint::CloneStage => Access::PeerWrite,
+            Endpoint::V2(V2Endpoint::Ping) => Access::Open,
+            Endpoint::V2(V2Endpoint::PingLogged) => Access::Authenticated,
+            Endpoint::V2(V2Endpoint::BatchStage) => Access::PeerWrite,
+            Endpoint::V2(_) => Access::PeerCall,
         }
     }
 }
 
 /// The endpoint for a method and path.
 fn route(method: &str, path: &str) -> Result<Endpoint, ApiError> {
+    if let Some(v2) = V2Endpoint::from_path(path) {
+        // The original's API: every endpoint is a POST.
+        if method != "POST" {
+            return Err(ApiError::new(405, "method_not_allowed", format!("{path} takes POST, not {method}")));
+        }
+        return Ok(Endpoint::V2(v2));
+    }
     let (endpoint, allowed) = match path {
         "/api/v1/ping" => (Endpoint::Ping, "GET"),
         "/api/v1/whoami" => (Endpoint::Whoami, "GET"),
@@ -311,6 +324,11 @@ fn dispatch(
                 }),
             )
         }
+        Endpoint::V2(v2) => {
+            let peer = account.as_ref().and_then(|a| a.peer.as_deref());
+            let a = lib.answer_original_v2(peer, v2, &req.body).map_err(ApiError::from)?;
+            response::json(a.status, &a.body)
+        }
         Endpoint::Metrics => response::text(
             200,
             crate::metrics::render(lib.site()).map_err(ApiError::from)?,
@@ -330,6 +348,8 @@ pub(crate) fn handle(
 ) -> Reply {
     let (mut reply, who) = match dispatch(req, lib, ctx, checked) {
         Ok(ok) => ok,
+        // The original's client reads `reason` from any failure; ours reads `error`.
+        Err(e) if req.path.starts_with("/api/v2/") => (e.into_v2_response(), None),
         Err(e) => (e.into_response(), None),
     };
     reply.account = who;

@@ -1,0 +1,289 @@
+//! Peering with a site that still runs the original (Python) Librarian (issue 14,
+//! item 2): a real served `librarian` site receives a clone from an original sender
+//! speaking `/api/v2` exactly as the original does (`clone/batch_stage`, its own
+//! copy into the staging locations, `checkin/update ONGOING` then `STAGED`), commits
+//! it with the legacy checksums, and answers with `clone/complete` (or `checkin/update
+//! FAILED`) at the original's endpoints — here a fake original that records them.
+//! The `/api/v2` endpoints exist only for peers set to `original-v2`.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use librarian_e2e::fake_peer::{FakePeer, json_response};
+use librarian_e2e::pair::{ClonePair, append_config, disabled_tasks};
+use librarian_e2e::{Server, Site, walk, write_secret};
+use serde_json::{Value, json};
+
+/// The password the original sender (`so-site-a`) uses here.
+const A_HERE: &str = "a-to-b-append-pass";
+/// The password this site uses at the original.
+const B_THERE: &str = "b-to-a-callback-pass";
+
+/// POST `body` to the served site as the original's client does: Basic auth,
+/// JSON, any status back.
+fn post(server: &Server, path: &str, user: &str, password: &str, body: &Value) -> (u16, Value) {
+    post_raw(server, path, user, password, body.to_string().as_bytes())
+}
+
+fn post_raw(server: &Server, path: &str, user: &str, password: &str, body: &[u8]) -> (u16, Value) {
+    use base64::Engine as _;
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut resp = agent
+        .post(&format!("{}{path}", server.url))
+        .header("Authorization", &format!("Basic {auth}"))
+        .header("Content-Type", "application/json")
+        .send(body)
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// A site `so-site-b` served, with the original site `so-site-a` (the fake, at
+/// `fake_url`) as a peer speaking original-v2, and its account here.
+fn site_b(fake_url: &str) -> (Site, Server) {
+    let b = Site::named("so-site-b");
+    append_config(&b, &disabled_tasks());
+    let served = Server::start(&b);
+    let pw = b.tmp().join("pw-there");
+    write_secret(&pw, &format!("{B_THERE}\n"));
+    b.run([
+        "peer",
+        "add",
+        "so-site-a",
+        "--url",
+        fake_url,
+        "--account",
+        "so-site-b",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ])
+    .ok();
+    let pw = b.tmp().join("pw-here");
+    write_secret(&pw, &format!("{A_HERE}\n"));
+    b.run([
+        "account",
+        "add",
+        "so-site-a",
+        "--level",
+        "read-append",
+        "--for-peer",
+        "so-site-a",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ])
+    .ok();
+    (b, served)
+}
+
+/// The fake original: answers its `/api/v2` callbacks as the original does.
+fn fake_original() -> FakePeer {
+    FakePeer::start(|req| {
+        let body = req.json();
+        match req.path.as_str() {
+            "/api/v2/clone/complete" => Some(json_response(
+                200,
+                &json!({ "source_transfer_id": body["source_transfer_id"], "destination_transfer_id": body["destination_transfer_id"] }),
+            )),
+            "/api/v2/checkin/update" => Some(json_response(
+                200,
+                &json!({ "modified_source_transfer_ids": body["source_transfer_ids"], "modified_destination_transfer_ids": [],
+                         "unmodified_source_transfer_ids": [], "unmodified_destination_transfer_ids": [], "reasons": [] }),
+            )),
+            _ => Some(json_response(404, &json!({ "detail": "Not Found" }))),
+        }
+    })
+}
+
+fn fixture_store() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/so-librarian/tree/so-site-a/main/store")
+}
+
+/// What the original's LocalAsyncTransferManager does: copy the file or tree.
+fn copy_into(src: &Path, dest: &Path) {
+    if src.is_dir() {
+        for p in walk(src) {
+            let to = dest.join(p.strip_prefix(src).unwrap());
+            if p.is_dir() {
+                std::fs::create_dir_all(&to).unwrap();
+            } else {
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(&p, &to).unwrap();
+            }
+        }
+    } else {
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(src, dest).unwrap();
+    }
+}
+
+fn item(name: &str, size: u64, checksum: &str, id: i64) -> Value {
+    json!({ "upload_size": size, "upload_checksum": checksum, "upload_name": name,
+            "destination_location": name, "uploader": "wanda", "source_transfer_id": id })
+}
+
+#[test]
+fn an_original_sender_clones_a_file_and_a_book_here_and_gets_its_callbacks() {
+    let fake = fake_original();
+    let (b, served) = site_b(&fake.url);
+    let batch = json!({
+        "uploads": [
+            item("readme.txt", 44, "xxh3:::817dc5adeca1420b4d66e2ebb73fd65d", 101),
+            item("books/obs_book_1700000400", 9914, "xxh3:::272530e169d10000fa3c880a5ba19823", 102),
+        ],
+        "source": "so-site-a",
+        "total_size": 9958,
+    });
+
+    // Off by default: a peer that speaks our protocol has no /api/v2.
+    let (status, refused) = post(&served, "/api/v2/clone/batch_stage", "so-site-a", A_HERE, &batch);
+    assert_eq!(status, 403, "{refused}");
+    assert!(
+        refused["reason"].as_str().unwrap().contains("original-v2"),
+        "the original's client reads `reason`: {refused}"
+    );
+    b.json(["peer", "set-protocol", "so-site-a", "original-v2"]).ok();
+    let listed = b.json(["peer", "list"]).json();
+    assert_eq!(listed[0]["protocol"], "original-v2", "{listed}");
+
+    let (status, ping) = post(&served, "/api/v2/ping/", "anyone", "whatever", &json!({}));
+    assert_eq!((status, ping["name"].as_str()), (200, Some("so-site-b")), "{ping}");
+
+    // The readme's real size (the fixture's).
+    let readme = fixture_store().join("readme.txt");
+    let size = std::fs::metadata(&readme).unwrap().len();
+    let mut batch = batch;
+    batch["uploads"][0]["upload_size"] = size.into();
+    batch["total_size"] = (size + 9914).into();
+    let (status, staged) = post(&served, "/api/v2/clone/batch_stage", "so-site-a", A_HERE, &batch);
+    assert_eq!(status, 201, "{staged}");
+    let uploads = staged["uploads"].as_array().unwrap().clone();
+    assert_eq!(uploads.len(), 2, "{staged}");
+    assert!(staged["async_transfer_providers"]["local"]["available"].as_bool().unwrap(), "{staged}");
+    let ours: Vec<i64> = uploads.iter().map(|u| u["destination_transfer_id"].as_i64().unwrap()).collect();
+    assert_eq!(uploads[0]["source_transfer_id"], 101);
+
+    // The original's transfer manager copies into the staging locations.
+    copy_into(&readme, Path::new(uploads[0]["staging_location"].as_str().unwrap()));
+    copy_into(
+        &fixture_store().join("books/obs_book_1700000400"),
+        Path::new(uploads[1]["staging_location"].as_str().unwrap()),
+    );
+    let update = |status: &str| {
+        post(
+            &served,
+            "/api/v2/checkin/update",
+            "so-site-a",
+            A_HERE,
+            &json!({
+            "source_transfer_ids": [], "destination_transfer_ids": ours, "new_status": status }),
+        )
+    };
+    let (s, u) = update("ONGOING");
+    assert_eq!((s, u["modified_destination_transfer_ids"].as_array().map(Vec::len)), (200, Some(2)), "{u}");
+    let (s, u) = update("STAGED");
+    assert_eq!((s, u["modified_destination_transfer_ids"].as_array().map(Vec::len)), (200, Some(2)), "{u}");
+    // Again: nothing changes (the call is applied once).
+    let (s, _) = update("STAGED");
+    assert_eq!(s, 200);
+
+    ClonePair::tasks(&b, &["receive-clones"]).ok();
+    let info = b.json(["info", "readme.txt"]);
+    info.ok();
+    assert_eq!(info.json()["checksum"], "xxh3:817dc5adeca1420b4d66e2ebb73fd65d", "{info}");
+    let book = b.json(["info", "books/obs_book_1700000400"]);
+    book.ok();
+    assert_eq!(book.json()["kind"], "directory", "{book}");
+    b.json(["verify"]).ok();
+
+    ClonePair::tasks(&b, &["deliver-outbox"]).ok();
+    let completes = fake.requests_to("/api/v2/clone/complete");
+    assert_eq!(completes.len(), 2, "{:?}", fake.requests());
+    let mut sources: Vec<i64> = completes.iter().map(|r| r.json()["source_transfer_id"].as_i64().unwrap()).collect();
+    sources.sort();
+    assert_eq!(sources, [101, 102]);
+    for c in &completes {
+        assert!(c.json()["store_id"].as_i64().unwrap() > 0, "{:?}", c.json());
+        assert!(ours.contains(&c.json()["destination_transfer_id"].as_i64().unwrap()));
+        assert!(c.authorization.as_deref().unwrap().starts_with("Basic "), "our credentials there");
+    }
+    let (s, st) = post(
+        &served,
+        "/api/v2/checkin/status",
+        "so-site-a",
+        A_HERE,
+        &json!({
+        "source_transfer_ids": [], "destination_transfer_ids": ours }),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(st["destination_transfer_status"][ours[0].to_string()], "COMPLETED", "{st}");
+
+    // Offered again: the original's receiver answers 409 naming them.
+    let (status, again) = post(&served, "/api/v2/clone/batch_stage", "so-site-a", A_HERE, &batch);
+    assert_eq!(status, 409, "{again}");
+    assert_eq!(again["source_transfer_ids"], json!([101, 102]), "{again}");
+    drop(served);
+}
+
+#[test]
+fn bad_data_from_an_original_sender_fails_its_transfer_there_and_hostile_calls_change_nothing() {
+    let fake = fake_original();
+    let (b, served) = site_b(&fake.url);
+    b.json(["peer", "set-protocol", "so-site-a", "original-v2"]).ok();
+    let batch = json!({ "uploads": [item("lies.dat", 5, "xxh3:::00000000000000000000000000000000", 7)],
+                        "source": "so-site-a", "total_size": 5 });
+    let (status, staged) = post(&served, "/api/v2/clone/batch_stage", "so-site-a", A_HERE, &batch);
+    assert_eq!(status, 201, "{staged}");
+    let ours = staged["uploads"][0]["destination_transfer_id"].as_i64().unwrap();
+    let dest = PathBuf::from(staged["uploads"][0]["staging_location"].as_str().unwrap());
+    std::fs::write(&dest, b"hello").unwrap();
+    post(
+        &served,
+        "/api/v2/checkin/update",
+        "so-site-a",
+        A_HERE,
+        &json!({
+        "source_transfer_ids": [], "destination_transfer_ids": [ours], "new_status": "STAGED" }),
+    );
+    ClonePair::tasks(&b, &["receive-clones"]).ok();
+    b.json(["info", "lies.dat"]).expect_error(1, "not_found");
+    ClonePair::tasks(&b, &["deliver-outbox"]).ok();
+    let failed = fake.requests_to("/api/v2/checkin/update");
+    assert_eq!(failed.len(), 1, "{:?}", fake.requests());
+    assert_eq!(
+        failed[0].json(),
+        json!({ "source_transfer_ids": [7], "destination_transfer_ids": [], "new_status": "FAILED" })
+    );
+
+    // Hostile or malformed calls: clear answers in the original's style, nothing made.
+    let before = librarian_e2e::sql::count(&b.db(), "SELECT COUNT(*) FROM transfers");
+    let escape = json!({ "uploads": [item("../../etc/passwd", 5, "xxh3:::00000000000000000000000000000000", 8)],
+                         "source": "so-site-a", "total_size": 5 });
+    let (s, r) = post(&served, "/api/v2/clone/batch_stage", "so-site-a", A_HERE, &escape);
+    assert_eq!(s, 400, "{r}");
+    assert_eq!(r["source_transfer_ids"], json!([8]), "{r}");
+    let spoofed = json!({ "uploads": [item("x.dat", 5, "xxh3:::00000000000000000000000000000000", 9)],
+                          "source": "someone-else", "total_size": 5 });
+    let (s, r) = post(&served, "/api/v2/clone/batch_stage", "so-site-a", A_HERE, &spoofed);
+    assert_eq!(s, 400, "{r}");
+    let (s, r) = post_raw(&served, "/api/v2/clone/batch_stage", "so-site-a", A_HERE, b"{not json");
+    assert_eq!(s, 422, "{r}");
+    assert!(r["reason"].is_string(), "{r}");
+    let (s, r) = post(&served, "/api/v2/clone/batch_stage", "so-site-a", "wrong", &batch);
+    assert_eq!(s, 401, "{r}");
+    // A transfer that is not the caller's is not touched.
+    let (s, r) = post(
+        &served,
+        "/api/v2/checkin/update",
+        "so-site-a",
+        A_HERE,
+        &json!({
+        "source_transfer_ids": [], "destination_transfer_ids": [99999], "new_status": "STAGED" }),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(r["unmodified_destination_transfer_ids"], json!([99999]), "{r}");
+    assert_eq!(librarian_e2e::sql::count(&b.db(), "SELECT COUNT(*) FROM transfers"), before, "nothing staged");
+    drop(served);
+}
