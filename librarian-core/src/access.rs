@@ -150,7 +150,7 @@ pub(crate) fn ping_peer(site: &Site, name: &str) -> Result<PeerPing> {
 pub(crate) fn peer_client(site: &Site, name: &str) -> Result<PeerClient> {
     let (peer, password) = site.catalog().peer_with_password(name)?;
     let tls = ClientTls::load(&site.config().client, site.config_path())?;
-    PeerClient::new(peer, &password, &tls)
+    Ok(PeerClient::new(peer, &password, &tls)?.calling_as(&site.config().name))
 }
 
 /// Allow (`true`) or stop (`false`) new transfers to a peer.

@@ -45,13 +45,15 @@ impl PingAnswer {
 
 /// A client for one peer, with the credentials we use there.
 pub struct PeerClient {
-    peer: Peer,
-    authorization: String,
-    agent: ureq::Agent,
+    pub(super) peer: Peer,
+    pub(super) authorization: String,
+    pub(super) agent: ureq::Agent,
     /// For calls that wait on the peer's disks (`files/verify`).
     slow_agent: ureq::Agent,
     /// Where the trust roots come from, for messages.
     roots: String,
+    /// This site's name (the original Librarian's calls carry the sender's name).
+    pub(super) local_site: String,
 }
 
 impl std::fmt::Debug for PeerClient {
@@ -76,7 +78,18 @@ impl PeerClient {
             agent: agent(tls),
             slow_agent: http_agent(tls, CONNECT_TIMEOUT, VERIFY_TIMEOUT),
             roots: tls.describe(),
+            local_site: String::new(),
         })
+    }
+
+    /// The same client, saying it calls as site `name` where a protocol needs it.
+    pub fn calling_as(mut self, name: &str) -> Self {
+        self.local_site = name.to_owned();
+        self
+    }
+
+    fn speaks_v2(&self) -> bool {
+        self.peer.protocol == crate::model::PeerProtocol::OriginalV2
     }
 
     /// The peer this client calls.
@@ -84,7 +97,7 @@ impl PeerClient {
         &self.peer
     }
 
-    fn unreachable(&self, e: ureq::Error) -> Error {
+    pub(super) fn unreachable(&self, e: ureq::Error) -> Error {
         let detail = match tls_error(&e) {
             Some(rustls::Error::InvalidCertificate(why)) => format!(
                 "TLS certificate problem: the certificate of {} was rejected ({why}); it must be valid for that \
@@ -133,7 +146,7 @@ impl PeerClient {
     }
 
     /// The JSON of a 2xx answer, or the peer's refusal with its status and code.
-    fn answer(&self, path: &str, mut resp: ureq::http::Response<ureq::Body>) -> Result<serde_json::Value> {
+    pub(super) fn answer(&self, path: &str, mut resp: ureq::http::Response<ureq::Body>) -> Result<serde_json::Value> {
         let status = resp.status().as_u16();
         let body = resp.body_mut().read_to_string().map_err(|e| self.unreachable(e))?;
         let json: Option<serde_json::Value> = serde_json::from_str(&body).ok();
@@ -164,6 +177,9 @@ impl PeerClient {
     /// `GET /api/v1/ping` (no credentials): the peer's site name, version and
     /// protocol features.
     pub fn ping(&self) -> Result<PingAnswer> {
+        if self.speaks_v2() {
+            return self.ping_v2();
+        }
         let j = self.get("/api/v1/ping", false)?;
         let text = |k: &str| j[k].as_str().unwrap_or("").to_owned();
         // An older peer lists no features; only plain codes are kept.
@@ -177,11 +193,19 @@ impl PeerClient {
     /// `GET /api/v1/whoami` with our credentials: proves they are accepted, whatever
     /// the level of our account there (a `callback` account included).
     pub fn whoami(&self) -> Result<serde_json::Value> {
+        if self.speaks_v2() {
+            // The original's logged-in ping proves the credentials (READONLY and up).
+            self.post_v2_ok("/api/v2/ping/logged", &serde_json::json!({}))?;
+            return Ok(serde_json::json!({ "account": self.peer.account }));
+        }
         self.get("/api/v1/whoami", true)
     }
 
     /// `POST /api/v1/clone/stage`: offer files; one answer per item.
     pub fn stage(&self, req: &crate::model::StageRequest) -> Result<crate::model::StageResponse> {
+        if self.speaks_v2() {
+            return self.stage_v2(req);
+        }
         let body =
             serde_json::to_value(req).map_err(|e| Error::internal(format!("cannot encode the stage call: {e}")))?;
         let answer = self.post_call("/api/v1/clone/stage", &uuid::Uuid::now_v7().to_string(), &body)?;
@@ -207,6 +231,9 @@ impl PeerClient {
 
     /// `POST /api/v1/files/has`: whether the peer holds `name` with `checksum`.
     pub fn has(&self, name: &str, checksum: &str) -> Result<bool> {
+        if self.speaks_v2() {
+            return self.has_v2(name, checksum);
+        }
         let body = serde_json::json!({ "name": name, "checksum": checksum });
         let j = self.post_call("/api/v1/files/has", &uuid::Uuid::now_v7().to_string(), &body)?;
         Ok(j["present"].as_bool() == Some(true) && j["matches"].as_bool() == Some(true))

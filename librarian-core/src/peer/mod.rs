@@ -2,6 +2,7 @@
 //! certificates ([`tls`]).
 
 pub mod client;
+mod original_v2;
 pub mod tls;
 
 pub(crate) use client::http_agent;

@@ -183,6 +183,11 @@ fn ask(_site: &Site, client: &PeerClient, t: &Transfer) -> Result<(Remote, Optio
             (Remote::Missing, None)
         });
     };
+    if client.peer().protocol == crate::model::PeerProtocol::OriginalV2 {
+        // The original answers statuses by its own ids only (checkin/status).
+        let status = client.original_status(remote_id, t.direction)?;
+        return Ok((status.map_or(Remote::Missing, Remote::Is), None));
+    }
     match client.transfer(remote_id) {
         Ok(j) => {
             if j["remote_id"].as_i64() != Some(t.id) {

@@ -165,6 +165,35 @@ pub(crate) fn check_destination(
     check_staging_path(std::path::Path::new(path), &root.path).or_else(|why| bad(&why))
 }
 
+/// A staging location given by a peer that runs the original Librarian: a plain
+/// local path `ROOT/…/<staging dir>/<name>` strictly below `destination_root`, where
+/// `<name>` is the file's name (the original stages every file as its name inside
+/// a fresh directory of its own).
+fn check_original_destination(
+    destination: &str,
+    manager: ManagerKind,
+    root: Option<&DestinationRoot>,
+    name: &str,
+) -> std::result::Result<(), String> {
+    let bad = |why: &str| Err(format!("refusing destination {destination:?} from the peer: {why}"));
+    let Some(root) = root.filter(|r| r.host.is_none() && r.collection.is_none()) else {
+        return bad("no local destination_root is configured for this peer in [clone.to.PEER]");
+    };
+    if manager == ManagerKind::Globus {
+        return bad("the original's staging locations are local paths");
+    }
+    let p = std::path::Path::new(destination);
+    plain_absolute(p).or_else(&bad)?;
+    let Some(dir) = destination.strip_suffix(name).and_then(|d| d.strip_suffix('/')) else {
+        return bad("it does not end with the file's name");
+    };
+    let dir = std::path::Path::new(dir);
+    if !dir.starts_with(&root.path) || dir == root.path {
+        return bad("not in a staging directory below the configured destination_root");
+    }
+    Ok(())
+}
+
 /// `p` is a plain absolute path strictly below `root`, ending in `incoming-ID/data`.
 fn check_staging_path(p: &std::path::Path, root: &std::path::Path) -> std::result::Result<(), String> {
     plain_absolute(p).map_err(str::to_owned)?;
@@ -498,12 +527,18 @@ fn offer(
     crate::fault::point("send.after-stage-answer");
     site.catalog().resolve_event(Category::PeerRefused, peer, Timestamp::now())?;
     let root = destination_root(site, peer)?;
+    let original = client.peer().protocol == crate::model::PeerProtocol::OriginalV2;
     let mut answers = Vec::with_capacity(transfers.len());
     let mut events = Vec::new();
     for (t, r) in transfers.iter().zip(resp.items) {
         let answer = match r {
             StageResult::Accepted { transfer_id, remote_id, destination, manager } if transfer_id == t.id => {
-                match check_destination(&destination, manager, root.as_ref()) {
+                let checked = if original {
+                    check_original_destination(&destination, manager, root.as_ref(), t.file.as_str())
+                } else {
+                    check_destination(&destination, manager, root.as_ref())
+                };
+                match checked {
                     Ok(()) => StageAnswer::Accepted { remote_id, destination, manager },
                     Err(message) => {
                         report.refused += 1;
@@ -725,6 +760,26 @@ fn poll_batch(site: &Site, managers: &mut Managers<'_>, b: &BatchRow, report: &m
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn an_original_peers_staging_location_must_be_its_own_directory_below_the_root_ending_with_the_name() {
+        let root = DestinationRoot { host: None, collection: None, path: PathBuf::from("/srv/b/staging") };
+        let ok = |d: &str, name: &str| check_original_destination(d, ManagerKind::Local, Some(&root), name);
+        assert_eq!(ok("/srv/b/staging/0d3c/a/b.dat", "a/b.dat"), Ok(()));
+        for (d, name) in [
+            ("/srv/b/staging/a/b.dat", "a/b.dat"),       // no staging directory of its own
+            ("/srv/b/other/0d3c/a/b.dat", "a/b.dat"),    // outside the root
+            ("/srv/b/staging/../x/0d3c/b.dat", "b.dat"), // not plain
+            ("/srv/b/staging/0d3c/c.dat", "b.dat"),      // another name
+            ("relative/0d3c/b.dat", "b.dat"),
+            ("/srv/b/staging/0d3cb.dat", "b.dat"),
+        ] {
+            assert!(ok(d, name).is_err(), "{d}");
+        }
+        assert!(check_original_destination("/srv/b/staging/u/b", ManagerKind::Local, None, "b").is_err());
+        let remote = DestinationRoot { host: Some("h".into()), collection: None, path: PathBuf::from("/srv") };
+        assert!(check_original_destination("/srv/u/b", ManagerKind::Rsync, Some(&remote), "b").is_err());
+    }
 
     #[test]
     fn only_fresh_staging_paths_below_the_root_are_accepted_as_destinations() {

@@ -287,3 +287,167 @@ fn bad_data_from_an_original_sender_fails_its_transfer_there_and_hostile_calls_c
     assert_eq!(librarian_e2e::sql::count(&b.db(), "SELECT COUNT(*) FROM transfers"), before, "nothing staged");
     drop(served);
 }
+
+/// A site running the original, as a receiver: it stages into its own staging
+/// area (a directory of the test), takes `checkin/update` and is then asked by the
+/// test (playing its RecieveClone) to call our `clone/complete`.
+fn fake_original_receiver(staging: PathBuf) -> FakePeer {
+    let next = std::sync::atomic::AtomicI64::new(500);
+    FakePeer::start(move |req| {
+        let body = req.json();
+        match req.path.as_str() {
+            "/api/v2/ping/logged" => Some(json_response(200, &json!({ "name": "SO Site B", "description": "fake" }))),
+            "/api/v2/clone/batch_stage" => {
+                let uploads: Vec<Value> = body["uploads"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| {
+                        let id = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let uuid = format!("uuid-{id}");
+                        json!({ "staging_name": uuid,
+                                "staging_location": staging.join(&uuid).join(u["upload_name"].as_str().unwrap()),
+                                "upload_name": u["upload_name"], "destination_location": u["destination_location"],
+                                "source_transfer_id": u["source_transfer_id"], "destination_transfer_id": id })
+                    })
+                    .collect();
+                Some(json_response(
+                    201,
+                    &json!({ "available_bytes_on_store": 1_000_000_000u64, "store_name": "main_store",
+                    "uploads": uploads, "async_transfer_providers": { "local": { "hostnames": ["x"], "available": true } } }),
+                ))
+            }
+            "/api/v2/checkin/update" => Some(json_response(
+                200,
+                &json!({ "modified_source_transfer_ids": [], "modified_destination_transfer_ids": body["destination_transfer_ids"],
+                         "unmodified_source_transfer_ids": [], "unmodified_destination_transfer_ids": [], "reasons": [] }),
+            )),
+            "/api/v2/checkin/status" => {
+                Some(json_response(200, &json!({ "source_transfer_status": {}, "destination_transfer_status": {} })))
+            }
+            _ => Some(json_response(404, &json!({ "detail": "Not Found" }))),
+        }
+    })
+}
+
+#[test]
+fn a_site_clones_to_an_original_receiver_with_its_v2_calls_and_takes_its_complete() {
+    let a = Site::named("so-site-a");
+    let staging = a.tmp().join("original-b-staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let fake = fake_original_receiver(staging.clone());
+    append_config(
+        &a,
+        &format!("{}[clone.to.so-site-b]\ndestination_root = {:?}\n", disabled_tasks(), staging.display().to_string()),
+    );
+    let served = Server::start(&a);
+    let pw = a.tmp().join("pw-there");
+    write_secret(&pw, &format!("{A_HERE}\n"));
+    a.run([
+        "peer",
+        "add",
+        "so-site-b",
+        "--url",
+        &fake.url,
+        "--account",
+        "so-site-a",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ])
+    .ok();
+    a.json(["peer", "set-protocol", "so-site-b", "original-v2"]).ok();
+    let pw = a.tmp().join("pw-here");
+    write_secret(&pw, &format!("{B_THERE}\n"));
+    a.run([
+        "account",
+        "add",
+        "so-site-b",
+        "--level",
+        "callback",
+        "--for-peer",
+        "so-site-b",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ])
+    .ok();
+    a.json(["peer", "ping", "so-site-b"]).ok();
+
+    // An xxh3 file goes; a BLAKE3 one cannot (the original verifies xxh3 and md5 only).
+    let legacy = a.src("legacy.dat");
+    std::fs::write(&legacy, b"for a site still running the original\n").unwrap();
+    a.upload(&legacy, "legacy.dat", &["--algorithm", "xxh3"]).ok();
+    let modern = a.src("modern.dat");
+    std::fs::write(&modern, b"blake3 only\n").unwrap();
+    a.upload(&modern, "modern.dat", &[]).ok();
+    ClonePair::tasks(&a, &["send-clones"]).ok_or_degraded();
+    ClonePair::tasks(&a, &["send-clones", "deliver-outbox"]).ok_or_degraded();
+
+    let staged = fake.requests_to("/api/v2/clone/batch_stage");
+    assert!(!staged.is_empty(), "{:?}", fake.requests());
+    let body = staged[0].json();
+    assert_eq!(body["source"], "so-site-a", "{body}");
+    let up = body["uploads"].as_array().unwrap();
+    assert_eq!(up.len(), 1, "only the xxh3 file is offered: {body}");
+    assert!(up[0]["upload_checksum"].as_str().unwrap().starts_with("xxh3:::"), "the original's spelling: {body}");
+    let refused = a.json(["transfers", "list", "--status", "failed"]).json();
+    assert!(
+        refused
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["file"] == "modern.dat" && t["error_code"] == "unsupported_checksum"),
+        "{refused}"
+    );
+    // The bytes are in the original's staging location, and it was told STAGED.
+    let dest = staging.join("uuid-500/legacy.dat");
+    assert_eq!(std::fs::read(&dest).unwrap(), std::fs::read(&legacy).unwrap());
+    let updates = fake.requests_to("/api/v2/checkin/update");
+    assert!(
+        updates.iter().any(|u| u.json()
+            == json!({ "source_transfer_ids": [], "destination_transfer_ids": [500], "new_status": "STAGED" })),
+        "{updates:?}"
+    );
+    // Its RecieveClone ingests and calls back.
+    let ours = a
+        .json(["transfers", "list"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["file"] == "legacy.dat")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (s, r) = post(
+        &served,
+        "/api/v2/clone/complete",
+        "so-site-b",
+        B_THERE,
+        &json!({
+        "source_transfer_id": ours, "destination_transfer_id": 500, "store_id": 3 }),
+    );
+    assert_eq!(s, 200, "{r}");
+    let info = a.json(["info", "legacy.dat"]).json();
+    let remote = info["remote_instances"].as_array().unwrap();
+    assert!(remote.iter().any(|r| r["librarian"] == "so-site-b" && r["store"] == "original-store-3"), "{info}");
+    // Twice: nothing more; for another peer's transfer: refused.
+    let (s, _) = post(
+        &served,
+        "/api/v2/clone/complete",
+        "so-site-b",
+        B_THERE,
+        &json!({
+        "source_transfer_id": ours, "destination_transfer_id": 500, "store_id": 3 }),
+    );
+    assert_eq!(s, 200);
+    let (s, r) = post(
+        &served,
+        "/api/v2/clone/complete",
+        "so-site-b",
+        B_THERE,
+        &json!({
+        "source_transfer_id": 987654, "destination_transfer_id": 1, "store_id": 3 }),
+    );
+    assert_eq!(s, 400, "{r}");
+    drop(served);
+}
