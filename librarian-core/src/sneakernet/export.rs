@@ -46,6 +46,36 @@ pub struct ExportReport {
 }
 
 /// Write `text` to `dir/name` durably (temporary file, fsync, rename).
+/// A time as the original's manifests write it: naive UTC, ISO 8601.
+fn original_time(t: Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::UTC).datetime().strftime("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
+/// One entry of the original's manifest (`AdminStoreManifestResponse.store_files`).
+fn original_entry(
+    f: &crate::catalog::FileRow,
+    inst: &crate::catalog::InstanceRow,
+    transfer: Option<i64>,
+) -> serde_json::Value {
+    let checksum = match f.checksum.algorithm() {
+        Algorithm::Md5 => format!("md5:::{}", f.checksum.hex()),
+        _ => format!("xxh3:::{}", f.checksum.hex()),
+    };
+    serde_json::json!({
+        "name": f.name.as_str(),
+        "create_time": original_time(f.created_at),
+        "size": f.size,
+        "checksum": checksum,
+        "uploader": f.uploader,
+        "source": f.source,
+        "instance_path": inst.path,
+        "deletion_policy": u8::from(inst.deletion_policy == crate::model::DeletionPolicy::Allowed),
+        "instance_create_time": original_time(inst.created_at),
+        "instance_available": true,
+        "outgoing_transfer_id": transfer.unwrap_or(-1),
+    })
+}
+
 fn write_durably(dir: &Path, name: &str, text: &str) -> Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
     let path = dir.join(name);
@@ -73,7 +103,7 @@ pub(crate) fn sneakernet_export(
     progress: &dyn Progress,
 ) -> Result<ExportReport> {
     let row = site.catalog().store(store)?;
-    crate::access::peer(site, to)?;
+    let original = crate::access::peer(site, to)?.protocol == crate::model::PeerProtocol::OriginalV2;
     let on_store: Vec<_> = site
         .catalog()
         .instances_on_store(row.id)?
@@ -90,6 +120,17 @@ pub(crate) fn sneakernet_export(
         return Err(Error::invalid(
             "file",
             format!("{} starts with {RESERVED_PREFIX}, which a drive keeps for its manifest", f.name),
+        ));
+    }
+    // A site still running the original verifies only its own algorithms.
+    if original && let Some((f, _)) = on_store.iter().find(|(f, _)| !f.checksum.algorithm().is_legacy()) {
+        return Err(Error::invalid(
+            "store",
+            format!(
+                "{to} runs the original Librarian, which verifies only xxh3 and md5 checksums; {} has {}: \
+                 move it off the drive, or ingest files for that site with --algorithm xxh3",
+                f.name, f.checksum
+            ),
         ));
     }
     let bytes = on_store.iter().map(|(f, _)| f.size).sum();
@@ -173,8 +214,9 @@ pub(crate) fn sneakernet_export(
         .collect();
     let outcomes = site.catalog().record_export(to, row.id, &items, Timestamp::now())?;
     let mut manifest_files = Vec::with_capacity(files.len());
+    let mut original_entries = Vec::new();
     report.held.clear();
-    for ((f, _, entries), outcome) in files.iter().zip(outcomes) {
+    for ((f, inst, entries), outcome) in files.iter().zip(outcomes) {
         // A file already on its way by the network, or already at the destination,
         // stays on the drive and in the manifest (so the drive checks out whole) but
         // with no transfer: the destination imports it or finds it there, and nobody
@@ -190,6 +232,9 @@ pub(crate) fn sneakernet_export(
                 None
             }
         };
+        if original {
+            original_entries.push(original_entry(f, inst, id));
+        }
         manifest_files.push(ManifestFile {
             name: f.name.to_string(),
             size: f.size,
@@ -220,6 +265,17 @@ pub(crate) fn sneakernet_export(
     write_durably(drive, SHA256SUMS, &sha)?;
     write_durably(drive, MANIFEST, &text)?;
     write_durably(drive, MANIFEST_DIGEST, &sum_line(&blake3::hash(text.as_bytes()).to_hex(), MANIFEST))?;
+    if original {
+        // For the original's `librarian ingest-manifest --store-root <drive>`.
+        let legacy = serde_json::json!({
+            "librarian_name": site.config().name,
+            "store_name": store,
+            "store_files": original_entries,
+        });
+        let text = serde_json::to_string_pretty(&legacy)
+            .map_err(|e| Error::internal(format!("cannot write the original's manifest: {e}")))?;
+        write_durably(drive, super::manifest::LEGACY_MANIFEST, &text)?;
+    }
     crate::store::posix::sync_filesystem(drive)?;
     Ok(report)
 }

@@ -451,3 +451,111 @@ fn a_site_clones_to_an_original_receiver_with_its_v2_calls_and_takes_its_complet
     assert_eq!(s, 400, "{r}");
     drop(served);
 }
+
+/// A drive for a site still running the original: our export also writes its
+/// `manifest.json` (its fields, its checksum spelling, our transfer ids, files where
+/// its `ingest-manifest --store-root <drive>` looks), and its `clone/complete` for
+/// each entry completes our drive transfers. A BLAKE3 file cannot go that way.
+#[test]
+fn a_drive_exported_to_an_original_site_carries_its_manifest_and_its_callbacks_complete_it() {
+    let fake = fake_original_receiver(PathBuf::from("/nonexistent"));
+    let a = Site::named("so-site-a");
+    append_config(&a, &disabled_tasks());
+    let served = Server::start(&a);
+    let pw = a.tmp().join("pw-there");
+    write_secret(&pw, &format!("{A_HERE}\n"));
+    a.run([
+        "peer",
+        "add",
+        "so-site-b",
+        "--url",
+        &fake.url,
+        "--account",
+        "so-site-a",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ])
+    .ok();
+    a.json(["peer", "set-protocol", "so-site-b", "original-v2"]).ok();
+    let pw = a.tmp().join("pw-here");
+    write_secret(&pw, &format!("{B_THERE}\n"));
+    a.run([
+        "account",
+        "add",
+        "so-site-b",
+        "--level",
+        "callback",
+        "--for-peer",
+        "so-site-b",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ])
+    .ok();
+    let drive = a.tmp().join("drive1");
+    a.run(["store", "add", "drive1", "--root", drive.to_str().unwrap()]).ok();
+    for (name, alg) in [("obs/one.g3", "xxh3"), ("legacy/two.dat", "md5")] {
+        let src = a.src(name);
+        std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+        std::fs::write(&src, format!("{name} for the original\n")).unwrap();
+        a.upload(&src, name, &["--algorithm", alg, "--store", "drive1"]).ok();
+    }
+    let modern = a.src("modern.dat");
+    std::fs::write(&modern, b"blake3\n").unwrap();
+    a.upload(&modern, "modern.dat", &["--store", "drive1"]).ok();
+    let msg =
+        a.json(["sneakernet", "export", "--store", "drive1", "--to", "so-site-b"]).expect_error(2, "invalid_argument");
+    assert!(msg.contains("modern.dat") && msg.contains("xxh3"), "{msg}");
+    assert!(!drive.join("manifest.json").exists(), "nothing was written to the refused drive");
+    // A drive of legacy files only goes.
+    let drive2 = a.tmp().join("drive2");
+    a.run(["store", "add", "drive2", "--root", drive2.to_str().unwrap()]).ok();
+    for (name, alg) in [("obs/three.g3", "xxh3"), ("legacy/four.dat", "md5")] {
+        let src = a.src(name);
+        std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+        std::fs::write(&src, format!("{name} for the original\n")).unwrap();
+        a.upload(&src, name, &["--algorithm", alg, "--store", "drive2"]).ok();
+    }
+    a.json(["sneakernet", "export", "--store", "drive2", "--to", "so-site-b"]).ok();
+    let manifest: Value = serde_json::from_slice(&std::fs::read(drive2.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["librarian_name"], "so-site-a", "{manifest}");
+    assert_eq!(manifest["store_name"], "drive2");
+    let entries = manifest["store_files"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{manifest}");
+    let mut ids = Vec::new();
+    for e in entries {
+        let name = e["name"].as_str().unwrap();
+        let sum = e["checksum"].as_str().unwrap();
+        assert!(sum.starts_with("xxh3:::") || sum.starts_with("md5:::"), "{e}");
+        // Where the original's ingest-manifest --store-root <drive> reads it.
+        assert!(drive2.join(name).is_file(), "{name}");
+        assert_eq!(Path::new(e["instance_path"].as_str().unwrap()), std::fs::canonicalize(&drive2).unwrap().join(name));
+        assert!(e["create_time"].as_str().unwrap().contains('T') && e["deletion_policy"] == 0, "{e}");
+        ids.push(e["outgoing_transfer_id"].as_i64().unwrap());
+    }
+    assert!(ids.iter().all(|id| *id > 0), "{ids:?}");
+    // The original's RecieveClone calls back for each entry.
+    for (k, id) in ids.iter().enumerate() {
+        let (s, r) = post(
+            &served,
+            "/api/v2/clone/complete",
+            "so-site-b",
+            B_THERE,
+            &json!({
+            "source_transfer_id": id, "destination_transfer_id": 900 + k as i64, "store_id": 2 }),
+        );
+        assert_eq!(s, 200, "{r}");
+    }
+    let done = librarian_e2e::sql::count(
+        &a.db(),
+        "SELECT COUNT(*) FROM transfers WHERE manager = 'sneakernet' AND status = 'completed'",
+    );
+    assert_eq!(done, 2);
+    assert_eq!(
+        librarian_e2e::sql::count(
+            &a.db(),
+            "SELECT COUNT(*) FROM events WHERE category = 'drive_done' AND subject = 'drive2' AND cleared_at IS NULL"
+        ),
+        1
+    );
+    drop(served);
+}
