@@ -559,3 +559,27 @@ fn a_drive_exported_to_an_original_site_carries_its_manifest_and_its_callbacks_c
     );
     drop(served);
 }
+
+/// The original's own drive imported here while its site still runs the original:
+/// each file's `clone/complete` goes to it in its form, naming its transfer ids.
+#[test]
+fn the_original_drive_imported_here_calls_back_the_original_site_in_its_protocol() {
+    let fake = fake_original();
+    let (b, served) = site_b(&fake.url);
+    b.json(["peer", "set-protocol", "so-site-a", "original-v2"]).ok();
+    let from = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/so-librarian/drive");
+    let drive = b.tmp().join("drive");
+    copy_into(&from, &drive);
+    let r = b.json(["sneakernet", "import", drive.to_str().unwrap()]);
+    r.ok();
+    assert_eq!(r.json()["callbacks_queued"].as_u64(), Some(28), "{r}");
+    ClonePair::tasks(&b, &["deliver-outbox"]).ok();
+    let mut ids: Vec<i64> = fake
+        .requests_to("/api/v2/clone/complete")
+        .iter()
+        .map(|c| c.json()["source_transfer_id"].as_i64().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, (18..=45).collect::<Vec<_>>());
+    drop(served);
+}
