@@ -200,37 +200,38 @@ impl Catalog {
 
     /// Change the protocol a peer speaks.
     pub fn set_peer_protocol(&self, name: &str, protocol: crate::model::PeerProtocol) -> Result<Peer> {
-        let n = self
-            .conn()
-            .execute("UPDATE peers SET protocol = ?2 WHERE name = ?1", params![name, protocol.as_str()])
-            .map_err(Error::db("changing a peer"))?;
-        if n == 0 {
-            return Err(Error::NotFound { kind: ObjectKind::Peer, name: name.to_owned() });
-        }
-        Ok(self.peer_with_password(name)?.0)
+        self.update_peer(name, PeerColumn::Protocol, &protocol.as_str())
     }
 
     /// Change a peer's URL (it moved, or a migrated site now answers elsewhere).
     pub fn set_peer_url(&self, name: &str, url: &str) -> Result<Peer> {
-        let n = self
-            .conn()
-            .execute("UPDATE peers SET url = ?2 WHERE name = ?1", params![name, url])
-            .map_err(Error::db("changing a peer"))?;
-        if n == 0 {
-            return Err(Error::NotFound { kind: ObjectKind::Peer, name: name.to_owned() });
-        }
-        Ok(self.peer_with_password(name)?.0)
+        self.update_peer(name, PeerColumn::Url, &url)
     }
 
     /// Allow or stop new transfers to a peer.
     pub fn set_peer_transfers(&self, name: &str, enabled: bool) -> Result<Peer> {
-        let n = self
-            .conn()
-            .execute("UPDATE peers SET transfers_enabled = ?2 WHERE name = ?1", params![name, enabled])
-            .map_err(Error::db("changing a peer"))?;
+        self.update_peer(name, PeerColumn::TransfersEnabled, &enabled)
+    }
+
+    /// Set one column of peer `name`; the peer after.
+    fn update_peer(&self, name: &str, column: PeerColumn, value: &dyn rusqlite::ToSql) -> Result<Peer> {
+        let sql = match column {
+            PeerColumn::Url => "UPDATE peers SET url = ?2 WHERE name = ?1",
+            PeerColumn::Protocol => "UPDATE peers SET protocol = ?2 WHERE name = ?1",
+            PeerColumn::TransfersEnabled => "UPDATE peers SET transfers_enabled = ?2 WHERE name = ?1",
+        };
+        let n = self.conn().execute(sql, params![name, value]).map_err(Error::db("changing a peer"))?;
         if n == 0 {
             return Err(Error::NotFound { kind: ObjectKind::Peer, name: name.to_owned() });
         }
         Ok(self.peer_with_password(name)?.0)
     }
+}
+
+/// The columns of a peer that can be changed.
+#[derive(Debug, Clone, Copy)]
+enum PeerColumn {
+    Url,
+    Protocol,
+    TransfersEnabled,
 }

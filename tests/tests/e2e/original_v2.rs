@@ -41,41 +41,43 @@ fn post_raw(server: &Server, path: &str, user: &str, password: &str, body: &[u8]
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
+/// Site `name`, served, with the original site `peer` (a fake at `peer_url`) as a
+/// peer (our account there: `name`, password `ours_there`) and `peer`'s account here
+/// at `level` (password `theirs_here`); `extra` is appended to the configuration.
+fn linked_site(
+    name: &str,
+    peer: &str,
+    peer_url: &str,
+    level: &str,
+    ours_there: &str,
+    theirs_here: &str,
+    extra: &str,
+) -> (Site, Server) {
+    let site = Site::named(name);
+    append_config(&site, &format!("{}{extra}", disabled_tasks()));
+    let served = Server::start(&site);
+    let pw = site.tmp().join("pw-there");
+    write_secret(&pw, &format!("{ours_there}\n"));
+    site.run(["peer", "add", peer, "--url", peer_url, "--account", name, "--password-file", pw.to_str().unwrap()]).ok();
+    let pw = site.tmp().join("pw-here");
+    write_secret(&pw, &format!("{theirs_here}\n"));
+    site.run(["account", "add", peer, "--level", level, "--for-peer", peer, "--password-file", pw.to_str().unwrap()])
+        .ok();
+    (site, served)
+}
+
 /// A site `so-site-b` served, with the original site `so-site-a` (the fake, at
-/// `fake_url`) as a peer speaking original-v2, and its account here.
+/// `fake_url`) as a peer, and its account here.
 fn site_b(fake_url: &str) -> (Site, Server) {
-    let b = Site::named("so-site-b");
-    append_config(&b, &disabled_tasks());
-    let served = Server::start(&b);
-    let pw = b.tmp().join("pw-there");
-    write_secret(&pw, &format!("{B_THERE}\n"));
-    b.run([
-        "peer",
-        "add",
-        "so-site-a",
-        "--url",
-        fake_url,
-        "--account",
-        "so-site-b",
-        "--password-file",
-        pw.to_str().unwrap(),
-    ])
-    .ok();
-    let pw = b.tmp().join("pw-here");
-    write_secret(&pw, &format!("{A_HERE}\n"));
-    b.run([
-        "account",
-        "add",
-        "so-site-a",
-        "--level",
-        "read-append",
-        "--for-peer",
-        "so-site-a",
-        "--password-file",
-        pw.to_str().unwrap(),
-    ])
-    .ok();
-    (b, served)
+    linked_site("so-site-b", "so-site-a", fake_url, "read-append", B_THERE, A_HERE, "")
+}
+
+/// A site `so-site-a` served, sending to the original site `so-site-b` (the fake)
+/// speaking original-v2, with `extra` configuration.
+fn site_a(fake_url: &str, extra: &str) -> (Site, Server) {
+    let (a, served) = linked_site("so-site-a", "so-site-b", fake_url, "callback", A_HERE, B_THERE, extra);
+    a.json(["peer", "set-protocol", "so-site-b", "original-v2"]).ok();
+    (a, served)
 }
 
 /// The fake original: answers its `/api/v2` callbacks as the original does.
@@ -332,44 +334,12 @@ fn fake_original_receiver(staging: PathBuf) -> FakePeer {
 
 #[test]
 fn a_site_clones_to_an_original_receiver_with_its_v2_calls_and_takes_its_complete() {
-    let a = Site::named("so-site-a");
-    let staging = a.tmp().join("original-b-staging");
+    let staging_dir = tempfile::tempdir().unwrap();
+    let staging = staging_dir.path().join("original-b-staging");
     std::fs::create_dir_all(&staging).unwrap();
     let fake = fake_original_receiver(staging.clone());
-    append_config(
-        &a,
-        &format!("{}[clone.to.so-site-b]\ndestination_root = {:?}\n", disabled_tasks(), staging.display().to_string()),
-    );
-    let served = Server::start(&a);
-    let pw = a.tmp().join("pw-there");
-    write_secret(&pw, &format!("{A_HERE}\n"));
-    a.run([
-        "peer",
-        "add",
-        "so-site-b",
-        "--url",
-        &fake.url,
-        "--account",
-        "so-site-a",
-        "--password-file",
-        pw.to_str().unwrap(),
-    ])
-    .ok();
-    a.json(["peer", "set-protocol", "so-site-b", "original-v2"]).ok();
-    let pw = a.tmp().join("pw-here");
-    write_secret(&pw, &format!("{B_THERE}\n"));
-    a.run([
-        "account",
-        "add",
-        "so-site-b",
-        "--level",
-        "callback",
-        "--for-peer",
-        "so-site-b",
-        "--password-file",
-        pw.to_str().unwrap(),
-    ])
-    .ok();
+    let (a, served) =
+        site_a(&fake.url, &format!("[clone.to.so-site-b]\ndestination_root = {:?}\n", staging.display().to_string()));
     a.json(["peer", "ping", "so-site-b"]).ok();
 
     // An xxh3 file goes; a BLAKE3 one cannot (the original verifies xxh3 and md5 only).
@@ -459,38 +429,7 @@ fn a_site_clones_to_an_original_receiver_with_its_v2_calls_and_takes_its_complet
 #[test]
 fn a_drive_exported_to_an_original_site_carries_its_manifest_and_its_callbacks_complete_it() {
     let fake = fake_original_receiver(PathBuf::from("/nonexistent"));
-    let a = Site::named("so-site-a");
-    append_config(&a, &disabled_tasks());
-    let served = Server::start(&a);
-    let pw = a.tmp().join("pw-there");
-    write_secret(&pw, &format!("{A_HERE}\n"));
-    a.run([
-        "peer",
-        "add",
-        "so-site-b",
-        "--url",
-        &fake.url,
-        "--account",
-        "so-site-a",
-        "--password-file",
-        pw.to_str().unwrap(),
-    ])
-    .ok();
-    a.json(["peer", "set-protocol", "so-site-b", "original-v2"]).ok();
-    let pw = a.tmp().join("pw-here");
-    write_secret(&pw, &format!("{B_THERE}\n"));
-    a.run([
-        "account",
-        "add",
-        "so-site-b",
-        "--level",
-        "callback",
-        "--for-peer",
-        "so-site-b",
-        "--password-file",
-        pw.to_str().unwrap(),
-    ])
-    .ok();
+    let (a, served) = site_a(&fake.url, "");
     let drive = a.tmp().join("drive1");
     a.run(["store", "add", "drive1", "--root", drive.to_str().unwrap()]).ok();
     for (name, alg) in [("obs/one.g3", "xxh3"), ("legacy/two.dat", "md5")] {
