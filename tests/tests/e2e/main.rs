@@ -28,6 +28,7 @@ mod legacy_recipe;
 mod lifecycle;
 mod local_clone;
 mod original_drive;
+mod original_postgres;
 mod outbox;
 mod packaging;
 mod peer_ping;

@@ -111,6 +111,18 @@ impl OriginalCatalog {
         &self.alembic
     }
 
+    /// The rows of `sql`, run on the source, as its backend maps them to cells: for
+    /// the tests of that mapping. Not a stable API.
+    #[cfg(feature = "internals")]
+    pub fn query_cells(&mut self, sql: &str) -> Result<Vec<Vec<Cell>>> {
+        let mut rows = Vec::new();
+        self.db.query(sql, &mut |r| {
+            rows.push(r.to_vec());
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
     /// Rows per table, for the report (`None`: the table does not exist there).
     pub fn counts(&mut self) -> Result<OriginalCounts> {
         let tables = self.db.tables()?;
