@@ -93,6 +93,10 @@ mod shim;
 
 pub use access::PeerPing;
 pub use alerts::AlertReport;
+/// The original Librarian's catalog, read (issue 14): for the tests that compare its
+/// SQLite and PostgreSQL backends. Not a stable API.
+#[cfg(feature = "internals")]
+pub use catalog::original;
 pub use catalog::{AlertQueue, NewFile, PlanFilter, PlanItem, TaskRecord, record_intact};
 #[cfg(feature = "internals")]
 pub use catalog::{Catalog, IntentClaim};

@@ -14,6 +14,7 @@ use serde_json::Value;
 pub mod fake_peer;
 pub mod globus;
 pub mod pair;
+pub mod postgres;
 pub mod receiver;
 mod server;
 pub mod sql;
@@ -538,13 +539,15 @@ pub fn flip_byte(path: &Path, offset: u64) {
 
 /// The one way a test gives up on (part of) a check because a tool, a privilege or a
 /// timed event it needs is missing. With `CI` set (non-empty) it panics, so the
-/// test fails: `.ci/run` installs `b3sum`, `rsync` and `xxhsum` and runs as root, so
+/// test fails: `.ci/run` installs `b3sum`, `rsync`, `xxhsum` and PostgreSQL and runs as root, so
 /// nothing there may pass without checking. Otherwise (a developer's machine) it
 /// prints `SKIPPED: …` (visible with `--nocapture` and in nextest's output) and the
 /// caller returns or goes on without that check.
 pub fn skip(what: &str) {
     if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!("{what}: not skipped because CI is set (.ci/run installs b3sum, rsync and xxhsum and runs as root)");
+        panic!(
+            "{what}: not skipped because CI is set (.ci/run installs b3sum, rsync, xxhsum and postgresql and runs as root)"
+        );
     }
     eprintln!("SKIPPED: {what}");
 }

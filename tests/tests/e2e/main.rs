@@ -29,6 +29,7 @@ mod lifecycle;
 mod local_clone;
 mod original_drive;
 mod original_import;
+mod original_postgres;
 mod original_v2;
 mod outbox;
 mod packaging;
