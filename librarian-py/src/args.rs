@@ -3,11 +3,13 @@
 //! those parsers would have checked for values that arrive as Python types instead
 //! of text (a `timedelta` budget must be positive, as `parse_interval` requires).
 
+use std::path::PathBuf;
+
 use jiff::{SignedDuration, Timestamp};
 use librarian_core::{Budget, Error, FileName, Password, parse_budget, parse_interval, parse_size};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDateTime, PyDelta, PyInt, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDateTime, PyDelta, PyInt, PyMapping, PyString};
 
 use crate::errors::{OrRaise, to_py};
 
@@ -178,6 +180,123 @@ fn given_twice(py: Python<'_>, what: &str, kind: &str) -> PyErr {
 fn renamed(e: Error, what: &str) -> Error {
     match e {
         Error::InvalidArgument { reason, .. } => Error::InvalidArgument { argument: what.to_owned(), reason },
+        other => other,
+    }
+}
+
+/// A path the core takes as text: a `str` as it is (also a URL, for
+/// `import_original`'s `source`), or an `os.PathLike` / `bytes` path; refused when it
+/// is not UTF-8.
+pub fn path_text(py: Python<'_>, what: &str, obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return text(py, what, s);
+    }
+    let path = obj
+        .extract::<PathBuf>()
+        .map_err(|_| PyTypeError::new_err(format!("{what} must be a str or an os.PathLike, not {}", type_name(obj))))?;
+    path.into_os_string().into_string().map_err(|p| to_py(py, Error::invalid(what, format!("{p:?} is not UTF-8"))))
+}
+
+fn text(py: Python<'_>, what: &str, s: &Bound<'_, PyString>) -> PyResult<String> {
+    s.to_cow()
+        .map(|t| t.into_owned())
+        .map_err(|_| to_py(py, Error::invalid(what, "not valid Unicode (it holds a lone surrogate)")))
+}
+
+fn str_item(py: Python<'_>, what: &str, obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    let s =
+        obj.cast::<PyString>().map_err(|_| PyTypeError::new_err(format!("{what}: {} is not a str", type_name(obj))))?;
+    text(py, what, s)
+}
+
+/// What the values of a mapping of [`name_values`] are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values {
+    /// `str` only (URLs, names).
+    Text,
+    /// `str` or `os.PathLike` (directories).
+    Paths,
+}
+
+/// `None` or a mapping `{NAME: VALUE}` as the core's `NAME=VALUE` strings, in the
+/// mapping's order. A `NAME` holding `=` cannot be written so and is refused.
+pub fn name_values(
+    py: Python<'_>,
+    what: &str,
+    obj: Option<&Bound<'_, PyAny>>,
+    values: Values,
+) -> PyResult<Vec<String>> {
+    let Some(obj) = obj else { return Ok(Vec::new()) };
+    let map = obj
+        .cast::<PyMapping>()
+        .map_err(|_| PyTypeError::new_err(format!("{what} must be a mapping (a dict), not {}", type_name(obj))))?;
+    let mut out = Vec::new();
+    for item in map.items()?.iter() {
+        let (k, v) = item.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>()?;
+        let k = str_item(py, what, &k)?;
+        let v = match values {
+            Values::Text => str_item(py, what, &v)?,
+            Values::Paths => path_text(py, what, &v)?,
+        };
+        out.push(joined(py, what, &k, &v)?);
+    }
+    Ok(out)
+}
+
+/// `import_original`'s `map_prefix`: `None`, a mapping `{OLD: NEW}` of paths (`str` or
+/// `os.PathLike`), or a sequence of `"OLD=NEW"` strings (the CLI's form), as the
+/// core's `OLD=NEW` strings. The core parses and checks them.
+pub fn prefix_map(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    const WHAT: &str = "map_prefix";
+    let Some(obj) = obj else { return Ok(Vec::new()) };
+    if let Ok(map) = obj.cast::<PyMapping>() {
+        let mut out = Vec::new();
+        for item in map.items()?.iter() {
+            let (k, v) = item.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>()?;
+            let (old, new) = (path_text(py, WHAT, &k)?, path_text(py, WHAT, &v)?);
+            out.push(joined(py, WHAT, &old, &new)?);
+        }
+        return Ok(out);
+    }
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Err(PyTypeError::new_err(
+            "map_prefix must be a mapping {OLD: NEW} or a sequence of \"OLD=NEW\" strings, not one string",
+        ));
+    }
+    let iter = obj.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "map_prefix must be a mapping {{OLD: NEW}} or a sequence of \"OLD=NEW\" strings, not {}",
+            type_name(obj)
+        ))
+    })?;
+    iter.map(|item| str_item(py, WHAT, &item?)).collect()
+}
+
+/// `NAME=VALUE`, for a `NAME` the core can split off again (it splits at the first `=`).
+fn joined(py: Python<'_>, what: &str, name: &str, value: &str) -> PyResult<String> {
+    if name.contains('=') {
+        return Err(to_py(py, Error::invalid(what, format!("{name:?}: a key cannot hold '='"))));
+    }
+    Ok(format!("{name}={value}"))
+}
+
+/// The core's import names its options as the CLI spells them (`--map-prefix`): an
+/// `InvalidArgument`'s `argument` names the Python parameter instead (its message is
+/// the core's).
+pub fn import_error(e: Error) -> Error {
+    const PARAMETERS: [(&str, &str); 6] = [
+        ("--original-config", "original_config"),
+        ("--map-prefix", "map_prefix"),
+        ("--store-root", "store_roots"),
+        ("--store-staging", "store_staging"),
+        ("--peer-url", "peer_urls"),
+        ("--remote-store", "remote_stores"),
+    ];
+    match e {
+        Error::InvalidArgument { argument, reason } => {
+            let found = PARAMETERS.iter().find(|(cli, _)| *cli == argument).map(|(_, p)| (*p).to_owned());
+            Error::InvalidArgument { argument: found.unwrap_or(argument), reason }
+        }
         other => other,
     }
 }

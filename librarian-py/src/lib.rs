@@ -6,8 +6,8 @@
 
 use librarian_core::{
     Algorithm, CallKind, Category, CheckStatus, DeletionAction, DeletionPolicy, Direction, EntryProblemKind, FileKind,
-    InstanceState, Level, ManagerKind, ProblemKind, RemoteState, ScrubStop, Severity, TaskKind, TaskStatus,
-    TransferStatus, UploadStatus,
+    InFlightAction, InstanceState, Level, ManagerKind, ProblemKind, RemoteState, ScrubStop, Severity, TaskKind,
+    TaskStatus, TransferStatus, UploadStatus,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -53,6 +53,11 @@ fn _librarian(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyDeletionItem>()?;
     m.add_class::<types::PyFileVerification>()?;
     m.add_class::<types::PyCopyCheck>()?;
+    m.add_class::<types::PyOriginalImportReport>()?;
+    m.add_class::<types::PyImportTally>()?;
+    m.add_class::<types::PySkippedRow>()?;
+    m.add_class::<types::PyInFlight>()?;
+    m.add_class::<types::PyImportConflict>()?;
     m.add_class::<site::PySearchIterator>()?;
     m.add_function(wrap_pyfunction!(site::verify_drive, m)?)?;
     errors::register(m)?;
@@ -95,5 +100,6 @@ fn literals(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     put(&d, "_RemoteState", &RemoteState::ALL, RemoteState::as_str)?;
     put(&d, "_ScrubStop", &ScrubStop::ALL, ScrubStop::as_str)?;
     put(&d, "_DeletionAction", &DeletionAction::ALL, DeletionAction::as_str)?;
+    put(&d, "_InFlightAction", &InFlightAction::ALL, InFlightAction::as_str)?;
     Ok(d)
 }

@@ -4,19 +4,19 @@
 use std::path::PathBuf;
 
 use librarian_core::{
-    Algorithm, Checksum, DeletionPolicy, Error, File, Level, Librarian, NoProgress, ScrubOptions, SearchQuery,
-    StoreSpec, TaskKind, UploadOptions,
+    Algorithm, Checksum, DeletionPolicy, Error, File, ImportOriginalOptions, Level, Librarian, NoProgress,
+    ScrubOptions, SearchQuery, StoreSpec, TaskKind, UploadOptions,
 };
 use librarian_core::{Direction, TransferStatus};
 use pyo3::prelude::*;
 
-use crate::args;
+use crate::args::{self, Values};
 use crate::errors::{self, OrRaise, to_py};
 use crate::types::{
     PyAccount, PyDeletionReport, PyDeliveryReport, PyDriveReport, PyEvent, PyExportReport, PyFile, PyFileVerification,
-    PyImportReport, PyInstance, PyLocalCloneReport, PyOutboxCall, PyPeer, PyPlannedFile, PyRemoteInstance,
-    PyRepairReport, PyRetrieved, PyScrubReport, PySendReport, PySiteStatus, PyStore, PyStoreCoverage, PyTaskOutcome,
-    PyTransfer, PyUpload, PyVerifyReport,
+    PyImportReport, PyInstance, PyLocalCloneReport, PyOriginalImportReport, PyOutboxCall, PyPeer, PyPlannedFile,
+    PyRemoteInstance, PyRepairReport, PyRetrieved, PyScrubReport, PySendReport, PySiteStatus, PyStore, PyStoreCoverage,
+    PyTaskOutcome, PyTransfer, PyUpload, PyVerifyReport,
 };
 
 /// A site's Librarian: its configuration and catalog.
@@ -543,6 +543,45 @@ impl PyLibrarian {
         py.detach(|| self.inner.sneakernet_import(&path, store.as_deref(), dry_run, &NoProgress))
             .or_raise(py)
             .map(PyImportReport)
+    }
+
+    /// Import the catalog of the original (Python) Librarian at `source` (a SQLite
+    /// file or a `postgresql://` URL) into this site in one transaction; with
+    /// `dry_run`, the same transaction rolled back. Mappings become the core's
+    /// `NAME=VALUE` options; a conflicting target raises `Conflict`.
+    #[pyo3(signature = (
+        source, *, original_config=None, map_prefix=None, store_roots=None, store_staging=None, peer_urls=None,
+        remote_stores=None, dry_run=false, verify=false
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn import_original(
+        &self,
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        original_config: Option<PathBuf>,
+        map_prefix: Option<&Bound<'_, PyAny>>,
+        store_roots: Option<&Bound<'_, PyAny>>,
+        store_staging: Option<&Bound<'_, PyAny>>,
+        peer_urls: Option<&Bound<'_, PyAny>>,
+        remote_stores: Option<&Bound<'_, PyAny>>,
+        dry_run: bool,
+        verify: bool,
+    ) -> PyResult<PyOriginalImportReport> {
+        let source = args::path_text(py, "source", source)?;
+        let opts = ImportOriginalOptions {
+            original_config,
+            map_prefix: args::prefix_map(py, map_prefix)?,
+            store_roots: args::name_values(py, "store_roots", store_roots, Values::Paths)?,
+            store_staging: args::name_values(py, "store_staging", store_staging, Values::Paths)?,
+            peer_urls: args::name_values(py, "peer_urls", peer_urls, Values::Text)?,
+            remote_stores: args::name_values(py, "remote_stores", remote_stores, Values::Text)?,
+            dry_run,
+            verify,
+        };
+        py.detach(|| self.inner.import_original(&source, &opts, &NoProgress))
+            .map_err(args::import_error)
+            .or_raise(py)
+            .map(PyOriginalImportReport)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -77,6 +77,11 @@ CLASSES = [
     "DeletionItem",
     "FileVerification",
     "CopyCheck",
+    "OriginalImportReport",
+    "ImportTally",
+    "SkippedRow",
+    "InFlight",
+    "ImportConflict",
 ]
 FUNCTIONS = ["verify_drive"]
 

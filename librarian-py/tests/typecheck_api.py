@@ -8,6 +8,7 @@ the check, so the stub's ``Literal`` types cannot quietly widen to ``str``."""
 from __future__ import annotations
 
 import datetime
+import pathlib
 from collections.abc import Iterator
 
 import librarian
@@ -89,6 +90,23 @@ def remote_states(lib: librarian.Librarian) -> list[datetime.datetime | None]:
     return [r.checked_at for r in lib.remote_instances("2026/obs") if r.state == "corrupt"]
 
 
+def import_original(lib: librarian.Librarian, fixture: pathlib.Path) -> list[str]:
+    report = lib.import_original(
+        fixture / "site-a.sqlite",
+        original_config=fixture / "config" / "so-site-a.json",
+        map_prefix={"/srv/so-librarian/so-site-a/main": fixture / "tree" / "so-site-a" / "main"},
+        store_roots={"sneaker_drive": fixture / "drive" / "store"},
+        remote_stores={"so-site-b:1": "main_store"},
+        dry_run=True,
+    )
+    again = lib.import_original("site-a.sqlite", map_prefix=["/srv=/data"], peer_urls={"so-site-b": "http://b"})
+    files: int = report.added.files + again.present.files + sum(report.instance_states.values())
+    rows: int | None = report.source_rows["files"]
+    assert files and rows is not None and report.original_site is not None
+    resumed = [f.file for f in report.in_flight if f.action == "resumed"]
+    return resumed + [c.name for c in report.conflicts] + [s.reason for s in report.skipped]
+
+
 def mistakes(lib: librarian.Librarian) -> None:
     lib.run_tasks(only=["cleanup"])  # type: ignore[list-item]
     lib.transfers(status="complete")  # type: ignore[arg-type]
@@ -115,3 +133,6 @@ def mistakes(lib: librarian.Librarian) -> None:
         assert item.action != "deleted"  # type: ignore[comparison-overlap]
     for r in lib.remote_instances("name"):
         assert r.state != "deleted"  # type: ignore[comparison-overlap]
+    report = lib.import_original("site-a.sqlite", dry_run=True)
+    assert report.in_flight[0].action != "not carried"  # type: ignore[comparison-overlap]
+    lib.import_original("site-a.sqlite", "config.json")  # type: ignore[call-arg]

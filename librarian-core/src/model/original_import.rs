@@ -184,6 +184,22 @@ pub enum InFlightAction {
     NotCarried,
 }
 
+impl InFlightAction {
+    all_variants!(
+        /// Every action.
+        Resumed, Failed, NotCarried
+    );
+
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InFlightAction::Resumed => "resumed",
+            InFlightAction::Failed => "failed",
+            InFlightAction::NotCarried => "not_carried",
+        }
+    }
+}
+
 /// A transfer in flight in the original at the import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InFlight {
@@ -329,6 +345,13 @@ mod tests {
         assert!(original_peer_url("127.0.0.1", 80).is_err());
         assert!(original_peer_url("http://u:p@host", 80).is_err());
         assert!(original_peer_url("http://host", 0).is_err());
+    }
+
+    #[test]
+    fn in_flight_actions_are_spelled_as_in_json() {
+        for a in InFlightAction::ALL {
+            assert_eq!(serde_json::to_value(a).expect("json"), serde_json::json!(a.as_str()));
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ import datetime
 import os
 import pathlib
 from collections.abc import Iterable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any, Literal, Optional, TypeAlias, Union, final, overload
 
@@ -51,6 +52,11 @@ __all__ = [
     "DeletionItem",
     "FileVerification",
     "CopyCheck",
+    "OriginalImportReport",
+    "ImportTally",
+    "SkippedRow",
+    "InFlight",
+    "ImportConflict",
     "verify_drive",
     "LibrarianError",
     "InvalidName",
@@ -110,6 +116,7 @@ _InstanceState: TypeAlias = Literal["ok", "corrupt", "missing", "deleting", "del
 _RemoteState: TypeAlias = Literal["ok", "corrupt", "missing"]
 _ScrubStop: TypeAlias = Literal["done", "bytes", "time"]
 _DeletionAction: TypeAlias = Literal["delete", "keep", "verify"]
+_InFlightAction: TypeAlias = Literal["resumed", "failed", "not_carried"]
 
 _LITERALS: dict[str, tuple[str, ...]]
 """For each ``Literal`` alias above (by name), the strings the core's enum has, from
@@ -869,6 +876,73 @@ class Librarian:
             NotFound: no manifest at ``path``, the exporting site is not a peer,
                 or ``store`` is not a store.
             InvalidArgument: the manifest is unreadable or of an unknown version.
+        """
+
+    def import_original(
+        self,
+        source: _StrPath,
+        *,
+        original_config: Optional[_StrPath] = None,
+        map_prefix: Union[Mapping[_StrPath, _StrPath], Sequence[str], None] = None,
+        store_roots: Optional[Mapping[str, _StrPath]] = None,
+        store_staging: Optional[Mapping[str, _StrPath]] = None,
+        peer_urls: Optional[Mapping[str, str]] = None,
+        remote_stores: Optional[Mapping[str, str]] = None,
+        dry_run: bool = False,
+        verify: bool = False,
+    ) -> "OriginalImportReport":
+        """Import a site of the original (Python) Librarian into this one
+        (``librarian import-original``).
+
+        Its stores (as they are on disk: no byte is copied), files with their
+        legacy checksums, books (their entries listed and hashed once), instances
+        with their states (a copy the original found corrupt stays ``"corrupt"``),
+        remote instances, users with their password hashes, peers with their
+        credentials and the history of its transfers are written in one
+        transaction: the import lands whole or not at all. SneakerNet drive copies
+        in flight are resumed with their original ids, network transfers in flight
+        are recorded as failed, uploads in flight are not carried; each is listed in
+        ``in_flight``, and every row not imported in ``skipped``. Importing the same
+        source again adds nothing (``added`` all zero, ``present`` counts it all).
+        Stop the original's server and background tasks first.
+
+        Args:
+            source: the original's catalog: a SQLite file, or a ``postgresql://``
+                URL (Unix socket or loopback host only).
+            original_config: the original server's JSON config: its site name and
+                the ``encryption_key`` of its peers' credentials (or set
+                ``LIBRARIAN_SERVER_ENCRYPTION_KEY``).
+            map_prefix: where the original's absolute paths are now: a mapping
+                ``{OLD: NEW}`` of absolute paths, or a sequence of ``"OLD=NEW"``
+                strings (the CLI's ``--map-prefix``). The longest whole-component
+                ``OLD`` that prefixes a path wins, whatever the order.
+            store_roots: ``{STORE: DIR}``: a store's data area, instead of the one
+                the original recorded (absolute).
+            store_staging: ``{STORE: DIR}``: a store's staging area, instead of the
+                one the original recorded (absolute).
+            peer_urls: ``{PEER: URL}``: a peer's URL, instead of the original's host
+                and port.
+            remote_stores: ``{"PEER:ID": STORE}``: the name of store number ``ID``
+                at ``PEER`` (the original knows only the number); default
+                ``original-store-ID``.
+            dry_run: write nothing (the same transaction is rolled back); the report
+                says what would be added, and lists every conflict instead of
+                raising.
+            verify: the CLI's ``--verify`` (meant to re-hash every available copy
+                with its legacy algorithm and record a BLAKE3 digest beside the
+                legacy checksum). Passed on to the core, which does not act on it
+                yet: nothing is re-hashed; run :meth:`verify` after the import.
+
+        Raises:
+            Conflict: this site holds a store, peer, account, file or transfer of
+                the original differently; nothing was imported (a ``dry_run`` lists
+                every conflict in ``conflicts``).
+            InvalidArgument: a bad mapping, a store whose copies are not under its
+                (mapped) root here, a missing or wrong ``encryption_key``, or a
+                source that is not an original Librarian's catalog (``argument``
+                names the parameter; the message names the CLI's option).
+            TypeError: a mapping or path of the wrong type (e.g. ``map_prefix``
+                given as one ``str``).
         """
 
 @final
@@ -1818,6 +1892,161 @@ class CopyCheck:
         """The copy's state there after the check."""
     def __eq__(self, value: object, /) -> bool: ...
 
+@final
+class OriginalImportReport:
+    """What :meth:`Librarian.import_original` did (or, with ``dry_run``, would do).
+    Compares equal by value."""
+
+    @property
+    def source(self) -> str:
+        """The source (a URL without its password)."""
+    @property
+    def alembic_version(self) -> str:
+        """The source's alembic head (the original's schema version)."""
+    @property
+    def original_site(self) -> Optional[str]:
+        """The original site's name (from ``original_config``), or ``None``."""
+    @property
+    def dry_run(self) -> bool:
+        """Nothing was written."""
+    @property
+    def source_rows(self) -> "dict[str, Optional[int]]":
+        """The rows of the source per table (``None``: no such table there), keyed
+        ``"files"``, ``"instances"``, ``"remote_instances"``, ``"users"``,
+        ``"librarians"``, ``"stores"`` (``store_metadata``),
+        ``"incoming_transfers"``, ``"outgoing_transfers"``, ``"clone_transfers"``,
+        ``"send_queue"``, ``"completed_transfers"``, ``"corrupt_files"`` and
+        ``"errors"``; a new ``dict`` on each access."""
+    @property
+    def added(self) -> "ImportTally":
+        """Rows added to this site (with ``dry_run``: that would be)."""
+    @property
+    def present(self) -> "ImportTally":
+        """Rows already here, identical (a second import adds nothing)."""
+    @property
+    def instance_states(self) -> "dict[str, int]":
+        """Instances added, per state (``"ok"``, ``"corrupt"``, ``"missing"``,
+        ``"retired"``, ``"deleted"``); a new ``dict`` on each access."""
+    @property
+    def skipped(self) -> "list[SkippedRow]":
+        """Rows not imported, with why."""
+    @property
+    def in_flight(self) -> "list[InFlight]":
+        """Transfers in flight in the original, and what became of each."""
+    @property
+    def not_carried(self) -> "list[tuple[str, int]]":
+        """Kinds of rows this site has no place for, with their numbers."""
+    @property
+    def notes(self) -> "list[str]":
+        """What an operator should know (mappings that change meaning)."""
+    @property
+    def conflicts(self) -> "list[ImportConflict]":
+        """Names this site holds differently. Only ever non-empty in a dry run (a
+        real import raises ``Conflict`` instead); then nothing would be written."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class ImportTally:
+    """Rows of each kind an import added or found present
+    (:attr:`OriginalImportReport.added`, :attr:`OriginalImportReport.present`).
+    Compares equal by value."""
+
+    @property
+    def stores(self) -> int:
+        """Stores."""
+    @property
+    def peers(self) -> int:
+        """Peers."""
+    @property
+    def accounts(self) -> int:
+        """Accounts."""
+    @property
+    def files(self) -> int:
+        """Files (books included)."""
+    @property
+    def books(self) -> int:
+        """Of them, books."""
+    @property
+    def instances(self) -> int:
+        """Instances."""
+    @property
+    def remote_instances(self) -> int:
+        """Remote instances."""
+    @property
+    def transfers(self) -> int:
+        """Transfers (history and resumed)."""
+    @property
+    def events(self) -> int:
+        """Events."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class SkippedRow:
+    """A row of the original not imported, and why
+    (:attr:`OriginalImportReport.skipped`). Compares equal by value."""
+
+    @property
+    def table(self) -> str:
+        """The original's table."""
+    @property
+    def row(self) -> str:
+        """The row (its id or name)."""
+    @property
+    def reason(self) -> str:
+        """Why."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class InFlight:
+    """A transfer in flight in the original at the import
+    (:attr:`OriginalImportReport.in_flight`). Compares equal by value."""
+
+    @property
+    def direction(self) -> str:
+        """``"outgoing"``, ``"incoming"`` (a clone received) or ``"upload"``."""
+    @property
+    def original_id(self) -> int:
+        """Its id in the original."""
+    @property
+    def file(self) -> str:
+        """The file."""
+    @property
+    def party(self) -> str:
+        """The peer, or the uploading user."""
+    @property
+    def status(self) -> str:
+        """Its status there, as the original spells it (e.g. ``"ONGOING"``)."""
+    @property
+    def action(self) -> _InFlightAction:
+        """What the import did: ``"resumed"`` (carried on here with the original's
+        id: a SneakerNet drive copy, which the receiver's import of the drive
+        completes), ``"failed"`` (recorded here as failed, with why; the file is
+        left for the next clone round or drive) or ``"not_carried"`` (an upload:
+        not recorded; its staging directory is named in ``detail``)."""
+    @property
+    def detail(self) -> str:
+        """Why, and what is left (a staging directory)."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class ImportConflict:
+    """A name this site already holds differently
+    (:attr:`OriginalImportReport.conflicts`). Compares equal by value."""
+
+    @property
+    def kind(self) -> str:
+        """``"store"``, ``"peer"``, ``"account"``, ``"file"`` or ``"transfer"``."""
+    @property
+    def name(self) -> str:
+        """Its name (or id)."""
+    @property
+    def existing(self) -> str:
+        """What this site holds."""
+    @property
+    def incoming(self) -> str:
+        """What the original holds."""
+    def __eq__(self, value: object, /) -> bool: ...
+
 def verify_drive(path: _StrPath) -> DriveReport:
     """Check the drive at ``path`` against its manifest (``librarian sneakernet
     verify``); needs no site.
@@ -1854,7 +2083,9 @@ class AlreadyExists(LibrarianError):
     """The object exists already. ``code == "already_exists"``."""
 
 class Conflict(LibrarianError):
-    """The name is already catalogued with a different checksum. ``code == "conflict"``."""
+    """The name is already catalogued with a different checksum (or, for
+    :meth:`Librarian.import_original`, this site holds a name of the original
+    differently). ``code == "conflict"``."""
 
 class ChecksumMismatch(LibrarianError):
     """Data did not hash to the checksum it should have. ``code == "checksum_mismatch"``."""

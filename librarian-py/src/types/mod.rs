@@ -5,12 +5,14 @@
 mod catalog;
 mod lifecycle;
 mod operations;
+mod original_import;
 mod sneakernet;
 mod transfers;
 
 pub use catalog::*;
 pub use lifecycle::*;
 pub use operations::*;
+pub use original_import::*;
 pub use sneakernet::*;
 pub use transfers::*;
 
