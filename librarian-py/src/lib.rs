@@ -101,5 +101,6 @@ fn literals(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     put(&d, "_ScrubStop", &ScrubStop::ALL, ScrubStop::as_str)?;
     put(&d, "_DeletionAction", &DeletionAction::ALL, DeletionAction::as_str)?;
     put(&d, "_InFlightAction", &InFlightAction::ALL, InFlightAction::as_str)?;
+    put(&d, "_PeerProtocol", &librarian_core::PeerProtocol::ALL, librarian_core::PeerProtocol::as_str)?;
     Ok(d)
 }

@@ -410,6 +410,16 @@ impl PyLibrarian {
         py.detach(|| self.inner.set_peer_transfers(&name, false)).or_raise(py).map(PyPeer)
     }
 
+    /// Point a peer at a new URL (it moved, or a migrated site answers elsewhere).
+    fn set_peer_url(&self, py: Python<'_>, name: String, url: String) -> PyResult<PyPeer> {
+        py.detach(|| self.inner.set_peer_url(&name, &url)).or_raise(py).map(PyPeer)
+    }
+
+    /// Set the protocol a peer speaks: "librarian" or "original-v2".
+    fn set_peer_protocol(&self, py: Python<'_>, name: String, protocol: String) -> PyResult<PyPeer> {
+        py.detach(|| protocol.parse().and_then(|p| self.inner.set_peer_protocol(&name, p))).or_raise(py).map(PyPeer)
+    }
+
     /// Open events, newest first (every event, cleared ones too, with `all`).
     #[pyo3(signature = (all=false))]
     fn events(&self, py: Python<'_>, all: bool) -> PyResult<Vec<PyEvent>> {

@@ -177,9 +177,18 @@ def test_add_list_enable_disable_remove_peers(site):
     assert is_recent_utc(b.created_at)
     assert site.peers() == [b, c]
     assert repr(b).startswith(
-        "Peer(name='site-b', url='https://b.example:8443', account='site-a-at-b', transfers_enabled=True, created_at='"
+        "Peer(name='site-b', url='https://b.example:8443', account='site-a-at-b', transfers_enabled=True, "
+        "protocol='librarian', created_at='"
     )
-    assert {m for m in dir(b) if not m.startswith("_")} == {"name", "url", "account", "transfers_enabled", "created_at"}
+    assert {m for m in dir(b) if not m.startswith("_")} == {
+        "name",
+        "url",
+        "account",
+        "transfers_enabled",
+        "protocol",
+        "created_at",
+    }
+    assert b.protocol == "librarian"
 
     off = site.disable_peer("site-b")
     assert isinstance(off, librarian.Peer)
@@ -191,11 +200,25 @@ def test_add_list_enable_disable_remove_peers(site):
     on = site.enable_peer("site-b")
     assert on.transfers_enabled is True and on == b
 
+    moved = site.set_peer_url("site-b", "https://b2.example:9443/")
+    assert (moved.url, moved.account, moved.created_at) == ("https://b2.example:9443", b.account, b.created_at)
+    with pytest.raises(librarian.InvalidArgument):
+        site.set_peer_url("site-b", "http://b.example")  # plain http off this host
+    v2 = site.set_peer_protocol("site-b", "original-v2")
+    assert v2.protocol == "original-v2" and "protocol='original-v2'" in repr(v2)
+    with pytest.raises(librarian.InvalidArgument):
+        site.set_peer_protocol("site-b", "v3")  # type: ignore[arg-type]
+    assert site.set_peer_protocol("site-b", "librarian").protocol == "librarian"
+
     site.remove_peer("site-b")
     assert [p.name for p in site.peers()] == ["site-c"]
     for call in (site.remove_peer, site.enable_peer, site.disable_peer):
         with pytest.raises(librarian.NotFound):
             call("site-b")
+    with pytest.raises(librarian.NotFound):
+        site.set_peer_url("site-b", "https://b.example")
+    with pytest.raises(librarian.NotFound):
+        site.set_peer_protocol("site-b", "original-v2")
 
 
 def test_duplicate_peer(site):

@@ -175,3 +175,16 @@ def test_a_missing_root_and_bad_arguments_are_refused(target, fx):
     with pytest.raises(librarian.InvalidArgument):
         target.import_original(target.status().database)
     assert target.status().files == 0 and [s.name for s in target.stores()] == ["main"]
+
+
+def test_verify_rehashes_and_records_blake3_beside_the_legacy_checksums(target, fx, tmp_path):
+    import sqlite3
+
+    r = target.import_original(fx / "site-a.sqlite", verify=True, **options(fx))
+    assert r.instance_states == {"ok": 27, "corrupt": 1, "retired": 28}
+    assert any("--verify" in n for n in r.notes)
+    db = tmp_path / "site" / "librarian.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        (with_b3,) = conn.execute("SELECT COUNT(*) FROM files WHERE blake3 LIKE 'blake3:%'").fetchone()
+        (legacy,) = conn.execute("SELECT COUNT(*) FROM files WHERE checksum LIKE 'xxh3:%' OR checksum LIKE 'md5:%'").fetchone()
+    assert (with_b3, legacy) == (27, 28), "every file with an intact copy keeps both digests"

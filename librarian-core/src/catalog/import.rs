@@ -331,7 +331,9 @@ fn import_peers(
             .optional()
             .map_err(db)?;
         match found {
-            Some((id, url, account)) if url == p.url && account == p.account => {
+            // The URL may have been changed since (`peer set-url`, after a first
+            // import): the same peer with the same account is present.
+            Some((id, _, account)) if account == p.account => {
                 out.present.peers += 1;
                 ids.insert(p.name.clone(), id);
             }

@@ -636,7 +636,7 @@ impl Builder<'_> {
                 subject: format!("import-original/{}", self.site_name),
                 message: format!(
                     "{missing} copies listed available by the original Librarian were not found at import \
-                     (`librarian files --state missing`; a wrong --map-prefix?)"
+                     (`librarian verify` lists them; a wrong --map-prefix?)"
                 ),
                 count: 1,
                 at: Timestamp::now(),
@@ -874,7 +874,7 @@ impl Builder<'_> {
             subject: format!("import-original/{}/{direction}", self.site_name),
             message: format!(
                 "{n} {direction} transfers in flight in the original Librarian were recorded as failed at import \
-                 (`librarian transfers --status failed`); their files go with the next clone round or a drive"
+                 (`librarian transfers list --status failed`); their files go with the next clone round or a drive"
             ),
             count: 1,
             at: Timestamp::now(),

@@ -117,6 +117,7 @@ _RemoteState: TypeAlias = Literal["ok", "corrupt", "missing"]
 _ScrubStop: TypeAlias = Literal["done", "bytes", "time"]
 _DeletionAction: TypeAlias = Literal["delete", "keep", "verify"]
 _InFlightAction: TypeAlias = Literal["resumed", "failed", "not_carried"]
+_PeerProtocol: TypeAlias = Literal["librarian", "original-v2"]
 
 _LITERALS: dict[str, tuple[str, ...]]
 """For each ``Literal`` alias above (by name), the strings the core's enum has, from
@@ -666,6 +667,18 @@ class Librarian:
     def disable_peer(self, name: str) -> "Peer":
         """Stop new transfers to a peer. Raises ``NotFound`` for an unknown peer."""
 
+    def set_peer_url(self, name: str, url: str) -> "Peer":
+        """Point peer ``name`` at ``url`` (``https://``, or ``http://`` to this host):
+        after it moved, or when a site migrated from the original Librarian answers
+        elsewhere. Its account, password, history and queued calls are kept. Raises
+        ``NotFound`` for an unknown peer, ``InvalidArgument`` for a bad URL."""
+
+    def set_peer_protocol(self, name: str, protocol: _PeerProtocol) -> "Peer":
+        """Set the protocol peer ``name`` speaks: ``"original-v2"`` for a site that
+        still runs the original Librarian (its ``/api/v2`` clone calls are then
+        answered, and ours go there), ``"librarian"`` (the default) otherwise. Raises
+        ``NotFound`` for an unknown peer, ``InvalidArgument`` for another protocol."""
+
     def events(self, all: bool = False) -> "list[Event]":
         """Events an operator must know about (a peer that cannot be reached, a call
         a peer refused for good, a conflict), newest first.
@@ -928,10 +941,10 @@ class Librarian:
             dry_run: write nothing (the same transaction is rolled back); the report
                 says what would be added, and lists every conflict instead of
                 raising.
-            verify: the CLI's ``--verify`` (meant to re-hash every available copy
-                with its legacy algorithm and record a BLAKE3 digest beside the
-                legacy checksum). Passed on to the core, which does not act on it
-                yet: nothing is re-hashed; run :meth:`verify` after the import.
+            verify: re-hash every available copy (one read) with its legacy
+                algorithm and BLAKE3: a match records the BLAKE3 digest beside the
+                legacy checksum (later verifications check it) and the copy's
+                verification time; a mismatch makes the copy corrupt.
 
         Raises:
             Conflict: this site holds a store, peer, account, file or transfer of
@@ -1249,6 +1262,10 @@ class Peer:
     @property
     def created_at(self) -> datetime.datetime:
         """When it was added (timezone-aware, UTC)."""
+    @property
+    def protocol(self) -> _PeerProtocol:
+        """The protocol it speaks: ``"librarian"``, or ``"original-v2"`` for a site
+        that still runs the original Librarian."""
     def __eq__(self, value: object, /) -> bool: ...
 
 @final

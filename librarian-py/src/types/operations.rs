@@ -76,13 +76,19 @@ impl PyPeer {
     fn created_at(&self) -> Timestamp {
         self.0.created_at
     }
+    /// The protocol it speaks: `"librarian"` or `"original-v2"`.
+    #[getter]
+    fn protocol(&self) -> &'static str {
+        self.0.protocol.as_str()
+    }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "Peer(name={}, url={}, account={}, transfers_enabled={}, created_at={})",
+            "Peer(name={}, url={}, account={}, transfers_enabled={}, protocol={}, created_at={})",
             r(py, &self.0.name),
             r(py, &self.0.url),
             r(py, &self.0.account),
             if self.0.transfers_enabled { "True" } else { "False" },
+            r(py, self.0.protocol.as_str()),
             r(py, &self.0.created_at.to_string()),
         )
     }

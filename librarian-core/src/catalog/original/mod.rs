@@ -7,7 +7,6 @@
 
 // Used by the tests (and, through `internals`, by the e2e tests) until the import
 // flow reads it; drop this then.
-#![cfg_attr(not(feature = "internals"), allow(dead_code))]
 
 mod postgres;
 mod rows;
