@@ -17,7 +17,7 @@ use librarian_core::{
 use rusqlite::{Connection, OpenFlags, params};
 
 use crate::file::{Measure, rotate};
-use crate::util::{MIB, Res, human_bytes, median, remove, secs, time};
+use crate::util::{MIB, Res, median, remove, secs, time};
 use crate::{Ctx, Row, fresh_dir};
 
 /// The vendored catalogs and configs of the original, never written.
@@ -203,10 +203,17 @@ fn make_present(store: &Path, count: u64) -> Res<()> {
     Ok(())
 }
 
-/// Reset this process's peak RSS (`VmHWM`) to its current RSS.
+/// Reset this process's peak RSS (`VmHWM`) to its current RSS, after handing the
+/// heap that earlier runs freed back to the kernel (else it counts in every later run).
 fn reset_peak() {
+    // SAFETY: malloc_trim has no preconditions.
+    unsafe { libc::malloc_trim(0) };
     // Best effort: without it the peak printed is the process's.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / MIB as f64)
 }
 
 /// `VmHWM` and `VmRSS` of this process, in bytes.
@@ -480,7 +487,7 @@ pub fn import_original(ctx: &mut Ctx) -> Res<()> {
     println!(
         "   generated with rusqlite (one transaction): {gen_secs:.1} s, {} ({n} files and instances, {sent_n} remote \
          instances and completed outgoing transfers, A's store, peer, {USERS} users)",
-        human_bytes(std::fs::metadata(&source)?.len())
+        mib(std::fs::metadata(&source)?.len())
     );
     // `main_store` mapped to an empty area, and to one holding the first tenth.
     let empty = work.join("empty/main");
@@ -594,8 +601,8 @@ pub fn import_original(ctx: &mut Ctx) -> Res<()> {
                 a.transfers,
                 a.accounts,
                 a.events,
-                human_bytes(r.peak),
-                human_bytes(r.before)
+                mib(r.peak),
+                mib(r.before)
             );
         }
     }
@@ -612,7 +619,7 @@ pub fn import_original(ctx: &mut Ctx) -> Res<()> {
          peak RSS {} {}",
         imp / floor,
         imp / TARGET_SECS,
-        human_bytes(peak),
+        mib(peak),
         if imp <= TARGET_SECS { "PASS" } else { "FAIL" }
     );
     ctx.row(Row {
@@ -626,7 +633,7 @@ pub fn import_original(ctx: &mut Ctx) -> Res<()> {
     });
     ctx.row(Row {
         id: "import-orig",
-        what: format!("import-original of {n} files, store area empty (all missing), peak RSS {}", human_bytes(peak)),
+        what: format!("import-original of {n} files, store area empty (all missing), peak RSS {}", mib(peak)),
         value: format!("{imp:.3} s"),
         baseline: format!(
             "select {sel:.2} s + stat {stat:.2} s + insert {ins:.2} s = {floor:.2} s; bare insert {bare:.2} s"
