@@ -2,7 +2,7 @@
 //! `sha256sum`, each comparison measured in one run on the same files.
 //!
 //! ```text
-//! cargo run --release -p librarian-benches -- [OPTIONS] <all|limits|upload|verify|book|small|catalog|memory|http|slowloris|clone|globus|sneakernet|scrub|deletion>...
+//! cargo run --release -p librarian-benches -- [OPTIONS] <all|limits|upload|verify|book|small|catalog|memory|http|slowloris|clone|globus|sneakernet|scrub|deletion|import-original>...
 //! ```
 //!
 //! See `benches/README.md` for what each bench compares and the measured numbers.
@@ -13,6 +13,7 @@ mod clone;
 mod file;
 mod globus;
 mod http;
+mod import_original;
 mod lifecycle;
 mod memory;
 mod slowloris;
@@ -47,6 +48,10 @@ const BENCHES: &[(&str, &str)] = &[
     ("scrub", "(issue 13) scrub with no budget vs dd iflag=direct of the same files (--file-size in 8 files)"),
     ("deletion", "(issue 13) rolling-deletion plan over --plan-files old copies, each safe at a peer"),
     (
+        "import-original",
+        "(issue 14) import-original of a synthetic original catalog of --import-files files vs select + stat + insert",
+    ),
+    (
         "sneakernet",
         "SneakerNet A -> drive -> B of 4 GiB (--big-size): local clone, export, verify, import vs (cp -r+sync+b3sum) x2",
     ),
@@ -72,6 +77,7 @@ options:
   --plan-files N      files in the planning catalog, a tenth without a copy (default 1000000)
   --globus-parts LIST parts of globus: comma-separated big, submit (default both)
   --globus-files N    files planned and submitted by globus's submit part (default 100000)
+  --import-files N    files in import-original's synthetic original catalog (default 1000000)
   --keep              keep the work directory";
 
 /// One line of the closing table.
@@ -105,6 +111,7 @@ pub struct Ctx {
     pub plan_files: u64,
     pub globus_parts: Vec<String>,
     pub globus_files: u64,
+    pub import_files: u64,
     pub can_drop_caches: bool,
     pub rows: Vec<Row>,
 }
@@ -165,6 +172,7 @@ fn main() -> Res<()> {
     let mut plan_files = 1_000_000u64;
     let mut globus_parts: Vec<String> = ["big", "submit"].map(String::from).to_vec();
     let mut globus_files = 100_000u64;
+    let mut import_files = 1_000_000u64;
     let mut keep = false;
     let mut names: Vec<String> = Vec::new();
     while let Some(a) = args.next() {
@@ -196,6 +204,7 @@ fn main() -> Res<()> {
                 }
             }
             "--globus-files" => globus_files = value("--globus-files")?.parse()?,
+            "--import-files" => import_files = value("--import-files")?.parse()?,
             "--keep" => keep = true,
             "-h" | "--help" => {
                 println!("{USAGE}\n\nbenches:");
@@ -281,6 +290,7 @@ fn main() -> Res<()> {
         plan_files,
         globus_parts,
         globus_files,
+        import_files,
         can_drop_caches,
         rows: Vec::new(),
     };
@@ -301,6 +311,7 @@ fn main() -> Res<()> {
             "sneakernet" => sneakernet::sneakernet(&mut ctx),
             "scrub" => lifecycle::scrub(&mut ctx),
             "deletion" => lifecycle::deletion_plan(&mut ctx),
+            "import-original" => import_original::import_original(&mut ctx),
             _ => Ok(()),
         };
         if let Err(e) = r {

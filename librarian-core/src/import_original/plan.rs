@@ -460,7 +460,11 @@ impl Builder<'_> {
         files.sort_by(|a, b| a.name.cmp(&b.name));
         let mut kept: Vec<ImportFile> = Vec::with_capacity(files.len());
         for f in files {
-            let nested = kept.iter().rev().take(64).find(|k| f.name.as_str().starts_with(&format!("{}/", k.name)));
+            let nested = kept
+                .iter()
+                .rev()
+                .take(64)
+                .find(|k| f.name.as_str().strip_prefix(k.name.as_str()).is_some_and(|rest| rest.starts_with('/')));
             if let Some(parent) = nested {
                 let why = format!("it lies inside {}, also a file", parent.name);
                 self.skip("files", f.name.as_str(), why);
