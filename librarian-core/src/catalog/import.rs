@@ -417,48 +417,45 @@ fn import_files(tx: &Transaction<'_>, plan: &ImportPlan, out: &mut ImportOutcome
         .prepare_cached(
             "INSERT INTO files (name, size, checksum, kind, uploader, source, created_at, arrived_at,
                                 original_checksum, blake3)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)
+             ON CONFLICT (name) DO NOTHING",
         )
         .map_err(db)?;
     for f in &plan.files {
-        let found: Option<(i64, String)> =
-            find.query_row([f.name.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(db)?;
-        match found {
-            Some((id, sum)) => {
-                let same = Checksum::parse(&sum).ok().is_some_and(|c| c == f.checksum);
-                if same {
-                    out.present.files += 1;
-                    if f.kind == FileKind::Directory {
-                        out.present.books += 1;
-                    }
-                    ids.push(Some(id));
-                } else {
-                    out.conflicts.push(conflict("file", f.name.as_str(), sum, f.checksum.to_string()));
-                    ids.push(None);
-                }
+        // Insert first: on a new site every name is new, and a look-up would miss.
+        let inserted = insert
+            .execute(params![
+                f.name.as_str(),
+                u64_to_sql(f.size)?,
+                f.checksum.to_string(),
+                f.kind.as_str(),
+                f.uploader,
+                f.source,
+                ts_to_sql(f.created_at),
+                f.original_checksum,
+                f.blake3,
+            ])
+            .map_err(db)?;
+        if inserted == 1 {
+            let id = tx.last_insert_rowid();
+            insert_entries(tx, super::FileId(id), &f.entries)?;
+            out.added.files += 1;
+            if f.kind == FileKind::Directory {
+                out.added.books += 1;
             }
-            None => {
-                insert
-                    .execute(params![
-                        f.name.as_str(),
-                        u64_to_sql(f.size)?,
-                        f.checksum.to_string(),
-                        f.kind.as_str(),
-                        f.uploader,
-                        f.source,
-                        ts_to_sql(f.created_at),
-                        f.original_checksum,
-                        f.blake3,
-                    ])
-                    .map_err(db)?;
-                let id = tx.last_insert_rowid();
-                insert_entries(tx, super::FileId(id), &f.entries)?;
-                out.added.files += 1;
-                if f.kind == FileKind::Directory {
-                    out.added.books += 1;
-                }
-                ids.push(Some(id));
+            ids.push(Some(id));
+            continue;
+        }
+        let (id, sum): (i64, String) = find.query_row([f.name.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+        if Checksum::parse(&sum).ok().is_some_and(|c| c == f.checksum) {
+            out.present.files += 1;
+            if f.kind == FileKind::Directory {
+                out.present.books += 1;
             }
+            ids.push(Some(id));
+        } else {
+            out.conflicts.push(conflict("file", f.name.as_str(), sum, f.checksum.to_string()));
+            ids.push(None);
         }
     }
     Ok(ids)

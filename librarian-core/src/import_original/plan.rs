@@ -456,21 +456,19 @@ impl Builder<'_> {
             );
         }
         // A name inside another (`a` and `a/b`): storing `a/b` would write inside the
-        // book `a`. Names come sorted, so a parent comes just before its children.
+        // book `a`. Sorted, a name comes after every name that is a prefix of it, so
+        // each of its `/`-prefixes is looked up among the names kept so far.
         files.sort_by(|a, b| a.name.cmp(&b.name));
         let mut kept: Vec<ImportFile> = Vec::with_capacity(files.len());
         for f in files {
-            let nested = kept
-                .iter()
-                .rev()
-                .take(64)
-                .find(|k| f.name.as_str().strip_prefix(k.name.as_str()).is_some_and(|rest| rest.starts_with('/')));
-            if let Some(parent) = nested {
-                let why = format!("it lies inside {}, also a file", parent.name);
-                self.skip("files", f.name.as_str(), why);
+            let name = f.name.as_str();
+            let parent = name.match_indices('/').map(|(i, _)| &name[..i]).find(|p| self.files.contains_key(*p));
+            if let Some(parent) = parent {
+                let why = format!("it lies inside {parent}, also a file");
+                self.skip("files", name, why);
                 continue;
             }
-            self.files.insert(f.name.as_str().to_owned(), kept.len());
+            self.files.insert(name.to_owned(), kept.len());
             kept.push(f);
         }
         self.plan.files = kept;

@@ -380,6 +380,19 @@ fn rows_that_cannot_be_imported_are_reported_and_the_rest_comes() {
              VALUES ('/etc/passwd', 'DISALLOWED', '2026-12-02 03:19:27.000000', 'outside.dat', 1, 1);",
     )
     .unwrap();
+    // A name inside another, with a hundred names sorting between them.
+    let file = |name: &str| {
+        conn.execute(
+            "INSERT INTO files VALUES (?1, '2026-12-02 03:19:27.000000', 1, 'md5:::c4ca4238a0b923820dcc509a6f75849b', 'x', 'x')",
+            [name],
+        )
+        .unwrap();
+    };
+    file("nest");
+    for k in 0..100 {
+        file(&format!("nest.{k}"));
+    }
+    file("nest/inner");
     drop(conn);
     let out = import(&site, &fx, "b", &[]);
     out.ok();
@@ -397,6 +410,7 @@ fn rows_that_cannot_be_imported_are_reported_and_the_rest_comes() {
         ("store_metadata", "core_store"),
         ("files", "../escape"),
         ("files", "weird_sum"),
+        ("files", "nest/inner"),
     ] {
         assert!(skipped.contains(&(table.to_owned(), row.to_owned())), "{table} {row} reported: {r}");
     }
@@ -408,7 +422,11 @@ fn rows_that_cannot_be_imported_are_reported_and_the_rest_comes() {
             .any(|s| s["table"] == "instances" && s["reason"].as_str().unwrap().contains("/etc/passwd")),
         "an instance outside its store is refused: {r}"
     );
-    assert_eq!(r["added"]["files"].as_u64(), Some(9), "B's 8 files and outside.dat (no copy): {r}");
+    assert_eq!(
+        r["added"]["files"].as_u64(),
+        Some(110),
+        "B's 8 files, outside.dat, nest and nest.0-99 (no copies): {r}"
+    );
     assert_eq!(r["added"]["accounts"].as_u64(), Some(3), "{r}");
     assert_eq!(
         count(

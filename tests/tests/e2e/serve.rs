@@ -687,9 +687,11 @@ fn files_has_answers_and_refuses_bad_requests_with_json_errors() {
     assert!(took < IO_TIMEOUT / 2, "the 413 came only after {took:?}: the server waited for the body");
 
     // Unknown paths: 404; known path, wrong method: 405.
-    for path in ["/api/v1/nope", "/", "/api/v1", "/api/v1/ping/extra", "/api/v2/ping"] {
+    for path in ["/api/v1/nope", "/", "/api/v1", "/api/v1/ping/extra", "/api/v3/ping", "/api/v2/upload/stage"] {
         Req::get(path).auth("reader", READER_PW).send(addr).expect_error(404, "unknown_endpoint", path);
     }
+    // The original Librarian's /api/v2 (for peers still running it) takes POST only.
+    Req::get("/api/v2/ping").auth("reader", READER_PW).send(addr).expect_error(405, "method_not_allowed", "v2 GET");
     Req::post("/api/v1/nope").auth("reader", READER_PW).json(good).send(addr).expect_error(
         404,
         "unknown_endpoint",
