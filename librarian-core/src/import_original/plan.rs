@@ -15,10 +15,9 @@ use crate::catalog::{
 use crate::checksum::Checksum;
 use crate::error::{Error, Result};
 use crate::model::{
-    Category, DeletionPolicy, Direction, FileKind, InFlight, InFlightAction, InstanceState, Level, LevelMapping,
-    ManagerKind, OriginalImportReport, PickleValue, PrefixMap, Severity, SkippedRow, TransferStatus,
-    decrypt_authenticator, map_level, map_policy, map_status, normalise_url, original_peer_url, parse_original_time,
-    read_plain_pickle,
+    Category, Direction, FileKind, InFlight, InFlightAction, InstanceState, Level, LevelMapping, ManagerKind,
+    OriginalImportReport, PickleValue, PrefixMap, Severity, SkippedRow, TransferStatus, decrypt_authenticator,
+    map_level, map_policy, map_status, normalise_url, original_peer_url, parse_original_time, read_plain_pickle,
 };
 use crate::name::{FileName, validate_site_name, validate_store_name};
 use crate::progress::Progress;
@@ -188,18 +187,39 @@ struct FileFacts {
     original: String,
 }
 
+/// Text of the source as the report shows it: hazardous characters escaped, cut.
+fn shown(text: &str) -> String {
+    crate::text::clean_free_text(text, crate::text::MAX_REASON_CHARS)
+}
+
 /// `rel` is a plain relative path (no `..`, not empty, no root).
 fn plain_relative(rel: &Path) -> bool {
     !rel.as_os_str().is_empty() && rel.components().all(|c| matches!(c, Component::Normal(_)))
 }
 
 impl Builder<'_> {
+    // What the report says quotes the source's text (names, paths, statuses): a
+    // catalog is input like any other, so it reaches the terminal escaped and cut.
     fn note(&mut self, text: String) {
-        self.report.notes.push(text);
+        self.report.notes.push(shown(&text));
     }
 
     fn skip(&mut self, table: &str, row: impl Into<String>, reason: impl Into<String>) {
-        self.report.skipped.push(SkippedRow { table: table.to_owned(), row: row.into(), reason: reason.into() });
+        let (row, reason) = (row.into(), reason.into());
+        self.report.skipped.push(SkippedRow { table: table.to_owned(), row: shown(&row), reason: shown(&reason) });
+    }
+
+    fn flight(&mut self, f: InFlight) {
+        let InFlight { direction, original_id, file, party, status, action, detail } = f;
+        self.report.in_flight.push(InFlight {
+            direction,
+            original_id,
+            file: shown(&file),
+            party: shown(&party),
+            status: shown(&status),
+            action,
+            detail: shown(&detail),
+        });
     }
 
     fn key(&self, dir: &str, id: i64) -> String {
@@ -498,7 +518,6 @@ impl Builder<'_> {
             Ok(())
         })?;
         let mut missing = 0u64;
-        let mut unmatched = 0u64;
         for i in rows {
             let (Some(file_name), Some(store_id)) = (i.file_name.clone(), i.store_id) else {
                 self.skip("instances", i.id.to_string(), "no file or no store");
@@ -607,7 +626,6 @@ impl Builder<'_> {
                 if let Some(Ok(c)) = &calculated
                     && !calculated_matches
                 {
-                    unmatched += 1;
                     self.note(format!(
                         "instance {} of {}: the original's last check computed {c}; left ok here (`librarian \
                          verify` will say)",
@@ -644,7 +662,6 @@ impl Builder<'_> {
                 at: Timestamp::now(),
             });
         }
-        let _ = unmatched;
         Ok(())
     }
 
@@ -825,7 +842,7 @@ impl Builder<'_> {
                     t.manager = Some(ManagerKind::Sneakernet);
                     t.local_path = inst.as_ref().map(|(_, _, p)| p.to_string_lossy().into_owned());
                     active.insert(pair);
-                    self.report.in_flight.push(InFlight {
+                    self.flight(InFlight {
                         direction: "outgoing".into(),
                         original_id: o.id,
                         file: file_name,
@@ -846,7 +863,7 @@ impl Builder<'_> {
                     t.error_code = Some("not_resumed".into());
                     t.error = Some(why.clone());
                     failed_here += 1;
-                    self.report.in_flight.push(InFlight {
+                    self.flight(InFlight {
                         direction: "outgoing".into(),
                         original_id: o.id,
                         file: file_name,
@@ -898,7 +915,7 @@ impl Builder<'_> {
             if !from_peer {
                 *uploads.entry(i.status.clone()).or_default() += 1;
                 if in_flight(status) {
-                    self.report.in_flight.push(InFlight {
+                    self.flight(InFlight {
                         direction: "upload".into(),
                         original_id: i.id,
                         file: i.upload_name.clone(),
@@ -979,7 +996,7 @@ impl Builder<'_> {
                 t.error_code = Some("not_resumed".into());
                 t.error = Some(why.clone());
                 failed_here += 1;
-                self.report.in_flight.push(InFlight {
+                self.flight(InFlight {
                     direction: "incoming".into(),
                     original_id: i.id,
                     file: i.upload_name.clone(),
@@ -1030,6 +1047,5 @@ impl Builder<'_> {
                 self.report.not_carried.push((what.to_owned(), n));
             }
         }
-        let _ = DeletionPolicy::Disallowed;
     }
 }

@@ -372,6 +372,7 @@ fn rows_that_cannot_be_imported_are_reported_and_the_rest_comes() {
         "INSERT INTO users VALUES ('nobody', (SELECT auth_token FROM users WHERE username = 'bert'), 'NONE');
          INSERT INTO users VALUES ('bad name', (SELECT auth_token FROM users WHERE username = 'bert'), 'READONLY');
          INSERT INTO users VALUES ('plain', 'not-a-hash', 'READONLY');
+         INSERT INTO users VALUES ('evil' || char(27) || '[2J', 'not-a-hash', 'READONLY');
          INSERT INTO store_metadata (id, name, ingestable, store_type, enabled) VALUES (7, 'core_store', 0, 0, 1);
          INSERT INTO files VALUES ('../escape', '2026-12-02 03:19:27.000000', 1, 'xxh3:::00', 'x', 'x');
          INSERT INTO files VALUES ('weird_sum', '2026-12-02 03:19:27.000000', 1, 'sha1:abc', 'x', 'x');
@@ -422,6 +423,9 @@ fn rows_that_cannot_be_imported_are_reported_and_the_rest_comes() {
             .any(|s| s["table"] == "instances" && s["reason"].as_str().unwrap().contains("/etc/passwd")),
         "an instance outside its store is refused: {r}"
     );
+    // A name from the source reaches the terminal escaped, never as a control sequence.
+    assert!(!out.stdout.contains('\u{1b}'), "{out}");
+    assert!(skipped.iter().any(|(t, row)| t == "users" && row == "evil\\x1b[2J"), "{r}");
     assert_eq!(
         r["added"]["files"].as_u64(),
         Some(110),
